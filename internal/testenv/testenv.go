@@ -1,0 +1,48 @@
+// Package testenv locates the shared data sets and the local services for
+// tests, skipping a test with a clear message when they are not configured.
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Environment variables set by `go tool task test` and .ci/run.
+const (
+	DataDirVar   = "PRODCAT_DATA_DIR"    // ../shared/data
+	SplitsDirVar = "PRODCAT_SPLITS_DIR"  // ../shared/bench/splits
+	ServicesVar  = "PRODCAT_INTEGRATION" // "1" when Temporal, MinIO and PostgreSQL are up
+)
+
+// SplitsDir returns the directory of the benchmark splits, or skips t.
+func SplitsDir(tb testing.TB) string { return dir(tb, SplitsDirVar) }
+
+// DataDir returns the directory of the shared raw data, or skips t.
+func DataDir(tb testing.TB) string { return dir(tb, DataDirVar) }
+
+// Split returns the path of file in the named split (for example
+// Split(t, "rakuten", "X_train.csv")), or skips t.
+func Split(tb testing.TB, name, file string) string {
+	return filepath.Join(SplitsDir(tb), name, file)
+}
+
+// Integration skips tb unless the local services are up.
+func Integration(tb testing.TB) {
+	tb.Helper()
+	if os.Getenv(ServicesVar) != "1" {
+		tb.Skipf("%s is not 1: integration test needs Temporal, MinIO and PostgreSQL (run `go tool task test`)", ServicesVar)
+	}
+}
+
+func dir(tb testing.TB, name string) string {
+	tb.Helper()
+	d := os.Getenv(name)
+	if d == "" {
+		tb.Skipf("%s is not set: this test needs the shared data (run `go tool task test`)", name)
+	}
+	if _, err := os.Stat(d); err != nil {
+		tb.Fatalf("%s=%s: %v", name, d, err)
+	}
+	return d
+}

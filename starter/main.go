@@ -1,0 +1,27 @@
+// Command starter is prodcat's command line: it trains models through
+// Temporal, manages schedules and the model registry, uploads data, runs
+// batch predictions, and trains offline on local files with no services.
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "starter",
+		Short:         "prodcat command line: train, schedule, predict and manage models",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(newOfflineCmd())
+	return root
+}

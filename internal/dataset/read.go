@@ -1,0 +1,506 @@
+package dataset
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Column names of the challenge's raw files.
+const (
+	colDesignation = "designation"
+	colDescription = "description"
+	colProductID   = "productid"
+	colLabel       = "prdtypecode"
+)
+
+// ReadRaw reads the challenge's raw format: x is an X_*.csv file (header
+// ",designation,description,productid,imageid", the first column being an
+// unnamed row index) and y the matching Y_*.csv (header ",prdtypecode"),
+// joined on the index column, not on position. y may be nil for unlabelled
+// input such as X_test; Label is then "".
+//
+// Rows that cannot be used become Rejects; reading continues after malformed
+// rows as far as encoding/csv allows. The error wraps ErrBadData when a
+// header or required column is missing, when no usable row remains, or when
+// the reject fraction passes opts.MaxRejectFraction; in the last two cases
+// the returned Dataset is still filled in so the caller can report the
+// rejects. Other errors come from reading x or y.
+func ReadRaw(x, y io.Reader, opts Options) (*Dataset, error) {
+	v := newValidator(opts)
+	var ys map[string]*yEntry
+	if y != nil {
+		var err error
+		if ys, err = readY(y, v); err != nil {
+			return nil, err
+		}
+	}
+
+	src := newSource(x, "X")
+	header, err := src.header()
+	if err != nil {
+		return nil, err
+	}
+	cols, err := findColumns("X", header, indexColumn(header), colDesignation, colDescription, colProductID)
+	if err != nil {
+		return nil, err
+	}
+	iIdx, iTitle, iBody, iPID := cols[0], cols[1], cols[2], cols[3]
+
+	indexLine := make(map[string]int)   // index -> first line, over well-formed rows
+	productLine := make(map[string]int) // productid -> line, over accepted rows
+	for {
+		rec, line, problem, err := src.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if problem != "" {
+			v.reject(line, "", KindMalformed, problem)
+			continue
+		}
+		if len(rec) != len(header) {
+			if iIdx < len(rec) {
+				// Keep its Y row from being reported as a second reject.
+				if idx := strings.TrimSpace(rec[iIdx]); idx != "" && indexLine[idx] == 0 {
+					indexLine[idx] = line
+				}
+			}
+			v.reject(line, "", KindFieldCount, fmt.Sprintf("wrong number of fields: got %d, want %d", len(rec), len(header)))
+			continue
+		}
+		idx := strings.TrimSpace(rec[iIdx])
+		id := strings.TrimSpace(rec[iPID])
+		if idx == "" {
+			v.reject(line, id, KindMissingID, "empty index")
+			continue
+		}
+		// The index is the join key, so it must be unique whatever
+		// happens to the rows that carry it.
+		if first, ok := indexLine[idx]; ok {
+			v.reject(line, id, KindDuplicateIndex, fmt.Sprintf("duplicate index %s, first at line %d", idx, first))
+			continue
+		}
+		indexLine[idx] = line
+		if id == "" {
+			v.reject(line, id, KindMissingID, "empty productid")
+			continue
+		}
+		title, ok := v.text(line, id, colDesignation, rec[iTitle])
+		if !ok {
+			continue
+		}
+		body, ok := v.text(line, id, colDescription, rec[iBody])
+		if !ok {
+			continue
+		}
+		if strings.TrimSpace(title) == "" {
+			v.reject(line, id, KindEmptyDesignation, "empty designation")
+			continue
+		}
+		label := ""
+		if ys != nil {
+			ye, found := ys[idx]
+			switch {
+			case !found:
+				v.reject(line, id, KindNotInY, fmt.Sprintf("index %s has no row in Y", idx))
+				continue
+			case ye.dupLine != 0:
+				ye.used = true
+				v.reject(line, id, KindDuplicateInY, fmt.Sprintf("index %s appears twice in Y (lines %d and %d)", idx, ye.line, ye.dupLine))
+				continue
+			}
+			ye.used = true
+			if label, ok = v.label(line, id, ye.label); !ok {
+				continue
+			}
+		}
+		if first, ok := productLine[id]; ok {
+			v.reject(line, id, KindDuplicateProduct, fmt.Sprintf("duplicate productid %s, first at line %d", id, first))
+			continue
+		}
+		productLine[id] = line
+		v.ds.Examples = append(v.ds.Examples, Example{ID: id, Title: title, Body: body, Label: label})
+	}
+
+	// Y rows with no X row: reported after the X rows, in Y line order.
+	var orphans []*yEntry
+	for _, ye := range ys {
+		if !ye.used && indexLine[ye.index] == 0 {
+			orphans = append(orphans, ye)
+		}
+	}
+	sort.Slice(orphans, func(i, j int) bool { return orphans[i].line < orphans[j].line })
+	for _, ye := range orphans {
+		v.reject(0, "", KindOnlyInY, fmt.Sprintf("Y line %d: index %s has no well-formed row in X", ye.line, ye.index))
+	}
+	return v.finish()
+}
+
+type yEntry struct {
+	index   string
+	label   string
+	line    int // first line in Y
+	dupLine int // line of a second row with the same index, or 0
+	used    bool
+}
+
+// readY reads a Y file into a map from index to label. Malformed Y rows are
+// recorded as Line 0 rejects; the X rows they were meant for are then
+// rejected as KindNotInY.
+func readY(y io.Reader, v *validator) (map[string]*yEntry, error) {
+	src := newSource(y, "Y")
+	header, err := src.header()
+	if err != nil {
+		return nil, err
+	}
+	cols, err := findColumns("Y", header, indexColumn(header), colLabel)
+	if err != nil {
+		return nil, err
+	}
+	iIdx, iLabel := cols[0], cols[1]
+	ys := make(map[string]*yEntry)
+	for {
+		rec, line, problem, err := src.next()
+		if err == io.EOF {
+			return ys, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if problem != "" {
+			v.reject(0, "", KindMalformed, fmt.Sprintf("Y line %d: %s", line, problem))
+			continue
+		}
+		if len(rec) != len(header) {
+			v.reject(0, "", KindFieldCount, fmt.Sprintf("Y line %d: wrong number of fields: got %d, want %d", line, len(rec), len(header)))
+			continue
+		}
+		idx := strings.TrimSpace(rec[iIdx])
+		if idx == "" {
+			v.reject(0, "", KindMissingID, fmt.Sprintf("Y line %d: empty index", line))
+			continue
+		}
+		if ye, ok := ys[idx]; ok {
+			if ye.dupLine == 0 {
+				ye.dupLine = line
+			}
+			continue
+		}
+		ys[idx] = &yEntry{index: idx, label: rec[iLabel], line: line}
+	}
+}
+
+// ReadCSV reads a generic CSV file with a header. textCols name the text
+// columns: the first becomes Title, the others, when not empty, are joined
+// with "\n" into Body. labelCol names the label column; "" reads unlabelled
+// data. A row is rejected as KindEmptyText when all its text columns are
+// empty. Errors are as for ReadRaw.
+func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Dataset, error) {
+	if len(textCols) == 0 {
+		return nil, errors.New("dataset: no text columns given")
+	}
+	v := newValidator(opts)
+	src := newSource(r, "CSV")
+	header, err := src.header()
+	if err != nil {
+		return nil, err
+	}
+	want := append([]string(nil), textCols...)
+	if labelCol != "" {
+		want = append(want, labelCol)
+	}
+	idCol, hasID := opts.IDColumn, opts.IDColumn != ""
+	if !hasID {
+		if c := indexColumn(header); c != "" || hasColumn(header, "") {
+			idCol, hasID = c, true
+		}
+	}
+	if hasID {
+		want = append(want, idCol)
+	}
+	cols, err := findColumns("CSV", header, want...)
+	if err != nil {
+		return nil, err
+	}
+	iText := cols[:len(textCols)]
+	iLabel, iID := -1, -1
+	rest := cols[len(textCols):]
+	if labelCol != "" {
+		iLabel, rest = rest[0], rest[1:]
+	}
+	if hasID {
+		iID = rest[0]
+	}
+
+	idLine := make(map[string]int)
+	texts := make([]string, len(iText))
+	row := 0
+	for {
+		rec, line, problem, err := src.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		row++
+		if problem != "" {
+			v.reject(line, "", KindMalformed, problem)
+			continue
+		}
+		if len(rec) != len(header) {
+			v.reject(line, "", KindFieldCount, fmt.Sprintf("wrong number of fields: got %d, want %d", len(rec), len(header)))
+			continue
+		}
+		id := strconv.Itoa(row)
+		if iID >= 0 {
+			if id = strings.TrimSpace(rec[iID]); id == "" {
+				v.reject(line, "", KindMissingID, "empty id")
+				continue
+			}
+		}
+		if first, ok := idLine[id]; ok {
+			v.reject(line, id, KindDuplicateID, fmt.Sprintf("duplicate id %s, first at line %d", id, first))
+			continue
+		}
+		idLine[id] = line
+		ok, empty := true, true
+		for k, c := range iText {
+			if texts[k], ok = v.text(line, id, textCols[k], rec[c]); !ok {
+				break
+			}
+			if strings.TrimSpace(texts[k]) != "" {
+				empty = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if empty {
+			v.reject(line, id, KindEmptyText, "empty text in "+strings.Join(textCols, ", "))
+			continue
+		}
+		label := ""
+		if iLabel >= 0 {
+			if label, ok = v.label(line, id, rec[iLabel]); !ok {
+				continue
+			}
+		}
+		v.ds.Examples = append(v.ds.Examples, Example{ID: id, Title: texts[0], Body: joinNonEmpty(texts[1:]), Label: label})
+	}
+	return v.finish()
+}
+
+func joinNonEmpty(parts []string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// validator applies Options to fields and collects the results.
+type validator struct {
+	opts  Options
+	known map[string]bool
+	ds    *Dataset
+}
+
+func newValidator(opts Options) *validator {
+	v := &validator{opts: opts, ds: &Dataset{}}
+	if len(opts.KnownLabels) > 0 {
+		v.known = make(map[string]bool, len(opts.KnownLabels))
+		for _, l := range opts.KnownLabels {
+			v.known[l] = true
+		}
+	}
+	return v
+}
+
+func (v *validator) reject(line int, id, kind, reason string) {
+	v.ds.Rejects = append(v.ds.Rejects, Reject{Line: line, ID: id, Kind: kind, Reason: reason})
+}
+
+// text checks one text field and returns it, repaired if allowed; ok is
+// false when the row was rejected.
+func (v *validator) text(line int, id, col, s string) (string, bool) {
+	if v.opts.MaxFieldBytes > 0 && len(s) > v.opts.MaxFieldBytes {
+		v.reject(line, id, KindTooLong, fmt.Sprintf("%s is %d bytes, limit %d", col, len(s), v.opts.MaxFieldBytes))
+		return "", false
+	}
+	if utf8.ValidString(s) {
+		return s, true
+	}
+	if v.opts.StrictUTF8 {
+		v.reject(line, id, KindInvalidUTF8, "invalid UTF-8 in "+col)
+		return "", false
+	}
+	v.ds.Repairs = append(v.ds.Repairs, Reject{Line: line, ID: id, Kind: KindInvalidUTF8,
+		Reason: "invalid UTF-8 in " + col + " replaced with U+FFFD"})
+	return strings.ToValidUTF8(s, "\uFFFD"), true
+}
+
+// label checks a label field; ok is false when the row was rejected.
+func (v *validator) label(line int, id, s string) (string, bool) {
+	l := strings.TrimSpace(s)
+	switch {
+	case l == "":
+		v.reject(line, id, KindMissingLabel, "missing label")
+		return "", false
+	case !utf8.ValidString(l):
+		v.reject(line, id, KindInvalidUTF8, "invalid UTF-8 in label")
+		return "", false
+	case v.known != nil && !v.known[l]:
+		v.reject(line, id, KindUnknownLabel, fmt.Sprintf("unknown label %q", l))
+		return "", false
+	}
+	return l, true
+}
+
+// finish applies the dataset-level checks.
+func (v *validator) finish() (*Dataset, error) {
+	d := v.ds
+	n, bad := len(d.Examples)+len(d.Rejects), len(d.Rejects)
+	if len(d.Examples) == 0 {
+		if bad == 0 {
+			return d, fmt.Errorf("dataset: no rows: %w", ErrBadData)
+		}
+		return d, fmt.Errorf("dataset: no usable rows (%d rejected: %s): %w", bad, d.RejectSummary(), ErrBadData)
+	}
+	if limit := v.opts.MaxRejectFraction; limit > 0 && float64(bad) > limit*float64(n) {
+		return d, fmt.Errorf("dataset: %d of %d records rejected (%.1f%%), above the limit of %.1f%% (%s): %w",
+			bad, n, 100*float64(bad)/float64(n), 100*limit, d.RejectSummary(), ErrBadData)
+	}
+	return d, nil
+}
+
+// source reads records from one CSV file.
+type source struct {
+	name string
+	r    *csv.Reader
+}
+
+func newSource(r io.Reader, name string) *source {
+	br := bufio.NewReaderSize(r, 64<<10)
+	// A UTF-8 byte order mark would otherwise stick to the first column name.
+	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
+		_, _ = br.Discard(3) // cannot fail after a successful Peek
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1 // field counts are checked per row, as rejects
+	cr.ReuseRecord = true
+	return &source{name: name, r: cr}
+}
+
+// header reads the header row.
+func (s *source) header() ([]string, error) {
+	rec, err := s.r.Read()
+	var pe *csv.ParseError
+	switch {
+	case err == io.EOF:
+		return nil, fmt.Errorf("dataset: %s: empty file, no header: %w", s.name, ErrBadData)
+	case errors.As(err, &pe):
+		return nil, fmt.Errorf("dataset: %s header: %v: %w", s.name, pe, ErrBadData)
+	case err != nil:
+		return nil, fmt.Errorf("dataset: read %s header: %w", s.name, err)
+	}
+	h := make([]string, len(rec))
+	for i, c := range rec {
+		h[i] = strings.TrimSpace(c)
+	}
+	return h, nil
+}
+
+// next returns the next record and the line it starts on. A malformed record
+// gives a non-empty problem instead; err is io.EOF at the end and otherwise
+// an I/O error.
+func (s *source) next() (rec []string, line int, problem string, err error) {
+	rec, err = s.r.Read()
+	var pe *csv.ParseError
+	switch {
+	case err == nil:
+		line, _ = s.r.FieldPos(0)
+		return rec, line, "", nil
+	case errors.As(err, &pe):
+		return nil, pe.StartLine, fmt.Sprintf("malformed CSV at line %d, column %d: %v", pe.Line, pe.Column, pe.Err), nil
+	case err == io.EOF:
+		return nil, 0, "", io.EOF
+	default:
+		line, _ := s.r.FieldPos(0)
+		return nil, 0, "", fmt.Errorf("dataset: read %s after line %d: %w", s.name, line, err)
+	}
+}
+
+// indexColumn returns the name of the row-index column written by pandas:
+// "" or "Unnamed: 0".
+func indexColumn(header []string) string {
+	if hasColumn(header, "Unnamed: 0") && !hasColumn(header, "") {
+		return "Unnamed: 0"
+	}
+	return ""
+}
+
+func hasColumn(header []string, name string) bool {
+	for _, h := range header {
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
+
+// findColumns returns the position of each named column, or an ErrBadData
+// error naming all missing or ambiguous columns.
+func findColumns(file string, header []string, names ...string) ([]int, error) {
+	pos := make([]int, len(names))
+	var missing, dup []string
+	for i, n := range names {
+		pos[i] = -1
+		for j, h := range header {
+			if h != n {
+				continue
+			}
+			if pos[i] >= 0 {
+				dup = append(dup, quoteCol(n))
+				break
+			}
+			pos[i] = j
+		}
+		if pos[i] < 0 {
+			missing = append(missing, quoteCol(n))
+		}
+	}
+	var msgs []string
+	if len(missing) > 0 {
+		msgs = append(msgs, "missing column(s) "+strings.Join(missing, ", "))
+	}
+	if len(dup) > 0 {
+		msgs = append(msgs, "duplicate column(s) "+strings.Join(dup, ", "))
+	}
+	if len(msgs) > 0 {
+		return nil, fmt.Errorf("dataset: %s header %q: %s: %w", file, strings.Join(header, ","), strings.Join(msgs, "; "), ErrBadData)
+	}
+	return pos, nil
+}
+
+func quoteCol(n string) string {
+	if n == "" {
+		return `"" (index)`
+	}
+	return strconv.Quote(n)
+}

@@ -90,4 +90,3 @@ func Name(code string) string {
 	}
 	return code
 }
-

@@ -89,7 +89,8 @@ type Dataset struct {
 // size and any fraction of rejects, and repairs invalid UTF-8.
 type Options struct {
 	// MaxRejectFraction, when > 0, makes reading fail with ErrBadData when
-	// rejects/(rejects+examples) is above it.
+	// rejects/(rejects+examples) is above it. All rejects count, Y-only
+	// ones included.
 	MaxRejectFraction float64
 	// KnownLabels, when not empty, is the set of allowed labels; rows with
 	// another label are rejected as KindUnknownLabel.

@@ -302,3 +302,12 @@ func assertExamples(t *testing.T, got, want []Example) {
 		}
 	}
 }
+
+func TestReadRawPandasIndexName(t *testing.T) {
+	x := "Unnamed: 0,designation,description,productid,imageid\n3,Gourde inox,,42,1\n"
+	d, err := readRaw(t, x, "Unnamed: 0,prdtypecode\n3,1302\n", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertExamples(t, d.Examples, []Example{{ID: "42", Title: "Gourde inox", Label: "1302"}})
+}

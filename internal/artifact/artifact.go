@@ -1,0 +1,191 @@
+// Package artifact stores prodcat's artifacts in an S3-compatible bucket.
+//
+// Every object is immutable and content-addressed: its key ends in the
+// SHA-256 of its bytes (kind/<hex><ext>), so writing the same bytes twice,
+// as a retried activity does, writes the same object, nothing is ever
+// overwritten with other content, and every read is verified against the
+// digest in its key.
+package artifact
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/prodcat/prodcat/internal/config"
+)
+
+// Kinds of artifact, used as key prefixes.
+const (
+	Raw         = "raw"
+	Dataset     = "datasets"
+	Features    = "features"
+	Model       = "models"
+	Report      = "reports"
+	Predictions = "predictions"
+)
+
+// ErrNotFound reports a key that is not in the bucket.
+var ErrNotFound = errors.New("artifact not found")
+
+// ErrCorrupt reports an object whose bytes do not match the digest in its key.
+var ErrCorrupt = errors.New("artifact digest mismatch")
+
+// Ref names a stored object.
+type Ref struct {
+	Key    string `json:"key"`
+	Digest string `json:"digest"` // hex SHA-256 of the bytes
+	Size   int64  `json:"size"`
+}
+
+// Store reads and writes artifacts in one bucket.
+type Store struct {
+	client   *minio.Client
+	bucket   string
+	endpoint string
+}
+
+// New returns a store for the bucket in cfg. It does not contact the
+// endpoint; call EnsureBucket to check the connection and credentials.
+func New(cfg config.S3) (*Store, error) {
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:       cfg.UseTLS,
+		Region:       cfg.Region,
+		BucketLookup: minio.BucketLookupPath, // works with MinIO, Ceph and AWS alike
+	})
+	if err != nil {
+		return nil, fmt.Errorf("artifact store %s: %w", cfg.Endpoint, err)
+	}
+	return &Store{client: c, bucket: cfg.Bucket, endpoint: cfg.Endpoint}, nil
+}
+
+// Bucket returns the bucket name.
+func (s *Store) Bucket() string { return s.bucket }
+
+// EnsureBucket creates the bucket if it does not exist. It is the first call
+// a service makes, so its errors say plainly what is wrong.
+func (s *Store) EnsureBucket(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.wrap("check bucket "+s.bucket, err)
+	}
+	if ok {
+		return nil
+	}
+	if err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{}); err != nil {
+		if resp := minio.ToErrorResponse(err); resp.Code == "BucketAlreadyOwnedByYou" {
+			return nil
+		}
+		return s.wrap("create bucket "+s.bucket, err)
+	}
+	return nil
+}
+
+// Key returns the content-addressed key of data of the given kind.
+func Key(kind string, data []byte, ext string) (key, digest string) {
+	sum := sha256.Sum256(data)
+	digest = hex.EncodeToString(sum[:])
+	return kind + "/" + digest + ext, digest
+}
+
+// Put stores data under its content-addressed key and returns the reference.
+// Storing bytes that are already there does nothing.
+func (s *Store) Put(ctx context.Context, kind string, data []byte, ext, contentType string) (Ref, error) {
+	key, digest := Key(kind, data, ext)
+	ref := Ref{Key: key, Digest: digest, Size: int64(len(data))}
+	if info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil {
+		if info.Size == ref.Size {
+			return ref, nil
+		}
+		// A wrong size under a digest key can only be a damaged object; replace it.
+	} else if minio.ToErrorResponse(err).Code != "NoSuchKey" {
+		return Ref{}, s.wrap("stat "+key, err)
+	}
+	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), ref.Size, minio.PutObjectOptions{
+		ContentType:    contentType,
+		SendContentMd5: true,
+		UserMetadata:   map[string]string{"sha256": digest},
+	})
+	if err != nil {
+		return Ref{}, s.wrap("put "+key, err)
+	}
+	return ref, nil
+}
+
+// Get returns the bytes of key after checking them against the digest the
+// key carries.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	want, err := DigestOf(key)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s.wrap("get "+key, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, s.wrap("get "+key, err)
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return nil, fmt.Errorf("get %s: %w: content hashes to %s", key, ErrCorrupt, got)
+	}
+	return data, nil
+}
+
+// Exists reports whether key is in the bucket.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	_, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err == nil {
+		return true, nil
+	}
+	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		return false, nil
+	}
+	return false, s.wrap("stat "+key, err)
+}
+
+// DigestOf returns the hex SHA-256 carried by a content-addressed key.
+func DigestOf(key string) (string, error) {
+	base := path.Base(key)
+	if i := strings.IndexByte(base, '.'); i >= 0 {
+		base = base[:i]
+	}
+	if len(base) != sha256.Size*2 {
+		return "", fmt.Errorf("artifact key %q: not content-addressed (want kind/<sha256 hex>[.ext])", key)
+	}
+	if _, err := hex.DecodeString(base); err != nil {
+		return "", fmt.Errorf("artifact key %q: not content-addressed: %w", key, err)
+	}
+	return base, nil
+}
+
+// wrap turns S3 errors into messages that say what to fix.
+func (s *Store) wrap(op string, err error) error {
+	resp := minio.ToErrorResponse(err)
+	switch resp.Code {
+	case "NoSuchKey", "NoSuchBucket":
+		return fmt.Errorf("%s in bucket %s: %w", op, s.bucket, ErrNotFound)
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied":
+		return fmt.Errorf("%s: S3 at %s rejected the credentials (check S3_ACCESS_KEY and S3_SECRET_KEY): %s", op, s.endpoint, resp.Message)
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	if errors.As(err, &opErr) || errors.As(err, &netErr) {
+		return fmt.Errorf("%s: cannot reach S3 at %s (is MinIO up? `go tool task up`): %w", op, s.endpoint, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

@@ -1,0 +1,103 @@
+package artifact
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/testenv"
+)
+
+func TestDigestOf(t *testing.T) {
+	key, digest := Key(Model, []byte("abc"), ".bin")
+	if key != "models/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.bin" {
+		t.Fatalf("Key = %s", key)
+	}
+	got, err := DigestOf(key)
+	if err != nil || got != digest {
+		t.Fatalf("DigestOf(%s) = %s, %v", key, got, err)
+	}
+	for _, bad := range []string{"models/x.bin", "raw/", "models/" + strings.Repeat("g", 64)} {
+		if _, err := DigestOf(bad); err == nil {
+			t.Errorf("DigestOf(%q): want error", bad)
+		}
+	}
+}
+
+func store(t *testing.T, mutate func(*config.S3)) (*Store, context.Context) {
+	t.Helper()
+	testenv.Integration(t)
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(&cfg.S3)
+	}
+	s, err := New(cfg.S3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return s, ctx
+}
+
+func TestPutGetIsContentAddressedAndIdempotent(t *testing.T) {
+	s, ctx := store(t, nil)
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("artifact test " + time.Now().String())
+	ref, err := s.Put(ctx, Report, data, ".txt", "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Put(ctx, Report, data, ".txt", "text/plain")
+	if err != nil || again != ref {
+		t.Fatalf("second Put = %+v, %v; want %+v", again, err, ref)
+	}
+	got, err := s.Get(ctx, ref.Key)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	if ok, err := s.Exists(ctx, ref.Key); !ok || err != nil {
+		t.Fatalf("Exists = %v, %v", ok, err)
+	}
+}
+
+func TestGetDetectsCorruptionAndAbsence(t *testing.T) {
+	s, ctx := store(t, nil)
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := Key(Report, []byte("the real content "+time.Now().String()), ".txt")
+	bad := []byte("something else")
+	if _, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(bad), int64(len(bad)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, key); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Get of a tampered object: %v, want ErrCorrupt", err)
+	}
+	missing, _ := Key(Report, []byte("never stored "+time.Now().String()), "")
+	if _, err := s.Get(ctx, missing); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of a missing object: %v, want ErrNotFound", err)
+	}
+}
+
+func TestWrongCredentialsAndDownServiceAreExplained(t *testing.T) {
+	s, ctx := store(t, func(c *config.S3) { c.SecretKey = "not-the-secret" })
+	if err := s.EnsureBucket(ctx); err == nil || !strings.Contains(err.Error(), "rejected the credentials") {
+		t.Errorf("wrong secret: %v", err)
+	}
+	s, ctx = store(t, func(c *config.S3) { c.Endpoint = "127.0.0.1:1" })
+	if err := s.EnsureBucket(ctx); err == nil || !strings.Contains(err.Error(), "cannot reach S3") {
+		t.Errorf("closed port: %v", err)
+	}
+}

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# stack.sh brings prodcat's local stack up and down without Docker:
+# the Temporal dev server (with its UI), MinIO and PostgreSQL.
+#
+#   scripts/stack.sh up       start what is not running (idempotent)
+#   scripts/stack.sh down     stop exactly the processes `up` started, by pid
+#   scripts/stack.sh status   show what answers
+#   scripts/stack.sh logs [service]
+#
+# State lives under .data/ in the repository; built tools are cached under
+# $PRODCAT_TOOLS_DIR (default ~/.cache/prodcat/tools), keyed by version.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+data="$root/.data"
+run="$data/run"
+logs="$data/logs"
+envfile="$data/stack.env"
+tools="${PRODCAT_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/prodcat/tools}"
+
+temporal_version=v1.5.1
+minio_version=v0.0.0-20260212201848-7aac2a2c5b7c
+
+temporal_addr="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
+temporal_ui_port=8233
+s3_endpoint="${S3_ENDPOINT:-127.0.0.1:9000}"
+s3_access="${S3_ACCESS_KEY:-prodcat}"
+s3_secret="${S3_SECRET_KEY:-prodcat-dev-secret}"
+s3_bucket="${S3_BUCKET:-prodcat}"
+s3_region="${S3_REGION:-us-east-1}"
+pg_port_default=55432
+
+# The search attributes the pipeline sets on its workflows.
+search_attributes=(DatasetDigest=Keyword ModelVersion=Int WeightedF1=Double Promoted=Bool ModelName=Keyword)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "stack: $*"; exit 1; }
+
+# port_open host:port → 0 when something accepts TCP connections there.
+port_open() {
+	local host=${1%:*} port=${1##*:}
+	(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
+alive() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+
+wait_for() { # wait_for what seconds command...
+	local what=$1 secs=$2
+	shift 2
+	local i
+	for ((i = 0; i < secs * 4; i++)); do
+		"$@" && return 0
+		sleep 0.25
+	done
+	die "$what did not come up within ${secs}s; see $logs"
+}
+
+# tool name module version binary: prints the path of a cached build, building it once.
+tool() {
+	local name=$1 module=$2 version=$3 bin=$4
+	local dir="$tools/$name-$version"
+	if [ ! -x "$dir/$bin" ]; then
+		command -v go >/dev/null || die "go is needed to build $name"
+		say "building $name $version from source into $dir (cold build: about $5 on 2 cores; cached afterwards)"
+		local start=$SECONDS
+		mkdir -p "$dir.tmp"
+		GOBIN="$dir.tmp" GOFLAGS=-buildvcs=false go install "$module@$version" >&2 || die "building $name failed"
+		rm -rf "$dir" && mv "$dir.tmp" "$dir"
+		say "built $name in $((SECONDS - start))s"
+	fi
+	printf '%s\n' "$dir/$bin"
+}
+
+temporal_bin() { tool temporal github.com/temporalio/cli/cmd/temporal "$temporal_version" temporal "4 minutes"; }
+minio_bin() { tool minio github.com/minio/minio "$minio_version" minio "6 minutes"; }
+
+spawn() { # spawn name command... : start a daemon in its own session, remember its pid
+	local name=$1
+	shift
+	setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null &
+	echo $! >"$run/$name.pid"
+}
+
+up_temporal() {
+	if alive temporal; then say "temporal: already running (pid $(cat "$run/temporal.pid"))"; return; fi
+	port_open "$temporal_addr" && die "temporal: $temporal_addr is taken by a process we did not start; stop it or set TEMPORAL_ADDRESS"
+	local bin args=()
+	bin=$(temporal_bin)
+	mkdir -p "$data/temporal"
+	for sa in "${search_attributes[@]}"; do args+=(--search-attribute "$sa"); done
+	spawn temporal "$bin" server start-dev \
+		--ip "${temporal_addr%:*}" --port "${temporal_addr##*:}" --ui-port "$temporal_ui_port" \
+		--db-filename "$data/temporal/temporal.db" --log-level warn "${args[@]}"
+	wait_for temporal 60 "$bin" operator cluster health --address "$temporal_addr" >/dev/null 2>&1
+	wait_for "temporal namespace" 60 "$bin" operator namespace describe --address "$temporal_addr" -n default >/dev/null 2>&1
+	say "temporal: up on $temporal_addr, UI http://127.0.0.1:$temporal_ui_port (pid $(cat "$run/temporal.pid"))"
+}
+
+up_minio() {
+	if alive minio; then
+		say "minio: already running (pid $(cat "$run/minio.pid"))"
+	else
+		port_open "$s3_endpoint" && die "minio: $s3_endpoint is taken by a process we did not start; stop it or set S3_ENDPOINT"
+		local bin
+		bin=$(minio_bin)
+		mkdir -p "$data/minio"
+		MINIO_ROOT_USER="$s3_access" MINIO_ROOT_PASSWORD="$s3_secret" MINIO_BROWSER=off \
+			spawn minio "$bin" server "$data/minio" --address "$s3_endpoint" --quiet
+		wait_for minio 60 curl -fs -o /dev/null "http://$s3_endpoint/minio/health/ready"
+		say "minio: up on $s3_endpoint (pid $(cat "$run/minio.pid"))"
+	fi
+	# Create the bucket; 409 means it is already there.
+	local code
+	code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:$s3_region:s3" \
+		--user "$s3_access:$s3_secret" "http://$s3_endpoint/$s3_bucket") || die "minio: cannot reach $s3_endpoint"
+	case $code in
+	200 | 409) ;;
+	*) die "minio: creating bucket $s3_bucket answered HTTP $code" ;;
+	esac
+}
+
+pg_bindir() {
+	local d
+	if command -v pg_config >/dev/null && d=$(pg_config --bindir 2>/dev/null) && [ -x "$d/initdb" ]; then echo "$d"; return; fi
+	for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return; }; done
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "postgresql: installing Debian's postgresql package"
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } >&2 || die "apt-get install postgresql failed"
+		for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return; }; done
+	fi
+	die "postgresql: no initdb found; install PostgreSQL or set DATABASE_URL"
+}
+
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+free_port() {
+	local p
+	for ((p = pg_port_default; p < pg_port_default + 100; p++)); do
+		port_open "127.0.0.1:$p" || { echo "$p"; return; }
+	done
+	die "postgresql: no free port in $pg_port_default-$((pg_port_default + 99))"
+}
+
+up_postgres() {
+	local url=${DATABASE_URL:-}
+	if [ -n "$url" ] && [ ! -f "$run/postgres.port" ] && psql "$url" -qAtc 'select 1' >/dev/null 2>&1; then
+		say "postgresql: using DATABASE_URL (answers, not ours)"
+		write_env "$url"
+		return
+	fi
+	local pgdata="$data/postgres" bindir port
+	bindir=$(pg_bindir)
+	if [ -f "$run/postgres.port" ] && as_pg "$bindir/pg_ctl" status -D "$pgdata" >/dev/null 2>&1; then
+		port=$(cat "$run/postgres.port")
+		say "postgresql: already running on port $port"
+	else
+		if [ ! -f "$pgdata/PG_VERSION" ]; then
+			mkdir -p "$pgdata"
+			[ "$(id -u)" = 0 ] && chown postgres: "$pgdata" && chmod 700 "$pgdata"
+			as_pg "$bindir/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$logs/postgres.log" 2>&1 ||
+				die "postgresql: initdb failed; see $logs/postgres.log"
+		fi
+		port=$(free_port)
+		[ "$(id -u)" = 0 ] && touch "$logs/postgres.log" && chown postgres: "$logs/postgres.log"
+		as_pg "$bindir/pg_ctl" start -D "$pgdata" -l "$logs/postgres.log" -w -t 60 \
+			-o "-p $port -k /tmp -c listen_addresses=127.0.0.1" >/dev/null || die "postgresql: start failed; see $logs/postgres.log"
+		echo "$port" >"$run/postgres.port"
+		head -1 "$pgdata/postmaster.pid" >"$run/postgres.pid"
+		say "postgresql: up on 127.0.0.1:$port (pid $(cat "$run/postgres.pid"))"
+	fi
+	local psqlc=(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1)
+	if [ "$("${psqlc[@]}" -c "select 1 from pg_roles where rolname='prodcat'")" != 1 ]; then
+		"${psqlc[@]}" -c "create role prodcat login password 'prodcat'" >/dev/null
+	fi
+	if [ "$("${psqlc[@]}" -c "select 1 from pg_database where datname='prodcat'")" != 1 ]; then
+		"${psqlc[@]}" -c "create database prodcat owner prodcat" >/dev/null
+	fi
+	write_env "postgres://prodcat:prodcat@127.0.0.1:$port/prodcat?sslmode=disable"
+}
+
+write_env() {
+	printf 'DATABASE_URL=%s\n' "$1" >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"
+}
+
+cmd_up() {
+	mkdir -p "$run" "$logs"
+	local start=$SECONDS
+	up_postgres
+	up_minio
+	up_temporal
+	say "stack is up in $((SECONDS - start))s; environment in .data/stack.env"
+}
+
+stop_pid() { # stop_pid name: TERM, then KILL after 15 s
+	local name=$1 pid
+	[ -f "$run/$name.pid" ] || return 0
+	pid=$(cat "$run/$name.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+		local i
+		for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+		kill -0 "$pid" 2>/dev/null && { say "$name: did not stop, killing"; kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; }
+		say "$name: stopped (pid $pid)"
+	fi
+	rm -f "$run/$name.pid"
+}
+
+cmd_down() {
+	local name
+	for name in api worker temporal minio; do stop_pid "$name"; done
+	if [ -f "$run/postgres.pid" ]; then
+		local pid
+		pid=$(cat "$run/postgres.pid")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -INT "$pid" # fast shutdown of the postmaster we started
+			local i
+			for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+			say "postgresql: stopped (pid $pid)"
+		fi
+		rm -f "$run/postgres.pid" "$run/postgres.port"
+	fi
+}
+
+check() { # check label command...
+	local label=$1
+	shift
+	if "$@" >/dev/null 2>&1; then printf '%-12s up    %s\n' "$label" "$detail"; else printf '%-12s DOWN  %s\n' "$label" "$detail"; failed=1; fi
+}
+
+cmd_status() {
+	local failed=0 detail url
+	url=$( [ -f "$envfile" ] && sed -n 's/^DATABASE_URL=//p' "$envfile" || true)
+	detail="$temporal_addr"
+	check temporal port_open "$temporal_addr"
+	detail="http://127.0.0.1:$temporal_ui_port"
+	check temporal-ui curl -fsS -o /dev/null "http://127.0.0.1:$temporal_ui_port/"
+	detail="http://$s3_endpoint (bucket $s3_bucket)"
+	check minio curl -fsS -o /dev/null "http://$s3_endpoint/minio/health/ready"
+	detail="${url%%\?*}"
+	check postgresql psql "${url:-${DATABASE_URL:-}}" -qAtc 'select 1'
+	return $failed
+}
+
+cmd_logs() {
+	if [ $# -gt 0 ]; then tail -n 100 -f "$logs/$1.log"; else tail -n 20 "$logs"/*.log; fi
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+logs) shift; cmd_logs "$@" ;;
+*) die "usage: stack.sh up|down|status|logs [service]" ;;
+esac

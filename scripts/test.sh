@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# test.sh is the project's test command: it brings up the local stack
+# (building what is missing), runs go vet and every unit and integration
+# test against the real services, and stops the services it started even
+# when the tests fail. Extra arguments go to `go test`.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+shared=$(cd "$root/.." && pwd)/shared
+export PRODCAT_DATA_DIR="${PRODCAT_DATA_DIR:-$shared/data}"
+export PRODCAT_SPLITS_DIR="${PRODCAT_SPLITS_DIR:-$shared/bench/splits}"
+[ -d "$PRODCAT_SPLITS_DIR" ] || { echo "test: $PRODCAT_SPLITS_DIR not found; set PRODCAT_SPLITS_DIR" >&2; exit 1; }
+
+# Stop afterwards only what was not already running before.
+already_up=0
+scripts/stack.sh status >/dev/null 2>&1 && already_up=1
+if [ $already_up = 0 ]; then
+	trap 'scripts/stack.sh down' EXIT
+fi
+scripts/stack.sh up
+set -a
+# shellcheck source=/dev/null
+. .data/stack.env
+set +a
+export PRODCAT_INTEGRATION=1
+
+echo "== go vet" >&2
+go vet ./...
+echo "== go test" >&2
+go test -count=1 -timeout 40m "${@:-./...}"

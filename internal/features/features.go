@@ -1,0 +1,544 @@
+// Package features turns product listings into TF-IDF feature vectors: word
+// 1–2-grams and character n-grams inside word boundaries (like
+// scikit-learn's char_wb), with sublinear tf, smoothed idf and L2
+// normalisation per block of features.
+//
+// N-grams are hashed straight from the bytes of the normalised text (FNV-1a
+// then a 64-bit mix), so no n-gram string is ever built. Fitting keeps the
+// hash buckets seen in at least MinDF documents and gives each a column, so
+// the feature space stays compact while lookup stays an array index.
+package features
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prodcat/prodcat/internal/sparse"
+	"github.com/prodcat/prodcat/internal/text"
+	"github.com/prodcat/prodcat/internal/wire"
+)
+
+// Document is one listing: its title (the challenge's designation) and its
+// body (the description, possibly HTML, possibly empty).
+type Document struct {
+	Title string
+	Body  string
+}
+
+// Config says which features to extract. The zero value is not useful; start
+// from DefaultConfig.
+type Config struct {
+	// WordNgrams is the largest word n-gram (1 or 2).
+	WordNgrams int `json:"word_ngrams"`
+	// CharMin and CharMax bound the character n-grams taken inside
+	// space-padded words; CharMax 0 turns character features off.
+	CharMin int `json:"char_min"`
+	CharMax int `json:"char_max"`
+	// WordMinDF and CharMinDF drop n-grams seen in fewer training documents.
+	WordMinDF int `json:"word_min_df"`
+	CharMinDF int `json:"char_min_df"`
+	// HashBits sets the size of each block's hash space (2^HashBits buckets).
+	HashBits int `json:"hash_bits"`
+	// TitleWeight, when positive, adds a block of word n-grams from the
+	// title alone, scaled by this weight, so the title counts more than the
+	// description.
+	TitleWeight float64 `json:"title_weight"`
+	// CharWeight scales the character block relative to the word block.
+	CharWeight float64 `json:"char_weight"`
+}
+
+// DefaultConfig returns the feature settings used when none are given.
+func DefaultConfig() Config {
+	return Config{
+		WordNgrams:  2,
+		CharMin:     2,
+		CharMax:     5,
+		WordMinDF:   1,
+		CharMinDF:   2,
+		HashBits:    20,
+		TitleWeight: 0.5,
+		CharWeight:  1,
+	}
+}
+
+// Validate reports whether c is usable.
+func (c Config) Validate() error {
+	switch {
+	case c.WordNgrams < 1 || c.WordNgrams > 2:
+		return fmt.Errorf("word n-grams %d: want 1 or 2", c.WordNgrams)
+	case c.CharMax != 0 && (c.CharMin < 1 || c.CharMin > c.CharMax || c.CharMax > 8):
+		return fmt.Errorf("char n-grams %d-%d: want 1 <= min <= max <= 8", c.CharMin, c.CharMax)
+	case c.WordMinDF < 1 || c.CharMinDF < 1:
+		return errors.New("min df must be at least 1")
+	case c.HashBits < 8 || c.HashBits > 26:
+		return fmt.Errorf("hash bits %d: want 8..26", c.HashBits)
+	case c.TitleWeight < 0 || c.CharWeight < 0 || math.IsNaN(c.TitleWeight) || math.IsNaN(c.CharWeight):
+		return errors.New("block weights must be non-negative")
+	}
+	return nil
+}
+
+// The feature blocks, in column order.
+const (
+	blockWord = iota
+	blockChar
+	blockTitle
+	numBlocks
+)
+
+// Seeds keep the blocks' hash functions independent.
+var blockSeeds = [numBlocks]uint64{0x243f6a8885a308d3, 0x13198a2e03707344, 0xa4093822299f31d0}
+
+// block is the fitted state of one feature block.
+type block struct {
+	buckets []uint32  // kept hash buckets, increasing; column = offset + rank
+	idf     []float32 // per kept bucket
+	remap   []int32   // bucket -> rank, or -1; derived from buckets
+	offset  int
+	weight  float32
+}
+
+func (b *block) enabled() bool { return b.weight > 0 && len(b.buckets) > 0 }
+
+// Vectorizer is a fitted TF-IDF vectorizer. It is safe for concurrent use.
+type Vectorizer struct {
+	cfg     Config
+	blocks  [numBlocks]block
+	numCols int
+	pool    sync.Pool // *Scratch
+}
+
+// Config returns the settings v was fitted with.
+func (v *Vectorizer) Config() Config { return v.cfg }
+
+// NumFeatures returns the number of columns of the vectors v produces.
+func (v *Vectorizer) NumFeatures() int { return v.numCols }
+
+// Scratch holds the reusable buffers of one transformation. A Scratch must
+// not be used by two goroutines at once.
+type Scratch struct {
+	title, all []byte
+	keys       [numBlocks][]uint32
+	cols       []uint32
+	vec        sparse.Vector
+}
+
+func (v *Vectorizer) scratch() *Scratch {
+	if s, ok := v.pool.Get().(*Scratch); ok {
+		return s
+	}
+	return new(Scratch)
+}
+
+// Fit learns document frequencies from docs using up to workers goroutines
+// (0 means GOMAXPROCS) and returns the fitted vectorizer.
+func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vectorizer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("fit vectorizer: %w", err)
+	}
+	if len(docs) == 0 {
+		return nil, errors.New("fit vectorizer: no documents")
+	}
+	size := 1 << cfg.HashBits
+	var mu sync.Mutex
+	var df [numBlocks][]uint32
+	for b := range df {
+		df[b] = make([]uint32, size)
+	}
+	err := parallel(ctx, len(docs), workers, func(lo, hi int, local *[numBlocks][]uint32, s *Scratch) {
+		for i := lo; i < hi; i++ {
+			extract(&cfg, s, docs[i])
+			for b := range numBlocks {
+				keys := s.keys[b]
+				slices.Sort(keys)
+				keys = slices.Compact(keys)
+				for _, k := range keys {
+					local[b][k]++
+				}
+			}
+		}
+	}, func(local *[numBlocks][]uint32) {
+		mu.Lock()
+		defer mu.Unlock()
+		for b := range numBlocks {
+			for k, c := range local[b] {
+				df[b][k] += c
+			}
+		}
+	}, size)
+	if err != nil {
+		return nil, fmt.Errorf("fit vectorizer: %w", err)
+	}
+	v := &Vectorizer{cfg: cfg}
+	n := float64(len(docs))
+	minDF := [numBlocks]uint32{uint32(cfg.WordMinDF), uint32(cfg.CharMinDF), uint32(cfg.WordMinDF)}
+	weights := [numBlocks]float64{1, cfg.CharWeight, cfg.TitleWeight}
+	for b := range numBlocks {
+		bl := &v.blocks[b]
+		bl.weight = float32(weights[b])
+		if bl.weight == 0 {
+			continue
+		}
+		for k, c := range df[b] {
+			if c >= minDF[b] && c > 0 {
+				bl.buckets = append(bl.buckets, uint32(k))
+				// Smoothed idf, as scikit-learn's smooth_idf=True.
+				bl.idf = append(bl.idf, float32(math.Log((1+n)/(1+float64(c)))+1))
+			}
+		}
+	}
+	v.index()
+	return v, nil
+}
+
+// index derives the column offsets and bucket lookup tables from the kept
+// buckets.
+func (v *Vectorizer) index() {
+	v.numCols = 0
+	for b := range numBlocks {
+		bl := &v.blocks[b]
+		bl.offset = v.numCols
+		bl.remap = nil
+		if !bl.enabled() {
+			continue
+		}
+		bl.remap = make([]int32, 1<<v.cfg.HashBits)
+		for i := range bl.remap {
+			bl.remap[i] = -1
+		}
+		for r, k := range bl.buckets {
+			bl.remap[k] = int32(r)
+		}
+		v.numCols += len(bl.buckets)
+	}
+}
+
+// Transform returns the TF-IDF matrix of docs, one row per document, using up
+// to workers goroutines (0 means GOMAXPROCS). The result does not depend on
+// the number of workers.
+func (v *Vectorizer) Transform(ctx context.Context, docs []Document, workers int) (*sparse.Matrix, error) {
+	var mu sync.Mutex
+	parts := make(map[int]*sparse.Matrix)
+	err := parallel(ctx, len(docs), workers, func(lo, hi int, _ *[numBlocks][]uint32, s *Scratch) {
+		m := sparse.NewMatrix(v.numCols)
+		for i := lo; i < hi; i++ {
+			m.Append(v.AppendVector(s, docs[i]))
+		}
+		mu.Lock()
+		parts[lo] = m
+		mu.Unlock()
+	}, nil, 0)
+	if err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
+	starts := make([]int, 0, len(parts))
+	nnz := 0
+	for lo, p := range parts {
+		starts = append(starts, lo)
+		nnz += p.NNZ()
+	}
+	slices.Sort(starts)
+	out := &sparse.Matrix{Cols: v.numCols, Ptr: make([]int64, 1, len(docs)+1), Idx: make([]uint32, 0, nnz), Val: make([]float32, 0, nnz)}
+	for _, lo := range starts {
+		out.AppendMatrix(parts[lo])
+	}
+	return out, nil
+}
+
+// Vector returns the feature vector of doc in a freshly allocated Vector.
+func (v *Vectorizer) Vector(doc Document) sparse.Vector {
+	s := v.scratch()
+	vec := v.AppendVector(s, doc)
+	out := sparse.Vector{Idx: slices.Clone(vec.Idx), Val: slices.Clone(vec.Val)}
+	v.pool.Put(s)
+	return out
+}
+
+// NewScratch returns buffers for AppendVector.
+func (v *Vectorizer) NewScratch() *Scratch { return v.scratch() }
+
+// AppendVector computes the feature vector of doc in s's buffers and returns
+// it; the result is valid until s is used again.
+func (v *Vectorizer) AppendVector(s *Scratch, doc Document) sparse.Vector {
+	extract(&v.cfg, s, doc)
+	s.vec.Idx, s.vec.Val = s.vec.Idx[:0], s.vec.Val[:0]
+	for b := range numBlocks {
+		bl := &v.blocks[b]
+		if !bl.enabled() {
+			continue
+		}
+		s.cols = s.cols[:0]
+		for _, k := range s.keys[b] {
+			if r := bl.remap[k]; r >= 0 {
+				s.cols = append(s.cols, uint32(r))
+			}
+		}
+		slices.Sort(s.cols)
+		start := len(s.vec.Val)
+		var norm float64
+		for i := 0; i < len(s.cols); {
+			j := i + 1
+			for j < len(s.cols) && s.cols[j] == s.cols[i] {
+				j++
+			}
+			r := s.cols[i]
+			// Sublinear tf: 1 + ln(tf).
+			x := (1 + float32(math.Log(float64(j-i)))) * bl.idf[r]
+			norm += float64(x) * float64(x)
+			s.vec.Idx = append(s.vec.Idx, uint32(bl.offset)+r)
+			s.vec.Val = append(s.vec.Val, x)
+			i = j
+		}
+		if norm > 0 {
+			scale := bl.weight / float32(math.Sqrt(norm))
+			for k := start; k < len(s.vec.Val); k++ {
+				s.vec.Val[k] *= scale
+			}
+		}
+	}
+	return s.vec
+}
+
+// extract fills s.keys with the hash buckets of every n-gram of doc, per
+// block, with repetitions.
+func extract(cfg *Config, s *Scratch, doc Document) {
+	s.title = text.AppendNormalized(s.title[:0], doc.Title)
+	s.all = append(s.all[:0], s.title...)
+	if doc.Body != "" {
+		s.all = append(s.all, ' ')
+		s.all = text.AppendNormalized(s.all, doc.Body)
+	}
+	shift := uint(64 - cfg.HashBits)
+	s.keys[blockWord] = appendWordKeys(s.keys[blockWord][:0], s.all, cfg.WordNgrams, blockSeeds[blockWord], shift)
+	s.keys[blockChar] = s.keys[blockChar][:0]
+	if cfg.CharMax > 0 && cfg.CharWeight > 0 {
+		s.keys[blockChar] = appendCharKeys(s.keys[blockChar], s.all, cfg.CharMin, cfg.CharMax, blockSeeds[blockChar], shift)
+	}
+	s.keys[blockTitle] = s.keys[blockTitle][:0]
+	if cfg.TitleWeight > 0 {
+		s.keys[blockTitle] = appendWordKeys(s.keys[blockTitle], s.title, cfg.WordNgrams, blockSeeds[blockTitle], shift)
+	}
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// mix is the splitmix64 finaliser: it spreads FNV's weak low bits.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// appendWordKeys appends the buckets of the word 1..n-grams of the
+// normalised text t (words separated by single spaces).
+func appendWordKeys(keys []uint32, t []byte, n int, seed uint64, shift uint) []uint32 {
+	var prev uint64
+	havePrev := false
+	for i := 0; i < len(t); {
+		h := uint64(fnvOffset)
+		j := i
+		for j < len(t) && t[j] != ' ' {
+			h = (h ^ uint64(t[j])) * fnvPrime
+			j++
+		}
+		keys = append(keys, uint32(mix(h^seed)>>shift))
+		if n >= 2 && havePrev {
+			keys = append(keys, uint32(mix(prev*0x9e3779b97f4a7c15^h^seed)>>shift))
+		}
+		prev, havePrev = h, true
+		i = j + 1
+	}
+	return keys
+}
+
+// appendCharKeys appends the buckets of the character min..max-grams of each
+// space-padded word of t. Lengths count runes, not bytes.
+func appendCharKeys(keys []uint32, t []byte, min, max int, seed uint64, shift uint) []uint32 {
+	var starts [64]int // rune start offsets within the padded word
+	for i := 0; i < len(t); {
+		j := i
+		for j < len(t) && t[j] != ' ' {
+			j++
+		}
+		// The padded word is t[i-1 : j+1] with virtual spaces at both ends;
+		// pos -1 and j stand for the spaces.
+		word := t[i:j]
+		ns := 0
+		starts[ns] = -1
+		ns++
+		for k := 0; k < len(word); k++ {
+			if word[k]&0xc0 != 0x80 {
+				if ns == len(starts)-2 {
+					// Very long tokens (URLs, references) keep their head.
+					word = word[:k]
+					break
+				}
+				starts[ns] = k
+				ns++
+			}
+		}
+		starts[ns] = len(word)
+		ns++
+		end := ns // starts[end] is one past the trailing space
+		starts[end] = len(word) + 1
+		for a := 0; a < end; a++ {
+			h := uint64(fnvOffset)
+			for n := 1; n <= max && a+n <= end; n++ {
+				for p := starts[a+n-1]; p < starts[a+n]; p++ {
+					c := byte(' ')
+					if p >= 0 && p < len(word) {
+						c = word[p]
+					}
+					h = (h ^ uint64(c)) * fnvPrime
+				}
+				if n >= min {
+					keys = append(keys, uint32(mix(h^seed)>>shift))
+				}
+			}
+		}
+		i = j + 1
+	}
+	return keys
+}
+
+// parallel splits [0, n) into chunks and runs work on them with up to
+// workers goroutines. Each goroutine gets its own Scratch and, when
+// localSize > 0, its own per-block counters, handed to merge at the end.
+func parallel(ctx context.Context, n, workers int, work func(lo, hi int, local *[numBlocks][]uint32, s *Scratch), merge func(*[numBlocks][]uint32), localSize int) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	const chunk = 256
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, (n+chunk-1)/chunk) {
+		wg.Go(func() {
+			var local [numBlocks][]uint32
+			if localSize > 0 {
+				for b := range local {
+					local[b] = make([]uint32, localSize)
+				}
+			}
+			s := new(Scratch)
+			for ctx.Err() == nil {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= n {
+					break
+				}
+				work(lo, min(lo+chunk, n), &local, s)
+			}
+			if merge != nil {
+				merge(&local)
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+const (
+	magic   = "PCVECT"
+	version = 1
+)
+
+// MarshalBinary encodes the fitted vectorizer.
+func (v *Vectorizer) MarshalBinary() ([]byte, error) {
+	w := wire.NewWriter(1024)
+	w.Raw([]byte(magic))
+	w.Int(version)
+	v.Encode(w)
+	return w.Bytes(), nil
+}
+
+// UnmarshalBinary decodes a vectorizer written by MarshalBinary.
+func (v *Vectorizer) UnmarshalBinary(data []byte) error {
+	r := wire.NewReader(data)
+	if string(r.Raw(len(magic))) != magic {
+		return errors.New("decode vectorizer: not a vectorizer file")
+	}
+	if ver := r.Int(1 << 16); ver != version {
+		return fmt.Errorf("decode vectorizer: unsupported version %d", ver)
+	}
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if r.Remaining() != 0 {
+		return fmt.Errorf("decode vectorizer: %d trailing bytes", r.Remaining())
+	}
+	return nil
+}
+
+// Encode writes v to w without a header, for embedding in other formats.
+func (v *Vectorizer) Encode(w *wire.Writer) {
+	c := v.cfg
+	for _, x := range []int{c.WordNgrams, c.CharMin, c.CharMax, c.WordMinDF, c.CharMinDF, c.HashBits} {
+		w.Int(x)
+	}
+	w.Float64(c.TitleWeight)
+	w.Float64(c.CharWeight)
+	for b := range numBlocks {
+		bl := &v.blocks[b]
+		w.Uint32(math.Float32bits(bl.weight))
+		// Buckets are increasing: store gaps as varints, a third of the size.
+		w.Int(len(bl.buckets))
+		var prev uint32
+		for _, k := range bl.buckets {
+			w.Uvarint(uint64(k - prev))
+			prev = k
+		}
+		w.Float32s(bl.idf)
+	}
+}
+
+// Decode reads a vectorizer written by Encode and checks it.
+func (v *Vectorizer) Decode(r *wire.Reader) error {
+	var c Config
+	for _, p := range []*int{&c.WordNgrams, &c.CharMin, &c.CharMax, &c.WordMinDF, &c.CharMinDF, &c.HashBits} {
+		*p = r.Int(1 << 30)
+	}
+	c.TitleWeight = r.Float64()
+	c.CharWeight = r.Float64()
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("decode vectorizer: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("decode vectorizer: %w", err)
+	}
+	v.cfg = c
+	size := uint64(1) << c.HashBits
+	for b := range numBlocks {
+		bl := &v.blocks[b]
+		bl.weight = math.Float32frombits(r.Uint32())
+		n := r.Len(1)
+		bl.buckets = make([]uint32, 0, n)
+		var k uint64
+		for i := range n {
+			k += r.Uvarint()
+			if r.Err() == nil && (k >= size || (i > 0 && k <= uint64(bl.buckets[i-1]))) {
+				return fmt.Errorf("decode vectorizer: block %d: bucket %d out of order or range", b, k)
+			}
+			bl.buckets = append(bl.buckets, uint32(k))
+		}
+		bl.idf = r.Float32s()
+		if err := r.Err(); err != nil {
+			return fmt.Errorf("decode vectorizer: %w", err)
+		}
+		if len(bl.idf) != len(bl.buckets) || !(bl.weight >= 0) {
+			return fmt.Errorf("decode vectorizer: block %d: inconsistent", b)
+		}
+	}
+	v.index()
+	return nil
+}

@@ -1,0 +1,155 @@
+package features
+
+import (
+	"context"
+	"math"
+	"reflect"
+	"testing"
+)
+
+var docs = []Document{
+	{Title: "Chaussures de sport", Body: "<p>Baskets <b>légères</b> pour courir</p>"},
+	{Title: "Chaussures de ville", Body: "Cuir noir, semelle souple"},
+	{Title: "Livre de cuisine", Body: ""},
+	{Title: "Livre pour enfants", Body: "Contes illustrés &amp; comptines"},
+}
+
+func smallConfig() Config {
+	c := DefaultConfig()
+	c.HashBits = 12
+	return c
+}
+
+func fit(t *testing.T, c Config) *Vectorizer {
+	t.Helper()
+	v, err := Fit(context.Background(), docs, c, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestCharKeysCountPaddedNgrams(t *testing.T) {
+	// " ab " has 3 bigrams, 2 trigrams and 1 four-gram; "é" counts as one
+	// rune, so " é " has 2 bigrams and 1 trigram.
+	if got := len(appendCharKeys(nil, []byte("ab"), 2, 5, 0, 40)); got != 6 {
+		t.Errorf("ab: %d keys, want 6", got)
+	}
+	if got := len(appendCharKeys(nil, []byte("é"), 2, 5, 0, 40)); got != 3 {
+		t.Errorf("é: %d keys, want 3", got)
+	}
+	if got := len(appendWordKeys(nil, []byte("a b c"), 2, 0, 40)); got != 5 {
+		t.Errorf("a b c: %d word keys, want 3 unigrams + 2 bigrams", got)
+	}
+}
+
+func TestTransformBlocksAreNormalised(t *testing.T) {
+	c := smallConfig()
+	v := fit(t, c)
+	x, err := v.Transform(context.Background(), docs, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Rows() != len(docs) || x.Cols != v.NumFeatures() || x.Validate() != nil {
+		t.Fatalf("matrix %d×%d, %v", x.Rows(), x.Cols, x.Validate())
+	}
+	// Each block has norm = its weight, so the row norm² is the sum of the
+	// squared weights of the blocks present.
+	want := 1 + c.CharWeight*c.CharWeight + c.TitleWeight*c.TitleWeight
+	for i := range x.Rows() {
+		var sq float64
+		for _, val := range x.Row(i).Val {
+			sq += float64(val) * float64(val)
+		}
+		if math.Abs(sq-want) > 1e-4 {
+			t.Errorf("row %d: norm² = %v, want %v", i, sq, want)
+		}
+	}
+}
+
+func TestMinDFDropsRareCharNgrams(t *testing.T) {
+	c := smallConfig()
+	c.CharMinDF = 2
+	strict := fit(t, c)
+	c.CharMinDF = 1
+	loose := fit(t, c)
+	if s, l := len(strict.blocks[blockChar].buckets), len(loose.blocks[blockChar].buckets); s == 0 || s >= l {
+		t.Errorf("char columns: min_df 2 gives %d, min_df 1 gives %d", s, l)
+	}
+}
+
+func TestTransformIgnoresUnseenAndIsWorkerIndependent(t *testing.T) {
+	v := fit(t, smallConfig())
+	if vec := v.Vector(Document{Title: "zzzq xxwv"}); len(vec.Idx) > 4 {
+		t.Errorf("unseen words produced %d features", len(vec.Idx))
+	}
+	many := make([]Document, 0, 2000)
+	for i := range 2000 {
+		many = append(many, docs[i%len(docs)])
+	}
+	a, err := v.Transform(context.Background(), many, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.Transform(context.Background(), many, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Error("transform depends on the number of workers")
+	}
+	if !reflect.DeepEqual(a.Row(1999), v.Vector(many[1999])) {
+		t.Error("Transform and Vector disagree")
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	v := fit(t, smallConfig())
+	b, err := v.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Vectorizer
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if got.Config() != v.Config() || got.NumFeatures() != v.NumFeatures() {
+		t.Fatalf("config/features differ: %+v %d", got.Config(), got.NumFeatures())
+	}
+	for _, d := range docs {
+		if !reflect.DeepEqual(got.Vector(d), v.Vector(d)) {
+			t.Errorf("vector of %q differs after round trip", d.Title)
+		}
+	}
+	for n := 0; n < len(b); n += 7 {
+		if err := new(Vectorizer).UnmarshalBinary(b[:n]); err == nil {
+			t.Errorf("truncated at %d: no error", n)
+		}
+	}
+}
+
+func TestFitErrors(t *testing.T) {
+	if _, err := Fit(context.Background(), nil, DefaultConfig(), 1); err == nil {
+		t.Error("no documents: no error")
+	}
+	bad := DefaultConfig()
+	bad.CharMin = 6
+	if _, err := Fit(context.Background(), docs, bad, 1); err == nil {
+		t.Error("char min > max: no error")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Fit(ctx, docs, DefaultConfig(), 1); err == nil {
+		t.Error("cancelled: no error")
+	}
+}
+
+func TestAppendVectorDoesNotAllocate(t *testing.T) {
+	v := fit(t, smallConfig())
+	s := v.NewScratch()
+	d := Document{Title: "Chaussures de sport légères"}
+	v.AppendVector(s, d)
+	if n := testing.AllocsPerRun(100, func() { v.AppendVector(s, d) }); n != 0 {
+		t.Errorf("allocs = %v, want 0", n)
+	}
+}

@@ -1,0 +1,458 @@
+// Package linear trains and applies multi-class linear classifiers on sparse
+// features: one-vs-rest L2-regularised, L2-loss (squared hinge) support
+// vector machines solved by dual coordinate descent with shrinking, the
+// algorithm of liblinear (Hsieh et al., ICML 2008), with a softmax over the
+// decision values whose temperature is fitted on leave-one-out estimates, so
+// that the classifier also gives calibrated probabilities.
+//
+// Training runs the classes in parallel. Each class draws its visiting order
+// from its own generator seeded by (Seed, class), so a model depends on the
+// seed and the data, never on scheduling.
+package linear
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prodcat/prodcat/internal/sparse"
+	"github.com/prodcat/prodcat/internal/wire"
+)
+
+// Params are the solver settings.
+type Params struct {
+	// C is the inverse regularisation strength.
+	C float64 `json:"c"`
+	// Tol stops an epoch loop when the projected gradient's spread falls
+	// below it (liblinear's eps).
+	Tol float64 `json:"tol"`
+	// MaxIter bounds the epochs per class.
+	MaxIter int `json:"max_iter"`
+	// Balanced scales each class's C by n/(k·n_class), so rare classes
+	// weigh as much as common ones.
+	Balanced bool `json:"balanced"`
+	// Bias is the value of the constant feature that carries the intercept
+	// (regularised, as in liblinear); 0 means no intercept.
+	Bias float64 `json:"bias"`
+	// Calibrate fits the softmax temperature on approximate leave-one-out
+	// decision values (see Train); false leaves it at 1.
+	Calibrate bool `json:"calibrate"`
+	// Seed fixes the order in which rows are visited.
+	Seed uint64 `json:"seed"`
+}
+
+// DefaultParams returns the solver settings used when none are given.
+func DefaultParams() Params {
+	return Params{C: 0.5, Tol: 0.1, MaxIter: 1000, Bias: 1, Calibrate: true, Seed: 1}
+}
+
+// Validate reports whether p is usable.
+func (p Params) Validate() error {
+	switch {
+	case !(p.C > 0) || math.IsInf(p.C, 0):
+		return fmt.Errorf("C %v: want a positive number", p.C)
+	case !(p.Tol > 0):
+		return fmt.Errorf("tol %v: want a positive number", p.Tol)
+	case p.MaxIter < 1:
+		return fmt.Errorf("max iter %d: want at least 1", p.MaxIter)
+	case math.IsNaN(p.Bias) || math.IsInf(p.Bias, 0):
+		return errors.New("bias must be finite")
+	}
+	return nil
+}
+
+// Model is a trained linear classifier over Features columns and Classes
+// classes. It is immutable and safe for concurrent use.
+type Model struct {
+	Classes  int
+	Features int
+	// W holds the weights feature-major: W[j*Classes+c] is the weight of
+	// feature j for class c, so scoring a sparse vector reads one
+	// contiguous run per non-zero.
+	W []float32
+	// B is the intercept per class.
+	B []float32
+	// Temperature divides the decision values before the softmax.
+	Temperature float64
+}
+
+// Progress is told how many of total units of training work are done. It is
+// called from one goroutine at a time.
+type Progress func(done, total int)
+
+// Train fits a model to the rows of x with labels y in [0, classes).
+// workers bounds the goroutines (0 means GOMAXPROCS). progress may be nil.
+//
+// With p.Calibrate, the temperature is fitted on the decision values each
+// calibration row would get without itself in the training set. Removing row
+// i from the dual solution moves w by -alpha_i·y_i·x_i, so that value is
+// f(x_i) - alpha_i·y_i·(||x_i||²+bias²): the usual first-order
+// leave-one-out estimate, free where a held-out refit would double the
+// training time.
+func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params, workers int, progress Progress) (*Model, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	n := x.Rows()
+	switch {
+	case n == 0:
+		return nil, errors.New("train: no rows")
+	case len(y) != n:
+		return nil, fmt.Errorf("train: %d labels for %d rows", len(y), n)
+	case classes < 2:
+		return nil, fmt.Errorf("train: %d classes: want at least 2", classes)
+	}
+	counts := make([]int, classes)
+	for i, c := range y {
+		if c < 0 || c >= classes {
+			return nil, fmt.Errorf("train: row %d: label %d out of range", i, c)
+		}
+		counts[c]++
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	t := &trainer{x: x, y: y, p: p, classes: classes, counts: counts}
+	t.sqnorm = make([]float64, n)
+	for i := range n {
+		var s float64
+		for _, v := range x.Row(i).Val {
+			s += float64(v) * float64(v)
+		}
+		t.sqnorm[i] = s + p.Bias*p.Bias
+	}
+	t.pickCalibration()
+	m := &Model{Classes: classes, Features: x.Cols, W: make([]float32, x.Cols*classes), B: make([]float32, classes), Temperature: 1}
+	var calScores []float64
+	if len(t.cal) > 0 {
+		calScores = make([]float64, len(t.cal)*classes)
+	}
+
+	var mu sync.Mutex
+	done := 0
+	report := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		if progress != nil {
+			progress(done, classes)
+		}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, classes) {
+		wg.Go(func() {
+			s := newSolver(t)
+			for ctx.Err() == nil {
+				c := int(next.Add(1)) - 1
+				if c >= classes {
+					return
+				}
+				if err := s.class(ctx, c, m, calScores); err != nil {
+					return
+				}
+				report()
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if len(t.cal) > 0 {
+		calY := make([]int, len(t.cal))
+		for k, i := range t.cal {
+			calY[k] = y[i]
+		}
+		m.Temperature = FitTemperature(calScores, calY, classes)
+	}
+	return m, nil
+}
+
+// trainer holds what the per-class solvers share, read-only.
+type trainer struct {
+	x       *sparse.Matrix
+	y       []int
+	p       Params
+	classes int
+	counts  []int
+	sqnorm  []float64 // ||x_i||² + bias²
+	cal     []int     // calibration rows
+}
+
+// maxCalibrationRows bounds the rows the temperature is fitted on: a few
+// thousand pin down one parameter, and the search costs rows × classes
+// exponentials per step.
+const maxCalibrationRows = 4096
+
+// pickCalibration chooses evenly spaced calibration rows.
+func (t *trainer) pickCalibration() {
+	if !t.p.Calibrate {
+		return
+	}
+	n := t.x.Rows()
+	step := max(1, (n+maxCalibrationRows-1)/maxCalibrationRows)
+	for i := 0; i < n; i += step {
+		t.cal = append(t.cal, i)
+	}
+}
+
+// solver is one goroutine's working memory.
+type solver struct {
+	t     *trainer
+	w     []float64 // weights, then the intercept weight last
+	alpha []float64
+	index []int32
+}
+
+func newSolver(t *trainer) *solver {
+	n := t.x.Rows()
+	return &solver{t: t, w: make([]float64, t.x.Cols+1), alpha: make([]float64, n), index: make([]int32, n)}
+}
+
+// class trains class c against the rest and writes its weights into m and
+// its leave-one-out decision values on the calibration rows into cal.
+func (s *solver) class(ctx context.Context, c int, m *Model, cal []float64) error {
+	t := s.t
+	clear(s.w)
+	clear(s.alpha)
+	cp := t.p.C
+	if t.p.Balanced && t.counts[c] > 0 {
+		cp *= float64(len(t.y)) / float64(t.classes*t.counts[c])
+	}
+	rng := rand.New(rand.NewPCG(t.p.Seed, uint64(c)))
+	if err := s.solve(ctx, c, cp, rng); err != nil {
+		return err
+	}
+	for k, i := range t.cal {
+		yi := -1.0
+		if t.y[i] == c {
+			yi = 1
+		}
+		cal[k*t.classes+c] = s.decision(i) - s.alpha[i]*yi*t.sqnorm[i]
+	}
+	nf := t.x.Cols
+	for j := range nf {
+		m.W[j*t.classes+c] = float32(s.w[j])
+	}
+	m.B[c] = float32(s.w[nf] * t.p.Bias)
+	return nil
+}
+
+func (s *solver) decision(i int) float64 {
+	row := s.t.x.Row(i)
+	return row.Dot(s.w) + s.w[len(s.w)-1]*s.t.p.Bias
+}
+
+// solve runs dual coordinate descent with shrinking for class c.
+func (s *solver) solve(ctx context.Context, c int, cp float64, rng *rand.Rand) error {
+	t := s.t
+	x, bias := t.x, t.p.Bias
+	nf := x.Cols
+	// For the squared hinge the box is unbounded and the diagonal shift is
+	// 1/(2C), per sign.
+	diagPos, diagNeg := 0.5/cp, 0.5/t.p.C
+	index := s.index
+	for i := range index {
+		index[i] = int32(i)
+	}
+	active := len(index)
+	pgMaxOld, pgMinOld := math.Inf(1), math.Inf(-1)
+	for iter := 0; iter < t.p.MaxIter; iter++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		pgMaxNew, pgMinNew := math.Inf(-1), math.Inf(1)
+		for k := 0; k < active; k++ {
+			j := k + rng.IntN(active-k)
+			index[k], index[j] = index[j], index[k]
+		}
+		for k := 0; k < active; k++ {
+			i := index[k]
+			yi, diag := -1.0, diagNeg
+			if t.y[i] == c {
+				yi, diag = 1, diagPos
+			}
+			a, b := x.Ptr[i], x.Ptr[i+1]
+			idx, val := x.Idx[a:b], x.Val[a:b]
+			dot := s.w[nf] * bias
+			for q, col := range idx {
+				dot += float64(val[q]) * s.w[col]
+			}
+			g := yi*dot - 1 + s.alpha[i]*diag
+			pg := g
+			if s.alpha[i] == 0 {
+				if g > pgMaxOld {
+					active--
+					index[k], index[active] = index[active], index[k]
+					k--
+					continue
+				}
+				if g > 0 {
+					pg = 0
+				}
+			}
+			pgMaxNew = max(pgMaxNew, pg)
+			pgMinNew = min(pgMinNew, pg)
+			if math.Abs(pg) > 1e-12 {
+				old := s.alpha[i]
+				s.alpha[i] = max(old-g/(t.sqnorm[i]+diag), 0)
+				d := (s.alpha[i] - old) * yi
+				for q, col := range idx {
+					s.w[col] += d * float64(val[q])
+				}
+				s.w[nf] += d * bias
+			}
+		}
+		if pgMaxNew-pgMinNew <= t.p.Tol {
+			if active == len(index) {
+				return nil
+			}
+			// Converged on the active set: check every row again.
+			active = len(index)
+			pgMaxOld, pgMinOld = math.Inf(1), math.Inf(-1)
+			continue
+		}
+		pgMaxOld, pgMinOld = pgMaxNew, pgMinNew
+		if pgMaxOld <= 0 {
+			pgMaxOld = math.Inf(1)
+		}
+		if pgMinOld >= 0 {
+			pgMinOld = math.Inf(-1)
+		}
+	}
+	return nil
+}
+
+// FitTemperature returns the temperature T that minimises the negative
+// log-likelihood of softmax(scores/T) on the labelled rows, where scores
+// holds classes decision values per row. It searches log T by golden-section
+// search, which suffices because the objective is unimodal in practice.
+func FitTemperature(scores []float64, y []int, classes int) float64 {
+	if len(y) == 0 || classes < 2 {
+		return 1
+	}
+	nll := func(logT float64) float64 {
+		inv := math.Exp(-logT)
+		var sum float64
+		for r, yr := range y {
+			row := scores[r*classes : (r+1)*classes]
+			mx := math.Inf(-1)
+			for _, v := range row {
+				mx = max(mx, v*inv)
+			}
+			var z float64
+			for _, v := range row {
+				z += math.Exp(v*inv - mx)
+			}
+			sum += mx + math.Log(z) - row[yr]*inv
+		}
+		return sum
+	}
+	lo, hi := math.Log(1e-3), math.Log(1e2)
+	const phi = 0.6180339887498949
+	a, b := hi-phi*(hi-lo), lo+phi*(hi-lo)
+	fa, fb := nll(a), nll(b)
+	for range 40 {
+		if fa < fb {
+			hi, b, fb = b, a, fa
+			a = hi - phi*(hi-lo)
+			fa = nll(a)
+		} else {
+			lo, a, fa = a, b, fb
+			b = lo + phi*(hi-lo)
+			fb = nll(b)
+		}
+	}
+	return math.Exp((lo + hi) / 2)
+}
+
+// Scores writes the decision value of every class for v into dst (grown if
+// needed) and returns it.
+func (m *Model) Scores(v sparse.Vector, dst []float64) []float64 {
+	k := m.Classes
+	if cap(dst) < k {
+		dst = make([]float64, k)
+	}
+	dst = dst[:k]
+	// Accumulate in float32 over the feature-major rows (the compiler keeps
+	// this loop tight), then widen.
+	var acc [64]float32
+	sum := acc[:0]
+	if k <= len(acc) {
+		sum = acc[:k]
+	} else {
+		sum = make([]float32, k)
+	}
+	copy(sum, m.B)
+	for q, j := range v.Idx {
+		if int(j) >= m.Features {
+			continue
+		}
+		x := v.Val[q]
+		row := m.W[int(j)*k : int(j)*k+k]
+		for c := range sum {
+			sum[c] += x * row[c]
+		}
+	}
+	for c, s := range sum {
+		dst[c] = float64(s)
+	}
+	return dst
+}
+
+// Probabilities turns decision values into probabilities in place: a softmax
+// of scores/Temperature.
+func (m *Model) Probabilities(scores []float64) {
+	t := m.Temperature
+	if !(t > 0) {
+		t = 1
+	}
+	mx := math.Inf(-1)
+	for _, s := range scores {
+		mx = max(mx, s/t)
+	}
+	var z float64
+	for c, s := range scores {
+		scores[c] = math.Exp(s/t - mx)
+		z += scores[c]
+	}
+	for c := range scores {
+		scores[c] /= z
+	}
+}
+
+// Encode writes m to w.
+func (m *Model) Encode(w *wire.Writer) {
+	w.Int(m.Classes)
+	w.Int(m.Features)
+	w.Float64(m.Temperature)
+	w.Float32s(m.B)
+	w.Float32s(m.W)
+}
+
+// Decode reads a model written by Encode and checks its shape.
+func (m *Model) Decode(r *wire.Reader) error {
+	m.Classes = r.Int(1 << 16)
+	m.Features = r.Int(1 << 32)
+	m.Temperature = r.Float64()
+	m.B = r.Float32s()
+	m.W = r.Float32s()
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("decode linear model: %w", err)
+	}
+	switch {
+	case m.Classes < 2 || len(m.B) != m.Classes:
+		return fmt.Errorf("decode linear model: %d classes, %d intercepts", m.Classes, len(m.B))
+	case len(m.W) != m.Classes*m.Features:
+		return fmt.Errorf("decode linear model: %d weights for %d×%d", len(m.W), m.Features, m.Classes)
+	case !(m.Temperature > 0) || math.IsInf(m.Temperature, 0):
+		return fmt.Errorf("decode linear model: bad temperature %v", m.Temperature)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package linear
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/prodcat/prodcat/internal/sparse"
+	"github.com/prodcat/prodcat/internal/wire"
+)
+
+// toy returns a separable 3-class problem: class c has its own strong
+// feature c plus noise features 3..9.
+func toy(n int) (*sparse.Matrix, []int) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	x := sparse.NewMatrix(10)
+	y := make([]int, n)
+	for i := range n {
+		c := i % 3
+		y[i] = c
+		noise := uint32(3 + rng.IntN(7))
+		x.Append(sparse.Vector{Idx: []uint32{uint32(c), noise}, Val: []float32{0.9, 0.4}})
+	}
+	return x, y
+}
+
+func TestTrainSeparable(t *testing.T) {
+	x, y := toy(300)
+	var calls, last int
+	m, err := Train(context.Background(), x, y, 3, DefaultParams(), 2, func(done, total int) {
+		calls++
+		if total != 3 || done < last {
+			t.Errorf("progress(%d, %d) after %d", done, total, last)
+		}
+		last = done
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 3 || last != 3 {
+		t.Errorf("progress called %d times, last done %d; want 3, 3", calls, last)
+	}
+	for i := range x.Rows() {
+		s := m.Scores(x.Row(i), nil)
+		best := 0
+		for c := range s {
+			if s[c] > s[best] {
+				best = c
+			}
+		}
+		if best != y[i] {
+			t.Fatalf("row %d: predicted %d, want %d (scores %v)", i, best, y[i], s)
+		}
+		m.Probabilities(s)
+		var sum float64
+		for _, p := range s {
+			sum += p
+		}
+		if math.Abs(sum-1) > 1e-9 || s[y[i]] < 0.5 {
+			t.Fatalf("row %d: probabilities %v", i, s)
+		}
+	}
+}
+
+func TestTrainIsDeterministicAcrossWorkers(t *testing.T) {
+	x, y := toy(600)
+	p := DefaultParams()
+	p.Balanced = true
+	a, err := Train(context.Background(), x, y, 3, p, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Train(context.Background(), x, y, 3, p, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Error("models differ between 1 and 3 workers")
+	}
+	p.Seed = 2
+	c, err := Train(context.Background(), x, y, 3, p, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(a.W, c.W) {
+		t.Log("note: seed did not change the weights (possible on an easy problem)")
+	}
+}
+
+func TestTrainErrors(t *testing.T) {
+	x, y := toy(30)
+	ctx := context.Background()
+	if _, err := Train(ctx, x, y[:10], 3, DefaultParams(), 1, nil); err == nil {
+		t.Error("label count mismatch: no error")
+	}
+	bad := append([]int(nil), y...)
+	bad[0] = 5
+	if _, err := Train(ctx, x, bad, 3, DefaultParams(), 1, nil); err == nil {
+		t.Error("label out of range: no error")
+	}
+	p := DefaultParams()
+	p.C = 0
+	if _, err := Train(ctx, x, y, 3, p, 1, nil); err == nil {
+		t.Error("C = 0: no error")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Train(cctx, x, y, 3, DefaultParams(), 1, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err = %v", err)
+	}
+}
+
+func TestFitTemperatureRecoversScale(t *testing.T) {
+	// Labels drawn from softmax(s/0.25) should give T ≈ 0.25.
+	const classes, n, want = 4, 20000, 0.25
+	rng := rand.New(rand.NewPCG(1, 2))
+	scores := make([]float64, n*classes)
+	y := make([]int, n)
+	for r := range n {
+		row := scores[r*classes : (r+1)*classes]
+		var z float64
+		p := make([]float64, classes)
+		for c := range row {
+			row[c] = rng.NormFloat64() * 0.5
+			p[c] = math.Exp(row[c] / want)
+			z += p[c]
+		}
+		u := rng.Float64() * z
+		for c := range p {
+			if u -= p[c]; u <= 0 || c == classes-1 {
+				y[r] = c
+				break
+			}
+		}
+	}
+	if got := FitTemperature(scores, y, classes); math.Abs(got-want) > 0.03 {
+		t.Errorf("T = %v, want %v", got, want)
+	}
+}
+
+func TestEncodeDecode(t *testing.T) {
+	x, y := toy(60)
+	m, err := Train(context.Background(), x, y, 3, DefaultParams(), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := wire.NewWriter(0)
+	m.Encode(w)
+	var got Model
+	if err := got.Decode(wire.NewReader(w.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, m) {
+		t.Error("round trip changed the model")
+	}
+	b := w.Bytes()
+	if err := new(Model).Decode(wire.NewReader(b[:len(b)-3])); err == nil {
+		t.Error("truncated: no error")
+	}
+}

@@ -1,0 +1,158 @@
+// Package sparse holds the sparse vectors and compressed-sparse-row matrices
+// that carry TF-IDF features from the vectorizer to the solver, with a
+// compact, versioned binary encoding so a matrix can be stored as a pipeline
+// artifact between activities.
+package sparse
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prodcat/prodcat/internal/wire"
+)
+
+// Vector is a sparse vector: Val[k] is the value at index Idx[k]. Indices are
+// strictly increasing.
+type Vector struct {
+	Idx []uint32
+	Val []float32
+}
+
+// Dot returns the dot product of v with the dense vector w.
+func (v Vector) Dot(w []float64) float64 {
+	var s float64
+	for k, j := range v.Idx {
+		s += float64(v.Val[k]) * w[j]
+	}
+	return s
+}
+
+// Matrix is a compressed-sparse-row matrix: row i has column indices
+// Idx[Ptr[i]:Ptr[i+1]] and values Val[Ptr[i]:Ptr[i+1]], columns increasing.
+type Matrix struct {
+	Cols int
+	Ptr  []int64 // len = rows + 1, Ptr[0] = 0
+	Idx  []uint32
+	Val  []float32
+}
+
+// NewMatrix returns an empty matrix with cols columns.
+func NewMatrix(cols int) *Matrix { return &Matrix{Cols: cols, Ptr: []int64{0}} }
+
+// Rows returns the number of rows.
+func (m *Matrix) Rows() int { return len(m.Ptr) - 1 }
+
+// NNZ returns the number of stored values.
+func (m *Matrix) NNZ() int { return len(m.Idx) }
+
+// Row returns row i, aliasing the matrix storage.
+func (m *Matrix) Row(i int) Vector {
+	a, b := m.Ptr[i], m.Ptr[i+1]
+	return Vector{Idx: m.Idx[a:b], Val: m.Val[a:b]}
+}
+
+// Append adds v as a new last row.
+func (m *Matrix) Append(v Vector) {
+	m.Idx = append(m.Idx, v.Idx...)
+	m.Val = append(m.Val, v.Val...)
+	m.Ptr = append(m.Ptr, int64(len(m.Idx)))
+}
+
+// AppendMatrix adds the rows of o below those of m.
+func (m *Matrix) AppendMatrix(o *Matrix) {
+	base := int64(len(m.Idx))
+	m.Idx = append(m.Idx, o.Idx...)
+	m.Val = append(m.Val, o.Val...)
+	for _, p := range o.Ptr[1:] {
+		m.Ptr = append(m.Ptr, base+p)
+	}
+}
+
+// Select returns a new matrix made of the given rows of m, in that order.
+func (m *Matrix) Select(rows []int) *Matrix {
+	nnz := 0
+	for _, i := range rows {
+		nnz += int(m.Ptr[i+1] - m.Ptr[i])
+	}
+	s := &Matrix{Cols: m.Cols, Ptr: make([]int64, 1, len(rows)+1), Idx: make([]uint32, 0, nnz), Val: make([]float32, 0, nnz)}
+	for _, i := range rows {
+		s.Append(m.Row(i))
+	}
+	return s
+}
+
+// Validate checks the structural invariants of m: monotone row pointers and
+// increasing in-range column indices.
+func (m *Matrix) Validate() error {
+	if len(m.Ptr) == 0 || m.Ptr[0] != 0 {
+		return errors.New("sparse matrix: row pointers must start at 0")
+	}
+	if len(m.Idx) != len(m.Val) || m.Ptr[len(m.Ptr)-1] != int64(len(m.Idx)) {
+		return errors.New("sparse matrix: row pointers do not match the stored values")
+	}
+	for i := 0; i < m.Rows(); i++ {
+		a, b := m.Ptr[i], m.Ptr[i+1]
+		if a > b {
+			return fmt.Errorf("sparse matrix: row %d: decreasing row pointer", i)
+		}
+		for k := a; k < b; k++ {
+			j := m.Idx[k]
+			if int64(j) >= int64(m.Cols) || (k > a && j <= m.Idx[k-1]) {
+				return fmt.Errorf("sparse matrix: row %d: column %d out of order or range", i, j)
+			}
+		}
+	}
+	return nil
+}
+
+const (
+	magic   = "PCSPMAT"
+	version = 1
+)
+
+// MarshalBinary encodes m.
+func (m *Matrix) MarshalBinary() ([]byte, error) {
+	w := wire.NewWriter(16 + 8*len(m.Ptr) + 8*len(m.Idx))
+	w.Raw([]byte(magic))
+	w.Int(version)
+	m.Encode(w)
+	return w.Bytes(), nil
+}
+
+// UnmarshalBinary decodes data written by MarshalBinary into m.
+func (m *Matrix) UnmarshalBinary(data []byte) error {
+	r := wire.NewReader(data)
+	if string(r.Raw(len(magic))) != magic {
+		return errors.New("decode sparse matrix: not a sparse matrix file")
+	}
+	if v := r.Int(1 << 16); v != version {
+		return fmt.Errorf("decode sparse matrix: unsupported version %d", v)
+	}
+	if err := m.Decode(r); err != nil {
+		return fmt.Errorf("decode sparse matrix: %w", err)
+	}
+	if r.Remaining() != 0 {
+		return fmt.Errorf("decode sparse matrix: %d trailing bytes", r.Remaining())
+	}
+	return nil
+}
+
+// Encode writes m to w without a header, for embedding in other formats.
+func (m *Matrix) Encode(w *wire.Writer) {
+	w.Int(m.Cols)
+	w.Int64s(m.Ptr)
+	w.Uint32s(m.Idx)
+	w.Float32s(m.Val)
+}
+
+// Decode reads a matrix written by Encode and validates it.
+func (m *Matrix) Decode(r *wire.Reader) error {
+	m.Cols = r.Int(1 << 32)
+	m.Ptr = r.Int64s()
+	m.Idx = r.Uint32s()
+	m.Val = r.Float32s()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return m.Validate()
+}

@@ -1,0 +1,70 @@
+package sparse
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+)
+
+func sample() *Matrix {
+	m := NewMatrix(5)
+	m.Append(Vector{Idx: []uint32{0, 3}, Val: []float32{1, 2}})
+	m.Append(Vector{})
+	m.Append(Vector{Idx: []uint32{4}, Val: []float32{-1.5}})
+	return m
+}
+
+func TestMatrixBasics(t *testing.T) {
+	m := sample()
+	if m.Rows() != 3 || m.NNZ() != 3 {
+		t.Fatalf("rows, nnz = %d, %d; want 3, 3", m.Rows(), m.NNZ())
+	}
+	if got := m.Row(0).Dot([]float64{2, 0, 0, 10, 0}); got != 22 {
+		t.Errorf("dot = %v, want 22", got)
+	}
+	s := m.Select([]int{2, 0})
+	if s.Rows() != 2 || s.Row(0).Idx[0] != 4 || s.Row(1).Val[1] != 2 {
+		t.Errorf("select: %+v", s)
+	}
+	a := sample()
+	a.AppendMatrix(s)
+	if a.Rows() != 5 || a.Row(3).Idx[0] != 4 || a.Validate() != nil {
+		t.Errorf("append matrix: %+v, %v", a, a.Validate())
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	m := sample()
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Matrix
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, m) {
+		t.Errorf("round trip: got %+v, want %+v", got, m)
+	}
+	for n := range len(b) {
+		if err := new(Matrix).UnmarshalBinary(b[:n]); err == nil {
+			t.Errorf("truncated to %d bytes: no error", n)
+		}
+	}
+	bad := bytes.Clone(b)
+	bad[len(bad)-20] ^= 0xff // inside the column indices
+	if err := new(Matrix).UnmarshalBinary(bad); err == nil {
+		t.Error("corrupt column index: no error")
+	}
+}
+
+func TestValidateRejectsBadColumns(t *testing.T) {
+	m := &Matrix{Cols: 3, Ptr: []int64{0, 2}, Idx: []uint32{2, 1}, Val: []float32{1, 1}}
+	if m.Validate() == nil {
+		t.Error("decreasing columns accepted")
+	}
+	m.Idx = []uint32{1, 3}
+	if m.Validate() == nil {
+		t.Error("out-of-range column accepted")
+	}
+}

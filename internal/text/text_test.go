@@ -1,0 +1,73 @@
+package text
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNormalize(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"   ", ""},
+		{"Échelle ALU", "echelle alu"},
+		{"Crème brûlée & Œufs", "creme brulee oeufs"},
+		{"d&#39;été&nbsp;chaud", "d ete chaud"},
+		{"<p>Lot de <b>5</b> cartes</p><br/>Vert", "lot de 5 cartes vert"},
+		{"<script>var x = 1;</script>Jouet", "jouet"},
+		{"Taille: 42-44 (EU)", "taille 42 44 eu"},
+		{"straße ﬁn ²", "strasse fin 2"},
+		{"bad\xff\xfeutf8", "bad utf8"},
+		{"d¿été", "d ete"},
+		{"ÀÉÎÕÜ", "aeiou"},
+		{"日本語 テスト", "日本語 テスト"},
+	}
+	for _, tt := range tests {
+		if got := Normalize(tt.in); got != tt.want {
+			t.Errorf("Normalize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestAppendNormalizedKeepsPrefix(t *testing.T) {
+	got := string(AppendNormalized([]byte("title "), " Hello, World! "))
+	if got != "title hello world" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestNormalizeBoundsLongInput(t *testing.T) {
+	long := strings.Repeat("<div>abc</div>", MaxInputBytes)
+	got := Normalize(long)
+	if len(got) == 0 || len(got) > MaxInputBytes {
+		t.Errorf("len(Normalize(long)) = %d, want in (0, %d]", len(got), MaxInputBytes)
+	}
+}
+
+func TestNormalizeShortTitleDoesNotAllocate(t *testing.T) {
+	buf := make([]byte, 0, 256)
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = AppendNormalized(buf[:0], "Puma Men Black T-shirt, Size 42")
+	})
+	if allocs != 0 {
+		t.Errorf("allocs = %v, want 0", allocs)
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"", "<p>a</p>", "&amp;é", "\xff", "<scr"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Normalize(s)
+		if strings.HasPrefix(got, " ") || strings.HasSuffix(got, " ") || strings.Contains(got, "  ") {
+			t.Errorf("Normalize(%q) = %q: stray spaces", s, got)
+		}
+	})
+}
+
+func BenchmarkNormalizeTitle(b *testing.B) {
+	buf := make([]byte, 0, 256)
+	for b.Loop() {
+		buf = AppendNormalized(buf[:0], "Clairefontaine Lot De 5 Cartes Simple 210g Vert Pqt 25")
+	}
+}

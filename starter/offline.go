@@ -1,16 +1,343 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/logging"
+	"github.com/prodcat/prodcat/internal/metrics"
+	"github.com/prodcat/prodcat/internal/model"
 )
 
-// newOfflineCmd is being written in the ML-core issue.
+// offlineFlags are the options of `starter offline`.
+type offlineFlags struct {
+	xTrain, yTrain, xTest, yTest string
+	train, test                  string
+	textCols                     []string
+	labelCol                     string
+	out                          string
+	jsonOut                      bool
+	cv                           bool
+	folds                        int
+	workers                      int
+	logLevel                     string
+}
+
+// offlineResult is what --json prints.
+type offlineResult struct {
+	WeightedF1           float64            `json:"weighted_f1"`
+	MacroF1              float64            `json:"macro_f1"`
+	Accuracy             float64            `json:"accuracy"`
+	TrainSeconds         float64            `json:"train_seconds"`
+	PredictRowsPerSecond float64            `json:"predict_rows_per_second"`
+	ModelBytes           int                `json:"model_bytes"`
+	PeakRSSBytes         int64              `json:"peak_rss_bytes"`
+	TrainRows            int                `json:"train_rows"`
+	TestRows             int                `json:"test_rows"`
+	Classes              int                `json:"classes"`
+	Features             int                `json:"features"`
+	Params               classifier.Params  `json:"params"`
+	CV                   []cvSummary        `json:"cv,omitempty"`
+	Report               *metrics.Report    `json:"-"`
+	Rejects              map[string]int     `json:"rejects,omitempty"`
+	Extra                map[string]float64 `json:"-"`
+}
+
+type cvSummary struct {
+	Params     classifier.Params `json:"params"`
+	WeightedF1 float64           `json:"weighted_f1"`
+}
+
 func newOfflineCmd() *cobra.Command {
-	return &cobra.Command{
+	var f offlineFlags
+	cmd := &cobra.Command{
 		Use:   "offline",
-		Short: "train and evaluate on local files (not yet available)",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("offline: not yet available") },
+		Short: "train and evaluate a model on local files, with no services",
+		Long: `Train a model on local files and evaluate it on a test file, with no Temporal,
+S3 or database. Either the challenge's raw files:
+
+  starter offline --x-train X_train.csv --y-train Y_train.csv --x-test X_test.csv --y-test Y_test.csv
+
+or a generic CSV with text and label columns:
+
+  starter offline --train train.csv --test test.csv --text-col text --label-col label
+
+It prints the metrics, training time and model size (--json: one JSON object),
+and writes the model with --out. --cv chooses parameters by cross-validation.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runOffline(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.xTrain, "x-train", "", "raw challenge X file for training")
+	fl.StringVar(&f.yTrain, "y-train", "", "raw challenge Y file for training")
+	fl.StringVar(&f.xTest, "x-test", "", "raw challenge X file for evaluation")
+	fl.StringVar(&f.yTest, "y-test", "", "raw challenge Y file for evaluation")
+	fl.StringVar(&f.train, "train", "", "generic CSV for training")
+	fl.StringVar(&f.test, "test", "", "generic CSV for evaluation")
+	fl.StringSliceVar(&f.textCols, "text-col", []string{"text"}, "text column(s) of the generic CSV, repeated or comma-separated; the first is the title")
+	fl.StringVar(&f.labelCol, "label-col", "label", "label column of the generic CSV")
+	fl.StringVar(&f.out, "out", "", "write the model file here")
+	fl.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of a report")
+	fl.BoolVar(&f.cv, "cv", false, "choose parameters by k-fold cross-validation on the training data")
+	fl.IntVar(&f.folds, "folds", 3, "folds for --cv")
+	fl.IntVar(&f.workers, "workers", 0, "goroutines for training (0: all cores)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level")
+	return cmd
+}
+
+func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	log, err := logging.New(stderr, logging.Text, logging.Text, f.logLevel)
+	if err != nil {
+		return err
+	}
+	train, test, err := readOfflineData(f)
+	if err != nil {
+		return err
+	}
+	for name, d := range map[string]*dataset.Dataset{"train": train, "test": test} {
+		if len(d.Rejects) > 0 {
+			log.WithField("set", name).Warnf("rejected %d rows: %s", len(d.Rejects), d.RejectSummary())
+		}
+	}
+	log.WithFields(logrus.Fields{"train": len(train.Examples), "test": len(test.Examples)}).Info("data read")
+
+	params := classifier.DefaultParams()
+	res := offlineResult{TrainRows: len(train.Examples), TestRows: len(test.Examples)}
+	opts := classifier.Options{Workers: f.workers}
+	if f.cv {
+		bar := newProgressBar(stderr, "cross-validation")
+		opts.Progress = bar.Update
+		cands, err := classifier.Select(ctx, train.Examples, params, classifier.DefaultGrid(), f.folds, opts)
+		bar.Done()
+		if err != nil {
+			return err
+		}
+		params = cands[0].Params
+		for _, c := range cands {
+			res.CV = append(res.CV, cvSummary{Params: c.Params, WeightedF1: c.WeightedF1})
+			log.WithFields(logrus.Fields{
+				"c": c.Params.Solver.C, "word_ngrams": c.Params.Features.WordNgrams,
+				"char": fmt.Sprintf("%d-%d", c.Params.Features.CharMin, c.Params.Features.CharMax),
+			}).Infof("cv weighted F1 %.4f", c.WeightedF1)
+		}
+	}
+	res.Params = params
+
+	bar := newProgressBar(stderr, "training")
+	opts.Progress = bar.Update
+	start := time.Now()
+	m, err := classifier.Train(ctx, train.Examples, params, opts, nil)
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	res.TrainSeconds = time.Since(start).Seconds()
+	log.WithField("seconds", fmt.Sprintf("%.2f", res.TrainSeconds)).Info("trained")
+
+	b, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	res.ModelBytes = len(b)
+	res.Classes = len(m.Labels)
+	res.Features = m.Linear.Features
+	if f.out != "" {
+		if err := os.WriteFile(f.out, b, 0o644); err != nil {
+			return fmt.Errorf("write model: %w", err)
+		}
+		log.WithField("path", f.out).Info("model written")
+	}
+
+	if err := evaluate(m, test.Examples, &res); err != nil {
+		return err
+	}
+	res.PeakRSSBytes = peakRSS()
+	if f.jsonOut {
+		enc := json.NewEncoder(stdout)
+		return enc.Encode(res)
+	}
+	fmt.Fprint(stdout, res.Report.String())
+	fmt.Fprintf(stdout, "\nweighted F1 %.4f  macro F1 %.4f  accuracy %.4f\n", res.WeightedF1, res.MacroF1, res.Accuracy)
+	fmt.Fprintf(stdout, "train %.2f s on %d rows, %d classes, %d features\n", res.TrainSeconds, res.TrainRows, res.Classes, res.Features)
+	fmt.Fprintf(stdout, "predict %.0f rows/s (one goroutine), model %d bytes, peak RSS %d MiB\n", res.PredictRowsPerSecond, res.ModelBytes, res.PeakRSSBytes>>20)
+	return nil
+}
+
+// evaluate predicts the test examples on one goroutine and fills the metrics.
+func evaluate(m *model.Model, test []dataset.Example, res *offlineResult) error {
+	codes := make([]string, len(m.Labels))
+	for i, l := range m.Labels {
+		codes[i] = l.Code
+	}
+	yTrue := make([]string, len(test))
+	yPred := make([]string, len(test))
+	start := time.Now()
+	for i, e := range test {
+		yPred[i] = codes[m.Classify(e.Title, e.Body)]
+	}
+	if d := time.Since(start).Seconds(); d > 0 {
+		res.PredictRowsPerSecond = float64(len(test)) / d
+	}
+	for i, e := range test {
+		yTrue[i] = e.Label
+	}
+	// Labels only in the test set count as errors, not as a failure.
+	labels := codes
+	for _, l := range dataset.Labels(test) {
+		if !containsString(labels, l) {
+			labels = append(labels, l)
+		}
+	}
+	r, err := metrics.EvaluateStrings(labels, yTrue, yPred)
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	res.Report = &r
+	res.WeightedF1, res.MacroF1, res.Accuracy = r.WeightedF1, r.MacroF1, r.Accuracy
+	return nil
+}
+
+func containsString(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// readOfflineData reads the training and test sets from raw or generic files.
+func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
+	raw := f.xTrain != "" || f.yTrain != "" || f.xTest != "" || f.yTest != ""
+	generic := f.train != "" || f.test != ""
+	switch {
+	case raw && generic:
+		return nil, nil, errors.New("offline: give either --x-train/--y-train/--x-test/--y-test or --train/--test, not both")
+	case raw:
+		if f.xTrain == "" || f.yTrain == "" || f.xTest == "" || f.yTest == "" {
+			return nil, nil, errors.New("offline: raw files need all of --x-train, --y-train, --x-test and --y-test")
+		}
+		if train, err = readRaw(f.xTrain, f.yTrain); err != nil {
+			return nil, nil, err
+		}
+		test, err = readRaw(f.xTest, f.yTest)
+		return train, test, err
+	case generic:
+		if f.train == "" || f.test == "" {
+			return nil, nil, errors.New("offline: generic CSV needs both --train and --test")
+		}
+		var cols []string
+		for _, c := range f.textCols {
+			if c = strings.TrimSpace(c); c != "" {
+				cols = append(cols, c)
+			}
+		}
+		if train, err = readGeneric(f.train, cols, f.labelCol); err != nil {
+			return nil, nil, err
+		}
+		test, err = readGeneric(f.test, cols, f.labelCol)
+		return train, test, err
+	}
+	return nil, nil, errors.New("offline: no data: give --x-train/--y-train/--x-test/--y-test or --train/--test")
+}
+
+func readRaw(xPath, yPath string) (*dataset.Dataset, error) {
+	x, err := os.Open(xPath)
+	if err != nil {
+		return nil, fmt.Errorf("offline: %w", err)
+	}
+	defer x.Close()
+	y, err := os.Open(yPath)
+	if err != nil {
+		return nil, fmt.Errorf("offline: %w", err)
+	}
+	defer y.Close()
+	d, err := dataset.ReadRaw(x, y, dataset.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("offline: read %s: %w", xPath, err)
+	}
+	return d, nil
+}
+
+func readGeneric(path string, textCols []string, labelCol string) (*dataset.Dataset, error) {
+	r, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("offline: %w", err)
+	}
+	defer r.Close()
+	d, err := dataset.ReadCSV(r, textCols, labelCol, dataset.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("offline: read %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// peakRSS returns the process's peak resident set size in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Maxrss) * 1024 // Linux reports KiB
+}
+
+// progressBar draws "label [#####.....] done/total" on a terminal and
+// nothing otherwise. Update may be called from any goroutine.
+type progressBar struct {
+	mu    sync.Mutex
+	w     io.Writer
+	label string
+	on    bool
+	drawn bool
+}
+
+func newProgressBar(w io.Writer, label string) *progressBar {
+	on := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			on = true
+		}
+	}
+	return &progressBar{w: w, label: label, on: on}
+}
+
+// Update redraws the bar.
+func (b *progressBar) Update(done, total int) {
+	if !b.on || total <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	const width = 30
+	n := min(width, done*width/total)
+	fmt.Fprintf(b.w, "\r%s [%s%s] %d/%d", b.label, strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+	b.drawn = true
+}
+
+// Done ends the bar's line.
+func (b *progressBar) Done() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		fmt.Fprintln(b.w)
+		b.drawn = false
 	}
 }

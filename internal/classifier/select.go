@@ -1,0 +1,206 @@
+package classifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/features"
+	"github.com/prodcat/prodcat/internal/metrics"
+)
+
+// Grid is the set of parameter values Select tries. Empty fields keep the
+// base parameters' value.
+type Grid struct {
+	// C values for the solver.
+	C []float64 `json:"c,omitempty"`
+	// WordNgrams values (1 or 2).
+	WordNgrams []int `json:"word_ngrams,omitempty"`
+	// CharRanges are [min, max] character n-gram ranges; [0, 0] turns
+	// character features off.
+	CharRanges [][2]int `json:"char_ranges,omitempty"`
+}
+
+// DefaultGrid is the small grid --cv searches: 3 values of C, 2 word and 3
+// character n-gram settings.
+func DefaultGrid() Grid {
+	return Grid{
+		C:          []float64{0.25, 0.5, 1},
+		WordNgrams: []int{1, 2},
+		CharRanges: [][2]int{{0, 0}, {2, 4}, {2, 5}},
+	}
+}
+
+// Candidate is one grid point with its cross-validated scores.
+type Candidate struct {
+	Params     Params    `json:"params"`
+	WeightedF1 float64   `json:"weighted_f1"` // mean over folds
+	Folds      []float64 `json:"folds"`
+}
+
+// Select runs k-fold cross-validation over grid around base on the labelled
+// examples and returns the candidates, best first (ties keep grid order).
+// Folds are stratified and fixed by base.Solver.Seed. The vectorizer is fitted
+// once per fold and feature setting and shared by the values of C.
+func Select(ctx context.Context, examples []dataset.Example, base Params, grid Grid, folds int, o Options) ([]Candidate, error) {
+	if folds < 2 {
+		return nil, fmt.Errorf("select: %d folds: want at least 2", folds)
+	}
+	if err := base.Validate(); err != nil {
+		return nil, fmt.Errorf("select: %w", err)
+	}
+	labels := dataset.Labels(examples)
+	y, err := Encode(examples, labels)
+	if err != nil {
+		return nil, fmt.Errorf("select: %w", err)
+	}
+	feats := featureGrid(base.Features, grid)
+	cs := grid.C
+	if len(cs) == 0 {
+		cs = []float64{base.Solver.C}
+	}
+	var cands []Candidate
+	for _, fc := range feats {
+		for _, c := range cs {
+			p := base
+			p.Features, p.Solver.C = fc, c
+			if err := p.Validate(); err != nil {
+				return nil, fmt.Errorf("select: grid point: %w", err)
+			}
+			cands = append(cands, Candidate{Params: p})
+		}
+	}
+	fold := assignFolds(y, len(labels), folds, base.Solver.Seed)
+	docs := Documents(examples)
+	for k := range folds {
+		var trainRows, testRows []int
+		for i, f := range fold {
+			if f == k {
+				testRows = append(testRows, i)
+			} else {
+				trainRows = append(trainRows, i)
+			}
+		}
+		trDocs, teDocs := pick(docs, trainRows), pick(docs, testRows)
+		trY, teY := pick(y, trainRows), pick(y, testRows)
+		for fi, fc := range feats {
+			v, err := features.Fit(ctx, trDocs, fc, o.Workers)
+			if err != nil {
+				return nil, fmt.Errorf("select: fold %d: %w", k, err)
+			}
+			xtr, err := v.Transform(ctx, trDocs, o.Workers)
+			if err != nil {
+				return nil, fmt.Errorf("select: fold %d: %w", k, err)
+			}
+			xte, err := v.Transform(ctx, teDocs, o.Workers)
+			if err != nil {
+				return nil, fmt.Errorf("select: fold %d: %w", k, err)
+			}
+			for ci := range cs {
+				cand := &cands[fi*len(cs)+ci]
+				sp := cand.Params.Solver
+				sp.Calibrate = false // scores only need the argmax
+				lm, err := TrainLinear(ctx, xtr, trY, len(labels), Params{Features: fc, Solver: sp}, Options{Workers: o.Workers})
+				if err != nil {
+					return nil, fmt.Errorf("select: fold %d: %w", k, err)
+				}
+				pred := make([]int, xte.Rows())
+				var scores []float64
+				for i := range pred {
+					scores = lm.Scores(xte.Row(i), scores)
+					pred[i] = argmax(scores)
+				}
+				r, err := metrics.Evaluate(labels, teY, pred)
+				if err != nil {
+					return nil, fmt.Errorf("select: fold %d: %w", k, err)
+				}
+				cand.Folds = append(cand.Folds, r.WeightedF1)
+				if o.Progress != nil {
+					o.Progress(k*len(cands)+fi*len(cs)+ci+1, folds*len(cands))
+				}
+			}
+		}
+	}
+	for i := range cands {
+		var s float64
+		for _, f := range cands[i].Folds {
+			s += f
+		}
+		cands[i].WeightedF1 = s / float64(folds)
+	}
+	slices.SortStableFunc(cands, func(a, b Candidate) int {
+		switch {
+		case a.WeightedF1 > b.WeightedF1:
+			return -1
+		case a.WeightedF1 < b.WeightedF1:
+			return 1
+		}
+		return 0
+	})
+	if len(cands) == 0 {
+		return nil, errors.New("select: empty grid")
+	}
+	return cands, nil
+}
+
+// featureGrid expands the feature part of grid around base.
+func featureGrid(base features.Config, grid Grid) []features.Config {
+	words := grid.WordNgrams
+	if len(words) == 0 {
+		words = []int{base.WordNgrams}
+	}
+	chars := grid.CharRanges
+	if len(chars) == 0 {
+		chars = [][2]int{{base.CharMin, base.CharMax}}
+	}
+	var out []features.Config
+	for _, w := range words {
+		for _, cr := range chars {
+			c := base
+			c.WordNgrams, c.CharMin, c.CharMax = w, cr[0], cr[1]
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// assignFolds gives each row a fold in [0, k), stratified: within each
+// class, rows are shuffled by seed and dealt round-robin.
+func assignFolds(y []int, classes, k int, seed uint64) []int {
+	byClass := make([][]int, classes)
+	for i, c := range y {
+		byClass[c] = append(byClass[c], i)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x666f6c6473))
+	fold := make([]int, len(y))
+	next := 0
+	for _, rows := range byClass {
+		rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+		for _, i := range rows {
+			fold[i] = next % k
+			next++
+		}
+	}
+	return fold
+}
+
+func pick[T any](s []T, rows []int) []T {
+	out := make([]T, len(rows))
+	for k, i := range rows {
+		out[k] = s[i]
+	}
+	return out
+}
+
+func argmax(s []float64) int {
+	best := 0
+	for c, v := range s {
+		if v > s[best] {
+			best = c
+		}
+	}
+	return best
+}

@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# One build for both services; pick one with --target worker or --target api
+# (docker-compose.yml does). Without --target you get the API.
+
+FROM golang:1.26 AS build
+WORKDIR /src
+# No separate `go mod download` layer: it would also fetch the go.mod tools'
+# (go-task's) large dependency tree. The cache mounts keep modules and build
+# cache across builds instead.
+COPY . .
+# Static binaries (no libc in the runtime image needed). -buildvcs=false: the
+# build context has no .git (see .dockerignore).
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/ ./worker ./api
+
+# Alpine rather than distroless: the API's healthcheck needs wget, and
+# ca-certificates lets S3_USE_TLS=true reach a real S3.
+FROM alpine:3.22 AS runtime
+RUN apk add --no-cache ca-certificates tzdata \
+    && addgroup -S -g 10001 prodcat \
+    && adduser -S -D -H -u 10001 -G prodcat prodcat
+USER 10001:10001
+
+FROM runtime AS worker
+COPY --from=build /out/worker /usr/local/bin/prodcat-worker
+ENTRYPOINT ["/usr/local/bin/prodcat-worker"]
+
+FROM runtime AS api
+COPY --from=build /out/api /usr/local/bin/prodcat-api
+# In a container the API must listen on all interfaces, not the host default 127.0.0.1.
+ENV PRODCAT_API_ADDR=0.0.0.0:8080
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/prodcat-api"]

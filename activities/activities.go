@@ -1,0 +1,134 @@
+// Package activities implements the stages of prodcat's Temporal workflows
+// as methods on Activities, which holds their dependencies. Activities are
+// thin: they fetch artifacts, call the ML core and the registry, and store
+// what they produce under content-addressed keys, so running one again
+// after it succeeded writes the same objects and creates no new records.
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/registry"
+)
+
+// HoldoutSalt fixes the hash-based holdout split: the same data always
+// holds out the same rows, so runs on it are compared on the same holdout.
+const HoldoutSalt = "prodcat-holdout-v1"
+
+// Activities runs the pipeline stages against the artifact store and the
+// registry.
+type Activities struct {
+	Store    *artifact.Store
+	Registry *registry.Registry
+	Log      logrus.FieldLogger
+	// CodeVersion (the git commit) is recorded with every run and model.
+	CodeVersion string
+	// Workers bounds the goroutines of CPU-heavy stages; 0 means all cores.
+	Workers int
+}
+
+// logger returns the activity's logger with its workflow coordinates.
+func (a *Activities) logger(ctx context.Context) logrus.FieldLogger {
+	info := activity.GetInfo(ctx)
+	return a.Log.WithFields(logrus.Fields{
+		"activity":    info.ActivityType.Name,
+		"workflow_id": info.WorkflowExecution.ID,
+		"run_id":      info.WorkflowExecution.RunID,
+		"attempt":     info.Attempt,
+	})
+}
+
+// badData returns a non-retryable error: retrying cannot fix the input.
+func badData(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrBadData, nil)
+}
+
+// noModel returns a non-retryable error: there is nothing to predict with.
+func noModel(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrNoModel, nil)
+}
+
+// classify turns an error from the ML core or the store into a
+// non-retryable error when it is about the data, and leaves it retryable
+// otherwise (a store that is down may come back).
+func classify(op string, err error) error {
+	switch {
+	case errors.Is(err, dataset.ErrBadData):
+		return badData("%s: %v", op, err)
+	case errors.Is(err, artifact.ErrNotFound), errors.Is(err, artifact.ErrCorrupt):
+		return badData("%s: %v", op, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// heartbeat records progress every second until the returned stop is
+// called, so a worker that dies mid-stage is noticed within seconds.
+// details is read on each beat and must be safe for concurrent use.
+func heartbeat(ctx context.Context, details func() any) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		activity.RecordHeartbeat(ctx, details())
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, details())
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+// putJSON stores v as a JSON artifact of the given kind.
+func (a *Activities) putJSON(ctx context.Context, kind string, v any, ext string) (artifact.Ref, error) {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return artifact.Ref{}, fmt.Errorf("encode %s: %w", kind, err)
+	}
+	return a.Store.Put(ctx, kind, data, ext, "application/json")
+}
+
+// snapshot reads a dataset snapshot artifact.
+func (a *Activities) snapshot(ctx context.Context, key string) ([]dataset.Example, error) {
+	data, err := a.Store.Get(ctx, key)
+	if err != nil {
+		return nil, classify("read snapshot", err)
+	}
+	ex, err := dataset.ReadSnapshot(bytes.NewReader(data))
+	if err != nil {
+		return nil, classify("read snapshot "+key, err)
+	}
+	return ex, nil
+}
+
+// loadModel reads and decodes a model file artifact.
+func (a *Activities) loadModel(ctx context.Context, key string) (*model.Model, error) {
+	data, err := a.Store.Get(ctx, key)
+	if err != nil {
+		return nil, classify("read model", err)
+	}
+	m, err := model.Decode(data)
+	if err != nil {
+		return nil, badData("decode model %s: %v", key, err)
+	}
+	return m, nil
+}

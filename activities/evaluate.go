@@ -1,0 +1,167 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/metrics"
+	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/registry"
+)
+
+// Evaluate scores the model on the holdout and stores the full report (per
+// class figures and the confusion matrix) as an artifact and its headline
+// metrics on the registry run.
+func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateResult, error) {
+	m, err := a.loadModel(ctx, in.ModelKey)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	holdout, err := a.snapshot(ctx, in.HoldoutKey)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	rep, err := evaluate(m, holdout)
+	if err != nil {
+		return EvaluateResult{}, badData("evaluate: %v", err)
+	}
+	ref, err := a.putJSON(ctx, artifact.Report, Report{ModelKey: in.ModelKey, HoldoutKey: in.HoldoutKey, Rows: len(holdout), Metrics: rep}, ".json")
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	err = a.Registry.RecordMetrics(ctx, in.RunID, map[string]float64{
+		"weighted_f1": rep.WeightedF1, "macro_f1": rep.MacroF1, "accuracy": rep.Accuracy, "holdout_rows": float64(len(holdout)),
+	})
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	a.logger(ctx).WithFields(map[string]any{"weighted_f1": rep.WeightedF1, "macro_f1": rep.MacroF1, "report": ref.Key}).Info("model evaluated")
+	return EvaluateResult{ReportKey: ref.Key, WeightedF1: rep.WeightedF1, MacroF1: rep.MacroF1, Accuracy: rep.Accuracy}, nil
+}
+
+// evaluate predicts every example with m and compares with its label. A
+// label the model does not know counts as an error for that row.
+func evaluate(m *model.Model, ex []dataset.Example) (metrics.Report, error) {
+	labels := make([]string, len(m.Labels))
+	index := make(map[string]int, len(m.Labels))
+	for i, l := range m.Labels {
+		labels[i], index[l.Code] = l.Code, i
+	}
+	yTrue, yPred := make([]int, len(ex)), make([]int, len(ex))
+	for i, e := range ex {
+		c, ok := index[e.Label]
+		if !ok {
+			// Give unseen labels their own index so they count against recall.
+			c = len(labels)
+			labels = append(labels, e.Label)
+			index[e.Label] = c
+		}
+		yTrue[i], yPred[i] = c, m.Classify(e.Title, e.Body)
+	}
+	return metrics.Evaluate(labels, yTrue, yPred)
+}
+
+// Register creates the model version with its lineage and applies the
+// promotion gate: production moves to the candidate only when it beats the
+// current production model, scored on the same holdout, by in.Gate.Margin;
+// otherwise the candidate becomes challenger. A candidate under the
+// absolute floor is not registered and fails the run.
+func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
+	ev := in.Evaluation
+	if ev.WeightedF1 < in.Gate.Floor {
+		return RegisterResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("quality gate: weighted F1 %.4f is under the floor %.4f", ev.WeightedF1, in.Gate.Floor), ErrQualityGate, nil)
+	}
+	info := activity.GetInfo(ctx)
+	params, err := jsonRaw(in.Params)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	v, err := a.Registry.CreateVersion(ctx, registry.NewVersion{
+		Model: in.ModelName, RunID: in.RunID, WorkflowID: info.WorkflowExecution.ID, WorkflowRunID: info.WorkflowExecution.RunID,
+		DatasetDigest: in.DatasetDigest, Params: params, CodeVersion: a.CodeVersion,
+		ArtifactKey: in.Model.Key, ArtifactDigest: in.Model.Digest, ReportKey: ev.ReportKey,
+		Metrics:   map[string]float64{"weighted_f1": ev.WeightedF1, "macro_f1": ev.MacroF1, "accuracy": ev.Accuracy},
+		Signature: json.RawMessage(signatureJSON),
+	})
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	res, err := a.gate(ctx, in, v.Version)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	actor := "workflow " + info.WorkflowExecution.ID
+	if _, err := a.Registry.SetAlias(ctx, in.ModelName, res.Alias, v.Version, res.Reason, actor); err != nil {
+		return RegisterResult{}, err
+	}
+	if err := a.Registry.FinishRun(ctx, in.RunID, registry.RunSucceeded, ""); err != nil {
+		return RegisterResult{}, err
+	}
+	a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "version": v.Version, "alias": res.Alias, "reason": res.Reason}).Info("model registered")
+	return res, nil
+}
+
+// gate decides where the new version goes.
+func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (RegisterResult, error) {
+	res := RegisterResult{Version: version}
+	prod, err := a.Registry.Alias(ctx, in.ModelName, "production")
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		res.Promoted, res.Alias = true, "production"
+		res.Reason = fmt.Sprintf("first model: weighted F1 %.4f clears the floor %.4f", in.Evaluation.WeightedF1, in.Gate.Floor)
+		return res, nil
+	case err != nil:
+		return res, err
+	case prod.Version == version:
+		// A retry after this version was already promoted.
+		res.Promoted, res.Alias, res.Reason = true, "production", "already production"
+		return res, nil
+	}
+	// Score production on this run's holdout: metrics from another holdout
+	// are not comparable.
+	m, err := a.loadModel(ctx, prod.ArtifactKey)
+	if err != nil {
+		return res, fmt.Errorf("load production model v%d: %w", prod.Version, err)
+	}
+	holdout, err := a.snapshot(ctx, in.HoldoutKey)
+	if err != nil {
+		return res, err
+	}
+	base, err := evaluate(m, holdout)
+	if err != nil {
+		return res, fmt.Errorf("evaluate production model v%d: %w", prod.Version, err)
+	}
+	res.BaselineVersion, res.BaselineF1 = prod.Version, base.WeightedF1
+	delta := in.Evaluation.WeightedF1 - base.WeightedF1
+	if delta > in.Gate.Margin {
+		res.Promoted, res.Alias = true, "production"
+		res.Reason = fmt.Sprintf("weighted F1 %.4f beats production v%d (%.4f) by %.4f > margin %.4f",
+			in.Evaluation.WeightedF1, prod.Version, base.WeightedF1, delta, in.Gate.Margin)
+	} else {
+		res.Alias = "challenger"
+		res.Reason = fmt.Sprintf("weighted F1 %.4f vs production v%d (%.4f): gain %.4f not above margin %.4f",
+			in.Evaluation.WeightedF1, prod.Version, base.WeightedF1, delta, in.Gate.Margin)
+	}
+	return res, nil
+}
+
+// FailRun marks the registry run failed with the error that ended it.
+func (a *Activities) FailRun(ctx context.Context, in FailRunInput) error {
+	if in.RunID == 0 {
+		return nil // the run failed before it was recorded
+	}
+	msg := in.Error
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return a.Registry.FinishRun(ctx, in.RunID, registry.RunFailed, msg)
+}

@@ -1,0 +1,143 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/taxonomy"
+)
+
+// rejectsReport is the quarantine artifact: every rejected row and why.
+type rejectsReport struct {
+	Sources []string         `json:"sources"`
+	Rows    int              `json:"rows"`
+	Counts  map[string]int   `json:"counts"`
+	Rejects []dataset.Reject `json:"rejects"`
+	Repairs []dataset.Reject `json:"repairs,omitempty"`
+}
+
+// Ingest reads the input objects, validates them, quarantines rejected
+// rows in a report, and writes a dataset snapshot split into a training
+// part and a fixed, hash-based, stratified holdout. It records the dataset
+// and starts the registry run. It fails non-retryably when nothing usable
+// remains or when the rejects pass in.MaxRejectFraction.
+func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, error) {
+	log := a.logger(ctx)
+	opts := dataset.Options{MaxRejectFraction: in.MaxRejectFraction}
+	var (
+		ds      *dataset.Dataset
+		err     error
+		sources []string
+	)
+	switch s := in.Source; {
+	case s.XKey != "" && s.YKey != "":
+		sources = []string{s.XKey, s.YKey}
+		x, xerr := a.Store.Get(ctx, s.XKey)
+		if xerr != nil {
+			return IngestResult{}, classify("read X", xerr)
+		}
+		y, yerr := a.Store.Get(ctx, s.YKey)
+		if yerr != nil {
+			return IngestResult{}, classify("read Y", yerr)
+		}
+		// The challenge's files carry prdtypecodes: anything else is an unknown label.
+		opts.KnownLabels = taxonomy.Codes()
+		ds, err = dataset.ReadRaw(bytes.NewReader(x), bytes.NewReader(y), opts)
+	case s.CSVKey != "":
+		sources = []string{s.CSVKey}
+		data, gerr := a.Store.Get(ctx, s.CSVKey)
+		if gerr != nil {
+			return IngestResult{}, classify("read CSV", gerr)
+		}
+		ds, err = dataset.ReadCSV(bytes.NewReader(data), s.TextCols, s.LabelCol, opts)
+	default:
+		return IngestResult{}, badData("ingest: no input objects given")
+	}
+
+	var rejectsKey string
+	if ds != nil && (len(ds.Rejects) > 0 || len(ds.Repairs) > 0) {
+		ref, perr := a.putJSON(ctx, artifact.Report, rejectsReport{
+			Sources: sources, Rows: len(ds.Examples), Counts: ds.RejectCounts(), Rejects: ds.Rejects, Repairs: ds.Repairs,
+		}, ".rejects.json")
+		if perr != nil {
+			return IngestResult{}, perr
+		}
+		rejectsKey = ref.Key
+	}
+	if err != nil {
+		if errors.Is(err, dataset.ErrBadData) {
+			msg := err.Error()
+			if rejectsKey != "" {
+				msg += " (rejected rows are listed in " + rejectsKey + ")"
+			}
+			return IngestResult{}, badData("ingest: %s", msg)
+		}
+		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+	}
+	labels := dataset.Labels(ds.Examples)
+	if len(labels) < 2 {
+		return IngestResult{}, badData("ingest: %d distinct labels: a classifier needs at least 2", len(labels))
+	}
+	for _, e := range ds.Examples {
+		if e.Label == "" {
+			return IngestResult{}, badData("ingest: example %s has no label", e.ID)
+		}
+	}
+
+	train, holdout := dataset.Split(ds.Examples, in.HoldoutFraction, HoldoutSalt)
+	if len(holdout) == 0 {
+		return IngestResult{}, badData("ingest: holdout is empty (%d rows): too little data to evaluate", len(ds.Examples))
+	}
+	trainRef, err := a.putSnapshot(ctx, train)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	holdoutRef, err := a.putSnapshot(ctx, holdout)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	digest := ds.Digest()
+	err = a.Registry.RecordDataset(ctx, registry.Dataset{
+		Digest: digest, SourceKeys: sources, TrainKey: trainRef.Key, HoldoutKey: holdoutRef.Key, RejectsKey: rejectsKey,
+		Rows: len(ds.Examples), Classes: len(labels), Rejected: len(ds.Rejects), RejectReasons: ds.RejectCounts(),
+		HoldoutFraction: in.HoldoutFraction, HoldoutSalt: HoldoutSalt, TrainRows: len(train), HoldoutRows: len(holdout),
+	})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	params, err := json.Marshal(in.Params)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest: encode params: %w", err)
+	}
+	info := activity.GetInfo(ctx)
+	run, err := a.Registry.StartRun(ctx, registry.Run{
+		Model: in.ModelName, WorkflowID: info.WorkflowExecution.ID, WorkflowRunID: info.WorkflowExecution.RunID,
+		DatasetDigest: digest, Params: params, CodeVersion: a.CodeVersion,
+	})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	res := IngestResult{
+		DatasetDigest: digest, TrainKey: trainRef.Key, HoldoutKey: holdoutRef.Key, RejectsKey: rejectsKey,
+		Rows: len(ds.Examples), TrainRows: len(train), HoldoutRows: len(holdout), Classes: len(labels),
+		Rejected: len(ds.Rejects), RunID: run.ID,
+	}
+	log.WithFields(map[string]any{"dataset": digest, "rows": res.Rows, "rejected": res.Rejected, "classes": res.Classes}).Info("dataset ingested")
+	return res, nil
+}
+
+func (a *Activities) putSnapshot(ctx context.Context, ex []dataset.Example) (artifact.Ref, error) {
+	var buf bytes.Buffer
+	if err := dataset.WriteSnapshot(&buf, ex); err != nil {
+		return artifact.Ref{}, fmt.Errorf("write snapshot: %w", err)
+	}
+	return a.Store.Put(ctx, artifact.Dataset, buf.Bytes(), ".jsonl", "application/x-ndjson")
+}

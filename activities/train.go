@@ -1,0 +1,139 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/features"
+	"github.com/prodcat/prodcat/internal/sparse"
+)
+
+// StageProgress is the heartbeat detail of the heavy stages.
+type StageProgress struct {
+	Stage string `json:"stage"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total"`
+}
+
+// Features fits the vectorizer on the training part and writes it with the
+// training matrix.
+func (a *Activities) Features(ctx context.Context, in FeaturesInput) (FeaturesResult, error) {
+	if err := in.Params.Validate(); err != nil {
+		return FeaturesResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadParams, nil)
+	}
+	train, err := a.snapshot(ctx, in.TrainKey)
+	if err != nil {
+		return FeaturesResult{}, err
+	}
+	var done atomic.Int64
+	stop := heartbeat(ctx, func() any { return StageProgress{Stage: "features", Done: done.Load(), Total: 2} })
+	defer stop()
+
+	docs := classifier.Documents(train)
+	opts := classifier.Options{Workers: a.Workers}
+	v, err := classifier.FitVectorizer(ctx, docs, in.Params, opts)
+	if err != nil {
+		return FeaturesResult{}, classify("fit vectorizer", err)
+	}
+	done.Store(1)
+	x, err := classifier.Transform(ctx, v, docs, opts)
+	if err != nil {
+		return FeaturesResult{}, classify("transform", err)
+	}
+	done.Store(2)
+	vb, err := v.MarshalBinary()
+	if err != nil {
+		return FeaturesResult{}, fmt.Errorf("encode vectorizer: %w", err)
+	}
+	xb, err := x.MarshalBinary()
+	if err != nil {
+		return FeaturesResult{}, fmt.Errorf("encode matrix: %w", err)
+	}
+	vref, err := a.Store.Put(ctx, artifact.Features, vb, ".vectorizer", "application/octet-stream")
+	if err != nil {
+		return FeaturesResult{}, err
+	}
+	xref, err := a.Store.Put(ctx, artifact.Features, xb, ".csr", "application/octet-stream")
+	if err != nil {
+		return FeaturesResult{}, err
+	}
+	a.logger(ctx).WithFields(map[string]any{"features": v.NumFeatures(), "rows": x.Rows(), "nnz": x.NNZ()}).Info("features built")
+	return FeaturesResult{VectorizerKey: vref.Key, MatrixKey: xref.Key, Features: v.NumFeatures(), Rows: x.Rows()}, nil
+}
+
+// Train fits the linear model on the stored training matrix and writes the
+// model file. It heartbeats the solver's progress every second; a retry
+// starts cleanly from the stored inputs, since training is deterministic.
+func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, error) {
+	start := time.Now()
+	if err := in.Params.Validate(); err != nil {
+		return TrainResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadParams, nil)
+	}
+	train, err := a.snapshot(ctx, in.TrainKey)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	vb, err := a.Store.Get(ctx, in.Features.VectorizerKey)
+	if err != nil {
+		return TrainResult{}, classify("read vectorizer", err)
+	}
+	v := new(features.Vectorizer)
+	if err := v.UnmarshalBinary(vb); err != nil {
+		return TrainResult{}, badData("decode vectorizer %s: %v", in.Features.VectorizerKey, err)
+	}
+	xb, err := a.Store.Get(ctx, in.Features.MatrixKey)
+	if err != nil {
+		return TrainResult{}, classify("read matrix", err)
+	}
+	x := new(sparse.Matrix)
+	if err := x.UnmarshalBinary(xb); err != nil {
+		return TrainResult{}, badData("decode matrix %s: %v", in.Features.MatrixKey, err)
+	}
+	labels := dataset.Labels(train)
+	y, err := classifier.Encode(train, labels)
+	if err != nil {
+		return TrainResult{}, badData("train: %v", err)
+	}
+	if x.Rows() != len(y) {
+		return TrainResult{}, badData("train: matrix has %d rows, snapshot %d", x.Rows(), len(y))
+	}
+
+	var done, total atomic.Int64
+	total.Store(int64(len(labels)))
+	stop := heartbeat(ctx, func() any { return StageProgress{Stage: "train", Done: done.Load(), Total: total.Load()} })
+	defer stop()
+	lm, err := classifier.TrainLinear(ctx, x, y, len(labels), in.Params, classifier.Options{
+		Workers:  a.Workers,
+		Progress: func(d, t int) { done.Store(int64(d)); total.Store(int64(t)) },
+	})
+	if err != nil {
+		return TrainResult{}, fmt.Errorf("train: %w", err)
+	}
+	// Only what determines the bytes goes into the file, so the same data,
+	// parameters and code give the same model; run lineage is in the registry.
+	m, err := classifier.Assemble(v, lm, labels, in.Params, map[string]string{
+		"dataset_digest": in.DatasetDigest,
+		"code_version":   a.CodeVersion,
+	})
+	if err != nil {
+		return TrainResult{}, fmt.Errorf("train: %w", err)
+	}
+	data, err := m.Encode()
+	if err != nil {
+		return TrainResult{}, fmt.Errorf("train: encode model: %w", err)
+	}
+	ref, err := a.Store.Put(ctx, artifact.Model, data, ".bin", "application/octet-stream")
+	if err != nil {
+		return TrainResult{}, err
+	}
+	secs := time.Since(start).Seconds()
+	a.logger(ctx).WithFields(map[string]any{"model": ref.Key, "bytes": ref.Size, "seconds": secs}).Info("model trained")
+	return TrainResult{Model: ref, Seconds: secs}, nil
+}

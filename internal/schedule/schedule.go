@@ -1,0 +1,192 @@
+// Package schedule manages retraining schedules on Temporal, replacing
+// cron and Prefect: create-or-update from a spec, list, describe, pause,
+// unpause, trigger, backfill and delete.
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// ErrNotFound reports an unknown schedule ID.
+var ErrNotFound = errors.New("schedule not found")
+
+// Manager runs schedule operations against one Temporal namespace.
+type Manager struct {
+	c client.ScheduleClient
+}
+
+// New returns a manager using c.
+func New(c client.Client) *Manager { return &Manager{c: c.ScheduleClient()} }
+
+// Apply creates the schedule described by spec, or updates it in place when
+// it exists, so applying the same spec twice changes nothing. It reports
+// whether the schedule was created.
+func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (created bool, err error) {
+	opts, err := spec.Options()
+	if err != nil {
+		return false, err
+	}
+	_, err = m.c.Create(ctx, opts)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return false, fmt.Errorf("create schedule %s: %w", spec.ID, err)
+	}
+	err = m.c.GetHandle(ctx, spec.ID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			s := in.Description.Schedule
+			sp := spec.Spec()
+			s.Spec = &sp
+			s.Action = opts.Action
+			s.Policy = &client.SchedulePolicies{Overlap: opts.Overlap, PauseOnFailure: opts.PauseOnFailure, CatchupWindow: s.Policy.CatchupWindow}
+			s.State.Paused, s.State.Note = opts.Paused, opts.Note
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		},
+	})
+	if err != nil {
+		return false, fmt.Errorf("update schedule %s: %w", spec.ID, m.notFound(err))
+	}
+	return false, nil
+}
+
+// Summary is one schedule in a listing.
+type Summary struct {
+	ID         string      `json:"id"`
+	Paused     bool        `json:"paused"`
+	Note       string      `json:"note,omitempty"`
+	Spec       string      `json:"spec"`
+	NextRuns   []time.Time `json:"next_runs"`
+	RecentRuns []Run       `json:"recent_runs"`
+}
+
+// Run is one action a schedule took.
+type Run struct {
+	WorkflowID  string    `json:"workflow_id"`
+	RunID       string    `json:"run_id"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	StartedAt   time.Time `json:"started_at"`
+}
+
+// List returns every schedule.
+func (m *Manager) List(ctx context.Context) ([]Summary, error) {
+	it, err := m.c.List(ctx, client.ScheduleListOptions{PageSize: 100})
+	if err != nil {
+		return nil, fmt.Errorf("list schedules: %w", err)
+	}
+	var out []Summary
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("list schedules: %w", err)
+		}
+		s := Summary{ID: e.ID, Paused: e.Paused, Note: e.Note, NextRuns: e.NextActionTimes, Spec: describeSpec(e.Spec)}
+		for _, r := range e.RecentActions {
+			s.RecentRuns = append(s.RecentRuns, runOf(r))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Describe returns one schedule with its next and recent runs.
+func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
+	d, err := m.c.GetHandle(ctx, id).Describe(ctx)
+	if err != nil {
+		return Summary{}, fmt.Errorf("describe schedule %s: %w", id, m.notFound(err))
+	}
+	s := Summary{ID: id, NextRuns: d.Info.NextActionTimes, Spec: describeSpec(d.Schedule.Spec)}
+	if d.Schedule.State != nil {
+		s.Paused, s.Note = d.Schedule.State.Paused, d.Schedule.State.Note
+	}
+	for _, r := range d.Info.RecentActions {
+		s.RecentRuns = append(s.RecentRuns, runOf(r))
+	}
+	return s, nil
+}
+
+// Pause stops the schedule from taking actions, noting why.
+func (m *Manager) Pause(ctx context.Context, id, note string) error {
+	if err := m.c.GetHandle(ctx, id).Pause(ctx, client.SchedulePauseOptions{Note: note}); err != nil {
+		return fmt.Errorf("pause schedule %s: %w", id, m.notFound(err))
+	}
+	return nil
+}
+
+// Unpause resumes the schedule.
+func (m *Manager) Unpause(ctx context.Context, id, note string) error {
+	if err := m.c.GetHandle(ctx, id).Unpause(ctx, client.ScheduleUnpauseOptions{Note: note}); err != nil {
+		return fmt.Errorf("unpause schedule %s: %w", id, m.notFound(err))
+	}
+	return nil
+}
+
+// Trigger starts a run now, under the schedule's overlap policy.
+func (m *Manager) Trigger(ctx context.Context, id string) error {
+	if err := m.c.GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		return fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
+	}
+	return nil
+}
+
+// Backfill takes the actions the schedule would have taken in [start, end).
+func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) error {
+	if !end.After(start) {
+		return fmt.Errorf("backfill schedule %s: end %s is not after start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
+	}
+	err := m.c.GetHandle(ctx, id).Backfill(ctx, client.ScheduleBackfillOptions{
+		Backfill: []client.ScheduleBackfill{{Start: start, End: end}},
+	})
+	if err != nil {
+		return fmt.Errorf("backfill schedule %s: %w", id, m.notFound(err))
+	}
+	return nil
+}
+
+// Delete removes the schedule; runs it started are not affected.
+func (m *Manager) Delete(ctx context.Context, id string) error {
+	if err := m.c.GetHandle(ctx, id).Delete(ctx); err != nil {
+		return fmt.Errorf("delete schedule %s: %w", id, m.notFound(err))
+	}
+	return nil
+}
+
+func (m *Manager) notFound(err error) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	return err
+}
+
+func runOf(r client.ScheduleActionResult) Run {
+	run := Run{ScheduledAt: r.ScheduleTime, StartedAt: r.ActualTime}
+	if r.StartWorkflowResult != nil {
+		run.WorkflowID, run.RunID = r.StartWorkflowResult.WorkflowID, r.StartWorkflowResult.FirstExecutionRunID
+	}
+	return run
+}
+
+func describeSpec(s *client.ScheduleSpec) string {
+	if s == nil {
+		return ""
+	}
+	switch {
+	case len(s.CronExpressions) > 0:
+		return "cron " + s.CronExpressions[0]
+	case len(s.Intervals) > 0:
+		return "every " + s.Intervals[0].Every.String()
+	case len(s.Calendars) > 0:
+		return fmt.Sprintf("%d calendar entries", len(s.Calendars))
+	}
+	return ""
+}

@@ -1,0 +1,117 @@
+// Command worker runs prodcat's Temporal workers: one on the main task
+// queue for the workflows and light activities, one on the training queue
+// for the CPU-heavy stages, so heavy work can be scaled on its own
+// machines. It connects to Temporal, S3 and PostgreSQL at start-up, fails
+// with a clear message when one is missing, and shuts down gracefully.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/logging"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/version"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+func main() {
+	queues := flag.String("queues", "main,training", "which task queues to serve: main, training or both")
+	flag.Parse()
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(2)
+	}
+	log, err := logging.New(os.Stderr, cfg.Log.Format, logging.JSON, cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg, log, strings.Split(*queues, ",")); err != nil {
+		log.WithError(err).Error("worker stopped")
+		os.Exit(1)
+	}
+}
+
+func run(cfg config.Config, log *logrus.Logger, queues []string) error {
+	for _, q := range queues {
+		if q != "main" && q != "training" {
+			return fmt.Errorf("-queues: unknown queue %q (want main and/or training)", q)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	store, err := artifact.New(cfg.S3)
+	if err != nil {
+		return err
+	}
+	if err := store.EnsureBucket(startCtx); err != nil {
+		return err
+	}
+	reg, err := registry.Open(startCtx, cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	c, err := client.DialContext(startCtx, client.Options{
+		HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s (is it up? `go tool task up`): %w", cfg.Temporal.Address, err)
+	}
+	defer c.Close()
+
+	acts := &activities.Activities{Store: store, Registry: reg, Log: log, CodeVersion: version.Commit()}
+	var workers []worker.Worker
+	if slices.Contains(queues, "main") {
+		w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
+		w.RegisterWorkflow(workflows.TrainingPipeline)
+		w.RegisterWorkflow(workflows.BatchPredict)
+		for name, fn := range map[string]any{
+			"Ingest": acts.Ingest, "Evaluate": acts.Evaluate, "Register": acts.Register,
+			"FailRun": acts.FailRun, "BatchPredict": acts.BatchPredict,
+		} {
+			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+		}
+		workers = append(workers, w)
+	}
+	if slices.Contains(queues, "training") {
+		// One heavy activity at a time: each already uses every core.
+		w := worker.New(c, cfg.Temporal.TrainingQueue, worker.Options{MaxConcurrentActivityExecutionSize: 1, WorkerStopTimeout: 30 * time.Second})
+		w.RegisterActivityWithOptions(acts.Features, activity.RegisterOptions{Name: "Features"})
+		w.RegisterActivityWithOptions(acts.Train, activity.RegisterOptions{Name: "Train"})
+		workers = append(workers, w)
+	}
+	for _, w := range workers {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+	}
+	log.WithFields(logrus.Fields{"queues": queues, "task_queue": cfg.Temporal.TaskQueue, "training_queue": cfg.Temporal.TrainingQueue,
+		"temporal": cfg.Temporal.Address, "code_version": acts.CodeVersion}).Info("worker started")
+	<-ctx.Done()
+	log.Info("shutting down: waiting for running activities")
+	for _, w := range workers {
+		w.Stop()
+	}
+	return nil
+}

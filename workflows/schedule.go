@@ -1,0 +1,120 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// ScheduleSpec describes a retraining schedule: when TrainingPipeline runs
+// and with which parameters. Exactly one of Cron and Every is set.
+type ScheduleSpec struct {
+	ID    string        `json:"id"`
+	Cron  string        `json:"cron,omitempty"`  // standard 5-field cron, e.g. "0 3 * * 1"
+	Every time.Duration `json:"every,omitempty"` // or a fixed interval
+	// Jitter delays each run by a random amount up to Jitter, so many
+	// schedules do not hit the cluster at the same instant.
+	Jitter time.Duration `json:"jitter,omitempty"`
+	// Overlap is skip (the default), buffer_one, buffer_all, cancel_other,
+	// terminate_other or allow_all.
+	Overlap string `json:"overlap,omitempty"`
+	// PauseOnFailure pauses the schedule when a run fails, so a broken data
+	// feed does not produce a failure every period.
+	PauseOnFailure bool           `json:"pause_on_failure"`
+	Paused         bool           `json:"paused,omitempty"`
+	Note           string         `json:"note,omitempty"`
+	TaskQueue      string         `json:"task_queue"`
+	Training       TrainingParams `json:"training"`
+}
+
+var overlapPolicies = map[string]enumspb.ScheduleOverlapPolicy{
+	"":                enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	"skip":            enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	"buffer_one":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
+	"buffer_all":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
+	"cancel_other":    enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
+	"terminate_other": enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER,
+	"allow_all":       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+}
+
+// OverlapPolicy parses an overlap policy name.
+func OverlapPolicy(name string) (enumspb.ScheduleOverlapPolicy, error) {
+	p, ok := overlapPolicies[strings.ToLower(name)]
+	if !ok {
+		return 0, fmt.Errorf("overlap policy %q: want skip, buffer_one, buffer_all, cancel_other, terminate_other or allow_all", name)
+	}
+	return p, nil
+}
+
+// Validate reports whether s describes a usable schedule.
+func (s ScheduleSpec) Validate() error {
+	if s.ID == "" {
+		return fmt.Errorf("schedule: id is empty")
+	}
+	if (s.Cron == "") == (s.Every == 0) {
+		return fmt.Errorf("schedule %s: give exactly one of cron and every", s.ID)
+	}
+	if s.Cron != "" && len(strings.Fields(s.Cron)) != 5 && !strings.HasPrefix(s.Cron, "@") {
+		return fmt.Errorf("schedule %s: cron %q: want 5 fields (minute hour day-of-month month day-of-week)", s.ID, s.Cron)
+	}
+	if s.Every < 0 || (s.Every > 0 && s.Every < time.Minute) {
+		return fmt.Errorf("schedule %s: every %s: want at least 1m", s.ID, s.Every)
+	}
+	if s.Jitter < 0 {
+		return fmt.Errorf("schedule %s: negative jitter", s.ID)
+	}
+	if s.TaskQueue == "" {
+		return fmt.Errorf("schedule %s: task queue is empty", s.ID)
+	}
+	if _, err := OverlapPolicy(s.Overlap); err != nil {
+		return fmt.Errorf("schedule %s: %w", s.ID, err)
+	}
+	if err := s.Training.WithDefaults().Validate(); err != nil {
+		return fmt.Errorf("schedule %s: training: %w", s.ID, err)
+	}
+	return nil
+}
+
+// Spec returns the Temporal calendar/interval spec of s.
+func (s ScheduleSpec) Spec() client.ScheduleSpec {
+	spec := client.ScheduleSpec{Jitter: s.Jitter}
+	if s.Cron != "" {
+		spec.CronExpressions = []string{s.Cron}
+	} else {
+		spec.Intervals = []client.ScheduleIntervalSpec{{Every: s.Every}}
+	}
+	return spec
+}
+
+// Action returns the workflow start the schedule takes. Runs get the
+// workflow ID "<schedule id>-<time>" from Temporal, which names their origin
+// in the UI.
+func (s ScheduleSpec) Action() *client.ScheduleWorkflowAction {
+	return &client.ScheduleWorkflowAction{
+		ID:            "retrain-" + s.ID,
+		Workflow:      TrainingPipeline,
+		Args:          []any{s.Training},
+		TaskQueue:     s.TaskQueue,
+		StaticSummary: fmt.Sprintf("scheduled retraining of %s (%s)", s.Training.ModelName, s.ID),
+	}
+}
+
+// Options returns the options that create the schedule.
+func (s ScheduleSpec) Options() (client.ScheduleOptions, error) {
+	if err := s.Validate(); err != nil {
+		return client.ScheduleOptions{}, err
+	}
+	overlap, _ := OverlapPolicy(s.Overlap)
+	return client.ScheduleOptions{
+		ID:             s.ID,
+		Spec:           s.Spec(),
+		Action:         s.Action(),
+		Overlap:        overlap,
+		PauseOnFailure: s.PauseOnFailure,
+		Paused:         s.Paused,
+		Note:           s.Note,
+	}, nil
+}

@@ -1,0 +1,250 @@
+// Package workflows holds prodcat's Temporal workflows: the training
+// pipeline, batch prediction and the retraining schedule specs. Workflow
+// code is deterministic: it does no I/O and no CPU-heavy work, and only
+// passes object keys and small summaries between activities.
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/classifier"
+)
+
+// Defaults of TrainingParams.
+const (
+	DefaultHoldoutFraction   = 0.2
+	DefaultMaxRejectFraction = 0.1
+	DefaultPromotionMargin   = 0.002
+	DefaultPromotionFloor    = 0.5
+)
+
+// ProgressQuery is the name of the query that returns a Progress.
+const ProgressQuery = "progress"
+
+// Search attributes set on pipeline runs; `go tool task up` registers them.
+var (
+	attrModelName     = temporal.NewSearchAttributeKeyKeyword("ModelName")
+	attrDatasetDigest = temporal.NewSearchAttributeKeyKeyword("DatasetDigest")
+	attrModelVersion  = temporal.NewSearchAttributeKeyInt64("ModelVersion")
+	attrWeightedF1    = temporal.NewSearchAttributeKeyFloat64("WeightedF1")
+	attrPromoted      = temporal.NewSearchAttributeKeyBool("Promoted")
+)
+
+// TrainingParams are the inputs of TrainingPipeline. Zero fields take the
+// defaults above; a nil Params trains with classifier.DefaultParams.
+type TrainingParams struct {
+	ModelName         string             `json:"model_name"`
+	Source            activities.Source  `json:"source"`
+	Params            *classifier.Params `json:"params,omitempty"`
+	HoldoutFraction   float64            `json:"holdout_fraction,omitempty"`
+	MaxRejectFraction float64            `json:"max_reject_fraction,omitempty"`
+	Gate              activities.Gate    `json:"gate"`
+	// TrainingQueue is the task queue of the heavy activities (features,
+	// train); empty means the workflow's own queue.
+	TrainingQueue string `json:"training_queue,omitempty"`
+}
+
+// WithDefaults returns p with every zero field set to its default.
+func (p TrainingParams) WithDefaults() TrainingParams {
+	if p.Params == nil {
+		d := classifier.DefaultParams()
+		p.Params = &d
+	}
+	if p.HoldoutFraction == 0 {
+		p.HoldoutFraction = DefaultHoldoutFraction
+	}
+	if p.MaxRejectFraction == 0 {
+		p.MaxRejectFraction = DefaultMaxRejectFraction
+	}
+	if p.Gate == (activities.Gate{}) {
+		p.Gate = activities.Gate{Margin: DefaultPromotionMargin, Floor: DefaultPromotionFloor}
+	}
+	return p
+}
+
+// Validate reports whether p can start a training.
+func (p TrainingParams) Validate() error {
+	if p.ModelName == "" {
+		return fmt.Errorf("model_name is empty")
+	}
+	s := p.Source
+	raw, generic := s.XKey != "" || s.YKey != "", s.CSVKey != ""
+	switch {
+	case raw && generic:
+		return fmt.Errorf("source: give either x_key and y_key or csv_key, not both")
+	case raw && (s.XKey == "" || s.YKey == ""):
+		return fmt.Errorf("source: raw input needs both x_key and y_key")
+	case generic && (len(s.TextCols) == 0 || s.LabelCol == ""):
+		return fmt.Errorf("source: csv input needs text_cols and label_col")
+	case !raw && !generic:
+		return fmt.Errorf("source: no input given")
+	}
+	if p.HoldoutFraction <= 0 || p.HoldoutFraction >= 1 {
+		return fmt.Errorf("holdout_fraction %v: want a value in (0, 1)", p.HoldoutFraction)
+	}
+	if p.MaxRejectFraction < 0 || p.MaxRejectFraction > 1 {
+		return fmt.Errorf("max_reject_fraction %v: want a value in [0, 1]", p.MaxRejectFraction)
+	}
+	if p.Gate.Floor < 0 || p.Gate.Floor > 1 || p.Gate.Margin < 0 {
+		return fmt.Errorf("gate %+v: want floor in [0, 1] and margin >= 0", p.Gate)
+	}
+	if p.Params != nil {
+		return p.Params.Validate()
+	}
+	return nil
+}
+
+// TrainingResult is what TrainingPipeline returns.
+type TrainingResult struct {
+	ModelName     string                    `json:"model_name"`
+	Version       int                       `json:"version"`
+	Promoted      bool                      `json:"promoted"`
+	Alias         string                    `json:"alias"`
+	Reason        string                    `json:"reason"`
+	DatasetDigest string                    `json:"dataset_digest"`
+	ModelKey      string                    `json:"model_key"`
+	Evaluation    activities.EvaluateResult `json:"evaluation"`
+	Dataset       activities.IngestResult   `json:"dataset"`
+	Gate          activities.RegisterResult `json:"gate"`
+	Stages        []StageTime               `json:"stages"`
+}
+
+// StageTime is how long one stage took, from scheduling to completion.
+type StageTime struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Progress is the answer of the progress query.
+type Progress struct {
+	Stage   string `json:"stage"`
+	Percent int    `json:"percent"`
+	// Done lists the finished stages in order.
+	Done []string `json:"done"`
+}
+
+// Pipeline stages in order, with the share of the run each one usually takes.
+var stages = []struct {
+	name  string
+	share int
+}{{"ingest", 10}, {"features", 20}, {"train", 50}, {"evaluate", 10}, {"register", 10}}
+
+// TrainingPipeline trains, evaluates and registers a model:
+// ingest → features → train → evaluate → register. A failure in any stage
+// is recorded on the registry run and returned, so the run shows as failed.
+func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, error) {
+	p := in.WithDefaults()
+	log := workflow.GetLogger(ctx)
+	progress := Progress{Stage: "starting"}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
+		return TrainingResult{}, err
+	}
+	if err := p.Validate(); err != nil {
+		return TrainingResult{}, temporal.NewNonRetryableApplicationError("invalid training parameters: "+err.Error(), activities.ErrBadParams, nil)
+	}
+	trainingQueue := p.TrainingQueue
+	if trainingQueue == "" {
+		trainingQueue = workflow.GetInfo(ctx).TaskQueueName
+	}
+
+	retry := &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        30 * time.Second,
+		MaximumAttempts:        5,
+		NonRetryableErrorTypes: []string{activities.ErrBadData, activities.ErrBadParams, activities.ErrQualityGate, activities.ErrNoModel},
+	}
+	light := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         retry,
+	})
+	heavy := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           trainingQueue,
+		StartToCloseTimeout: 2 * time.Hour,
+		// Heavy stages heartbeat every second, so a dead worker is noticed
+		// within seconds and the stage is retried on another one.
+		HeartbeatTimeout: 5 * time.Second,
+		RetryPolicy:      retry,
+	})
+
+	var a *activities.Activities
+	res := TrainingResult{ModelName: p.ModelName}
+	stage := func(i int, actx workflow.Context, fn, arg, out any) error {
+		s := stages[i]
+		progress.Stage = s.name
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("stage %d/%d: %s", i+1, len(stages), s.name))
+		start := workflow.Now(ctx)
+		err := workflow.ExecuteActivity(actx, fn, arg).Get(ctx, out)
+		if err != nil {
+			// Returned as is: the activity error names the stage and keeps
+			// the application error type (BadData, QualityGate) for callers.
+			return err
+		}
+		res.Stages = append(res.Stages, StageTime{Stage: s.name, Seconds: workflow.Now(ctx).Sub(start).Seconds()})
+		progress.Done = append(progress.Done, s.name)
+		progress.Percent += s.share
+		return nil
+	}
+
+	var ing activities.IngestResult
+	err := stage(0, light, a.Ingest, activities.IngestInput{
+		ModelName: p.ModelName, Source: p.Source, HoldoutFraction: p.HoldoutFraction,
+		MaxRejectFraction: p.MaxRejectFraction, Params: *p.Params,
+	}, &ing)
+	if err != nil {
+		return res, err
+	}
+	res.Dataset, res.DatasetDigest = ing, ing.DatasetDigest
+	if err := workflow.UpsertTypedSearchAttributes(ctx, attrModelName.ValueSet(p.ModelName), attrDatasetDigest.ValueSet(ing.DatasetDigest)); err != nil {
+		log.Warn("search attributes not updated", "Error", err)
+	}
+
+	err = func() error {
+		var feat activities.FeaturesResult
+		if err := stage(1, heavy, a.Features, activities.FeaturesInput{TrainKey: ing.TrainKey, Params: *p.Params}, &feat); err != nil {
+			return err
+		}
+		var tr activities.TrainResult
+		if err := stage(2, heavy, a.Train, activities.TrainInput{TrainKey: ing.TrainKey, Features: feat, Params: *p.Params, DatasetDigest: ing.DatasetDigest}, &tr); err != nil {
+			return err
+		}
+		res.ModelKey = tr.Model.Key
+		var ev activities.EvaluateResult
+		if err := stage(3, light, a.Evaluate, activities.EvaluateInput{RunID: ing.RunID, ModelKey: tr.Model.Key, HoldoutKey: ing.HoldoutKey}, &ev); err != nil {
+			return err
+		}
+		res.Evaluation = ev
+		var reg activities.RegisterResult
+		if err := stage(4, light, a.Register, activities.RegisterInput{
+			ModelName: p.ModelName, RunID: ing.RunID, DatasetDigest: ing.DatasetDigest, HoldoutKey: ing.HoldoutKey,
+			Params: *p.Params, Model: tr.Model, Evaluation: ev, Gate: p.Gate,
+		}, &reg); err != nil {
+			return err
+		}
+		res.Gate, res.Version, res.Promoted, res.Alias, res.Reason = reg, reg.Version, reg.Promoted, reg.Alias, reg.Reason
+		return nil
+	}()
+	if err != nil {
+		// Record the failure on the registry run, then fail the workflow
+		// with the original error: a failed run never looks successful.
+		dctx, _ := workflow.NewDisconnectedContext(light)
+		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error()}).Get(dctx, nil); ferr != nil {
+			log.Error("recording the failed run", "Error", ferr)
+		}
+		progress.Stage = "failed"
+		return res, err
+	}
+	progress.Stage, progress.Percent = "done", 100
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s v%d: weighted F1 %.4f, %s (%s)", p.ModelName, res.Version, res.Evaluation.WeightedF1, res.Alias, res.Reason))
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		attrModelVersion.ValueSet(int64(res.Version)), attrWeightedF1.ValueSet(res.Evaluation.WeightedF1), attrPromoted.ValueSet(res.Promoted)); err != nil {
+		log.Warn("search attributes not updated", "Error", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,141 @@
+package workflows
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/prodcat/prodcat/activities"
+)
+
+type pipelineSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+	a   *activities.Activities
+}
+
+func TestPipeline(t *testing.T) { suite.Run(t, new(pipelineSuite)) }
+
+func (s *pipelineSuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflow(TrainingPipeline)
+	s.a = &activities.Activities{}
+	s.env.RegisterActivity(s.a)
+}
+
+func (s *pipelineSuite) AfterTest(string, string) { s.env.AssertExpectations(s.T()) }
+
+func params() TrainingParams {
+	return TrainingParams{ModelName: "prdtypecode", Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}}
+}
+
+var (
+	ingested = activities.IngestResult{DatasetDigest: "d1", TrainKey: "datasets/t.jsonl", HoldoutKey: "datasets/h.jsonl", Rows: 100, Classes: 3, RunID: 7}
+	featured = activities.FeaturesResult{VectorizerKey: "features/v", MatrixKey: "features/m", Features: 1000, Rows: 80}
+	trained  = activities.TrainResult{Model: artifactRef("models/m.bin")}
+	scored   = activities.EvaluateResult{ReportKey: "reports/r.json", WeightedF1: 0.8, MacroF1: 0.7, Accuracy: 0.81}
+)
+
+func (s *pipelineSuite) mockUpToEvaluate() {
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
+	s.env.OnActivity(s.a.Features, mock.Anything, activities.FeaturesInput{TrainKey: ingested.TrainKey, Params: *params().WithDefaults().Params}).Return(featured, nil).Once()
+	s.env.OnActivity(s.a.Train, mock.Anything, mock.Anything).Return(trained, nil).Once()
+	s.env.OnActivity(s.a.Evaluate, mock.Anything, activities.EvaluateInput{RunID: 7, ModelKey: "models/m.bin", HoldoutKey: ingested.HoldoutKey}).Return(scored, nil).Once()
+}
+
+func (s *pipelineSuite) TestPromotes() {
+	s.mockUpToEvaluate()
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.MatchedBy(func(in activities.RegisterInput) bool {
+		return in.RunID == 7 && in.DatasetDigest == "d1" && in.Model.Key == "models/m.bin" && in.Evaluation == scored &&
+			in.Gate == activities.Gate{Margin: DefaultPromotionMargin, Floor: DefaultPromotionFloor}
+	})).Return(activities.RegisterResult{Version: 3, Promoted: true, Alias: "production", Reason: "beats v2"}, nil).Once()
+
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res TrainingResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(3, res.Version)
+	s.True(res.Promoted)
+	s.Equal("production", res.Alias)
+	s.Equal("d1", res.DatasetDigest)
+	s.Equal(0.8, res.Evaluation.WeightedF1)
+	s.Len(res.Stages, 5)
+
+	v, err := s.env.QueryWorkflow(ProgressQuery)
+	s.Require().NoError(err)
+	var p Progress
+	s.Require().NoError(v.Get(&p))
+	s.Equal(Progress{Stage: "done", Percent: 100, Done: []string{"ingest", "features", "train", "evaluate", "register"}}, p)
+}
+
+func (s *pipelineSuite) TestChallengerWhenNotBetter() {
+	s.mockUpToEvaluate()
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).
+		Return(activities.RegisterResult{Version: 4, Alias: "challenger", Reason: "gain under margin", BaselineVersion: 3, BaselineF1: 0.81}, nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res TrainingResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.False(res.Promoted)
+	s.Equal("challenger", res.Alias)
+	s.Equal(3, res.Gate.BaselineVersion)
+}
+
+func (s *pipelineSuite) TestRetriesTransientFailure() {
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
+	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).Return(activities.FeaturesResult{}, errors.New("connection reset by peer")).Twice()
+	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).Return(featured, nil).Once()
+	s.env.OnActivity(s.a.Train, mock.Anything, mock.Anything).Return(trained, nil).Once()
+	s.env.OnActivity(s.a.Evaluate, mock.Anything, mock.Anything).Return(scored, nil).Once()
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).Return(activities.RegisterResult{Version: 1, Promoted: true, Alias: "production"}, nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.Require().NoError(s.env.GetWorkflowError())
+}
+
+func (s *pipelineSuite) TestBadDataFailsWithoutRetry() {
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).
+		Return(activities.IngestResult{}, temporal.NewNonRetryableApplicationError("ingest: no usable rows", activities.ErrBadData, nil)).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	var app *temporal.ApplicationError
+	s.Require().True(errors.As(err, &app), "want an application error, got %v", err)
+	s.Equal(activities.ErrBadData, app.Type())
+	s.Contains(err.Error(), "no usable rows")
+}
+
+func (s *pipelineSuite) TestQualityGateFailsRunAndRecordsIt() {
+	s.mockUpToEvaluate()
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).
+		Return(activities.RegisterResult{}, temporal.NewNonRetryableApplicationError("quality gate: under the floor", activities.ErrQualityGate, nil)).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool { return in.RunID == 7 })).Return(nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	var app *temporal.ApplicationError
+	s.Require().True(errors.As(err, &app))
+	s.Equal(activities.ErrQualityGate, app.Type())
+}
+
+func (s *pipelineSuite) TestInvalidParamsFailBeforeAnyActivity() {
+	p := params()
+	p.Source.YKey = ""
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.Contains(err.Error(), "raw input needs both x_key and y_key")
+}
+
+func TestDefaults(t *testing.T) {
+	p := TrainingParams{}.WithDefaults()
+	require.NotNil(t, p.Params)
+	require.Equal(t, DefaultHoldoutFraction, p.HoldoutFraction)
+	require.Equal(t, activities.Gate{Margin: DefaultPromotionMargin, Floor: DefaultPromotionFloor}, p.Gate)
+}

@@ -134,6 +134,17 @@ var stages = []struct {
 	share int
 }{{"ingest", 10}, {"features", 20}, {"train", 50}, {"evaluate", 10}, {"register", 10}}
 
+// StageShare returns the percentage of a run that the named stage stands
+// for in Progress, or 0 for an unknown stage.
+func StageShare(name string) int {
+	for _, s := range stages {
+		if s.name == name {
+			return s.share
+		}
+	}
+	return 0
+}
+
 // TrainingPipeline trains, evaluates and registers a model:
 // ingest → features → train → evaluate → register. A failure in any stage
 // is recorded on the registry run and returned, so the run shows as failed.

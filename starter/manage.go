@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/schedule"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+func newUploadCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "upload FILE...",
+		Short: "put local files in the bucket under their content address and print the keys",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			for _, path := range args {
+				ref, err := a.uploadFile(ctx, path)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s\t%s\n", ref.Key, path)
+			}
+			return nil
+		}),
+	}
+}
+
+func newPredictBatchCmd() *cobra.Command {
+	var x, xKey, model, alias string
+	cmd := &cobra.Command{
+		Use:   "predict-batch",
+		Short: "run a registered model over an unlabelled X file and write predictions.csv to the bucket",
+		Args:  cobra.NoArgs,
+		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
+			if (x == "") == (xKey == "") {
+				return fmt.Errorf("give exactly one of --x and --x-key")
+			}
+			if x != "" {
+				ref, err := a.uploadFile(ctx, x)
+				if err != nil {
+					return err
+				}
+				xKey = ref.Key
+			}
+			if model == "" {
+				model = a.cfg.ModelName
+			}
+			c, err := a.temporalClient(ctx)
+			if err != nil {
+				return err
+			}
+			id := fmt.Sprintf("predict-%s-%s", model, time.Now().UTC().Format("20060102T150405.000Z"))
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: id, TaskQueue: a.cfg.Temporal.TaskQueue, StaticSummary: "batch prediction of " + xKey,
+			}, workflows.BatchPredict, activities.BatchPredictInput{ModelName: model, Alias: alias, XKey: xKey})
+			if err != nil {
+				return fmt.Errorf("start batch prediction: %w", err)
+			}
+			var res activities.BatchPredictResult
+			if err := run.Get(ctx, &res); err != nil {
+				return fmt.Errorf("batch prediction %s failed: %w", id, err)
+			}
+			return a.printJSON(res)
+		}),
+	}
+	cmd.Flags().StringVar(&x, "x", "", "local X file (uploaded first)")
+	cmd.Flags().StringVar(&xKey, "x-key", "", "bucket key of an X file")
+	cmd.Flags().StringVar(&model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")
+	cmd.Flags().StringVar(&alias, "alias", "production", "alias of the version to use")
+	return cmd
+}
+
+func newModelsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "models", Short: "list, show, promote and roll back registered model versions"}
+	var model string
+	cmd.PersistentFlags().StringVar(&model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")
+	name := func(a *app) string {
+		if model != "" {
+			return model
+		}
+		return a.cfg.ModelName
+	}
+	list := &cobra.Command{
+		Use: "list", Short: "list the versions of a model with their metrics and aliases", Args: cobra.NoArgs,
+		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			vs, err := r.Versions(ctx, name(a))
+			if err != nil {
+				return err
+			}
+			aliases, err := r.Aliases(ctx, name(a))
+			if err != nil {
+				return err
+			}
+			byVersion := map[int][]string{}
+			for al, v := range aliases {
+				byVersion[v] = append(byVersion[v], al)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tWEIGHTED F1\tALIASES\tDATASET\tCREATED")
+			for _, v := range vs {
+				fmt.Fprintf(tw, "%d\t%.4f\t%v\t%.12s\t%s\n", v.Version, v.Metrics["weighted_f1"], byVersion[v.Version], v.DatasetDigest, v.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		}),
+	}
+	show := &cobra.Command{
+		Use: "show VERSION", Short: "show a version with its lineage and metrics", Args: cobra.ExactArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			v, err := strconv.Atoi(args[0])
+			if err != nil {
+				return fmt.Errorf("version %q: want a number", args[0])
+			}
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			mv, err := r.Version(ctx, name(a), v)
+			if err != nil {
+				return err
+			}
+			return a.printJSON(mv)
+		}),
+	}
+	var reason, alias string
+	promote := &cobra.Command{
+		Use: "promote VERSION", Short: "point an alias (production by default) at a version, recording why", Args: cobra.ExactArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			v, err := strconv.Atoi(args[0])
+			if err != nil {
+				return fmt.Errorf("version %q: want a number", args[0])
+			}
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			mv, err := r.SetAlias(ctx, name(a), alias, v, reason, actor())
+			if err != nil {
+				return err
+			}
+			return a.printJSON(mv)
+		}),
+	}
+	rollback := &cobra.Command{
+		Use: "rollback", Short: "move an alias (production by default) back to the version it pointed at before", Args: cobra.NoArgs,
+		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			mv, err := r.Rollback(ctx, name(a), alias, reason, actor())
+			if err != nil {
+				return err
+			}
+			return a.printJSON(mv)
+		}),
+	}
+	for _, c := range []*cobra.Command{promote, rollback} {
+		c.Flags().StringVar(&reason, "reason", "", "why the alias moves (recorded in the history)")
+		c.Flags().StringVar(&alias, "alias", "production", "alias to move")
+		_ = c.MarkFlagRequired("reason")
+	}
+	cmd.AddCommand(list, show, promote, rollback)
+	return cmd
+}
+
+func newScheduleCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "schedule", Short: "manage retraining schedules on Temporal"}
+	var spec workflows.ScheduleSpec
+	var tf trainFlags
+	apply := func(create bool) *cobra.Command {
+		use := "update ID"
+		if create {
+			use = "create ID"
+		}
+		c := &cobra.Command{
+			Use: use, Short: "create or update (idempotently) a retraining schedule", Args: cobra.ExactArgs(1),
+			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+				spec.ID = args[0]
+				spec.TaskQueue = a.cfg.Temporal.TaskQueue
+				spec.Training = workflows.TrainingParams{
+					ModelName: tf.model, TrainingQueue: a.cfg.Temporal.TrainingQueue,
+					Source: activities.Source{XKey: tf.xKey, YKey: tf.yKey, CSVKey: tf.csvKey, TextCols: tf.textCols, LabelCol: tf.labelCol},
+				}
+				if spec.Training.ModelName == "" {
+					spec.Training.ModelName = a.cfg.ModelName
+				}
+				tc, err := a.temporalClient(ctx)
+				if err != nil {
+					return err
+				}
+				created, err := schedule.New(tc).Apply(ctx, spec)
+				if err != nil {
+					return err
+				}
+				return a.printJSON(map[string]any{"id": spec.ID, "created": created})
+			}),
+		}
+		fl := c.Flags()
+		fl.StringVar(&spec.Cron, "cron", "", "cron expression, e.g. '0 3 * * 1'")
+		fl.DurationVar(&spec.Every, "every", 0, "fixed interval, e.g. 24h")
+		fl.DurationVar(&spec.Jitter, "jitter", 0, "random delay up to this much")
+		fl.StringVar(&spec.Overlap, "overlap", "skip", "what to do when a run is still going")
+		fl.BoolVar(&spec.PauseOnFailure, "pause-on-failure", true, "pause the schedule when a run fails")
+		fl.BoolVar(&spec.Paused, "paused", false, "create it paused")
+		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule")
+		fl.StringVar(&tf.xKey, "x-key", "", "bucket key of a raw X file")
+		fl.StringVar(&tf.yKey, "y-key", "", "bucket key of a raw Y file")
+		fl.StringVar(&tf.csvKey, "csv-key", "", "bucket key of a generic CSV")
+		fl.StringSliceVar(&tf.textCols, "text-col", nil, "text column(s) of a generic CSV")
+		fl.StringVar(&tf.labelCol, "label-col", "", "label column of a generic CSV")
+		fl.StringVar(&tf.model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")
+		return c
+	}
+	var note string
+	var from, to string
+	simple := func(use, short string, fn func(ctx context.Context, m *schedule.Manager, id string) (any, error)) *cobra.Command {
+		nargs := cobra.ExactArgs(1)
+		if use == "list" {
+			nargs = cobra.NoArgs
+		}
+		return &cobra.Command{Use: use, Short: short, Args: nargs,
+			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+				tc, err := a.temporalClient(ctx)
+				if err != nil {
+					return err
+				}
+				id := ""
+				if len(args) > 0 {
+					id = args[0]
+				}
+				out, err := fn(ctx, schedule.New(tc), id)
+				if err != nil {
+					return err
+				}
+				return a.printJSON(out)
+			})}
+	}
+	ok := map[string]bool{"ok": true}
+	pause := simple("pause ID", "pause a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+		return ok, m.Pause(ctx, id, note)
+	})
+	unpause := simple("unpause ID", "resume a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+		return ok, m.Unpause(ctx, id, note)
+	})
+	for _, c := range []*cobra.Command{pause, unpause} {
+		c.Flags().StringVar(&note, "note", "", "why")
+	}
+	backfill := simple("backfill ID", "take the runs a schedule would have taken between --from and --to", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+		start, err := time.Parse(time.RFC3339, from)
+		if err != nil {
+			return nil, fmt.Errorf("--from: %w", err)
+		}
+		end, err := time.Parse(time.RFC3339, to)
+		if err != nil {
+			return nil, fmt.Errorf("--to: %w", err)
+		}
+		return ok, m.Backfill(ctx, id, start, end)
+	})
+	backfill.Flags().StringVar(&from, "from", "", "start, RFC 3339")
+	backfill.Flags().StringVar(&to, "to", "", "end, RFC 3339")
+	cmd.AddCommand(apply(true), apply(false),
+		simple("list", "list schedules", func(ctx context.Context, m *schedule.Manager, _ string) (any, error) { return m.List(ctx) }),
+		simple("describe ID", "show a schedule's next and recent runs", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return m.Describe(ctx, id) }),
+		pause, unpause,
+		simple("trigger ID", "start a run now", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Trigger(ctx, id) }),
+		backfill,
+		simple("delete ID", "delete a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Delete(ctx, id) }),
+	)
+	return cmd
+}
+
+// actor names the person moving an alias from the command line.
+func actor() string {
+	if u, ok := lookupUser(); ok {
+		return "cli:" + u
+	}
+	return "cli"
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+type trainFlags struct {
+	x, y, csv            string // local files, uploaded first
+	xKey, yKey, csvKey   string // objects already in the bucket
+	textCols             []string
+	labelCol             string
+	model, id, params    string
+	c                    float64
+	holdout, floor, marg float64
+	wait, json           bool
+}
+
+func newTrainCmd() *cobra.Command {
+	var f trainFlags
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "start a TrainingPipeline run on Temporal (and watch it with --wait)",
+		Example: `  starter train --x X_train.csv --y Y_train.csv --wait
+  starter train --csv products.csv --text-col title,description --label-col category --wait
+  starter train --x-key raw/<sha256>.csv --y-key raw/<sha256>.csv`,
+		Args: cobra.NoArgs,
+		RunE: withApp(func(ctx context.Context, a *app, _ []string) error { return a.train(ctx, f) }),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.x, "x", "", "local X file in the challenge's raw format (uploaded first)")
+	fl.StringVar(&f.y, "y", "", "local Y file in the challenge's raw format (uploaded first)")
+	fl.StringVar(&f.csv, "csv", "", "local generic CSV (uploaded first)")
+	fl.StringVar(&f.xKey, "x-key", "", "bucket key of a raw X file")
+	fl.StringVar(&f.yKey, "y-key", "", "bucket key of a raw Y file")
+	fl.StringVar(&f.csvKey, "csv-key", "", "bucket key of a generic CSV")
+	fl.StringSliceVar(&f.textCols, "text-col", nil, "text column(s) of a generic CSV (repeat or comma-separate)")
+	fl.StringVar(&f.labelCol, "label-col", "", "label column of a generic CSV")
+	fl.StringVar(&f.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
+	fl.StringVar(&f.id, "id", "", "workflow ID (default train-<model>-<UTC time>)")
+	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
+	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
+	fl.Float64Var(&f.holdout, "holdout", 0, fmt.Sprintf("holdout fraction (default %v)", workflows.DefaultHoldoutFraction))
+	fl.Float64Var(&f.floor, "floor", 0, fmt.Sprintf("weighted F1 every model must reach (default %v)", workflows.DefaultPromotionFloor))
+	fl.Float64Var(&f.marg, "margin", 0, fmt.Sprintf("weighted F1 gain needed to replace production (default %v)", workflows.DefaultPromotionMargin))
+	fl.BoolVar(&f.wait, "wait", false, "wait for the run, showing its progress, and print the result")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func (a *app) train(ctx context.Context, f trainFlags) error {
+	p := workflows.TrainingParams{
+		ModelName: f.model, HoldoutFraction: f.holdout, TrainingQueue: a.cfg.Temporal.TrainingQueue,
+		Gate: activities.Gate{Margin: f.marg, Floor: f.floor},
+	}
+	if p.ModelName == "" {
+		p.ModelName = a.cfg.ModelName
+	}
+	if p.Gate.Floor == 0 && p.Gate.Margin == 0 {
+		p.Gate = activities.Gate{}
+	} else {
+		if p.Gate.Floor == 0 {
+			p.Gate.Floor = workflows.DefaultPromotionFloor
+		}
+		if p.Gate.Margin == 0 {
+			p.Gate.Margin = workflows.DefaultPromotionMargin
+		}
+	}
+	if f.params != "" || f.c != 0 {
+		cp := classifier.DefaultParams()
+		if f.params != "" {
+			data, err := os.ReadFile(f.params)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(data, &cp); err != nil {
+				return fmt.Errorf("--params %s: %w", f.params, err)
+			}
+		}
+		if f.c != 0 {
+			cp.Solver.C = f.c
+		}
+		p.Params = &cp
+	}
+	src := activities.Source{XKey: f.xKey, YKey: f.yKey, CSVKey: f.csvKey, TextCols: f.textCols, LabelCol: f.labelCol}
+	for _, up := range []struct {
+		path string
+		key  *string
+	}{{f.x, &src.XKey}, {f.y, &src.YKey}, {f.csv, &src.CSVKey}} {
+		if up.path == "" {
+			continue
+		}
+		ref, err := a.uploadFile(ctx, up.path)
+		if err != nil {
+			return err
+		}
+		*up.key = ref.Key
+	}
+	p.Source = src
+	if err := p.WithDefaults().Validate(); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	c, err := a.temporalClient(ctx)
+	if err != nil {
+		return err
+	}
+	run, err := startTraining(ctx, c, a.cfg.Temporal.TaskQueue, f.id, p)
+	if err != nil {
+		return err
+	}
+	a.log.WithFields(map[string]any{"workflow_id": run.GetID(), "run_id": run.GetRunID()}).Info("training started")
+	fmt.Fprintf(a.stderr, "Temporal UI: %s\n", uiLink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, run.GetID(), run.GetRunID()))
+	if !f.wait {
+		return a.printJSON(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
+	}
+	res, err := a.watch(ctx, c, run)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return a.printJSON(res)
+	}
+	printResult(a, res)
+	return nil
+}
+
+// startTraining starts TrainingPipeline with a meaningful ID and summary.
+func startTraining(ctx context.Context, c client.Client, queue, id string, p workflows.TrainingParams) (client.WorkflowRun, error) {
+	if id == "" {
+		id = fmt.Sprintf("train-%s-%s", p.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
+	}
+	src := p.Source.CSVKey
+	if src == "" {
+		src = p.Source.XKey
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             queue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("train %s on %s", p.ModelName, src),
+		TypedSearchAttributes: temporal.NewSearchAttributes(temporal.NewSearchAttributeKeyKeyword("ModelName").ValueSet(p.ModelName)),
+	}, workflows.TrainingPipeline, p)
+	if err != nil {
+		return nil, fmt.Errorf("start training %s: %w", id, err)
+	}
+	return run, nil
+}
+
+// watch shows the run's progress until it ends and returns its result.
+func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun) (workflows.TrainingResult, error) {
+	bar := newProgressBar(a.stderr, "training")
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		last := ""
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			pct, stage := progressOf(ctx, c, run.GetID(), run.GetRunID())
+			bar.Update(pct, 100)
+			if !bar.on && stage != last {
+				a.log.WithField("stage", stage).WithField("percent", pct).Info("progress")
+				last = stage
+			}
+		}
+	}()
+	var res workflows.TrainingResult
+	err := run.Get(ctx, &res)
+	close(done)
+	bar.Done()
+	if err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return res, fmt.Errorf("training %s failed (%s): %s", run.GetID(), app.Type(), app.Error())
+		}
+		return res, fmt.Errorf("training %s failed: %w", run.GetID(), err)
+	}
+	return res, nil
+}
+
+// progressOf combines the workflow's progress query with the heartbeat of
+// the running heavy stage, for a bar that moves inside a long stage.
+func progressOf(ctx context.Context, c client.Client, id, runID string) (int, string) {
+	v, err := c.QueryWorkflow(ctx, id, runID, workflows.ProgressQuery)
+	if err != nil {
+		return 0, "starting"
+	}
+	var p workflows.Progress
+	if v.Get(&p) != nil {
+		return 0, "starting"
+	}
+	pct := p.Percent
+	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
+	if err == nil {
+		for _, pa := range desc.GetPendingActivities() {
+			var sp activities.StageProgress
+			if pa.GetHeartbeatDetails() == nil || len(pa.GetHeartbeatDetails().GetPayloads()) == 0 {
+				continue
+			}
+			if json.Unmarshal(pa.GetHeartbeatDetails().GetPayloads()[0].GetData(), &sp) == nil && sp.Total > 0 {
+				pct += int(int64(workflows.StageShare(sp.Stage)) * sp.Done / sp.Total)
+			}
+		}
+	}
+	return min(pct, 100), p.Stage
+}
+
+func uiLink(base, namespace, id, runID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", base, namespace, id, runID)
+}
+
+func printResult(a *app, r workflows.TrainingResult) {
+	w := a.stdout
+	fmt.Fprintf(w, "model       %s version %d → %s\n", r.ModelName, r.Version, r.Alias)
+	fmt.Fprintf(w, "gate        %s\n", r.Reason)
+	fmt.Fprintf(w, "weighted F1 %.4f   macro F1 %.4f   accuracy %.4f (holdout of %d rows)\n",
+		r.Evaluation.WeightedF1, r.Evaluation.MacroF1, r.Evaluation.Accuracy, r.Dataset.HoldoutRows)
+	fmt.Fprintf(w, "dataset     %s (%d rows, %d classes, %d rejected)\n", r.DatasetDigest, r.Dataset.Rows, r.Dataset.Classes, r.Dataset.Rejected)
+	fmt.Fprintf(w, "model file  %s\n", r.ModelKey)
+	fmt.Fprintf(w, "report      %s\n", r.Evaluation.ReportKey)
+	var parts []string
+	total := 0.0
+	for _, s := range r.Stages {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", s.Stage, s.Seconds))
+		total += s.Seconds
+	}
+	fmt.Fprintf(w, "stages      %s (sum %.2fs)\n", strings.Join(parts, ", "), total)
+}

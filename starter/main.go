@@ -28,6 +28,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newOfflineCmd(), newUploadCmd(), newTrainCmd(), newScheduleCmd(), newModelsCmd(), newPredictBatchCmd())
+	root.AddCommand(newOfflineCmd(), newUploadCmd(), newTrainCmd(), newScheduleCmd(), newModelsCmd(), newPredictBatchCmd(), newDemoDataCmd())
 	return root
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -84,21 +83,13 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	var workers []worker.Worker
 	if slices.Contains(queues, "main") {
 		w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-		w.RegisterWorkflow(workflows.TrainingPipeline)
-		w.RegisterWorkflow(workflows.BatchPredict)
-		for name, fn := range map[string]any{
-			"Ingest": acts.Ingest, "Evaluate": acts.Evaluate, "Register": acts.Register,
-			"FailRun": acts.FailRun, "BatchPredict": acts.BatchPredict,
-		} {
-			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-		}
+		workflows.RegisterMain(w, acts)
 		workers = append(workers, w)
 	}
 	if slices.Contains(queues, "training") {
 		// One heavy activity at a time: each already uses every core.
 		w := worker.New(c, cfg.Temporal.TrainingQueue, worker.Options{MaxConcurrentActivityExecutionSize: 1, WorkerStopTimeout: 30 * time.Second})
-		w.RegisterActivityWithOptions(acts.Features, activity.RegisterOptions{Name: "Features"})
-		w.RegisterActivityWithOptions(acts.Train, activity.RegisterOptions{Name: "Train"})
+		workflows.RegisterTraining(w, acts)
 		workers = append(workers, w)
 	}
 	for _, w := range workers {

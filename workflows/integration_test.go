@@ -1,0 +1,274 @@
+package workflows_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/logging"
+	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/testenv"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// harness is a worker on private task queues against the real services.
+type harness struct {
+	cfg      config.Config
+	store    *artifact.Store
+	reg      *registry.Registry
+	client   client.Client
+	acts     *activities.Activities
+	queue    string
+	training string
+	model    string // a model name no other test uses
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	testenv.Integration(t)
+	cfg, err := config.Load()
+	require.NoError(t, err)
+	log, err := logging.New(io.Discard, "", logging.JSON, "warn")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, err := artifact.New(cfg.S3)
+	require.NoError(t, err)
+	require.NoError(t, store.EnsureBucket(ctx))
+	reg, err := registry.Open(ctx, cfg.DatabaseURL, log)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = reg.Close() })
+	c, err := client.Dial(client.Options{HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log)})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+
+	suffix := randomSuffix()
+	h := &harness{cfg: cfg, store: store, reg: reg, client: c,
+		acts:  &activities.Activities{Store: store, Registry: reg, Log: log, CodeVersion: "test"},
+		queue: "itest-" + suffix, training: "itest-training-" + suffix, model: "itest-" + suffix}
+	return h
+}
+
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// startWorkers runs in-process workers on the harness's queues.
+func (h *harness) startWorkers(t *testing.T) {
+	t.Helper()
+	main := worker.New(h.client, h.queue, worker.Options{})
+	workflows.RegisterMain(main, h.acts)
+	heavy := worker.New(h.client, h.training, worker.Options{MaxConcurrentActivityExecutionSize: 1})
+	workflows.RegisterTraining(heavy, h.acts)
+	require.NoError(t, main.Start())
+	t.Cleanup(main.Stop)
+	require.NoError(t, heavy.Start())
+	t.Cleanup(heavy.Stop)
+}
+
+func (h *harness) upload(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	ref, err := h.store.Put(context.Background(), artifact.Raw, data, ".csv", "text/csv")
+	require.NoError(t, err)
+	return ref.Key
+}
+
+func (h *harness) train(t *testing.T, ctx context.Context, p workflows.TrainingParams) (workflows.TrainingResult, string) {
+	t.Helper()
+	p.ModelName, p.TrainingQueue = h.model, h.training
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-train-" + randomSuffix(), TaskQueue: h.queue}, workflows.TrainingPipeline, p)
+	require.NoError(t, err)
+	var res workflows.TrainingResult
+	require.NoError(t, run.Get(ctx, &res))
+	return res, run.GetID()
+}
+
+func TestPipelineEndToEndOnRakuten(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	src := activities.Source{
+		XKey: h.upload(t, testenv.Split(t, "rakuten", "X_train.csv")),
+		YKey: h.upload(t, testenv.Split(t, "rakuten", "Y_train.csv")),
+	}
+
+	// First model: clears the floor, becomes production.
+	first, wfID := h.train(t, ctx, workflows.TrainingParams{Source: src})
+	require.Equal(t, 1, first.Version)
+	require.True(t, first.Promoted, first.Reason)
+	require.Equal(t, "production", first.Alias)
+	require.Greater(t, first.Evaluation.WeightedF1, 0.6)
+
+	// Its lineage is in PostgreSQL.
+	v, err := h.reg.Version(ctx, h.model, 1)
+	require.NoError(t, err)
+	require.Equal(t, first.DatasetDigest, v.DatasetDigest)
+	require.Equal(t, first.ModelKey, v.ArtifactKey)
+	require.Equal(t, wfID, v.WorkflowID)
+	require.Equal(t, "test", v.CodeVersion)
+	require.Equal(t, first.Evaluation.ReportKey, v.ReportKey)
+	require.InDelta(t, first.Evaluation.WeightedF1, v.Metrics["weighted_f1"], 1e-12)
+	var params classifier.Params
+	require.NoError(t, json.Unmarshal(v.Params, &params))
+	require.Equal(t, classifier.DefaultParams(), params)
+
+	// The model and the report are in MinIO; Get verifies the digests.
+	digest, err := artifact.DigestOf(v.ArtifactKey)
+	require.NoError(t, err)
+	require.Equal(t, v.ArtifactDigest, digest)
+	data, err := h.store.Get(ctx, v.ArtifactKey)
+	require.NoError(t, err)
+	m, err := model.Decode(data)
+	require.NoError(t, err)
+	require.Len(t, m.Labels, 27)
+	require.Equal(t, first.DatasetDigest, m.Metadata["dataset_digest"])
+	rep, err := h.store.Get(ctx, v.ReportKey)
+	require.NoError(t, err)
+	var report activities.Report
+	require.NoError(t, json.Unmarshal(rep, &report))
+	require.Equal(t, first.Dataset.HoldoutRows, report.Rows)
+	require.Len(t, report.Metrics.Confusion, 27)
+
+	prod, err := h.reg.Alias(ctx, h.model, "production")
+	require.NoError(t, err)
+	require.Equal(t, 1, prod.Version)
+
+	// A deliberately weaker model becomes challenger; production stays.
+	weak := classifier.DefaultParams()
+	weak.Solver.C = 0.02
+	second, _ := h.train(t, ctx, workflows.TrainingParams{Source: src, Params: &weak})
+	require.Equal(t, 2, second.Version)
+	require.False(t, second.Promoted, second.Reason)
+	require.Equal(t, "challenger", second.Alias)
+	require.Equal(t, 1, second.Gate.BaselineVersion)
+	require.Equal(t, first.DatasetDigest, second.DatasetDigest, "same data, same snapshot")
+	prod, err = h.reg.Alias(ctx, h.model, "production")
+	require.NoError(t, err)
+	require.Equal(t, 1, prod.Version)
+	ch, err := h.reg.Alias(ctx, h.model, "challenger")
+	require.NoError(t, err)
+	require.Equal(t, 2, ch.Version)
+
+	// BatchPredict writes one prediction per input row.
+	xTest := h.upload(t, testenv.Split(t, "rakuten", "X_test.csv"))
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-predict-" + randomSuffix(), TaskQueue: h.queue},
+		workflows.BatchPredict, activities.BatchPredictInput{ModelName: h.model, XKey: xTest})
+	require.NoError(t, err)
+	var bp activities.BatchPredictResult
+	require.NoError(t, run.Get(ctx, &bp))
+	require.Equal(t, 732, bp.Rows)
+	require.Equal(t, 1, bp.ModelVersion)
+	out, err := h.store.Get(ctx, bp.PredictionsKey)
+	require.NoError(t, err)
+	records, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, records, 733, "header + one line per row")
+	for _, r := range records[1:] {
+		require.NotEmpty(t, r[1], "every row has a prdtypecode: %v", r)
+	}
+}
+
+// runTwice executes an activity twice in a row with the same input, as
+// Temporal does when an activity's completion is lost, and returns both
+// results as JSON.
+func runTwice(ctx workflow.Context, name string, in json.RawMessage) ([2]json.RawMessage, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute})
+	var out [2]json.RawMessage
+	for i := range out {
+		if err := workflow.ExecuteActivity(ctx, name, in).Get(ctx, &out[i]); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// twice runs the named activity twice through runTwice in a test workflow
+// environment (so the activities see one workflow execution, with an ID no
+// other test uses) and decodes both results into first and second.
+func (h *harness) twice(t *testing.T, name string, in, first, second any) {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(logging.NewTemporal(h.acts.Log))
+	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(5 * time.Minute)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "itest-twice-" + randomSuffix()})
+	workflows.RegisterMain(env, h.acts)
+	workflows.RegisterTraining(env, h.acts)
+	env.RegisterWorkflow(runTwice)
+	raw, err := json.Marshal(in)
+	require.NoError(t, err)
+	env.ExecuteWorkflow(runTwice, name, json.RawMessage(raw))
+	require.NoError(t, env.GetWorkflowError())
+	var out [2]json.RawMessage
+	require.NoError(t, env.GetWorkflowResult(&out))
+	require.NoError(t, json.Unmarshal(out[0], first))
+	require.NoError(t, json.Unmarshal(out[1], second))
+}
+
+// Running an activity again after it succeeded, as Temporal does when a
+// completion is lost, writes the same objects and creates no new records.
+func TestActivitiesAreIdempotent(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	in := activities.IngestInput{
+		ModelName: h.model, HoldoutFraction: workflows.DefaultHoldoutFraction, MaxRejectFraction: workflows.DefaultMaxRejectFraction,
+		Params: classifier.DefaultParams(),
+		Source: activities.Source{
+			XKey: h.upload(t, testenv.Split(t, "rakuten", "X_train.csv")),
+			YKey: h.upload(t, testenv.Split(t, "rakuten", "Y_train.csv")),
+		},
+	}
+	var ing1, ing2 activities.IngestResult
+	h.twice(t, "Ingest", in, &ing1, &ing2)
+	require.Equal(t, ing1, ing2, "same snapshot keys and the same registry run")
+
+	p := classifier.DefaultParams()
+	var feat1, feat2 activities.FeaturesResult
+	h.twice(t, "Features", activities.FeaturesInput{TrainKey: ing1.TrainKey, Params: p}, &feat1, &feat2)
+	require.Equal(t, feat1, feat2)
+	var tr1, tr2 activities.TrainResult
+	h.twice(t, "Train", activities.TrainInput{TrainKey: ing1.TrainKey, Features: feat1, Params: p, DatasetDigest: ing1.DatasetDigest}, &tr1, &tr2)
+	require.Equal(t, tr1.Model, tr2.Model, "training is deterministic: the same model bytes and key")
+
+	var ev1, ev2 activities.EvaluateResult
+	h.twice(t, "Evaluate", activities.EvaluateInput{RunID: ing1.RunID, ModelKey: tr1.Model.Key, HoldoutKey: ing1.HoldoutKey}, &ev1, &ev2)
+	require.Equal(t, ev1, ev2)
+	rin := activities.RegisterInput{
+		ModelName: h.model, RunID: ing1.RunID, DatasetDigest: ing1.DatasetDigest, HoldoutKey: ing1.HoldoutKey,
+		Params: p, Model: tr1.Model, Evaluation: ev1, Gate: activities.Gate{Margin: 0.002, Floor: 0.5},
+	}
+	var r1, r2 activities.RegisterResult
+	h.twice(t, "Register", rin, &r1, &r2)
+	require.Equal(t, r1.Version, r2.Version)
+	require.True(t, r2.Promoted)
+
+	versions, err := h.reg.Versions(ctx, h.model)
+	require.NoError(t, err)
+	require.Len(t, versions, 1, "a second Register creates no second version")
+	history, err := h.reg.AliasHistory(ctx, h.model)
+	require.NoError(t, err)
+	require.Len(t, history, 1, "a second Register moves no alias")
+}

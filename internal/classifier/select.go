@@ -22,6 +22,8 @@ type Grid struct {
 	// CharRanges are [min, max] character n-gram ranges; [0, 0] turns
 	// character features off.
 	CharRanges [][2]int `json:"char_ranges,omitempty"`
+	// TitleWeights for the title block (0 turns it off).
+	TitleWeights []float64 `json:"title_weights,omitempty"`
 }
 
 // DefaultGrid is the small grid --cv searches: 3 values of C, 2 word and 3
@@ -156,12 +158,18 @@ func featureGrid(base features.Config, grid Grid) []features.Config {
 	if len(chars) == 0 {
 		chars = [][2]int{{base.CharMin, base.CharMax}}
 	}
+	titles := grid.TitleWeights
+	if len(titles) == 0 {
+		titles = []float64{base.TitleWeight}
+	}
 	var out []features.Config
 	for _, w := range words {
 		for _, cr := range chars {
-			c := base
-			c.WordNgrams, c.CharMin, c.CharMax = w, cr[0], cr[1]
-			out = append(out, c)
+			for _, tw := range titles {
+				c := base
+				c.WordNgrams, c.CharMin, c.CharMax, c.TitleWeight = w, cr[0], cr[1], tw
+				out = append(out, c)
+			}
 		}
 	}
 	return out

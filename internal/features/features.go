@@ -126,6 +126,8 @@ type Scratch struct {
 	title, all []byte
 	keys       [numBlocks][]uint32
 	cols       []uint32
+	tf         []uint32
+	pos        []int32
 	vec        sparse.Vector
 }
 
@@ -266,34 +268,63 @@ func (v *Vectorizer) NewScratch() *Scratch { return v.scratch() }
 // AppendVector computes the feature vector of doc in s's buffers and returns
 // it; the result is valid until s is used again.
 func (v *Vectorizer) AppendVector(s *Scratch, doc Document) sparse.Vector {
+	return v.appendVector(s, doc, true)
+}
+
+// AppendUnordered is AppendVector without sorting the indices, for callers
+// that only take dot products (prediction): it saves a sort per block.
+func (v *Vectorizer) AppendUnordered(s *Scratch, doc Document) sparse.Vector {
+	return v.appendVector(s, doc, false)
+}
+
+func (v *Vectorizer) appendVector(s *Scratch, doc Document, sorted bool) sparse.Vector {
 	extract(&v.cfg, s, doc)
 	s.vec.Idx, s.vec.Val = s.vec.Idx[:0], s.vec.Val[:0]
+	if len(s.pos) < v.numCols {
+		// pos[col] is col's slot in s.cols while a block is counted, else -1.
+		s.pos = make([]int32, v.numCols)
+		for i := range s.pos {
+			s.pos[i] = -1
+		}
+	}
 	for b := range numBlocks {
 		bl := &v.blocks[b]
 		if !bl.enabled() {
 			continue
 		}
-		s.cols = s.cols[:0]
+		// Count term frequencies without sorting: distinct columns go to
+		// s.cols in order of first sight, their counts to s.tf.
+		s.cols, s.tf = s.cols[:0], s.tf[:0]
 		for _, k := range s.keys[b] {
-			if r := bl.remap[k]; r >= 0 {
-				s.cols = append(s.cols, uint32(r))
+			r := bl.remap[k]
+			if r < 0 {
+				continue
 			}
+			if p := s.pos[r+int32(bl.offset)]; p >= 0 {
+				s.tf[p]++
+				continue
+			}
+			s.pos[r+int32(bl.offset)] = int32(len(s.cols))
+			s.cols = append(s.cols, uint32(r))
+			s.tf = append(s.tf, 1)
 		}
-		slices.Sort(s.cols)
+		if sorted {
+			slices.Sort(s.cols)
+		}
 		start := len(s.vec.Val)
 		var norm float64
-		for i := 0; i < len(s.cols); {
-			j := i + 1
-			for j < len(s.cols) && s.cols[j] == s.cols[i] {
-				j++
+		for _, r := range s.cols {
+			col := uint32(bl.offset) + r
+			p := &s.pos[col]
+			x := bl.idf[r]
+			if tf := s.tf[*p]; tf > 1 {
+				// Sublinear tf: 1 + ln(tf).
+				x *= 1 + float32(math.Log(float64(tf)))
 			}
-			r := s.cols[i]
-			// Sublinear tf: 1 + ln(tf).
-			x := (1 + float32(math.Log(float64(j-i)))) * bl.idf[r]
+			*p = -1
 			norm += float64(x) * float64(x)
-			s.vec.Idx = append(s.vec.Idx, uint32(bl.offset)+r)
+			s.vec.Idx = append(s.vec.Idx, col)
 			s.vec.Val = append(s.vec.Val, x)
-			i = j
 		}
 		if norm > 0 {
 			scale := bl.weight / float32(math.Sqrt(norm))

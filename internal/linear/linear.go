@@ -394,16 +394,29 @@ func (m *Model) Scores(v sparse.Vector, dst []float64) []float64 {
 		if int(j) >= m.Features {
 			continue
 		}
-		x := v.Val[q]
-		row := m.W[int(j)*k : int(j)*k+k]
-		for c := range sum {
-			sum[c] += x * row[c]
-		}
+		axpy(sum, m.W[int(j)*k:int(j)*k+k], v.Val[q])
 	}
 	for c, s := range sum {
 		dst[c] = float64(s)
 	}
 	return dst
+}
+
+// axpy adds x·row to sum, unrolled by four (the compiler does not
+// vectorise, and scoring is the prediction hot loop).
+func axpy(sum, row []float32, x float32) {
+	row = row[:len(sum)]
+	c := 0
+	for ; c+4 <= len(sum); c += 4 {
+		s, r := sum[c:c+4:c+4], row[c:c+4:c+4]
+		s[0] += x * r[0]
+		s[1] += x * r[1]
+		s[2] += x * r[2]
+		s[3] += x * r[3]
+	}
+	for ; c < len(sum); c++ {
+		sum[c] += x * row[c]
+	}
 }
 
 // Probabilities turns decision values into probabilities in place: a softmax

@@ -221,7 +221,7 @@ func (m *Model) scratch() *scratch {
 func (m *Model) Predict(title, body string, k int) Prediction {
 	s := m.scratch()
 	defer m.pool.Put(s)
-	s.scores = m.Linear.Scores(m.Vectorizer.AppendVector(&s.fs, features.Document{Title: title, Body: body}), s.scores)
+	s.scores = m.Linear.Scores(m.Vectorizer.AppendUnordered(&s.fs, features.Document{Title: title, Body: body}), s.scores)
 	m.Linear.Probabilities(s.scores)
 	k = min(max(k, 1), len(s.scores))
 	s.order = s.order[:0]
@@ -251,7 +251,7 @@ func (m *Model) Predict(title, body string, k int) Prediction {
 func (m *Model) Classify(title, body string) int {
 	s := m.scratch()
 	defer m.pool.Put(s)
-	s.scores = m.Linear.Scores(m.Vectorizer.AppendVector(&s.fs, features.Document{Title: title, Body: body}), s.scores)
+	s.scores = m.Linear.Scores(m.Vectorizer.AppendUnordered(&s.fs, features.Document{Title: title, Body: body}), s.scores)
 	best := 0
 	for c, v := range s.scores {
 		if v > s.scores[best] {

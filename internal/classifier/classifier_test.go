@@ -198,4 +198,3 @@ func TestTrainTwiceGivesIdenticalBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-

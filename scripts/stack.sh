@@ -185,6 +185,12 @@ write_env() {
 cmd_up() {
 	mkdir -p "$run" "$logs"
 	local start=$SECONDS
+	# Cold builds of the two tools run side by side.
+	local pids=()
+	alive temporal || { temporal_bin >/dev/null & pids+=($!); }
+	alive minio || { minio_bin >/dev/null & pids+=($!); }
+	local p
+	for p in "${pids[@]}"; do wait "$p" || die "a tool build failed"; done
 	up_postgres
 	up_minio
 	up_temporal

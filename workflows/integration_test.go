@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -105,6 +106,33 @@ func (h *harness) train(t *testing.T, ctx context.Context, p workflows.TrainingP
 	return res, run.GetID()
 }
 
+// logOverhead reports the run's end-to-end time against the sum of its
+// activities' own work (started → completed), from the recorded history.
+func (h *harness) logOverhead(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	it := h.client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var first, last time.Time
+	started := map[int64]time.Time{}
+	var work time.Duration
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		ts := e.GetEventTime().AsTime()
+		if first.IsZero() {
+			first = ts
+		}
+		last = ts
+		if e.GetActivityTaskStartedEventAttributes() != nil {
+			started[e.GetActivityTaskStartedEventAttributes().GetScheduledEventId()] = ts
+		}
+		if a := e.GetActivityTaskCompletedEventAttributes(); a != nil {
+			work += ts.Sub(started[a.GetScheduledEventId()])
+		}
+	}
+	total := last.Sub(first)
+	t.Logf("end-to-end %.3fs, activities' own work %.3fs, orchestration overhead %.3fs", total.Seconds(), work.Seconds(), (total - work).Seconds())
+}
+
 func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	h := newHarness(t)
 	h.startWorkers(t)
@@ -117,6 +145,7 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 
 	// First model: clears the floor, becomes production.
 	first, wfID := h.train(t, ctx, workflows.TrainingParams{Source: src})
+	h.logOverhead(t, ctx, wfID)
 	require.Equal(t, 1, first.Version)
 	require.True(t, first.Promoted, first.Reason)
 	require.Equal(t, "production", first.Alias)

@@ -1,0 +1,278 @@
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// AliasChannel is the PostgreSQL NOTIFY channel of alias moves. The payload
+// is an AliasEvent in JSON.
+const AliasChannel = "prodcat_alias"
+
+// Common alias names. Any valid name may be used.
+const (
+	AliasProduction = "production"
+	AliasChallenger = "challenger"
+)
+
+// maxNoteText bounds the reason and actor of an alias move.
+const maxNoteText = 1 << 10
+
+// AliasMove is one move of an alias, as recorded in the alias history.
+type AliasMove struct {
+	// ID is the alias_history row; 0 when nothing moved.
+	ID    int64  `json:"id"`
+	Model string `json:"model"`
+	Alias string `json:"alias"`
+	// From is the version the alias pointed at before, 0 when it was not
+	// set; To is the version it points at after.
+	From    int       `json:"from"`
+	To      int       `json:"to"`
+	Reason  string    `json:"reason"`
+	Actor   string    `json:"actor"`
+	MovedAt time.Time `json:"moved_at"`
+	// Moved is false when SetAlias found the alias already at To and
+	// changed nothing; entries of AliasHistory always have it true.
+	Moved bool `json:"moved"`
+}
+
+// AliasEvent is the payload of a NOTIFY on AliasChannel, and what Listen
+// delivers.
+type AliasEvent struct {
+	Model string `json:"model"`
+	Alias string `json:"alias"`
+	// From is 0 when the alias was not set before.
+	From int `json:"from"`
+	To   int `json:"to"`
+	// Resync is set, with the other fields empty, on an event Listen makes
+	// up after each (re)connection: moves may have been missed, so read the
+	// aliases again.
+	Resync bool `json:"-"`
+}
+
+// Alias returns the version the model's alias points at, or ErrNotFound
+// when the model is unknown or the alias is not set. It is one indexed
+// query, cheap enough to poll.
+func (r *Registry) Alias(ctx context.Context, model, alias string) (Version, error) {
+	v, err := scanVersion(r.db.QueryRowContext(ctx, versionQuery+`
+		JOIN aliases al ON al.model_name = v.model_name AND al.version = v.version
+		WHERE al.model_name = $1 AND al.alias = $2`, model, alias))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Version{}, fmt.Errorf("registry: alias %s of %s: %w", alias, model, ErrNotFound)
+	}
+	if err != nil {
+		return Version{}, fmt.Errorf("registry: alias %s of %s: %w", alias, model, err)
+	}
+	return v, nil
+}
+
+// Aliases returns the model's aliases and the versions they point at, or
+// ErrNotFound for an unknown model.
+func (r *Registry) Aliases(ctx context.Context, model string) (map[string]int, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT a.alias, a.version
+		FROM registered_models m LEFT JOIN aliases a ON a.model_name = m.name
+		WHERE m.name = $1`, model)
+	if err != nil {
+		return nil, fmt.Errorf("registry: aliases of %s: %w", model, err)
+	}
+	defer rows.Close()
+	found := false
+	aliases := map[string]int{}
+	for rows.Next() {
+		found = true
+		var (
+			alias sql.NullString
+			v     sql.NullInt64
+		)
+		if err := rows.Scan(&alias, &v); err != nil {
+			return nil, fmt.Errorf("registry: aliases of %s: %w", model, err)
+		}
+		if alias.Valid {
+			aliases[alias.String] = int(v.Int64)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("registry: aliases of %s: %w", model, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("registry: aliases of %s: model %w", model, ErrNotFound)
+	}
+	return aliases, nil
+}
+
+// SetAlias points the model's alias at version, recording the move with
+// its reason and actor in the alias history and notifying AliasChannel, in
+// one transaction. When the alias already points at version nothing is
+// written or notified and the move has Moved false, so a retried call is
+// harmless. An unknown model or version is ErrNotFound.
+func (r *Registry) SetAlias(ctx context.Context, model, alias string, version int, reason, actor string) (AliasMove, error) {
+	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
+		if version <= 0 {
+			return AliasMove{}, fmt.Errorf("version %d: %w", version, ErrInvalid)
+		}
+		return r.moveAlias(ctx, tx, model, alias, version, reason, actor)
+	})
+	if err != nil {
+		return AliasMove{}, fmt.Errorf("registry: set alias %s of %s to version %d: %w", alias, model, version, err)
+	}
+	return mv, nil
+}
+
+// Rollback moves the model's alias back to the version it pointed at
+// before its last move: an undo, so a second Rollback undoes the first.
+// An alias without history is ErrNotFound; one whose last move was its
+// first setting has nothing to go back to, which is ErrConflict. An empty
+// reason is recorded as "rollback of move N".
+func (r *Registry) Rollback(ctx context.Context, model, alias, reason, actor string) (AliasMove, error) {
+	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
+		var (
+			id       int64
+			from, to sql.NullInt64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT id, from_version, to_version FROM alias_history
+			WHERE model_name = $1 AND alias = $2 ORDER BY id DESC LIMIT 1`, model, alias).Scan(&id, &from, &to)
+		if errors.Is(err, sql.ErrNoRows) {
+			return AliasMove{}, fmt.Errorf("alias has no history: %w", ErrNotFound)
+		}
+		if err != nil {
+			return AliasMove{}, err
+		}
+		if !from.Valid {
+			return AliasMove{}, fmt.Errorf("its last move (%d) first set it to version %d; there is no earlier version: %w", id, to.Int64, ErrConflict)
+		}
+		if reason == "" {
+			reason = fmt.Sprintf("rollback of move %d", id)
+		}
+		return r.moveAlias(ctx, tx, model, alias, int(from.Int64), reason, actor)
+	})
+	if err != nil {
+		return AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: %w", alias, model, err)
+	}
+	return mv, nil
+}
+
+// inModelTx runs fn in a transaction holding the model's row lock, which
+// serialises alias moves of one model, and commits when fn succeeds.
+func (r *Registry) inModelTx(ctx context.Context, model, alias string, fn func(*sql.Tx) (AliasMove, error)) (AliasMove, error) {
+	if err := checkName("model", model); err != nil {
+		return AliasMove{}, err
+	}
+	if err := checkName("alias", alias); err != nil {
+		return AliasMove{}, err
+	}
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return AliasMove{}, err
+	}
+	defer rollback(tx)
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM registered_models WHERE name = $1 FOR UPDATE`, model).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AliasMove{}, fmt.Errorf("model %w", ErrNotFound)
+	}
+	if err != nil {
+		return AliasMove{}, err
+	}
+	mv, err := fn(tx)
+	if err != nil {
+		return AliasMove{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return AliasMove{}, err
+	}
+	if mv.Moved {
+		r.log.WithFields(logrus.Fields{
+			"model": model, "alias": alias, "from": mv.From, "to": mv.To, "actor": mv.Actor, "reason": mv.Reason,
+		}).Info("registry: moved alias")
+	}
+	return mv, nil
+}
+
+// moveAlias points alias at version inside tx, which holds the model's
+// lock: it updates the alias, appends the history row and queues the
+// NOTIFY, which PostgreSQL delivers only if tx commits.
+func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias string, version int, reason, actor string) (AliasMove, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM model_versions WHERE model_name = $1 AND version = $2`, model, version).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AliasMove{}, fmt.Errorf("version %w", ErrNotFound)
+	}
+	if err != nil {
+		return AliasMove{}, err
+	}
+	var from sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&from)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return AliasMove{}, err
+	}
+	if from.Valid && int(from.Int64) == version {
+		return AliasMove{Model: model, Alias: alias, From: version, To: version}, nil
+	}
+
+	mv := AliasMove{
+		Model: model, Alias: alias, From: int(from.Int64), To: version,
+		Reason: cleanText(reason, maxNoteText), Actor: cleanText(actor, maxNoteText), Moved: true,
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO aliases (model_name, alias, version) VALUES ($1, $2, $3)
+		ON CONFLICT (model_name, alias) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
+		model, alias, version); err != nil {
+		return AliasMove{}, err
+	}
+	if err := tx.QueryRowContext(ctx, `INSERT INTO alias_history (model_name, alias, from_version, to_version, reason, actor)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, moved_at`,
+		model, alias, from, version, mv.Reason, mv.Actor).Scan(&mv.ID, &mv.MovedAt); err != nil {
+		return AliasMove{}, err
+	}
+	payload, err := json.Marshal(AliasEvent{Model: model, Alias: alias, From: mv.From, To: version})
+	if err != nil {
+		return AliasMove{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, AliasChannel, string(payload)); err != nil {
+		return AliasMove{}, err
+	}
+	return mv, nil
+}
+
+// AliasHistory returns every alias move of the model, newest first, or
+// ErrNotFound for an unknown model.
+func (r *Registry) AliasHistory(ctx context.Context, model string) ([]AliasMove, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT id, model_name, alias, from_version, to_version, reason, actor, moved_at
+		FROM alias_history WHERE model_name = $1 ORDER BY id DESC`, model)
+	if err != nil {
+		return nil, fmt.Errorf("registry: alias history of %s: %w", model, err)
+	}
+	defer rows.Close()
+	moves := []AliasMove{}
+	for rows.Next() {
+		var (
+			mv   AliasMove
+			from sql.NullInt64
+		)
+		if err := rows.Scan(&mv.ID, &mv.Model, &mv.Alias, &from, &mv.To, &mv.Reason, &mv.Actor, &mv.MovedAt); err != nil {
+			return nil, fmt.Errorf("registry: alias history of %s: %w", model, err)
+		}
+		mv.From = int(from.Int64)
+		mv.Moved = true
+		moves = append(moves, mv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("registry: alias history of %s: %w", model, err)
+	}
+	if len(moves) == 0 {
+		var one int
+		err := r.db.QueryRowContext(ctx, `SELECT 1 FROM registered_models WHERE name = $1`, model).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("registry: alias history of %s: model %w", model, ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registry: alias history of %s: %w", model, err)
+		}
+	}
+	return moves, nil
+}

@@ -1,0 +1,206 @@
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	neturl "net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+	"github.com/sirupsen/logrus"
+)
+
+// Sentinel errors, wrapped by the errors this package returns.
+var (
+	// ErrNotFound: the model, version, run or data set does not exist, or
+	// the alias is not set.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write contradicts what is already recorded.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the input is malformed.
+	ErrInvalid = errors.New("invalid input")
+)
+
+// pingTimeout bounds the first connection when the caller's context has no
+// deadline, so a black-holed address fails instead of hanging start-up.
+const pingTimeout = 15 * time.Second
+
+// Registry is a handle on the registry database, safe for concurrent use.
+type Registry struct {
+	db  *sql.DB
+	log logrus.FieldLogger
+}
+
+// Open connects to the PostgreSQL database at dsn (a postgres:// URL or a
+// key=value connection string, as lib/pq takes them), checks that it answers and applies the
+// pending schema migrations. log may be nil.
+func Open(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registry, error) {
+	if log == nil {
+		log = discard()
+	}
+	cfg, err := parseURL(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	conn, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", redact(err), ErrInvalid)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+
+	pctx, cancel := ctx, context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		pctx, cancel = context.WithTimeout(ctx, pingTimeout)
+	}
+	err = db.PingContext(pctx)
+	cancel()
+	if err != nil {
+		db.Close()
+		return nil, connectError(cfg, err)
+	}
+	r := &Registry{db: db, log: log.WithField("component", "registry")}
+	if err := r.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close closes the connection pool.
+func (r *Registry) Close() error {
+	if err := r.db.Close(); err != nil {
+		return fmt.Errorf("registry: close: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers, for readiness probes.
+func (r *Registry) Ping(ctx context.Context) error {
+	if err := r.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("registry: ping: %w", err)
+	}
+	return nil
+}
+
+// parseURL parses a lib/pq connection string without ever repeating it in
+// an error, since it may hold a password.
+func parseURL(dsn string) (pq.Config, error) {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		return pq.Config{}, fmt.Errorf("invalid database URL: %v: %w", redact(err), ErrInvalid)
+	}
+	return cfg, nil
+}
+
+// redact drops the URL that net/url puts in its parse errors.
+func redact(err error) error {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// connectError turns a failed first connection into a message that says
+// what to fix.
+func connectError(cfg pq.Config, err error) error {
+	addr := address(cfg)
+	if pe := pq.As(err, pqerror.InvalidPassword, pqerror.InvalidAuthorizationSpecification); pe != nil {
+		return fmt.Errorf("registry: authentication failed for user %s at %s: %w", userName(cfg), addr, err)
+	}
+	if pe := pq.As(err, pqerror.InvalidCatalogName); pe != nil {
+		return fmt.Errorf("registry: database %q does not exist at %s: %w", cfg.Database, addr, err)
+	}
+	if errors.Is(err, pq.ErrSSLNotSupported) {
+		return fmt.Errorf("registry: PostgreSQL at %s does not offer TLS (add sslmode=disable to the URL for a local server): %w", addr, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
+		errors.Is(err, driver.ErrBadConn) {
+		return fmt.Errorf("registry: cannot reach PostgreSQL at %s: %w", addr, err)
+	}
+	return fmt.Errorf("registry: connect to PostgreSQL at %s as %s: %w", addr, userName(cfg), err)
+}
+
+func address(cfg pq.Config) string {
+	host := cfg.Host
+	if host == "" {
+		host = "localhost"
+	}
+	port := cfg.Port
+	if port == 0 {
+		port = 5432
+	}
+	if strings.HasPrefix(host, "/") || strings.HasPrefix(host, "@") {
+		return fmt.Sprintf("%s/.s.PGSQL.%d", host, port)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+func userName(cfg pq.Config) string {
+	if cfg.User == "" {
+		return "(default)"
+	}
+	return cfg.User
+}
+
+func discard() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l
+}
+
+// namePattern is what model and alias names may look like: they appear in
+// URLs and object keys, so no spaces, slashes or control characters.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+func checkName(kind, s string) error {
+	if !namePattern.MatchString(s) {
+		return fmt.Errorf("%s name %q: want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit: %w", kind, s, ErrInvalid)
+	}
+	return nil
+}
+
+// jsonObject returns raw as a JSON object for a jsonb column: "{}" when
+// empty, ErrInvalid when it is not an object.
+func jsonObject(what string, raw json.RawMessage) (string, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return "{}", nil
+	}
+	if !json.Valid([]byte(s)) || s[0] != '{' {
+		return "", fmt.Errorf("%s: not a JSON object: %w", what, ErrInvalid)
+	}
+	return s, nil
+}
+
+// checkMetrics rejects values JSON cannot carry, since the API returns
+// metrics as JSON.
+func checkMetrics(m map[string]float64) error {
+	for k, v := range m {
+		if k == "" {
+			return fmt.Errorf("metric with an empty name: %w", ErrInvalid)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("metric %s = %v: not a finite number: %w", k, v, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// rollback ends tx after a failure; its own error is irrelevant then.
+func rollback(tx *sql.Tx) { _ = tx.Rollback() }

@@ -1,0 +1,713 @@
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prodcat/prodcat/internal/testenv"
+)
+
+// Integration tests against a real PostgreSQL at DATABASE_URL. Each test
+// works in a schema of its own, created for it and dropped after it, so the
+// tests are independent and can share a database with other users.
+
+// testTimeout keeps a broken test from hanging; it is not a performance bound.
+const testTimeout = 2 * time.Minute
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func baseURL(t *testing.T) string {
+	t.Helper()
+	testenv.Integration(t)
+	u := os.Getenv("DATABASE_URL")
+	if u == "" {
+		t.Fatal("DATABASE_URL is not set")
+	}
+	return u
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// withParam returns dsn with the connection parameter k set to v.
+func withParam(t *testing.T, dsn, k, v string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " " + k + "=" + v
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func adminDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("postgres", baseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// freshSchema creates an empty schema for t, dropped when t ends, and
+// returns a connection string whose search_path is that schema.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	db := adminDB(t)
+	name := randomName("prodcat_test_")
+	if _, err := db.ExecContext(testCtx(t), "CREATE SCHEMA "+name); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	return withParam(t, baseURL(t), "search_path", name)
+}
+
+func open(t *testing.T, dsn string) *Registry {
+	t.Helper()
+	r, err := Open(testCtx(t), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func newRegistry(t *testing.T) *Registry {
+	t.Helper()
+	return open(t, freshSchema(t))
+}
+
+func dataset(digest string) Dataset {
+	return Dataset{
+		Digest: digest, SourceKeys: []string{"raw/x", "raw/y"}, TrainKey: "ds/" + digest + "/train", HoldoutKey: "ds/" + digest + "/holdout",
+		Rows: 100, Classes: 3, Rejected: 2, RejectReasons: map[string]int{"empty text": 2},
+		HoldoutFraction: 0.2, HoldoutSalt: "s", TrainRows: 80, HoldoutRows: 20,
+	}
+}
+
+func recordDataset(t *testing.T, r *Registry, digest string) {
+	t.Helper()
+	if err := r.RecordDataset(testCtx(t), dataset(digest)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newVersion(model, wf, run string) NewVersion {
+	return NewVersion{
+		Model: model, WorkflowID: wf, WorkflowRunID: run, DatasetDigest: "ds1",
+		Params: json.RawMessage(`{"c": 1.5, "ngrams": [1, 2]}`), CodeVersion: "abc123",
+		ArtifactKey: "models/" + wf, ArtifactDigest: "sha-" + wf, ReportKey: "reports/" + wf,
+		Metrics:   map[string]float64{"weighted_f1": 0.81, "accuracy": 0.8},
+		Signature: json.RawMessage(`{"inputs": [{"name": "designation", "type": "string"}], "outputs": [{"name": "prdtypecode", "type": "string"}]}`),
+	}
+}
+
+func count(t *testing.T, dsn, query string, args ...any) int {
+	t.Helper()
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(testCtx(t), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func TestMigrationsConcurrentAndRepeated(t *testing.T) {
+	dsn := freshSchema(t)
+	ctx := testCtx(t)
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			r, err := Open(ctx, dsn, nil)
+			if err == nil {
+				err = r.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+		}
+	}
+	r := open(t, dsn) // once more, after all of them
+	if err := r.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, dsn, `SELECT count(*) FROM schema_migrations`); got != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", got, len(ms))
+	}
+	tables := count(t, dsn, `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()
+		AND table_name IN ('datasets', 'runs', 'metrics', 'registered_models', 'model_versions', 'aliases', 'alias_history')`)
+	if tables != 7 {
+		t.Errorf("found %d of the 7 registry tables", tables)
+	}
+}
+
+func TestRecordDatasetIdempotent(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	d := dataset("ds1")
+	for range 2 {
+		if err := r.RecordDataset(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed := d
+	changed.Rows = 999
+	if err := r.RecordDataset(ctx, changed); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Dataset(ctx, "ds1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedAt.IsZero() {
+		t.Error("no created_at")
+	}
+	got.CreatedAt = time.Time{}
+	if !reflect.DeepEqual(got, d) {
+		t.Errorf("Dataset = %+v\nwant %+v (the first recording)", got, d)
+	}
+	if _, err := r.Dataset(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown dataset: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestRunLifecycle(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	recordDataset(t, r, "ds1")
+
+	first, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ID == 0 || first.Status != RunRunning || first.StartedAt.IsZero() || first.FinishedAt != nil {
+		t.Fatalf("started run = %+v", first)
+	}
+	// The retry, now knowing the dataset and parameters, fills them in.
+	again, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r1", DatasetDigest: "ds1",
+		Params: json.RawMessage(`{"c":1}`), CodeVersion: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || again.DatasetDigest != "ds1" || string(again.Params) != `{"c": 1}` || again.CodeVersion != "abc" {
+		t.Errorf("second StartRun = %+v, want run %d with the blanks filled in", again, first.ID)
+	}
+	// ... but never overwrites.
+	third, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r1", Params: json.RawMessage(`{"c":2}`), CodeVersion: "def"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.ID != first.ID || string(third.Params) != `{"c": 1}` || third.CodeVersion != "abc" {
+		t.Errorf("third StartRun = %+v, want the recorded values kept", third)
+	}
+	if _, err := r.StartRun(ctx, Run{Model: "other", WorkflowID: "wf", WorkflowRunID: "r1"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("same workflow, other model: err = %v, want ErrConflict", err)
+	}
+	if _, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r2", DatasetDigest: "nope"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown dataset: err = %v, want ErrNotFound", err)
+	}
+
+	for range 2 {
+		if err := r.RecordMetrics(ctx, first.ID, map[string]float64{"weighted_f1": 0.5, "accuracy": 0.6}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.RecordMetrics(ctx, first.ID, map[string]float64{"weighted_f1": 0.7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RecordMetrics(ctx, 1<<40, map[string]float64{"x": 1}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("metrics of unknown run: err = %v, want ErrNotFound", err)
+	}
+	if n := count(t, freshSchemaOf(t, r), `SELECT count(*) FROM metrics`); n != 2 {
+		t.Errorf("%d metric rows, want 2", n)
+	}
+
+	for range 2 {
+		if err := r.FinishRun(ctx, first.ID, RunSucceeded, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.FinishRun(ctx, first.ID, RunFailed, "boom"); !errors.Is(err, ErrConflict) {
+		t.Errorf("finishing a succeeded run as failed: err = %v, want ErrConflict", err)
+	}
+	if err := r.FinishRun(ctx, 1<<40, RunFailed, "boom"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown run: err = %v, want ErrNotFound", err)
+	}
+
+	failed, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf2", WorkflowRunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FinishRun(ctx, failed.ID, RunFailed, "bad data\x00: \xff"); err != nil {
+		t.Fatal(err)
+	}
+
+	runs, err := r.Runs(ctx, "m", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].ID != failed.ID || runs[1].ID != first.ID {
+		t.Fatalf("Runs = %+v, want the failed run then the first", runs)
+	}
+	if runs[0].Status != RunFailed || runs[0].Error != "bad data: \uFFFD" || runs[0].FinishedAt == nil {
+		t.Errorf("failed run = %+v", runs[0])
+	}
+	want := map[string]float64{"weighted_f1": 0.7, "accuracy": 0.6}
+	if runs[1].Status != RunSucceeded || !reflect.DeepEqual(runs[1].Metrics, want) {
+		t.Errorf("first run = %+v, want succeeded with metrics %v", runs[1], want)
+	}
+	one, err := r.Run(ctx, first.ID)
+	if err != nil || !reflect.DeepEqual(one, runs[1]) {
+		t.Errorf("Run = %+v, %v; want %+v", one, err, runs[1])
+	}
+	if limited, err := r.Runs(ctx, "m", 1); err != nil || len(limited) != 1 {
+		t.Errorf("Runs limit 1 = %d runs, %v", len(limited), err)
+	}
+	if none, err := r.Runs(ctx, "unknown", 10); err != nil || len(none) != 0 {
+		t.Errorf("Runs of unknown model = %v, %v; want none", none, err)
+	}
+	if _, err := r.Run(ctx, 1<<40); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown run: err = %v, want ErrNotFound", err)
+	}
+}
+
+// freshSchemaOf returns a connection string for the schema r works in.
+func freshSchemaOf(t *testing.T, r *Registry) string {
+	t.Helper()
+	var schema string
+	if err := r.db.QueryRowContext(testCtx(t), `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	return withParam(t, baseURL(t), "search_path", schema)
+}
+
+func TestCreateVersionIdempotent(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	recordDataset(t, r, "ds1")
+	run, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf-a", WorkflowRunID: "r", DatasetDigest: "ds1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv := newVersion("m", "wf-a", "r")
+	nv.RunID = run.ID
+	v1, err := r.CreateVersion(ctx, nv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1.Version != 1 || v1.RunID != run.ID || v1.DatasetDigest != "ds1" || v1.ArtifactDigest != "sha-wf-a" ||
+		v1.CodeVersion != "abc123" || v1.ReportKey != "reports/wf-a" || v1.CreatedAt.IsZero() {
+		t.Errorf("first version = %+v", v1)
+	}
+	if f1, ok := v1.WeightedF1(); !ok || f1 != 0.81 {
+		t.Errorf("WeightedF1 = %v, %v", f1, ok)
+	}
+	var sig struct {
+		Inputs []struct{ Name string } `json:"inputs"`
+	}
+	if err := json.Unmarshal(v1.Signature, &sig); err != nil || len(sig.Inputs) != 1 || sig.Inputs[0].Name != "designation" {
+		t.Errorf("signature = %s, %v", v1.Signature, err)
+	}
+
+	// The retried register step gets the same version back.
+	retry, err := r.CreateVersion(ctx, nv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(retry, v1) {
+		t.Errorf("retried CreateVersion = %+v\nwant %+v", retry, v1)
+	}
+	dsn := freshSchemaOf(t, r)
+	if n := count(t, dsn, `SELECT count(*) FROM model_versions`); n != 1 {
+		t.Errorf("%d versions after a retry, want 1", n)
+	}
+
+	// Another workflow execution, and another run of the same workflow ID,
+	// each make a new version.
+	v2, err := r.CreateVersion(ctx, newVersion("m", "wf-b", "r"))
+	if err != nil || v2.Version != 2 {
+		t.Fatalf("second workflow: %+v, %v", v2, err)
+	}
+	v3, err := r.CreateVersion(ctx, newVersion("m", "wf-b", "r2"))
+	if err != nil || v3.Version != 3 {
+		t.Fatalf("second run of the workflow: %+v, %v", v3, err)
+	}
+	// Numbering is per model.
+	o1, err := r.CreateVersion(ctx, newVersion("other", "wf-b", "r"))
+	if err != nil || o1.Version != 1 {
+		t.Fatalf("other model: %+v, %v", o1, err)
+	}
+
+	got, err := r.Version(ctx, "m", 1)
+	if err != nil || !reflect.DeepEqual(got, v1) {
+		t.Errorf("Version(m, 1) = %+v, %v", got, err)
+	}
+	vs, err := r.Versions(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nums := versionNumbers(vs); !slices.Equal(nums, []int{3, 2, 1}) {
+		t.Errorf("Versions = %v, want newest first", nums)
+	}
+	models, err := r.Models(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(models) != 2 || models[0].Name != "m" || models[0].LatestVersion != 3 || models[1].Name != "other" || models[1].LatestVersion != 1 {
+		t.Errorf("Models = %+v", models)
+	}
+
+	bad := newVersion("m", "wf-c", "r")
+	bad.DatasetDigest = "nope"
+	if _, err := r.CreateVersion(ctx, bad); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "dataset nope") {
+		t.Errorf("unknown dataset: err = %v, want ErrNotFound naming it", err)
+	}
+	bad = newVersion("m", "wf-c", "r")
+	bad.RunID = 1 << 40
+	if _, err := r.CreateVersion(ctx, bad); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "run ") {
+		t.Errorf("unknown run: err = %v, want ErrNotFound naming it", err)
+	}
+	// The failed attempts used no version numbers.
+	if v4, err := r.CreateVersion(ctx, newVersion("m", "wf-c", "r")); err != nil || v4.Version != 4 {
+		t.Errorf("after failures: %+v, %v; want version 4", v4, err)
+	}
+}
+
+func versionNumbers(vs []Version) []int {
+	var nums []int
+	for _, v := range vs {
+		nums = append(nums, v.Version)
+	}
+	return nums
+}
+
+func TestCreateVersionConcurrent(t *testing.T) {
+	dsn := freshSchema(t)
+	// Two handles, as a worker and a second worker would have.
+	regs := []*Registry{open(t, dsn), open(t, dsn)}
+	ctx := testCtx(t)
+	recordDataset(t, regs[0], "ds1")
+
+	const workers, each = 8, 5
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var created []int
+	shared := make([]int, workers)
+	var errs []error
+	for w := range workers {
+		wg.Go(func() {
+			r := regs[w%len(regs)]
+			// Every worker races on the same registration once, as retried
+			// activities on several workers would.
+			v, err := r.CreateVersion(ctx, newVersion("m", "wf-shared", "r"))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			shared[w] = v.Version
+			for i := range each {
+				mu.Unlock()
+				v, err := r.CreateVersion(ctx, newVersion("m", fmt.Sprintf("wf-%d-%d", w, i), "r"))
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				created = append(created, v.Version)
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, v := range shared[1:] {
+		if v != shared[0] {
+			t.Fatalf("the shared registration got versions %v, want one", shared)
+		}
+	}
+	all := append(created, shared[0])
+	slices.Sort(all)
+	for i, v := range all {
+		if v != i+1 {
+			t.Fatalf("versions %v are not 1..%d without gaps or repeats", all, workers*each+1)
+		}
+	}
+	if n := count(t, dsn, `SELECT count(*) FROM model_versions`); n != workers*each+1 {
+		t.Errorf("%d rows, want %d", n, workers*each+1)
+	}
+}
+
+// listen runs Listen in the background for the test and returns its events.
+// It waits for the first Resync, so LISTEN is active when it returns.
+func listen(t *testing.T, dsn string) (<-chan AliasEvent, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(testCtx(t))
+	events := make(chan AliasEvent, 100)
+	done := make(chan error, 1)
+	go func() { done <- Listen(ctx, dsn, nil, func(ev AliasEvent) { events <- ev }) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	})
+	t.Cleanup(func() { _ = stop() })
+	select {
+	case ev := <-events:
+		if !ev.Resync {
+			t.Fatalf("first event %+v, want a resync", ev)
+		}
+	case err := <-done:
+		done <- err // for stop
+		t.Fatalf("Listen: %v", err)
+	}
+	return events, stop
+}
+
+// next returns the next event about model (other tests share the channel).
+func next(t *testing.T, events <-chan AliasEvent, model string) AliasEvent {
+	t.Helper()
+	ctx := testCtx(t)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Resync || ev.Model == model {
+				return ev
+			}
+		case <-ctx.Done():
+			t.Fatal("no alias event")
+		}
+	}
+}
+
+func TestAliasesHistoryNotifyRollback(t *testing.T) {
+	dsn := freshSchema(t)
+	r := open(t, dsn)
+	ctx := testCtx(t)
+	recordDataset(t, r, "ds1")
+	model := randomName("m")
+	for i := range 3 {
+		if _, err := r.CreateVersion(ctx, newVersion(model, fmt.Sprint("wf", i), "r")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, stop := listen(t, dsn)
+
+	move := func(alias string, v int, wantMoved bool, wantFrom int) {
+		t.Helper()
+		mv, err := r.SetAlias(ctx, model, alias, v, "because "+alias, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mv.Moved != wantMoved || mv.To != v || mv.From != wantFrom || mv.Model != model || mv.Alias != alias {
+			t.Fatalf("SetAlias(%s, %d) = %+v, want moved=%v from %d", alias, v, mv, wantMoved, wantFrom)
+		}
+		if wantMoved && (mv.ID == 0 || mv.MovedAt.IsZero() || mv.Reason != "because "+alias || mv.Actor != "alice") {
+			t.Fatalf("move not recorded: %+v", mv)
+		}
+	}
+	move(AliasProduction, 1, true, 0)
+	move(AliasProduction, 1, false, 1) // no-op: no history, no NOTIFY
+	if _, err := r.SetAlias(ctx, model, AliasProduction, 99, "", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown version: err = %v, want ErrNotFound", err)
+	}
+	move(AliasChallenger, 2, true, 0)
+	move(AliasProduction, 2, true, 1)
+
+	for _, want := range []AliasEvent{
+		{Model: model, Alias: AliasProduction, From: 0, To: 1},
+		{Model: model, Alias: AliasChallenger, From: 0, To: 2},
+		{Model: model, Alias: AliasProduction, From: 1, To: 2},
+	} {
+		if got := next(t, events, model); got != want {
+			t.Fatalf("event %+v, want %+v", got, want)
+		}
+	}
+
+	aliases, err := r.Aliases(ctx, model)
+	if err != nil || !reflect.DeepEqual(aliases, map[string]int{AliasProduction: 2, AliasChallenger: 2}) {
+		t.Errorf("Aliases = %v, %v", aliases, err)
+	}
+	prod, err := r.Alias(ctx, model, AliasProduction)
+	if err != nil || prod.Version != 2 || !slices.Equal(prod.Aliases, []string{AliasChallenger, AliasProduction}) {
+		t.Errorf("Alias(production) = %+v, %v", prod, err)
+	}
+
+	rb, err := r.Rollback(ctx, model, AliasProduction, "", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rb.Moved || rb.From != 2 || rb.To != 1 || rb.Actor != "bob" || !strings.HasPrefix(rb.Reason, "rollback of move ") {
+		t.Errorf("Rollback = %+v", rb)
+	}
+	if got, want := next(t, events, model), (AliasEvent{Model: model, Alias: AliasProduction, From: 2, To: 1}); got != want {
+		t.Errorf("rollback event %+v, want %+v", got, want)
+	}
+	// A second rollback undoes the first.
+	if rb2, err := r.Rollback(ctx, model, AliasProduction, "undo", "bob"); err != nil || rb2.To != 2 || rb2.Reason != "undo" {
+		t.Errorf("second Rollback = %+v, %v", rb2, err)
+	}
+	if _, err := r.Rollback(ctx, model, AliasChallenger, "", ""); !errors.Is(err, ErrConflict) {
+		t.Errorf("rollback of an alias set once: err = %v, want ErrConflict", err)
+	}
+	if _, err := r.Rollback(ctx, model, "staging", "", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("rollback of an unset alias: err = %v, want ErrNotFound", err)
+	}
+
+	hist, err := r.AliasHistory(ctx, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		alias    string
+		from, to int
+	}
+	var got []step
+	for _, h := range hist {
+		got = append(got, step{h.Alias, h.From, h.To})
+		if !h.Moved || h.Model != model || h.MovedAt.IsZero() {
+			t.Errorf("history entry %+v", h)
+		}
+	}
+	want := []step{{"production", 1, 2}, {"production", 2, 1}, {"production", 1, 2}, {"challenger", 0, 2}, {"production", 0, 1}}
+	if !slices.Equal(got, want) {
+		t.Errorf("history %v, want %v (newest first, no entry for the no-op)", got, want)
+	}
+
+	models, err := r.Models(ctx)
+	if err != nil || len(models) != 1 || !reflect.DeepEqual(models[0].Aliases, map[string]int{AliasProduction: 2, AliasChallenger: 2}) {
+		t.Errorf("Models = %+v, %v", models, err)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Listen returned %v after cancel, want nil", err)
+	}
+}
+
+func TestListenReconnects(t *testing.T) {
+	dsn := freshSchema(t)
+	r := open(t, dsn)
+	ctx := testCtx(t)
+	recordDataset(t, r, "ds1")
+	model := randomName("m")
+	if _, err := r.CreateVersion(ctx, newVersion(model, "wf", "r")); err != nil {
+		t.Fatal(err)
+	}
+	app := randomName("listen_")
+	events, _ := listen(t, withParam(t, dsn, "application_name", app))
+
+	var killed int
+	err := adminDB(t).QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed)
+	if err != nil || killed != 1 {
+		t.Fatalf("terminated %d listener connections, %v; want 1", killed, err)
+	}
+	if ev := next(t, events, model); !ev.Resync {
+		t.Fatalf("after the connection loss got %+v, want a resync", ev)
+	}
+	if _, err := r.SetAlias(ctx, model, AliasProduction, 1, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, events, model); ev != (AliasEvent{Model: model, Alias: AliasProduction, To: 1}) {
+		t.Errorf("after reconnecting got %+v", ev)
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	recordDataset(t, r, "ds1")
+	if _, err := r.CreateVersion(ctx, newVersion("m", "wf", "r")); err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]error{}
+	_, checks["version of unknown model"] = r.Version(ctx, "nope", 1)
+	_, checks["unknown version"] = r.Version(ctx, "m", 2)
+	_, checks["versions of unknown model"] = r.Versions(ctx, "nope")
+	_, checks["unset alias"] = r.Alias(ctx, "m", AliasProduction)
+	_, checks["alias of unknown model"] = r.Alias(ctx, "nope", AliasProduction)
+	_, checks["aliases of unknown model"] = r.Aliases(ctx, "nope")
+	_, checks["set alias of unknown model"] = r.SetAlias(ctx, "nope", AliasProduction, 1, "", "")
+	_, checks["set alias to unknown version"] = r.SetAlias(ctx, "m", AliasProduction, 2, "", "")
+	_, checks["rollback without history"] = r.Rollback(ctx, "m", AliasProduction, "", "")
+	_, checks["history of unknown model"] = r.AliasHistory(ctx, "nope")
+	for name, err := range checks {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: err = %v, want ErrNotFound", name, err)
+		}
+	}
+	if aliases, err := r.Aliases(ctx, "m"); err != nil || len(aliases) != 0 {
+		t.Errorf("Aliases of a model without any = %v, %v", aliases, err)
+	}
+	if hist, err := r.AliasHistory(ctx, "m"); err != nil || len(hist) != 0 {
+		t.Errorf("AliasHistory of a model without moves = %v, %v", hist, err)
+	}
+}
+
+func TestOpenWrongPassword(t *testing.T) {
+	base := baseURL(t)
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" {
+		t.Skip("DATABASE_URL is not a URL")
+	}
+	user := u.User.Username()
+	u.User = url.UserPassword(user, "wrong-"+randomName(""))
+	r, err := Open(testCtx(t), u.String(), nil)
+	if err == nil {
+		r.Close()
+		t.Skip("the server accepts any password (trust authentication)")
+	}
+	want := "registry: authentication failed for user " + user
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %v, want prefix %q", err, want)
+	}
+	if strings.Contains(err.Error(), "wrong-") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}

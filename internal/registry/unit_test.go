@@ -1,0 +1,164 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+	"unicode/utf8"
+)
+
+// These tests need no database.
+
+func TestLoadMigrations(t *testing.T) {
+	ms, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].version != 1 {
+		t.Fatalf("embedded migrations = %+v, want 0001 first", ms)
+	}
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version <= ms[i-1].version {
+			t.Errorf("migrations not in order: %s after %s", ms[i].name, ms[i-1].name)
+		}
+	}
+
+	ordered, err := loadMigrations(fstest.MapFS{
+		"migrations/0010_b.sql": {Data: []byte("b")},
+		"migrations/0002_a.sql": {Data: []byte("a")},
+	})
+	if err != nil || len(ordered) != 2 || ordered[0].version != 2 || ordered[1].version != 10 {
+		t.Errorf("numeric order: got %+v, %v", ordered, err)
+	}
+	for name, fsys := range map[string]fstest.MapFS{
+		"no number": {"migrations/init.sql": {}},
+		"zero":      {"migrations/0000_init.sql": {}},
+		"duplicate": {"migrations/0001_a.sql": {}, "migrations/1_b.sql": {}},
+	} {
+		if _, err := loadMigrations(fsys); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, ok := range []string{"production", "prdtypecode", "v1.2_rc-3", "A"} {
+		if err := checkName("alias", ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "-x", "a b", "a/b", "é", strings.Repeat("a", 129), "a\x00"} {
+		if err := checkName("alias", bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: err = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestJSONObject(t *testing.T) {
+	for in, want := range map[string]string{"": "{}", "null": "{}", ` {"a":1} `: `{"a":1}`} {
+		got, err := jsonObject("p", []byte(in))
+		if err != nil || got != want {
+			t.Errorf("%q: got %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"[1]", "1", `"s"`, "{", "{}x"} {
+		if _, err := jsonObject("p", []byte(bad)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: err = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestCheckMetrics(t *testing.T) {
+	if err := checkMetrics(map[string]float64{"weighted_f1": 0.8}); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []map[string]float64{{"x": math.NaN()}, {"x": math.Inf(1)}, {"": 1}} {
+		if err := checkMetrics(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v: err = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	if got := cleanText("a\x00b\xffc", 100); got != "ab\uFFFDc" {
+		t.Errorf("got %q", got)
+	}
+	long := strings.Repeat("é", 10) // 2 bytes each
+	got := cleanText(long, 5)
+	if !utf8.ValidString(got) || !strings.HasPrefix(got, "éé") || len(got) > 5+len("…") {
+		t.Errorf("cut = %q", got)
+	}
+}
+
+func TestOpenInvalidURL(t *testing.T) {
+	_, err := Open(context.Background(), "postgres://u:secretpw@host:notaport/db", nil)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	if strings.Contains(err.Error(), "secretpw") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}
+
+func TestInvalidInputNeedsNoDatabase(t *testing.T) {
+	// A Registry whose pool was never opened: input checks must fail first.
+	r := &Registry{log: discard()}
+	ctx := context.Background()
+	checks := map[string]error{
+		"dataset": r.RecordDataset(ctx, Dataset{}),
+		"run":     func() error { _, err := r.StartRun(ctx, Run{Model: "m"}); return err }(),
+		"finish":  r.FinishRun(ctx, 1, RunRunning, ""),
+		"metrics": r.RecordMetrics(ctx, 1, map[string]float64{"f1": math.NaN()}),
+		"version": func() error {
+			_, err := r.CreateVersion(ctx, NewVersion{Model: "m", WorkflowID: "w", WorkflowRunID: "r"})
+			return err
+		}(),
+		"params":   func() error { _, err := r.CreateVersion(ctx, validNewVersion("m", "w", "r", "[]")); return err }(),
+		"alias":    func() error { _, err := r.SetAlias(ctx, "m", "bad alias", 1, "", ""); return err }(),
+		"rollback": func() error { _, err := r.Rollback(ctx, "bad/model", "production", "", ""); return err }(),
+	}
+	for name, err := range checks {
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func validNewVersion(model, wf, run, params string) NewVersion {
+	return NewVersion{
+		Model: model, WorkflowID: wf, WorkflowRunID: run, DatasetDigest: "d",
+		ArtifactKey: "k", ArtifactDigest: "a", Params: []byte(params),
+	}
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	addr := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := Open(ctx, "postgres://u:pw@"+addr+"/db?sslmode=disable", nil)
+	want := "registry: cannot reach PostgreSQL at " + addr
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("err = %v, want prefix %q", err, want)
+	}
+	err = Listen(ctx, "postgres://u:pw@"+addr+"/db?sslmode=disable", nil, func(AliasEvent) {})
+	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL at "+addr) {
+		t.Fatalf("Listen: err = %v, want cannot reach", err)
+	}
+}

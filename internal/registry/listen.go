@@ -88,6 +88,7 @@ func Listen(ctx context.Context, dsn string, log logrus.FieldLogger, fn func(Ali
 	log.Debug("registry: listening for alias moves")
 	fn(AliasEvent{Resync: true})
 
+	var pinging atomic.Bool
 	ping := time.NewTicker(listenPingInterval)
 	defer ping.Stop()
 	for {
@@ -110,13 +111,16 @@ func Listen(ctx context.Context, dsn string, log logrus.FieldLogger, fn func(Ali
 			}
 			fn(ev)
 		case <-ping.C:
-			// Ping can block on a dead connection until TCP gives up; never
-			// stall delivery for it.
-			go func() {
-				if err := l.Ping(); err != nil {
-					log.WithError(err).Debug("registry: listener ping failed")
-				}
-			}()
+			// Ping can block on a dead connection until TCP gives up: run it
+			// aside so delivery never stalls, one at a time.
+			if pinging.CompareAndSwap(false, true) {
+				go func() {
+					defer pinging.Store(false)
+					if err := l.Ping(); err != nil {
+						log.WithError(err).Debug("registry: listener ping failed")
+					}
+				}()
+			}
 		}
 	}
 }

@@ -265,7 +265,7 @@ func TestRunLifecycle(t *testing.T) {
 	if err := r.RecordMetrics(ctx, 1<<40, map[string]float64{"x": 1}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("metrics of unknown run: err = %v, want ErrNotFound", err)
 	}
-	if n := count(t, freshSchemaOf(t, r), `SELECT count(*) FROM metrics`); n != 2 {
+	if n := count(t, schemaURL(t, r), `SELECT count(*) FROM metrics`); n != 2 {
 		t.Errorf("%d metric rows, want 2", n)
 	}
 
@@ -318,8 +318,8 @@ func TestRunLifecycle(t *testing.T) {
 	}
 }
 
-// freshSchemaOf returns a connection string for the schema r works in.
-func freshSchemaOf(t *testing.T, r *Registry) string {
+// schemaURL returns a connection string for the schema r works in.
+func schemaURL(t *testing.T, r *Registry) string {
 	t.Helper()
 	var schema string
 	if err := r.db.QueryRowContext(testCtx(t), `SELECT current_schema()`).Scan(&schema); err != nil {
@@ -364,7 +364,7 @@ func TestCreateVersionIdempotent(t *testing.T) {
 	if !reflect.DeepEqual(retry, v1) {
 		t.Errorf("retried CreateVersion = %+v\nwant %+v", retry, v1)
 	}
-	dsn := freshSchemaOf(t, r)
+	dsn := schemaURL(t, r)
 	if n := count(t, dsn, `SELECT count(*) FROM model_versions`); n != 1 {
 		t.Errorf("%d versions after a retry, want 1", n)
 	}
@@ -437,45 +437,43 @@ func TestCreateVersionConcurrent(t *testing.T) {
 
 	const workers, each = 8, 5
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var created []int
-	shared := make([]int, workers)
-	var errs []error
+	shared := make([]int, workers)    // the version each worker got for the shared registration
+	created := make([][]int, workers) // the versions each worker created
+	errs := make([]error, workers)
 	for w := range workers {
 		wg.Go(func() {
 			r := regs[w%len(regs)]
-			// Every worker races on the same registration once, as retried
-			// activities on several workers would.
+			// Every worker races on the same registration, as retried
+			// activities on several workers would, then registers its own.
 			v, err := r.CreateVersion(ctx, newVersion("m", "wf-shared", "r"))
-			mu.Lock()
-			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, err)
+				errs[w] = err
 				return
 			}
 			shared[w] = v.Version
 			for i := range each {
-				mu.Unlock()
 				v, err := r.CreateVersion(ctx, newVersion("m", fmt.Sprintf("wf-%d-%d", w, i), "r"))
-				mu.Lock()
 				if err != nil {
-					errs = append(errs, err)
+					errs[w] = err
 					return
 				}
-				created = append(created, v.Version)
+				created[w] = append(created[w], v.Version)
 			}
 		})
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		t.Fatal(errs)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 	for _, v := range shared[1:] {
 		if v != shared[0] {
 			t.Fatalf("the shared registration got versions %v, want one", shared)
 		}
 	}
-	all := append(created, shared[0])
+	all := []int{shared[0]}
+	for _, vs := range created {
+		all = append(all, vs...)
+	}
 	slices.Sort(all)
 	for i, v := range all {
 		if v != i+1 {

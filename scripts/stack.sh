@@ -22,7 +22,9 @@ temporal_version=v1.5.1
 minio_version=v0.0.0-20260212201848-7aac2a2c5b7c
 
 temporal_addr="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
-temporal_ui_port=8233
+ui_url="${TEMPORAL_UI_URL:-http://127.0.0.1:8233}"
+temporal_ui_port=${ui_url##*:}
+temporal_ui_port=${temporal_ui_port%%/*}
 s3_endpoint="${S3_ENDPOINT:-127.0.0.1:9000}"
 s3_access="${S3_ACCESS_KEY:-prodcat}"
 s3_secret="${S3_SECRET_KEY:-prodcat-dev-secret}"

@@ -189,7 +189,7 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 	if err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) {
-			return res, fmt.Errorf("training %s failed (%s): %s", run.GetID(), app.Type(), app.Error())
+			return res, fmt.Errorf("training %s failed (%s): %s", run.GetID(), app.Type(), app.Message())
 		}
 		return res, fmt.Errorf("training %s failed: %w", run.GetID(), err)
 	}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/schedule"
+)
+
+// Error codes of the "code" field of error answers.
+const (
+	codeBadRequest       = "bad_request"
+	codeInvalidJSON      = "invalid_json"
+	codeUnknownField     = "unknown_field"
+	codeTooLarge         = "too_large"
+	codeUnauthorized     = "unauthorized"
+	codeForbidden        = "forbidden"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeConflict         = "conflict"
+	codeNoModel          = "no_model"
+	codeNotReady         = "not_ready"
+	codeUnavailable      = "unavailable"
+	codeInternal         = "internal"
+)
+
+// apiError is an error with the HTTP status and code to answer it with.
+// Its message is shown to the caller; cause, when set, is only logged.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	cause   error
+}
+
+func (e *apiError) Error() string {
+	if e.cause != nil {
+		return e.message + ": " + e.cause.Error()
+	}
+	return e.message
+}
+
+func (e *apiError) Unwrap() error { return e.cause }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return errorf(http.StatusBadRequest, codeBadRequest, format, args...)
+}
+
+// unavailable reports a dependency that failed: the caller learns which
+// one, the log gets the details.
+func unavailable(dependency string, err error) *apiError {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+			message: dependency + " did not answer in time; try again later", cause: err}
+	}
+	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+		message: dependency + " is unavailable; try again later", cause: err}
+}
+
+// fromDependency turns an error of the registry, the schedule manager or
+// Temporal into an answer: the sentinels become 400, 404 and 409 with
+// their own (safe, specific) message, anything else 503.
+func fromDependency(dependency string, err error) *apiError {
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.Is(err, registry.ErrNotFound), errors.Is(err, schedule.ErrNotFound), errors.As(err, &nf):
+		return &apiError{status: http.StatusNotFound, code: codeNotFound, message: err.Error()}
+	case errors.Is(err, registry.ErrInvalid):
+		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, message: err.Error()}
+	case errors.Is(err, registry.ErrConflict):
+		return &apiError{status: http.StatusConflict, code: codeConflict, message: err.Error()}
+	}
+	return unavailable(dependency, err)
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError answers with the JSON error shape every endpoint uses.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	body, err := json.Marshal(errorBody{errorDetail{Code: code, Message: message}})
+	if err != nil { // cannot happen with two strings
+		body = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,521 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
+	"go.temporal.io/api/serviceerror"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/auth"
+	evalmetrics "github.com/prodcat/prodcat/internal/metrics"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/schedule"
+	"github.com/prodcat/prodcat/internal/serving"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// Handler tests run the real server (routing, auth, metrics, encoding)
+// over fakes of its dependencies.
+
+const (
+	testModel    = "prdtypecode"
+	reportKey    = "reports/r1.json"
+	datasetHash  = "d1g35t"
+	xKey, yKey   = "raw/x.csv", "raw/y.csv"
+	adminUser    = "ada"
+	adminPass    = "ada-secret"
+	predictUser  = "pat"
+	predictPass  = "pat-secret"
+	testMaxBody  = 1 << 20
+	errDownText  = "connection refused"
+	pausedByText = "paused by " + adminUser + " through the API"
+)
+
+// fakeModels serves whatever model a test sets.
+type fakeModels struct {
+	mu sync.Mutex
+	m  *serving.Model
+}
+
+func (f *fakeModels) Current() *serving.Model {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.m
+}
+
+func (f *fakeModels) set(m *serving.Model) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.m = m
+}
+
+// fakeRegistry is an in-memory registry of one model with two versions,
+// production at 1.
+type fakeRegistry struct {
+	mu       sync.Mutex
+	versions map[int]registry.Version
+	aliases  map[string]int
+	history  []registry.AliasMove
+	// down makes every call fail; block, when set, holds Models until it
+	// is closed; panics makes Models panic.
+	down    error
+	block   chan struct{}
+	entered chan struct{}
+	panics  bool
+}
+
+func newFakeRegistry() *fakeRegistry {
+	f := &fakeRegistry{versions: map[int]registry.Version{}, aliases: map[string]int{}}
+	for v := 1; v <= 2; v++ {
+		f.versions[v] = registry.Version{
+			Model: testModel, Version: v, WorkflowID: fmt.Sprintf("train-%d", v), WorkflowRunID: "run",
+			DatasetDigest: datasetHash, Params: json.RawMessage(`{"solver":{"c":0.5}}`), CodeVersion: "abc123",
+			ArtifactKey: fmt.Sprintf("models/%d.bin", v), ArtifactDigest: "digest", ReportKey: reportKey,
+			Metrics:   map[string]float64{"weighted_f1": 0.7 + 0.01*float64(v), "macro_f1": 0.6, "accuracy": 0.72},
+			Signature: json.RawMessage(`{}`), CreatedAt: time.Date(2026, 11, 22, 1, 0, v, 0, time.UTC), Aliases: []string{},
+		}
+	}
+	f.aliases[registry.AliasProduction] = 1
+	f.history = []registry.AliasMove{{ID: 1, Model: testModel, Alias: registry.AliasProduction, To: 1, Reason: "first model", Actor: "workflow train-1", Moved: true}}
+	return f
+}
+
+func (f *fakeRegistry) Ping(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.down
+}
+
+func (f *fakeRegistry) Models(ctx context.Context) ([]registry.Model, error) {
+	f.mu.Lock()
+	block, entered, panics, down := f.block, f.entered, f.panics, f.down
+	f.mu.Unlock()
+	if entered != nil {
+		close(entered)
+	}
+	if block != nil {
+		<-block
+	}
+	if panics {
+		panic("fake registry: boom")
+	}
+	if down != nil {
+		return nil, down
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return []registry.Model{{Name: testModel, LatestVersion: len(f.versions), Aliases: f.aliasCopy()}}, nil
+}
+
+func (f *fakeRegistry) aliasCopy() map[string]int {
+	out := map[string]int{}
+	for k, v := range f.aliases {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *fakeRegistry) check(model string) error {
+	if f.down != nil {
+		return f.down
+	}
+	if model != testModel {
+		return fmt.Errorf("registry: model %s: %w", model, registry.ErrNotFound)
+	}
+	return nil
+}
+
+func (f *fakeRegistry) withAliases(v registry.Version) registry.Version {
+	v.Aliases = []string{}
+	for a, n := range f.aliases {
+		if n == v.Version {
+			v.Aliases = append(v.Aliases, a)
+		}
+	}
+	return v
+}
+
+func (f *fakeRegistry) Versions(_ context.Context, model string) ([]registry.Version, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(model); err != nil {
+		return nil, err
+	}
+	var out []registry.Version
+	for v := len(f.versions); v >= 1; v-- {
+		out = append(out, f.withAliases(f.versions[v]))
+	}
+	return out, nil
+}
+
+func (f *fakeRegistry) Version(_ context.Context, model string, v int) (registry.Version, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(model); err != nil {
+		return registry.Version{}, err
+	}
+	ver, ok := f.versions[v]
+	if !ok {
+		return registry.Version{}, fmt.Errorf("registry: version %d of %s: %w", v, model, registry.ErrNotFound)
+	}
+	return f.withAliases(ver), nil
+}
+
+func (f *fakeRegistry) Dataset(_ context.Context, digest string) (registry.Dataset, error) {
+	if digest != datasetHash {
+		return registry.Dataset{}, registry.ErrNotFound
+	}
+	return registry.Dataset{Digest: digest, SourceKeys: []string{xKey, yKey}, Rows: 100, Classes: 3}, nil
+}
+
+func (f *fakeRegistry) Aliases(_ context.Context, model string) (map[string]int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(model); err != nil {
+		return nil, err
+	}
+	return f.aliasCopy(), nil
+}
+
+func (f *fakeRegistry) AliasHistory(_ context.Context, model string) ([]registry.AliasMove, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(model); err != nil {
+		return nil, err
+	}
+	out := make([]registry.AliasMove, len(f.history))
+	for i, mv := range f.history {
+		out[len(out)-1-i] = mv
+	}
+	return out, nil
+}
+
+func (f *fakeRegistry) SetAlias(_ context.Context, model, alias string, version int, reason, actor string) (registry.AliasMove, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(model); err != nil {
+		return registry.AliasMove{}, err
+	}
+	if _, ok := f.versions[version]; !ok {
+		return registry.AliasMove{}, fmt.Errorf("registry: set alias %s of %s to version %d: version %w", alias, model, version, registry.ErrNotFound)
+	}
+	return f.move(alias, version, reason, actor), nil
+}
+
+func (f *fakeRegistry) Rollback(_ context.Context, model, alias, reason, actor string) (registry.AliasMove, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(model); err != nil {
+		return registry.AliasMove{}, err
+	}
+	for i := len(f.history) - 1; i >= 0; i-- {
+		if mv := f.history[i]; mv.Alias == alias {
+			if mv.From == 0 {
+				return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: nothing to go back to: %w", alias, model, registry.ErrConflict)
+			}
+			return f.move(alias, mv.From, reason, actor), nil
+		}
+	}
+	return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: alias has no history: %w", alias, model, registry.ErrNotFound)
+}
+
+func (f *fakeRegistry) move(alias string, version int, reason, actor string) registry.AliasMove {
+	mv := registry.AliasMove{ID: int64(len(f.history) + 1), Model: testModel, Alias: alias, From: f.aliases[alias], To: version,
+		Reason: reason, Actor: actor, Moved: f.aliases[alias] != version}
+	if mv.Moved {
+		f.aliases[alias] = version
+		f.history = append(f.history, mv)
+	}
+	return mv
+}
+
+// fakeStore holds a report and the training inputs.
+type fakeStore struct {
+	mu    sync.Mutex
+	files map[string][]byte
+	down  error
+}
+
+func newFakeStore(t testing.TB) *fakeStore {
+	rep, err := evalmetrics.Evaluate([]string{"2583", "2705", "50"}, []int{0, 0, 1, 2, 2}, []int{0, 1, 1, 2, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(activities.Report{ModelKey: "models/1.bin", HoldoutKey: "datasets/h", Rows: 5, Metrics: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fakeStore{files: map[string][]byte{reportKey: data, xKey: []byte("x"), yKey: []byte("y")}}
+}
+
+func (f *fakeStore) Get(_ context.Context, key string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return nil, f.down
+	}
+	data, ok := f.files[key]
+	if !ok {
+		return nil, errors.New("no such key")
+	}
+	return data, nil
+}
+
+func (f *fakeStore) Exists(_ context.Context, key string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return false, f.down
+	}
+	_, ok := f.files[key]
+	return ok, nil
+}
+
+// fakeTrainer records the trainings it starts.
+type fakeTrainer struct {
+	mu      sync.Mutex
+	started []workflows.TrainingParams
+	runs    map[string]training
+	down    error
+}
+
+func (f *fakeTrainer) Start(_ context.Context, id string, p workflows.TrainingParams) (training, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return training{}, f.down
+	}
+	if id == "" {
+		id = "train-" + p.ModelName + "-now"
+	}
+	if _, dup := f.runs[id]; dup {
+		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists", id)
+	}
+	f.started = append(f.started, p)
+	t := training{WorkflowID: id, RunID: "r-1", Status: "running", UIURL: "http://ui/" + id}
+	f.runs[id] = t
+	return t, nil
+}
+
+func (f *fakeTrainer) Get(_ context.Context, id string) (training, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return training{}, f.down
+	}
+	t, ok := f.runs[id]
+	if !ok {
+		return training{}, fmt.Errorf("%w: %s", errTrainingNotFound, id)
+	}
+	return t, nil
+}
+
+func (f *fakeTrainer) List(_ context.Context, limit int) ([]training, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return nil, f.down
+	}
+	var out []training
+	for _, t := range f.runs {
+		if len(out) < limit {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// fakeScheduler has one schedule, "nightly".
+type fakeScheduler struct {
+	mu      sync.Mutex
+	paused  bool
+	note    string
+	trigger int
+	down    error
+}
+
+func (f *fakeScheduler) find(id string) error {
+	if f.down != nil {
+		return f.down
+	}
+	if id != "nightly" {
+		return fmt.Errorf("describe schedule %s: %w: %v", id, schedule.ErrNotFound, &serviceerror.NotFound{Message: "schedule not found"})
+	}
+	return nil
+}
+
+func (f *fakeScheduler) List(context.Context) ([]schedule.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return nil, f.down
+	}
+	return []schedule.Summary{{ID: "nightly", Paused: f.paused, Note: f.note, Spec: "cron 0 3 * * *"}}, nil
+}
+
+func (f *fakeScheduler) Pause(_ context.Context, id, note string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.find(id); err != nil {
+		return err
+	}
+	f.paused, f.note = true, note
+	return nil
+}
+
+func (f *fakeScheduler) Unpause(_ context.Context, id, note string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.find(id); err != nil {
+		return err
+	}
+	f.paused, f.note = false, note
+	return nil
+}
+
+func (f *fakeScheduler) Trigger(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.find(id); err != nil {
+		return err
+	}
+	f.trigger++
+	return nil
+}
+
+// harness is a server over fakes, with a served model.
+type harness struct {
+	t       testing.TB
+	srv     *server
+	h       http.Handler
+	models  *fakeModels
+	reg     *fakeRegistry
+	store   *fakeStore
+	trainer *fakeTrainer
+	sched   *fakeScheduler
+	logs    *test.Hook
+	model   *serving.Model
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	log, hook := test.NewNullLogger()
+	log.SetLevel(logrus.DebugLevel)
+	hash := func(pw string) []byte {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	authn, err := auth.New([]auth.User{
+		{Name: adminUser, Role: auth.RoleAdmin, Hash: hash(adminPass)},
+		{Name: predictUser, Role: auth.RolePredict, Hash: hash(predictPass)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{
+		t: t, models: &fakeModels{}, reg: newFakeRegistry(), store: newFakeStore(t),
+		trainer: &fakeTrainer{runs: map[string]training{}}, sched: &fakeScheduler{}, logs: hook,
+	}
+	data := servingtest.Model(t, "a")
+	m, err := serving.Load(servingtest.Version(testModel, 1, "models/1.bin", data), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.model = m
+	h.models.set(m)
+	h.srv, err = newServer(deps{
+		log: log, auth: authn, models: h.models, registry: h.reg, store: h.store, trainer: h.trainer,
+		schedules: h.sched, metrics: newMetrics(h.models.Current, testModel), modelName: testModel,
+		trainingQueue: "prodcat-training", maxBodyBytes: testMaxBody, temporalUI: "http://temporal-ui/namespaces/default/workflows",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.h = h.srv.handler()
+	return h
+}
+
+// user selects the credentials of a request.
+type user int
+
+const (
+	anonymous user = iota
+	asPredict
+	asAdmin
+)
+
+func (h *harness) do(method, path string, who user, body string) *httptest.ResponseRecorder {
+	switch who {
+	case asPredict:
+		return h.doAuth(method, path, predictUser, predictPass, body)
+	case asAdmin:
+		return h.doAuth(method, path, adminUser, adminPass, body)
+	}
+	return h.doAuth(method, path, "", "", body)
+}
+
+// doAuth sends a request with the given Basic credentials, none when user
+// is empty.
+func (h *harness) doAuth(method, path, user, password, body string) *httptest.ResponseRecorder {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, path, rd)
+	if user != "" {
+		r.SetBasicAuth(user, password)
+	}
+	w := httptest.NewRecorder()
+	h.h.ServeHTTP(w, r)
+	return w
+}
+
+// decodeBody decodes an answer's JSON body into v.
+func decodeBody(t *testing.T, w *httptest.ResponseRecorder, v any) {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type %q, want application/json; body %s", ct, w.Body)
+	}
+	dec := json.NewDecoder(w.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode %T: %v", v, err)
+	}
+}
+
+// wantError checks an error answer: its status, its code and the shape
+// {"error": {"code", "message"}} with nothing else.
+func wantError(t *testing.T, w *httptest.ResponseRecorder, status int, code string) string {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status %d, want %d; body %s", w.Code, status, w.Body)
+	}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	decodeBody(t, w, &body)
+	if body.Error.Code != code || body.Error.Message == "" {
+		t.Fatalf("error %+v, want code %q and a message", body.Error, code)
+	}
+	return body.Error.Message
+}

@@ -1,0 +1,294 @@
+// Command api serves prodcat's HTTP API: predictions from the production
+// model, which it reloads without downtime when the alias moves; trainings
+// on Temporal; the model registry; retraining schedules; Prometheus
+// metrics; health probes; and a demo page.
+//
+// Callers authenticate with HTTP Basic credentials, checked against bcrypt
+// hashes from PRODCAT_API_USERS or PRODCAT_API_USERS_FILE. Make a hash with
+//
+//	echo -n 'the password' | go run ./api -hash-password
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	stdlog "log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/client"
+
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/logging"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/schedule"
+	"github.com/prodcat/prodcat/internal/serving"
+)
+
+// Server timeouts. Reading a request is quick; writing may wait for
+// Temporal or the registry, which handlers bound at dependencyTimeout.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = dependencyTimeout + 20*time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	// shutdownTimeout is how long in-flight requests get to finish.
+	shutdownTimeout = 30 * time.Second
+	startTimeout    = 30 * time.Second
+)
+
+func main() {
+	hashPassword := flag.Bool("hash-password", false, "read a password on standard input, print its bcrypt hash for PRODCAT_API_USERS and exit")
+	flag.Parse()
+	if *hashPassword {
+		if err := printHash(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "api:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(2)
+	}
+	log, err := logging.New(os.Stderr, cfg.Log.Format, logging.JSON, cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.WithError(err).Error("api stopped")
+		os.Exit(1)
+	}
+}
+
+// printHash reads one line, the password, and prints its bcrypt hash.
+func printHash(in io.Reader, out io.Writer) error {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read the password: %w", err)
+	}
+	h, err := auth.Hash(strings.TrimRight(line, "\r\n"))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, string(h))
+	return err
+}
+
+func run(ctx context.Context, cfg config.Config, log *logrus.Logger) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", cfg.API.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (PRODCAT_API_ADDR): %w", cfg.API.Addr, err)
+	}
+	return a.serve(ctx, ln)
+}
+
+// app is the API with its connections: the server, the reloader that
+// keeps its model current, the registry and the Temporal client.
+type app struct {
+	cfg      config.Config
+	log      *logrus.Logger
+	srv      *server
+	reloader *serving.Reloader
+	registry *registry.Registry
+	temporal client.Client
+}
+
+// newApp connects to the registry (which must answer: the API cannot work
+// without it) and prepares the rest. S3 and Temporal may come later: until
+// then, predictions answer 503 and trainings report Temporal unavailable.
+func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, error) {
+	users, err := loadUsers(cfg.API, log)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.New(users)
+	if err != nil {
+		return nil, err
+	}
+	store, err := artifact.New(cfg.S3)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if err := store.EnsureBucket(sctx); err != nil {
+		log.WithError(err).Warn("api: the artifact store does not answer yet; the model loads when it does")
+	}
+	reg, err := registry.Open(sctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := client.NewLazyClient(client.Options{
+		HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log),
+	})
+	if err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("temporal client for %s: %w", cfg.Temporal.Address, err)
+	}
+	a := &app{cfg: cfg, log: log, registry: reg, temporal: tc}
+	var m *metrics
+	a.reloader, err = serving.New(serving.Config{
+		Model: cfg.ModelName, Alias: registry.AliasProduction, Registry: reg, Store: store,
+		Listen: func(ctx context.Context, fn func(registry.AliasEvent)) error {
+			return registry.Listen(ctx, cfg.DatabaseURL, log, fn)
+		},
+		Interval: cfg.API.ReloadInterval, Log: log,
+		Observe: func(r serving.Result) { m.observeReload(r) },
+	})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	m = newMetrics(a.reloader.Current, cfg.ModelName)
+	a.srv, err = newServer(deps{
+		log: log, auth: authn, models: a.reloader, registry: reg, store: store,
+		trainer: &temporalTrainer{
+			c: tc, queue: cfg.Temporal.TaskQueue, namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL,
+		},
+		schedules:     schedule.New(tc),
+		metrics:       m,
+		modelName:     cfg.ModelName,
+		trainingQueue: cfg.Temporal.TrainingQueue,
+		maxBodyBytes:  cfg.API.MaxBodyBytes,
+		temporalUI:    cfg.Temporal.UIURL + "/namespaces/" + cfg.Temporal.Namespace + "/workflows",
+	})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) close() {
+	a.temporal.Close()
+	if err := a.registry.Close(); err != nil {
+		a.log.WithError(err).Warn("api: closing the registry")
+	}
+}
+
+// serve runs the reloader and answers requests on ln until ctx ends, then
+// shuts down gracefully.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	rctx, stopReloader := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { a.reloader.Run(rctx) })
+	defer func() {
+		stopReloader()
+		wg.Wait()
+	}()
+	errLog := a.log.WriterLevel(logrus.WarnLevel)
+	defer errLog.Close()
+	hs := &http.Server{
+		Handler:           a.srv.handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          stdlog.New(errLog, "http: ", 0),
+	}
+	a.log.WithFields(logrus.Fields{
+		"addr": ln.Addr().String(), "model": a.cfg.ModelName, "reload_interval": a.cfg.API.ReloadInterval.String(),
+		"temporal": a.cfg.Temporal.Address,
+	}).Info("api: listening")
+	return serveHTTP(ctx, hs, ln, a.srv, a.log)
+}
+
+// serveHTTP serves hs on ln until ctx ends, then marks the server as
+// draining (so /readyz fails), stops accepting connections and waits up to
+// shutdownTimeout for the requests in flight to finish.
+func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, s *server, log logrus.FieldLogger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	log.Info("api: shutting down; finishing the requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api: serve: %w", err)
+	}
+	log.Info("api: stopped")
+	return nil
+}
+
+// loadUsers reads the API users from the configuration. Without any, only
+// dev mode starts, with the development accounts and a loud warning.
+func loadUsers(c config.API, log logrus.FieldLogger) ([]auth.User, error) {
+	var users []auth.User
+	if c.Users != "" {
+		u, err := auth.ParseUsers("PRODCAT_API_USERS", strings.NewReader(c.Users))
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u...)
+	}
+	if c.UsersFile != "" {
+		f, err := os.Open(c.UsersFile)
+		if err != nil {
+			return nil, fmt.Errorf("PRODCAT_API_USERS_FILE: %w", err)
+		}
+		u, err := auth.ParseUsers(c.UsersFile, f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u...)
+	}
+	if c.DevMode {
+		dev, err := auth.DevUsers()
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dev {
+			if !hasUser(users, d.Name) {
+				users = append(users, d)
+			}
+		}
+		log.WithField("users", "admin/admin, predict/predict").Warn("api: PRODCAT_DEV_MODE=true: DEVELOPMENT CREDENTIALS ARE ENABLED; never use dev mode where others can reach the API")
+	}
+	if len(users) == 0 {
+		return nil, errors.New("no API users: set PRODCAT_API_USERS to name:role:bcrypt-hash entries (hash a password with `go run ./api -hash-password`) or PRODCAT_API_USERS_FILE, or PRODCAT_DEV_MODE=true for the development accounts")
+	}
+	return users, nil
+}
+
+func hasUser(users []auth.User, name string) bool {
+	for _, u := range users {
+		if u.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/registry"
+)
+
+// maxReasonBytes bounds the reason of an alias move, as the registry does.
+const maxReasonBytes = 1 << 10
+
+func (s *server) listModels(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	models, err := s.registry.Models(ctx)
+	if err != nil {
+		return fromDependency("the registry", err)
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Models []registry.Model `json:"models"`
+	}{models})
+}
+
+// modelDetail is a registered model with its versions, aliases and the
+// history of its alias moves, newest first.
+type modelDetail struct {
+	Name     string               `json:"name"`
+	Aliases  map[string]int       `json:"aliases"`
+	Versions []registry.Version   `json:"versions"`
+	History  []registry.AliasMove `json:"history"`
+}
+
+func (s *server) getModel(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	name := r.PathValue("name")
+	d := modelDetail{Name: name}
+	var err error
+	if d.Versions, err = s.registry.Versions(ctx, name); err != nil {
+		return fromDependency("the registry", err)
+	}
+	if d.Aliases, err = s.registry.Aliases(ctx, name); err != nil {
+		return fromDependency("the registry", err)
+	}
+	if d.History, err = s.registry.AliasHistory(ctx, name); err != nil {
+		return fromDependency("the registry", err)
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// versionDetail is a model version with its lineage and its evaluation
+// report (per-class metrics and the confusion matrix).
+type versionDetail struct {
+	registry.Version
+	// Dataset is the data set it was trained on; null when the registry
+	// no longer has it.
+	Dataset *registry.Dataset `json:"dataset"`
+	// Report is the evaluation on the holdout; null with ReportError set
+	// when it cannot be read.
+	Report      *activities.Report `json:"report"`
+	ReportError string             `json:"report_error,omitempty"`
+}
+
+func (s *server) getVersion(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	name := r.PathValue("name")
+	n, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || n <= 0 {
+		return badRequest("version %q: want a positive integer", r.PathValue("version"))
+	}
+	v, err := s.registry.Version(ctx, name, n)
+	if err != nil {
+		return fromDependency("the registry", err)
+	}
+	d := versionDetail{Version: v}
+	if ds, err := s.registry.Dataset(ctx, v.DatasetDigest); err == nil {
+		d.Dataset = &ds
+	} else {
+		s.log.WithError(err).WithField("dataset", v.DatasetDigest).Warn("api: dataset of a version not readable")
+	}
+	if v.ReportKey == "" {
+		d.ReportError = "this version has no evaluation report"
+	} else if data, err := s.store.Get(ctx, v.ReportKey); err != nil {
+		s.log.WithError(err).WithField("report_key", v.ReportKey).Warn("api: evaluation report not readable")
+		d.ReportError = "the evaluation report cannot be read from the bucket right now"
+	} else {
+		var rep activities.Report
+		if err := json.Unmarshal(data, &rep); err != nil {
+			s.log.WithError(err).WithField("report_key", v.ReportKey).Error("api: evaluation report is not valid JSON")
+			d.ReportError = "the evaluation report is malformed"
+		} else {
+			d.Report = &rep
+		}
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// aliasRequest moves an alias to a version, or back to where it was
+// before its last move.
+type aliasRequest struct {
+	Version  int    `json:"version"`
+	Rollback bool   `json:"rollback"`
+	Reason   string `json:"reason"`
+}
+
+func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	bp := s.getBuf()
+	defer s.putBuf(bp)
+	body, err := s.readBody(w, r, *bp)
+	*bp = body[:0]
+	if err != nil {
+		return err
+	}
+	var req aliasRequest
+	if err := decodeJSON(body, &req, false); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(req.Reason) == "":
+		return badRequest("reason is required: say why the alias moves (it is kept in the alias history)")
+	case len(req.Reason) > maxReasonBytes:
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "reason is %d bytes; the limit is %d", len(req.Reason), maxReasonBytes)
+	case req.Rollback && req.Version != 0:
+		return badRequest("give either version or rollback, not both")
+	case !req.Rollback && req.Version <= 0:
+		return badRequest("version: want a positive version number (or rollback: true)")
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	name, alias := r.PathValue("name"), r.PathValue("alias")
+	var mv registry.AliasMove
+	if req.Rollback {
+		mv, err = s.registry.Rollback(ctx, name, alias, req.Reason, p.Name)
+	} else {
+		mv, err = s.registry.SetAlias(ctx, name, alias, req.Version, req.Reason, p.Name)
+	}
+	if err != nil {
+		return fromDependency("the registry", err)
+	}
+	s.log.WithFields(map[string]any{"model": name, "alias": alias, "from": mv.From, "to": mv.To, "moved": mv.Moved, "user": p.Name}).Info("api: alias move requested")
+	return writeJSON(w, http.StatusOK, mv)
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+	return nil
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/serving"
+	"github.com/prodcat/prodcat/internal/taxonomy"
+)
+
+// Limits of a prediction request. Listings of the catalogue have titles of
+// a few hundred bytes and descriptions of up to about 12 kB of HTML.
+const (
+	maxDesignationBytes = 4 << 10
+	maxDescriptionBytes = 64 << 10
+	maxBatchItems       = 100
+	defaultTopK         = 3
+	maxTopK             = 10
+)
+
+type productInput struct {
+	Designation string `json:"designation"`
+	Description string `json:"description"`
+}
+
+// predictRequest is one product (designation, description) or a batch
+// (items); top_k applies to each.
+type predictRequest struct {
+	Designation string         `json:"designation"`
+	Description string         `json:"description"`
+	Items       []productInput `json:"items"`
+	TopK        int            `json:"top_k"`
+}
+
+func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	m := s.models.Current()
+	if m == nil {
+		return errorf(http.StatusServiceUnavailable, codeNoModel,
+			"no model is being served yet: train one (starter train ... --wait) and promote it to %s; the API loads it as soon as the alias moves", "production")
+	}
+	bp := s.getBuf()
+	defer s.putBuf(bp)
+	body, err := s.readBody(w, r, *bp)
+	*bp = body[:0]
+	if err != nil {
+		return err
+	}
+	var req predictRequest
+	if err := decodeJSON(body, &req, false); err != nil {
+		return err
+	}
+	if err := req.validate(); err != nil {
+		return err
+	}
+	k := req.TopK
+	if k == 0 {
+		k = defaultTopK
+	}
+
+	enc := s.encoding(m)
+	out := body[:0] // the body is decoded; reuse its buffer for the answer
+	if req.Items == nil {
+		out = enc.appendPrediction(out, m.Predict(req.Designation, req.Description, k))
+	} else {
+		out = append(out, `{"predictions":[`...)
+		for i, it := range req.Items {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = enc.appendPrediction(out, m.Predict(it.Designation, it.Description, k))
+		}
+		out = append(out, "]}"...)
+	}
+	out = append(out, '\n')
+	*bp = out[:0]
+	// One shared, never modified value: Header().Set would allocate a
+	// slice per answer.
+	w.Header()["Content-Type"] = s.jsonContentType
+	_, _ = w.Write(out) // a failed write means the client left
+	return nil
+}
+
+// maxPooledBuffer is the largest buffer kept for reuse; a rare large
+// batch should not pin its memory.
+const maxPooledBuffer = 256 << 10
+
+func (s *server) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
+
+func (s *server) putBuf(bp *[]byte) {
+	if cap(*bp) > maxPooledBuffer {
+		*bp = make([]byte, 0, 4<<10)
+	}
+	s.bufs.Put(bp)
+}
+
+func (req *predictRequest) validate() error {
+	if req.TopK < 0 || req.TopK > maxTopK {
+		return badRequest("top_k %d: want 1 to %d (default %d)", req.TopK, maxTopK, defaultTopK)
+	}
+	if req.Items == nil {
+		return checkProduct("", req.Designation, req.Description)
+	}
+	if req.Designation != "" || req.Description != "" {
+		return badRequest("give either one product (designation, description) or items, not both")
+	}
+	switch n := len(req.Items); {
+	case n == 0:
+		return badRequest("items is empty")
+	case n > maxBatchItems:
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%d items; a batch holds at most %d", n, maxBatchItems)
+	}
+	for i, it := range req.Items {
+		if err := checkProduct("items["+strconv.Itoa(i)+"].", it.Designation, it.Description); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkProduct(prefix, designation, description string) error {
+	switch {
+	case len(designation) > maxDesignationBytes:
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%sdesignation is %d bytes; the limit is %d", prefix, len(designation), maxDesignationBytes)
+	case len(description) > maxDescriptionBytes:
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%sdescription is %d bytes; the limit is %d", prefix, len(description), maxDescriptionBytes)
+	case strings.TrimSpace(designation) == "" && strings.TrimSpace(description) == "":
+		return badRequest("%sdesignation: a product needs a designation or a description", prefix)
+	}
+	return nil
+}
+
+// encodedModel holds the JSON of what does not change between answers of
+// one model version: each label's code and names, and the model's name and
+// version. Answers are assembled from these fragments without reflection.
+type encodedModel struct {
+	m      *serving.Model
+	labels map[string]*encodedLabel
+	model  []byte // "model":{"name":…,"version":…}
+}
+
+type encodedLabel struct {
+	json      []byte // "prdtypecode":…,"category":…,"category_fr":…
+	predicted prometheus.Counter
+}
+
+// encoding returns the fragments of m, building them on m's first use.
+func (s *server) encoding(m *serving.Model) *encodedModel {
+	if e := s.encoded.Load(); e != nil && e.m == m {
+		return e
+	}
+	e := &encodedModel{m: m, labels: make(map[string]*encodedLabel, len(m.Labels))}
+	for _, l := range m.Labels {
+		e.labels[l.Code] = &encodedLabel{json: labelJSON(l), predicted: s.metrics.predicted.WithLabelValues(l.Code)}
+	}
+	e.model = append(e.model, `"model":`...)
+	e.model = append(e.model, mustJSON(modelRef{Name: m.Name, Version: m.Version})...)
+	s.encoded.Store(e) // racing first requests build equal fragments
+	return e
+}
+
+type modelRef struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+}
+
+// labelJSON is the fields of a label in an answer. Names missing from the
+// model file come from the taxonomy.
+func labelJSON(l model.Label) []byte {
+	en, fr := l.EN, l.FR
+	if c, ok := taxonomy.Lookup(l.Code); ok {
+		if en == "" {
+			en = c.EN
+		}
+		if fr == "" {
+			fr = c.FR
+		}
+	}
+	if en == "" {
+		en = l.Code
+	}
+	b := append([]byte(`"prdtypecode":`), mustJSON(l.Code)...)
+	b = append(append(b, `,"category":`...), mustJSON(en)...)
+	b = append(append(b, `,"category_fr":`...), mustJSON(fr)...)
+	return b
+}
+
+// mustJSON marshals strings and ints, which cannot fail.
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// appendPrediction appends the answer for one product:
+//
+//	{"prdtypecode","category","category_fr","probability","top_k":[…],"model":{"name","version"}}
+func (e *encodedModel) appendPrediction(b []byte, p model.Prediction) []byte {
+	b = append(b, '{')
+	b = e.appendScored(b, p.Best)
+	b = append(b, `,"top_k":[`...)
+	for i, s := range p.Top {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		b = e.appendScored(b, s)
+		b = append(b, '}')
+	}
+	b = append(b, "],"...)
+	b = append(b, e.model...)
+	b = append(b, '}')
+	if l := e.labels[p.Best.Code]; l != nil {
+		l.predicted.Inc()
+	}
+	return b
+}
+
+func (e *encodedModel) appendScored(b []byte, s model.Scored) []byte {
+	if l := e.labels[s.Code]; l != nil {
+		b = append(b, l.json...)
+	} else {
+		b = append(b, labelJSON(s.Label)...) // not a label of the model: cannot happen
+	}
+	b = append(b, `,"probability":`...)
+	prob := s.Prob
+	if !(prob >= 0) { // also NaN
+		prob = 0
+	}
+	return strconv.AppendFloat(b, min(prob, 1), 'g', 6, 64)
+}

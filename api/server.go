@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/schedule"
+	"github.com/prodcat/prodcat/internal/serving"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// The server's dependencies, as interfaces so that handler tests can use
+// fakes; main wires in the registry, the artifact store, the reloader and
+// the Temporal-backed trainer and schedule manager.
+
+// modelSource returns the model being served, nil before one is loaded.
+type modelSource interface {
+	Current() *serving.Model
+}
+
+// modelRegistry is what the API reads and moves in the registry.
+type modelRegistry interface {
+	Ping(ctx context.Context) error
+	Models(ctx context.Context) ([]registry.Model, error)
+	Versions(ctx context.Context, model string) ([]registry.Version, error)
+	Version(ctx context.Context, model string, v int) (registry.Version, error)
+	Dataset(ctx context.Context, digest string) (registry.Dataset, error)
+	Aliases(ctx context.Context, model string) (map[string]int, error)
+	AliasHistory(ctx context.Context, model string) ([]registry.AliasMove, error)
+	SetAlias(ctx context.Context, model, alias string, version int, reason, actor string) (registry.AliasMove, error)
+	Rollback(ctx context.Context, model, alias, reason, actor string) (registry.AliasMove, error)
+}
+
+// artifacts reads evaluation reports and checks training inputs.
+type artifacts interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+	Exists(ctx context.Context, key string) (bool, error)
+}
+
+// trainer starts and inspects TrainingPipeline runs.
+type trainer interface {
+	Start(ctx context.Context, id string, p workflows.TrainingParams) (training, error)
+	Get(ctx context.Context, id string) (training, error)
+	List(ctx context.Context, limit int) ([]training, error)
+}
+
+// scheduler manages the retraining schedules.
+type scheduler interface {
+	List(ctx context.Context) ([]schedule.Summary, error)
+	Pause(ctx context.Context, id, note string) error
+	Unpause(ctx context.Context, id, note string) error
+	Trigger(ctx context.Context, id string) error
+}
+
+// deps are what newServer needs.
+type deps struct {
+	log       *logrus.Logger
+	auth      *auth.Authenticator
+	models    modelSource
+	registry  modelRegistry
+	store     artifacts
+	trainer   trainer
+	schedules scheduler
+	metrics   *metrics
+	// modelName is the registered model served and trained by default.
+	modelName string
+	// trainingQueue is the task queue of the pipeline's heavy activities.
+	trainingQueue string
+	maxBodyBytes  int64
+	// temporalUI links the demo page to the workflows in the Temporal UI.
+	temporalUI string
+}
+
+// server answers the API's requests.
+type server struct {
+	deps
+	log *logrus.Entry
+	// draining is set when shutdown begins, so /readyz fails and load
+	// balancers stop sending requests while in-flight ones finish.
+	draining atomic.Bool
+	// encoded caches the JSON fragments of the served model's labels.
+	encoded atomic.Pointer[encodedModel]
+	bufs    sync.Pool // *[]byte
+	writers sync.Pool // *statusWriter
+	pages   *pages
+	// jsonContentType is the Content-Type header value of predictions.
+	jsonContentType []string
+}
+
+// handlerFunc is an endpoint. p is the authenticated caller, nil on
+// public routes. A returned *apiError is answered as such; any other error
+// is logged and answered 500.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
+
+// route is one endpoint: a method and a ServeMux path pattern.
+type route struct {
+	method, pattern string
+	// role is what the caller needs; "" makes the route public.
+	role auth.Role
+	// internal routes (the demo page and its assets) are not part of the
+	// API and not in the OpenAPI document.
+	internal bool
+	handle   handlerFunc
+}
+
+func newServer(d deps) (*server, error) {
+	if d.log == nil || d.auth == nil || d.models == nil || d.registry == nil || d.store == nil ||
+		d.trainer == nil || d.schedules == nil || d.metrics == nil {
+		return nil, errors.New("api: missing dependency")
+	}
+	p, err := newPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{deps: d, log: d.log.WithField("component", "api"), pages: p, jsonContentType: []string{"application/json"}}
+	s.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
+	s.writers.New = func() any { return new(statusWriter) }
+	return s, nil
+}
+
+// routes lists every endpoint. The OpenAPI document is tested against it.
+func (s *server) routes() []route {
+	return []route{
+		{method: "POST", pattern: "/v1/predict", role: auth.RolePredict, handle: s.predict},
+		{method: "GET", pattern: "/v1/models", role: auth.RolePredict, handle: s.listModels},
+		{method: "GET", pattern: "/v1/models/{name}", role: auth.RolePredict, handle: s.getModel},
+		{method: "GET", pattern: "/v1/models/{name}/versions/{version}", role: auth.RolePredict, handle: s.getVersion},
+		{method: "POST", pattern: "/v1/models/{name}/aliases/{alias}", role: auth.RoleAdmin, handle: s.moveAlias},
+		{method: "GET", pattern: "/v1/trainings", role: auth.RolePredict, handle: s.listTrainings},
+		{method: "POST", pattern: "/v1/trainings", role: auth.RoleAdmin, handle: s.startTraining},
+		{method: "GET", pattern: "/v1/trainings/{id}", role: auth.RolePredict, handle: s.getTraining},
+		{method: "GET", pattern: "/v1/schedules", role: auth.RolePredict, handle: s.listSchedules},
+		{method: "POST", pattern: "/v1/schedules/{id}/pause", role: auth.RoleAdmin, handle: s.pauseSchedule},
+		{method: "POST", pattern: "/v1/schedules/{id}/unpause", role: auth.RoleAdmin, handle: s.unpauseSchedule},
+		{method: "POST", pattern: "/v1/schedules/{id}/trigger", role: auth.RoleAdmin, handle: s.triggerSchedule},
+		{method: "GET", pattern: "/v1/whoami", role: auth.RolePredict, handle: s.whoami},
+		{method: "GET", pattern: "/livez", handle: s.livez},
+		{method: "GET", pattern: "/readyz", handle: s.readyz},
+		{method: "GET", pattern: "/metrics", handle: s.serveMetrics},
+		{method: "GET", pattern: "/openapi.json", handle: s.openAPI},
+		{method: "GET", pattern: "/{$}", internal: true, handle: s.demoPage},
+		{method: "GET", pattern: "/static/{file}", internal: true, handle: s.static},
+	}
+}
+
+// handler returns the API's HTTP handler. Routes sharing a path are
+// served by one endpoint that dispatches on the method, so that a wrong
+// method gets the JSON 405 every error has, with an Allow header.
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	byPattern := map[string]*endpoint{}
+	var order []string
+	for _, rt := range s.routes() {
+		ep := byPattern[rt.pattern]
+		if ep == nil {
+			ep = &endpoint{methods: map[string]http.Handler{}}
+			byPattern[rt.pattern] = ep
+			order = append(order, rt.pattern)
+		}
+		ep.methods[rt.method] = s.wrap(rt)
+	}
+	for _, pattern := range order {
+		ep := byPattern[pattern]
+		methods := make([]string, 0, len(ep.methods))
+		for m := range ep.methods {
+			methods = append(methods, m)
+		}
+		slices.Sort(methods)
+		ep.allow = strings.Join(methods, ", ")
+		mux.Handle(pattern, ep)
+	}
+	notFound := s.wrap(route{pattern: "unmatched", handle: func(http.ResponseWriter, *http.Request, *auth.Principal) error {
+		return errorf(http.StatusNotFound, codeNotFound, "no such endpoint; see /openapi.json")
+	}})
+	mux.Handle("/", notFound)
+	return mux
+}
+
+type endpoint struct {
+	methods map[string]http.Handler
+	allow   string
+}
+
+func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := ep.methods[r.Method]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Allow", ep.allow)
+	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed here; use "+ep.allow)
+}
+
+// wrap adds to a route what every request gets: metrics by route and
+// status, recovery from panics, authentication and authorisation, and the
+// translation of errors into JSON answers.
+func (s *server) wrap(rt route) http.Handler {
+	name := rt.pattern
+	if rt.method != "" {
+		name = rt.method + " " + rt.pattern
+	}
+	rm := s.metrics.route(name)
+	log := s.log.WithField("route", name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := s.writers.Get().(*statusWriter)
+		sw.ResponseWriter, sw.code, sw.wrote = w, 0, false
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.WithFields(logrus.Fields{"panic": p, "stack": string(debug.Stack())}).Error("api: handler panicked")
+				if !sw.wrote {
+					writeError(sw, http.StatusInternalServerError, codeInternal, "internal error")
+				}
+			}
+			rm.observe(sw.status(), time.Since(start).Seconds())
+			sw.ResponseWriter = nil
+			s.writers.Put(sw)
+		}()
+		var principal *auth.Principal
+		if rt.role != "" {
+			p, err := s.authenticate(r, rt.role)
+			if err != nil {
+				s.answerError(sw, r, log, err)
+				return
+			}
+			principal = p
+		}
+		if err := rt.handle(sw, r, principal); err != nil {
+			s.answerError(sw, r, log, err)
+		}
+	})
+}
+
+// authenticate checks the caller's Basic credentials and role.
+func (s *server) authenticate(r *http.Request, need auth.Role) (*auth.Principal, error) {
+	p, err := s.auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	switch {
+	case errors.Is(err, auth.ErrNoCredentials):
+		return nil, errorf(http.StatusUnauthorized, codeUnauthorized, "authentication required: send HTTP Basic credentials")
+	case errors.Is(err, auth.ErrBadCredentials):
+		return nil, errorf(http.StatusUnauthorized, codeUnauthorized, "wrong user name or password")
+	case err != nil:
+		return nil, unavailable("authentication", err)
+	case !p.Role.Allows(need):
+		return nil, errorf(http.StatusForbidden, codeForbidden, "user %s has role %s; this needs %s", p.Name, p.Role, need)
+	}
+	return p, nil
+}
+
+// answerError writes err as a JSON error and logs what the caller does
+// not see.
+func (s *server) answerError(w *statusWriter, r *http.Request, log *logrus.Entry, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = &apiError{status: http.StatusInternalServerError, code: codeInternal, message: "internal error", cause: err}
+	}
+	if ae.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="prodcat", charset="UTF-8"`)
+	}
+	if ae.status >= 500 {
+		log.WithError(err).WithFields(logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}).Error("api: request failed")
+	} else if s.deps.log.IsLevelEnabled(logrus.DebugLevel) {
+		log.WithError(err).WithFields(logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}).Debug("api: request rejected")
+	}
+	if w.wrote {
+		return // too late for an error answer; the log has it
+	}
+	writeError(w, ae.status, ae.code, ae.message)
+}
+
+// statusWriter records the status code of an answer for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// dependencyTimeout bounds each call a handler makes to the registry, the
+// bucket or Temporal.
+const dependencyTimeout = 10 * time.Second
+
+func withTimeout(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), dependencyTimeout)
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// temporalTrainer starts and reads TrainingPipeline runs on Temporal.
+type temporalTrainer struct {
+	c         client.Client
+	queue     string // the pipeline's workflow task queue
+	namespace string
+	uiURL     string
+}
+
+// progressTimeout bounds the progress query, which waits for a worker.
+const progressTimeout = 3 * time.Second
+
+func (t *temporalTrainer) Start(ctx context.Context, id string, p workflows.TrainingParams) (training, error) {
+	run, err := workflows.StartTraining(ctx, t.c, t.queue, id, p)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists; choose another id", id)
+	}
+	if err != nil {
+		return training{}, err
+	}
+	return training{
+		WorkflowID: run.GetID(), RunID: run.GetRunID(), Status: "running", StartTime: time.Now().UTC(),
+		UIURL: workflows.UILink(t.uiURL, t.namespace, run.GetID(), run.GetRunID()),
+	}, nil
+}
+
+func (t *temporalTrainer) Get(ctx context.Context, id string) (training, error) {
+	desc, err := t.c.DescribeWorkflowExecution(ctx, id, "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return training{}, fmt.Errorf("%w: %s", errTrainingNotFound, id)
+	}
+	if err != nil {
+		return training{}, err
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetType().GetName() != workflows.TrainingWorkflowType {
+		return training{}, fmt.Errorf("%w: %s is a %s workflow", errTrainingNotFound, id, info.GetType().GetName())
+	}
+	tr := t.fromInfo(info)
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		qctx, cancel := context.WithTimeout(ctx, progressTimeout)
+		defer cancel()
+		if p, err := workflows.QueryProgress(qctx, t.c, tr.WorkflowID, tr.RunID); err == nil {
+			tr.Progress = &p
+		}
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		var res workflows.TrainingResult
+		if err := t.c.GetWorkflow(ctx, tr.WorkflowID, tr.RunID).Get(ctx, &res); err != nil {
+			return training{}, err
+		}
+		tr.Result = &res
+	default:
+		// Get returns the run's failure for every other closed state.
+		if err := t.c.GetWorkflow(ctx, tr.WorkflowID, tr.RunID).Get(ctx, nil); err != nil {
+			tr.Error = rootCause(err)
+		}
+	}
+	return tr, nil
+}
+
+func (t *temporalTrainer) List(ctx context.Context, limit int) ([]training, error) {
+	resp, err := t.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: t.namespace,
+		PageSize:  int32(limit),
+		Query:     fmt.Sprintf("WorkflowType = '%s'", workflows.TrainingWorkflowType),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]training, 0, len(resp.GetExecutions()))
+	for _, info := range resp.GetExecutions() {
+		out = append(out, t.fromInfo(info))
+	}
+	// Visibility stores differ in their default order; newest first here.
+	slices.SortStableFunc(out, func(a, b training) int { return b.StartTime.Compare(a.StartTime) })
+	return out[:min(len(out), limit)], nil
+}
+
+func (t *temporalTrainer) fromInfo(info *workflowpb.WorkflowExecutionInfo) training {
+	tr := training{
+		WorkflowID: info.GetExecution().GetWorkflowId(),
+		RunID:      info.GetExecution().GetRunId(),
+		Status:     statusName(info.GetStatus()),
+		StartTime:  info.GetStartTime().AsTime(),
+	}
+	if ct := info.GetCloseTime(); ct != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		c := ct.AsTime()
+		tr.CloseTime = &c
+	}
+	tr.UIURL = workflows.UILink(t.uiURL, t.namespace, tr.WorkflowID, tr.RunID)
+	attrs := info.GetSearchAttributes().GetIndexedFields()
+	decode(attrs, "ModelName", &tr.ModelName)
+	decode(attrs, "ModelVersion", &tr.ModelVersion)
+	var f1 float64
+	if decode(attrs, "WeightedF1", &f1) {
+		tr.WeightedF1 = &f1
+	}
+	var promoted bool
+	if decode(attrs, "Promoted", &promoted) {
+		tr.Promoted = &promoted
+	}
+	return tr
+}
+
+// decode reads one search attribute into v and reports whether it was set.
+func decode(attrs map[string]*commonpb.Payload, name string, v any) bool {
+	p, ok := attrs[name]
+	return ok && converter.GetDefaultDataConverter().FromPayload(p, v) == nil
+}
+
+func statusName(s enumspb.WorkflowExecutionStatus) string {
+	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return "running"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return "completed"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		return "failed"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return "canceled"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		return "terminated"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return "timed_out"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return "continued_as_new"
+	}
+	return "unknown"
+}
+
+// rootCause returns the innermost message of a workflow failure, which is
+// the one that says what went wrong (the activity's error).
+func rootCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// training is a TrainingPipeline run as the API shows it.
+type training struct {
+	WorkflowID string     `json:"workflow_id"`
+	RunID      string     `json:"run_id"`
+	Status     string     `json:"status"` // running, completed, failed, canceled, terminated, timed_out, continued_as_new
+	StartTime  time.Time  `json:"start_time"`
+	CloseTime  *time.Time `json:"close_time,omitempty"`
+	// UIURL is the run's page in the Temporal UI.
+	UIURL string `json:"ui_url"`
+	// The search attributes the pipeline sets when it ends, if it did.
+	ModelName    string   `json:"model_name,omitempty"`
+	ModelVersion int      `json:"model_version,omitempty"`
+	WeightedF1   *float64 `json:"weighted_f1,omitempty"`
+	Promoted     *bool    `json:"promoted,omitempty"`
+	// Progress is set while the run is running and a worker answers.
+	Progress *workflows.Progress `json:"progress,omitempty"`
+	// Result is set when it completed, Error when it did not.
+	Result *workflows.TrainingResult `json:"result,omitempty"`
+	Error  string                    `json:"error,omitempty"`
+}
+
+// errTrainingNotFound is what a trainer returns for an unknown workflow
+// ID, or one that is not a training.
+var errTrainingNotFound = errors.New("no such training")
+
+// trainingRequest is what POST /v1/trainings takes: workflows.TrainingParams
+// without the task queue, which is the server's business, and with an
+// optional workflow ID.
+type trainingRequest struct {
+	ID                string             `json:"id"`
+	ModelName         string             `json:"model_name"`
+	Source            activities.Source  `json:"source"`
+	Params            *classifier.Params `json:"params"`
+	HoldoutFraction   float64            `json:"holdout_fraction"`
+	MaxRejectFraction float64            `json:"max_reject_fraction"`
+	Gate              activities.Gate    `json:"gate"`
+}
+
+// workflowIDPattern keeps workflow IDs readable and safe in URLs.
+var workflowIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$`)
+
+// trainingStarted is the answer to POST /v1/trainings.
+type trainingStarted struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	UIURL      string `json:"ui_url"`
+	// StatusURL is where to follow the run in this API.
+	StatusURL string `json:"status_url"`
+}
+
+func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	bp := s.getBuf()
+	defer s.putBuf(bp)
+	body, err := s.readBody(w, r, *bp)
+	*bp = body[:0]
+	if err != nil {
+		return err
+	}
+	// Fields the caller leaves out keep these defaults; params given in
+	// part are completed from the default parameters.
+	defaults := classifier.DefaultParams()
+	req := trainingRequest{
+		ModelName:         s.modelName,
+		Params:            &defaults,
+		HoldoutFraction:   workflows.DefaultHoldoutFraction,
+		MaxRejectFraction: workflows.DefaultMaxRejectFraction,
+		Gate:              activities.Gate{Margin: workflows.DefaultPromotionMargin, Floor: workflows.DefaultPromotionFloor},
+	}
+	if err := decodeJSON(body, &req, false); err != nil {
+		return err
+	}
+	if req.Params == nil {
+		req.Params = &defaults
+	}
+	if req.ID != "" && !workflowIDPattern.MatchString(req.ID) {
+		return badRequest("id %q: want up to 200 letters, digits, '.', '_', ':' or '-'", req.ID)
+	}
+	params := workflows.TrainingParams{
+		ModelName: req.ModelName, Source: req.Source, Params: req.Params,
+		HoldoutFraction: req.HoldoutFraction, MaxRejectFraction: req.MaxRejectFraction,
+		Gate: req.Gate, TrainingQueue: s.trainingQueue,
+	}
+	if err := params.Validate(); err != nil {
+		return badRequest("%v", err)
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	for _, in := range []struct{ field, key string }{
+		{"source.x_key", req.Source.XKey}, {"source.y_key", req.Source.YKey}, {"source.csv_key", req.Source.CSVKey},
+	} {
+		if in.key == "" {
+			continue
+		}
+		ok, err := s.store.Exists(ctx, in.key)
+		if err != nil {
+			return unavailable("the artifact store", err)
+		}
+		if !ok {
+			return badRequest("%s %q is not in the bucket; upload it first (starter upload)", in.field, in.key)
+		}
+	}
+	t, err := s.trainer.Start(ctx, req.ID, params)
+	if err != nil {
+		return trainerError(err)
+	}
+	s.log.WithFields(map[string]any{"workflow_id": t.WorkflowID, "run_id": t.RunID, "user": p.Name, "model": req.ModelName}).Info("api: training started")
+	w.Header().Set("Location", "/v1/trainings/"+t.WorkflowID)
+	return writeJSON(w, http.StatusAccepted, trainingStarted{
+		WorkflowID: t.WorkflowID, RunID: t.RunID, UIURL: t.UIURL, StatusURL: "/v1/trainings/" + t.WorkflowID,
+	})
+}
+
+func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	t, err := s.trainer.Get(ctx, r.PathValue("id"))
+	if err != nil {
+		return trainerError(err)
+	}
+	return writeJSON(w, http.StatusOK, t)
+}
+
+// Bounds of GET /v1/trainings?limit=.
+const (
+	defaultTrainingList = 20
+	maxTrainingList     = 100
+)
+
+func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	limit := defaultTrainingList
+	if q := r.URL.Query().Get("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > maxTrainingList {
+			return badRequest("limit %q: want 1 to %d", q, maxTrainingList)
+		}
+		limit = n
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	ts, err := s.trainer.List(ctx, limit)
+	if err != nil {
+		return trainerError(err)
+	}
+	if ts == nil {
+		ts = []training{}
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Trainings []training `json:"trainings"`
+	}{ts})
+}
+
+// trainerError answers a trainer failure.
+func trainerError(err error) error {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, errTrainingNotFound):
+		return errorf(http.StatusNotFound, codeNotFound, "%v", err)
+	}
+	return fromDependency("Temporal", err)
+}

@@ -1,0 +1,267 @@
+// The prodcat demo page: predictions, the model registry and trainings,
+// through the JSON API with HTTP Basic credentials kept for the session.
+// Everything shown is built with textContent, never innerHTML: model
+// names, reasons and categories come from users.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const modelName = document.body.dataset.model;
+let role = "";
+
+function el(tag, props, ...children) {
+  const e = document.createElement(tag);
+  Object.assign(e, props || {});
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+function credentials() {
+  return sessionStorage.getItem("prodcat.auth") || "";
+}
+
+function encodeBasic(user, password) {
+  const bytes = new TextEncoder().encode(user + ":" + password);
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return "Basic " + btoa(s);
+}
+
+function showError(msg) {
+  const box = $("#error");
+  box.textContent = msg;
+  box.hidden = !msg;
+}
+
+// api calls the JSON API and returns the decoded answer, or throws an
+// Error with the API's message.
+async function api(method, path, body) {
+  const headers = { "Authorization": credentials() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const e = data.error || {};
+    throw new Error(`${res.status} ${e.code || ""}: ${e.message || res.statusText}`);
+  }
+  return data;
+}
+
+function pct(p) {
+  return (100 * p).toFixed(1) + " %";
+}
+
+function fmt(x) {
+  return typeof x === "number" ? x.toFixed(4) : "–";
+}
+
+function when(t) {
+  return t ? new Date(t).toLocaleString() : "";
+}
+
+// ---- sign in
+
+async function signIn(ev) {
+  if (ev) ev.preventDefault();
+  const user = $("#user").value, password = $("#password").value;
+  if (user) sessionStorage.setItem("prodcat.auth", encodeBasic(user, password));
+  try {
+    const me = await api("GET", "/v1/whoami");
+    role = me.role;
+    $("#whoami").textContent = `signed in as ${me.user} (${me.role})`;
+    document.querySelectorAll(".admin").forEach((e) => { e.hidden = role !== "admin"; });
+    showError("");
+    await Promise.all([loadRegistry(), loadTrainings()]);
+  } catch (e) {
+    role = "";
+    $("#whoami").textContent = "not signed in";
+    showError(e.message);
+  }
+}
+
+// ---- predict
+
+async function predict(ev) {
+  ev.preventDefault();
+  const out = $("#prediction");
+  out.replaceChildren(el("p", { className: "muted" }, "classifying…"));
+  try {
+    const p = await api("POST", "/v1/predict", {
+      designation: $("#designation").value,
+      description: $("#description").value,
+      top_k: Number($("#topk").value),
+    });
+    const bars = el("div", { className: "bars" });
+    for (const s of p.top_k) {
+      const fill = el("div", { className: "fill" });
+      fill.style.width = Math.max(0.5, 100 * s.probability).toFixed(1) + "%";
+      bars.append(el("div", { className: "bar", title: s.category_fr },
+        el("span", { className: "code" }, s.prdtypecode),
+        el("span", { className: "name" }, s.category),
+        el("div", { className: "track" }, fill),
+        el("span", { className: "prob" }, pct(s.probability))));
+    }
+    out.replaceChildren(
+      el("p", { className: "answer" }, el("strong", {}, `${p.prdtypecode} · ${p.category}`),
+        ` (${p.category_fr}) with probability ${pct(p.probability)} — ${p.model.name} v${p.model.version}`),
+      bars);
+  } catch (e) {
+    out.replaceChildren(el("p", { className: "error" }, e.message));
+  }
+}
+
+// ---- registry
+
+async function loadRegistry() {
+  let m;
+  try {
+    m = await api("GET", `/v1/models/${encodeURIComponent(modelName)}`);
+  } catch (e) {
+    $("#aliases").replaceChildren(el("p", { className: "muted" }, e.message));
+    return;
+  }
+  $("#aliases").replaceChildren(...Object.entries(m.aliases).map(([a, v]) =>
+    el("span", { className: "alias" }, `${a} → v${v}`)));
+  const rows = m.versions.map((v) => {
+    const detail = el("button", { type: "button", className: "small", onclick: () => showVersion(v.version) }, "details");
+    const actions = el("td", {}, detail);
+    if (role === "admin" && !v.aliases.includes("production")) {
+      actions.append(" ", el("button", { type: "button", className: "small", onclick: () => promote(v.version) }, "promote"));
+    }
+    const tr = el("tr", {},
+      el("td", {}, "v" + v.version), el("td", {}, fmt(v.metrics.weighted_f1)), el("td", {}, fmt(v.metrics.macro_f1)),
+      el("td", {}, fmt(v.metrics.accuracy)), el("td", {}, v.aliases.join(", ")), el("td", {}, when(v.created_at)),
+      el("td", { className: "mono", title: v.dataset_digest }, v.dataset_digest.slice(0, 12)), actions);
+    tr.dataset.version = v.version;
+    return tr;
+  });
+  $("#versions tbody").replaceChildren(...rows);
+  $("#history tbody").replaceChildren(...m.history.map((h) => el("tr", {},
+    el("td", {}, when(h.moved_at)), el("td", {}, h.alias), el("td", {}, h.from ? "v" + h.from : "–"),
+    el("td", {}, "v" + h.to), el("td", {}, h.actor), el("td", {}, h.reason))));
+  const prod = m.versions.find((v) => v.aliases.includes("production"));
+  if (prod && !$("#x-key").value) prefillTraining(prod.version);
+}
+
+async function showVersion(n) {
+  const box = $("#version-detail");
+  box.replaceChildren(el("p", { className: "muted" }, `loading v${n}…`));
+  try {
+    const v = await api("GET", `/v1/models/${encodeURIComponent(modelName)}/versions/${n}`);
+    const lineage = el("dl", { className: "lineage" });
+    const add = (k, val) => lineage.append(el("dt", {}, k), el("dd", {}, val));
+    add("workflow", v.workflow_id);
+    add("code version", v.code_version);
+    add("data set", `${v.dataset_digest}${v.dataset ? ` (${v.dataset.rows} rows, ${v.dataset.classes} classes, ${v.dataset.rejected} rejected)` : ""}`);
+    add("model file", v.artifact_key);
+    add("params", JSON.stringify(v.params));
+    const parts = [el("h3", {}, `Version ${v.version}`), lineage];
+    if (v.report) {
+      const r = v.report.metrics;
+      parts.push(el("p", {}, `Holdout of ${r.n} rows: weighted F1 ${fmt(r.weighted_f1)}, macro F1 ${fmt(r.macro_f1)}, accuracy ${fmt(r.accuracy)}`));
+      parts.push(el("h4", {}, "Confusion matrix (rows: true class, columns: predicted; shade: share of the row)"));
+      parts.push(heatmap(r.labels, r.confusion));
+    } else {
+      parts.push(el("p", { className: "muted" }, v.report_error || "no report"));
+    }
+    box.replaceChildren(...parts);
+  } catch (e) {
+    box.replaceChildren(el("p", { className: "error" }, e.message));
+  }
+}
+
+function heatmap(labels, m) {
+  const table = el("table", { id: "confusion", className: "heatmap" });
+  const head = el("tr", {}, el("th", {}, "true \\ predicted"));
+  for (const l of labels) head.append(el("th", { className: "col" }, el("span", {}, l)));
+  table.append(el("thead", {}, head));
+  const body = el("tbody");
+  m.forEach((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    const tr = el("tr", {}, el("th", {}, labels[i]));
+    row.forEach((n, j) => {
+      const share = n / total;
+      const td = el("td", { title: `true ${labels[i]}, predicted ${labels[j]}: ${n} (${pct(share)} of the row)` }, n || "");
+      td.style.backgroundColor = i === j
+        ? `rgba(26, 127, 55, ${0.1 + 0.9 * share})`
+        : `rgba(207, 34, 46, ${n ? 0.1 + 0.9 * share : 0})`;
+      if (share > 0.6) td.style.color = "#fff";
+      tr.append(td);
+    });
+    body.append(tr);
+  });
+  table.append(body);
+  return table;
+}
+
+async function promote(version) {
+  const reason = $("#alias-reason").value.trim() || `promoted v${version} from the demo page`;
+  try {
+    await api("POST", `/v1/models/${encodeURIComponent(modelName)}/aliases/production`, { version, reason });
+    await loadRegistry();
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+async function rollback() {
+  const reason = $("#alias-reason").value.trim() || "rolled back from the demo page";
+  try {
+    await api("POST", `/v1/models/${encodeURIComponent(modelName)}/aliases/production`, { rollback: true, reason });
+    await loadRegistry();
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+// ---- trainings
+
+async function prefillTraining(version) {
+  try {
+    const v = await api("GET", `/v1/models/${encodeURIComponent(modelName)}/versions/${version}`);
+    const keys = (v.dataset && v.dataset.source_keys) || [];
+    if (keys.length === 2) {
+      $("#x-key").value = keys[0];
+      $("#y-key").value = keys[1];
+    }
+  } catch (e) {
+    // The form stays empty; nothing else depends on it.
+  }
+}
+
+async function loadTrainings() {
+  try {
+    const t = await api("GET", "/v1/trainings?limit=15");
+    $("#trainings tbody").replaceChildren(...t.trainings.map((r) => el("tr", {},
+      el("td", {}, el("a", { href: r.ui_url, target: "_blank", rel: "noopener" }, r.workflow_id)),
+      el("td", { className: "status-" + r.status }, r.status + (r.progress ? ` (${r.progress.percent} %)` : "")),
+      el("td", {}, when(r.start_time)),
+      el("td", {}, r.model_version ? "v" + r.model_version : ""),
+      el("td", {}, r.weighted_f1 !== undefined ? fmt(r.weighted_f1) : ""),
+      el("td", {}, r.promoted === undefined ? "" : (r.promoted ? "yes" : "no")))));
+  } catch (e) {
+    $("#trainings tbody").replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "muted" }, e.message)));
+  }
+}
+
+async function startTraining(ev) {
+  ev.preventDefault();
+  const out = $("#train-result");
+  out.textContent = "starting…";
+  try {
+    const t = await api("POST", "/v1/trainings", { source: { x_key: $("#x-key").value.trim(), y_key: $("#y-key").value.trim() } });
+    out.replaceChildren("started ", el("a", { href: t.ui_url, target: "_blank", rel: "noopener" }, t.workflow_id));
+    await loadTrainings();
+  } catch (e) {
+    out.textContent = e.message;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#login").addEventListener("submit", signIn);
+  $("#predict-form").addEventListener("submit", predict);
+  $("#train-form").addEventListener("submit", startTraining);
+  $("#rollback-btn").addEventListener("click", rollback);
+  $("#refresh-registry").addEventListener("click", loadRegistry);
+  $("#refresh-trainings").addEventListener("click", loadTrainings);
+  if (credentials()) signIn();
+});

@@ -1,0 +1,323 @@
+// Package serving keeps the model a service predicts with: the version an
+// alias of a registered model points at (production, usually), loaded from
+// the artifact store and swapped in atomically when the alias moves.
+//
+// A Reloader learns of alias moves from PostgreSQL notifications and, in
+// case one is missed, by polling the registry. Before a new version
+// replaces the one being served, its file must match the digest the
+// registry recorded, decode (which verifies the file's own checksum) and
+// answer a smoke prediction sensibly; when anything fails, the old model
+// keeps serving and the failure is logged and reported. Readers never
+// lock: Current is one atomic load.
+package serving
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/registry"
+)
+
+// Model is a loaded model version. It is immutable and safe for concurrent
+// use.
+type Model struct {
+	*model.Model
+	// Name and Version identify it in the registry.
+	Name    string
+	Version int
+	// Digest is the SHA-256 of the model file.
+	Digest   string
+	LoadedAt time.Time
+}
+
+// Registry reads the version an alias points at; *registry.Registry
+// implements it.
+type Registry interface {
+	Alias(ctx context.Context, model, alias string) (registry.Version, error)
+}
+
+// Store reads a model file; *artifact.Store implements it, verifying the
+// content digest its keys carry.
+type Store interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
+// ListenFunc delivers alias events to fn until ctx ends, like
+// registry.Listen with its connection string bound.
+type ListenFunc func(ctx context.Context, fn func(registry.AliasEvent)) error
+
+// Result is the outcome of a reload that tried to load a version.
+type Result string
+
+// Reload results, the values of the reloads metric.
+const (
+	Loaded Result = "success"
+	Failed Result = "failure"
+)
+
+// Config configures a Reloader.
+type Config struct {
+	// Model and Alias name what to serve.
+	Model, Alias string
+	Registry     Registry
+	Store        Store
+	// Listen, when set, makes alias moves take effect at once; Interval
+	// is the polling fallback.
+	Listen   ListenFunc
+	Interval time.Duration
+	// Log receives every load and failure; nil discards.
+	Log logrus.FieldLogger
+	// Observe, when set, is called after every attempt to load a version,
+	// and after every failure to read the alias.
+	Observe func(Result)
+}
+
+// Reloader serves the version Config.Alias points at. Create it with New.
+type Reloader struct {
+	cfg     Config
+	log     logrus.FieldLogger
+	current atomic.Pointer[Model]
+
+	mu sync.Mutex // serialises Reload
+	// rejected is the version (and file digest) that failed validation: it
+	// is not tried again until the alias moves.
+	rejected struct {
+		version int
+		digest  string
+	}
+	noModelLogged bool
+}
+
+// Timeouts of one reload and the listener's reconnection back-off.
+const (
+	reloadTimeout        = 2 * time.Minute
+	listenRetryMin       = time.Second
+	listenRetryMax       = 30 * time.Second
+	smokeTitle           = "Lot de 3 stylos bille bleu"
+	smokeBody            = "<p>Stylos à bille, encre bleue, pointe moyenne.</p>"
+	probabilityTolerance = 1e-6
+)
+
+// New returns a Reloader; nothing is loaded before Reload or Run.
+func New(cfg Config) (*Reloader, error) {
+	switch {
+	case cfg.Model == "" || cfg.Alias == "":
+		return nil, errors.New("serving: model and alias names are required")
+	case cfg.Registry == nil || cfg.Store == nil:
+		return nil, errors.New("serving: registry and store are required")
+	case cfg.Interval <= 0:
+		return nil, fmt.Errorf("serving: polling interval %v: want > 0", cfg.Interval)
+	}
+	log := cfg.Log
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = l
+	}
+	return &Reloader{cfg: cfg, log: log.WithFields(logrus.Fields{"component": "serving", "model": cfg.Model, "alias": cfg.Alias})}, nil
+}
+
+// Current returns the model being served, or nil before the first load.
+func (r *Reloader) Current() *Model { return r.current.Load() }
+
+// Run loads the model, then reloads it whenever the alias moves, until ctx
+// ends. Failures are logged and observed, never fatal: the service keeps
+// its current model and tries again on the next event or tick.
+func (r *Reloader) Run(ctx context.Context) {
+	kick := make(chan struct{}, 1)
+	wake := func() {
+		select {
+		case kick <- struct{}{}:
+		default: // a reload is already pending; it will see this move too
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if r.cfg.Listen != nil {
+		wg.Go(func() { r.listen(ctx, wake) })
+	}
+	tick := time.NewTicker(r.cfg.Interval)
+	defer tick.Stop()
+	wake()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			wake()
+		case <-kick:
+			rctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+			_ = r.Reload(rctx) // logged and observed by Reload
+			cancel()
+		}
+	}
+}
+
+// listen wakes the reload loop on every move of the served alias and on
+// every (re)connection, reconnecting with back-off until ctx ends.
+func (r *Reloader) listen(ctx context.Context, wake func()) {
+	backoff := listenRetryMin
+	for {
+		start := time.Now()
+		err := r.cfg.Listen(ctx, func(ev registry.AliasEvent) {
+			if r.concerns(ev) {
+				wake()
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > listenRetryMax {
+			backoff = listenRetryMin
+		}
+		r.log.WithError(err).WithField("retry_in", backoff.String()).Warn("serving: not listening for alias moves; polling meanwhile")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, listenRetryMax)
+	}
+}
+
+// concerns reports whether ev may have moved the served alias.
+func (r *Reloader) concerns(ev registry.AliasEvent) bool {
+	return ev.Resync || (ev.Model == r.cfg.Model && ev.Alias == r.cfg.Alias)
+}
+
+// Reload serves the version the alias points at now, if it is not already
+// served. It returns nil when nothing had to change, including when the
+// alias is not set yet or points at a version rejected before.
+func (r *Reloader) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, err := r.cfg.Registry.Alias(ctx, r.cfg.Model, r.cfg.Alias)
+	if errors.Is(err, registry.ErrNotFound) {
+		if !r.noModelLogged {
+			r.log.Warn("serving: the alias is not set yet; predictions answer 503 until a model is promoted")
+			r.noModelLogged = true
+		}
+		return nil
+	}
+	if err != nil {
+		err = fmt.Errorf("serving: read alias %s of %s: %w", r.cfg.Alias, r.cfg.Model, err)
+		r.log.WithError(err).Error("serving: cannot check for a new model; keeping the current one")
+		r.observe(Failed)
+		return err
+	}
+	cur := r.current.Load()
+	if cur != nil && cur.Version == v.Version && cur.Digest == v.ArtifactDigest {
+		return nil
+	}
+	if r.rejected.version == v.Version && r.rejected.digest == v.ArtifactDigest {
+		return nil
+	}
+	log := r.log.WithFields(logrus.Fields{"version": v.Version, "artifact_key": v.ArtifactKey})
+	if cur != nil {
+		log = log.WithField("serving_version", cur.Version)
+	}
+	start := time.Now()
+	m, err := r.load(ctx, v)
+	if err != nil {
+		var invalid *invalidError
+		if errors.As(err, &invalid) {
+			// The file will not get better: do not fetch it on every tick.
+			r.rejected.version, r.rejected.digest = v.Version, v.ArtifactDigest
+		}
+		log.WithError(err).Error("serving: new model rejected; keeping the current one")
+		r.observe(Failed)
+		return err
+	}
+	r.current.Store(m)
+	r.rejected.version, r.rejected.digest = 0, ""
+	log.WithFields(logrus.Fields{"seconds": time.Since(start).Seconds(), "labels": len(m.Labels)}).Info("serving: model loaded and swapped in")
+	r.observe(Loaded)
+	return nil
+}
+
+func (r *Reloader) observe(res Result) {
+	if r.cfg.Observe != nil {
+		r.cfg.Observe(res)
+	}
+}
+
+// invalidError marks a model file that failed validation, as opposed to a
+// failure to fetch it.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string { return e.err.Error() }
+func (e *invalidError) Unwrap() error { return e.err }
+
+func invalid(format string, args ...any) error {
+	return &invalidError{fmt.Errorf(format, args...)}
+}
+
+// load fetches, verifies and smoke-tests version v.
+func (r *Reloader) load(ctx context.Context, v registry.Version) (*Model, error) {
+	data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
+	if err != nil {
+		return nil, fmt.Errorf("serving: load version %d: %w", v.Version, err)
+	}
+	return Load(v, data)
+}
+
+// Load checks a model file against its registry version and smoke-tests
+// it: the file's SHA-256 must be the digest the registry recorded, the
+// file must decode, and a prediction must give sensible probabilities.
+func Load(v registry.Version, data []byte) (*Model, error) {
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != v.ArtifactDigest {
+		return nil, invalid("serving: version %d: model file hashes to %s, the registry recorded %s", v.Version, got, v.ArtifactDigest)
+	}
+	m, err := model.Decode(data)
+	if err != nil {
+		return nil, invalid("serving: version %d: %w", v.Version, err)
+	}
+	if err := smoke(m); err != nil {
+		return nil, invalid("serving: version %d: smoke prediction: %w", v.Version, err)
+	}
+	return &Model{Model: m, Name: v.Model, Version: v.Version, Digest: v.ArtifactDigest, LoadedAt: time.Now()}, nil
+}
+
+// smoke runs one prediction and checks that it is well formed. A model
+// that decodes but panics or answers nonsense must not reach callers.
+func smoke(m *model.Model) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("prediction panicked: %v", p)
+		}
+	}()
+	k := min(3, len(m.Labels))
+	p := m.Predict(smokeTitle, smokeBody, k)
+	if len(p.Top) != k {
+		return fmt.Errorf("asked for the top %d labels, got %d", k, len(p.Top))
+	}
+	if p.Best.Code == "" || p.Best != p.Top[0] {
+		return errors.New("the best label is empty or not the first of the top labels")
+	}
+	total := 0.0
+	for i, s := range p.Top {
+		if math.IsNaN(s.Prob) || s.Prob < 0 || s.Prob > 1 {
+			return fmt.Errorf("label %s has probability %v", s.Code, s.Prob)
+		}
+		if i > 0 && s.Prob > p.Top[i-1].Prob {
+			return errors.New("top labels are not sorted by probability")
+		}
+		total += s.Prob
+	}
+	if total > 1+probabilityTolerance {
+		return fmt.Errorf("top probabilities sum to %v", total)
+	}
+	return nil
+}

@@ -1,0 +1,424 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
+)
+
+const modelName = "prdtypecode"
+
+// fakeRegistry serves one alias.
+type fakeRegistry struct {
+	mu  sync.Mutex
+	v   *registry.Version
+	err error
+	// calls, when set, receives a value per call.
+	calls chan struct{}
+}
+
+func (f *fakeRegistry) Alias(_ context.Context, m, alias string) (registry.Version, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls != nil {
+		f.calls <- struct{}{}
+	}
+	switch {
+	case f.err != nil:
+		return registry.Version{}, f.err
+	case f.v == nil || m != modelName || alias != registry.AliasProduction:
+		return registry.Version{}, registry.ErrNotFound
+	}
+	return *f.v, nil
+}
+
+func (f *fakeRegistry) set(v registry.Version, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.v, f.err = &v, err
+}
+
+func (f *fakeRegistry) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+// fakeStore holds files by key and counts reads.
+type fakeStore struct {
+	mu    sync.Mutex
+	files map[string][]byte
+	err   error
+	gets  int
+}
+
+func (f *fakeStore) Get(_ context.Context, key string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets++
+	if f.err != nil {
+		return nil, f.err
+	}
+	data, ok := f.files[key]
+	if !ok {
+		return nil, errors.New("no such key " + key)
+	}
+	return data, nil
+}
+
+func (f *fakeStore) reads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gets
+}
+
+// results records what the reloader observed.
+type results struct {
+	mu  sync.Mutex
+	got []Result
+	ch  chan Result
+}
+
+func (r *results) observe(res Result) {
+	r.mu.Lock()
+	r.got = append(r.got, res)
+	r.mu.Unlock()
+	if r.ch != nil {
+		r.ch <- res
+	}
+}
+
+func (r *results) list() []Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Result(nil), r.got...)
+}
+
+type fixture struct {
+	reg   *fakeRegistry
+	store *fakeStore
+	res   *results
+	r     *Reloader
+	// files of versions 1 and 2.
+	v1, v2 []byte
+}
+
+func newFixture(t *testing.T, listen ListenFunc, interval time.Duration) *fixture {
+	t.Helper()
+	f := &fixture{
+		reg: &fakeRegistry{}, res: &results{ch: make(chan Result, 100)},
+		v1: servingtest.Model(t, "a"), v2: servingtest.Model(t, "b"),
+	}
+	f.store = &fakeStore{files: map[string][]byte{"models/1.bin": f.v1, "models/2.bin": f.v2}}
+	r, err := New(Config{
+		Model: modelName, Alias: registry.AliasProduction, Registry: f.reg, Store: f.store,
+		Listen: listen, Interval: interval, Observe: f.res.observe,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.r = r
+	return f
+}
+
+func (f *fixture) promote(version int) {
+	key, data := "models/1.bin", f.v1
+	if version == 2 {
+		key, data = "models/2.bin", f.v2
+	}
+	f.reg.set(servingtest.Version(modelName, version, key, data), nil)
+}
+
+func serving(t *testing.T, r *Reloader) int {
+	t.Helper()
+	m := r.Current()
+	if m == nil {
+		return 0
+	}
+	p := m.Predict("Robot nettoyeur piscine", "", 2)
+	if len(p.Top) != 2 || p.Best.Code == "" {
+		t.Fatalf("version %d predicts %+v", m.Version, p)
+	}
+	return m.Version
+}
+
+func TestReloadFollowsTheAlias(t *testing.T) {
+	f := newFixture(t, nil, time.Hour)
+	ctx := context.Background()
+
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatalf("no alias yet: %v", err)
+	}
+	if f.r.Current() != nil {
+		t.Fatal("a model is served before the alias is set")
+	}
+
+	f.promote(1)
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := f.r.Current()
+	if serving(t, f.r) != 1 || m.Name != modelName || m.Digest != servingtest.Digest(f.v1) || m.LoadedAt.IsZero() {
+		t.Fatalf("serving %+v, want version 1 of %s", m, modelName)
+	}
+	if p := m.Predict("Pompe filtration piscine", "", 1); p.Best.Code != "2583" {
+		t.Errorf("pool pump predicted as %s", p.Best.Code)
+	}
+
+	reads := f.store.reads()
+	if err := f.r.Reload(ctx); err != nil || f.store.reads() != reads || f.r.Current() != m {
+		t.Fatalf("reload of an unmoved alias: err %v, %d new reads, model replaced %v", err, f.store.reads()-reads, f.r.Current() != m)
+	}
+
+	f.promote(2)
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := serving(t, f.r); v != 2 {
+		t.Fatalf("serving version %d after promoting 2", v)
+	}
+	if got := f.res.list(); len(got) != 2 || got[0] != Loaded || got[1] != Loaded {
+		t.Errorf("observed %v, want two successes", got)
+	}
+}
+
+func TestBadVersionsKeepTheOldModel(t *testing.T) {
+	nanWeights := func(t *testing.T, data []byte) []byte {
+		m, err := model.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range m.Linear.W {
+			m.Linear.W[i] = float32(math.NaN())
+		}
+		out, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		// setup points the alias at a bad version 2.
+		setup   func(t *testing.T, f *fixture)
+		want    string
+		retried bool // the next reload fetches the file again
+	}{
+		{"digest differs from the registry", func(t *testing.T, f *fixture) {
+			v := servingtest.Version(modelName, 2, "models/2.bin", f.v2)
+			v.ArtifactDigest = servingtest.Digest(f.v1)
+			f.reg.set(v, nil)
+		}, "the registry recorded", false},
+		{"not a model file", func(t *testing.T, f *fixture) {
+			junk := []byte("PK\x03\x04 not a model")
+			f.store.files["models/junk.bin"] = junk
+			f.reg.set(servingtest.Version(modelName, 2, "models/junk.bin", junk), nil)
+		}, "not a prodcat model file", false},
+		{"truncated file", func(t *testing.T, f *fixture) {
+			cut := f.v2[:len(f.v2)-10]
+			f.store.files["models/cut.bin"] = cut
+			f.reg.set(servingtest.Version(modelName, 2, "models/cut.bin", cut), nil)
+		}, "checksum", false},
+		{"smoke prediction fails", func(t *testing.T, f *fixture) {
+			bad := nanWeights(t, f.v2)
+			f.store.files["models/nan.bin"] = bad
+			f.reg.set(servingtest.Version(modelName, 2, "models/nan.bin", bad), nil)
+		}, "smoke prediction", false},
+		{"store unreachable", func(t *testing.T, f *fixture) {
+			f.promote(2)
+			f.store.err = errors.New("connection refused")
+		}, "connection refused", true},
+		{"registry unreachable", func(t *testing.T, f *fixture) {
+			f.reg.fail(errors.New("registry: cannot reach PostgreSQL"))
+		}, "cannot reach PostgreSQL", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil, time.Hour)
+			ctx := context.Background()
+			f.promote(1)
+			if err := f.r.Reload(ctx); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup(t, f)
+			err := f.r.Reload(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+			if v := serving(t, f.r); v != 1 {
+				t.Fatalf("serving version %d after a failed reload, want 1", v)
+			}
+			if got := f.res.list(); len(got) != 2 || got[1] != Failed {
+				t.Fatalf("observed %v, want a success then a failure", got)
+			}
+			reads := f.store.reads()
+			err = f.r.Reload(ctx)
+			if retried := f.store.reads() > reads || err != nil; retried != tc.retried {
+				t.Errorf("second reload retried = %v (err %v), want %v", retried, err, tc.retried)
+			}
+		})
+	}
+}
+
+func TestRejectedVersionIsRetriedAfterTheAliasMoves(t *testing.T) {
+	f := newFixture(t, nil, time.Hour)
+	ctx := context.Background()
+	junk := []byte("junk")
+	f.store.files["models/junk.bin"] = junk
+	f.reg.set(servingtest.Version(modelName, 1, "models/junk.bin", junk), nil)
+	if err := f.r.Reload(ctx); err == nil {
+		t.Fatal("junk loaded")
+	}
+	if f.r.Current() != nil {
+		t.Fatal("junk is served")
+	}
+	f.promote(2)
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := serving(t, f.r); v != 2 {
+		t.Fatalf("serving %d, want 2", v)
+	}
+}
+
+// waitFor returns when the reloader observed a result and serves version
+// want; the test's own deadline bounds it.
+func waitFor(t *testing.T, f *fixture, want int) {
+	t.Helper()
+	for serving(t, f.r) != want {
+		select {
+		case <-f.res.ch:
+		case <-t.Context().Done():
+			t.Fatalf("never served version %d", want)
+		}
+	}
+}
+
+func TestRunReloadsOnNotification(t *testing.T) {
+	events := make(chan registry.AliasEvent)
+	var listens atomic.Int32
+	listen := func(ctx context.Context, fn func(registry.AliasEvent)) error {
+		if listens.Add(1) == 1 {
+			return errors.New("registry: listen: cannot reach PostgreSQL")
+		}
+		fn(registry.AliasEvent{Resync: true})
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case ev := <-events:
+				fn(ev)
+			}
+		}
+	}
+	// Polling is off (an hour): only notifications can move the model.
+	f := newFixture(t, listen, time.Hour)
+	f.reg.calls = make(chan struct{}, 10)
+	f.promote(1)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { f.r.Run(ctx); close(done) }()
+	// The first read loads version 1; the second follows the resync of the
+	// listener's second, successful connection.
+	<-f.reg.calls
+	<-f.reg.calls
+	if v := serving(t, f.r); v != 1 {
+		t.Fatalf("serving %d, want 1", v)
+	}
+	f.promote(2)
+	events <- registry.AliasEvent{Model: modelName, Alias: registry.AliasProduction, From: 1, To: 2}
+	waitFor(t, f, 2)
+	if n := listens.Load(); n != 2 {
+		t.Errorf("listened %d times, want 2 (one failure, one success)", n)
+	}
+	cancel()
+	<-done
+}
+
+func TestConcerns(t *testing.T) {
+	f := newFixture(t, nil, time.Hour)
+	for _, tc := range []struct {
+		ev   registry.AliasEvent
+		want bool
+	}{
+		{registry.AliasEvent{Model: modelName, Alias: registry.AliasProduction, From: 1, To: 2}, true},
+		{registry.AliasEvent{Resync: true}, true},
+		{registry.AliasEvent{Model: modelName, Alias: registry.AliasChallenger, From: 1, To: 2}, false},
+		{registry.AliasEvent{Model: "other", Alias: registry.AliasProduction, From: 1, To: 2}, false},
+	} {
+		if got := f.r.concerns(tc.ev); got != tc.want {
+			t.Errorf("concerns(%+v) = %v, want %v", tc.ev, got, tc.want)
+		}
+	}
+}
+
+func TestRunPolls(t *testing.T) {
+	f := newFixture(t, nil, 5*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { f.r.Run(ctx); close(done) }()
+	f.promote(1)
+	waitFor(t, f, 1)
+	f.promote(2)
+	waitFor(t, f, 2)
+	cancel()
+	<-done
+}
+
+func TestConcurrentPredictionsDuringSwaps(t *testing.T) {
+	f := newFixture(t, nil, time.Hour)
+	ctx := context.Background()
+	f.promote(1)
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				m := f.r.Current()
+				if p := m.Predict("Manette sans fil", "", 3); len(p.Top) != 3 {
+					t.Errorf("version %d: %d labels", m.Version, len(p.Top))
+					return
+				}
+			}
+		})
+	}
+	for i := range 20 {
+		f.promote(1 + i%2)
+		if err := f.r.Reload(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func TestNewValidates(t *testing.T) {
+	reg, store := &fakeRegistry{}, &fakeStore{}
+	for _, c := range []Config{
+		{Alias: "production", Registry: reg, Store: store, Interval: time.Second},
+		{Model: "m", Registry: reg, Store: store, Interval: time.Second},
+		{Model: "m", Alias: "production", Store: store, Interval: time.Second},
+		{Model: "m", Alias: "production", Registry: reg, Interval: time.Second},
+		{Model: "m", Alias: "production", Registry: reg, Store: store},
+	} {
+		if _, err := New(c); err == nil {
+			t.Errorf("New(%+v) accepted", c)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/activities"
+)
+
+// This file is the client side of TrainingPipeline, shared by the starter
+// and the API: starting a run and reading its progress.
+
+// TrainingWorkflowType is the workflow type name of TrainingPipeline.
+const TrainingWorkflowType = "TrainingPipeline"
+
+// StartTraining starts TrainingPipeline on queue with a meaningful ID
+// (train-<model>-<UTC time> when id is empty), a summary for the Temporal
+// UI and the ModelName search attribute.
+func StartTraining(ctx context.Context, c client.Client, queue, id string, p TrainingParams) (client.WorkflowRun, error) {
+	if id == "" {
+		id = fmt.Sprintf("train-%s-%s", p.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
+	}
+	src := p.Source.CSVKey
+	if src == "" {
+		src = p.Source.XKey
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             queue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("train %s on %s", p.ModelName, src),
+		TypedSearchAttributes: temporal.NewSearchAttributes(attrModelName.ValueSet(p.ModelName)),
+	}, TrainingPipeline, p)
+	if err != nil {
+		return nil, fmt.Errorf("start training %s: %w", id, err)
+	}
+	return run, nil
+}
+
+// QueryProgress returns the progress of a running TrainingPipeline: the
+// progress query's answer, with the percentage refined by the heartbeat of
+// the stage in flight, so it moves inside a long stage. The query needs a
+// worker; give ctx a deadline.
+func QueryProgress(ctx context.Context, c client.Client, id, runID string) (Progress, error) {
+	v, err := c.QueryWorkflow(ctx, id, runID, ProgressQuery)
+	if err != nil {
+		return Progress{}, fmt.Errorf("query progress of %s: %w", id, err)
+	}
+	var p Progress
+	if err := v.Get(&p); err != nil {
+		return Progress{}, fmt.Errorf("query progress of %s: %w", id, err)
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
+	if err != nil {
+		return p, nil // the query's figure is still right, only coarser
+	}
+	for _, pa := range desc.GetPendingActivities() {
+		payloads := pa.GetHeartbeatDetails().GetPayloads()
+		if len(payloads) == 0 {
+			continue
+		}
+		var sp activities.StageProgress
+		if json.Unmarshal(payloads[0].GetData(), &sp) == nil && sp.Total > 0 {
+			p.Percent += int(int64(StageShare(sp.Stage)) * sp.Done / sp.Total)
+		}
+	}
+	p.Percent = min(p.Percent, 100)
+	return p, nil
+}
+
+// UILink returns the address of a workflow run's page in the Temporal UI
+// at base.
+func UILink(base, namespace, id, runID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history",
+		base, url.PathEscape(namespace), url.PathEscape(id), url.PathEscape(runID))
+}

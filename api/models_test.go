@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prodcat/prodcat/internal/registry"
+)
+
+func TestListModels(t *testing.T) {
+	h := newHarness(t)
+	var got struct {
+		Models []registry.Model `json:"models"`
+	}
+	decodeBody(t, h.do("GET", "/v1/models", asPredict, ""), &got)
+	if len(got.Models) != 1 || got.Models[0].Name != testModel || got.Models[0].LatestVersion != 2 || got.Models[0].Aliases["production"] != 1 {
+		t.Fatalf("models %+v", got.Models)
+	}
+	h.reg.down = errors.New(errDownText)
+	wantError(t, h.do("GET", "/v1/models", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+}
+
+func TestGetModel(t *testing.T) {
+	h := newHarness(t)
+	var d modelDetail
+	w := h.do("GET", "/v1/models/"+testModel, asPredict, "")
+	decodeBody(t, w, &d)
+	if d.Name != testModel || len(d.Versions) != 2 || d.Versions[0].Version != 2 || d.Aliases["production"] != 1 ||
+		len(d.History) != 1 || d.History[0].Reason != "first model" {
+		t.Fatalf("model %+v", d)
+	}
+	if got := d.Versions[1].Aliases; len(got) != 1 || got[0] != "production" {
+		t.Errorf("version 1 aliases %v", got)
+	}
+	wantError(t, h.do("GET", "/v1/models/nope", asPredict, ""), http.StatusNotFound, codeNotFound)
+	h.reg.down = errors.New(errDownText)
+	wantError(t, h.do("GET", "/v1/models/"+testModel, asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+}
+
+func TestGetVersion(t *testing.T) {
+	h := newHarness(t)
+	var d versionDetail
+	decodeBody(t, h.do("GET", "/v1/models/"+testModel+"/versions/1", asPredict, ""), &d)
+	if d.Version.Version != 1 || d.DatasetDigest != datasetHash || d.CodeVersion != "abc123" || d.WorkflowID != "train-1" ||
+		d.Metrics["weighted_f1"] != 0.71 || string(d.Params) != `{"solver":{"c":0.5}}` {
+		t.Errorf("lineage %+v", d.Version)
+	}
+	if d.Dataset == nil || d.Dataset.SourceKeys[0] != xKey {
+		t.Errorf("dataset %+v", d.Dataset)
+	}
+	if d.Report == nil || d.ReportError != "" {
+		t.Fatalf("no report: %q", d.ReportError)
+	}
+	m := d.Report.Metrics
+	if len(m.Labels) != 3 || len(m.Confusion) != 3 || m.Confusion[0][1] != 1 || m.Confusion[2][2] != 2 || m.N != 5 {
+		t.Errorf("report labels %v confusion %v", m.Labels, m.Confusion)
+	}
+
+	h.store.down = errors.New(errDownText)
+	d = versionDetail{}
+	decodeBody(t, h.do("GET", "/v1/models/"+testModel+"/versions/2", asPredict, ""), &d)
+	if d.Report != nil || !strings.Contains(d.ReportError, "cannot be read") {
+		t.Errorf("report with the bucket down: %v %q", d.Report, d.ReportError)
+	}
+	h.store.down = nil
+	h.store.files[reportKey] = []byte("{not json")
+	d = versionDetail{}
+	decodeBody(t, h.do("GET", "/v1/models/"+testModel+"/versions/2", asPredict, ""), &d)
+	if d.Report != nil || !strings.Contains(d.ReportError, "malformed") {
+		t.Errorf("malformed report: %v %q", d.Report, d.ReportError)
+	}
+
+	for path, status := range map[string]int{
+		"/v1/models/" + testModel + "/versions/9":   http.StatusNotFound,
+		"/v1/models/nope/versions/1":                http.StatusNotFound,
+		"/v1/models/" + testModel + "/versions/0":   http.StatusBadRequest,
+		"/v1/models/" + testModel + "/versions/one": http.StatusBadRequest,
+	} {
+		code := codeNotFound
+		if status == http.StatusBadRequest {
+			code = codeBadRequest
+		}
+		wantError(t, h.do("GET", path, asPredict, ""), status, code)
+	}
+}
+
+func TestMoveAlias(t *testing.T) {
+	h := newHarness(t)
+	path := "/v1/models/" + testModel + "/aliases/production"
+	var mv registry.AliasMove
+	w := h.do("POST", path, asAdmin, `{"version": 2, "reason": "better F1"}`)
+	if w.Code != 200 {
+		t.Fatalf("promote: %d %s", w.Code, w.Body)
+	}
+	decodeBody(t, w, &mv)
+	if !mv.Moved || mv.From != 1 || mv.To != 2 || mv.Actor != adminUser || mv.Reason != "better F1" {
+		t.Errorf("promotion %+v", mv)
+	}
+	if h.reg.aliases["production"] != 2 {
+		t.Errorf("production at %d after promoting 2", h.reg.aliases["production"])
+	}
+
+	mv = registry.AliasMove{}
+	decodeBody(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "regression in prod"}`), &mv)
+	if !mv.Moved || mv.From != 2 || mv.To != 1 || mv.Actor != adminUser {
+		t.Errorf("rollback %+v", mv)
+	}
+
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+		code             string
+	}{
+		{"no reason", path, `{"version": 2}`, 400, codeBadRequest},
+		{"blank reason", path, `{"version": 2, "reason": " "}`, 400, codeBadRequest},
+		{"reason too long", path, fmt.Sprintf(`{"version": 2, "reason": %q}`, strings.Repeat("r", maxReasonBytes+1)), 413, codeTooLarge},
+		{"neither", path, `{"reason": "x"}`, 400, codeBadRequest},
+		{"both", path, `{"version": 2, "rollback": true, "reason": "x"}`, 400, codeBadRequest},
+		{"negative version", path, `{"version": -2, "reason": "x"}`, 400, codeBadRequest},
+		{"unknown field", path, `{"version": 2, "reason": "x", "force": true}`, 400, codeUnknownField},
+		{"empty body", path, ``, 400, codeInvalidJSON},
+		{"unknown version", path, `{"version": 7, "reason": "x"}`, 404, codeNotFound},
+		{"unknown model", "/v1/models/nope/aliases/production", `{"version": 1, "reason": "x"}`, 404, codeNotFound},
+		{"rollback without history", "/v1/models/" + testModel + "/aliases/challenger", `{"rollback": true, "reason": "x"}`, 404, codeNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, h.do("POST", tc.path, asAdmin, tc.body), tc.status, tc.code)
+		})
+	}
+
+	// The first setting of an alias has nothing to roll back to.
+	h.reg.history = h.reg.history[:1]
+	h.reg.aliases["production"] = 1
+	wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "x"}`), http.StatusConflict, codeConflict)
+	h.reg.down = errors.New(errDownText)
+	wantError(t, h.do("POST", path, asAdmin, `{"version": 2, "reason": "x"}`), http.StatusServiceUnavailable, codeUnavailable)
+}

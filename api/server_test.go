@@ -1,0 +1,388 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/prodcat/prodcat/internal/auth"
+)
+
+// TestRoles checks every route's authentication and authorisation: public
+// routes answer without credentials; the others answer 401 without them,
+// and admin routes 403 to a predict user.
+func TestRoles(t *testing.T) {
+	h := newHarness(t)
+	for _, rt := range h.srv.routes() {
+		path := strings.NewReplacer("{name}", testModel, "{version}", "1", "{alias}", "production",
+			"{id}", "nightly", "{file}", "app.js", "{$}", "").Replace(rt.pattern)
+		t.Run(rt.method+" "+rt.pattern, func(t *testing.T) {
+			w := h.do(rt.method, path, anonymous, "")
+			if rt.role == "" {
+				if w.Code == http.StatusUnauthorized || w.Code == http.StatusForbidden {
+					t.Fatalf("public route answered %d", w.Code)
+				}
+				return
+			}
+			wantError(t, w, http.StatusUnauthorized, codeUnauthorized)
+			if w.Header().Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+			w = h.do(rt.method, path, asPredict, "")
+			if rt.role == auth.RoleAdmin {
+				msg := wantError(t, w, http.StatusForbidden, codeForbidden)
+				if !strings.Contains(msg, "needs admin") {
+					t.Errorf("403 message %q does not say what is needed", msg)
+				}
+			} else if w.Code == http.StatusUnauthorized || w.Code == http.StatusForbidden {
+				t.Errorf("predict user answered %d", w.Code)
+			}
+		})
+	}
+}
+
+func TestUnknownRouteAndWrongMethod(t *testing.T) {
+	h := newHarness(t)
+	wantError(t, h.do("GET", "/v2/predict", asPredict, ""), http.StatusNotFound, codeNotFound)
+	wantError(t, h.do("GET", "/static/nope.js", anonymous, ""), http.StatusNotFound, codeNotFound)
+
+	for _, tc := range []struct{ method, path, allow string }{
+		{"GET", "/v1/predict", "POST"},
+		{"DELETE", "/v1/models", "GET"},
+		{"PUT", "/v1/trainings", "GET, POST"},
+		{"GET", "/v1/models/m/aliases/production", "POST"},
+		{"POST", "/livez", "GET"},
+	} {
+		w := h.do(tc.method, tc.path, asAdmin, "")
+		wantError(t, w, http.StatusMethodNotAllowed, codeMethodNotAllowed)
+		if got := w.Header().Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+}
+
+func TestHealth(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("GET", "/livez", anonymous, "")
+	if w.Code != 200 {
+		t.Fatalf("livez %d", w.Code)
+	}
+
+	var ready struct {
+		Status string   `json:"status"`
+		Model  modelRef `json:"model"`
+	}
+	w = h.do("GET", "/readyz", anonymous, "")
+	decodeBody(t, w, &ready)
+	if w.Code != 200 || ready.Status != "ready" || ready.Model != (modelRef{testModel, 1}) {
+		t.Fatalf("readyz %d %+v", w.Code, ready)
+	}
+
+	h.reg.down = errors.New(errDownText)
+	wantError(t, h.do("GET", "/readyz", anonymous, ""), http.StatusServiceUnavailable, codeNotReady)
+	h.reg.down = nil
+
+	h.models.set(nil)
+	msg := wantError(t, h.do("GET", "/readyz", anonymous, ""), http.StatusServiceUnavailable, codeNotReady)
+	if !strings.Contains(msg, "no model") {
+		t.Errorf("readyz without a model: %q", msg)
+	}
+	h.models.set(h.model)
+
+	h.srv.draining.Store(true)
+	wantError(t, h.do("GET", "/readyz", anonymous, ""), http.StatusServiceUnavailable, codeNotReady)
+	if w := h.do("GET", "/livez", anonymous, ""); w.Code != 200 {
+		t.Errorf("livez while draining: %d", w.Code)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	h := newHarness(t)
+	for range 3 {
+		h.do("POST", "/v1/predict", asPredict, `{"designation": "Pompe de filtration pour piscine"}`)
+	}
+	h.do("POST", "/v1/predict", asPredict, `{"designation": 1}`)
+	h.do("POST", "/v1/predict", anonymous, `{}`)
+	h.do("GET", "/nowhere", anonymous, "")
+	h.srv.metrics.observeReload("failure")
+	w := h.do("GET", "/metrics", anonymous, "")
+	if w.Code != 200 {
+		t.Fatalf("metrics %d", w.Code)
+	}
+	body := w.Body.String()
+	for _, want := range []string{
+		`prodcat_http_requests_total{code="200",route="POST /v1/predict"} 3`,
+		`prodcat_http_requests_total{code="400",route="POST /v1/predict"} 1`,
+		`prodcat_http_requests_total{code="401",route="POST /v1/predict"} 1`,
+		`prodcat_http_requests_total{code="404",route="unmatched"} 1`,
+		`prodcat_http_request_duration_seconds_count{code="200",route="POST /v1/predict"} 3`,
+		`prodcat_predictions_total{class="2583"} 3`,
+		`prodcat_model_version{model="prdtypecode"} 1`,
+		`prodcat_model_reloads_total{result="failure"} 1`,
+		`prodcat_model_reloads_total{result="success"} 0`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	h.models.set(nil)
+	if body := h.do("GET", "/metrics", anonymous, "").Body.String(); !strings.Contains(body, `prodcat_model_version{model="prdtypecode"} 0`) {
+		t.Error("model version is not 0 without a model")
+	}
+}
+
+func TestRouteMetricsOddStatus(t *testing.T) {
+	h := newHarness(t)
+	rm := h.srv.metrics.route("GET /x")
+	rm.observe(999, 0.1) // out of range: counted as 500
+	rm.observe(0, 0.1)
+	w := h.do("GET", "/metrics", anonymous, "")
+	if !strings.Contains(w.Body.String(), `prodcat_http_requests_total{code="500",route="GET /x"} 2`) {
+		t.Error("odd status codes are not counted as 500")
+	}
+}
+
+func TestPanicIsRecovered(t *testing.T) {
+	h := newHarness(t)
+	h.reg.panics = true
+	wantError(t, h.do("GET", "/v1/models", asPredict, ""), http.StatusInternalServerError, codeInternal)
+	found := false
+	for _, e := range h.logs.AllEntries() {
+		if e.Message == "api: handler panicked" && e.Level == logrus.ErrorLevel && e.Data["stack"] != nil {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the panic is not logged with its stack")
+	}
+	h.reg.panics = false
+	if w := h.do("GET", "/v1/models", asPredict, ""); w.Code != 200 {
+		t.Errorf("after a panic: %d", w.Code)
+	}
+}
+
+func TestDependencyFailureIsLoggedNotShown(t *testing.T) {
+	h := newHarness(t)
+	h.reg.down = errors.New("registry: cannot reach PostgreSQL at 10.1.2.3:5432: " + errDownText)
+	msg := wantError(t, h.do("GET", "/v1/models", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+	if strings.Contains(msg, "10.1.2.3") {
+		t.Errorf("the answer shows internal details: %q", msg)
+	}
+	last := h.logs.LastEntry()
+	if last == nil || last.Level != logrus.ErrorLevel || !strings.Contains(last.Data[logrus.ErrorKey].(error).Error(), "10.1.2.3") {
+		t.Errorf("the cause is not logged: %+v", last)
+	}
+}
+
+func TestDemoPage(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("GET", "/", anonymous, "")
+	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("demo page: %d %s", w.Code, w.Header().Get("Content-Type"))
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("CSP %q", csp)
+	}
+	page := w.Body.String()
+	for _, want := range []string{`id="predict-form"`, `id="versions"`, `id="trainings"`, `id="train-form"`,
+		`data-model="prdtypecode"`, "prdtypecode v1", `href="http://temporal-ui/namespaces/default/workflows"`, `src="/static/app.js"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	// No asset comes from elsewhere.
+	if m := regexp.MustCompile(`(?:src|href)="(?:https?:)?//[^"]*"`).FindAllString(page, -1); len(m) != 1 {
+		t.Errorf("external references %v, want only the Temporal UI link", m)
+	}
+	h.models.set(nil)
+	if !strings.Contains(h.do("GET", "/", anonymous, "").Body.String(), "no model loaded yet") {
+		t.Error("page without a model does not say so")
+	}
+
+	for file, ctype := range map[string]string{"app.js": "text/javascript", "style.css": "text/css"} {
+		w := h.do("GET", "/static/"+file, anonymous, "")
+		if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), ctype) || w.Body.Len() == 0 {
+			t.Errorf("%s: %d %q", file, w.Code, w.Header().Get("Content-Type"))
+		}
+	}
+}
+
+func TestWhoami(t *testing.T) {
+	h := newHarness(t)
+	var me struct {
+		User string    `json:"user"`
+		Role auth.Role `json:"role"`
+	}
+	decodeBody(t, h.do("GET", "/v1/whoami", asAdmin, ""), &me)
+	if me.User != adminUser || me.Role != auth.RoleAdmin {
+		t.Errorf("whoami %+v", me)
+	}
+}
+
+// TestOpenAPIMatchesRoutes keeps openapi.json in step with the routes:
+// the same operations, the same authentication and roles, and no dangling
+// references.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("GET", "/openapi.json", anonymous, "")
+	if w.Code != 200 {
+		t.Fatalf("openapi.json: %d", w.Code)
+	}
+	var doc struct {
+		OpenAPI string                                 `json:"openapi"`
+		Paths   map[string]map[string]openAPIOperation `json:"paths"`
+		Comps   map[string]map[string]json.RawMessage  `json:"components"`
+		Extra   map[string]json.RawMessage             `json:"-"`
+	}
+	raw := w.Body.Bytes()
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi %q, want 3.x", doc.OpenAPI)
+	}
+	documented := map[string]openAPIOperation{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			documented[strings.ToUpper(method)+" "+path] = op
+		}
+	}
+	routed := map[string]route{}
+	for _, rt := range h.srv.routes() {
+		if !rt.internal {
+			routed[rt.method+" "+rt.pattern] = rt
+		}
+	}
+	for key, rt := range routed {
+		op, ok := documented[key]
+		if !ok {
+			t.Errorf("%s is routed but not documented", key)
+			continue
+		}
+		public := op.Security != nil && len(*op.Security) == 0
+		if public != (rt.role == "") {
+			t.Errorf("%s: documented public %v, routed role %q", key, public, rt.role)
+		}
+		if !public && op.Role != string(rt.role) {
+			t.Errorf("%s: documented x-required-role %q, routed %q", key, op.Role, rt.role)
+		}
+		if !public {
+			if _, ok := op.Responses["401"]; !ok {
+				t.Errorf("%s: 401 not documented", key)
+			}
+		}
+		if rt.role == auth.RoleAdmin {
+			if _, ok := op.Responses["403"]; !ok {
+				t.Errorf("%s: 403 not documented", key)
+			}
+		}
+		for _, p := range regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(rt.pattern, -1) {
+			if !strings.Contains(string(op.Params), `"name": "`+p[1]+`"`) && !strings.Contains(string(op.Params), `"name":"`+p[1]+`"`) &&
+				!strings.Contains(string(op.Params), "#/components/parameters/") {
+				t.Errorf("%s: path parameter %s not documented", key, p[1])
+			}
+		}
+	}
+	for key := range documented {
+		if _, ok := routed[key]; !ok {
+			t.Errorf("%s is documented but not routed", key)
+		}
+	}
+	for _, ref := range regexp.MustCompile(`"\$ref":\s*"#/components/(\w+)/(\w+)"`).FindAllStringSubmatch(string(raw), -1) {
+		if _, ok := doc.Comps[ref[1]][ref[2]]; !ok {
+			t.Errorf("dangling reference %s", ref[0])
+		}
+	}
+}
+
+type openAPIOperation struct {
+	Security  *[]map[string][]string     `json:"security"`
+	Role      string                     `json:"x-required-role"`
+	Responses map[string]json.RawMessage `json:"responses"`
+	Params    json.RawMessage            `json:"parameters"`
+}
+
+// TestGracefulShutdown starts a real HTTP server, holds a request inside
+// its handler, shuts down, and checks that the request still gets its
+// answer while new connections are refused.
+func TestGracefulShutdown(t *testing.T) {
+	h := newHarness(t)
+	h.reg.block, h.reg.entered = make(chan struct{}), make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- serveHTTP(ctx, &http.Server{Handler: h.h}, ln, h.srv, logrus.New()) }()
+
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	inflight := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", addr+"/v1/models", nil)
+		req.SetBasicAuth(predictUser, predictPass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			inflight <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		inflight <- answer{resp.StatusCode, string(b), err}
+	}()
+	<-h.reg.entered // the request is inside its handler
+	cancel()
+	for !h.srv.draining.Load() {
+		time.Sleep(time.Millisecond) // serveHTTP marks draining before it stops listening
+	}
+	// Shutdown closes the listener; wait until new connections fail.
+	for {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case a := <-inflight:
+		t.Fatalf("the in-flight request ended before it was released: %+v", a)
+	default:
+	}
+	close(h.reg.block)
+	a := <-inflight
+	if a.err != nil || a.status != 200 || !strings.Contains(a.body, `"models"`) {
+		t.Fatalf("in-flight request: %+v", a)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("serveHTTP: %v", err)
+	}
+}
+
+func TestRoutesAreUnique(t *testing.T) {
+	h := newHarness(t)
+	var keys []string
+	for _, rt := range h.srv.routes() {
+		keys = append(keys, rt.method+" "+rt.pattern)
+	}
+	slices.Sort(keys)
+	if c := slices.Compact(slices.Clone(keys)); len(c) != len(keys) {
+		t.Errorf("duplicate routes in %v", keys)
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+func TestStartTraining(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("POST", "/v1/trainings", asAdmin, `{"source": {"x_key": "`+xKey+`", "y_key": "`+yKey+`"},
+		"params": {"solver": {"c": 2}}, "gate": {"floor": 0.6}}`)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	var got trainingStarted
+	decodeBody(t, w, &got)
+	if got.WorkflowID == "" || got.RunID == "" || got.UIURL == "" || got.StatusURL != "/v1/trainings/"+got.WorkflowID {
+		t.Errorf("answer %+v", got)
+	}
+	if loc := w.Header().Get("Location"); loc != got.StatusURL {
+		t.Errorf("Location %q", loc)
+	}
+	if len(h.trainer.started) != 1 {
+		t.Fatalf("%d trainings started", len(h.trainer.started))
+	}
+	p := h.trainer.started[0]
+	def := classifier.DefaultParams()
+	switch {
+	case p.ModelName != testModel || p.TrainingQueue != "prodcat-training" || p.Source.XKey != xKey || p.Source.YKey != yKey:
+		t.Errorf("params %+v", p)
+	case p.Params.Solver.C != 2 || p.Params.Solver.MaxIter != def.Solver.MaxIter || p.Params.Features != def.Features:
+		t.Errorf("classifier params %+v: want C 2 and the other defaults", *p.Params)
+	case p.Gate.Floor != 0.6 || p.Gate.Margin != workflows.DefaultPromotionMargin:
+		t.Errorf("gate %+v: want floor 0.6 and the default margin", p.Gate)
+	case p.HoldoutFraction != workflows.DefaultHoldoutFraction || p.MaxRejectFraction != workflows.DefaultMaxRejectFraction:
+		t.Errorf("fractions %v %v", p.HoldoutFraction, p.MaxRejectFraction)
+	}
+
+	// A chosen ID; then the same ID again.
+	body := `{"id": "train-demo-1", "source": {"x_key": "` + xKey + `", "y_key": "` + yKey + `"}}`
+	if w := h.do("POST", "/v1/trainings", asAdmin, body); w.Code != http.StatusAccepted {
+		t.Fatalf("with an id: %d %s", w.Code, w.Body)
+	}
+	wantError(t, h.do("POST", "/v1/trainings", asAdmin, body), http.StatusConflict, codeConflict)
+}
+
+func TestStartTrainingErrors(t *testing.T) {
+	raw := `"source": {"x_key": "` + xKey + `", "y_key": "` + yKey + `"}`
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"empty", ``, 400, codeInvalidJSON},
+		{"no source", `{}`, 400, codeBadRequest},
+		{"x without y", `{"source": {"x_key": "` + xKey + `"}}`, 400, codeBadRequest},
+		{"key not in the bucket", `{"source": {"x_key": "raw/none.csv", "y_key": "` + yKey + `"}}`, 400, codeBadRequest},
+		{"bad holdout", `{` + raw + `, "holdout_fraction": 1.5}`, 400, codeBadRequest},
+		{"bad params", `{` + raw + `, "params": {"solver": {"c": -1}}}`, 400, codeBadRequest},
+		{"unknown param", `{` + raw + `, "params": {"solver": {"cc": 1}}}`, 400, codeUnknownField},
+		{"unknown field", `{` + raw + `, "queue": "x"}`, 400, codeUnknownField},
+		{"server-side field", `{` + raw + `, "training_queue": "x"}`, 400, codeUnknownField},
+		{"bad id", `{` + raw + `, "id": "../../etc"}`, 400, codeBadRequest},
+		{"wrong type", `{` + raw + `, "holdout_fraction": "half"}`, 400, codeInvalidJSON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			wantError(t, h.do("POST", "/v1/trainings", asAdmin, tc.body), tc.status, tc.code)
+			if len(h.trainer.started) != 0 {
+				t.Error("a training started")
+			}
+		})
+	}
+
+	h := newHarness(t)
+	h.trainer.down = errors.New(errDownText)
+	wantError(t, h.do("POST", "/v1/trainings", asAdmin, `{`+raw+`}`), http.StatusServiceUnavailable, codeUnavailable)
+	h.trainer.down = nil
+	h.store.down = errors.New(errDownText)
+	wantError(t, h.do("POST", "/v1/trainings", asAdmin, `{`+raw+`}`), http.StatusServiceUnavailable, codeUnavailable)
+}
+
+func TestGetAndListTrainings(t *testing.T) {
+	h := newHarness(t)
+	for _, id := range []string{"a", "b", "c"} {
+		if w := h.do("POST", "/v1/trainings", asAdmin, `{"id": "`+id+`", "source": {"csv_key": "`+xKey+`", "text_cols": ["title"], "label_col": "label"}}`); w.Code != 202 {
+			t.Fatalf("start %s: %d %s", id, w.Code, w.Body)
+		}
+	}
+	var tr training
+	decodeBody(t, h.do("GET", "/v1/trainings/b", asPredict, ""), &tr)
+	if tr.WorkflowID != "b" || tr.Status != "running" || tr.UIURL == "" {
+		t.Errorf("training %+v", tr)
+	}
+	wantError(t, h.do("GET", "/v1/trainings/zzz", asPredict, ""), http.StatusNotFound, codeNotFound)
+
+	var list struct {
+		Trainings []training `json:"trainings"`
+	}
+	decodeBody(t, h.do("GET", "/v1/trainings?limit=2", asPredict, ""), &list)
+	if len(list.Trainings) != 2 {
+		t.Errorf("%d trainings with limit 2", len(list.Trainings))
+	}
+	decodeBody(t, h.do("GET", "/v1/trainings", asPredict, ""), &list)
+	if len(list.Trainings) != 3 {
+		t.Errorf("%d trainings", len(list.Trainings))
+	}
+	for _, q := range []string{"0", "101", "x"} {
+		wantError(t, h.do("GET", "/v1/trainings?limit="+q, asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	}
+	h.trainer.down = errors.New(errDownText)
+	wantError(t, h.do("GET", "/v1/trainings", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+	wantError(t, h.do("GET", "/v1/trainings/b", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+
+	// An empty list is [], not null.
+	h = newHarness(t)
+	w := h.do("GET", "/v1/trainings", asPredict, "")
+	if body := w.Body.String(); body != "{\"trainings\":[]}\n" {
+		t.Errorf("empty list: %s", body)
+	}
+}

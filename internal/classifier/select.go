@@ -32,7 +32,7 @@ func DefaultGrid() Grid {
 	return Grid{
 		C:          []float64{0.25, 0.5, 1},
 		WordNgrams: []int{1, 2},
-		CharRanges: [][2]int{{0, 0}, {2, 4}, {2, 5}},
+		CharRanges: [][2]int{{0, 0}, {2, 5}, {3, 5}},
 	}
 }
 

@@ -57,7 +57,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		WordNgrams:  2,
-		CharMin:     2,
+		CharMin:     3,
 		CharMax:     5,
 		WordMinDF:   1,
 		CharMinDF:   2,

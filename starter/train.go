@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -118,12 +117,12 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 	if err != nil {
 		return err
 	}
-	run, err := startTraining(ctx, c, a.cfg.Temporal.TaskQueue, f.id, p)
+	run, err := workflows.StartTraining(ctx, c, a.cfg.Temporal.TaskQueue, f.id, p)
 	if err != nil {
 		return err
 	}
 	a.log.WithFields(map[string]any{"workflow_id": run.GetID(), "run_id": run.GetRunID()}).Info("training started")
-	fmt.Fprintf(a.stderr, "Temporal UI: %s\n", uiLink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, run.GetID(), run.GetRunID()))
+	fmt.Fprintf(a.stderr, "Temporal UI: %s\n", workflows.UILink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, run.GetID(), run.GetRunID()))
 	if !f.wait {
 		return a.printJSON(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
 	}
@@ -136,28 +135,6 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 	}
 	printResult(a, res)
 	return nil
-}
-
-// startTraining starts TrainingPipeline with a meaningful ID and summary.
-func startTraining(ctx context.Context, c client.Client, queue, id string, p workflows.TrainingParams) (client.WorkflowRun, error) {
-	if id == "" {
-		id = fmt.Sprintf("train-%s-%s", p.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
-	}
-	src := p.Source.CSVKey
-	if src == "" {
-		src = p.Source.XKey
-	}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    id,
-		TaskQueue:             queue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		StaticSummary:         fmt.Sprintf("train %s on %s", p.ModelName, src),
-		TypedSearchAttributes: temporal.NewSearchAttributes(temporal.NewSearchAttributeKeyKeyword("ModelName").ValueSet(p.ModelName)),
-	}, workflows.TrainingPipeline, p)
-	if err != nil {
-		return nil, fmt.Errorf("start training %s: %w", id, err)
-	}
-	return run, nil
 }
 
 // watch shows the run's progress until it ends and returns its result.
@@ -174,11 +151,16 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 				return
 			case <-t.C:
 			}
-			pct, stage := progressOf(ctx, c, run.GetID(), run.GetRunID())
-			bar.Update(pct, 100)
-			if !bar.on && stage != last {
-				a.log.WithField("stage", stage).WithField("percent", pct).Info("progress")
-				last = stage
+			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			p, err := workflows.QueryProgress(qctx, c, run.GetID(), run.GetRunID())
+			cancel()
+			if err != nil {
+				continue // not started yet, or no worker to answer: try again
+			}
+			bar.Update(p.Percent, 100)
+			if !bar.on && p.Stage != last {
+				a.log.WithField("stage", p.Stage).WithField("percent", p.Percent).Info("progress")
+				last = p.Stage
 			}
 		}
 	}()
@@ -194,37 +176,6 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 		return res, fmt.Errorf("training %s failed: %w", run.GetID(), err)
 	}
 	return res, nil
-}
-
-// progressOf combines the workflow's progress query with the heartbeat of
-// the running heavy stage, for a bar that moves inside a long stage.
-func progressOf(ctx context.Context, c client.Client, id, runID string) (int, string) {
-	v, err := c.QueryWorkflow(ctx, id, runID, workflows.ProgressQuery)
-	if err != nil {
-		return 0, "starting"
-	}
-	var p workflows.Progress
-	if v.Get(&p) != nil {
-		return 0, "starting"
-	}
-	pct := p.Percent
-	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
-	if err == nil {
-		for _, pa := range desc.GetPendingActivities() {
-			var sp activities.StageProgress
-			if pa.GetHeartbeatDetails() == nil || len(pa.GetHeartbeatDetails().GetPayloads()) == 0 {
-				continue
-			}
-			if json.Unmarshal(pa.GetHeartbeatDetails().GetPayloads()[0].GetData(), &sp) == nil && sp.Total > 0 {
-				pct += int(int64(workflows.StageShare(sp.Stage)) * sp.Done / sp.Total)
-			}
-		}
-	}
-	return min(pct, 100), p.Stage
-}
-
-func uiLink(base, namespace, id, runID string) string {
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", base, namespace, id, runID)
 }
 
 func printResult(a *app, r workflows.TrainingResult) {

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserDemo drives the demo page in headless Chromium against the
+// live API: it signs in, classifies a product, opens a version of the
+// registry with its confusion matrix and saves a screenshot.
+func TestBrowserDemo(t *testing.T) {
+	live := startLive(t)
+	browser := ""
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		t.Skip("chromium is not installed (apt-get install -y chromium): skipping the browser test")
+	}
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1600),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	// A guard against a hung browser, not a performance bound.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancelTimeout()
+
+	const title = "Piscine tubulaire ronde 3,66 m avec pompe de filtration et échelle"
+	const body = "Piscine hors sol autoportante, liner PVC, pompe de filtration à cartouche."
+	var want predictionJSON
+	if code := live.call(t, "POST", "/v1/predict", `{"designation": "`+title+`", "description": "`+body+`", "top_k": 5}`, &want); code != 200 {
+		t.Fatalf("predict through the API: %d", code)
+	}
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(live.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-btn")),
+		chromedp.SetValue(chromedp.CSS("#user"), "admin"),
+		chromedp.SetValue(chromedp.CSS("#password"), "admin"),
+		chromedp.Click(chromedp.CSS("#login-btn")),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#whoami").textContent.includes("signed in as admin")`),
+		chromedp.SetValue(chromedp.CSS("#designation"), title),
+		chromedp.SetValue(chromedp.CSS("#description"), body),
+		chromedp.Click(chromedp.CSS("#predict-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#prediction .bar")),
+	)
+	if err != nil {
+		t.Fatalf("predict on the page: %v\nAPI log:\n%s", err, live.logs)
+	}
+	answer, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#prediction .answer")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#prediction .bar .code")].map(e => e.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page answer: %s", answer)
+	if !strings.HasPrefix(answer, want.Code+" · "+want.Category) || !strings.Contains(answer, live.cfg.ModelName+" v1") {
+		t.Errorf("page shows %q, the API answers %s %s from v1", answer, want.Code, want.Category)
+	}
+	if len(bars) != 5 || bars[0] != want.Code {
+		t.Errorf("bars %v, want the 5 best starting with %s", bars, want.Code)
+	}
+
+	// The registry: both versions, production marked; then version 1 with
+	// its confusion matrix.
+	err = chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#versions tbody tr").length === 2`),
+		chromedp.Click(chromedp.CSS(`#versions tbody tr[data-version="1"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#confusion")),
+		chromedp.ScrollIntoView(chromedp.CSS("#version-detail")),
+	)
+	if err != nil {
+		t.Fatalf("registry view: %v", err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#versions tbody tr")].map(r => r.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#confusion tbody td").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#history tbody")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || !strings.Contains(rows[1], "production") || !strings.Contains(rows[0], "promote") {
+		t.Errorf("versions table %q: want v2 (with a promote button) and v1 in production", rows)
+	}
+	if cells != 27*27 {
+		t.Errorf("confusion matrix has %d cells, want 27×27", cells)
+	}
+	if !strings.Contains(history, "first model") {
+		t.Errorf("alias history %q lacks the first promotion", history)
+	}
+	trainings, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#trainings tbody tr").length`))
+	if err != nil || trainings == 0 {
+		t.Errorf("trainings table: %d rows, %v", trainings, err)
+	}
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kept after the test, for people to look at.
+	dir, err := os.MkdirTemp("", "prodcat-browser-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "demo.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the demo page: %s (%d bytes)", path, len(shot))
+}

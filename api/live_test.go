@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/dataset"
+	evalmetrics "github.com/prodcat/prodcat/internal/metrics"
+	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
+	"github.com/prodcat/prodcat/internal/testenv"
+)
+
+// Live tests run the whole API in process, on a random loopback port,
+// against the real registry (in a PostgreSQL schema of their own), the real
+// bucket and the real Temporal, with a model trained on the rakuten split.
+
+// liveAPI is a running API and the registry it serves from.
+type liveAPI struct {
+	url   string
+	cfg   config.Config
+	reg   *registry.Registry
+	store *artifact.Store
+	// v1 is production; v2 is registered, not promoted.
+	v1, v2 registry.Version
+	logs   *lockedBuffer
+}
+
+// lockedBuffer collects the API's log lines for failure reports.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// rakutenModel trains the default model on the rakuten training split and
+// returns its file and its evaluation report on the test split. The file
+// of variant b differs only in its metadata: same predictions, another
+// digest, so that promoting it is a real reload.
+func rakutenModel(t *testing.T) (a, b, report []byte) {
+	t.Helper()
+	read := func(x, y string) []dataset.Example {
+		xf, err := os.Open(testenv.Split(t, "rakuten", x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer xf.Close()
+		yf, err := os.Open(testenv.Split(t, "rakuten", y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer yf.Close()
+		ds, err := dataset.ReadRaw(xf, yf, dataset.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds.Examples
+	}
+	train, test := read("X_train.csv", "Y_train.csv"), read("X_test.csv", "Y_test.csv")
+	m, err := classifier.Train(t.Context(), train, classifier.DefaultParams(), classifier.Options{}, map[string]string{"variant": "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = m.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	mb, err := model.Decode(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb.Metadata["variant"] = "b"
+	if b, err = mb.Encode(); err != nil {
+		t.Fatal(err)
+	}
+
+	labels := make([]string, len(m.Labels))
+	index := map[string]int{}
+	for i, l := range m.Labels {
+		labels[i], index[l.Code] = l.Code, i
+	}
+	var yTrue, yPred []int
+	for _, ex := range test {
+		if i, ok := index[ex.Label]; ok {
+			yTrue = append(yTrue, i)
+			yPred = append(yPred, m.Classify(ex.Title, ex.Body))
+		}
+	}
+	rep, err := evalmetrics.Evaluate(labels, yTrue, yPred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report, err = json.Marshal(activities.Report{ModelKey: "models/rakuten", HoldoutKey: "rakuten/test", Rows: rep.N, Metrics: rep}); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, report
+}
+
+// startLive starts the API with the development accounts.
+func startLive(t *testing.T) *liveAPI {
+	t.Helper()
+	testenv.Integration(t)
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, report := rakutenModel(t)
+	reg, dsn := servingtest.Registry(t, cfg.DatabaseURL)
+	store, err := artifact.New(cfg.S3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureBucket(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DatabaseURL = dsn
+	cfg.ModelName = servingtest.RandomName("apitest-")
+	cfg.API.DevMode, cfg.API.Users, cfg.API.UsersFile = true, "", ""
+	live := &liveAPI{cfg: cfg, reg: reg, store: store, logs: &lockedBuffer{}}
+	live.v1 = servingtest.Publish(t, reg, store, cfg.ModelName, a, report)
+	live.v2 = servingtest.Publish(t, reg, store, cfg.ModelName, b, report)
+	if _, err := reg.SetAlias(t.Context(), cfg.ModelName, registry.AliasProduction, live.v1.Version, "first model", "apitest"); err != nil {
+		t.Fatal(err)
+	}
+
+	log := logrus.New()
+	log.SetOutput(live.logs)
+	log.SetFormatter(&logrus.JSONFormatter{})
+	log.SetLevel(logrus.InfoLevel)
+	app, err := newApp(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.url = "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- app.serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		app.close()
+		if t.Failed() {
+			t.Logf("API log:\n%s", live.logs)
+		}
+	})
+	// Ready means the production model is loaded.
+	for {
+		resp, err := http.Get(live.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal("the API never became ready")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return live
+}
+
+// call sends a request as the development admin and decodes the answer.
+func (l *liveAPI) call(t *testing.T, method, path, body string, v any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, l.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", "admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("%s %s: %d: %v", method, path, resp.StatusCode, err)
+		}
+	}
+	return resp.StatusCode
+}

@@ -22,7 +22,8 @@ const TrainingWorkflowType = "TrainingPipeline"
 
 // StartTraining starts TrainingPipeline on queue with a meaningful ID
 // (train-<model>-<UTC time> when id is empty), a summary for the Temporal
-// UI and the ModelName search attribute.
+// UI and the ModelName search attribute. An ID that is or was in use fails
+// with *serviceerror.WorkflowExecutionAlreadyStarted.
 func StartTraining(ctx context.Context, c client.Client, queue, id string, p TrainingParams) (client.WorkflowRun, error) {
 	if id == "" {
 		id = fmt.Sprintf("train-%s-%s", p.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
@@ -35,8 +36,10 @@ func StartTraining(ctx context.Context, c client.Client, queue, id string, p Tra
 		ID:                    id,
 		TaskQueue:             queue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		StaticSummary:         fmt.Sprintf("train %s on %s", p.ModelName, src),
-		TypedSearchAttributes: temporal.NewSearchAttributes(attrModelName.ValueSet(p.ModelName)),
+		// An ID in use is an error, not a handle on someone else's run.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            fmt.Sprintf("train %s on %s", p.ModelName, src),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrModelName.ValueSet(p.ModelName)),
 	}, TrainingPipeline, p)
 	if err != nil {
 		return nil, fmt.Errorf("start training %s: %w", id, err)

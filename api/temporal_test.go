@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
+	"github.com/prodcat/prodcat/internal/testenv"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// TestTemporalTrainer starts, reads, lists and terminates a training on
+// the real Temporal. The run goes to a task queue of its own that no
+// worker polls, so nothing is trained and no model is registered.
+func TestTemporalTrainer(t *testing.T) {
+	testenv.Integration(t)
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.DialContext(t.Context(), client.Options{HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tr := &temporalTrainer{c: c, queue: servingtest.RandomName("apitest-queue-"), namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL}
+	ctx := t.Context()
+
+	id := servingtest.RandomName("apitest-train-")
+	p := workflows.TrainingParams{ModelName: servingtest.RandomName("apitest-"), Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}}
+	started, err := tr.Start(ctx, id, p.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.TerminateWorkflow(context.Background(), id, "", "test cleanup")
+	})
+	if started.WorkflowID != id || started.RunID == "" || started.UIURL != workflows.UILink(cfg.Temporal.UIURL, cfg.Temporal.Namespace, id, started.RunID) {
+		t.Errorf("started %+v", started)
+	}
+	var ae *apiError
+	if _, err := tr.Start(ctx, id, p.WithDefaults()); !errors.As(err, &ae) || ae.status != 409 {
+		t.Errorf("second start with the same ID: %v, want a 409", err)
+	}
+
+	got, err := tr.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "running" || got.RunID != started.RunID || got.Progress != nil || got.StartTime.IsZero() {
+		t.Errorf("running training %+v (no worker: no progress)", got)
+	}
+	if _, err := tr.Get(ctx, "no-such-training-"+id); !errors.Is(err, errTrainingNotFound) {
+		t.Errorf("unknown ID: %v", err)
+	}
+
+	// Visibility is eventually consistent: wait until the list shows it.
+	for found := false; !found; {
+		list, err := tr.List(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range list {
+			if i > 0 && l.StartTime.After(list[i-1].StartTime) {
+				t.Fatal("list is not newest first")
+			}
+			found = found || (l.WorkflowID == id && l.ModelName == p.ModelName)
+		}
+		if !found {
+			select {
+			case <-ctx.Done():
+				t.Fatal("the training never appeared in the list")
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+
+	if err := c.TerminateWorkflow(ctx, id, "", "terminated by TestTemporalTrainer"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = tr.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "terminated" || got.CloseTime == nil || got.Error == "" {
+		t.Errorf("terminated training %+v", got)
+	}
+
+	// A completed pipeline run, if the namespace has one, shows its result.
+	list, err := tr.List(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range list {
+		if l.Status != "completed" {
+			continue
+		}
+		done, err := tr.Get(ctx, l.WorkflowID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done.Result == nil || done.Result.Version == 0 || done.CloseTime == nil {
+			t.Errorf("completed training %s without a result: %+v", l.WorkflowID, done)
+		}
+		t.Logf("completed training %s: version %d, weighted F1 %.4f", l.WorkflowID, done.Result.Version, done.Result.Evaluation.WeightedF1)
+		return
+	}
+	t.Log("no completed training in the namespace: the result path was not exercised")
+}

@@ -99,7 +99,8 @@ var blockSeeds = [numBlocks]uint64{0x243f6a8885a308d3, 0x13198a2e03707344, 0xa40
 type block struct {
 	buckets []uint32  // kept hash buckets, increasing; column = offset + rank
 	idf     []float32 // per kept bucket
-	remap   []int32   // bucket -> rank, or -1; derived from buckets
+	table   []slot    // open-addressing bucket -> rank; derived from buckets
+	shift   uint      // 32 - log2(len(table))
 	offset  int
 	weight  float32
 }
@@ -199,6 +200,47 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 	return v, nil
 }
 
+// slot is one entry of a block's lookup table: key is bucket+1 (0 marks an
+// empty slot) and rank the bucket's rank among the kept buckets.
+type slot struct {
+	key  uint32
+	rank int32
+}
+
+// buildTable fills the lookup table, sized to twice the kept buckets: a
+// table over the whole hash space would be faster to build but would make a
+// model's memory depend on HashBits rather than on what it keeps (and let a
+// crafted file ask for gigabytes).
+func (bl *block) buildTable() {
+	bits := uint(1)
+	for 1<<bits < 2*len(bl.buckets) {
+		bits++
+	}
+	bl.table = make([]slot, 1<<bits)
+	bl.shift = 32 - bits
+	mask := uint32(len(bl.table) - 1)
+	for r, k := range bl.buckets {
+		h := (k * 0x9e3779b1) >> bl.shift
+		for bl.table[h].key != 0 {
+			h = (h + 1) & mask
+		}
+		bl.table[h] = slot{key: k + 1, rank: int32(r)}
+	}
+}
+
+// rank returns the rank of bucket k among the kept buckets, or -1.
+func (bl *block) rank(k uint32) int32 {
+	mask := uint32(len(bl.table) - 1)
+	for h := (k * 0x9e3779b1) >> bl.shift; ; h = (h + 1) & mask {
+		switch e := bl.table[h]; e.key {
+		case k + 1:
+			return e.rank
+		case 0:
+			return -1
+		}
+	}
+}
+
 // index derives the column offsets and bucket lookup tables from the kept
 // buckets.
 func (v *Vectorizer) index() {
@@ -206,17 +248,11 @@ func (v *Vectorizer) index() {
 	for b := range numBlocks {
 		bl := &v.blocks[b]
 		bl.offset = v.numCols
-		bl.remap = nil
+		bl.table = nil
 		if !bl.enabled() {
 			continue
 		}
-		bl.remap = make([]int32, 1<<v.cfg.HashBits)
-		for i := range bl.remap {
-			bl.remap[i] = -1
-		}
-		for r, k := range bl.buckets {
-			bl.remap[k] = int32(r)
-		}
+		bl.buildTable()
 		v.numCols += len(bl.buckets)
 	}
 }
@@ -296,7 +332,7 @@ func (v *Vectorizer) appendVector(s *Scratch, doc Document, sorted bool) sparse.
 		// s.cols in order of first sight, their counts to s.tf.
 		s.cols, s.tf = s.cols[:0], s.tf[:0]
 		for _, k := range s.keys[b] {
-			r := bl.remap[k]
+			r := bl.rank(k)
 			if r < 0 {
 				continue
 			}

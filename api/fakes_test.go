@@ -440,9 +440,11 @@ func newHarness(t testing.TB) *harness {
 	}
 	h.model = m
 	h.models.set(m)
+	instruments := newMetrics()
+	instruments.watchModel(testModel, h.models.Current)
 	h.srv, err = newServer(deps{
-		log: log, auth: authn, models: h.models, registry: h.reg, store: h.store, trainer: h.trainer,
-		schedules: h.sched, metrics: newMetrics(h.models.Current, testModel), modelName: testModel,
+		logger: log, auth: authn, models: h.models, registry: h.reg, store: h.store, trainer: h.trainer,
+		schedules: h.sched, metrics: instruments, modelName: testModel,
 		trainingQueue: "prodcat-training", maxBodyBytes: testMaxBody, temporalUI: "http://temporal-ui/namespaces/default/workflows",
 	})
 	if err != nil {

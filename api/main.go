@@ -150,22 +150,21 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 		return nil, fmt.Errorf("temporal client for %s: %w", cfg.Temporal.Address, err)
 	}
 	a := &app{cfg: cfg, log: log, registry: reg, temporal: tc}
-	var m *metrics
+	m := newMetrics()
 	a.reloader, err = serving.New(serving.Config{
 		Model: cfg.ModelName, Alias: registry.AliasProduction, Registry: reg, Store: store,
 		Listen: func(ctx context.Context, fn func(registry.AliasEvent)) error {
 			return registry.Listen(ctx, cfg.DatabaseURL, log, fn)
 		},
-		Interval: cfg.API.ReloadInterval, Log: log,
-		Observe: func(r serving.Result) { m.observeReload(r) },
+		Interval: cfg.API.ReloadInterval, Log: log, Observe: m.observeReload,
 	})
 	if err != nil {
 		a.close()
 		return nil, err
 	}
-	m = newMetrics(a.reloader.Current, cfg.ModelName)
+	m.watchModel(cfg.ModelName, a.reloader.Current)
 	a.srv, err = newServer(deps{
-		log: log, auth: authn, models: a.reloader, registry: reg, store: store,
+		logger: log, auth: authn, models: a.reloader, registry: reg, store: store,
 		trainer: &temporalTrainer{
 			c: tc, queue: cfg.Temporal.TaskQueue, namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL,
 		},

@@ -23,7 +23,7 @@ type metrics struct {
 	http      http.Handler
 }
 
-func newMetrics(current func() *serving.Model, modelName string) *metrics {
+func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -46,7 +46,19 @@ func newMetrics(current func() *serving.Model, modelName string) *metrics {
 			Help: "Attempts to load a new model version (or to check for one), by result.",
 		}, []string{"result"}),
 	}
-	version := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	for _, r := range []serving.Result{serving.Loaded, serving.Failed} {
+		m.reloads.WithLabelValues(string(r)) // show zeros from the start
+	}
+	m.reg.MustRegister(m.requests, m.durations, m.predicted, m.reloads,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return m
+}
+
+// watchModel exports the version of the model current returns, read at
+// each scrape.
+func (m *metrics) watchModel(modelName string, current func() *serving.Model) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "prodcat_model_version",
 		Help:        "Version of the model being served; 0 before one is loaded.",
 		ConstLabels: prometheus.Labels{"model": modelName},
@@ -55,14 +67,7 @@ func newMetrics(current func() *serving.Model, modelName string) *metrics {
 			return float64(cur.Version)
 		}
 		return 0
-	})
-	for _, r := range []serving.Result{serving.Loaded, serving.Failed} {
-		m.reloads.WithLabelValues(string(r)) // show zeros from the start
-	}
-	m.reg.MustRegister(m.requests, m.durations, m.predicted, m.reloads, version,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-	return m
+	}))
 }
 
 func (m *metrics) observeReload(r serving.Result) { m.reloads.WithLabelValues(string(r)).Inc() }

@@ -65,7 +65,7 @@ type scheduler interface {
 
 // deps are what newServer needs.
 type deps struct {
-	log       *logrus.Logger
+	logger    *logrus.Logger
 	auth      *auth.Authenticator
 	models    modelSource
 	registry  modelRegistry
@@ -115,7 +115,7 @@ type route struct {
 }
 
 func newServer(d deps) (*server, error) {
-	if d.log == nil || d.auth == nil || d.models == nil || d.registry == nil || d.store == nil ||
+	if d.logger == nil || d.auth == nil || d.models == nil || d.registry == nil || d.store == nil ||
 		d.trainer == nil || d.schedules == nil || d.metrics == nil {
 		return nil, errors.New("api: missing dependency")
 	}
@@ -123,7 +123,7 @@ func newServer(d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{deps: d, log: d.log.WithField("component", "api"), pages: p, jsonContentType: []string{"application/json"}}
+	s := &server{deps: d, log: d.logger.WithField("component", "api"), pages: p, jsonContentType: []string{"application/json"}}
 	s.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	s.writers.New = func() any { return new(statusWriter) }
 	return s, nil
@@ -177,7 +177,11 @@ func (s *server) handler() http.Handler {
 			methods = append(methods, m)
 		}
 		slices.Sort(methods)
-		ep.allow = strings.Join(methods, ", ")
+		allow := strings.Join(methods, ", ")
+		ep.notAllowed = s.wrap(route{pattern: pattern, handle: func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+			w.Header().Set("Allow", allow)
+			return errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, allow)
+		}})
 		mux.Handle(pattern, ep)
 	}
 	notFound := s.wrap(route{pattern: "unmatched", handle: func(http.ResponseWriter, *http.Request, *auth.Principal) error {
@@ -187,9 +191,10 @@ func (s *server) handler() http.Handler {
 	return mux
 }
 
+// endpoint serves the routes of one path pattern by method.
 type endpoint struct {
-	methods map[string]http.Handler
-	allow   string
+	methods    map[string]http.Handler
+	notAllowed http.Handler // answers 405 with the Allow header
 }
 
 func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,8 +202,7 @@ func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
-	w.Header().Set("Allow", ep.allow)
-	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed here; use "+ep.allow)
+	ep.notAllowed.ServeHTTP(w, r)
 }
 
 // wrap adds to a route what every request gets: metrics by route and
@@ -272,7 +276,7 @@ func (s *server) answerError(w *statusWriter, r *http.Request, log *logrus.Entry
 	}
 	if ae.status >= 500 {
 		log.WithError(err).WithFields(logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}).Error("api: request failed")
-	} else if s.deps.log.IsLevelEnabled(logrus.DebugLevel) {
+	} else if s.logger.IsLevelEnabled(logrus.DebugLevel) {
 		log.WithError(err).WithFields(logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}).Debug("api: request rejected")
 	}
 	if w.wrote {

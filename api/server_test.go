@@ -114,6 +114,7 @@ func TestMetrics(t *testing.T) {
 	h.do("POST", "/v1/predict", asPredict, `{"designation": 1}`)
 	h.do("POST", "/v1/predict", anonymous, `{}`)
 	h.do("GET", "/nowhere", anonymous, "")
+	h.do("GET", "/v1/predict", anonymous, "")
 	h.srv.metrics.observeReload("failure")
 	w := h.do("GET", "/metrics", anonymous, "")
 	if w.Code != 200 {
@@ -125,6 +126,7 @@ func TestMetrics(t *testing.T) {
 		`prodcat_http_requests_total{code="400",route="POST /v1/predict"} 1`,
 		`prodcat_http_requests_total{code="401",route="POST /v1/predict"} 1`,
 		`prodcat_http_requests_total{code="404",route="unmatched"} 1`,
+		`prodcat_http_requests_total{code="405",route="/v1/predict"} 1`,
 		`prodcat_http_request_duration_seconds_count{code="200",route="POST /v1/predict"} 3`,
 		`prodcat_predictions_total{class="2583"} 3`,
 		`prodcat_model_version{model="prdtypecode"} 1`,

@@ -4,12 +4,14 @@
 # LinearSVC fitted on the same rakuten split) in one run, with the same wrk
 # command, and prints both and the ratio.
 #
-# Our API serves its production model (train one on the rakuten split
-# first: go run ./starter train --x ../shared/bench/splits/rakuten/X_train.csv
-# --y ../shared/bench/splits/rakuten/Y_train.csv --wait). The anchor's
-# post.lua posts to /predict as admin:secret; our route is /v1/predict and
-# our users are bcrypt-hashed, so scripts/bench-api.lua sends the same body
-# there with credentials made for this run.
+# Our API serves the production version of the registered model
+# $BENCH_MODEL (default rakuten-bench), trained by the pipeline on the same
+# rakuten split as the anchor; when it has none, the script trains it
+# first (starting a worker for the run), so the served model is never the
+# demo's. The anchor's post.lua posts to /predict as admin:secret; our
+# route is /v1/predict and our users are bcrypt-hashed, so
+# scripts/bench-api.lua sends the same body there with credentials made for
+# this run.
 #
 # Two placements, each applied the same way to both servers:
 #   split   the server on CPU 0, wrk on CPU 1 (taskset): the load generator
@@ -20,7 +22,8 @@
 # least 50x the anchor's requests/s, p99 under 10 ms, no errors.
 #
 # Environment: BENCH_DURATION (default 15s), BENCH_PLACEMENTS (default
-# "split shared"), PRODCAT_ANCHOR_PORT (8601), PRODCAT_BENCH_PORT (8602).
+# "split shared"), BENCH_MODEL (rakuten-bench), PRODCAT_ANCHOR_PORT (8601),
+# PRODCAT_BENCH_PORT (8602).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +32,8 @@ shared=$(cd "$root/.." && pwd)/shared
 serve="$shared/bench/serve"
 duration="${BENCH_DURATION:-15s}"
 placements="${BENCH_PLACEMENTS:-split shared}"
+bench_model="${BENCH_MODEL:-rakuten-bench}"
+splits="$shared/bench/splits/rakuten"
 anchor_port="${PRODCAT_ANCHOR_PORT:-8601}"
 our_port="${PRODCAT_BENCH_PORT:-8602}"
 min_ratio=50
@@ -76,8 +81,21 @@ for port in "$anchor_port" "$our_port"; do
 	fi
 done
 
-say "bench-api: building the API"
+say "bench-api: building the API, the starter and the worker"
 go build -o "$work/prodcat-api" ./api
+go build -o "$work/starter" ./starter
+go build -o "$work/worker" ./worker
+
+# The model: the pipeline's, trained on the anchor's rakuten split.
+if ! "$work/starter" models list --model "$bench_model" 2>/dev/null | grep -q '\[production\]'; then
+	say "bench-api: $bench_model has no production version: training it on $splits with a worker of this run"
+	"$work/worker" >"$work/worker.log" 2>&1 &
+	pids+=($!)
+	"$work/starter" train --model "$bench_model" --x "$splits/X_train.csv" --y "$splits/Y_train.csv" --wait >&2 ||
+		{ tail -20 "$work/worker.log" >&2; die "training $bench_model failed"; }
+	stop_servers
+fi
+"$work/starter" models list --model "$bench_model" >&2
 # A user made for this run: its password never leaves the run.
 password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 hash=$(printf '%s\n' "$password" | "$work/prodcat-api" -hash-password)
@@ -123,7 +141,7 @@ start_servers() {
 	spawn "$cpu" "$work/anchor.log" /usr/bin/python3 -m uvicorn fastapi_anchor:app --app-dir "$serve" \
 		--port "$anchor_port" --workers 2 --log-level warning
 	spawn "$cpu" "$work/api.log" env PRODCAT_API_ADDR="127.0.0.1:$our_port" PRODCAT_API_USERS="bench:predict:$hash" \
-		PRODCAT_API_USERS_FILE= PRODCAT_DEV_MODE=false "$work/prodcat-api"
+		PRODCAT_API_USERS_FILE= PRODCAT_DEV_MODE=false PRODCAT_MODEL_NAME="$bench_model" "$work/prodcat-api"
 	# The anchor fits its model at start-up.
 	if ! ready 180 -u admin:secret -H 'Content-Type: application/json' -d '{"designation": "x"}' \
 		"http://127.0.0.1:$anchor_port/predict"; then
@@ -133,7 +151,7 @@ start_servers() {
 	if ! ready 60 "http://127.0.0.1:$our_port/readyz"; then
 		say "bench-api: prodcat's API is not ready: $(curl -s "http://127.0.0.1:$our_port/readyz")"
 		tail -5 "$work/api.log" >&2
-		die "is a model in production? go run ./starter train --x $shared/bench/splits/rakuten/X_train.csv --y $shared/bench/splits/rakuten/Y_train.csv --wait"
+		die "prodcat's API did not become ready within 60s"
 	fi
 }
 

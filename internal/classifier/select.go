@@ -30,7 +30,7 @@ type Grid struct {
 // character n-gram settings.
 func DefaultGrid() Grid {
 	return Grid{
-		C:          []float64{0.25, 0.5, 1},
+		C:          []float64{0.5, 1, 2},
 		WordNgrams: []int{1, 2},
 		CharRanges: [][2]int{{0, 0}, {2, 5}, {3, 5}},
 	}

@@ -48,7 +48,7 @@ type Params struct {
 
 // DefaultParams returns the solver settings used when none are given.
 func DefaultParams() Params {
-	return Params{C: 0.5, Tol: 0.1, MaxIter: 1000, Bias: 1, Calibrate: true, Seed: 1}
+	return Params{C: 1, Tol: 0.1, MaxIter: 1000, Bias: 1, Calibrate: true, Seed: 1}
 }
 
 // Validate reports whether p is usable.

@@ -110,10 +110,10 @@ type aliasRequest struct {
 }
 
 func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	bp := s.getBuf()
-	defer s.putBuf(bp)
-	body, err := s.readBody(w, r, *bp)
-	*bp = body[:0]
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	body, err := s.readBody(w, r, sc.buf)
+	sc.buf = body[:0]
 	if err != nil {
 		return err
 	}

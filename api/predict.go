@@ -44,15 +44,15 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 		return errorf(http.StatusServiceUnavailable, codeNoModel,
 			"no model is being served yet: train one (starter train ... --wait) and promote it to %s; the API loads it as soon as the alias moves", "production")
 	}
-	bp := s.getBuf()
-	defer s.putBuf(bp)
-	body, err := s.readBody(w, r, *bp)
-	*bp = body[:0]
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	body, err := s.readBody(w, r, sc.buf)
+	sc.buf = body[:0]
 	if err != nil {
 		return err
 	}
-	var req predictRequest
-	if err := decodeJSON(body, &req, false); err != nil {
+	req := &sc.req
+	if err := decodeJSON(body, req, false); err != nil {
 		return err
 	}
 	if err := req.validate(); err != nil {
@@ -78,7 +78,7 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 		out = append(out, "]}"...)
 	}
 	out = append(out, '\n')
-	*bp = out[:0]
+	sc.buf = out[:0]
 	// One shared, never modified value: Header().Set would allocate a
 	// slice per answer.
 	w.Header()["Content-Type"] = s.jsonContentType
@@ -86,17 +86,28 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 	return nil
 }
 
+// scratch is what a request reuses from an earlier one: the buffer that
+// holds its body and then its answer, and the decoded prediction request.
+type scratch struct {
+	buf []byte
+	req predictRequest
+}
+
 // maxPooledBuffer is the largest buffer kept for reuse; a rare large
 // batch should not pin its memory.
 const maxPooledBuffer = 256 << 10
 
-func (s *server) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
+func (s *server) getScratch() *scratch {
+	sc := s.scratch.Get().(*scratch)
+	sc.req = predictRequest{} // a request decodes into zero values
+	return sc
+}
 
-func (s *server) putBuf(bp *[]byte) {
-	if cap(*bp) > maxPooledBuffer {
-		*bp = make([]byte, 0, 4<<10)
+func (s *server) putScratch(sc *scratch) {
+	if cap(sc.buf) > maxPooledBuffer {
+		sc.buf = make([]byte, 0, 4<<10)
 	}
-	s.bufs.Put(bp)
+	s.scratch.Put(sc)
 }
 
 func (req *predictRequest) validate() error {

@@ -59,10 +59,10 @@ func (s *server) triggerSchedule(w http.ResponseWriter, r *http.Request, p *auth
 // {"id", "action", "note"}. When the action keeps a note (pause, unpause),
 // it records who acted.
 func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.Principal, done string, keepsNote bool, act func(id, note string) error) error {
-	bp := s.getBuf()
-	defer s.putBuf(bp)
-	body, err := s.readBody(w, r, *bp)
-	*bp = body[:0]
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	body, err := s.readBody(w, r, sc.buf)
+	sc.buf = body[:0]
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ type server struct {
 	draining atomic.Bool
 	// encoded caches the JSON fragments of the served model's labels.
 	encoded atomic.Pointer[encodedModel]
-	bufs    sync.Pool // *[]byte
+	scratch sync.Pool // *scratch
 	writers sync.Pool // *statusWriter
 	pages   *pages
 	// jsonContentType is the Content-Type header value of predictions.
@@ -124,7 +124,7 @@ func newServer(d deps) (*server, error) {
 		return nil, err
 	}
 	s := &server{deps: d, log: d.logger.WithField("component", "api"), pages: p, jsonContentType: []string{"application/json"}}
-	s.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
+	s.scratch.New = func() any { return &scratch{buf: make([]byte, 0, 4<<10)} }
 	s.writers.New = func() any { return new(statusWriter) }
 	return s, nil
 }

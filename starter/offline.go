@@ -245,9 +245,11 @@ func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 			return nil, nil, errors.New("offline: generic CSV needs both --train and --test")
 		}
 		var cols []string
-		for _, c := range f.textCols {
-			if c = strings.TrimSpace(c); c != "" {
-				cols = append(cols, c)
+		for _, list := range f.textCols {
+			for _, c := range strings.Split(list, ",") {
+				if c = strings.TrimSpace(c); c != "" {
+					cols = append(cols, c)
+				}
 			}
 		}
 		if train, err = readGeneric(f.train, cols, f.labelCol); err != nil {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prodcat/prodcat/internal/model"
+)
+
+// writeCatalogue writes a small synthetic catalogue as generic CSV and as
+// raw challenge X/Y files, and returns their paths.
+func writeCatalogue(t *testing.T, name string, n int) (generic, x, y string) {
+	t.Helper()
+	kinds := []struct{ label, title, body string }{
+		{"10", "Livre roman policier tome %d", "<p>Un <b>roman</b> palpitant</p>"},
+		{"2583", "Pompe filtration piscine %d m3", "Pour piscine hors-sol &amp; enterrée"},
+		{"1280", "Peluche ours enfant %d cm", ""},
+	}
+	var g, xs, ys strings.Builder
+	g.WriteString("title,desc,label\n")
+	xs.WriteString(",designation,description,productid,imageid\n")
+	ys.WriteString(",prdtypecode\n")
+	for i := range n {
+		k := kinds[i%len(kinds)]
+		title := fmt.Sprintf(k.title, i)
+		fmt.Fprintf(&g, "%q,%q,%s\n", title, k.body, k.label)
+		fmt.Fprintf(&xs, "%d,%q,%q,%d,%d\n", i, title, k.body, 1000+i, 2000+i)
+		fmt.Fprintf(&ys, "%d,%s\n", i, k.label)
+	}
+	dir := t.TempDir()
+	generic, x, y = filepath.Join(dir, name+".csv"), filepath.Join(dir, "X_"+name+".csv"), filepath.Join(dir, "Y_"+name+".csv")
+	for path, s := range map[string]string{generic: g.String(), x: xs.String(), y: ys.String()} {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return generic, x, y
+}
+
+func TestOfflineGenericJSON(t *testing.T) {
+	train, _, _ := writeCatalogue(t, "train", 60)
+	test, _, _ := writeCatalogue(t, "test", 30)
+	out := filepath.Join(t.TempDir(), "model.bin")
+	var stdout, stderr bytes.Buffer
+	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, out: out, logLevel: "warn"}
+	if err := runOffline(context.Background(), f, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var res map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("not one JSON object: %q", stdout.String())
+	}
+	for _, k := range []string{"weighted_f1", "macro_f1", "accuracy", "train_seconds", "predict_rows_per_second", "model_bytes", "peak_rss_bytes"} {
+		if v, ok := res[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v, want a positive number", k, res[k])
+		}
+	}
+	if res["weighted_f1"].(float64) < 0.99 {
+		t.Errorf("weighted F1 %v on an easy catalogue", res["weighted_f1"])
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := m.Predict("Pompe pour piscine", "", 1); p.Best.Code != "2583" || p.Best.FR == "" {
+		t.Errorf("prediction from the written model: %+v", p.Best)
+	}
+}
+
+func TestOfflineRawReport(t *testing.T) {
+	_, xTrain, yTrain := writeCatalogue(t, "train", 60)
+	_, xTest, yTest := writeCatalogue(t, "test", 30)
+	var stdout, stderr bytes.Buffer
+	f := offlineFlags{xTrain: xTrain, yTrain: yTrain, xTest: xTest, yTest: yTest, logLevel: "info"}
+	if err := runOffline(context.Background(), f, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"weighted F1", "2583", "model", "peak RSS"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "msg=trained") {
+		t.Errorf("no text log line for training: %q", stderr.String())
+	}
+}
+
+func TestOfflineFlagErrors(t *testing.T) {
+	for name, f := range map[string]offlineFlags{
+		"nothing":    {},
+		"both modes": {train: "a.csv", test: "b.csv", xTrain: "x.csv"},
+		"raw half":   {xTrain: "x.csv", yTrain: "y.csv"},
+		"no test":    {train: "a.csv"},
+	} {
+		if err := runOffline(context.Background(), f, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

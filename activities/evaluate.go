@@ -11,9 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/internal/artifact"
-	"github.com/prodcat/prodcat/internal/dataset"
-	"github.com/prodcat/prodcat/internal/metrics"
-	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
@@ -29,7 +27,7 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 	if err != nil {
 		return EvaluateResult{}, err
 	}
-	rep, err := evaluate(m, holdout)
+	rep, err := classifier.Evaluate(m, holdout)
 	if err != nil {
 		return EvaluateResult{}, badData("evaluate: %v", err)
 	}
@@ -45,28 +43,6 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 	}
 	a.logger(ctx).WithFields(map[string]any{"weighted_f1": rep.WeightedF1, "macro_f1": rep.MacroF1, "report": ref.Key}).Info("model evaluated")
 	return EvaluateResult{ReportKey: ref.Key, WeightedF1: rep.WeightedF1, MacroF1: rep.MacroF1, Accuracy: rep.Accuracy}, nil
-}
-
-// evaluate predicts every example with m and compares with its label. A
-// label the model does not know counts as an error for that row.
-func evaluate(m *model.Model, ex []dataset.Example) (metrics.Report, error) {
-	labels := make([]string, len(m.Labels))
-	index := make(map[string]int, len(m.Labels))
-	for i, l := range m.Labels {
-		labels[i], index[l.Code] = l.Code, i
-	}
-	yTrue, yPred := make([]int, len(ex)), make([]int, len(ex))
-	for i, e := range ex {
-		c, ok := index[e.Label]
-		if !ok {
-			// Give unseen labels their own index so they count against recall.
-			c = len(labels)
-			labels = append(labels, e.Label)
-			index[e.Label] = c
-		}
-		yTrue[i], yPred[i] = c, m.Classify(e.Title, e.Body)
-	}
-	return metrics.Evaluate(labels, yTrue, yPred)
 }
 
 // Register creates the model version with its lineage and applies the
@@ -136,7 +112,7 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (R
 	if err != nil {
 		return res, err
 	}
-	base, err := evaluate(m, holdout)
+	base, err := classifier.Evaluate(m, holdout)
 	if err != nil {
 		return res, fmt.Errorf("evaluate production model v%d: %w", prod.Version, err)
 	}

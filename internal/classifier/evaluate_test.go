@@ -1,0 +1,43 @@
+package classifier
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prodcat/prodcat/internal/dataset"
+)
+
+func TestEvaluateCountsUnknownLabelsAsErrors(t *testing.T) {
+	var train []dataset.Example
+	for i, w := range []string{"piscine", "pompe", "chlore", "livre", "roman", "poche"} {
+		label := "2583"
+		if i >= 3 {
+			label = "2705"
+		}
+		for j := range 5 {
+			train = append(train, dataset.Example{ID: string(rune('a'+i)) + string(rune('a'+j)), Title: w + " " + w, Label: label})
+		}
+	}
+	m, err := Train(context.Background(), train, DefaultParams(), Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := []dataset.Example{
+		{ID: "1", Title: "piscine hors sol", Label: "2583"},
+		{ID: "2", Title: "roman policier", Label: "2705"},
+		{ID: "3", Title: "pompe", Label: "9999"}, // a label the model never saw
+	}
+	r, err := Evaluate(m, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Accuracy != 2.0/3 {
+		t.Errorf("accuracy %v, want 2/3", r.Accuracy)
+	}
+	if got := r.Labels[len(r.Labels)-1]; got != "9999" {
+		t.Errorf("last label %q, want the unseen 9999", got)
+	}
+	if len(r.Confusion) != 3 || r.Confusion[2][0] != 1 {
+		t.Errorf("confusion %v: want the 9999 row predicted as 2583", r.Confusion)
+	}
+}

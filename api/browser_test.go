@@ -87,10 +87,10 @@ func TestBrowserDemo(t *testing.T) {
 		t.Errorf("bars %v, want the 5 best starting with %s", bars, want.Code)
 	}
 
-	// The registry: both versions, production marked; then version 1 with
-	// its confusion matrix.
+	// The registry: the three versions with their aliases; then version 1
+	// with its confusion matrix.
 	err = chromedp.Do(ctx,
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#versions tbody tr").length === 2`),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#versions tbody tr").length === 3`),
 		chromedp.Click(chromedp.CSS(`#versions tbody tr[data-version="1"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#confusion")),
 		chromedp.ScrollIntoView(chromedp.CSS("#version-detail")),
@@ -110,8 +110,9 @@ func TestBrowserDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || !strings.Contains(rows[1], "production") || !strings.Contains(rows[0], "promote") {
-		t.Errorf("versions table %q: want v2 (with a promote button) and v1 in production", rows)
+	if len(rows) != 3 || !strings.Contains(rows[2], "production") || !strings.Contains(rows[1], "challenger") ||
+		!strings.Contains(rows[0], "promote") || strings.Contains(rows[2], "promote") {
+		t.Errorf("versions table %q: want v3, v2 challenger and v1 production, promote buttons but on production", rows)
 	}
 	if cells != 27*27 {
 		t.Errorf("confusion matrix has %d cells, want 27×27", cells)

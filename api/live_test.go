@@ -21,7 +21,6 @@ import (
 	"github.com/prodcat/prodcat/internal/config"
 	"github.com/prodcat/prodcat/internal/dataset"
 	evalmetrics "github.com/prodcat/prodcat/internal/metrics"
-	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/internal/testenv"
@@ -37,9 +36,9 @@ type liveAPI struct {
 	cfg   config.Config
 	reg   *registry.Registry
 	store *artifact.Store
-	// v1 is production; v2 is registered, not promoted.
-	v1, v2 registry.Version
-	logs   *lockedBuffer
+	// v1 is production, v2 challenger; v3 has no alias.
+	v1, v2, v3 registry.Version
+	logs       *lockedBuffer
 }
 
 // lockedBuffer collects the API's log lines for failure reports.
@@ -61,10 +60,10 @@ func (l *lockedBuffer) String() string {
 }
 
 // rakutenModel trains the default model on the rakuten training split and
-// returns its file and its evaluation report on the test split. The file
-// of variant b differs only in its metadata: same predictions, another
-// digest, so that promoting it is a real reload.
-func rakutenModel(t *testing.T) (a, b, report []byte) {
+// returns the files of three variants and the evaluation report on the
+// test split. The variants differ only in their metadata: same
+// predictions, other digests, so that promoting one is a real reload.
+func rakutenModel(t *testing.T) (variants [3][]byte, report []byte) {
 	t.Helper()
 	read := func(x, y string) []dataset.Example {
 		xf, err := os.Open(testenv.Split(t, "rakuten", x))
@@ -88,16 +87,11 @@ func rakutenModel(t *testing.T) (a, b, report []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, err = m.Encode(); err != nil {
-		t.Fatal(err)
-	}
-	mb, err := model.Decode(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb.Metadata["variant"] = "b"
-	if b, err = mb.Encode(); err != nil {
-		t.Fatal(err)
+	for i, name := range []string{"a", "b", "c"} {
+		m.Metadata["variant"] = name
+		if variants[i], err = m.Encode(); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	labels := make([]string, len(m.Labels))
@@ -119,7 +113,7 @@ func rakutenModel(t *testing.T) (a, b, report []byte) {
 	if report, err = json.Marshal(activities.Report{ModelKey: "models/rakuten", HoldoutKey: "rakuten/test", Rows: rep.N, Metrics: rep}); err != nil {
 		t.Fatal(err)
 	}
-	return a, b, report
+	return variants, report
 }
 
 // startLive starts the API with the development accounts.
@@ -130,7 +124,7 @@ func startLive(t *testing.T) *liveAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b, report := rakutenModel(t)
+	variants, report := rakutenModel(t)
 	reg, dsn := servingtest.Registry(t, cfg.DatabaseURL)
 	store, err := artifact.New(cfg.S3)
 	if err != nil {
@@ -143,10 +137,13 @@ func startLive(t *testing.T) *liveAPI {
 	cfg.ModelName = servingtest.RandomName("apitest-")
 	cfg.API.DevMode, cfg.API.Users, cfg.API.UsersFile = true, "", ""
 	live := &liveAPI{cfg: cfg, reg: reg, store: store, logs: &lockedBuffer{}}
-	live.v1 = servingtest.Publish(t, reg, store, cfg.ModelName, a, report)
-	live.v2 = servingtest.Publish(t, reg, store, cfg.ModelName, b, report)
-	if _, err := reg.SetAlias(t.Context(), cfg.ModelName, registry.AliasProduction, live.v1.Version, "first model", "apitest"); err != nil {
-		t.Fatal(err)
+	live.v1 = servingtest.Publish(t, reg, store, cfg.ModelName, variants[0], report)
+	live.v2 = servingtest.Publish(t, reg, store, cfg.ModelName, variants[1], report)
+	live.v3 = servingtest.Publish(t, reg, store, cfg.ModelName, variants[2], report)
+	for alias, v := range map[string]int{registry.AliasProduction: live.v1.Version, registry.AliasChallenger: live.v2.Version} {
+		if _, err := reg.SetAlias(t.Context(), cfg.ModelName, alias, v, "first model", "apitest"); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	log := logrus.New()

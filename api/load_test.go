@@ -19,10 +19,13 @@ import (
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
-// The load test's wrk run, and when in it production moves.
+// The load test's wrk run, and when in it production moves: first to the
+// challenger, which the API has loaded ahead, then to a version it has to
+// fetch and verify under load.
 const (
 	loadDuration    = 10 * time.Second
-	promotionAfter  = 4 * time.Second
+	warmPromotion   = 3500 * time.Millisecond
+	coldPromotion   = 7 * time.Second
 	loadBody        = `{"designation": "Grand Stylet Ergonomique Bleu Gamepad Nintendo Wii U - Speedlink Pilot Style", "description": "PILOT STYLE Touch Pen de marque Speedlink est 1 stylet ergonomique pour GamePad Nintendo Wii U."}`
 	loadConnections = "32"
 )
@@ -35,14 +38,23 @@ type observation struct {
 }
 
 // TestLoadWithPromotion runs wrk -t2 -c32 against the live API and
-// promotes another version in the middle of the run. Every answer must be
-// a 2xx, and the served version must change; how long after the promotion
-// it changed is measured from a poller's answers and reported.
+// promotes other versions in the middle of the run: the challenger, then a
+// version without alias. Every answer must be a 2xx, and the served
+// version must follow; how long after each promotion it changed is
+// measured from a poller's answers and reported.
 func TestLoadWithPromotion(t *testing.T) {
 	live := startLive(t)
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
 		t.Skip("wrk is not installed (apt-get install -y wrk): skipping the load test")
+	}
+	// The challenger is loaded ahead once production is served.
+	for !strings.Contains(live.logs.String(), "standby version loaded") {
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("the challenger was never loaded ahead; API log:\n%s", live.logs)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	script := filepath.Join(t.TempDir(), "predict.lua")
 	auth := base64.StdEncoding.EncodeToString([]byte("predict:predict"))
@@ -87,12 +99,17 @@ func TestLoadWithPromotion(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(promotionAfter) // schedules the promotion inside the run; not a bound
-	mv, err := live.reg.SetAlias(t.Context(), live.cfg.ModelName, registry.AliasProduction, live.v2.Version, "load test promotion", "apitest")
-	promotedAt := time.Now()
-	if err != nil || !mv.Moved {
-		t.Fatalf("promote v%d: %+v %v", live.v2.Version, mv, err)
+	started := time.Now()
+	promote := func(at time.Duration, v registry.Version, reason string) time.Time {
+		time.Sleep(time.Until(started.Add(at))) // schedules the promotion inside the run; not a bound
+		mv, err := live.reg.SetAlias(t.Context(), live.cfg.ModelName, registry.AliasProduction, v.Version, reason, "apitest")
+		if err != nil || !mv.Moved {
+			t.Fatalf("promote v%d: %+v %v", v.Version, mv, err)
+		}
+		return time.Now()
 	}
+	warmAt := promote(warmPromotion, live.v2, "load test: promote the challenger")
+	coldAt := promote(coldPromotion, live.v3, "load test: promote a version not loaded ahead")
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("wrk: %v\n%s", err, out.String())
 	}
@@ -109,37 +126,40 @@ func TestLoadWithPromotion(t *testing.T) {
 		t.Fatalf("wrk made no requests:\n%s", report)
 	}
 
-	// The poller: only 200s; v1 then v2, never back.
+	// The poller: only 200s, and versions 1, 2, 3 in that order.
 	mu.Lock()
 	defer mu.Unlock()
-	var firstV2 time.Time
-	lastV1 := time.Time{}
+	first := map[int]time.Time{}
+	last := 0
 	for _, o := range obs {
 		if o.status != http.StatusOK {
 			t.Errorf("poller got %d at %s", o.status, o.at.Format(time.StampMicro))
+			continue
 		}
-		switch o.version {
-		case live.v1.Version:
-			if !firstV2.IsZero() {
-				t.Errorf("v%d answered at %s after v%d did", live.v1.Version, o.at.Format(time.StampMicro), live.v2.Version)
-			}
-			lastV1 = o.at
-		case live.v2.Version:
-			if firstV2.IsZero() {
-				firstV2 = o.at
-			}
-		default:
-			t.Errorf("unexpected version %d", o.version)
+		if o.version < last {
+			t.Errorf("v%d answered at %s after v%d did", o.version, o.at.Format(time.StampMicro), last)
+		}
+		last = max(last, o.version)
+		if _, ok := first[o.version]; !ok {
+			first[o.version] = o.at
 		}
 	}
-	if firstV2.IsZero() {
-		t.Fatalf("the served version never changed after promoting v%d (%d polls)", live.v2.Version, len(obs))
+	for _, p := range []struct {
+		kind string
+		v    registry.Version
+		at   time.Time
+	}{{"challenger, loaded ahead", live.v2, warmAt}, {"fetched and verified under load", live.v3, coldAt}} {
+		seen, ok := first[p.v.Version]
+		if !ok {
+			t.Errorf("the served version never became v%d after its promotion (%d polls)", p.v.Version, len(obs))
+			continue
+		}
+		t.Logf("v%d (%s) served %v after its promotion", p.v.Version, p.kind, seen.Sub(p.at).Round(time.Microsecond))
 	}
-	t.Logf("served version changed %v after the promotion (last v%d answer %v after it; %d polls, all 200)",
-		firstV2.Sub(promotedAt), live.v1.Version, lastV1.Sub(promotedAt), len(obs))
+	t.Logf("%d polls, all checked", len(obs))
 
 	for _, line := range strings.Split(live.logs.String(), "\n") {
-		if strings.Contains(line, "swapped in") {
+		if strings.Contains(line, "swapped in") || strings.Contains(line, "standby version loaded") {
 			t.Logf("API log: %s", line)
 		}
 	}
@@ -151,8 +171,8 @@ func TestLoadWithPromotion(t *testing.T) {
 	}
 	_, _ = io.Copy(&metricsText, resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(metricsText.String(), `prodcat_model_reloads_total{result="success"} 2`) {
-		t.Error("metrics do not count two successful loads")
+	if !strings.Contains(metricsText.String(), `prodcat_model_reloads_total{result="success"} 3`) {
+		t.Error("metrics do not count three models served")
 	}
 	for _, line := range strings.Split(metricsText.String(), "\n") {
 		if strings.HasPrefix(line, "prodcat_http_requests_total") && strings.Contains(line, "predict") {

@@ -157,6 +157,9 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 			return registry.Listen(ctx, cfg.DatabaseURL, log, fn)
 		},
 		Interval: cfg.API.ReloadInterval, Log: log, Observe: m.observeReload,
+		// The pipeline leaves a version that is not promoted as challenger:
+		// promoting it should not wait for a download.
+		Standby: []string{registry.AliasChallenger},
 	})
 	if err != nil {
 		a.close()

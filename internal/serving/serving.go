@@ -9,6 +9,12 @@
 // answer a smoke prediction sensibly; when anything fails, the old model
 // keeps serving and the failure is logged and reported. Readers never
 // lock: Current is one atomic load.
+//
+// Loading a large model takes a noticeable time on a busy machine, so a
+// Reloader keeps the versions most likely to be served next in memory,
+// already verified: the one it served before (a rollback swaps it back at
+// once) and those of standby aliases such as challenger (promoting the
+// challenger swaps it in at once).
 package serving
 
 import (
@@ -19,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,9 +85,12 @@ type Config struct {
 	Interval time.Duration
 	// Log receives every load and failure; nil discards.
 	Log logrus.FieldLogger
-	// Observe, when set, is called after every attempt to load a version,
-	// and after every failure to read the alias.
+	// Observe, when set, is called after every attempt to serve a new
+	// version, and after every failure to read the alias.
 	Observe func(Result)
+	// Standby names aliases of the model whose versions are loaded ahead,
+	// so that promoting one of them swaps in a model already in memory.
+	Standby []string
 }
 
 // Reloader serves the version Config.Alias points at. Create it with New.
@@ -89,15 +99,24 @@ type Reloader struct {
 	log     logrus.FieldLogger
 	current atomic.Pointer[Model]
 
-	mu sync.Mutex // serialises Reload
-	// rejected is the version (and file digest) that failed validation: it
-	// is not tried again until the alias moves.
-	rejected struct {
-		version int
-		digest  string
-	}
-	noModelLogged bool
+	mu sync.Mutex // serialises Reload and guards the fields below
+	// ready holds verified models besides the current one, by version: the
+	// one served before it and those of the standby aliases.
+	ready    map[int]*Model
+	previous int // the version served before the current one
+	// rejected and rejectedStandby are the version (and file digest) that
+	// last failed validation when it was to be served or preloaded: it is
+	// not fetched again until the alias moves.
+	rejected, rejectedStandby versionKey
+	noModelLogged             bool
 }
+
+type versionKey struct {
+	version int
+	digest  string
+}
+
+func keyOf(v registry.Version) versionKey { return versionKey{v.Version, v.ArtifactDigest} }
 
 // Timeouts of one reload and the listener's reconnection back-off.
 const (
@@ -125,7 +144,11 @@ func New(cfg Config) (*Reloader, error) {
 		l.SetOutput(io.Discard)
 		log = l
 	}
-	return &Reloader{cfg: cfg, log: log.WithFields(logrus.Fields{"component": "serving", "model": cfg.Model, "alias": cfg.Alias})}, nil
+	return &Reloader{
+		cfg:   cfg,
+		log:   log.WithFields(logrus.Fields{"component": "serving", "model": cfg.Model, "alias": cfg.Alias}),
+		ready: map[int]*Model{},
+	}, nil
 }
 
 // Current returns the model being served, or nil before the first load.
@@ -191,17 +214,30 @@ func (r *Reloader) listen(ctx context.Context, wake func()) {
 	}
 }
 
-// concerns reports whether ev may have moved the served alias.
+// concerns reports whether ev may have moved the served alias or a
+// standby one.
 func (r *Reloader) concerns(ev registry.AliasEvent) bool {
-	return ev.Resync || (ev.Model == r.cfg.Model && ev.Alias == r.cfg.Alias)
+	if ev.Resync {
+		return true
+	}
+	return ev.Model == r.cfg.Model && (ev.Alias == r.cfg.Alias || slices.Contains(r.cfg.Standby, ev.Alias))
 }
 
 // Reload serves the version the alias points at now, if it is not already
-// served. It returns nil when nothing had to change, including when the
-// alias is not set yet or points at a version rejected before.
+// served, then loads the standby aliases' versions ahead. It returns nil
+// when the served model did not have to change or changed as it should,
+// including when the alias is not set yet or points at a version rejected
+// before; preloading never fails a reload, it logs.
 func (r *Reloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	err := r.serve(ctx)
+	r.preload(ctx)
+	return err
+}
+
+// serve swaps in the version the alias points at.
+func (r *Reloader) serve(ctx context.Context) error {
 	start := time.Now()
 	v, err := r.cfg.Registry.Alias(ctx, r.cfg.Model, r.cfg.Alias)
 	if errors.Is(err, registry.ErrNotFound) {
@@ -218,15 +254,18 @@ func (r *Reloader) Reload(ctx context.Context) error {
 		return err
 	}
 	cur := r.current.Load()
-	if cur != nil && cur.Version == v.Version && cur.Digest == v.ArtifactDigest {
-		return nil
-	}
-	if r.rejected.version == v.Version && r.rejected.digest == v.ArtifactDigest {
+	if (cur != nil && cur.Version == v.Version && cur.Digest == v.ArtifactDigest) || r.rejected == keyOf(v) {
 		return nil
 	}
 	log := r.log.WithFields(logrus.Fields{"version": v.Version, "artifact_key": v.ArtifactKey})
 	if cur != nil {
 		log = log.WithField("serving_version", cur.Version)
+	}
+	if m := r.ready[v.Version]; m != nil && m.Digest == v.ArtifactDigest {
+		r.swap(cur, m)
+		log.WithField("alias_seconds", time.Since(start).Seconds()).Info("serving: model swapped in from memory")
+		r.observe(Loaded)
+		return nil
 	}
 	fetched := time.Now()
 	data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
@@ -240,13 +279,12 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	m, err := Load(v, data)
 	if err != nil {
 		// The file will not get better: do not fetch it on every tick.
-		r.rejected.version, r.rejected.digest = v.Version, v.ArtifactDigest
+		r.rejected = keyOf(v)
 		log.WithError(err).Error("serving: new model rejected; keeping the current one")
 		r.observe(Failed)
 		return err
 	}
-	r.current.Store(m)
-	r.rejected.version, r.rejected.digest = 0, ""
+	r.swap(cur, m)
 	log.WithFields(logrus.Fields{
 		"labels": len(m.Labels), "bytes": len(data),
 		// Where the time went: reading the alias, fetching the file, and
@@ -256,6 +294,60 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	}).Info("serving: model loaded and swapped in")
 	r.observe(Loaded)
 	return nil
+}
+
+// swap serves m instead of cur, keeping cur ready for a rollback.
+func (r *Reloader) swap(cur, m *Model) {
+	r.current.Store(m)
+	r.rejected = versionKey{}
+	delete(r.ready, m.Version)
+	if cur != nil {
+		r.ready[cur.Version] = cur
+		r.previous = cur.Version
+	}
+}
+
+// preload loads the versions of the standby aliases that are not in
+// memory yet, and forgets the models that are no longer likely to be
+// served next.
+func (r *Reloader) preload(ctx context.Context) {
+	keep := map[int]bool{r.previous: true}
+	cur := r.current.Load()
+	for _, alias := range r.cfg.Standby {
+		log := r.log.WithField("standby", alias)
+		v, err := r.cfg.Registry.Alias(ctx, r.cfg.Model, alias)
+		if errors.Is(err, registry.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			log.WithError(err).Warn("serving: cannot read a standby alias")
+			return // keep what is ready until the registry answers
+		}
+		keep[v.Version] = true
+		if m := r.ready[v.Version]; (m != nil && m.Digest == v.ArtifactDigest) ||
+			(cur != nil && cur.Version == v.Version) || r.rejectedStandby == keyOf(v) {
+			continue
+		}
+		log = log.WithField("version", v.Version)
+		data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
+		if err != nil {
+			log.WithError(err).Warn("serving: cannot fetch a standby version; it loads when it is promoted")
+			continue
+		}
+		m, err := Load(v, data)
+		if err != nil {
+			r.rejectedStandby = keyOf(v)
+			log.WithError(err).Warn("serving: standby version rejected; promoting it would keep the current model")
+			continue
+		}
+		r.ready[v.Version] = m
+		log.Info("serving: standby version loaded, ready to be swapped in")
+	}
+	for version := range r.ready {
+		if !keep[version] {
+			delete(r.ready, version)
+		}
+	}
 }
 
 func (r *Reloader) observe(res Result) {

@@ -19,32 +19,44 @@ const modelName = "prdtypecode"
 
 // fakeRegistry serves one alias.
 type fakeRegistry struct {
-	mu  sync.Mutex
-	v   *registry.Version
-	err error
-	// calls, when set, receives a value per call.
+	mu      sync.Mutex
+	aliases map[string]registry.Version
+	err     error
+	// calls, when set, receives a value per read of the production alias.
 	calls chan struct{}
 }
 
 func (f *fakeRegistry) Alias(_ context.Context, m, alias string) (registry.Version, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.calls != nil {
+	if f.calls != nil && alias == registry.AliasProduction {
 		f.calls <- struct{}{}
 	}
+	v, ok := f.aliases[alias]
 	switch {
 	case f.err != nil:
 		return registry.Version{}, f.err
-	case f.v == nil || m != modelName || alias != registry.AliasProduction:
+	case !ok || m != modelName:
 		return registry.Version{}, registry.ErrNotFound
 	}
-	return *f.v, nil
+	return v, nil
 }
 
+// set points production at v.
 func (f *fakeRegistry) set(v registry.Version, err error) {
+	f.setAlias(registry.AliasProduction, v)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.v, f.err = &v, err
+	f.err = err
+}
+
+func (f *fakeRegistry) setAlias(alias string, v registry.Version) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.aliases == nil {
+		f.aliases = map[string]registry.Version{}
+	}
+	f.aliases[alias] = v
 }
 
 func (f *fakeRegistry) fail(err error) {
@@ -112,7 +124,7 @@ type fixture struct {
 	v1, v2 []byte
 }
 
-func newFixture(t *testing.T, listen ListenFunc, interval time.Duration) *fixture {
+func newFixture(t *testing.T, listen ListenFunc, interval time.Duration, standby ...string) *fixture {
 	t.Helper()
 	f := &fixture{
 		reg: &fakeRegistry{}, res: &results{ch: make(chan Result, 100)},
@@ -121,7 +133,7 @@ func newFixture(t *testing.T, listen ListenFunc, interval time.Duration) *fixtur
 	f.store = &fakeStore{files: map[string][]byte{"models/1.bin": f.v1, "models/2.bin": f.v2}}
 	r, err := New(Config{
 		Model: modelName, Alias: registry.AliasProduction, Registry: f.reg, Store: f.store,
-		Listen: listen, Interval: interval, Observe: f.res.observe,
+		Listen: listen, Interval: interval, Observe: f.res.observe, Standby: standby,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,12 +142,15 @@ func newFixture(t *testing.T, listen ListenFunc, interval time.Duration) *fixtur
 	return f
 }
 
-func (f *fixture) promote(version int) {
+func (f *fixture) promote(version int) { f.point(registry.AliasProduction, version) }
+
+// point moves alias to version 1 or 2.
+func (f *fixture) point(alias string, version int) {
 	key, data := "models/1.bin", f.v1
 	if version == 2 {
 		key, data = "models/2.bin", f.v2
 	}
-	f.reg.set(servingtest.Version(modelName, version, key, data), nil)
+	f.reg.setAlias(alias, servingtest.Version(modelName, version, key, data))
 }
 
 func serving(t *testing.T, r *Reloader) int {
@@ -344,13 +359,14 @@ func TestRunReloadsOnNotification(t *testing.T) {
 }
 
 func TestConcerns(t *testing.T) {
-	f := newFixture(t, nil, time.Hour)
+	f := newFixture(t, nil, time.Hour, "staging")
 	for _, tc := range []struct {
 		ev   registry.AliasEvent
 		want bool
 	}{
 		{registry.AliasEvent{Model: modelName, Alias: registry.AliasProduction, From: 1, To: 2}, true},
 		{registry.AliasEvent{Resync: true}, true},
+		{registry.AliasEvent{Model: modelName, Alias: "staging", From: 1, To: 2}, true},
 		{registry.AliasEvent{Model: modelName, Alias: registry.AliasChallenger, From: 1, To: 2}, false},
 		{registry.AliasEvent{Model: "other", Alias: registry.AliasProduction, From: 1, To: 2}, false},
 	} {
@@ -420,5 +436,89 @@ func TestNewValidates(t *testing.T) {
 		if _, err := New(c); err == nil {
 			t.Errorf("New(%+v) accepted", c)
 		}
+	}
+}
+
+// TestStandby checks that the challenger is loaded ahead, so that its
+// promotion, and a rollback to the version served before, swap models
+// already in memory without fetching anything.
+func TestStandby(t *testing.T) {
+	f := newFixture(t, nil, time.Hour, registry.AliasChallenger)
+	ctx := context.Background()
+	f.promote(1)
+	f.point(registry.AliasChallenger, 2)
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := serving(t, f.r); v != 1 || f.store.reads() != 2 || f.r.ready[2] == nil {
+		t.Fatalf("serving %d after %d reads, challenger ready %v", v, f.store.reads(), f.r.ready[2] != nil)
+	}
+
+	f.promote(2) // the challenger is promoted
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := serving(t, f.r); v != 2 || f.store.reads() != 2 {
+		t.Fatalf("after promoting the challenger: serving %d, %d reads (want 2, 2)", v, f.store.reads())
+	}
+	f.promote(1) // rolled back
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := serving(t, f.r); v != 1 || f.store.reads() != 2 {
+		t.Fatalf("after a rollback: serving %d, %d reads (want 1, 2)", v, f.store.reads())
+	}
+	if got := f.res.list(); len(got) != 3 || got[1] != Loaded || got[2] != Loaded {
+		t.Errorf("observed %v, want three successes", got)
+	}
+	if len(f.r.ready) != 1 || f.r.ready[2] == nil {
+		t.Errorf("ready %v, want only version 2 (previous and challenger)", f.r.ready)
+	}
+}
+
+// TestBadStandbyDoesNotAffectServing checks that a challenger that fails
+// validation is only logged, and is rejected when promoted.
+func TestBadStandbyDoesNotAffectServing(t *testing.T) {
+	f := newFixture(t, nil, time.Hour, registry.AliasChallenger)
+	ctx := context.Background()
+	junk := []byte("junk")
+	f.store.files["models/junk.bin"] = junk
+	f.promote(1)
+	f.reg.setAlias(registry.AliasChallenger, servingtest.Version(modelName, 2, "models/junk.bin", junk))
+	for range 2 { // the second reload does not fetch the junk again
+		if err := f.r.Reload(ctx); err != nil {
+			t.Fatalf("a bad challenger failed the reload: %v", err)
+		}
+	}
+	if v := serving(t, f.r); v != 1 || f.store.reads() != 2 || len(f.r.ready) != 0 {
+		t.Fatalf("serving %d after %d reads, %d ready", v, f.store.reads(), len(f.r.ready))
+	}
+	f.reg.set(servingtest.Version(modelName, 2, "models/junk.bin", junk), nil)
+	if err := f.r.Reload(ctx); err == nil || serving(t, f.r) != 1 {
+		t.Fatalf("promoting the bad challenger: err %v, serving %d", err, serving(t, f.r))
+	}
+	if got := f.res.list(); len(got) != 2 || got[1] != Failed {
+		t.Errorf("observed %v, want a success then a failure", got)
+	}
+}
+
+// TestStandbyForgetsOldVersions checks that models no alias is likely to
+// bring back are dropped.
+func TestStandbyForgetsOldVersions(t *testing.T) {
+	f := newFixture(t, nil, time.Hour, registry.AliasChallenger)
+	ctx := context.Background()
+	third := servingtest.Model(t, "c")
+	f.store.files["models/3.bin"] = third
+	f.promote(1)
+	f.point(registry.AliasChallenger, 2)
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.reg.setAlias(registry.AliasChallenger, servingtest.Version(modelName, 3, "models/3.bin", third))
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.r.ready) != 1 || f.r.ready[3] == nil {
+		t.Errorf("ready %v, want only the new challenger 3", f.r.ready)
 	}
 }

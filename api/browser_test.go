@@ -124,6 +124,13 @@ func TestBrowserDemo(t *testing.T) {
 	if err != nil || trainings == 0 {
 		t.Errorf("trainings table: %d rows, %v", trainings, err)
 	}
+	// The admin's training form is shown, filled with the production
+	// model's data set (the button is not pressed: it would train for real).
+	form, err := chromedp.Run(ctx, chromedp.Poll[[]string](`document.querySelector("#x-key").value &&
+		[String(document.querySelector("#train-form").hidden), document.querySelector("#x-key").value, document.querySelector("#y-key").value]`))
+	if err != nil || len(form) != 3 || form[0] != "false" || form[1] != "raw/x.csv" || form[2] != "raw/y.csv" {
+		t.Errorf("training form (hidden, x key, y key) = %q, %v", form, err)
+	}
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -181,47 +181,19 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	return nil
 }
 
-// evaluate predicts the test examples on one goroutine and fills the metrics.
+// evaluate scores m on the test examples and times the predictions.
 func evaluate(m *model.Model, test []dataset.Example, res *offlineResult) error {
-	codes := make([]string, len(m.Labels))
-	for i, l := range m.Labels {
-		codes[i] = l.Code
-	}
-	yTrue := make([]string, len(test))
-	yPred := make([]string, len(test))
 	start := time.Now()
-	for i, e := range test {
-		yPred[i] = codes[m.Classify(e.Title, e.Body)]
+	r, err := classifier.Evaluate(m, test)
+	if err != nil {
+		return err
 	}
 	if d := time.Since(start).Seconds(); d > 0 {
 		res.PredictRowsPerSecond = float64(len(test)) / d
 	}
-	for i, e := range test {
-		yTrue[i] = e.Label
-	}
-	// Labels only in the test set count as errors, not as a failure.
-	labels := codes
-	for _, l := range dataset.Labels(test) {
-		if !containsString(labels, l) {
-			labels = append(labels, l)
-		}
-	}
-	r, err := metrics.EvaluateStrings(labels, yTrue, yPred)
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
 	res.Report = &r
 	res.WeightedF1, res.MacroF1, res.Accuracy = r.WeightedF1, r.MacroF1, r.Accuracy
 	return nil
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // readOfflineData reads the training and test sets from raw or generic files.

@@ -118,9 +118,9 @@ func newModelsCmd() *cobra.Command {
 	show := &cobra.Command{
 		Use: "show VERSION", Short: "show a version with its lineage and metrics", Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			v, err := strconv.Atoi(args[0])
+			v, err := parseVersion(args[0])
 			if err != nil {
-				return fmt.Errorf("version %q: want a number", args[0])
+				return err
 			}
 			r, err := a.models(ctx)
 			if err != nil {
@@ -137,9 +137,9 @@ func newModelsCmd() *cobra.Command {
 	promote := &cobra.Command{
 		Use: "promote VERSION", Short: "point an alias (production by default) at a version, recording why", Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			v, err := strconv.Atoi(args[0])
+			v, err := parseVersion(args[0])
 			if err != nil {
-				return fmt.Errorf("version %q: want a number", args[0])
+				return err
 			}
 			r, err := a.models(ctx)
 			if err != nil {
@@ -191,7 +191,7 @@ func newScheduleCmd() *cobra.Command {
 				spec.TaskQueue = a.cfg.Temporal.TaskQueue
 				spec.Training = workflows.TrainingParams{
 					ModelName: tf.model, TrainingQueue: a.cfg.Temporal.TrainingQueue,
-					Source: activities.Source{XKey: tf.xKey, YKey: tf.yKey, CSVKey: tf.csvKey, TextCols: tf.textCols, LabelCol: tf.labelCol},
+					Source: tf.source(),
 				}
 				if spec.Training.ModelName == "" {
 					spec.Training.ModelName = a.cfg.ModelName
@@ -215,12 +215,7 @@ func newScheduleCmd() *cobra.Command {
 		fl.BoolVar(&spec.PauseOnFailure, "pause-on-failure", true, "pause the schedule when a run fails")
 		fl.BoolVar(&spec.Paused, "paused", false, "create it paused")
 		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule")
-		fl.StringVar(&tf.xKey, "x-key", "", "bucket key of a raw X file")
-		fl.StringVar(&tf.yKey, "y-key", "", "bucket key of a raw Y file")
-		fl.StringVar(&tf.csvKey, "csv-key", "", "bucket key of a generic CSV")
-		fl.StringSliceVar(&tf.textCols, "text-col", nil, "text column(s) of a generic CSV")
-		fl.StringVar(&tf.labelCol, "label-col", "", "label column of a generic CSV")
-		fl.StringVar(&tf.model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")
+		tf.addSourceFlags(fl)
 		return c
 	}
 	var note string
@@ -279,6 +274,15 @@ func newScheduleCmd() *cobra.Command {
 		simple("delete ID", "delete a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Delete(ctx, id) }),
 	)
 	return cmd
+}
+
+// parseVersion parses a model version number argument.
+func parseVersion(s string) (int, error) {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("version %q: want a positive number", s)
+	}
+	return v, nil
 }
 
 // actor names the person moving an alias from the command line.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -44,12 +45,7 @@ func newTrainCmd() *cobra.Command {
 	fl.StringVar(&f.x, "x", "", "local X file in the challenge's raw format (uploaded first)")
 	fl.StringVar(&f.y, "y", "", "local Y file in the challenge's raw format (uploaded first)")
 	fl.StringVar(&f.csv, "csv", "", "local generic CSV (uploaded first)")
-	fl.StringVar(&f.xKey, "x-key", "", "bucket key of a raw X file")
-	fl.StringVar(&f.yKey, "y-key", "", "bucket key of a raw Y file")
-	fl.StringVar(&f.csvKey, "csv-key", "", "bucket key of a generic CSV")
-	fl.StringSliceVar(&f.textCols, "text-col", nil, "text column(s) of a generic CSV (repeat or comma-separate)")
-	fl.StringVar(&f.labelCol, "label-col", "", "label column of a generic CSV")
-	fl.StringVar(&f.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
+	f.addSourceFlags(fl)
 	fl.StringVar(&f.id, "id", "", "workflow ID (default train-<model>-<UTC time>)")
 	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
 	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
@@ -59,6 +55,22 @@ func newTrainCmd() *cobra.Command {
 	fl.BoolVar(&f.wait, "wait", false, "wait for the run, showing its progress, and print the result")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// addSourceFlags adds the flags naming the input objects in the bucket and
+// the model, shared by train and schedule create/update.
+func (f *trainFlags) addSourceFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&f.xKey, "x-key", "", "bucket key of a raw X file")
+	fl.StringVar(&f.yKey, "y-key", "", "bucket key of a raw Y file")
+	fl.StringVar(&f.csvKey, "csv-key", "", "bucket key of a generic CSV")
+	fl.StringSliceVar(&f.textCols, "text-col", nil, "text column(s) of a generic CSV (repeat or comma-separate)")
+	fl.StringVar(&f.labelCol, "label-col", "", "label column of a generic CSV")
+	fl.StringVar(&f.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
+}
+
+// source returns the input objects named by the flags.
+func (f *trainFlags) source() activities.Source {
+	return activities.Source{XKey: f.xKey, YKey: f.yKey, CSVKey: f.csvKey, TextCols: f.textCols, LabelCol: f.labelCol}
 }
 
 func (a *app) train(ctx context.Context, f trainFlags) error {
@@ -95,7 +107,7 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 		}
 		p.Params = &cp
 	}
-	src := activities.Source{XKey: f.xKey, YKey: f.yKey, CSVKey: f.csvKey, TextCols: f.textCols, LabelCol: f.labelCol}
+	src := f.source()
 	for _, up := range []struct {
 		path string
 		key  *string

@@ -148,7 +148,7 @@ func startLive(t *testing.T) *liveAPI {
 
 	log := logrus.New()
 	log.SetOutput(live.logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
+	log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
 	log.SetLevel(logrus.InfoLevel)
 	app, err := newApp(t.Context(), cfg, log)
 	if err != nil {

@@ -154,7 +154,9 @@ func TestLoadWithPromotion(t *testing.T) {
 			t.Errorf("the served version never became v%d after its promotion (%d polls)", p.v.Version, len(obs))
 			continue
 		}
-		t.Logf("v%d (%s) served %v after its promotion", p.v.Version, p.kind, seen.Sub(p.at).Round(time.Microsecond))
+		t.Logf("v%d (%s): swapped in %v after its promotion; first seen by the poller after %v",
+			p.v.Version, p.kind, swappedAt(t, live.logs.String(), p.v.Version).Sub(p.at).Round(time.Microsecond),
+			seen.Sub(p.at).Round(time.Microsecond))
 	}
 	t.Logf("%d polls, all checked", len(obs))
 
@@ -179,4 +181,22 @@ func TestLoadWithPromotion(t *testing.T) {
 			t.Logf("metrics: %s", line)
 		}
 	}
+}
+
+// swappedAt returns when the API logged that it swapped in version v.
+func swappedAt(t *testing.T, logs string, v int) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		var e struct {
+			Msg     string    `json:"msg"`
+			Version int       `json:"version"`
+			Time    time.Time `json:"time"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Version == v &&
+			(e.Msg == "serving: model loaded and swapped in" || e.Msg == "serving: model swapped in from memory") {
+			return e.Time
+		}
+	}
+	t.Errorf("no log line says v%d was swapped in", v)
+	return time.Time{}
 }

@@ -42,7 +42,7 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 	m := s.models.Current()
 	if m == nil {
 		return errorf(http.StatusServiceUnavailable, codeNoModel,
-			"no model is being served yet: train one (starter train ... --wait) and promote it to %s; the API loads it as soon as the alias moves", "production")
+			"no model is being served yet: train one (starter train ... --wait) and promote it to production; the API loads it as soon as the alias moves")
 	}
 	sc := s.getScratch()
 	defer s.putScratch(sc)

@@ -120,9 +120,14 @@ func keyOf(v registry.Version) versionKey { return versionKey{v.Version, v.Artif
 
 // Timeouts of one reload and the listener's reconnection back-off.
 const (
-	reloadTimeout        = 2 * time.Minute
-	listenRetryMin       = time.Second
-	listenRetryMax       = 30 * time.Second
+	reloadTimeout  = 2 * time.Minute
+	listenRetryMin = time.Second
+	listenRetryMax = 30 * time.Second
+)
+
+// The smoke prediction: an ordinary listing, and how far above 1 the top
+// probabilities may sum through rounding.
+const (
 	smokeTitle           = "Lot de 3 stylos bille bleu"
 	smokeBody            = "<p>Stylos à bille, encre bleue, pointe moyenne.</p>"
 	probabilityTolerance = 1e-6

@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"go.temporal.io/sdk/client"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/workflows"
 )
 
 // TestBrowserDemo drives the demo page in headless Chromium against the
@@ -49,6 +53,39 @@ func TestBrowserDemo(t *testing.T) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancelTimeout()
 
+	// The trainings table lists TrainingPipeline runs from Temporal. Start
+	// one for this test's model on a queue no worker serves, so it stays
+	// running whatever else the Temporal server has seen.
+	tc, err := client.Dial(client.Options{HostPort: live.cfg.Temporal.Address, Namespace: live.cfg.Temporal.Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	run, err := workflows.StartTraining(t.Context(), tc, "browsertest-no-worker", "browsertest-"+live.cfg.ModelName,
+		workflows.TrainingParams{ModelName: live.cfg.ModelName, Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = tc.TerminateWorkflow(context.Background(), run.GetID(), run.GetRunID(), "browser test done")
+	})
+	for listed := false; !listed; {
+		var list struct {
+			Trainings []struct {
+				WorkflowID string `json:"workflow_id"`
+			} `json:"trainings"`
+		}
+		live.call(t, "GET", "/v1/trainings", "", &list)
+		for _, tr := range list.Trainings {
+			listed = listed || tr.WorkflowID == run.GetID()
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the started training never showed in GET /v1/trainings")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+
 	const title = "Piscine tubulaire ronde 3,66 m avec pompe de filtration et échelle"
 	const body = "Piscine hors sol autoportante, liner PVC, pompe de filtration à cartouche."
 	var want predictionJSON
@@ -56,7 +93,7 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatalf("predict through the API: %d", code)
 	}
 
-	err := chromedp.Do(ctx,
+	err = chromedp.Do(ctx,
 		chromedp.Navigate(live.url+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#login-btn")),
 		chromedp.SetValue(chromedp.CSS("#user"), "admin"),

@@ -12,6 +12,21 @@ export PRODCAT_DATA_DIR="${PRODCAT_DATA_DIR:-$shared/data}"
 export PRODCAT_SPLITS_DIR="${PRODCAT_SPLITS_DIR:-$shared/bench/splits}"
 [ -d "$PRODCAT_SPLITS_DIR" ] || { echo "test: $PRODCAT_SPLITS_DIR not found; set PRODCAT_SPLITS_DIR" >&2; exit 1; }
 
+# The browser test needs Chromium and the load test wrk, from Debian's
+# packages; install them when missing rather than let those tests skip.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "test: installing ${missing[*]} from Debian's packages" >&2
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; } >&2 ||
+			echo "test: could not install ${missing[*]}; the tests that need them will say so and skip" >&2
+	else
+		echo "test: ${missing[*]} missing and cannot be installed here (not root); the tests that need them will skip" >&2
+	fi
+fi
+
 # Stop afterwards only what was not already running before.
 already_up=0
 scripts/stack.sh status >/dev/null 2>&1 && already_up=1

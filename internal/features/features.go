@@ -154,9 +154,13 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 	for b := range df {
 		df[b] = make([]uint32, size)
 	}
+	var hasBody atomic.Bool
 	err := parallel(ctx, len(docs), workers, func(lo, hi int, local *[numBlocks][]uint32, s *Scratch) {
 		for i := lo; i < hi; i++ {
-			extract(&cfg, s, docs[i])
+			extract(&cfg, s, docs[i], true)
+			if len(s.all) > len(s.title) {
+				hasBody.Store(true)
+			}
 			for b := range numBlocks {
 				keys := s.keys[b]
 				slices.Sort(keys)
@@ -182,6 +186,13 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 	n := float64(len(docs))
 	minDF := [numBlocks]uint32{uint32(cfg.WordMinDF), uint32(cfg.CharMinDF), uint32(cfg.WordMinDF)}
 	weights := [numBlocks]float64{1, cfg.CharWeight, cfg.TitleWeight}
+	if !hasBody.Load() && cfg.TitleWeight > 0 {
+		// With no bodies the title block repeats the word block. One word
+		// block weighted sqrt(1+t²) gives the same inner products, hence
+		// the same model, with fewer non-zeros to train and score on.
+		weights[blockWord] = math.Sqrt(1 + cfg.TitleWeight*cfg.TitleWeight)
+		weights[blockTitle] = 0
+	}
 	for b := range numBlocks {
 		bl := &v.blocks[b]
 		bl.weight = float32(weights[b])
@@ -314,7 +325,7 @@ func (v *Vectorizer) AppendUnordered(s *Scratch, doc Document) sparse.Vector {
 }
 
 func (v *Vectorizer) appendVector(s *Scratch, doc Document, sorted bool) sparse.Vector {
-	extract(&v.cfg, s, doc)
+	extract(&v.cfg, s, doc, v.blocks[blockTitle].enabled())
 	s.vec.Idx, s.vec.Val = s.vec.Idx[:0], s.vec.Val[:0]
 	if len(s.pos) < v.numCols {
 		// pos[col] is col's slot in s.cols while a block is counted, else -1.
@@ -373,8 +384,8 @@ func (v *Vectorizer) appendVector(s *Scratch, doc Document, sorted bool) sparse.
 }
 
 // extract fills s.keys with the hash buckets of every n-gram of doc, per
-// block, with repetitions.
-func extract(cfg *Config, s *Scratch, doc Document) {
+// block, with repetitions; the title block only when title is set.
+func extract(cfg *Config, s *Scratch, doc Document, title bool) {
 	s.title = text.AppendNormalized(s.title[:0], doc.Title)
 	s.all = append(s.all[:0], s.title...)
 	if doc.Body != "" {
@@ -388,7 +399,7 @@ func extract(cfg *Config, s *Scratch, doc Document) {
 		s.keys[blockChar] = appendCharKeys(s.keys[blockChar], s.all, cfg.CharMin, cfg.CharMax, blockSeeds[blockChar], shift)
 	}
 	s.keys[blockTitle] = s.keys[blockTitle][:0]
-	if cfg.TitleWeight > 0 {
+	if title && cfg.TitleWeight > 0 {
 		s.keys[blockTitle] = appendWordKeys(s.keys[blockTitle], s.title, cfg.WordNgrams, blockSeeds[blockTitle], shift)
 	}
 }

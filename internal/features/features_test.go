@@ -153,3 +153,37 @@ func TestAppendVectorDoesNotAllocate(t *testing.T) {
 		t.Errorf("allocs = %v, want 0", n)
 	}
 }
+
+// Without bodies the title block would repeat the word block, so Fit folds
+// it into the word block: same inner products, fewer columns.
+func TestTitleBlockFoldsWhenNoDocumentHasABody(t *testing.T) {
+	c := smallConfig()
+	titles := make([]Document, len(docs))
+	for i, d := range docs {
+		titles[i] = Document{Title: d.Title}
+	}
+	folded, err := Fit(context.Background(), titles, c, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if folded.blocks[blockTitle].enabled() {
+		t.Error("title block kept although no document has a body")
+	}
+	x, err := folded.Transform(context.Background(), titles, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 1 + c.CharWeight*c.CharWeight + c.TitleWeight*c.TitleWeight
+	for i := range x.Rows() {
+		var sq float64
+		for _, v := range x.Row(i).Val {
+			sq += float64(v) * float64(v)
+		}
+		if math.Abs(sq-want) > 1e-5 {
+			t.Errorf("row %d: norm² %v, want %v", i, sq, want)
+		}
+	}
+	if !fit(t, c).blocks[blockTitle].enabled() {
+		t.Error("title block dropped although documents have bodies")
+	}
+}

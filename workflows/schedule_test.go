@@ -1,0 +1,90 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/prodcat/prodcat/activities"
+)
+
+func validSpec() ScheduleSpec {
+	return ScheduleSpec{
+		ID: "nightly", Cron: "0 3 * * *", TaskQueue: "prodcat", PauseOnFailure: true,
+		Training: TrainingParams{ModelName: "prdtypecode", Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}},
+	}
+}
+
+func TestScheduleSpecOptions(t *testing.T) {
+	opts, err := validSpec().Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.ID != "nightly" || opts.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_SKIP || !opts.PauseOnFailure {
+		t.Errorf("options %+v: want id nightly, overlap skip, pause on failure", opts)
+	}
+	if len(opts.Spec.CronExpressions) != 1 || opts.Spec.CronExpressions[0] != "0 3 * * *" || len(opts.Spec.Intervals) != 0 {
+		t.Errorf("spec %+v", opts.Spec)
+	}
+	s := validSpec()
+	s.Cron, s.Every, s.Jitter, s.Overlap = "", 6*time.Hour, 5*time.Minute, "BUFFER_ONE"
+	opts, err = s.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Spec.Intervals) != 1 || opts.Spec.Intervals[0].Every != 6*time.Hour || opts.Spec.Jitter != 5*time.Minute ||
+		opts.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE {
+		t.Errorf("interval options %+v", opts)
+	}
+}
+
+func TestScheduleSpecRejects(t *testing.T) {
+	for name, tc := range map[string]struct {
+		mutate func(*ScheduleSpec)
+		want   string
+	}{
+		"no id":          {func(s *ScheduleSpec) { s.ID = "" }, "id is empty"},
+		"cron and every": {func(s *ScheduleSpec) { s.Every = time.Hour }, "exactly one of cron and every"},
+		"neither":        {func(s *ScheduleSpec) { s.Cron = "" }, "exactly one of cron and every"},
+		"short cron":     {func(s *ScheduleSpec) { s.Cron = "0 3 *" }, "want 5 fields"},
+		"tiny interval":  {func(s *ScheduleSpec) { s.Cron, s.Every = "", time.Second }, "at least 1m"},
+		"bad overlap":    {func(s *ScheduleSpec) { s.Overlap = "sometimes" }, "overlap policy"},
+		"no queue":       {func(s *ScheduleSpec) { s.TaskQueue = "" }, "task queue is empty"},
+		"no input":       {func(s *ScheduleSpec) { s.Training.Source = activities.Source{} }, "no input given"},
+		"negative":       {func(s *ScheduleSpec) { s.Jitter = -time.Second }, "negative jitter"},
+	} {
+		s := validSpec()
+		tc.mutate(&s)
+		_, err := s.Options()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestTrainingParamsValidate(t *testing.T) {
+	for name, tc := range map[string]struct {
+		p    TrainingParams
+		want string
+	}{
+		"no model":  {TrainingParams{Source: activities.Source{CSVKey: "raw/c.csv", TextCols: []string{"t"}, LabelCol: "l"}}, "model_name is empty"},
+		"both":      {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y", CSVKey: "c"}}, "not both"},
+		"csv cols":  {TrainingParams{ModelName: "m", Source: activities.Source{CSVKey: "c"}}, "needs text_cols and label_col"},
+		"holdout":   {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y"}, HoldoutFraction: 1.5}, "holdout_fraction"},
+		"gate":      {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y"}, Gate: activities.Gate{Floor: 2}}, "floor in [0, 1]"},
+		"rejects":   {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y"}, MaxRejectFraction: -1}, "max_reject_fraction"},
+		"only Y":    {TrainingParams{ModelName: "m", Source: activities.Source{YKey: "y"}}, "both x_key and y_key"},
+		"generic":   {TrainingParams{ModelName: "m", Source: activities.Source{CSVKey: "c", TextCols: []string{"t"}, LabelCol: "l"}}, ""},
+		"raw input": {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y"}}, ""},
+	} {
+		err := tc.p.WithDefaults().Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want one containing %q", name, err, tc.want)
+		}
+	}
+}

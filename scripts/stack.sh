@@ -246,6 +246,11 @@ cmd_status() {
 	check minio curl -fsS -o /dev/null "http://$s3_endpoint/minio/health/ready"
 	detail="${url%%\?*}"
 	check postgresql psql "${url:-${DATABASE_URL:-}}" -qAtc 'select 1'
+	# The worker and the API are started by `demo`; they are optional here.
+	local name
+	for name in worker api; do
+		if alive "$name"; then printf '%-12s up    pid %s\n' "$name" "$(cat "$run/$name.pid")"; else printf '%-12s -     not started (go tool task %s)\n' "$name" "$name"; fi
+	done
 	return $failed
 }
 

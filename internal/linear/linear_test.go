@@ -161,3 +161,72 @@ func TestEncodeDecode(t *testing.T) {
 		t.Error("truncated: no error")
 	}
 }
+
+func TestCrammerSingerSeparableAndDeterministic(t *testing.T) {
+	x, y := toy(300)
+	p := DefaultParams()
+	p.Multiclass = CrammerSinger
+	var last int
+	m, err := Train(context.Background(), x, y, 3, p, 2, func(done, total int) {
+		if total != p.MaxIter || done < last {
+			t.Errorf("progress(%d, %d) after %d", done, total, last)
+		}
+		last = done
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != p.MaxIter {
+		t.Errorf("last progress %d, want %d", last, p.MaxIter)
+	}
+	for i := range x.Rows() {
+		s := m.Scores(x.Row(i), nil)
+		m.Probabilities(s)
+		for c := range s {
+			if c != y[i] && s[c] >= s[y[i]] {
+				t.Fatalf("row %d: class %d scores above the true class %d: %v", i, c, y[i], s)
+			}
+		}
+	}
+	again, err := Train(context.Background(), x, y, 3, p, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m, again) {
+		t.Error("two Crammer-Singer trainings differ")
+	}
+}
+
+// The row subproblem's solution satisfies the dual's constraints: the
+// alphas sum to zero, the true class's is at most C and the others at most 0.
+func TestSolveSubproblemKeepsConstraints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 200 {
+		n := 2 + rng.IntN(8)
+		b := make([]float64, n)
+		for i := range b {
+			b[i] = rng.NormFloat64()
+		}
+		a, c, yi := 0.1+rng.Float64(), 0.5+rng.Float64(), rng.IntN(n)
+		got := make([]float64, n)
+		solveSubproblem(a, yi, c, b, make([]float64, n), got)
+		var sum float64
+		for i, v := range got {
+			sum += v
+			if (i == yi && v > c+1e-12) || (i != yi && v > 1e-12) {
+				t.Fatalf("trial %d: alpha[%d] = %v breaks its bound (y %d, C %v)", trial, i, v, yi, c)
+			}
+		}
+		if math.Abs(sum) > 1e-9 {
+			t.Fatalf("trial %d: alphas sum to %v, want 0", trial, sum)
+		}
+	}
+}
+
+func TestValidateRejectsUnknownMulticlass(t *testing.T) {
+	p := DefaultParams()
+	p.Multiclass = "ecoc"
+	if p.Validate() == nil {
+		t.Error("unknown multiclass formulation accepted")
+	}
+}

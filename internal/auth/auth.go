@@ -191,10 +191,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (*Princ
 	if len(enc) > len(src) {
 		return nil, fmt.Errorf("%w: credentials longer than %d bytes", ErrNoCredentials, maxCredentials)
 	}
-	var raw [maxCredentials]byte
+	// maxEncoded characters without padding decode to one byte more than
+	// maxCredentials: decode into room for that, then check.
+	var raw [maxEncoded / 4 * 3]byte
 	n, err := base64.StdEncoding.Decode(raw[:], src[:copy(src[:], enc)])
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad base64", ErrNoCredentials)
+	}
+	if n > maxCredentials {
+		return nil, fmt.Errorf("%w: credentials longer than %d bytes", ErrNoCredentials, maxCredentials)
 	}
 	cred := raw[:n]
 	colon := -1

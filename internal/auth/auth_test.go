@@ -57,6 +57,9 @@ func TestAuthenticate(t *testing.T) {
 		{"no colon", "Basic " + base64.StdEncoding.EncodeToString([]byte("alice")), nil, ErrNoCredentials},
 		{"empty user", basic("", "wonderland"), nil, ErrNoCredentials},
 		{"too long", basic("alice", strings.Repeat("x", 600)), nil, ErrNoCredentials},
+		// 684 unpadded characters decode to 513 bytes, one over the limit.
+		{"one byte too long, unpadded", "Basic " + base64.RawStdEncoding.EncodeToString([]byte("alice:"+strings.Repeat("x", 507))), nil, ErrNoCredentials},
+		{"longest allowed", basic("alice", strings.Repeat("x", 506)), nil, ErrBadCredentials},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Twice: the second answer comes from the caches.

@@ -67,7 +67,7 @@ func classify(op string, err error) error {
 	switch {
 	case errors.Is(err, dataset.ErrBadData):
 		return badData("%s: %v", op, err)
-	case errors.Is(err, artifact.ErrNotFound), errors.Is(err, artifact.ErrCorrupt):
+	case errors.Is(err, artifact.ErrNotFound), errors.Is(err, artifact.ErrCorrupt), errors.Is(err, artifact.ErrBadKey):
 		return badData("%s: %v", op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)

@@ -34,6 +34,8 @@ func jsonRaw(v any) (json.RawMessage, error) {
 // the alias points at, and writes predictions.csv with one line per input
 // row (rows that cannot be read get an empty prediction and the reason).
 func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (BatchPredictResult, error) {
+	var done, total atomic.Int64
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "predict", Done: done.Load(), Total: total.Load()} })()
 	alias := in.Alias
 	if alias == "" {
 		alias = "production"
@@ -60,9 +62,7 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	if ds == nil {
 		return BatchPredictResult{}, badData("batch predict: %v", err)
 	}
-	var done atomic.Int64
-	stop := heartbeat(ctx, func() any { return StageProgress{Stage: "predict", Done: done.Load(), Total: int64(len(ds.Examples))} })
-	defer stop()
+	total.Store(int64(len(ds.Examples)))
 
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)

@@ -19,6 +19,7 @@ import (
 // class figures and the confusion matrix) as an artifact and its headline
 // metrics on the registry run.
 func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateResult, error) {
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "evaluate"} })()
 	m, err := a.loadModel(ctx, in.ModelKey)
 	if err != nil {
 		return EvaluateResult{}, err
@@ -51,6 +52,7 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 // otherwise the candidate becomes challenger. A candidate under the
 // absolute floor is not registered and fails the run.
 func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "register"} })()
 	ev := in.Evaluation
 	if ev.WeightedF1 < in.Gate.Floor {
 		return RegisterResult{}, temporal.NewNonRetryableApplicationError(

@@ -31,6 +31,7 @@ type rejectsReport struct {
 // remains or when the rejects pass in.MaxRejectFraction.
 func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, error) {
 	log := a.logger(ctx)
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "ingest"} })()
 	opts := dataset.Options{MaxRejectFraction: in.MaxRejectFraction}
 	var (
 		ds      *dataset.Dataset

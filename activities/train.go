@@ -28,13 +28,12 @@ func (a *Activities) Features(ctx context.Context, in FeaturesInput) (FeaturesRe
 	if err := in.Params.Validate(); err != nil {
 		return FeaturesResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadParams, nil)
 	}
+	var done atomic.Int64
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "features", Done: done.Load(), Total: 2} })()
 	train, err := a.snapshot(ctx, in.TrainKey)
 	if err != nil {
 		return FeaturesResult{}, err
 	}
-	var done atomic.Int64
-	stop := heartbeat(ctx, func() any { return StageProgress{Stage: "features", Done: done.Load(), Total: 2} })
-	defer stop()
 
 	docs := classifier.Documents(train)
 	opts := classifier.Options{Workers: a.Workers}
@@ -76,6 +75,10 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	if err := in.Params.Validate(); err != nil {
 		return TrainResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadParams, nil)
 	}
+	// Heartbeat from the start: loading the inputs of a large data set
+	// takes longer than the heartbeat timeout.
+	var done, total atomic.Int64
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "train", Done: done.Load(), Total: total.Load()} })()
 	train, err := a.snapshot(ctx, in.TrainKey)
 	if err != nil {
 		return TrainResult{}, err
@@ -105,10 +108,7 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 		return TrainResult{}, badData("train: matrix has %d rows, snapshot %d", x.Rows(), len(y))
 	}
 
-	var done, total atomic.Int64
 	total.Store(int64(len(labels)))
-	stop := heartbeat(ctx, func() any { return StageProgress{Stage: "train", Done: done.Load(), Total: total.Load()} })
-	defer stop()
 	lm, err := classifier.TrainLinear(ctx, x, y, len(labels), in.Params, classifier.Options{
 		Workers:  a.Workers,
 		Progress: func(d, t int) { done.Store(int64(d)); total.Store(int64(t)) },

@@ -165,7 +165,7 @@ func TestBrowserDemo(t *testing.T) {
 	// model's data set (the button is not pressed: it would train for real).
 	form, err := chromedp.Run(ctx, chromedp.Poll[[]string](`document.querySelector("#x-key").value &&
 		[String(document.querySelector("#train-form").hidden), document.querySelector("#x-key").value, document.querySelector("#y-key").value]`))
-	if err != nil || len(form) != 3 || form[0] != "false" || form[1] != "raw/x.csv" || form[2] != "raw/y.csv" {
+	if err != nil || len(form) != 3 || form[0] != "false" || form[1] != "raw/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.csv" || form[2] != "raw/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.csv" {
 		t.Errorf("training form (hidden, x key, y key) = %q, %v", form, err)
 	}
 

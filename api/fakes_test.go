@@ -35,7 +35,7 @@ const (
 	testModel    = "prdtypecode"
 	reportKey    = "reports/r1.json"
 	datasetHash  = "d1g35t"
-	xKey, yKey   = "raw/x.csv", "raw/y.csv"
+	xKey, yKey   = "raw/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.csv", "raw/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.csv"
 	adminUser    = "ada"
 	adminPass    = "ada-secret"
 	predictUser  = "pat"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/workflows"
@@ -105,6 +106,9 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 	} {
 		if in.key == "" {
 			continue
+		}
+		if _, err := artifact.DigestOf(in.key); err != nil {
+			return badRequest("%s: %v", in.field, err)
 		}
 		ok, err := s.store.Exists(ctx, in.key)
 		if err != nil {

@@ -58,7 +58,7 @@ func TestStartTrainingErrors(t *testing.T) {
 		{"empty", ``, 400, codeInvalidJSON},
 		{"no source", `{}`, 400, codeBadRequest},
 		{"x without y", `{"source": {"x_key": "` + xKey + `"}}`, 400, codeBadRequest},
-		{"key not in the bucket", `{"source": {"x_key": "raw/none.csv", "y_key": "` + yKey + `"}}`, 400, codeBadRequest},
+		{"key not in the bucket", `{"source": {"x_key": "raw/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.csv", "y_key": "` + yKey + `"}}`, 400, codeBadRequest},
 		{"bad holdout", `{` + raw + `, "holdout_fraction": 1.5}`, 400, codeBadRequest},
 		{"bad params", `{` + raw + `, "params": {"solver": {"c": -1}}}`, 400, codeBadRequest},
 		{"unknown param", `{` + raw + `, "params": {"solver": {"cc": 1}}}`, 400, codeUnknownField},

@@ -41,6 +41,10 @@ var ErrNotFound = errors.New("artifact not found")
 // ErrCorrupt reports an object whose bytes do not match the digest in its key.
 var ErrCorrupt = errors.New("artifact digest mismatch")
 
+// ErrBadKey reports a key that is not content-addressed, so its bytes
+// cannot be verified: objects must be put through Put (or `starter upload`).
+var ErrBadKey = errors.New("artifact key is not content-addressed")
+
 // Ref names a stored object.
 type Ref struct {
 	Key    string `json:"key"`
@@ -165,10 +169,10 @@ func DigestOf(key string) (string, error) {
 		base = base[:i]
 	}
 	if len(base) != sha256.Size*2 {
-		return "", fmt.Errorf("artifact key %q: not content-addressed (want kind/<sha256 hex>[.ext])", key)
+		return "", fmt.Errorf("%w: %q (want kind/<sha256 hex>[.ext], as `starter upload` writes)", ErrBadKey, key)
 	}
 	if _, err := hex.DecodeString(base); err != nil {
-		return "", fmt.Errorf("artifact key %q: not content-addressed: %w", key, err)
+		return "", fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
 	}
 	return base, nil
 }

@@ -98,7 +98,7 @@ func Register(tb testing.TB, reg *registry.Registry, store *artifact.Store, mode
 		nv.ReportKey = ref.Key
 	}
 	if err := reg.RecordDataset(ctx, registry.Dataset{
-		Digest: nv.DatasetDigest, SourceKeys: []string{"raw/x.csv", "raw/y.csv"}, Rows: 18, Classes: 3, TrainRows: 18,
+		Digest: nv.DatasetDigest, SourceKeys: []string{"raw/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.csv", "raw/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.csv"}, Rows: 18, Classes: 3, TrainRows: 18,
 	}); err != nil {
 		tb.Fatal(err)
 	}

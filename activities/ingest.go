@@ -3,6 +3,8 @@ package activities
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,7 +107,9 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	if err != nil {
 		return IngestResult{}, err
 	}
-	digest := ds.Digest()
+	// The snapshot is the data and its split: the same rows held out at
+	// another fraction are another dataset, with their own lineage.
+	digest := snapshotDigest(trainRef.Digest, holdoutRef.Digest)
 	err = a.Registry.RecordDataset(ctx, registry.Dataset{
 		Digest: digest, SourceKeys: sources, TrainKey: trainRef.Key, HoldoutKey: holdoutRef.Key, RejectsKey: rejectsKey,
 		Rows: len(ds.Examples), Classes: len(labels), Rejected: len(ds.Rejects), RejectReasons: ds.RejectCounts(),
@@ -133,6 +137,12 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	}
 	log.WithFields(map[string]any{"dataset": digest, "rows": res.Rows, "rejected": res.Rejected, "classes": res.Classes}).Info("dataset ingested")
 	return res, nil
+}
+
+// snapshotDigest identifies a snapshot by the digests of its two parts.
+func snapshotDigest(train, holdout string) string {
+	sum := sha256.Sum256([]byte("prodcat-snapshot-v1\n" + train + "\n" + holdout))
+	return hex.EncodeToString(sum[:])
 }
 
 func (a *Activities) putSnapshot(ctx context.Context, ex []dataset.Example) (artifact.Ref, error) {

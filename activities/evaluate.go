@@ -78,7 +78,18 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 		return RegisterResult{}, err
 	}
 	actor := "workflow " + info.WorkflowExecution.ID
-	if _, err := a.Registry.SetAlias(ctx, in.ModelName, res.Alias, v.Version, res.Reason, actor); err != nil {
+	if res.Promoted {
+		// Move production only if it still points where the gate looked: a
+		// run that finished meanwhile may have promoted a better model. The
+		// conflict is retryable, and the retry decides again.
+		_, err = a.Registry.CompareAndSetAlias(ctx, in.ModelName, registry.AliasProduction, res.BaselineVersion, v.Version, res.Reason, actor)
+		if errors.Is(err, registry.ErrConflict) {
+			return RegisterResult{}, fmt.Errorf("production moved while the gate compared with v%d; deciding again: %w", res.BaselineVersion, err)
+		}
+	} else {
+		_, err = a.Registry.SetAlias(ctx, in.ModelName, res.Alias, v.Version, res.Reason, actor)
+	}
+	if err != nil {
 		return RegisterResult{}, err
 	}
 	if err := a.Registry.FinishRun(ctx, in.RunID, registry.RunSucceeded, ""); err != nil {
@@ -100,7 +111,8 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (R
 	case err != nil:
 		return res, err
 	case prod.Version == version:
-		// A retry after this version was already promoted.
+		// A retry after this version was promoted; the conditional move
+		// below is then a no-op.
 		res.Promoted, res.Alias, res.Reason = true, "production", "already production"
 		return res, nil
 	}

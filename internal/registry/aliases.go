@@ -124,6 +124,32 @@ func (r *Registry) SetAlias(ctx context.Context, model, alias string, version in
 	return mv, nil
 }
 
+// CompareAndSetAlias is SetAlias on condition that the alias still points
+// at expected (0: that it is not set), or already at version. Otherwise it
+// changes nothing and returns ErrConflict, so a caller that chose version
+// by comparing it with expected, such as the promotion gate, never
+// overwrites a move made meanwhile by someone else.
+func (r *Registry) CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (AliasMove, error) {
+	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
+		if version <= 0 || expected < 0 {
+			return AliasMove{}, fmt.Errorf("version %d, expected %d: %w", version, expected, ErrInvalid)
+		}
+		var cur sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&cur)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return AliasMove{}, err
+		}
+		if now := int(cur.Int64); now != expected && now != version {
+			return AliasMove{}, fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
+		}
+		return r.moveAlias(ctx, tx, model, alias, version, reason, actor)
+	})
+	if err != nil {
+		return AliasMove{}, fmt.Errorf("registry: set alias %s of %s to version %d: %w", alias, model, version, err)
+	}
+	return mv, nil
+}
+
 // Rollback moves the model's alias back to the version it pointed at
 // before its last move: an undo, so a second Rollback undoes the first.
 // An alias without history is ErrNotFound; one whose last move was its

@@ -709,3 +709,35 @@ func TestOpenWrongPassword(t *testing.T) {
 		t.Errorf("error leaks the password: %v", err)
 	}
 }
+
+func TestCompareAndSetAlias(t *testing.T) {
+	dsn := freshSchema(t)
+	r := open(t, dsn)
+	ctx := testCtx(t)
+	recordDataset(t, r, "ds1")
+	model := randomName("m")
+	for i := range 3 {
+		if _, err := r.CreateVersion(ctx, newVersion(model, fmt.Sprint("wf", i), "r")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Unset alias: expected 0 sets it.
+	if mv, err := r.CompareAndSetAlias(ctx, model, AliasProduction, 0, 1, "first", "gate"); err != nil || !mv.Moved {
+		t.Fatalf("first set: %+v, %v", mv, err)
+	}
+	// Two gates both compared against v1; the first wins, the second must
+	// not overwrite it.
+	if mv, err := r.CompareAndSetAlias(ctx, model, AliasProduction, 1, 2, "beats v1", "gate A"); err != nil || mv.From != 1 || mv.To != 2 {
+		t.Fatalf("gate A: %+v, %v", mv, err)
+	}
+	if _, err := r.CompareAndSetAlias(ctx, model, AliasProduction, 1, 3, "beats v1", "gate B"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("gate B against a stale production: err = %v, want ErrConflict", err)
+	}
+	if v, err := r.Alias(ctx, model, AliasProduction); err != nil || v.Version != 2 {
+		t.Fatalf("production = %d, %v; want 2", v.Version, err)
+	}
+	// A retry of gate A, after its move landed, is a no-op, not a conflict.
+	if mv, err := r.CompareAndSetAlias(ctx, model, AliasProduction, 1, 2, "beats v1", "gate A"); err != nil || mv.Moved {
+		t.Fatalf("retried gate A: %+v, %v", mv, err)
+	}
+}

@@ -79,16 +79,24 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	}
 	defer c.Close()
 
+	// A worker that stops for good (its namespace gone, credentials revoked)
+	// ends the process, so a supervisor restarts it instead of it idling.
+	fatal := make(chan error, 2)
+	opts := func(o worker.Options) worker.Options {
+		o.WorkerStopTimeout = 30 * time.Second
+		o.OnFatalError = func(err error) { fatal <- err }
+		return o
+	}
 	acts := &activities.Activities{Store: store, Registry: reg, Log: log, CodeVersion: version.Commit()}
 	var workers []worker.Worker
 	if slices.Contains(queues, "main") {
-		w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
+		w := worker.New(c, cfg.Temporal.TaskQueue, opts(worker.Options{}))
 		workflows.RegisterMain(w, acts)
 		workers = append(workers, w)
 	}
 	if slices.Contains(queues, "training") {
 		// One heavy activity at a time: each already uses every core.
-		w := worker.New(c, cfg.Temporal.TrainingQueue, worker.Options{MaxConcurrentActivityExecutionSize: 1, WorkerStopTimeout: 30 * time.Second})
+		w := worker.New(c, cfg.Temporal.TrainingQueue, opts(worker.Options{MaxConcurrentActivityExecutionSize: 1}))
 		workflows.RegisterTraining(w, acts)
 		workers = append(workers, w)
 	}
@@ -99,10 +107,15 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	}
 	log.WithFields(logrus.Fields{"queues": queues, "task_queue": cfg.Temporal.TaskQueue, "training_queue": cfg.Temporal.TrainingQueue,
 		"temporal": cfg.Temporal.Address, "code_version": acts.CodeVersion}).Info("worker started")
-	<-ctx.Done()
-	log.Info("shutting down: waiting for running activities")
+	var stopErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: waiting for running activities")
+	case ferr := <-fatal:
+		stopErr = fmt.Errorf("worker stopped on a fatal error: %w", ferr)
+	}
 	for _, w := range workers {
 		w.Stop()
 	}
-	return nil
+	return stopErr
 }

@@ -3,7 +3,9 @@
 # the Temporal dev server (with its UI), MinIO and PostgreSQL.
 #
 #   scripts/stack.sh up       start what is not running (idempotent)
-#   scripts/stack.sh down     stop exactly the processes `up` started, by pid
+#   scripts/stack.sh down [service...]
+#                             stop exactly the processes `up` started, by pid
+#   scripts/stack.sh running  list the services of ours that are running
 #   scripts/stack.sh status   show what answers
 #   scripts/stack.sh logs [service]
 #
@@ -213,20 +215,38 @@ stop_pid() { # stop_pid name: TERM, then KILL after 15 s
 	rm -f "$run/$name.pid"
 }
 
-cmd_down() {
-	local name
-	for name in api worker temporal minio; do stop_pid "$name"; done
-	if [ -f "$run/postgres.pid" ]; then
-		local pid
-		pid=$(cat "$run/postgres.pid")
-		if kill -0 "$pid" 2>/dev/null; then
-			kill -INT "$pid" # fast shutdown of the postmaster we started
-			local i
-			for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-			say "postgresql: stopped (pid $pid)"
-		fi
-		rm -f "$run/postgres.pid" "$run/postgres.port"
+stop_postgres() {
+	[ -f "$run/postgres.pid" ] || return 0
+	local pid i
+	pid=$(cat "$run/postgres.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -INT "$pid" # fast shutdown of the postmaster we started
+		for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+		say "postgresql: stopped (pid $pid)"
 	fi
+	rm -f "$run/postgres.pid" "$run/postgres.port"
+}
+
+cmd_down() { # cmd_down [service...]: all by default
+	local name
+	local names=("$@")
+	[ ${#names[@]} -gt 0 ] || names=(api worker temporal minio postgres)
+	for name in "${names[@]}"; do
+		case $name in
+		postgres) stop_postgres ;;
+		api | worker | temporal | minio) stop_pid "$name" ;;
+		*) die "down: unknown service $name" ;;
+		esac
+	done
+}
+
+# cmd_running prints the services of ours that are running.
+cmd_running() {
+	local name
+	for name in api worker temporal minio postgres; do
+		alive "$name" && echo "$name"
+	done
+	return 0
 }
 
 check() { # check label command...
@@ -260,8 +280,9 @@ cmd_logs() {
 
 case ${1:-} in
 up) cmd_up ;;
-down) cmd_down ;;
+down) shift; cmd_down "$@" ;;
+running) cmd_running ;;
 status) cmd_status ;;
 logs) shift; cmd_logs "$@" ;;
-*) die "usage: stack.sh up|down|status|logs [service]" ;;
+*) die "usage: stack.sh up|down [service...]|status|running|logs [service]" ;;
 esac

@@ -27,12 +27,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 fi
 
-# Stop afterwards only what was not already running before.
-already_up=0
-scripts/stack.sh status >/dev/null 2>&1 && already_up=1
-if [ $already_up = 0 ]; then
-	trap 'scripts/stack.sh down' EXIT
-fi
+# Stop afterwards exactly the services this run started, even when the
+# tests fail; what was running before keeps running.
+before=$(scripts/stack.sh running)
+stop_started() {
+	local started=() name
+	for name in temporal minio postgres; do
+		grep -qx "$name" <<<"$before" || started+=("$name")
+	done
+	[ ${#started[@]} -eq 0 ] || scripts/stack.sh down "${started[@]}"
+}
+trap stop_started EXIT
 scripts/stack.sh up
 set -a
 # shellcheck source=/dev/null

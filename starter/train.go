@@ -180,6 +180,9 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 	err := run.Get(ctx, &res)
 	close(done)
 	bar.Done()
+	if err != nil && ctx.Err() != nil {
+		return res, fmt.Errorf("stopped watching %s; the run goes on (see the Temporal UI)", run.GetID())
+	}
 	if err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) {

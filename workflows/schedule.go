@@ -89,8 +89,8 @@ func (s ScheduleSpec) Spec() client.ScheduleSpec {
 	return spec
 }
 
-// Action returns the workflow start the schedule takes. Runs get the
-// workflow ID "<schedule id>-<time>" from Temporal, which names their origin
+// Action returns the workflow start the schedule takes. Temporal appends
+// the scheduled time to the ID, so runs are named "retrain-<schedule id>-<time>"
 // in the UI.
 func (s ScheduleSpec) Action() *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{

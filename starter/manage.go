@@ -180,12 +180,13 @@ func newScheduleCmd() *cobra.Command {
 	var spec workflows.ScheduleSpec
 	var tf trainFlags
 	apply := func(create bool) *cobra.Command {
-		use := "update ID"
+		use, short := "update ID", "replace the spec of an existing schedule (give every setting, as for create)"
 		if create {
-			use = "create ID"
+			use, short = "create ID", "create a retraining schedule, or update it in place when it exists"
 		}
-		c := &cobra.Command{
-			Use: use, Short: "create or update (idempotently) a retraining schedule", Args: cobra.ExactArgs(1),
+		var c *cobra.Command
+		c = &cobra.Command{
+			Use: use, Short: short, Args: cobra.ExactArgs(1),
 			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 				spec.ID = args[0]
 				spec.TaskQueue = a.cfg.Temporal.TaskQueue
@@ -200,7 +201,21 @@ func newScheduleCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				created, err := schedule.New(tc).Apply(ctx, spec)
+				m := schedule.New(tc)
+				if !create {
+					// update never creates, and keeps the paused state unless told.
+					cur, err := m.Describe(ctx, spec.ID)
+					if err != nil {
+						return fmt.Errorf("%w (use schedule create)", err)
+					}
+					if !c.Flags().Changed("paused") {
+						spec.Paused = cur.Paused
+						if spec.Note == "" {
+							spec.Note = cur.Note
+						}
+					}
+				}
+				created, err := m.Apply(ctx, spec)
 				if err != nil {
 					return err
 				}

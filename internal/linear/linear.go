@@ -62,9 +62,12 @@ const (
 	CrammerSinger = "crammer-singer"
 )
 
-// DefaultParams returns the solver settings used when none are given.
+// DefaultParams returns the solver settings used when none are given. Tol
+// is looser than liblinear's 0.1: 5-fold CV weighted F1 on the rakuten and
+// fashion training splits is the same or better (three fold seeds each)
+// and one-vs-rest training is about 15% faster.
 func DefaultParams() Params {
-	return Params{C: 1, Tol: 0.1, MaxIter: 1000, Bias: 1, Calibrate: true, Seed: 1}
+	return Params{C: 1, Tol: 0.3, MaxIter: 1000, Bias: 1, Calibrate: true, Seed: 1}
 }
 
 // Validate reports whether p is usable.

@@ -107,3 +107,16 @@ func jsonType(t reflect.Type) string {
 	}
 	return "a " + t.Kind().String()
 }
+
+// decodeRequest reads the request body into a pooled buffer and decodes it
+// into v as decodeJSON does: the common start of the admin handlers.
+func (s *server) decodeRequest(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	body, err := s.readBody(w, r, sc.buf)
+	sc.buf = body[:0]
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, v, emptyOK)
+}

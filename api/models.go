@@ -110,15 +110,8 @@ type aliasRequest struct {
 }
 
 func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	sc := s.getScratch()
-	defer s.putScratch(sc)
-	body, err := s.readBody(w, r, sc.buf)
-	sc.buf = body[:0]
-	if err != nil {
-		return err
-	}
 	var req aliasRequest
-	if err := decodeJSON(body, &req, false); err != nil {
+	if err := s.decodeRequest(w, r, &req, false); err != nil {
 		return err
 	}
 	switch {
@@ -134,7 +127,10 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	name, alias := r.PathValue("name"), r.PathValue("alias")
-	var mv registry.AliasMove
+	var (
+		mv  registry.AliasMove
+		err error
+	)
 	if req.Rollback {
 		mv, err = s.registry.Rollback(ctx, name, alias, req.Reason, p.Name)
 	} else {

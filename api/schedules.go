@@ -59,15 +59,8 @@ func (s *server) triggerSchedule(w http.ResponseWriter, r *http.Request, p *auth
 // {"id", "action", "note"}. When the action keeps a note (pause, unpause),
 // it records who acted.
 func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.Principal, done string, keepsNote bool, act func(id, note string) error) error {
-	sc := s.getScratch()
-	defer s.putScratch(sc)
-	body, err := s.readBody(w, r, sc.buf)
-	sc.buf = body[:0]
-	if err != nil {
-		return err
-	}
 	var req scheduleAction
-	if err := decodeJSON(body, &req, true); err != nil {
+	if err := s.decodeRequest(w, r, &req, true); err != nil {
 		return err
 	}
 	if len(req.Note) > maxNoteBytes {

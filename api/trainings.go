@@ -65,13 +65,6 @@ type trainingStarted struct {
 }
 
 func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	sc := s.getScratch()
-	defer s.putScratch(sc)
-	body, err := s.readBody(w, r, sc.buf)
-	sc.buf = body[:0]
-	if err != nil {
-		return err
-	}
 	// Fields the caller leaves out keep these defaults; params given in
 	// part are completed from the default parameters.
 	defaults := classifier.DefaultParams()
@@ -82,7 +75,7 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 		MaxRejectFraction: workflows.DefaultMaxRejectFraction,
 		Gate:              activities.Gate{Margin: workflows.DefaultPromotionMargin, Floor: workflows.DefaultPromotionFloor},
 	}
-	if err := decodeJSON(body, &req, false); err != nil {
+	if err := s.decodeRequest(w, r, &req, false); err != nil {
 		return err
 	}
 	if req.Params == nil {

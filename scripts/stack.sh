@@ -75,8 +75,8 @@ tool() {
 	printf '%s\n' "$dir/$bin"
 }
 
-temporal_bin() { tool temporal github.com/temporalio/cli/cmd/temporal "$temporal_version" temporal "4 minutes"; }
-minio_bin() { tool minio github.com/minio/minio "$minio_version" minio "6 minutes"; }
+temporal_bin() { tool temporal github.com/temporalio/cli/cmd/temporal "$temporal_version" temporal "5 minutes"; }
+minio_bin() { tool minio github.com/minio/minio "$minio_version" minio "5 minutes"; }
 
 spawn() { # spawn name command... : start a daemon in its own session, remember its pid
 	local name=$1

@@ -526,17 +526,25 @@ func next(t *testing.T, events <-chan AliasEvent, model string) AliasEvent {
 	}
 }
 
-func TestAliasesHistoryNotifyRollback(t *testing.T) {
-	dsn := freshSchema(t)
-	r := open(t, dsn)
-	ctx := testCtx(t)
+// withVersions opens a registry on a fresh schema and registers a new
+// model with versions 1..n.
+func withVersions(t *testing.T, n int) (r *Registry, dsn string, ctx context.Context, model string) {
+	t.Helper()
+	dsn = freshSchema(t)
+	r = open(t, dsn)
+	ctx = testCtx(t)
 	recordDataset(t, r, "ds1")
-	model := randomName("m")
-	for i := range 3 {
+	model = randomName("m")
+	for i := range n {
 		if _, err := r.CreateVersion(ctx, newVersion(model, fmt.Sprint("wf", i), "r")); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return r, dsn, ctx, model
+}
+
+func TestAliasesHistoryNotifyRollback(t *testing.T) {
+	r, dsn, ctx, model := withVersions(t, 3)
 	events, stop := listen(t, dsn)
 
 	move := func(alias string, v int, wantMoved bool, wantFrom int) {
@@ -711,16 +719,7 @@ func TestOpenWrongPassword(t *testing.T) {
 }
 
 func TestCompareAndSetAlias(t *testing.T) {
-	dsn := freshSchema(t)
-	r := open(t, dsn)
-	ctx := testCtx(t)
-	recordDataset(t, r, "ds1")
-	model := randomName("m")
-	for i := range 3 {
-		if _, err := r.CreateVersion(ctx, newVersion(model, fmt.Sprint("wf", i), "r")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r, _, ctx, model := withVersions(t, 3)
 	// Unset alias: expected 0 sets it.
 	if mv, err := r.CompareAndSetAlias(ctx, model, AliasProduction, 0, 1, "first", "gate"); err != nil || !mv.Moved {
 		t.Fatalf("first set: %+v, %v", mv, err)

@@ -10,7 +10,8 @@
 //
 // Train runs all four in one call, and Select chooses parameters by k-fold
 // cross-validation over a small grid. Probabilities are calibrated inside
-// TrainLinear (a softmax temperature fitted on held-out rows).
+// TrainLinear (a per-class scale and offset of the decision values, fitted
+// on rows held out of the first training phase).
 package classifier
 
 import (

@@ -103,9 +103,7 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 			}
 			for ci := range cs {
 				cand := &cands[fi*len(cs)+ci]
-				sp := cand.Params.Solver
-				sp.Calibrate = false // scores only need the argmax
-				lm, err := TrainLinear(ctx, xtr, trY, len(labels), Params{Features: fc, Solver: sp}, Options{Workers: o.Workers})
+				lm, err := TrainLinear(ctx, xtr, trY, len(labels), cand.Params, Options{Workers: o.Workers})
 				if err != nil {
 					return nil, fmt.Errorf("select: fold %d: %w", k, err)
 				}
@@ -113,7 +111,7 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 				var scores []float64
 				for i := range pred {
 					scores = lm.Scores(xte.Row(i), scores)
-					pred[i] = argmax(scores)
+					pred[i] = lm.Classify(scores)
 				}
 				r, err := metrics.Evaluate(labels, teY, pred)
 				if err != nil {
@@ -201,14 +199,4 @@ func pick[T any](s []T, rows []int) []T {
 		out[k] = s[i]
 	}
 	return out
-}
-
-func argmax(s []float64) int {
-	best := 0
-	for c, v := range s {
-		if v > s[best] {
-			best = c
-		}
-	}
-	return best
 }

@@ -12,7 +12,7 @@ import (
 // best other one), solved in the dual one row at a time with shrinking of
 // rows and of classes within a row: liblinear's MCSVM_CS solver (Keerthi et
 // al., KDD 2008). It writes the weights into m and, with calibration, the
-// leave-one-out decision values of the calibration rows into cal.
+// decision values of the held-out calibration rows into cal (see Train).
 //
 // The solver is sequential: every row update touches every class, so
 // classes cannot be split between goroutines without changing the result.
@@ -34,8 +34,8 @@ func (t *trainer) trainCS(ctx context.Context, m *Model, cal []float64, progress
 		}
 		activeI[i] = k
 		yIndex[i] = y[i]
-		index[i] = int32(i)
 	}
+	copy(index, t.order)
 	g := make([]float64, k)
 	b := make([]float64, k)
 	d := make([]float64, k)
@@ -55,137 +55,157 @@ func (t *trainer) trainCS(ctx context.Context, m *Model, cal []float64, progress
 	}
 
 	eps := t.p.Tol
-	epsShrink := max(10*eps, 1)
-	startFromAll := true
-	active := n
-	for iter := 0; iter < t.p.MaxIter; iter++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	// Progress counts epochs over both phases.
+	phases := 1
+	if len(t.cal) > 0 {
+		phases = 2
+	}
+	// run solves over the rows in index[:rows], from the current solution.
+	run := func(rows, phase int) error {
+		for i := range activeI {
+			activeI[i] = k
 		}
-		stopping := math.Inf(-1)
-		for s := 0; s < active; s++ {
-			j := s + rng.IntN(active-s)
-			index[s], index[j] = index[j], index[s]
-		}
-		for s := 0; s < active; s++ {
-			i := int(index[s])
-			ai := t.sqnorm[i]
-			al := alpha[i*k : i*k+k]
-			ax := alphaIndex[i*k : i*k+k]
-			na := activeI[i]
-			for p := range na {
-				g[p] = 1
+		epsShrink := max(10*eps, 1)
+		startFromAll := true
+		active := rows
+		for iter := 0; iter < t.p.MaxIter; iter++ {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			if yIndex[i] < na {
-				g[yIndex[i]] = 0
+			stopping := math.Inf(-1)
+			for s := 0; s < active; s++ {
+				j := s + rng.IntN(active-s)
+				index[s], index[j] = index[j], index[s]
 			}
-			row := x.Row(i)
-			for q, col := range row.Idx {
-				v := float64(row.Val[q])
-				wr := w[int(col)*k : int(col)*k+k]
+			for s := 0; s < active; s++ {
+				i := int(index[s])
+				ai := t.sqnorm[i]
+				al := alpha[i*k : i*k+k]
+				ax := alphaIndex[i*k : i*k+k]
+				na := activeI[i]
 				for p := range na {
-					g[p] += float64(wr[ax[p]]) * v
+					g[p] = 1
 				}
-			}
-			for p := range na {
-				g[p] += wb[ax[p]] * bias
-			}
-			minG, maxG := math.Inf(1), math.Inf(-1)
-			for p := range na {
-				if al[ax[p]] < 0 && g[p] < minG {
-					minG = g[p]
+				if yIndex[i] < na {
+					g[yIndex[i]] = 0
 				}
-				maxG = max(maxG, g[p])
-			}
-			if yIndex[i] < na && al[y[i]] < cp && g[yIndex[i]] < minG {
-				minG = g[yIndex[i]]
-			}
-			for p := 0; p < na; p++ {
-				if !shrunk(i, p, al[ax[p]], minG) {
-					continue
+				row := x.Row(i)
+				for q, col := range row.Idx {
+					v := float64(row.Val[q])
+					wr := w[int(col)*k : int(col)*k+k]
+					for p := range na {
+						g[p] += float64(wr[ax[p]]) * v
+					}
 				}
-				na--
-				for na > p {
-					if !shrunk(i, na, al[ax[na]], minG) {
-						ax[p], ax[na] = ax[na], ax[p]
-						g[p], g[na] = g[na], g[p]
-						if yIndex[i] == na {
-							yIndex[i] = p
-						} else if yIndex[i] == p {
-							yIndex[i] = na
-						}
-						break
+				for p := range na {
+					g[p] += wb[ax[p]] * bias
+				}
+				minG, maxG := math.Inf(1), math.Inf(-1)
+				for p := range na {
+					if al[ax[p]] < 0 && g[p] < minG {
+						minG = g[p]
+					}
+					maxG = max(maxG, g[p])
+				}
+				if yIndex[i] < na && al[y[i]] < cp && g[yIndex[i]] < minG {
+					minG = g[yIndex[i]]
+				}
+				for p := 0; p < na; p++ {
+					if !shrunk(i, p, al[ax[p]], minG) {
+						continue
 					}
 					na--
+					for na > p {
+						if !shrunk(i, na, al[ax[na]], minG) {
+							ax[p], ax[na] = ax[na], ax[p]
+							g[p], g[na] = g[na], g[p]
+							if yIndex[i] == na {
+								yIndex[i] = p
+							} else if yIndex[i] == p {
+								yIndex[i] = na
+							}
+							break
+						}
+						na--
+					}
 				}
-			}
-			activeI[i] = na
-			if na <= 1 {
-				active--
-				index[s], index[active] = index[active], index[s]
-				s--
-				continue
-			}
-			if maxG-minG <= 1e-12 {
-				continue
-			}
-			stopping = max(stopping, maxG-minG)
-			for p := range na {
-				b[p] = g[p] - ai*al[ax[p]]
-			}
-			solveSubproblem(ai, yIndex[i], cp, b[:na], d[:na], alphaNew[:na])
-			nz := 0
-			for p := range na {
-				c := ax[p]
-				delta := alphaNew[p] - al[c]
-				al[c] = alphaNew[p]
-				if math.Abs(delta) >= 1e-12 {
-					dInd[nz], dVal[nz] = c, float32(delta)
-					nz++
+				activeI[i] = na
+				if na <= 1 {
+					active--
+					index[s], index[active] = index[active], index[s]
+					s--
+					continue
 				}
-			}
-			for q, col := range row.Idx {
-				v := row.Val[q]
-				wr := w[int(col)*k : int(col)*k+k]
+				if maxG-minG <= 1e-12 {
+					continue
+				}
+				stopping = max(stopping, maxG-minG)
+				for p := range na {
+					b[p] = g[p] - ai*al[ax[p]]
+				}
+				solveSubproblem(ai, yIndex[i], cp, b[:na], d[:na], alphaNew[:na])
+				nz := 0
+				for p := range na {
+					c := ax[p]
+					delta := alphaNew[p] - al[c]
+					al[c] = alphaNew[p]
+					if math.Abs(delta) >= 1e-12 {
+						dInd[nz], dVal[nz] = c, float32(delta)
+						nz++
+					}
+				}
+				for q, col := range row.Idx {
+					v := row.Val[q]
+					wr := w[int(col)*k : int(col)*k+k]
+					for p := range nz {
+						wr[dInd[p]] += dVal[p] * v
+					}
+				}
 				for p := range nz {
-					wr[dInd[p]] += dVal[p] * v
+					wb[dInd[p]] += float64(dVal[p]) * bias
 				}
 			}
-			for p := range nz {
-				wb[dInd[p]] += float64(dVal[p]) * bias
+			if progress != nil && iter+1 < t.p.MaxIter {
+				progress(phase*t.p.MaxIter+iter+1, phases*t.p.MaxIter)
+			}
+			if stopping < epsShrink {
+				if stopping < eps && startFromAll {
+					break
+				}
+				active = rows
+				for i := range activeI {
+					activeI[i] = k
+				}
+				epsShrink = max(epsShrink/2, eps)
+				startFromAll = true
+			} else {
+				startFromAll = false
 			}
 		}
-		if progress != nil && iter+1 < t.p.MaxIter {
-			progress(iter+1, t.p.MaxIter)
+		return nil
+	}
+
+	if err := run(t.first, 0); err != nil {
+		return err
+	}
+	if len(t.cal) > 0 {
+		for c := range k {
+			m.B[c] = float32(wb[c] * bias)
 		}
-		if stopping < epsShrink {
-			if stopping < eps && startFromAll {
-				break
-			}
-			active = n
-			for i := range activeI {
-				activeI[i] = k
-			}
-			epsShrink = max(epsShrink/2, eps)
-			startFromAll = true
-		} else {
-			startFromAll = false
+		scores := make([]float64, k)
+		for r, i := range t.cal {
+			copy(cal[r*k:(r+1)*k], m.Scores(x.Row(i), scores))
+		}
+		// Warm start: the held-out rows join with alpha 0.
+		if err := run(n, 1); err != nil {
+			return err
 		}
 	}
 	if progress != nil {
-		progress(t.p.MaxIter, t.p.MaxIter) // converged: the rest is not needed
+		progress(phases*t.p.MaxIter, phases*t.p.MaxIter) // converged: the rest is not needed
 	}
 	for c := range k {
 		m.B[c] = float32(wb[c] * bias)
-	}
-	// Removing row i moves w_c by -alpha_ic·x_i, hence the first-order
-	// leave-one-out decision values.
-	scores := make([]float64, k)
-	for r, i := range t.cal {
-		scores = m.Scores(x.Row(i), scores)
-		for c := range k {
-			cal[r*k+c] = scores[c] - alpha[i*k+c]*t.sqnorm[i]
-		}
 	}
 	return nil
 }

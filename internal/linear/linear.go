@@ -1,12 +1,15 @@
 // Package linear trains and applies multi-class linear classifiers on sparse
 // features: one-vs-rest L2-regularised, L2-loss (squared hinge) support
 // vector machines solved by dual coordinate descent with shrinking, the
-// algorithm of liblinear (Hsieh et al., ICML 2008), with a softmax over the
-// decision values whose temperature is fitted on leave-one-out estimates, so
-// that the classifier also gives calibrated probabilities. Crammer and
-// Singer's joint multi-class SVM is the alternative formulation (see
+// algorithm of liblinear (Hsieh et al., ICML 2008). Crammer and Singer's
+// joint multi-class SVM is the alternative formulation (see
 // Params.Multiclass); on the bench splits it cross-validates no better than
 // one-vs-rest, which stays the default.
+//
+// Probabilities come from a softmax over calibrated decision values: each
+// class's value is scaled and shifted (vector scaling, Guo et al., ICML
+// 2017), with the parameters fitted on rows held out of the first phase of
+// training. See Train.
 //
 // Training runs the classes in parallel. Each class draws its visiting order
 // from its own generator seeded by (Seed, class), so a model depends on the
@@ -42,8 +45,8 @@ type Params struct {
 	// Bias is the value of the constant feature that carries the intercept
 	// (regularised, as in liblinear); 0 means no intercept.
 	Bias float64 `json:"bias"`
-	// Calibrate fits the softmax temperature on approximate leave-one-out
-	// decision values (see Train); false leaves it at 1.
+	// Calibrate fits the calibration of the decision values on held-out
+	// rows (see Train); false leaves them as they are.
 	Calibrate bool `json:"calibrate"`
 	// Seed fixes the order in which rows are visited.
 	Seed uint64 `json:"seed"`
@@ -98,8 +101,15 @@ type Model struct {
 	W []float32
 	// B is the intercept per class.
 	B []float32
-	// Temperature divides the decision values before the softmax.
+	// Temperature is the single softmax temperature that best fits the
+	// held-out rows; Scale and Offset refine it per class.
 	Temperature float64
+	// Scale and Offset calibrate the decision values: class c's logit is
+	// Scale[c]·score_c + Offset[c]. The prediction is the class with the
+	// largest logit and the probabilities are their softmax. When they are
+	// nil (models from before per-class calibration), Scale is
+	// 1/Temperature and Offset 0 for every class.
+	Scale, Offset []float64
 }
 
 // Progress is told how many of total units of training work are done. It is
@@ -109,12 +119,13 @@ type Progress func(done, total int)
 // Train fits a model to the rows of x with labels y in [0, classes).
 // workers bounds the goroutines (0 means GOMAXPROCS). progress may be nil.
 //
-// With p.Calibrate, the temperature is fitted on the decision values each
-// calibration row would get without itself in the training set. Removing row
-// i from the dual solution moves w by -alpha_i·y_i·x_i, so that value is
-// f(x_i) - alpha_i·y_i·(||x_i||²+bias²): the usual first-order
-// leave-one-out estimate, free where a held-out refit would double the
-// training time.
+// With p.Calibrate, training runs in two phases. The first leaves out every
+// fifth row (at most maxCalibrationRows of them) and records the decision
+// values those held-out rows get; the second adds them back and continues
+// from the first phase's solution, which costs far less than a second
+// training. The calibration (Model.Scale and Model.Offset) is fitted to the
+// held-out values, so it sees the scores of unseen rows rather than of rows
+// the model was fitted to.
 func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params, workers int, progress Progress) (*Model, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -147,7 +158,7 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 		}
 		t.sqnorm[i] = s + p.Bias*p.Bias
 	}
-	t.pickCalibration()
+	t.holdOut()
 	m := &Model{Classes: classes, Features: x.Cols, W: make([]float32, x.Cols*classes), B: make([]float32, classes), Temperature: 1}
 	var calScores []float64
 	if len(t.cal) > 0 {
@@ -167,6 +178,12 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 			calY[k] = y[i]
 		}
 		m.Temperature = FitTemperature(calScores, calY, classes)
+		m.Scale, m.Offset = FitScaling(calScores, calY, classes, m.Temperature)
+	} else {
+		m.Scale, m.Offset = make([]float64, classes), make([]float64, classes)
+		for c := range m.Scale {
+			m.Scale[c] = 1
+		}
 	}
 	return m, nil
 }
@@ -213,23 +230,38 @@ type trainer struct {
 	classes int
 	counts  []int
 	sqnorm  []float64 // ||x_i||² + bias²
-	cal     []int     // calibration rows
+	cal     []int     // held-out calibration rows
+	order   []int32   // the rows, those of the first phase first
+	first   int       // rows in the first phase
 }
 
-// maxCalibrationRows bounds the rows the temperature is fitted on: a few
-// thousand pin down one parameter, and the search costs rows × classes
-// exponentials per step.
+// maxCalibrationRows bounds the rows held out for calibration: a few
+// thousand pin down two parameters per class, and fitting costs rows ×
+// classes exponentials per step.
 const maxCalibrationRows = 4096
 
-// pickCalibration chooses evenly spaced calibration rows.
-func (t *trainer) pickCalibration() {
-	if !t.p.Calibrate {
-		return
-	}
+// holdOut chooses evenly spaced calibration rows, every fifth or sparser, and
+// orders the rows for the two training phases.
+func (t *trainer) holdOut() {
 	n := t.x.Rows()
-	step := max(1, (n+maxCalibrationRows-1)/maxCalibrationRows)
-	for i := 0; i < n; i += step {
-		t.cal = append(t.cal, i)
+	t.order = make([]int32, 0, n)
+	if t.p.Calibrate {
+		step := max(5, (n+maxCalibrationRows-1)/maxCalibrationRows)
+		for i := 0; i < n; i += step {
+			t.cal = append(t.cal, i)
+		}
+	}
+	next := 0
+	for i := range n {
+		if next < len(t.cal) && t.cal[next] == i {
+			next++
+			continue
+		}
+		t.order = append(t.order, int32(i))
+	}
+	t.first = len(t.order)
+	for _, i := range t.cal {
+		t.order = append(t.order, int32(i))
 	}
 }
 
@@ -243,6 +275,7 @@ type solver struct {
 	wb    float64 // the intercept feature's weight
 	alpha []float64
 	index []int32
+	pgMax float64 // shrinking threshold carried between solves
 }
 
 func newSolver(t *trainer) *solver {
@@ -251,26 +284,30 @@ func newSolver(t *trainer) *solver {
 }
 
 // class trains class c against the rest and writes its weights into m and
-// its leave-one-out decision values on the calibration rows into cal.
+// the decision values of the held-out calibration rows into cal.
 func (s *solver) class(ctx context.Context, c int, m *Model, cal []float64) error {
 	t := s.t
 	clear(s.w)
 	s.wb = 0
 	clear(s.alpha)
+	copy(s.index, t.order)
+	s.pgMax = math.Inf(1)
 	cp := t.p.C
 	if t.p.Balanced && t.counts[c] > 0 {
 		cp *= float64(len(t.y)) / float64(t.classes*t.counts[c])
 	}
 	rng := rand.New(rand.NewPCG(t.p.Seed, uint64(c)))
-	if err := s.solve(ctx, c, cp, rng); err != nil {
+	if err := s.solve(ctx, c, cp, rng, t.first); err != nil {
 		return err
 	}
-	for k, i := range t.cal {
-		yi := -1.0
-		if t.y[i] == c {
-			yi = 1
+	if len(t.cal) > 0 {
+		for k, i := range t.cal {
+			cal[k*t.classes+c] = s.decision(i)
 		}
-		cal[k*t.classes+c] = s.decision(i) - s.alpha[i]*yi*t.sqnorm[i]
+		// Warm start: the held-out rows join with alpha 0.
+		if err := s.solve(ctx, c, cp, rng, len(t.order)); err != nil {
+			return err
+		}
 	}
 	nf := t.x.Cols
 	for j := range nf {
@@ -285,20 +322,20 @@ func (s *solver) decision(i int) float64 {
 	return dot4(row.Idx, row.Val, s.w) + s.wb*s.t.p.Bias
 }
 
-// solve runs dual coordinate descent with shrinking for class c.
-func (s *solver) solve(ctx context.Context, c int, cp float64, rng *rand.Rand) error {
+// solve runs dual coordinate descent with shrinking for class c over the
+// rows in s.index[:rows], from the current solution and shrinking threshold
+// s.pgMax, which it leaves at the threshold of its last epoch: a warm start
+// then shrinks at once the rows that were settled before.
+func (s *solver) solve(ctx context.Context, c int, cp float64, rng *rand.Rand, rows int) error {
 	t := s.t
 	x, bias := t.x, t.p.Bias
 	// For the squared hinge the box is unbounded and the diagonal shift is
 	// 1/(2C), per sign.
 	diagPos, diagNeg := 0.5/cp, 0.5/t.p.C
-	index := s.index
-	for i := range index {
-		index[i] = int32(i)
-	}
+	index := s.index[:rows]
 	active := len(index)
 	// The box is unbounded, so only the upper shrinking threshold applies.
-	pgMaxOld := math.Inf(1)
+	pgMaxOld := s.pgMax
 	for iter := 0; iter < t.p.MaxIter; iter++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -345,6 +382,10 @@ func (s *solver) solve(ctx context.Context, c int, cp float64, rng *rand.Rand) e
 		}
 		if pgMaxNew-pgMinNew <= t.p.Tol {
 			if active == len(index) {
+				s.pgMax = math.Inf(1)
+				if pgMaxNew > 0 {
+					s.pgMax = pgMaxNew
+				}
 				return nil
 			}
 			// Converged on the active set: check every row again.
@@ -377,49 +418,6 @@ func dot4(idx []uint32, val []float32, w []float32) float64 {
 		s0 += val[q] * w[idx[q]]
 	}
 	return float64((s0 + s1) + (s2 + s3))
-}
-
-// FitTemperature returns the temperature T that minimises the negative
-// log-likelihood of softmax(scores/T) on the labelled rows, where scores
-// holds classes decision values per row. It searches log T by golden-section
-// search, which suffices because the objective is unimodal in practice.
-func FitTemperature(scores []float64, y []int, classes int) float64 {
-	if len(y) == 0 || classes < 2 {
-		return 1
-	}
-	nll := func(logT float64) float64 {
-		inv := math.Exp(-logT)
-		var sum float64
-		for r, yr := range y {
-			row := scores[r*classes : (r+1)*classes]
-			mx := math.Inf(-1)
-			for _, v := range row {
-				mx = max(mx, v*inv)
-			}
-			var z float64
-			for _, v := range row {
-				z += math.Exp(v*inv - mx)
-			}
-			sum += mx + math.Log(z) - row[yr]*inv
-		}
-		return sum
-	}
-	lo, hi := math.Log(1e-3), math.Log(1e2)
-	const phi = 0.6180339887498949
-	a, b := hi-phi*(hi-lo), lo+phi*(hi-lo)
-	fa, fb := nll(a), nll(b)
-	for range 40 {
-		if fa < fb {
-			hi, b, fb = b, a, fa
-			a = hi - phi*(hi-lo)
-			fa = nll(a)
-		} else {
-			lo, a, fa = a, b, fb
-			b = lo + phi*(hi-lo)
-			fb = nll(b)
-		}
-	}
-	return math.Exp((lo + hi) / 2)
 }
 
 // Scores writes the decision value of every class for v into dst (grown if
@@ -469,20 +467,34 @@ func axpy(sum, row []float32, x float32) {
 	}
 }
 
-// Probabilities turns decision values into probabilities in place: a softmax
-// of scores/Temperature.
-func (m *Model) Probabilities(scores []float64) {
-	t := m.Temperature
-	if !(t > 0) {
-		t = 1
+// Logits turns decision values into calibrated logits in place.
+func (m *Model) Logits(scores []float64) {
+	if len(m.Scale) == 0 {
+		t := m.Temperature
+		if !(t > 0) {
+			t = 1
+		}
+		for c := range scores {
+			scores[c] /= t
+		}
+		return
 	}
+	for c := range scores {
+		scores[c] = m.Scale[c]*scores[c] + m.Offset[c]
+	}
+}
+
+// Probabilities turns decision values into probabilities in place: the
+// softmax of the calibrated logits.
+func (m *Model) Probabilities(scores []float64) {
+	m.Logits(scores)
 	mx := math.Inf(-1)
 	for _, s := range scores {
-		mx = max(mx, s/t)
+		mx = max(mx, s)
 	}
 	var z float64
 	for c, s := range scores {
-		scores[c] = math.Exp(s/t - mx)
+		scores[c] = math.Exp(s - mx)
 		z += scores[c]
 	}
 	for c := range scores {
@@ -490,22 +502,50 @@ func (m *Model) Probabilities(scores []float64) {
 	}
 }
 
-// Encode writes m to w.
+// Classify returns the class with the largest calibrated logit for the
+// decision values in scores, which it overwrites with the logits.
+func (m *Model) Classify(scores []float64) int {
+	m.Logits(scores)
+	best := 0
+	for c, v := range scores {
+		if v > scores[best] {
+			best = c
+		}
+	}
+	return best
+}
+
+// Encode writes m to w, calibration included.
 func (m *Model) Encode(w *wire.Writer) {
 	w.Int(m.Classes)
 	w.Int(m.Features)
 	w.Float64(m.Temperature)
 	w.Float32s(m.B)
 	w.Float32s(m.W)
+	scale, offset := m.Scale, m.Offset
+	if scale == nil {
+		scale, offset = make([]float64, m.Classes), make([]float64, m.Classes)
+		for c := range scale {
+			scale[c] = 1 / m.Temperature
+		}
+	}
+	w.Float64s(scale)
+	w.Float64s(offset)
 }
 
-// Decode reads a model written by Encode and checks its shape.
-func (m *Model) Decode(r *wire.Reader) error {
+// Decode reads a model written by Encode and checks its shape. Without
+// calibration it reads the older layout, which ends after the weights.
+func (m *Model) Decode(r *wire.Reader, calibration bool) error {
 	m.Classes = r.Int(1 << 16)
 	m.Features = r.Int(1 << 32)
 	m.Temperature = r.Float64()
 	m.B = r.Float32s()
 	m.W = r.Float32s()
+	m.Scale, m.Offset = nil, nil
+	if calibration {
+		m.Scale = r.Float64s()
+		m.Offset = r.Float64s()
+	}
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("decode linear model: %w", err)
 	}
@@ -516,6 +556,13 @@ func (m *Model) Decode(r *wire.Reader) error {
 		return fmt.Errorf("decode linear model: %d weights for %d×%d", len(m.W), m.Features, m.Classes)
 	case !(m.Temperature > 0) || math.IsInf(m.Temperature, 0):
 		return fmt.Errorf("decode linear model: bad temperature %v", m.Temperature)
+	case calibration && (len(m.Scale) != m.Classes || len(m.Offset) != m.Classes):
+		return fmt.Errorf("decode linear model: calibration for %d and %d classes, want %d", len(m.Scale), len(m.Offset), m.Classes)
+	}
+	for c := range m.Scale {
+		if math.IsNaN(m.Scale[c]) || math.IsInf(m.Scale[c], 0) || math.IsNaN(m.Offset[c]) || math.IsInf(m.Offset[c], 0) {
+			return fmt.Errorf("decode linear model: class %d: calibration is not finite", c)
+		}
 	}
 	return nil
 }

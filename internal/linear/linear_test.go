@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/prodcat/prodcat/internal/sparse"
@@ -113,34 +114,6 @@ func TestTrainErrors(t *testing.T) {
 	}
 }
 
-func TestFitTemperatureRecoversScale(t *testing.T) {
-	// Labels drawn from softmax(s/0.25) should give T ≈ 0.25.
-	const classes, n, want = 4, 20000, 0.25
-	rng := rand.New(rand.NewPCG(1, 2))
-	scores := make([]float64, n*classes)
-	y := make([]int, n)
-	for r := range n {
-		row := scores[r*classes : (r+1)*classes]
-		var z float64
-		p := make([]float64, classes)
-		for c := range row {
-			row[c] = rng.NormFloat64() * 0.5
-			p[c] = math.Exp(row[c] / want)
-			z += p[c]
-		}
-		u := rng.Float64() * z
-		for c := range p {
-			if u -= p[c]; u <= 0 || c == classes-1 {
-				y[r] = c
-				break
-			}
-		}
-	}
-	if got := FitTemperature(scores, y, classes); math.Abs(got-want) > 0.03 {
-		t.Errorf("T = %v, want %v", got, want)
-	}
-}
-
 func TestEncodeDecode(t *testing.T) {
 	x, y := toy(60)
 	m, err := Train(context.Background(), x, y, 3, DefaultParams(), 1, nil)
@@ -150,15 +123,44 @@ func TestEncodeDecode(t *testing.T) {
 	w := wire.NewWriter(0)
 	m.Encode(w)
 	var got Model
-	if err := got.Decode(wire.NewReader(w.Bytes())); err != nil {
+	if err := got.Decode(wire.NewReader(w.Bytes()), true); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(&got, m) {
 		t.Error("round trip changed the model")
 	}
 	b := w.Bytes()
-	if err := new(Model).Decode(wire.NewReader(b[:len(b)-3])); err == nil {
+	if err := new(Model).Decode(wire.NewReader(b[:len(b)-3]), true); err == nil {
 		t.Error("truncated: no error")
+	}
+
+	// The layout without calibration ends after the weights and scales the
+	// decision values by the temperature alone.
+	old := *m
+	old.Scale, old.Offset = []float64{}, []float64{}
+	w = wire.NewWriter(0)
+	old.Encode(w)
+	b = w.Bytes()
+	b = b[:len(b)-2] // two empty float64 lists, one byte each
+	var legacy Model
+	if err := legacy.Decode(wire.NewReader(b), false); err != nil {
+		t.Fatal(err)
+	}
+	s := legacy.Scores(x.Row(0), nil)
+	want := slices.Clone(s)
+	legacy.Logits(s)
+	for c := range s {
+		if math.Abs(s[c]-want[c]/m.Temperature) > 1e-12 {
+			t.Fatalf("legacy logits %v, want scores %v / T %v", s, want, m.Temperature)
+		}
+	}
+
+	bad := *m
+	bad.Offset = []float64{0, math.NaN(), 0}
+	w = wire.NewWriter(0)
+	bad.Encode(w)
+	if err := new(Model).Decode(wire.NewReader(w.Bytes()), true); err == nil {
+		t.Error("NaN offset: no error")
 	}
 }
 
@@ -168,7 +170,7 @@ func TestCrammerSingerSeparableAndDeterministic(t *testing.T) {
 	p.Multiclass = CrammerSinger
 	var last int
 	m, err := Train(context.Background(), x, y, 3, p, 2, func(done, total int) {
-		if total != p.MaxIter || done < last {
+		if total != 2*p.MaxIter || done < last {
 			t.Errorf("progress(%d, %d) after %d", done, total, last)
 		}
 		last = done
@@ -176,8 +178,8 @@ func TestCrammerSingerSeparableAndDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last != p.MaxIter {
-		t.Errorf("last progress %d, want %d", last, p.MaxIter)
+	if last != 2*p.MaxIter {
+		t.Errorf("last progress %d, want %d", last, 2*p.MaxIter)
 	}
 	for i := range x.Rows() {
 		s := m.Scores(x.Row(i), nil)

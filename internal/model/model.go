@@ -26,8 +26,9 @@ import (
 
 const (
 	magic = "PRODCATM"
-	// Version is the format version this package writes and reads.
-	Version = 1
+	// Version is the format version this package writes. It reads this
+	// one and version 1, whose linear model has no per-class calibration.
+	Version = 2
 	// MaxFileBytes bounds what Read accepts.
 	MaxFileBytes = 1 << 30
 )
@@ -151,8 +152,9 @@ func Decode(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("decode model: %w", ErrChecksum)
 	}
 	r := wire.NewReader(body[len(magic):])
-	if v := r.Int(1 << 16); r.Err() != nil || v != Version {
-		return nil, fmt.Errorf("decode model: %w: %d (this build reads %d)", ErrVersion, v, Version)
+	version := r.Int(1 << 16)
+	if r.Err() != nil || version < 1 || version > Version {
+		return nil, fmt.Errorf("decode model: %w: %d (this build reads 1 to %d)", ErrVersion, version, Version)
 	}
 	m := &Model{}
 	n := r.Len(3)
@@ -178,7 +180,7 @@ func Decode(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("decode model: %w", err)
 	}
 	m.Linear = new(linear.Model)
-	if err := m.Linear.Decode(r); err != nil {
+	if err := m.Linear.Decode(r, version >= 2); err != nil {
 		return nil, fmt.Errorf("decode model: %w", err)
 	}
 	if r.Remaining() != 0 {
@@ -252,11 +254,5 @@ func (m *Model) Classify(title, body string) int {
 	s := m.scratch()
 	defer m.pool.Put(s)
 	s.scores = m.Linear.Scores(m.Vectorizer.AppendUnordered(&s.fs, features.Document{Title: title, Body: body}), s.scores)
-	best := 0
-	for c, v := range s.scores {
-		if v > s.scores[best] {
-			best = c
-		}
-	}
-	return best
+	return m.Linear.Classify(s.scores)
 }

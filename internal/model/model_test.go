@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -146,6 +147,59 @@ func TestDecodeRejectsBadFiles(t *testing.T) {
 	}
 	if _, err := Read(io.LimitReader(bytes.NewReader(b), 100)); err == nil {
 		t.Error("short read: no error")
+	}
+}
+
+// Files written before per-class calibration (format 1, a model of the toy
+// data from an earlier build) still load and predict: their probabilities
+// are the softmax of the decision values over the stored temperature.
+func TestDecodeFormat1(t *testing.T) {
+	b, err := os.ReadFile("testdata/format1.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[len(magic)] != 1 {
+		t.Fatalf("testdata/format1.model is format %d", b[len(magic)])
+	}
+	m, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Linear.Scale != nil {
+		t.Errorf("format 1 model has calibration %v", m.Linear.Scale)
+	}
+	for i, d := range toyDocs {
+		p := m.Predict(d.Title, d.Body, 3)
+		if want := m.Labels[toyLabels[i]].Code; p.Best.Code != want {
+			t.Errorf("%q: best %s, want %s", d.Title, p.Best.Code, want)
+		}
+		v := m.Vectorizer.Vector(d)
+		scores := m.Linear.Scores(v, nil)
+		var z float64
+		for _, s := range scores {
+			z += math.Exp(s / m.Linear.Temperature)
+		}
+		want := math.Exp(scores[toyLabels[i]]/m.Linear.Temperature) / z
+		if math.Abs(p.Best.Prob-want) > 1e-9 {
+			t.Errorf("%q: probability %v, want %v", d.Title, p.Best.Prob, want)
+		}
+	}
+	// Re-encoding writes the current format, which keeps the predictions.
+	again, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[len(magic)] != Version {
+		t.Errorf("re-encoded as format %d, want %d", again[len(magic)], Version)
+	}
+	m2, err := Decode(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range toyDocs {
+		if a, b := m.Predict(d.Title, d.Body, 3), m2.Predict(d.Title, d.Body, 3); a.Best != b.Best {
+			t.Errorf("%q: %+v from format 1, %+v re-encoded", d.Title, a.Best, b.Best)
+		}
 	}
 }
 

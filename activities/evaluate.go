@@ -36,14 +36,17 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 	if err != nil {
 		return EvaluateResult{}, err
 	}
-	err = a.Registry.RecordMetrics(ctx, in.RunID, map[string]float64{
-		"weighted_f1": rep.WeightedF1, "macro_f1": rep.MacroF1, "accuracy": rep.Accuracy, "holdout_rows": float64(len(holdout)),
-	})
-	if err != nil {
+	res := EvaluateResult{ReportKey: ref.Key, WeightedF1: rep.WeightedF1, MacroF1: rep.MacroF1, Accuracy: rep.Accuracy}
+	if c := rep.Calibration; c != nil {
+		res.LogLoss, res.ECE = c.LogLoss, c.ECE
+	}
+	recorded := res.metrics()
+	recorded["holdout_rows"] = float64(len(holdout))
+	if err := a.Registry.RecordMetrics(ctx, in.RunID, recorded); err != nil {
 		return EvaluateResult{}, err
 	}
-	a.logger(ctx).WithFields(map[string]any{"weighted_f1": rep.WeightedF1, "macro_f1": rep.MacroF1, "report": ref.Key}).Info("model evaluated")
-	return EvaluateResult{ReportKey: ref.Key, WeightedF1: rep.WeightedF1, MacroF1: rep.MacroF1, Accuracy: rep.Accuracy}, nil
+	a.logger(ctx).WithFields(map[string]any{"weighted_f1": res.WeightedF1, "macro_f1": res.MacroF1, "log_loss": res.LogLoss, "ece": res.ECE, "report": ref.Key}).Info("model evaluated")
+	return res, nil
 }
 
 // Register creates the model version with its lineage and applies the
@@ -67,7 +70,7 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 		Model: in.ModelName, RunID: in.RunID, WorkflowID: info.WorkflowExecution.ID, WorkflowRunID: info.WorkflowExecution.RunID,
 		DatasetDigest: in.DatasetDigest, Params: params, CodeVersion: a.CodeVersion,
 		ArtifactKey: in.Model.Key, ArtifactDigest: in.Model.Digest, ReportKey: ev.ReportKey,
-		Metrics:   map[string]float64{"weighted_f1": ev.WeightedF1, "macro_f1": ev.MacroF1, "accuracy": ev.Accuracy},
+		Metrics:   ev.metrics(),
 		Signature: json.RawMessage(signatureJSON),
 	})
 	if err != nil {

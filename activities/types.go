@@ -94,6 +94,14 @@ type EvaluateResult struct {
 	WeightedF1 float64 `json:"weighted_f1"`
 	MacroF1    float64 `json:"macro_f1"`
 	Accuracy   float64 `json:"accuracy"`
+	// LogLoss and ECE score the probabilities (see metrics.Calibration).
+	LogLoss float64 `json:"log_loss"`
+	ECE     float64 `json:"ece"`
+}
+
+// metrics returns the headline figures under the names the registry keeps.
+func (r EvaluateResult) metrics() map[string]float64 {
+	return map[string]float64{"weighted_f1": r.WeightedF1, "macro_f1": r.MacroF1, "accuracy": r.Accuracy, "log_loss": r.LogLoss, "ece": r.ECE}
 }
 
 // Gate is the promotion rule.

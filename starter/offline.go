@@ -41,6 +41,8 @@ type offlineResult struct {
 	WeightedF1           float64            `json:"weighted_f1"`
 	MacroF1              float64            `json:"macro_f1"`
 	Accuracy             float64            `json:"accuracy"`
+	LogLoss              float64            `json:"log_loss"`
+	ECE                  float64            `json:"ece"`
 	TrainSeconds         float64            `json:"train_seconds"`
 	PredictRowsPerSecond float64            `json:"predict_rows_per_second"`
 	ModelBytes           int                `json:"model_bytes"`
@@ -176,6 +178,7 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	}
 	fmt.Fprint(stdout, res.Report.String())
 	fmt.Fprintf(stdout, "\nweighted F1 %.4f  macro F1 %.4f  accuracy %.4f\n", res.WeightedF1, res.MacroF1, res.Accuracy)
+	fmt.Fprintf(stdout, "probabilities: log-loss %.4f, expected calibration error %.4f\n", res.LogLoss, res.ECE)
 	fmt.Fprintf(stdout, "train %.2f s on %d rows, %d classes, %d features\n", res.TrainSeconds, res.TrainRows, res.Classes, res.Features)
 	fmt.Fprintf(stdout, "predict %.0f rows/s (one goroutine), model %d bytes, peak RSS %d MiB\n", res.PredictRowsPerSecond, res.ModelBytes, res.PeakRSSBytes>>20)
 	return nil
@@ -193,6 +196,9 @@ func evaluate(m *model.Model, test []dataset.Example, res *offlineResult) error 
 	}
 	res.Report = &r
 	res.WeightedF1, res.MacroF1, res.Accuracy = r.WeightedF1, r.MacroF1, r.Accuracy
+	if c := r.Calibration; c != nil {
+		res.LogLoss, res.ECE = c.LogLoss, c.ECE
+	}
 	return nil
 }
 

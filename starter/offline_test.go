@@ -61,6 +61,11 @@ func TestOfflineGenericJSON(t *testing.T) {
 			t.Errorf("%s = %v, want a positive number", k, res[k])
 		}
 	}
+	for _, k := range []string{"log_loss", "ece"} {
+		if v, ok := res[k].(float64); !ok || v < 0 || v > 1 {
+			t.Errorf("%s = %v, want a number in [0, 1] on an easy catalogue", k, res[k])
+		}
+	}
 	if res["weighted_f1"].(float64) < 0.99 {
 		t.Errorf("weighted F1 %v on an easy catalogue", res["weighted_f1"])
 	}

@@ -160,6 +160,12 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	require.Equal(t, "test", v.CodeVersion)
 	require.Equal(t, first.Evaluation.ReportKey, v.ReportKey)
 	require.InDelta(t, first.Evaluation.WeightedF1, v.Metrics["weighted_f1"], 1e-12)
+	// The probabilities are scored too: calibrated, so the expected
+	// calibration error on the holdout is small.
+	require.InDelta(t, first.Evaluation.ECE, v.Metrics["ece"], 1e-12)
+	require.InDelta(t, first.Evaluation.LogLoss, v.Metrics["log_loss"], 1e-12)
+	require.Greater(t, first.Evaluation.LogLoss, 0.0)
+	require.Less(t, first.Evaluation.ECE, 0.15)
 	var params classifier.Params
 	require.NoError(t, json.Unmarshal(v.Params, &params))
 	require.Equal(t, classifier.DefaultParams(), params)

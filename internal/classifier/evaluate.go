@@ -9,27 +9,46 @@ import (
 )
 
 // Evaluate predicts every example with m and scores the predictions against
-// the examples' labels. A label the model was not trained on counts as an
-// error for its rows (it gets its own row in the report), not as a failure.
+// the examples' labels, the probabilities included (Report.Calibration). A
+// label the model was not trained on counts as an error for its rows (it
+// gets its own row in the report, and probability 0), not as a failure.
 func Evaluate(m *model.Model, examples []dataset.Example) (metrics.Report, error) {
 	labels := make([]string, len(m.Labels))
 	index := make(map[string]int, len(m.Labels))
 	for i, l := range m.Labels {
 		labels[i], index[l.Code] = l.Code, i
 	}
-	yTrue, yPred := make([]int, len(examples)), make([]int, len(examples))
+	n := len(examples)
+	yTrue, yPred := make([]int, n), make([]int, n)
+	pTrue, pPred, correct := make([]float64, n), make([]float64, n), make([]bool, n)
+	var probs []float64
 	for i, e := range examples {
+		probs = m.Probabilities(e.Title, e.Body, probs)
+		best := 0
+		for c, p := range probs {
+			if p > probs[best] {
+				best = c
+			}
+		}
 		c, ok := index[e.Label]
 		if !ok {
 			c = len(labels)
 			labels = append(labels, e.Label)
 			index[e.Label] = c
 		}
-		yTrue[i], yPred[i] = c, m.Classify(e.Title, e.Body)
+		yTrue[i], yPred[i], pPred[i], correct[i] = c, best, probs[best], c == best
+		if c < len(probs) {
+			pTrue[i] = probs[c]
+		}
 	}
 	r, err := metrics.Evaluate(labels, yTrue, yPred)
 	if err != nil {
 		return metrics.Report{}, fmt.Errorf("evaluate: %w", err)
 	}
+	cal, err := metrics.EvaluateCalibration(pTrue, pPred, correct)
+	if err != nil {
+		return metrics.Report{}, fmt.Errorf("evaluate: %w", err)
+	}
+	r.Calibration = &cal
 	return r, nil
 }

@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/prodcat/prodcat/internal/dataset"
@@ -39,5 +40,10 @@ func TestEvaluateCountsUnknownLabelsAsErrors(t *testing.T) {
 	}
 	if len(r.Confusion) != 3 || r.Confusion[2][0] != 1 {
 		t.Errorf("confusion %v: want the 9999 row predicted as 2583", r.Confusion)
+	}
+	// The unseen label has probability 0, clipped to 1e-15 in the
+	// log-loss, so it dominates the mean: at least −ln(1e-15)/3.
+	if c := r.Calibration; c == nil || c.LogLoss < -math.Log(1e-15)/3 || c.ECE <= 0 || c.ECE > 1 {
+		t.Errorf("calibration %+v: want the unseen label's loss counted", c)
 	}
 }

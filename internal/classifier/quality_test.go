@@ -2,10 +2,7 @@ package classifier
 
 import (
 	"context"
-	"math"
 	"testing"
-
-	"github.com/prodcat/prodcat/internal/metrics"
 )
 
 // TestQualityOnBenchSplits trains with the default parameters on each bench
@@ -34,44 +31,18 @@ func TestQualityOnBenchSplits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codes := make([]string, len(m.Labels))
-			for i, l := range m.Labels {
-				codes[i] = l.Code
-			}
-			const bins = 10
-			var conf, hits [bins]float64
-			var nll float64
-			var yTrue, yPred []string
-			for _, e := range test.Examples {
-				p := m.Predict(e.Title, e.Body, len(m.Labels))
-				yTrue = append(yTrue, e.Label)
-				yPred = append(yPred, p.Best.Code)
-				b := min(int(p.Best.Prob*bins), bins-1)
-				conf[b] += p.Best.Prob
-				if p.Best.Code == e.Label {
-					hits[b]++
-				}
-				for _, s := range p.Top {
-					if s.Code == e.Label {
-						nll -= math.Log(max(s.Prob, 1e-15))
-					}
-				}
-			}
-			var ece float64
-			for b := range bins {
-				ece += math.Abs(conf[b]-hits[b]) / float64(len(yTrue))
-			}
-			r, err := metrics.EvaluateStrings(codes, yTrue, yPred)
+			r, err := Evaluate(m, test.Examples)
 			if err != nil {
 				t.Fatal(err)
 			}
+			c := r.Calibration
 			t.Logf("%s test: weighted F1 %.4f (anchor %.4f, target %.4f), macro F1 %.4f, accuracy %.4f, log-loss %.4f, ECE %.4f",
-				tc.name, r.WeightedF1, tc.anchor, tc.targetF, r.MacroF1, r.Accuracy, nll/float64(len(yTrue)), ece)
+				tc.name, r.WeightedF1, tc.anchor, tc.targetF, r.MacroF1, r.Accuracy, c.LogLoss, c.ECE)
 			if r.WeightedF1 < tc.minF1 {
 				t.Errorf("weighted F1 %.4f below %.4f", r.WeightedF1, tc.minF1)
 			}
-			if ece > tc.maxECE {
-				t.Errorf("expected calibration error %.4f above %.2f", ece, tc.maxECE)
+			if c.ECE > tc.maxECE {
+				t.Errorf("expected calibration error %.4f above %.2f", c.ECE, tc.maxECE)
 			}
 		})
 	}

@@ -38,6 +38,9 @@ type Report struct {
 	// Confusion[i][j] counts examples of true label i predicted as j.
 	Confusion [][]int  `json:"confusion"`
 	Labels    []string `json:"labels"`
+	// Calibration scores the predicted probabilities, when the caller had
+	// them (Evaluate sees only labels and leaves it nil).
+	Calibration *Calibration `json:"calibration,omitempty"`
 }
 
 // Evaluate compares predictions with the truth. labels names the classes;

@@ -248,6 +248,16 @@ func (m *Model) Predict(title, body string, k int) Prediction {
 	return p
 }
 
+// Probabilities writes the probability of every label in Labels for a
+// listing into dst (grown if needed) and returns it.
+func (m *Model) Probabilities(title, body string, dst []float64) []float64 {
+	s := m.scratch()
+	defer m.pool.Put(s)
+	dst = m.Linear.Scores(m.Vectorizer.AppendUnordered(&s.fs, features.Document{Title: title, Body: body}), dst)
+	m.Linear.Probabilities(dst)
+	return dst
+}
+
 // Classify returns the index in Labels of the best label for a listing. It is
 // Predict without probabilities and allocation, for batch evaluation.
 func (m *Model) Classify(title, body string) int {

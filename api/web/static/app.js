@@ -158,6 +158,9 @@ async function showVersion(n) {
     if (v.report) {
       const r = v.report.metrics;
       parts.push(el("p", {}, `Holdout of ${r.n} rows: weighted F1 ${fmt(r.weighted_f1)}, macro F1 ${fmt(r.macro_f1)}, accuracy ${fmt(r.accuracy)}`));
+      if (r.calibration) {
+        parts.push(el("p", {}, `Probabilities: log-loss ${fmt(r.calibration.log_loss)}, expected calibration error ${fmt(r.calibration.ece)}`));
+      }
       parts.push(el("h4", {}, "Confusion matrix (rows: true class, columns: predicted; shade: share of the row)"));
       parts.push(heatmap(r.labels, r.confusion));
     } else {

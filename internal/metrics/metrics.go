@@ -1,7 +1,8 @@
 // Package metrics computes classification metrics: accuracy, weighted and
 // macro F1 (the challenge ranks by weighted F1), per-class precision, recall
-// and F1, and the confusion matrix. The definitions are scikit-learn's, so
-// figures can be compared with the Python anchors.
+// and F1, the confusion matrix, and the calibration of predicted
+// probabilities (log-loss and expected calibration error). The definitions
+// are scikit-learn's, so figures can be compared with the Python anchors.
 package metrics
 
 import (

@@ -217,13 +217,14 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		"addr": ln.Addr().String(), "model": a.cfg.ModelName, "reload_interval": a.cfg.API.ReloadInterval.String(),
 		"temporal": a.cfg.Temporal.Address,
 	}).Info("api: listening")
-	return serveHTTP(ctx, hs, ln, a.srv, a.log)
+	return serveHTTP(ctx, hs, ln, a.srv, a.cfg.API.DrainDelay, a.log)
 }
 
 // serveHTTP serves hs on ln until ctx ends, then marks the server as
-// draining (so /readyz fails), stops accepting connections and waits up to
+// draining (so /readyz fails), keeps serving for drainDelay so load
+// balancers see that, stops accepting connections and waits up to
 // shutdownTimeout for the requests in flight to finish.
-func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, s *server, log logrus.FieldLogger) error {
+func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, s *server, drainDelay time.Duration, log logrus.FieldLogger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -232,6 +233,14 @@ func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, s *server,
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
+	if drainDelay > 0 {
+		log.WithField("drain_delay", drainDelay.String()).Info("api: draining: /readyz fails, still serving")
+		select {
+		case <-time.After(drainDelay):
+		case err := <-errc:
+			return fmt.Errorf("api: serve: %w", err)
+		}
+	}
 	log.Info("api: shutting down; finishing the requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()

@@ -328,7 +328,7 @@ func TestGracefulShutdown(t *testing.T) {
 	addr := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- serveHTTP(ctx, &http.Server{Handler: h.h}, ln, h.srv, logrus.New()) }()
+	go func() { served <- serveHTTP(ctx, &http.Server{Handler: h.h}, ln, h.srv, 0, logrus.New()) }()
 
 	type answer struct {
 		status int
@@ -371,6 +371,41 @@ func TestGracefulShutdown(t *testing.T) {
 	a := <-inflight
 	if a.err != nil || a.status != 200 || !strings.Contains(a.body, `"models"`) {
 		t.Fatalf("in-flight request: %+v", a)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("serveHTTP: %v", err)
+	}
+}
+
+// TestDrainDelayKeepsServingWithReadyzFailing stops a server that has a
+// drain delay and checks that, after the stop, /readyz answers 503 over a
+// new connection (so a load balancer can see it) before the server ends.
+func TestDrainDelayKeepsServingWithReadyzFailing(t *testing.T) {
+	h := newHarness(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- serveHTTP(ctx, &http.Server{Handler: h.h}, ln, h.srv, 3*time.Second, logrus.New()) }()
+	ready := func() int {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
+		if err != nil {
+			t.Fatalf("readyz while draining: %v", err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := ready(); got != http.StatusOK {
+		t.Fatalf("readyz before the stop: %d", got)
+	}
+	cancel()
+	for !h.srv.draining.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Errorf("readyz while draining: %d, want 503", got)
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("serveHTTP: %v", err)

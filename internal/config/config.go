@@ -75,6 +75,10 @@ type API struct {
 	ReloadInterval time.Duration
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
+	// DrainDelay is how long a stopping API keeps serving with /readyz
+	// failing, so a load balancer stops routing to it before the listener
+	// closes.
+	DrainDelay time.Duration
 }
 
 // Log selects the log format ("json" or "text") and level.
@@ -109,6 +113,7 @@ func Vars() []Var {
 		{"PRODCAT_DEV_MODE", "false", "allow the development credentials admin/admin and predict/predict"},
 		{"PRODCAT_RELOAD_INTERVAL", "10s", "registry polling interval, the fallback to LISTEN/NOTIFY"},
 		{"PRODCAT_MAX_BODY_BYTES", "1048576", "largest accepted request body"},
+		{"PRODCAT_DRAIN_DELAY", "0s", "on shutdown, how long the API keeps serving with /readyz failing before it closes its listener (set it above the load balancer's probe interval)"},
 		{"PRODCAT_MODEL_NAME", DefaultModelName, "registered model trained and served"},
 		{"PRODCAT_LOG_FORMAT", "", "json or text (default: json for services, text for the command line)"},
 		{"PRODCAT_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -179,6 +184,11 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Sprintf("PRODCAT_MAX_BODY_BYTES: want a positive byte count, got %q", get("PRODCAT_MAX_BODY_BYTES")))
 	}
 	c.API.MaxBodyBytes = n
+	dd, err := time.ParseDuration(get("PRODCAT_DRAIN_DELAY"))
+	if err != nil || dd < 0 {
+		errs = append(errs, fmt.Sprintf("PRODCAT_DRAIN_DELAY: want a duration of 0s or more such as 5s, got %q", get("PRODCAT_DRAIN_DELAY")))
+	}
+	c.API.DrainDelay = dd
 	switch c.Log.Format {
 	case "", "json", "text":
 	default:

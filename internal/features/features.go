@@ -1,7 +1,9 @@
 // Package features turns product listings into TF-IDF feature vectors: word
 // 1–2-grams and character n-grams inside word boundaries (like
 // scikit-learn's char_wb), with sublinear tf, smoothed idf and L2
-// normalisation per block of features.
+// normalisation per block of features. The first and last words of the
+// title count again as features of their own, because that is where titles
+// name the product: "Chaussures de sport", "Men Striped Polo Tshirt".
 //
 // N-grams are hashed straight from the bytes of the normalised text (FNV-1a
 // then a 64-bit mix), so no n-gram string is ever built. Fitting keeps the
@@ -10,6 +12,7 @@
 package features
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +54,9 @@ type Config struct {
 	TitleWeight float64 `json:"title_weight"`
 	// CharWeight scales the character block relative to the word block.
 	CharWeight float64 `json:"char_weight"`
+	// TitleEnds adds the title's first and last words to the word block
+	// as features distinct from the same words elsewhere.
+	TitleEnds bool `json:"title_ends"`
 }
 
 // DefaultConfig returns the feature settings used when none are given.
@@ -64,6 +70,7 @@ func DefaultConfig() Config {
 		HashBits:    20,
 		TitleWeight: 0.5,
 		CharWeight:  1,
+		TitleEnds:   true,
 	}
 }
 
@@ -394,6 +401,9 @@ func extract(cfg *Config, s *Scratch, doc Document, title bool) {
 	}
 	shift := uint(64 - cfg.HashBits)
 	s.keys[blockWord] = appendWordKeys(s.keys[blockWord][:0], s.all, cfg.WordNgrams, blockSeeds[blockWord], shift)
+	if cfg.TitleEnds {
+		s.keys[blockWord] = appendEndKeys(s.keys[blockWord], s.title, blockSeeds[blockWord], shift)
+	}
 	s.keys[blockChar] = s.keys[blockChar][:0]
 	if cfg.CharMax > 0 && cfg.CharWeight > 0 {
 		s.keys[blockChar] = appendCharKeys(s.keys[blockChar], s.all, cfg.CharMin, cfg.CharMax, blockSeeds[blockChar], shift)
@@ -439,6 +449,37 @@ func appendWordKeys(keys []uint32, t []byte, n int, seed uint64, shift uint) []u
 		i = j + 1
 	}
 	return keys
+}
+
+// Seeds that set the title's end words apart from the same words elsewhere.
+const (
+	firstWordSeed = 0x452821e638d01377
+	lastWordSeed  = 0xbe5466cf34e90c6c
+)
+
+// appendEndKeys appends the buckets of the first and the last word of the
+// normalised title t, if it has any words.
+func appendEndKeys(keys []uint32, t []byte, seed uint64, shift uint) []uint32 {
+	if len(t) == 0 {
+		return keys
+	}
+	first, last := t, t
+	if i := bytes.IndexByte(t, ' '); i >= 0 {
+		first = t[:i]
+		last = t[bytes.LastIndexByte(t, ' ')+1:]
+	}
+	return append(keys,
+		uint32(mix(fnv(first)^seed^firstWordSeed)>>shift),
+		uint32(mix(fnv(last)^seed^lastWordSeed)>>shift))
+}
+
+// fnv returns the FNV-1a hash of b.
+func fnv(b []byte) uint64 {
+	h := uint64(fnvOffset)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * fnvPrime
+	}
+	return h
 }
 
 // appendCharKeys appends the buckets of the character min..max-grams of each
@@ -527,15 +568,17 @@ func parallel(ctx context.Context, n, workers int, work func(lo, hi int, local *
 }
 
 const (
-	magic   = "PCVECT"
-	version = 1
+	magic = "PCVECT"
+	// Version is the encoding Encode writes. Decode also reads version 1,
+	// which predates Config.TitleEnds.
+	Version = 2
 )
 
 // MarshalBinary encodes the fitted vectorizer.
 func (v *Vectorizer) MarshalBinary() ([]byte, error) {
 	w := wire.NewWriter(1024)
 	w.Raw([]byte(magic))
-	w.Int(version)
+	w.Int(Version)
 	v.Encode(w)
 	return w.Bytes(), nil
 }
@@ -546,10 +589,11 @@ func (v *Vectorizer) UnmarshalBinary(data []byte) error {
 	if string(r.Raw(len(magic))) != magic {
 		return errors.New("decode vectorizer: not a vectorizer file")
 	}
-	if ver := r.Int(1 << 16); ver != version {
-		return fmt.Errorf("decode vectorizer: unsupported version %d", ver)
+	ver := r.Int(1 << 16)
+	if ver < 1 || ver > Version {
+		return fmt.Errorf("decode vectorizer: unsupported version %d (this build reads 1 to %d)", ver, Version)
 	}
-	if err := v.Decode(r); err != nil {
+	if err := v.Decode(r, ver); err != nil {
 		return err
 	}
 	if r.Remaining() != 0 {
@@ -566,6 +610,7 @@ func (v *Vectorizer) Encode(w *wire.Writer) {
 	}
 	w.Float64(c.TitleWeight)
 	w.Float64(c.CharWeight)
+	w.Bool(c.TitleEnds)
 	for b := range numBlocks {
 		bl := &v.blocks[b]
 		w.Uint32(math.Float32bits(bl.weight))
@@ -580,14 +625,18 @@ func (v *Vectorizer) Encode(w *wire.Writer) {
 	}
 }
 
-// Decode reads a vectorizer written by Encode and checks it.
-func (v *Vectorizer) Decode(r *wire.Reader) error {
+// Decode reads a vectorizer written by Encode in the given version and
+// checks it.
+func (v *Vectorizer) Decode(r *wire.Reader, version int) error {
 	var c Config
 	for _, p := range []*int{&c.WordNgrams, &c.CharMin, &c.CharMax, &c.WordMinDF, &c.CharMinDF, &c.HashBits} {
 		*p = r.Int(1 << 30)
 	}
 	c.TitleWeight = r.Float64()
 	c.CharWeight = r.Float64()
+	if version >= 2 {
+		c.TitleEnds = r.Bool()
+	}
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("decode vectorizer: %w", err)
 	}

@@ -2,9 +2,12 @@ package features
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
 	"reflect"
 	"testing"
+
+	"github.com/prodcat/prodcat/internal/wire"
 )
 
 var docs = []Document{
@@ -185,5 +188,74 @@ func TestTitleBlockFoldsWhenNoDocumentHasABody(t *testing.T) {
 	}
 	if !fit(t, c).blocks[blockTitle].enabled() {
 		t.Error("title block dropped although documents have bodies")
+	}
+}
+
+// With word unigrams only and no character block, reordering a title's
+// words leaves its vector unchanged unless TitleEnds marks the end words.
+func TestTitleEndsMarkFirstAndLastWords(t *testing.T) {
+	pair := []Document{{Title: "chaussures sport homme"}, {Title: "homme sport chaussures"}}
+	for _, ends := range []bool{false, true} {
+		c := smallConfig()
+		c.WordNgrams, c.CharMax, c.TitleWeight, c.TitleEnds = 1, 0, 0, ends
+		v, err := Fit(context.Background(), pair, c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := v.Vector(pair[0]), v.Vector(pair[1])
+		if same := reflect.DeepEqual(a, b); same == ends {
+			t.Errorf("TitleEnds %v: vectors equal %v (%v, %v)", ends, same, a, b)
+		}
+		if want := 3 + 2*btoi(ends); len(a.Idx) != want {
+			t.Errorf("TitleEnds %v: %d features, want %d", ends, len(a.Idx), want)
+		}
+	}
+	// A one-word title is both first and last; an empty one is neither.
+	if got := appendEndKeys(nil, []byte("livre"), 1, 44); len(got) != 2 || got[0] == got[1] {
+		t.Errorf("one word: keys %v, want two distinct", got)
+	}
+	if got := appendEndKeys(nil, nil, 1, 44); len(got) != 0 {
+		t.Errorf("empty title: keys %v", got)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Vectorizers encoded before TitleEnds existed (version 1) still decode,
+// with the feature off.
+func TestUnmarshalVersion1(t *testing.T) {
+	c := smallConfig()
+	c.TitleEnds = false
+	v := fit(t, c)
+	w := wire.NewWriter(0)
+	w.Raw([]byte(magic))
+	w.Int(1)
+	v.Encode(w)
+	b := w.Bytes()
+	// Version 1 has no TitleEnds byte after the two float64 block weights,
+	// which follow the six varint settings.
+	at := len(magic) + 1
+	for range 6 {
+		_, n := binary.Uvarint(b[at:])
+		at += n
+	}
+	at += 16
+	b = append(b[:at:at], b[at+1:]...)
+	var got Vectorizer
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if got.Config() != c {
+		t.Errorf("config %+v, want %+v", got.Config(), c)
+	}
+	for _, d := range docs {
+		if !reflect.DeepEqual(got.Vector(d), v.Vector(d)) {
+			t.Errorf("vector of %q differs", d.Title)
+		}
 	}
 }

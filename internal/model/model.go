@@ -27,7 +27,8 @@ import (
 const (
 	magic = "PRODCATM"
 	// Version is the format version this package writes. It reads this
-	// one and version 1, whose linear model has no per-class calibration.
+	// one and version 1, whose linear model has no per-class calibration
+	// and whose vectorizer (features version 1) has no title-end words.
 	Version = 2
 	// MaxFileBytes bounds what Read accepts.
 	MaxFileBytes = 1 << 30
@@ -176,7 +177,12 @@ func Decode(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("decode model: header: %w", err)
 	}
 	m.Vectorizer = new(features.Vectorizer)
-	if err := m.Vectorizer.Decode(r); err != nil {
+	// Format 1 embeds vectorizer encoding 1; later formats the current one.
+	fv := features.Version
+	if version == 1 {
+		fv = 1
+	}
+	if err := m.Vectorizer.Decode(r, fv); err != nil {
 		return nil, fmt.Errorf("decode model: %w", err)
 	}
 	m.Linear = new(linear.Model)

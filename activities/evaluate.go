@@ -80,22 +80,18 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	if err != nil {
 		return RegisterResult{}, err
 	}
-	actor := "workflow " + info.WorkflowExecution.ID
+	pub := registry.Publication{
+		RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: v.Version,
+		Reason: res.Reason, Actor: "workflow " + info.WorkflowExecution.ID,
+	}
 	if res.Promoted {
 		// Move production only if it still points where the gate looked: a
 		// run that finished meanwhile may have promoted a better model. The
 		// conflict is retryable, and the retry decides again.
-		_, err = a.Registry.CompareAndSetAlias(ctx, in.ModelName, registry.AliasProduction, res.BaselineVersion, v.Version, res.Reason, actor)
-		if errors.Is(err, registry.ErrConflict) {
-			return RegisterResult{}, fmt.Errorf("production moved while the gate compared with v%d; deciding again: %w", res.BaselineVersion, err)
-		}
-	} else {
-		_, err = a.Registry.SetAlias(ctx, in.ModelName, res.Alias, v.Version, res.Reason, actor)
+		pub.Expected = &res.BaselineVersion
 	}
-	if err != nil {
-		return RegisterResult{}, err
-	}
-	if err := a.Registry.FinishRun(ctx, in.RunID, registry.RunSucceeded, ""); err != nil {
+	// The alias move and the run's success land together or not at all.
+	if _, err := a.Registry.Publish(ctx, pub); err != nil {
 		return RegisterResult{}, err
 	}
 	a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "version": v.Version, "alias": res.Alias, "reason": res.Reason}).Info("model registered")

@@ -131,21 +131,72 @@ func (r *Registry) SetAlias(ctx context.Context, model, alias string, version in
 // overwrites a move made meanwhile by someone else.
 func (r *Registry) CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (AliasMove, error) {
 	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
-		if version <= 0 || expected < 0 {
-			return AliasMove{}, fmt.Errorf("version %d, expected %d: %w", version, expected, ErrInvalid)
-		}
-		var cur sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&cur)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := checkExpected(ctx, tx, model, alias, expected, version); err != nil {
 			return AliasMove{}, err
-		}
-		if now := int(cur.Int64); now != expected && now != version {
-			return AliasMove{}, fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
 		}
 		return r.moveAlias(ctx, tx, model, alias, version, reason, actor)
 	})
 	if err != nil {
 		return AliasMove{}, fmt.Errorf("registry: set alias %s of %s to version %d: %w", alias, model, version, err)
+	}
+	return mv, nil
+}
+
+// checkExpected is CompareAndSetAlias's condition, checked inside tx: the
+// alias points at expected (0: it is not set) or already at version.
+func checkExpected(ctx context.Context, tx *sql.Tx, model, alias string, expected, version int) error {
+	if version <= 0 || expected < 0 {
+		return fmt.Errorf("version %d, expected %d: %w", version, expected, ErrInvalid)
+	}
+	var cur sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&cur)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if now := int(cur.Int64); now != expected && now != version {
+		return fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
+	}
+	return nil
+}
+
+// Publication is the end of a successful training run: its new version
+// takes an alias and the run is marked succeeded.
+type Publication struct {
+	RunID   int64
+	Model   string
+	Alias   string
+	Version int
+	// Expected, when set, makes the move conditional as in
+	// CompareAndSetAlias.
+	Expected *int
+	Reason   string
+	Actor    string
+}
+
+// Publish moves the alias and marks the run succeeded in one transaction,
+// so the registry never shows an alias on a version whose run is marked
+// failed, nor a succeeded run whose alias move was lost. Either step's
+// error (ErrConflict for a stale Expected or a run that already failed,
+// ErrNotFound for an unknown model, version or run) leaves both unchanged.
+// Repeating a publication that landed changes nothing.
+func (r *Registry) Publish(ctx context.Context, p Publication) (AliasMove, error) {
+	mv, err := r.inModelTx(ctx, p.Model, p.Alias, func(tx *sql.Tx) (AliasMove, error) {
+		if p.Version <= 0 {
+			return AliasMove{}, fmt.Errorf("version %d: %w", p.Version, ErrInvalid)
+		}
+		if p.Expected != nil {
+			if err := checkExpected(ctx, tx, p.Model, p.Alias, *p.Expected, p.Version); err != nil {
+				return AliasMove{}, err
+			}
+		}
+		mv, err := r.moveAlias(ctx, tx, p.Model, p.Alias, p.Version, p.Reason, p.Actor)
+		if err != nil {
+			return AliasMove{}, err
+		}
+		return mv, finishRun(ctx, tx, p.RunID, RunSucceeded, "")
+	})
+	if err != nil {
+		return AliasMove{}, fmt.Errorf("registry: publish run %d as %s of %s version %d: %w", p.RunID, p.Alias, p.Model, p.Version, err)
 	}
 	return mv, nil
 }

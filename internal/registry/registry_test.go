@@ -740,3 +740,87 @@ func TestCompareAndSetAlias(t *testing.T) {
 		t.Fatalf("retried gate A: %+v, %v", mv, err)
 	}
 }
+
+// TestPublishIsAtomic checks that Publish moves the alias and finishes the
+// run together: a stale expectation or a run that already failed leaves
+// both as they were, and a repeat of a landed publication changes nothing.
+func TestPublishIsAtomic(t *testing.T) {
+	r, _, ctx, model := withVersions(t, 3)
+	start := func(wf string) int64 {
+		t.Helper()
+		run, err := r.StartRun(ctx, Run{Model: model, WorkflowID: wf, WorkflowRunID: "r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run.ID
+	}
+	status := func(id int64) RunStatus {
+		t.Helper()
+		run, err := r.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run.Status
+	}
+	production := func() int {
+		t.Helper()
+		v, err := r.Alias(ctx, model, AliasProduction)
+		if errors.Is(err, ErrNotFound) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Version
+	}
+	zero, one := 0, 1
+
+	first := start("wf-first")
+	pub := Publication{RunID: first, Model: model, Alias: AliasProduction, Version: 1, Expected: &zero, Reason: "first", Actor: "gate"}
+	for i := range 2 {
+		mv, err := r.Publish(ctx, pub)
+		if err != nil || mv.Moved != (i == 0) {
+			t.Fatalf("publish %d: %+v, %v", i, mv, err)
+		}
+	}
+	if production() != 1 || status(first) != RunSucceeded {
+		t.Fatalf("after publishing: production v%d, run %s", production(), status(first))
+	}
+
+	// A gate that compared with an unset production is stale now: nothing
+	// moves and its run stays running.
+	stale := start("wf-stale")
+	_, err := r.Publish(ctx, Publication{RunID: stale, Model: model, Alias: AliasProduction, Version: 2, Expected: &zero})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale expectation: err = %v, want ErrConflict", err)
+	}
+	if production() != 1 || status(stale) != RunRunning {
+		t.Fatalf("after a stale publish: production v%d, run %s", production(), status(stale))
+	}
+
+	// A run that already failed cannot publish: the alias stays.
+	failed := start("wf-failed")
+	if err := r.FinishRun(ctx, failed, RunFailed, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Publish(ctx, Publication{RunID: failed, Model: model, Alias: AliasProduction, Version: 3, Expected: &one})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("failed run: err = %v, want ErrConflict", err)
+	}
+	if production() != 1 || status(failed) != RunFailed {
+		t.Fatalf("after a failed run's publish: production v%d, run %s", production(), status(failed))
+	}
+	// Nor can an unknown run; an unconditional move to challenger works.
+	if _, err := r.Publish(ctx, Publication{RunID: 1 << 40, Model: model, Alias: AliasChallenger, Version: 3}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown run: err = %v, want ErrNotFound", err)
+	}
+	if _, err := r.Alias(ctx, model, AliasChallenger); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("challenger set by an unknown run's publish: %v", err)
+	}
+	if _, err := r.Publish(ctx, Publication{RunID: stale, Model: model, Alias: AliasChallenger, Version: 2, Reason: "not better"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.Alias(ctx, model, AliasChallenger); err != nil || v.Version != 2 || status(stale) != RunSucceeded {
+		t.Fatalf("challenger v%d (%v), run %s", v.Version, err, status(stale))
+	}
+}

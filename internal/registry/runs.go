@@ -105,28 +105,42 @@ func checkRun(run Run) error {
 // first finish time and error; finishing a finished run with another status
 // is ErrConflict.
 func (r *Registry) FinishRun(ctx context.Context, runID int64, status RunStatus, errText string) error {
-	if status != RunSucceeded && status != RunFailed {
-		return fmt.Errorf("registry: finish run %d: status %q: want %s or %s: %w", runID, status, RunSucceeded, RunFailed, ErrInvalid)
+	if err := finishRun(ctx, r.db, runID, status, errText); err != nil {
+		return fmt.Errorf("registry: %w", err)
 	}
-	res, err := r.db.ExecContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = now()
+	return nil
+}
+
+// execQuerier is what finishRun needs of a *sql.DB or *sql.Tx.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// finishRun is FinishRun on db, which may be a transaction.
+func finishRun(ctx context.Context, db execQuerier, runID int64, status RunStatus, errText string) error {
+	if status != RunSucceeded && status != RunFailed {
+		return fmt.Errorf("finish run %d: status %q: want %s or %s: %w", runID, status, RunSucceeded, RunFailed, ErrInvalid)
+	}
+	res, err := db.ExecContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = now()
 		WHERE id = $1 AND status = 'running'`, runID, string(status), cleanText(errText, maxErrorText))
 	if err != nil {
-		return fmt.Errorf("registry: finish run %d: %w", runID, err)
+		return fmt.Errorf("finish run %d: %w", runID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("registry: finish run %d: %w", runID, err)
+		return fmt.Errorf("finish run %d: %w", runID, err)
 	} else if n == 1 {
 		return nil
 	}
 	var cur string
-	err = r.db.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = $1`, runID).Scan(&cur)
+	err = db.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = $1`, runID).Scan(&cur)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("registry: finish run %d: %w", runID, ErrNotFound)
+		return fmt.Errorf("finish run %d: %w", runID, ErrNotFound)
 	case err != nil:
-		return fmt.Errorf("registry: finish run %d: %w", runID, err)
+		return fmt.Errorf("finish run %d: %w", runID, err)
 	case RunStatus(cur) != status:
-		return fmt.Errorf("registry: finish run %d as %s: it already finished as %s: %w", runID, status, cur, ErrConflict)
+		return fmt.Errorf("finish run %d as %s: it already finished as %s: %w", runID, status, cur, ErrConflict)
 	}
 	return nil
 }

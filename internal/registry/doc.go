@@ -33,6 +33,9 @@
 //   - SetAlias to the version the alias already points at changes nothing:
 //     it returns an AliasMove with Moved false, writes no history row and
 //     sends no notification.
+//   - Publish, the end of a successful run, moves an alias (optionally on
+//     the compare-and-set condition of CompareAndSetAlias) and finishes the
+//     run in one transaction; repeating it after it landed changes nothing.
 //
 // Rollback is an undo of the alias's last move and is deliberately not
 // idempotent: a second Rollback undoes the first. Use SetAlias with an

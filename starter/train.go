@@ -199,6 +199,7 @@ func printResult(a *app, r workflows.TrainingResult) {
 	fmt.Fprintf(w, "gate        %s\n", r.Reason)
 	fmt.Fprintf(w, "weighted F1 %.4f   macro F1 %.4f   accuracy %.4f (holdout of %d rows)\n",
 		r.Evaluation.WeightedF1, r.Evaluation.MacroF1, r.Evaluation.Accuracy, r.Dataset.HoldoutRows)
+	fmt.Fprintf(w, "probability log-loss %.4f   expected calibration error %.4f\n", r.Evaluation.LogLoss, r.Evaluation.ECE)
 	fmt.Fprintf(w, "dataset     %s (%d rows, %d classes, %d rejected)\n", r.DatasetDigest, r.Dataset.Rows, r.Dataset.Classes, r.Dataset.Rejected)
 	fmt.Fprintf(w, "model file  %s\n", r.ModelKey)
 	fmt.Fprintf(w, "report      %s\n", r.Evaluation.ReportKey)

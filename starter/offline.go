@@ -32,6 +32,7 @@ type offlineFlags struct {
 	jsonOut                      bool
 	cv                           bool
 	folds                        int
+	grid                         string
 	workers                      int
 	logLevel                     string
 }
@@ -78,7 +79,9 @@ or a generic CSV with text and label columns:
   starter offline --train train.csv --test test.csv --text-col text --label-col label
 
 It prints the metrics, training time and model size (--json: one JSON object),
-and writes the model with --out. --cv chooses parameters by cross-validation.`,
+and writes the model with --out. --cv chooses parameters by cross-validation
+over a small grid, or over --grid, a JSON classifier.Grid such as
+'{"c":[0.5,1,2]}'; --grid '{}' cross-validates the default parameters alone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOffline(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -97,6 +100,7 @@ and writes the model with --out. --cv chooses parameters by cross-validation.`,
 	fl.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of a report")
 	fl.BoolVar(&f.cv, "cv", false, "choose parameters by k-fold cross-validation on the training data")
 	fl.IntVar(&f.folds, "folds", 3, "folds for --cv")
+	fl.StringVar(&f.grid, "grid", "", `parameter grid for --cv as JSON, e.g. {"c":[0.5,1,2],"char_ranges":[[2,5],[3,5]]} (default: a small built-in grid)`)
 	fl.IntVar(&f.workers, "workers", 0, "goroutines for training (0: all cores)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level")
 	return cmd
@@ -109,6 +113,18 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	log, err := logging.New(stderr, logging.Text, logging.Text, f.logLevel)
 	if err != nil {
 		return err
+	}
+	grid := classifier.DefaultGrid()
+	if f.grid != "" {
+		if !f.cv {
+			return errors.New("offline: --grid needs --cv")
+		}
+		dec := json.NewDecoder(strings.NewReader(f.grid))
+		dec.DisallowUnknownFields()
+		grid = classifier.Grid{}
+		if err := dec.Decode(&grid); err != nil {
+			return fmt.Errorf("offline: --grid: %w (want a JSON object with c, word_ngrams, char_ranges, title_weights)", err)
+		}
 	}
 	train, test, err := readOfflineData(f)
 	if err != nil {
@@ -127,7 +143,7 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	if f.cv {
 		bar := newProgressBar(stderr, "cross-validation")
 		opts.Progress = bar.Update
-		cands, err := classifier.Select(ctx, train.Examples, params, classifier.DefaultGrid(), f.folds, opts)
+		cands, err := classifier.Select(ctx, train.Examples, params, grid, f.folds, opts)
 		bar.Done()
 		if err != nil {
 			return err

@@ -100,15 +100,47 @@ func TestOfflineRawReport(t *testing.T) {
 	}
 }
 
+// --cv --grid '{}' cross-validates the default parameters and nothing else.
+func TestOfflineCVOverGivenGrid(t *testing.T) {
+	train, _, _ := writeCatalogue(t, "train", 60)
+	test, _, _ := writeCatalogue(t, "test", 30)
+	for grid, want := range map[string]int{"{}": 1, `{"c":[0.5,1]}`: 2} {
+		var stdout, stderr bytes.Buffer
+		f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, cv: true, folds: 3, grid: grid, logLevel: "warn"}
+		if err := runOffline(context.Background(), f, &stdout, &stderr); err != nil {
+			t.Fatalf("grid %s: %v\n%s", grid, err, stderr.String())
+		}
+		var res offlineResult
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.CV) != want {
+			t.Errorf("grid %s: %d candidates, want %d", grid, len(res.CV), want)
+		}
+		for _, c := range res.CV {
+			if c.WeightedF1 <= 0 || c.WeightedF1 > 1 {
+				t.Errorf("grid %s: cv weighted F1 %v", grid, c.WeightedF1)
+			}
+		}
+	}
+}
+
 func TestOfflineFlagErrors(t *testing.T) {
 	for name, f := range map[string]offlineFlags{
 		"nothing":    {},
 		"both modes": {train: "a.csv", test: "b.csv", xTrain: "x.csv"},
 		"raw half":   {xTrain: "x.csv", yTrain: "y.csv"},
 		"no test":    {train: "a.csv"},
+		"grid no cv": {train: "a.csv", test: "b.csv", grid: "{}"},
+		"bad grid":   {train: "a.csv", test: "b.csv", cv: true, folds: 3, grid: `{"C":[1]`},
+		"grid typo":  {train: "a.csv", test: "b.csv", cv: true, folds: 3, grid: `{"cs":[1]}`},
 	} {
-		if err := runOffline(context.Background(), f, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		err := runOffline(context.Background(), f, &bytes.Buffer{}, &bytes.Buffer{})
+		switch {
+		case err == nil:
 			t.Errorf("%s: no error", name)
+		case f.grid != "" && !strings.Contains(err.Error(), "--grid"):
+			t.Errorf("%s: error %q does not name --grid", name, err)
 		}
 	}
 }

@@ -435,12 +435,11 @@ func appendWordKeys(keys []uint32, t []byte, n int, seed uint64, shift uint) []u
 	var prev uint64
 	havePrev := false
 	for i := 0; i < len(t); {
-		h := uint64(fnvOffset)
-		j := i
-		for j < len(t) && t[j] != ' ' {
-			h = (h ^ uint64(t[j])) * fnvPrime
-			j++
+		j := len(t)
+		if k := bytes.IndexByte(t[i:], ' '); k >= 0 {
+			j = i + k
 		}
+		h := fnv(t[i:j])
 		keys = append(keys, uint32(mix(h^seed)>>shift))
 		if n >= 2 && havePrev {
 			keys = append(keys, uint32(mix(prev*0x9e3779b97f4a7c15^h^seed)>>shift))

@@ -4,8 +4,10 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/prodcat/prodcat/internal/metrics"
 	"github.com/prodcat/prodcat/internal/sparse"
 )
 
@@ -145,39 +147,27 @@ func TestProbabilitiesAreCalibrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx, ty := noisy(4000, 2)
-	const bins = 10
-	var conf, hits [bins]float64
-	var count [bins]int
-	right := 0
-	for i := range tx.Rows() {
+	n := tx.Rows()
+	pTrue, pPred, correct := make([]float64, n), make([]float64, n), make([]bool, n)
+	var right int
+	var sumConf float64
+	for i := range n {
 		p := m.Scores(tx.Row(i), nil)
+		best := m.Classify(slices.Clone(p))
 		m.Probabilities(p)
-		best := 0
-		for c := range p {
-			if p[c] > p[best] {
-				best = c
-			}
-		}
-		bin := min(int(p[best]*bins), bins-1)
-		conf[bin] += p[best]
-		count[bin]++
-		if best == ty[i] {
-			hits[bin]++
+		pTrue[i], pPred[i], correct[i] = p[ty[i]], p[best], best == ty[i]
+		sumConf += p[best]
+		if correct[i] {
 			right++
 		}
 	}
-	var ece float64
-	for b := range bins {
-		if count[b] > 0 {
-			ece += math.Abs(conf[b]-hits[b]) / float64(tx.Rows())
-		}
+	cal, err := metrics.EvaluateCalibration(pTrue, pPred, correct)
+	if err != nil {
+		t.Fatal(err)
 	}
-	acc := float64(right) / float64(tx.Rows())
-	var sumConf float64
-	for _, c := range conf {
-		sumConf += c
-	}
-	meanConf := sumConf / float64(tx.Rows())
+	ece := cal.ECE
+	acc := float64(right) / float64(n)
+	meanConf := sumConf / float64(n)
 	t.Logf("held-out accuracy %.3f, mean confidence %.3f, expected calibration error %.4f", acc, meanConf, ece)
 	if acc > 0.95 || acc < 0.5 {
 		t.Fatalf("accuracy %.3f: the problem is not the noisy one this test needs", acc)

@@ -244,20 +244,14 @@ const maxCalibrationRows = 4096
 // orders the rows for the two training phases.
 func (t *trainer) holdOut() {
 	n := t.x.Rows()
+	step := max(5, (n+maxCalibrationRows-1)/maxCalibrationRows)
 	t.order = make([]int32, 0, n)
-	if t.p.Calibrate {
-		step := max(5, (n+maxCalibrationRows-1)/maxCalibrationRows)
-		for i := 0; i < n; i += step {
-			t.cal = append(t.cal, i)
-		}
-	}
-	next := 0
 	for i := range n {
-		if next < len(t.cal) && t.cal[next] == i {
-			next++
-			continue
+		if t.p.Calibrate && i%step == 0 {
+			t.cal = append(t.cal, i)
+		} else {
+			t.order = append(t.order, int32(i))
 		}
-		t.order = append(t.order, int32(i))
 	}
 	t.first = len(t.order)
 	for _, i := range t.cal {

@@ -229,7 +229,7 @@ func (m *Model) scratch() *scratch {
 func (m *Model) Predict(title, body string, k int) Prediction {
 	s := m.scratch()
 	defer m.pool.Put(s)
-	s.scores = m.Linear.Scores(m.Vectorizer.AppendUnordered(&s.fs, features.Document{Title: title, Body: body}), s.scores)
+	s.scores = m.scores(s, title, body, s.scores)
 	m.Linear.Probabilities(s.scores)
 	k = min(max(k, 1), len(s.scores))
 	s.order = s.order[:0]
@@ -259,9 +259,14 @@ func (m *Model) Predict(title, body string, k int) Prediction {
 func (m *Model) Probabilities(title, body string, dst []float64) []float64 {
 	s := m.scratch()
 	defer m.pool.Put(s)
-	dst = m.Linear.Scores(m.Vectorizer.AppendUnordered(&s.fs, features.Document{Title: title, Body: body}), dst)
+	dst = m.scores(s, title, body, dst)
 	m.Linear.Probabilities(dst)
 	return dst
+}
+
+// scores writes the decision values of a listing into dst, using s's buffers.
+func (m *Model) scores(s *scratch, title, body string, dst []float64) []float64 {
+	return m.Linear.Scores(m.Vectorizer.AppendUnordered(&s.fs, features.Document{Title: title, Body: body}), dst)
 }
 
 // Classify returns the index in Labels of the best label for a listing. It is
@@ -269,6 +274,6 @@ func (m *Model) Probabilities(title, body string, dst []float64) []float64 {
 func (m *Model) Classify(title, body string) int {
 	s := m.scratch()
 	defer m.pool.Put(s)
-	s.scores = m.Linear.Scores(m.Vectorizer.AppendUnordered(&s.fs, features.Document{Title: title, Body: body}), s.scores)
+	s.scores = m.scores(s, title, body, s.scores)
 	return m.Linear.Classify(s.scores)
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +33,7 @@ type offlineFlags struct {
 	textCols                     []string
 	labelCol                     string
 	out                          string
+	predictions                  string
 	jsonOut                      bool
 	cv                           bool
 	folds                        int
@@ -79,7 +84,8 @@ or a generic CSV with text and label columns:
   starter offline --train train.csv --test test.csv --text-col text --label-col label
 
 It prints the metrics, training time and model size (--json: one JSON object),
-and writes the model with --out. --cv chooses parameters by cross-validation
+writes the model with --out and the test set's predictions with --predictions,
+a CSV of id, label, predicted label and probability. --cv chooses parameters by cross-validation
 over a small grid, or over --grid, a JSON classifier.Grid such as
 '{"c":[0.5,1,2]}'; --grid '{}' cross-validates the default parameters alone.`,
 		Args: cobra.NoArgs,
@@ -97,6 +103,7 @@ over a small grid, or over --grid, a JSON classifier.Grid such as
 	fl.StringSliceVar(&f.textCols, "text-col", []string{"text"}, "text column(s) of the generic CSV, repeated or comma-separated; the first is the title")
 	fl.StringVar(&f.labelCol, "label-col", "label", "label column of the generic CSV")
 	fl.StringVar(&f.out, "out", "", "write the model file here")
+	fl.StringVar(&f.predictions, "predictions", "", "write the test set's predictions here as CSV (id,label,predicted,probability)")
 	fl.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of a report")
 	fl.BoolVar(&f.cv, "cv", false, "choose parameters by k-fold cross-validation on the training data")
 	fl.IntVar(&f.folds, "folds", 3, "folds for --cv")
@@ -188,6 +195,12 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 		return err
 	}
 	res.PeakRSSBytes = peakRSS()
+	if f.predictions != "" {
+		if err := writePredictions(f.predictions, m, test.Examples); err != nil {
+			return err
+		}
+		log.WithField("path", f.predictions).Info("predictions written")
+	}
 	if f.jsonOut {
 		enc := json.NewEncoder(stdout)
 		return enc.Encode(res)
@@ -214,6 +227,32 @@ func evaluate(m *model.Model, test []dataset.Example, res *offlineResult) error 
 	res.WeightedF1, res.MacroF1, res.Accuracy = r.WeightedF1, r.MacroF1, r.Accuracy
 	if c := r.Calibration; c != nil {
 		res.LogLoss, res.ECE = c.LogLoss, c.ECE
+	}
+	return nil
+}
+
+// writePredictions writes m's prediction for every example to path as CSV,
+// through a temporary file so a failed run leaves no partial file behind.
+func writePredictions(path string, m *model.Model, examples []dataset.Example) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".predictions-*")
+	if err != nil {
+		return fmt.Errorf("write predictions: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	bw := bufio.NewWriter(tmp)
+	w := csv.NewWriter(bw)
+	_ = w.Write([]string{"id", "label", "predicted", "probability"})
+	for _, e := range examples {
+		p := m.Predict(e.Title, e.Body, 1)
+		_ = w.Write([]string{e.ID, e.Label, p.Best.Code, strconv.FormatFloat(p.Best.Prob, 'f', 6, 64)})
+	}
+	w.Flush()
+	err = errors.Join(w.Error(), bw.Flush(), tmp.Chmod(0o644), tmp.Close())
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write predictions %s: %w", path, err)
 	}
 	return nil
 }

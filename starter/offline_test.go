@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,8 +50,9 @@ func TestOfflineGenericJSON(t *testing.T) {
 	train, _, _ := writeCatalogue(t, "train", 60)
 	test, _, _ := writeCatalogue(t, "test", 30)
 	out := filepath.Join(t.TempDir(), "model.bin")
+	preds := filepath.Join(t.TempDir(), "predictions.csv")
 	var stdout, stderr bytes.Buffer
-	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, out: out, logLevel: "warn"}
+	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, out: out, predictions: preds, logLevel: "warn"}
 	if err := runOffline(context.Background(), f, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -79,6 +83,46 @@ func TestOfflineGenericJSON(t *testing.T) {
 	}
 	if p := m.Predict("Pompe pour piscine", "", 1); p.Best.Code != "2583" || p.Best.FR == "" {
 		t.Errorf("prediction from the written model: %+v", p.Best)
+	}
+	checkPredictions(t, preds, 30)
+}
+
+// checkPredictions reads a --predictions file of an easy catalogue: a header
+// and one correct, confident row per test example, ids in input order.
+func checkPredictions(t *testing.T, path string, rows int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != rows+1 || !slices.Equal(recs[0], []string{"id", "label", "predicted", "probability"}) {
+		t.Fatalf("predictions: %d records, header %q; want %d rows after the header", len(recs), recs[0], rows)
+	}
+	for i, r := range recs[1:] {
+		p, err := strconv.ParseFloat(r[3], 64)
+		if r[0] != strconv.Itoa(i+1) || r[1] == "" || r[2] != r[1] || err != nil || p <= 0.5 || p > 1 {
+			t.Errorf("prediction row %d: %q", i+1, r)
+		}
+	}
+}
+
+func TestOfflinePredictionsUnwritable(t *testing.T) {
+	train, _, _ := writeCatalogue(t, "train", 60)
+	test, _, _ := writeCatalogue(t, "test", 30)
+	preds := filepath.Join(t.TempDir(), "missing", "predictions.csv")
+	var stdout, stderr bytes.Buffer
+	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", predictions: preds, logLevel: "warn"}
+	err := runOffline(context.Background(), f, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "write predictions") {
+		t.Fatalf("err = %v, want a write predictions error", err)
+	}
+	if _, err := os.Stat(filepath.Dir(preds)); !os.IsNotExist(err) {
+		t.Errorf("something was created: %v", err)
 	}
 }
 

@@ -44,6 +44,9 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	if errors.Is(err, registry.ErrNotFound) {
 		return BatchPredictResult{}, noModel("batch predict: model %s has no %s version yet: train one first", in.ModelName, alias)
 	}
+	if errors.Is(err, registry.ErrInvalid) {
+		return BatchPredictResult{}, badParams("batch predict: %v", err)
+	}
 	if err != nil {
 		return BatchPredictResult{}, err
 	}
@@ -55,12 +58,14 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	if err != nil {
 		return BatchPredictResult{}, classify("read X", err)
 	}
+	// With no reject limit, bad data means nothing to predict: an empty
+	// file, a bad header or no usable row.
 	ds, err := dataset.ReadRaw(bytes.NewReader(x), nil, dataset.Options{})
-	if err != nil && !errors.Is(err, dataset.ErrBadData) {
-		return BatchPredictResult{}, fmt.Errorf("batch predict: %w", err)
-	}
-	if ds == nil {
+	if errors.Is(err, dataset.ErrBadData) {
 		return BatchPredictResult{}, badData("batch predict: %v", err)
+	}
+	if err != nil {
+		return BatchPredictResult{}, fmt.Errorf("batch predict: %w", err)
 	}
 	total.Store(int64(len(ds.Examples)))
 

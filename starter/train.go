@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,8 +99,10 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 			if err != nil {
 				return err
 			}
-			if err := json.Unmarshal(data, &cp); err != nil {
-				return fmt.Errorf("--params %s: %w", f.params, err)
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&cp); err != nil {
+				return fmt.Errorf("--params %s: %w (want classifier parameters such as {\"solver\":{\"c\":2}})", f.params, err)
 			}
 		}
 		if f.c != 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -224,6 +225,19 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	for _, r := range records[1:] {
 		require.NotEmpty(t, r[1], "every row has a prdtypecode: %v", r)
 	}
+
+	// An X file with no rows fails as bad data instead of writing an empty
+	// predictions file.
+	ref, err := h.store.Put(ctx, artifact.Raw, []byte(",designation,description,productid,imageid\n"), ".csv", "text/csv")
+	require.NoError(t, err)
+	run, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-predict-empty-" + randomSuffix(), TaskQueue: h.queue},
+		workflows.BatchPredict, activities.BatchPredictInput{ModelName: h.model, XKey: ref.Key})
+	require.NoError(t, err)
+	err = run.Get(ctx, &bp)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.ErrBadData, app.Type())
+	require.Contains(t, app.Error(), "no rows")
 }
 
 // runTwice executes an activity twice in a row with the same input, as

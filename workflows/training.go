@@ -13,6 +13,7 @@ import (
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/registry"
 )
 
 // Defaults of TrainingParams.
@@ -71,6 +72,9 @@ func (p TrainingParams) WithDefaults() TrainingParams {
 func (p TrainingParams) Validate() error {
 	if p.ModelName == "" {
 		return fmt.Errorf("model_name is empty")
+	}
+	if err := registry.CheckModelName(p.ModelName); err != nil {
+		return err
 	}
 	s := p.Source
 	raw, generic := s.XKey != "" || s.YKey != "", s.CSVKey != ""

@@ -133,6 +133,20 @@ func (s *pipelineSuite) TestInvalidParamsFailBeforeAnyActivity() {
 	s.Contains(err.Error(), "raw input needs both x_key and y_key")
 }
 
+// A model name the registry would refuse fails at once as BadParams, not
+// after five attempts of the first activity.
+func (s *pipelineSuite) TestInvalidModelNameFailsBeforeAnyActivity() {
+	p := params()
+	p.ModelName = "team/prdtypecode"
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	var app *temporal.ApplicationError
+	s.Require().True(errors.As(err, &app))
+	s.Equal(activities.ErrBadParams, app.Type())
+	s.Contains(err.Error(), `model name "team/prdtypecode"`)
+}
+
 func TestDefaults(t *testing.T) {
 	p := TrainingParams{}.WithDefaults()
 	require.NotNil(t, p.Params)

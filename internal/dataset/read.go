@@ -376,6 +376,11 @@ func (v *validator) label(line int, id, s string) (string, bool) {
 func (v *validator) finish() (*Dataset, error) {
 	d := v.ds
 	n, bad := len(d.Examples)+len(d.Rejects), len(d.Rejects)
+	if repaired := repairedRows(d.Repairs); repaired > 0 && 2*repaired > n {
+		return d, fmt.Errorf("dataset: %d of %d rows have invalid UTF-8 (the first on line %d): the file is not UTF-8; "+
+			"if it is Latin-1 or Windows-1252, convert it first, e.g. with iconv -f WINDOWS-1252 -t UTF-8: %w",
+			repaired, n, d.Repairs[0].Line, ErrBadData)
+	}
 	if len(d.Examples) == 0 {
 		if bad == 0 {
 			return d, fmt.Errorf("dataset: no rows: %w", ErrBadData)
@@ -389,10 +394,33 @@ func (v *validator) finish() (*Dataset, error) {
 	return d, nil
 }
 
+// repairedRows counts the distinct rows in repairs, which holds one entry
+// per repaired field, in row order.
+func repairedRows(repairs []Reject) int {
+	n := 0
+	for i, r := range repairs {
+		if i == 0 || r.Line != repairs[i-1].Line {
+			n++
+		}
+	}
+	return n
+}
+
 // source reads records from one CSV file.
 type source struct {
 	name string
 	r    *csv.Reader
+	// pending is a record read ahead after a malformed one; see next.
+	pending *record
+	// parseErr is the error of the last malformed record read.
+	parseErr *csv.ParseError
+}
+
+type record struct {
+	rec     []string
+	line    int
+	problem string
+	err     error
 }
 
 func newSource(r io.Reader, name string) *source {
@@ -428,8 +456,33 @@ func (s *source) header() ([]string, error) {
 
 // next returns the next record and the line it starts on. A malformed record
 // gives a non-empty problem instead; err is io.EOF at the end and otherwise
-// an I/O error.
+// an I/O error, or ErrBadData when a quoted field is never closed.
 func (s *source) next() (rec []string, line int, problem string, err error) {
+	if p := s.pending; p != nil {
+		s.pending = nil
+		return p.rec, p.line, p.problem, p.err
+	}
+	rec, line, problem, err = s.read()
+	if problem == "" || err != nil {
+		return rec, line, problem, err
+	}
+	// A quote that is never closed swallows every line after it into one
+	// malformed record: fail rather than lose the rest of the file as a
+	// single reject.
+	if pe := s.parseErr; pe.Line > pe.StartLine {
+		next := &record{}
+		next.rec, next.line, next.problem, next.err = s.read()
+		if next.err == io.EOF {
+			return nil, 0, "", fmt.Errorf("dataset: %s line %d: a quoted field opened there is never closed, so lines %d to %d cannot be read: %w",
+				s.name, pe.StartLine, pe.StartLine, pe.Line, ErrBadData)
+		}
+		s.pending = next
+	}
+	return rec, line, problem, err
+}
+
+// read is next without the look-ahead.
+func (s *source) read() (rec []string, line int, problem string, err error) {
 	rec, err = s.r.Read()
 	var pe *csv.ParseError
 	switch {
@@ -437,7 +490,12 @@ func (s *source) next() (rec []string, line int, problem string, err error) {
 		line, _ = s.r.FieldPos(0)
 		return rec, line, "", nil
 	case errors.As(err, &pe):
-		return nil, pe.StartLine, fmt.Sprintf("malformed CSV at line %d, column %d: %v", pe.Line, pe.Column, pe.Err), nil
+		s.parseErr = pe
+		span := fmt.Sprintf("line %d", pe.Line)
+		if pe.Line > pe.StartLine {
+			span = fmt.Sprintf("lines %d to %d", pe.StartLine, pe.Line)
+		}
+		return nil, pe.StartLine, fmt.Sprintf("malformed CSV at %s, column %d: %v", span, pe.Column, pe.Err), nil
 	case err == io.EOF:
 		return nil, 0, "", io.EOF
 	default:

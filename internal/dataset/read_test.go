@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -121,16 +122,80 @@ func TestReadRawRejects(t *testing.T) {
 }
 
 func TestReadRawRepairsUTF8(t *testing.T) {
-	x := xHeader + "0,Caf\xe9 moulu,d\xe9licieux,10,1\n"
-	d, err := readRaw(t, x, ",prdtypecode\n0,1940\n", Options{})
+	x := xHeader + "0,Caf\xe9 moulu,d\xe9licieux,10,1\n1,Th\xc3\xa9 vert,,11,2\n"
+	d, err := readRaw(t, x, ",prdtypecode\n0,1940\n1,1940\n", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertExamples(t, d.Examples, []Example{{ID: "10", Title: "Caf\uFFFD moulu", Body: "d\uFFFDlicieux", Label: "1940"}})
+	assertExamples(t, d.Examples, []Example{
+		{ID: "10", Title: "Caf\uFFFD moulu", Body: "d\uFFFDlicieux", Label: "1940"},
+		{ID: "11", Title: "Thé vert", Label: "1940"},
+	})
 	if len(d.Repairs) != 2 || d.Repairs[0].Line != 2 || d.Repairs[1].Reason != "invalid UTF-8 in description replaced with U+FFFD" {
 		t.Errorf("repairs = %+v", d.Repairs)
 	}
 	if len(d.Rejects) != 0 {
+		t.Errorf("rejects = %+v", d.Rejects)
+	}
+}
+
+// A file where most rows are not UTF-8 is in another encoding: repairing
+// every accent would train on text that serving never sees.
+func TestReadRawRejectsOtherEncodings(t *testing.T) {
+	x := xHeader + "0,Caf\xe9 moulu,,10,1\n1,Th\xe9 vert,,11,2\n2,Sucre,,12,3\n"
+	d, err := readRaw(t, x, ",prdtypecode\n0,1940\n1,1940\n2,1940\n", Options{})
+	if !errors.Is(err, ErrBadData) || d == nil {
+		t.Fatalf("d = %v, err = %v; want the dataset and ErrBadData", d, err)
+	}
+	for _, want := range []string{"2 of 3 rows have invalid UTF-8 (the first on line 2)", "iconv"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %q, want it to contain %q", err, want)
+		}
+	}
+}
+
+// A quote that is never closed would swallow the rest of the file into one
+// malformed record; that fails the read instead.
+func TestReadUnclosedQuote(t *testing.T) {
+	var x, y, g strings.Builder
+	x.WriteString(xHeader)
+	y.WriteString(",prdtypecode\n")
+	g.WriteString("text,label\n")
+	for i := range 50 {
+		title := "Lampe"
+		if i == 10 {
+			title = `"Ecran 27 pouces`
+		}
+		fmt.Fprintf(&x, "%d,%s,,%d,%d\n", i, title, i, i)
+		fmt.Fprintf(&y, "%d,10\n", i)
+		fmt.Fprintf(&g, "%s,10\n", title)
+	}
+	want := "line 12: a quoted field opened there is never closed, so lines 12 to 51 cannot be read"
+	if _, err := readRaw(t, x.String(), y.String(), Options{}); !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "X "+want) {
+		t.Errorf("raw: err = %v, want ErrBadData with %q", err, want)
+	}
+	if _, err := ReadCSV(strings.NewReader(g.String()), []string{"text"}, "label", Options{}); !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), want) {
+		t.Errorf("csv: err = %v, want ErrBadData with %q", err, want)
+	}
+}
+
+// A quote closed by a later line's quote loses the lines between as one
+// malformed record, which names them; the record after it is still read.
+func TestReadRawQuoteClosedLater(t *testing.T) {
+	x := xHeader +
+		"0,\"Ecran 27 pouces,,1,1\n" + // line 2: opens a quote
+		"1,Clavier,,2,2\n" + // line 3
+		"2,\"Souris\" sans fil,,3,3\n" + // line 4: closes it, then a bare quote
+		"3,Tapis,,4,4\n" // line 5
+	y := ",prdtypecode\n0,10\n1,10\n2,10\n3,10\n"
+	d, err := readRaw(t, x, y, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Examples) != 1 || d.Examples[0].ID != "4" {
+		t.Fatalf("examples = %+v", d.Examples)
+	}
+	if len(d.Rejects) == 0 || d.Rejects[0].Line != 2 || !strings.Contains(d.Rejects[0].Reason, "malformed CSV at lines 2 to 4") {
 		t.Errorf("rejects = %+v", d.Rejects)
 	}
 }

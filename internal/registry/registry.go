@@ -168,6 +168,10 @@ func discard() logrus.FieldLogger {
 // URLs and object keys, so no spaces, slashes or control characters.
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
+// CheckModelName reports whether name can name a model; the error wraps
+// ErrInvalid.
+func CheckModelName(name string) error { return checkName("model", name) }
+
 func checkName(kind, s string) error {
 	if !namePattern.MatchString(s) {
 		return fmt.Errorf("%s name %q: want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit: %w", kind, s, ErrInvalid)

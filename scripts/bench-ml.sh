@@ -5,8 +5,14 @@
 # ../shared/bench/sklearn_baseline.py, then prints one table with both and the
 # ratios: our fit time / sklearn word+char fit time, and the F1 deltas.
 #
+# With --paired it compares ours and the word+char anchor on identical rows
+# instead (scripts/bench_ml_paired.py): row by row on the test split, with
+# McNemar's test, and by repeated k-fold cross-validation on the training split,
+# with a corrected resampled t-test. That takes several minutes.
+#
 # Environment: SPLITS (default ../shared/bench/splits), ANCHOR (default
-# ../shared/bench/sklearn_baseline.py), NAMES (default "rakuten fashion").
+# ../shared/bench/sklearn_baseline.py), NAMES (default "rakuten fashion"); for
+# --paired also FOLDS (default 5) and SEEDS (default "1 2 3").
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +21,12 @@ SPLITS=$(cd "${SPLITS:-$root/../shared/bench/splits}" && pwd)
 ANCHOR=${ANCHOR:-$root/../shared/bench/sklearn_baseline.py}
 NAMES=${NAMES:-rakuten fashion}
 PY=/usr/bin/python3
+paired=false
+case "${1:-}" in
+--paired) paired=true ;;
+"") ;;
+*) echo "usage: bench-ml.sh [--paired]" >&2; exit 2 ;;
+esac
 
 if ! "$PY" -c 'import sklearn' 2>/dev/null; then
 	echo "bench-ml: installing Debian's python3-sklearn" >&2
@@ -27,6 +39,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Build once so compile time is not counted as training time.
 go build -o "$work/starter" ./starter
+
+if $paired; then
+	"$PY" "$root/scripts/bench_ml_paired.py" "$work/starter" "$SPLITS" "$(dirname "$ANCHOR")" $NAMES
+	exit
+fi
 
 for name in $NAMES; do
 	echo "bench-ml: $name: prodcat" >&2

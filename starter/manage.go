@@ -219,6 +219,12 @@ func newScheduleCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if !create && c.Flags().Changed("paused") && !spec.Paused {
+					// Apply never resumes a schedule; --paused=false asks to.
+					if err := m.Unpause(ctx, spec.ID, spec.Note); err != nil {
+						return err
+					}
+				}
 				return a.printJSON(map[string]any{"id": spec.ID, "created": created})
 			}),
 		}
@@ -284,7 +290,7 @@ func newScheduleCmd() *cobra.Command {
 		simple("list", "list schedules", func(ctx context.Context, m *schedule.Manager, _ string) (any, error) { return m.List(ctx) }),
 		simple("describe ID", "show a schedule's next and recent runs", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return m.Describe(ctx, id) }),
 		pause, unpause,
-		simple("trigger ID", "start a run now", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Trigger(ctx, id) }),
+		simple("trigger ID", "start a run now, or right after the one still going", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Trigger(ctx, id) }),
 		backfill,
 		simple("delete ID", "delete a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Delete(ctx, id) }),
 	)

@@ -50,20 +50,14 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.Equal(t, "updated", desc.Note)
 	require.NotEmpty(t, desc.NextRuns)
 
+	// Two triggers in a row: the second comes while the first run is going
+	// and runs after it instead of being dropped.
 	require.NoError(t, m.Trigger(ctx, spec.ID))
-	var run schedule.Run
-	require.Eventually(t, func() bool {
-		d, err := m.Describe(ctx, spec.ID)
-		if err != nil || len(d.RecentRuns) == 0 {
-			return false
-		}
-		run = d.RecentRuns[0]
-		return true
-	}, time.Minute, 200*time.Millisecond, "the triggered run shows in the schedule's recent runs")
-	var res workflows.TrainingResult
-	require.NoError(t, h.client.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, &res))
-	require.Equal(t, 1, res.Version)
-	require.True(t, res.Promoted)
+	require.NoError(t, m.Trigger(ctx, spec.ID))
+	runs := h.waitForRuns(t, ctx, m, spec.ID, 2)
+	require.Equal(t, 1, runs[0].Version)
+	require.True(t, runs[0].Promoted)
+	require.Equal(t, 2, runs[1].Version)
 
 	// Listing goes through visibility, which is eventually consistent.
 	require.Eventually(t, func() bool {
@@ -85,7 +79,47 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.True(t, desc.Paused)
 	require.Equal(t, "maintenance", desc.Note)
 
+	// Re-applying the spec keeps the pause and its note.
+	spec.Note = ""
+	created, err = m.Apply(ctx, spec)
+	require.NoError(t, err)
+	require.False(t, created)
+	desc, err = m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	require.True(t, desc.Paused, "apply resumed a paused schedule")
+	require.Equal(t, "maintenance", desc.Note)
+
+	// A backfill over three days takes all three daily runs, one after another.
+	require.NoError(t, m.Unpause(ctx, spec.ID, ""))
+	end := time.Now().UTC().Truncate(24 * time.Hour)
+	require.NoError(t, m.Backfill(ctx, spec.ID, end.Add(-72*time.Hour), end))
+	runs = h.waitForRuns(t, ctx, m, spec.ID, 5)
+	for i, r := range runs[2:] {
+		require.Equal(t, 3+i, r.Version)
+	}
+
 	require.NoError(t, m.Delete(ctx, spec.ID))
 	_, err = m.Describe(ctx, spec.ID)
 	require.True(t, errors.Is(err, schedule.ErrNotFound), "describe after delete: %v", err)
+}
+
+// waitForRuns waits until the schedule has started n runs and returns their
+// results, oldest first.
+func (h *harness) waitForRuns(t *testing.T, ctx context.Context, m *schedule.Manager, id string, n int) []workflows.TrainingResult {
+	t.Helper()
+	var runs []schedule.Run
+	require.Eventually(t, func() bool {
+		d, err := m.Describe(ctx, id)
+		if err != nil {
+			return false
+		}
+		runs = d.RecentRuns
+		return len(runs) >= n
+	}, 2*time.Minute, 200*time.Millisecond, "the schedule's recent runs reach %d", n)
+	require.Len(t, runs, n, "more runs than asked for: %+v", runs)
+	out := make([]workflows.TrainingResult, n)
+	for i, r := range runs {
+		require.NoError(t, h.client.GetWorkflow(ctx, r.WorkflowID, r.RunID).Get(ctx, &out[i]), "run %d (%s)", i, r.WorkflowID)
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -29,7 +30,9 @@ func New(c client.Client) *Manager { return &Manager{c: c.ScheduleClient()} }
 
 // Apply creates the schedule described by spec, or updates it in place when
 // it exists, so applying the same spec twice changes nothing. It reports
-// whether the schedule was created.
+// whether the schedule was created. An update pauses the schedule when
+// spec.Paused is set but never resumes it: a schedule paused on purpose, or
+// by Temporal after a failed run, stays paused until Unpause.
 func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (created bool, err error) {
 	opts, err := spec.Options()
 	if err != nil {
@@ -49,7 +52,12 @@ func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (creat
 			s.Spec = &sp
 			s.Action = opts.Action
 			s.Policy = &client.SchedulePolicies{Overlap: opts.Overlap, PauseOnFailure: opts.PauseOnFailure, CatchupWindow: s.Policy.CatchupWindow}
-			s.State.Paused, s.State.Note = opts.Paused, opts.Note
+			switch {
+			case opts.Paused:
+				s.State.Paused, s.State.Note = true, opts.Note
+			case opts.Note != "":
+				s.State.Note = opts.Note
+			}
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})
@@ -130,21 +138,26 @@ func (m *Manager) Unpause(ctx context.Context, id, note string) error {
 	return nil
 }
 
-// Trigger starts a run now, under the schedule's overlap policy.
+// Trigger starts a run now or, when one is still going, right after it:
+// under the default overlap policy (skip) Temporal would drop the request
+// without a word.
 func (m *Manager) Trigger(ctx context.Context, id string) error {
-	if err := m.c.GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+	opts := client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE}
+	if err := m.c.GetHandle(ctx, id).Trigger(ctx, opts); err != nil {
 		return fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
 	}
 	return nil
 }
 
-// Backfill takes the actions the schedule would have taken in [start, end).
+// Backfill takes the actions the schedule would have taken in [start, end),
+// one after another: the schedule's own overlap policy (skip by default)
+// would start the first and drop the rest.
 func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) error {
 	if !end.After(start) {
 		return fmt.Errorf("backfill schedule %s: end %s is not after start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
 	err := m.c.GetHandle(ctx, id).Backfill(ctx, client.ScheduleBackfillOptions{
-		Backfill: []client.ScheduleBackfill{{Start: start, End: end}},
+		Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL}},
 	})
 	if err != nil {
 		return fmt.Errorf("backfill schedule %s: %w", id, m.notFound(err))

@@ -49,6 +49,8 @@ const (
 	// shutdownTimeout is how long in-flight requests get to finish.
 	shutdownTimeout = 30 * time.Second
 	startTimeout    = 30 * time.Second
+	// bucketTimeout bounds the start-up check of S3, which may come later.
+	bucketTimeout = 5 * time.Second
 )
 
 func main() {
@@ -73,6 +75,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful shutdown; a second one kills.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, cfg, log); err != nil {
 		log.WithError(err).Error("api stopped")
 		os.Exit(1)
@@ -133,12 +137,16 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	// Each dependency gets its own deadline, so a hung S3 neither uses up
+	// the registry's time nor gets its failure blamed on PostgreSQL.
+	bctx, cancel := context.WithTimeout(ctx, bucketTimeout)
 	defer cancel()
-	if err := store.EnsureBucket(sctx); err != nil {
+	if err := store.EnsureBucket(bctx); err != nil {
 		log.WithError(err).Warn("api: the artifact store does not answer yet; the model loads when it does")
 	}
-	reg, err := registry.Open(sctx, cfg.DatabaseURL, log)
+	rctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	reg, err := registry.Open(rctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/testenv"
 )
 
 func TestLoadUsers(t *testing.T) {
@@ -82,5 +84,48 @@ func TestPrintHash(t *testing.T) {
 	}
 	if err := printHash(strings.NewReader("\n"), &out); err == nil {
 		t.Error("an empty password was hashed")
+	}
+}
+
+// An S3 that accepts connections and never answers must not stop the API
+// from starting: predictions wait for it, the registry does not.
+func TestStartsWhileS3Hangs(t *testing.T) {
+	testenv.Integration(t)
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var conns []net.Conn // held open, never answered
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range conns {
+					c.Close()
+				}
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	cfg.S3.Endpoint = ln.Addr().String()
+	cfg.API.DevMode, cfg.API.Users, cfg.API.UsersFile = true, "", ""
+	log, hook := test.NewNullLogger()
+	a, err := newApp(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatalf("newApp with a hung S3: %v", err)
+	}
+	a.close()
+	warned := false
+	for _, e := range hook.AllEntries() {
+		warned = warned || strings.Contains(e.Message, "artifact store does not answer yet")
+	}
+	if !warned {
+		t.Error("no warning that the artifact store does not answer")
 	}
 }

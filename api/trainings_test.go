@@ -65,6 +65,8 @@ func TestStartTrainingErrors(t *testing.T) {
 		{"unknown field", `{` + raw + `, "queue": "x"}`, 400, codeUnknownField},
 		{"server-side field", `{` + raw + `, "training_queue": "x"}`, 400, codeUnknownField},
 		{"bad id", `{` + raw + `, "id": "../../etc"}`, 400, codeBadRequest},
+		{"model name with a slash", `{` + raw + `, "model_name": "team/prdtypecode"}`, 400, codeBadRequest},
+		{"model name with a space", `{` + raw + `, "model_name": "my model"}`, 400, codeBadRequest},
 		{"wrong type", `{` + raw + `, "holdout_fraction": "half"}`, 400, codeInvalidJSON},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -48,6 +48,9 @@ func main() {
 	}
 }
 
+// startTimeout bounds the wait for each dependency at start-up.
+const startTimeout = 30 * time.Second
+
 func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	for _, q := range queues {
 		if q != "main" && q != "training" {
@@ -56,22 +59,31 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful shutdown; a second one kills.
+	context.AfterFunc(ctx, stop)
 
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	// Each dependency gets its own deadline, so the one that hangs is the
+	// one the error names.
 	store, err := artifact.New(cfg.S3)
 	if err != nil {
 		return err
 	}
-	if err := store.EnsureBucket(startCtx); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	err = store.EnsureBucket(sctx)
+	cancel()
+	if err != nil {
 		return err
 	}
-	reg, err := registry.Open(startCtx, cfg.DatabaseURL, log)
+	sctx, cancel = context.WithTimeout(ctx, startTimeout)
+	reg, err := registry.Open(sctx, cfg.DatabaseURL, log)
+	cancel()
 	if err != nil {
 		return err
 	}
 	defer reg.Close()
-	c, err := client.DialContext(startCtx, client.Options{
+	sctx, cancel = context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	c, err := client.DialContext(sctx, client.Options{
 		HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log),
 	})
 	if err != nil {

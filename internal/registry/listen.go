@@ -12,13 +12,16 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Reconnection back-off of Listen, and how often it checks that an idle
+// Reconnection back-off of Listen, how often it checks that an idle
 // connection is still alive (a silently dropped TCP connection would
-// otherwise go unnoticed until the next notification never arrives).
+// otherwise go unnoticed until the next notification never arrives), and
+// how long a ping may go unanswered before the connection counts as dead
+// (TCP alone would take minutes to tell).
 const (
 	listenMinReconnect = 250 * time.Millisecond
 	listenMaxReconnect = 10 * time.Second
 	listenPingInterval = 30 * time.Second
+	listenPingTimeout  = 10 * time.Second
 )
 
 // Listen calls fn with every alias move notified on AliasChannel of the
@@ -34,8 +37,19 @@ const (
 // If the first connection fails, Listen returns the error at once, with
 // the same clear messages as Open, so a misconfiguration is not hidden.
 // After that it reconnects on its own with back-off, logging every loss
-// and failed attempt to log (which may be nil).
+// and failed attempt to log (which may be nil). The exception is a
+// connection that stops answering (a network black hole, a failover):
+// lib/pq cannot drop it before TCP gives up, so Listen returns an error
+// and leaves reconnecting to its caller, who can call it again.
+//
+// Listen returns promptly when ctx is done, even while the database does
+// not answer.
 func Listen(ctx context.Context, dsn string, log logrus.FieldLogger, fn func(AliasEvent)) error {
+	return listenTimed(ctx, dsn, log, fn, listenPingInterval, listenPingTimeout)
+}
+
+// listenTimed is Listen with its ping timings as parameters, for tests.
+func listenTimed(ctx context.Context, dsn string, log logrus.FieldLogger, fn func(AliasEvent), pingEvery, pingTimeout time.Duration) error {
 	if log == nil {
 		log = discard()
 	}
@@ -68,7 +82,17 @@ func Listen(ctx context.Context, dsn string, log logrus.FieldLogger, fn func(Ali
 		}
 	}
 	l := pq.NewListener(dsn, listenMinReconnect, listenMaxReconnect, onEvent)
-	defer l.Close()
+	// Close waits for l's lock, which a call stuck on an unanswering
+	// connection (Ping, Listen, a reconnection) holds until TCP gives up,
+	// possibly minutes: close aside so Listen returns at once. Draining
+	// Notify lets lib/pq's goroutine finish; both then end.
+	defer func() {
+		go func() {
+			_ = l.Close()
+			for range l.Notify {
+			}
+		}()
+	}()
 
 	// l.Listen blocks until a connection is up, so wait for it, for the
 	// first failure, or for ctx; closing l (deferred) releases it.
@@ -88,8 +112,11 @@ func Listen(ctx context.Context, dsn string, log logrus.FieldLogger, fn func(Ali
 	log.Debug("registry: listening for alias moves")
 	fn(AliasEvent{Resync: true})
 
-	var pinging atomic.Bool
-	ping := time.NewTicker(listenPingInterval)
+	// One ping at a time, run aside so delivery never stalls. pingDeadline
+	// is nil when no ping is in flight.
+	pong := make(chan error, 1)
+	var pingDeadline <-chan time.Time
+	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
 	for {
 		select {
@@ -111,16 +138,19 @@ func Listen(ctx context.Context, dsn string, log logrus.FieldLogger, fn func(Ali
 			}
 			fn(ev)
 		case <-ping.C:
-			// Ping can block on a dead connection until TCP gives up: run it
-			// aside so delivery never stalls, one at a time.
-			if pinging.CompareAndSwap(false, true) {
-				go func() {
-					defer pinging.Store(false)
-					if err := l.Ping(); err != nil {
-						log.WithError(err).Debug("registry: listener ping failed")
-					}
-				}()
+			if pingDeadline == nil {
+				go func() { pong <- l.Ping() }()
+				pingDeadline = time.After(pingTimeout)
 			}
+		case err := <-pong:
+			pingDeadline = nil
+			// lib/pq drops a connection whose ping failed and reconnects.
+			if err != nil {
+				log.WithError(err).Debug("registry: listener ping failed")
+			}
+		case <-pingDeadline:
+			return fmt.Errorf("registry: listen on %s at %s: no answer to a ping within %s; connection presumed dead",
+				AliasChannel, address(cfg), pingTimeout)
 		}
 	}
 }

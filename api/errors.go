@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 
@@ -28,7 +29,12 @@ const (
 	codeNotReady         = "not_ready"
 	codeUnavailable      = "unavailable"
 	codeInternal         = "internal"
+	codeClientClosed     = "client_closed"
 )
+
+// statusClientClosed is the status logged (and counted) for a request whose
+// client went away before the answer; nginx's convention.
+const statusClientClosed = 499
 
 // apiError is an error with the HTTP status and code to answer it with.
 // Its message is shown to the caller; cause, when set, is only logged.
@@ -37,6 +43,9 @@ type apiError struct {
 	code    string
 	message string
 	cause   error
+	// retryAfter, when set, marks load shedding: it is sent as Retry-After
+	// and logged as a warning, not as a failure.
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string {

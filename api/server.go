@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -256,6 +258,9 @@ func (s *server) authenticate(r *http.Request, need auth.Role) (*auth.Principal,
 		return nil, errorf(http.StatusUnauthorized, codeUnauthorized, "authentication required: send HTTP Basic credentials")
 	case errors.Is(err, auth.ErrBadCredentials):
 		return nil, errorf(http.StatusUnauthorized, codeUnauthorized, "wrong user name or password")
+	case errors.Is(err, auth.ErrBusy):
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+			message: "too many logins are being checked; try again shortly", cause: err, retryAfter: time.Second}
 	case err != nil:
 		return nil, unavailable("authentication", err)
 	case !p.Role.Allows(need):
@@ -268,16 +273,27 @@ func (s *server) authenticate(r *http.Request, need auth.Role) (*auth.Principal,
 // not see.
 func (s *server) answerError(w *statusWriter, r *http.Request, log *logrus.Entry, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away: nothing failed on our side.
+		ae = &apiError{status: statusClientClosed, code: codeClientClosed, message: "client closed the request", cause: err}
+	case !errors.As(err, &ae):
 		ae = &apiError{status: http.StatusInternalServerError, code: codeInternal, message: "internal error", cause: err}
 	}
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="prodcat", charset="UTF-8"`)
 	}
-	if ae.status >= 500 {
-		log.WithError(err).WithFields(logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}).Error("api: request failed")
-	} else if s.logger.IsLevelEnabled(logrus.DebugLevel) {
-		log.WithError(err).WithFields(logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}).Debug("api: request rejected")
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ae.retryAfter.Seconds()))))
+	}
+	fields := logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}
+	switch {
+	case ae.retryAfter > 0:
+		log.WithError(err).WithFields(fields).Warn("api: request shed")
+	case ae.status >= 500:
+		log.WithError(err).WithFields(fields).Error("api: request failed")
+	case s.logger.IsLevelEnabled(logrus.DebugLevel):
+		log.WithError(err).WithFields(fields).Debug("api: request rejected")
 	}
 	if w.wrote {
 		return // too late for an error answer; the log has it

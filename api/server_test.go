@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -184,6 +185,43 @@ func TestDependencyFailureIsLoggedNotShown(t *testing.T) {
 	last := h.logs.LastEntry()
 	if last == nil || last.Level != logrus.ErrorLevel || !strings.Contains(last.Data[logrus.ErrorKey].(error).Error(), "10.1.2.3") {
 		t.Errorf("the cause is not logged: %+v", last)
+	}
+}
+
+// A client that hangs up while its password is checked is not an outage:
+// no Error line, and a 499 in the metrics.
+func TestClientGoneIsNotAFailure(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, "GET", "/v1/models", nil)
+	r.SetBasicAuth(adminUser, "not the password") // not cached: needs bcrypt
+	h.h.ServeHTTP(httptest.NewRecorder(), r)
+	for _, e := range h.logs.AllEntries() {
+		if e.Level <= logrus.WarnLevel {
+			t.Errorf("logged at %s: %s %v", e.Level, e.Message, e.Data)
+		}
+	}
+	w := h.do("GET", "/metrics", anonymous, "")
+	if !strings.Contains(w.Body.String(), `prodcat_http_requests_total{code="499",route="GET /v1/models"} 1`) {
+		t.Error("the abandoned request is not counted as 499")
+	}
+}
+
+// Load shedding answers 503 with Retry-After and logs a warning, not an
+// error.
+func TestShedRequestGetsRetryAfter(t *testing.T) {
+	h := newHarness(t)
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/v1/models", nil)
+	shed := &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, message: "busy", cause: auth.ErrBusy, retryAfter: 1500 * time.Millisecond}
+	h.srv.answerError(&statusWriter{ResponseWriter: rec}, r, logrus.NewEntry(h.srv.logger), shed)
+	wantError(t, rec, http.StatusServiceUnavailable, codeUnavailable)
+	if got := rec.Header().Get("Retry-After"); got != "2" {
+		t.Errorf("Retry-After %q, want 2", got)
+	}
+	if last := h.logs.LastEntry(); last == nil || last.Level != logrus.WarnLevel {
+		t.Errorf("logged %+v, want a warning", last)
 	}
 }
 

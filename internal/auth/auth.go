@@ -11,7 +11,9 @@
 // microsecond. Credentials that failed are remembered too (in a bounded
 // set), so a client stuck with a wrong password does not cost a bcrypt per
 // request; new guesses do, and at most a few bcrypt checks run at once, so
-// a flood of guesses cannot take every core.
+// a flood of guesses cannot take every core. Checks waiting for their turn
+// are bounded too, and dropped when every request waiting for them has
+// gone, so guesses sent and abandoned cannot pile up ahead of a real login.
 package auth
 
 import (
@@ -32,7 +34,6 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/sync/singleflight"
 )
 
 // Role is what a user may do.
@@ -70,18 +71,27 @@ type Principal struct {
 	Role Role
 }
 
-// Errors of Authenticate. Both mean 401 to an HTTP caller.
+// Errors of Authenticate. The first two mean 401 to an HTTP caller.
 var (
 	// ErrNoCredentials: the Authorization header is missing or is not
 	// well-formed Basic credentials.
 	ErrNoCredentials = errors.New("no Basic credentials")
 	// ErrBadCredentials: unknown user or wrong password.
 	ErrBadCredentials = errors.New("wrong user name or password")
+	// ErrBusy: too many new credentials already wait for a bcrypt check,
+	// so this one was not checked. It says nothing about the credentials;
+	// an HTTP caller should get 503 with Retry-After and try again. Already
+	// verified credentials never get it.
+	ErrBusy = errors.New("too many password checks waiting; try again later")
 )
 
 // maxFailed bounds the set of remembered failed credentials; when it is
 // full it is emptied, which only costs some bcrypt checks again.
 const maxFailed = 4096
+
+// queuedPerSlot bounds the checks waiting for a bcrypt slot, per slot: a
+// new login waits at most about that many bcrypt turns, else gets ErrBusy.
+const queuedPerSlot = 16
 
 // maxCredentials bounds the decoded "user:password" of a Basic header,
 // maxEncoded its base64 form.
@@ -98,15 +108,32 @@ type Authenticator struct {
 	dummy []byte
 	macs  sync.Pool // *mac, keyed with key
 	key   [32]byte
-	// slow bounds concurrent bcrypt checks; flight merges concurrent checks
-	// of the same credential (a client opening many connections at once).
-	slow   chan struct{}
-	flight singleflight.Group
+	// slow bounds concurrent bcrypt checks.
+	slow chan struct{}
+	// maxQueued bounds the checks waiting for a slot.
+	maxQueued int
 
 	mu     sync.Mutex
 	failed map[[sha256.Size]byte]struct{}
+	// checks holds the checks queued or running, by MAC, so that requests
+	// bringing the same credential at once (a client opening many
+	// connections) share one; queued counts those waiting for a slot.
+	checks map[[sha256.Size]byte]*check
+	queued int
 	// bcrypts counts bcrypt checks, for tests.
 	bcrypts atomic.Int64
+}
+
+// check is one bcrypt check of a credential. Its fields other than done,
+// p and err are guarded by Authenticator.mu.
+type check struct {
+	waiters int  // requests waiting for the outcome
+	started bool // it has a slot and will run to the end
+	// abandon is closed when the last waiter leaves before it started.
+	abandon chan struct{}
+	done    chan struct{} // closed once p or err is set
+	p       *Principal
+	err     error
 }
 
 type account struct {
@@ -129,10 +156,13 @@ func New(users []User) (*Authenticator, error) {
 	if len(users) == 0 {
 		return nil, errors.New("auth: no users")
 	}
+	slots := max(1, runtime.GOMAXPROCS(0)/2)
 	a := &Authenticator{
-		users:  make(map[string]*account, len(users)),
-		slow:   make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		failed: make(map[[sha256.Size]byte]struct{}),
+		users:     make(map[string]*account, len(users)),
+		slow:      make(chan struct{}, slots),
+		maxQueued: slots * queuedPerSlot,
+		failed:    make(map[[sha256.Size]byte]struct{}),
+		checks:    make(map[[sha256.Size]byte]*check),
 	}
 	cost := bcrypt.MinCost // the dummy hash costs what the users' hashes cost
 	for _, u := range users {
@@ -178,8 +208,9 @@ func checkUser(u User) error {
 }
 
 // Authenticate checks the value of an Authorization header. It returns
-// the caller, or an error wrapping ErrNoCredentials or ErrBadCredentials,
-// or ctx's error when ctx ends while a bcrypt check waits for its turn.
+// the caller, or an error wrapping ErrNoCredentials, ErrBadCredentials or
+// ErrBusy, or one wrapping ctx's error when ctx ends before the outcome of
+// a bcrypt check is known.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (*Principal, error) {
 	const prefix = "Basic "
 	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
@@ -236,56 +267,107 @@ func (a *Authenticator) sum(cred []byte) [sha256.Size]byte {
 
 // slowPath checks a credential that is not cached as good with bcrypt,
 // once even when many requests bring it at the same time. The shared check
-// does not depend on any one caller's context: it ends within one bcrypt
-// turn anyway, and each caller stops waiting when its own context ends.
+// does not depend on any one caller's context: each caller stops waiting
+// when its own context ends, and the check is dropped if all of them do
+// before it gets a bcrypt slot.
 func (a *Authenticator) slowPath(ctx context.Context, acc *account, password []byte, sum [sha256.Size]byte) (*Principal, error) {
-	// The failed set is indexed by the MAC; looking it up leaks nothing
-	// about passwords, since the MAC key never leaves the process.
-	if a.isFailed(sum) {
-		return nil, ErrBadCredentials
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("auth: password check: %w", err)
 	}
-	pw := string(password) // copied: the caller's buffer is reused
-	ch := a.flight.DoChan(string(sum[:]), func() (any, error) {
-		// An earlier flight for this credential may have ended between the
-		// caller's cache look-ups and this one.
-		if acc != nil {
-			if v := acc.verified.Load(); v != nil && subtle.ConstantTimeCompare(v[:], sum[:]) == 1 {
-				return &acc.principal, nil
-			}
-		}
-		if a.isFailed(sum) {
-			return nil, ErrBadCredentials
-		}
-		a.slow <- struct{}{}
-		defer func() { <-a.slow }()
-		hash := a.dummy
-		if acc != nil {
-			hash = acc.hash
-		}
-		a.bcrypts.Add(1)
-		if bcrypt.CompareHashAndPassword(hash, []byte(pw)) != nil || acc == nil {
-			a.remember(sum)
-			return nil, ErrBadCredentials
-		}
-		acc.verified.Store(&sum)
-		return &acc.principal, nil
-	})
+	c, p, err := a.join(acc, password, sum)
+	if c == nil {
+		return p, err
+	}
 	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*Principal), nil
+	case <-c.done:
+		return c.p, c.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		a.leave(c, sum)
+		return nil, fmt.Errorf("auth: gave up waiting for a password check: %w", ctx.Err())
 	}
 }
 
-func (a *Authenticator) isFailed(sum [sha256.Size]byte) bool {
+// join adds the caller to the check of sum, starting one if none is
+// queued or running. It returns the check to wait for, or nil and the
+// answer when no bcrypt is needed or the queue is full.
+func (a *Authenticator) join(acc *account, password []byte, sum [sha256.Size]byte) (*check, *Principal, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	_, failed := a.failed[sum]
-	return failed
+	if c := a.checks[sum]; c != nil {
+		c.waiters++
+		return c, nil, nil
+	}
+	// A check of this credential may have ended since the caller's cache
+	// look-up; checks record their outcome before leaving a.checks. The
+	// failed set is indexed by the MAC; looking it up leaks nothing about
+	// passwords, since the MAC key never leaves the process.
+	if acc != nil {
+		if v := acc.verified.Load(); v != nil && subtle.ConstantTimeCompare(v[:], sum[:]) == 1 {
+			return nil, &acc.principal, nil
+		}
+	}
+	if _, failed := a.failed[sum]; failed {
+		return nil, nil, ErrBadCredentials
+	}
+	if a.queued >= a.maxQueued {
+		return nil, nil, ErrBusy
+	}
+	c := &check{waiters: 1, abandon: make(chan struct{}), done: make(chan struct{})}
+	a.checks[sum] = c
+	a.queued++
+	go a.run(c, acc, string(password), sum) // password copied: the caller's buffer is reused
+	return c, nil, nil
+}
+
+// leave takes a caller that gave up off c, and drops c if it was the last
+// one and c still waits for a slot.
+func (a *Authenticator) leave(c *check, sum [sha256.Size]byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c.waiters--
+	if c.waiters == 0 && !c.started {
+		delete(a.checks, sum)
+		a.queued--
+		close(c.abandon)
+	}
+}
+
+// run waits for a bcrypt slot unless c is abandoned first, checks the
+// password and records the outcome.
+func (a *Authenticator) run(c *check, acc *account, pw string, sum [sha256.Size]byte) {
+	select {
+	case a.slow <- struct{}{}:
+	case <-c.abandon:
+		return
+	}
+	a.mu.Lock()
+	if c.waiters == 0 { // abandoned as the slot came free
+		a.mu.Unlock()
+		<-a.slow
+		return
+	}
+	c.started = true
+	a.queued--
+	a.mu.Unlock()
+
+	hash := a.dummy
+	if acc != nil {
+		hash = acc.hash
+	}
+	a.bcrypts.Add(1)
+	ok := bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil && acc != nil
+	<-a.slow
+	if ok {
+		acc.verified.Store(&sum)
+		c.p = &acc.principal
+	} else {
+		a.remember(sum)
+		c.err = ErrBadCredentials
+	}
+	a.mu.Lock()
+	delete(a.checks, sum)
+	a.mu.Unlock()
+	close(c.done)
 }
 
 // remember adds a failed credential to the bounded failed set.

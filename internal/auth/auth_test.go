@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -143,6 +147,142 @@ func TestWaitForBcryptEndsWithContext(t *testing.T) {
 	if _, err := a.Authenticate(context.Background(), basic("alice", "wonderland")); err != nil {
 		t.Fatalf("after the slots freed: %v", err)
 	}
+}
+
+// holdSlots takes every bcrypt slot, as checks of other credentials would,
+// and returns a func that frees them.
+func holdSlots(a *Authenticator) (free func()) {
+	for range cap(a.slow) {
+		a.slow <- struct{}{}
+	}
+	return func() {
+		for range cap(a.slow) {
+			<-a.slow
+		}
+	}
+}
+
+// Guesses whose senders gave up while their check waited for a slot must
+// not run bcrypt later, nor delay the next login. synctest makes "waiting"
+// and the deadlines exact: no wall-clock time is involved.
+func TestAbandonedChecksDoNotRunBcrypt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAuth(t)
+		free := holdSlots(a)
+		const n = 16 // within the queue bound whatever the slot count
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+				defer cancel()
+				_, errs[i] = a.Authenticate(ctx, basic("alice", fmt.Sprint("guess-", i)))
+			})
+		}
+		synctest.Wait() // every guess waits for a slot
+		time.Sleep(time.Second)
+		wg.Wait() // every sender gave up
+		for i, err := range errs {
+			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrBadCredentials) {
+				t.Fatalf("guess %d: err = %v, want only context.DeadlineExceeded", i, err)
+			}
+		}
+		synctest.Wait() // let the dropped checks see it
+		free()
+		p, err := a.Authenticate(context.Background(), basic("alice", "wonderland"))
+		if err != nil || p.Name != "alice" {
+			t.Fatalf("login after the guesses: %+v, %v", p, err)
+		}
+		if got := a.bcrypts.Load(); got != 1 {
+			t.Errorf("%d bcrypt checks by the time the login was served, want 1 (its own): abandoned guesses ran", got)
+		}
+	})
+}
+
+// A shared check is dropped only when every caller waiting for it gave up.
+func TestSharedCheckOutlivesOneCaller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAuth(t)
+		free := holdSlots(a)
+		h := basic("alice", "wonderland")
+		ctx, cancel := context.WithCancel(context.Background())
+		var quitter, stayer error
+		var wg sync.WaitGroup
+		wg.Go(func() { _, quitter = a.Authenticate(ctx, h) })
+		synctest.Wait()
+		wg.Go(func() { _, stayer = a.Authenticate(context.Background(), h) })
+		synctest.Wait()
+		cancel()
+		synctest.Wait()
+		free()
+		wg.Wait()
+		if !errors.Is(quitter, context.Canceled) {
+			t.Errorf("caller that gave up: err = %v, want context.Canceled", quitter)
+		}
+		if stayer != nil {
+			t.Errorf("caller that waited: %v", stayer)
+		}
+		if got := a.bcrypts.Load(); got != 1 {
+			t.Errorf("%d bcrypt checks, want 1", got)
+		}
+	})
+}
+
+// New credentials beyond the queue bound fail fast with ErrBusy; verified
+// ones, remembered failures and credentials already queued are not refused.
+func TestQueueIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAuth(t)
+		ctx := context.Background()
+		good, bad := basic("alice", "wonderland"), basic("alice", "known-bad")
+		if _, err := a.Authenticate(ctx, good); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(ctx, bad); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("bad: %v", err)
+		}
+		free := holdSlots(a)
+		var wg sync.WaitGroup
+		var unexpected atomic.Int64
+		guess := func(i int) {
+			if _, err := a.Authenticate(ctx, basic("alice", fmt.Sprint("guess-", i))); !errors.Is(err, ErrBadCredentials) {
+				unexpected.Add(1)
+			}
+		}
+		for i := range a.maxQueued {
+			wg.Go(func() { guess(i) })
+		}
+		synctest.Wait() // the queue is full
+		// A credential already queued is joined, not refused.
+		wg.Go(func() { guess(0) })
+		synctest.Wait()
+
+		// Returns at once: the test would deadlock if it waited.
+		if _, err := a.Authenticate(ctx, basic("alice", "one-more")); !errors.Is(err, ErrBusy) {
+			t.Errorf("new credential with the queue full: err = %v, want ErrBusy", err)
+		}
+		if p, err := a.Authenticate(ctx, good); err != nil || p.Name != "alice" {
+			t.Errorf("verified credential with the queue full: %+v, %v", p, err)
+		}
+		if _, err := a.Authenticate(ctx, bad); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("remembered failure with the queue full: err = %v, want ErrBadCredentials", err)
+		}
+
+		free()
+		wg.Wait()
+		if n := unexpected.Load(); n != 0 {
+			t.Errorf("%d queued guesses did not get ErrBadCredentials", n)
+		}
+		if got, want := a.bcrypts.Load(), int64(2+a.maxQueued); got != want {
+			t.Errorf("%d bcrypt checks, want %d", got, want)
+		}
+		if a.queued != 0 || len(a.checks) != 0 {
+			t.Errorf("after the queue drained: %d queued, %d checks", a.queued, len(a.checks))
+		}
+		if _, err := a.Authenticate(ctx, basic("alice", "one-more")); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("new credential after the queue drained: err = %v, want ErrBadCredentials", err)
+		}
+	})
 }
 
 func TestFailedSetIsBounded(t *testing.T) {

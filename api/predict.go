@@ -42,7 +42,8 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 	m := s.models.Current()
 	if m == nil {
 		return errorf(http.StatusServiceUnavailable, codeNoModel,
-			"no model is being served yet: train one (starter train ... --wait) and promote it to production; the API loads it as soon as the alias moves")
+			"no model is being served yet: either none is promoted to production (train one with starter train ... --wait; "+
+				"the API loads it as soon as the alias moves) or loading it failed (see the API's logs)")
 	}
 	sc := s.getScratch()
 	defer s.putScratch(sc)

@@ -275,6 +275,9 @@ func (r *Registry) inModelTx(ctx context.Context, model, alias string, fn func(*
 // lock: it updates the alias, appends the history row and queues the
 // NOTIFY, which PostgreSQL delivers only if tx commits.
 func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias string, version int, reason, actor string) (AliasMove, error) {
+	if !versionInRange(version) {
+		return AliasMove{}, fmt.Errorf("version %w", ErrNotFound)
+	}
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM model_versions WHERE model_name = $1 AND version = $2`, model, version).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {

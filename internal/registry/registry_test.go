@@ -675,12 +675,14 @@ func TestNotFound(t *testing.T) {
 	checks := map[string]error{}
 	_, checks["version of unknown model"] = r.Version(ctx, "nope", 1)
 	_, checks["unknown version"] = r.Version(ctx, "m", 2)
+	_, checks["version beyond the column's range"] = r.Version(ctx, "m", 3_000_000_000)
 	_, checks["versions of unknown model"] = r.Versions(ctx, "nope")
 	_, checks["unset alias"] = r.Alias(ctx, "m", AliasProduction)
 	_, checks["alias of unknown model"] = r.Alias(ctx, "nope", AliasProduction)
 	_, checks["aliases of unknown model"] = r.Aliases(ctx, "nope")
 	_, checks["set alias of unknown model"] = r.SetAlias(ctx, "nope", AliasProduction, 1, "", "")
 	_, checks["set alias to unknown version"] = r.SetAlias(ctx, "m", AliasProduction, 2, "", "")
+	_, checks["set alias beyond the column's range"] = r.SetAlias(ctx, "m", AliasProduction, 3_000_000_000, "", "")
 	_, checks["rollback without history"] = r.Rollback(ctx, "m", AliasProduction, "", "")
 	_, checks["history of unknown model"] = r.AliasHistory(ctx, "nope")
 	for name, err := range checks {

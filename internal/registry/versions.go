@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/lib/pq"
@@ -193,6 +194,9 @@ func checkNewVersion(nv NewVersion) error {
 
 // Version returns version v of model, or ErrNotFound.
 func (r *Registry) Version(ctx context.Context, model string, v int) (Version, error) {
+	if !versionInRange(v) {
+		return Version{}, fmt.Errorf("registry: version %d of %s: %w", v, model, ErrNotFound)
+	}
 	ver, err := scanVersion(r.db.QueryRowContext(ctx, versionQuery+` WHERE v.model_name = $1 AND v.version = $2`, model, v))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Version{}, fmt.Errorf("registry: version %d of %s: %w", v, model, ErrNotFound)
@@ -202,6 +206,10 @@ func (r *Registry) Version(ctx context.Context, model string, v int) (Version, e
 	}
 	return ver, nil
 }
+
+// versionInRange reports whether v fits the version column; PostgreSQL
+// would answer a bigger number with an error, not with "no such version".
+func versionInRange(v int) bool { return v >= 1 && v <= math.MaxInt32 }
 
 // Versions returns the model's versions, newest first, or ErrNotFound for
 // an unknown model.

@@ -216,6 +216,31 @@ func (f *fakeRegistry) SetAlias(_ context.Context, model, alias string, version 
 	return f.move(alias, version, reason, actor), nil
 }
 
+func (f *fakeRegistry) CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (registry.AliasMove, error) {
+	if err := f.expect(alias, expected, version); err != nil {
+		return registry.AliasMove{}, err
+	}
+	return f.SetAlias(ctx, model, alias, version, reason, actor)
+}
+
+func (f *fakeRegistry) RollbackFrom(ctx context.Context, model, alias string, expected int, reason, actor string) (registry.AliasMove, error) {
+	if err := f.expect(alias, expected, -1); err != nil {
+		return registry.AliasMove{}, err
+	}
+	return f.Rollback(ctx, model, alias, reason, actor)
+}
+
+// expect is the registry's compare-and-set condition: the alias points at
+// expected or already at version.
+func (f *fakeRegistry) expect(alias string, expected, version int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if now := f.aliases[alias]; now != expected && now != version {
+		return fmt.Errorf("registry: alias %s points at version %d, not the expected %d: %w", alias, now, expected, registry.ErrConflict)
+	}
+	return nil
+}
+
 func (f *fakeRegistry) Rollback(_ context.Context, model, alias, reason, actor string) (registry.AliasMove, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

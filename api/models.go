@@ -107,6 +107,10 @@ type aliasRequest struct {
 	Version  int    `json:"version"`
 	Rollback bool   `json:"rollback"`
 	Reason   string `json:"reason"`
+	// ExpectedVersion, when set, is where the caller saw the alias: the
+	// move happens only if it still points there (409 otherwise), so two
+	// people undoing the same bad version undo it once.
+	ExpectedVersion *int `json:"expected_version"`
 }
 
 func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -123,6 +127,10 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		return badRequest("give either version or rollback, not both")
 	case !req.Rollback && req.Version <= 0:
 		return badRequest("version: want a positive version number (or rollback: true)")
+	case req.ExpectedVersion != nil && *req.ExpectedVersion < 0:
+		return badRequest("expected_version: want the version the alias points at now (0: not set)")
+	case req.ExpectedVersion != nil && *req.ExpectedVersion == 0 && req.Rollback:
+		return badRequest("expected_version 0 says the alias is not set: there is nothing to roll back")
 	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
@@ -131,9 +139,14 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		mv  registry.AliasMove
 		err error
 	)
-	if req.Rollback {
+	switch exp := req.ExpectedVersion; {
+	case req.Rollback && exp != nil:
+		mv, err = s.registry.RollbackFrom(ctx, name, alias, *exp, req.Reason, p.Name)
+	case req.Rollback:
 		mv, err = s.registry.Rollback(ctx, name, alias, req.Reason, p.Name)
-	} else {
+	case exp != nil:
+		mv, err = s.registry.CompareAndSetAlias(ctx, name, alias, *exp, req.Version, req.Reason, p.Name)
+	default:
 		mv, err = s.registry.SetAlias(ctx, name, alias, req.Version, req.Reason, p.Name)
 	}
 	if err != nil {

@@ -125,10 +125,28 @@ func TestMoveAlias(t *testing.T) {
 		{"unknown version", path, `{"version": 7, "reason": "x"}`, 404, codeNotFound},
 		{"unknown model", "/v1/models/nope/aliases/production", `{"version": 1, "reason": "x"}`, 404, codeNotFound},
 		{"rollback without history", "/v1/models/" + testModel + "/aliases/challenger", `{"rollback": true, "reason": "x"}`, 404, codeNotFound},
+		{"negative expected version", path, `{"version": 2, "reason": "x", "expected_version": -1}`, 400, codeBadRequest},
+		{"rollback of an alias expected unset", path, `{"rollback": true, "reason": "x", "expected_version": 0}`, 400, codeBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantError(t, h.do("POST", tc.path, asAdmin, tc.body), tc.status, tc.code)
 		})
+	}
+
+	// With expected_version, two rollbacks of the same bad version undo it
+	// once: production is at 1 after the rollback above; promote 2 again.
+	decodeBody(t, h.do("POST", path, asAdmin, `{"version": 2, "reason": "retry", "expected_version": 1}`), &mv)
+	if mv.To != 2 {
+		t.Fatalf("conditional promotion %+v", mv)
+	}
+	wantError(t, h.do("POST", path, asAdmin, `{"version": 1, "reason": "stale view", "expected_version": 1}`), http.StatusConflict, codeConflict)
+	decodeBody(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "v2 is bad", "expected_version": 2}`), &mv)
+	if mv.To != 1 {
+		t.Fatalf("conditional rollback %+v", mv)
+	}
+	wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "v2 is bad", "expected_version": 2}`), http.StatusConflict, codeConflict)
+	if h.reg.aliases["production"] != 1 {
+		t.Errorf("production at %d after two rollbacks of 2, want 1", h.reg.aliases["production"])
 	}
 
 	// The first setting of an alias has nothing to roll back to.

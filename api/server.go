@@ -41,7 +41,9 @@ type modelRegistry interface {
 	Aliases(ctx context.Context, model string) (map[string]int, error)
 	AliasHistory(ctx context.Context, model string) ([]registry.AliasMove, error)
 	SetAlias(ctx context.Context, model, alias string, version int, reason, actor string) (registry.AliasMove, error)
+	CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (registry.AliasMove, error)
 	Rollback(ctx context.Context, model, alias, reason, actor string) (registry.AliasMove, error)
+	RollbackFrom(ctx context.Context, model, alias string, expected int, reason, actor string) (registry.AliasMove, error)
 }
 
 // artifacts reads evaluation reports and checks training inputs.

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -134,6 +135,7 @@ func newModelsCmd() *cobra.Command {
 		}),
 	}
 	var reason, alias string
+	var expect int
 	promote := &cobra.Command{
 		Use: "promote VERSION", Short: "point an alias (production by default) at a version, recording why", Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
@@ -145,7 +147,12 @@ func newModelsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mv, err := r.SetAlias(ctx, name(a), alias, v, reason, actor())
+			var mv registry.AliasMove
+			if expect >= 0 {
+				mv, err = r.CompareAndSetAlias(ctx, name(a), alias, expect, v, reason, actor())
+			} else {
+				mv, err = r.SetAlias(ctx, name(a), alias, v, reason, actor())
+			}
 			if err != nil {
 				return err
 			}
@@ -159,7 +166,12 @@ func newModelsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mv, err := r.Rollback(ctx, name(a), alias, reason, actor())
+			var mv registry.AliasMove
+			if expect >= 0 {
+				mv, err = r.RollbackFrom(ctx, name(a), alias, expect, reason, actor())
+			} else {
+				mv, err = r.Rollback(ctx, name(a), alias, reason, actor())
+			}
 			if err != nil {
 				return err
 			}
@@ -169,6 +181,7 @@ func newModelsCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{promote, rollback} {
 		c.Flags().StringVar(&reason, "reason", "", "why the alias moves (recorded in the history)")
 		c.Flags().StringVar(&alias, "alias", "production", "alias to move")
+		c.Flags().IntVar(&expect, "expect", -1, "move only if the alias points at this version now (0: not set), so two people rolling back at once undo one move")
 		_ = c.MarkFlagRequired("reason")
 	}
 	cmd.AddCommand(list, show, promote, rollback)

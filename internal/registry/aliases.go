@@ -207,7 +207,34 @@ func (r *Registry) Publish(ctx context.Context, p Publication) (AliasMove, error
 // first setting has nothing to go back to, which is ErrConflict. An empty
 // reason is recorded as "rollback of move N".
 func (r *Registry) Rollback(ctx context.Context, model, alias, reason, actor string) (AliasMove, error) {
+	return r.rollback(ctx, model, alias, -1, reason, actor)
+}
+
+// RollbackFrom is Rollback on condition that the alias still points at
+// expected; otherwise it changes nothing and returns ErrConflict. Two
+// people rolling back the same bad version at once then undo it once,
+// instead of the second undoing the first.
+func (r *Registry) RollbackFrom(ctx context.Context, model, alias string, expected int, reason, actor string) (AliasMove, error) {
+	if expected < 1 {
+		return AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: expected version %d: %w", alias, model, expected, ErrInvalid)
+	}
+	return r.rollback(ctx, model, alias, expected, reason, actor)
+}
+
+// rollback is Rollback, conditional on the alias pointing at expected when
+// expected is positive.
+func (r *Registry) rollback(ctx context.Context, model, alias string, expected int, reason, actor string) (AliasMove, error) {
 	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
+		if expected > 0 {
+			var cur sql.NullInt64
+			err := tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&cur)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return AliasMove{}, err
+			}
+			if int(cur.Int64) != expected {
+				return AliasMove{}, fmt.Errorf("alias points at version %d, not the expected %d: %w", cur.Int64, expected, ErrConflict)
+			}
+		}
 		var (
 			id       int64
 			from, to sql.NullInt64

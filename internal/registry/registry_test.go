@@ -826,3 +826,29 @@ func TestPublishIsAtomic(t *testing.T) {
 		t.Fatalf("challenger v%d (%v), run %s", v.Version, err, status(stale))
 	}
 }
+
+// RollbackFrom undoes a bad version once, however many people ask at once.
+func TestRollbackFrom(t *testing.T) {
+	r, _, ctx, model := withVersions(t, 2)
+	for v := 1; v <= 2; v++ {
+		if _, err := r.SetAlias(ctx, model, AliasProduction, v, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.RollbackFrom(ctx, model, AliasProduction, 1, "", "alice"); !errors.Is(err, ErrConflict) {
+		t.Errorf("stale expectation: err = %v, want ErrConflict", err)
+	}
+	if mv, err := r.RollbackFrom(ctx, model, AliasProduction, 2, "v2 is bad", "alice"); err != nil || !mv.Moved || mv.To != 1 {
+		t.Fatalf("RollbackFrom(2) = %+v, %v", mv, err)
+	}
+	// Bob saw v2 too and asks a moment later: his undo must not bring v2 back.
+	if _, err := r.RollbackFrom(ctx, model, AliasProduction, 2, "v2 is bad", "bob"); !errors.Is(err, ErrConflict) {
+		t.Errorf("second RollbackFrom(2): err = %v, want ErrConflict", err)
+	}
+	if a, err := r.Alias(ctx, model, AliasProduction); err != nil || a.Version != 1 {
+		t.Errorf("production = %+v, %v; want version 1", a, err)
+	}
+	if _, err := r.RollbackFrom(ctx, model, AliasProduction, 0, "", ""); !errors.Is(err, ErrInvalid) {
+		t.Errorf("expected 0: err = %v, want ErrInvalid", err)
+	}
+}

@@ -65,6 +65,9 @@ func newPredictBatchCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("start batch prediction: %w", err)
 			}
+			wctx, stopWorkers := context.WithCancel(ctx)
+			defer stopWorkers()
+			go a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()[0])
 			var res activities.BatchPredictResult
 			if err := run.Get(ctx, &res); err != nil {
 				return fmt.Errorf("batch prediction %s failed: %w", id, err)

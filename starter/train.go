@@ -179,8 +179,11 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 			}
 		}
 	}()
+	wctx, stopWorkers := context.WithCancel(ctx)
+	go a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()...)
 	var res workflows.TrainingResult
 	err := run.Get(ctx, &res)
+	stopWorkers()
 	close(done)
 	bar.Done()
 	if err != nil && ctx.Err() != nil {

@@ -18,18 +18,8 @@ mkdir -p .data/bin .data/run .data/logs
 echo "building worker, starter and api" >&2
 go build -ldflags "-X github.com/prodcat/prodcat/internal/version.commit=$commit" -o .data/bin/ ./worker ./starter ./api
 
-alive() { [ -f ".data/run/$1.pid" ] && kill -0 "$(cat ".data/run/$1.pid")" 2>/dev/null; }
 # restart name: (re)start a service from the binaries just built.
-restart() {
-	local name=$1
-	if alive "$name"; then
-		kill "$(cat ".data/run/$name.pid")"
-		while alive "$name"; do sleep 0.2; done
-	fi
-	setsid ".data/bin/$name" >>".data/logs/$name.log" 2>&1 </dev/null &
-	echo $! >".data/run/$name.pid"
-	echo "$name: started (pid $(cat ".data/run/$name.pid"), log .data/logs/$name.log)" >&2
-}
+restart() { scripts/stack.sh start "$1" ".data/bin/$1"; }
 restart worker
 
 .data/bin/starter demo-data --out .data/demo >/dev/null

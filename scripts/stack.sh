@@ -5,6 +5,8 @@
 #   scripts/stack.sh up       start what is not running (idempotent)
 #   scripts/stack.sh down [service...]
 #                             stop exactly the processes `up` started, by pid
+#   scripts/stack.sh start NAME COMMAND...
+#                             run COMMAND as service NAME (the worker, the API)
 #   scripts/stack.sh running  list the services of ours that are running
 #   scripts/stack.sh status   show what answers
 #   scripts/stack.sh logs [service]
@@ -46,7 +48,35 @@ port_open() {
 	(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
 }
 
-alive() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+# A pid file holds "pid start-time": a pid alone may belong to another
+# process after a reboot or a container restart, and must not be trusted,
+# let alone signalled.
+proc_start() { # proc_start pid: the process's start time in clock ticks since boot
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) } # the command name may hold spaces; fields follow its ')'
+	set -- $stat
+	echo "${20}"
+}
+
+write_pid() { # write_pid name pid
+	printf '%s %s\n' "$2" "$(proc_start "$2" || echo 0)" >"$run/$1.pid"
+}
+
+pid_of() { # pid_of name: prints the recorded pid if that process is still ours
+	local pid start
+	[ -f "$run/$1.pid" ] || return 1
+	read -r pid start <"$run/$1.pid" || true
+	[ -n "$pid" ] || return 1
+	if [ -n "${start:-}" ]; then
+		[ "$(proc_start "$pid")" = "$start" ] || return 1
+	else
+		kill -0 "$pid" 2>/dev/null || return 1 # a pid file from before start times
+	fi
+	echo "$pid"
+}
+
+alive() { pid_of "$1" >/dev/null; }
 
 wait_for() { # wait_for what seconds command...
 	local what=$1 secs=$2
@@ -82,11 +112,11 @@ spawn() { # spawn name command... : start a daemon in its own session, remember 
 	local name=$1
 	shift
 	setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null &
-	echo $! >"$run/$name.pid"
+	write_pid "$name" $!
 }
 
 up_temporal() {
-	if alive temporal; then say "temporal: already running (pid $(cat "$run/temporal.pid"))"; return; fi
+	if alive temporal; then say "temporal: already running (pid $(pid_of temporal))"; return; fi
 	port_open "$temporal_addr" && die "temporal: $temporal_addr is taken by a process we did not start; stop it or set TEMPORAL_ADDRESS"
 	local bin args=()
 	bin=$(temporal_bin)
@@ -97,12 +127,12 @@ up_temporal() {
 		--db-filename "$data/temporal/temporal.db" --log-level warn "${args[@]}"
 	wait_for temporal 60 "$bin" operator cluster health --address "$temporal_addr" >/dev/null 2>&1
 	wait_for "temporal namespace" 60 "$bin" operator namespace describe --address "$temporal_addr" -n default >/dev/null 2>&1
-	say "temporal: up on $temporal_addr, UI http://127.0.0.1:$temporal_ui_port (pid $(cat "$run/temporal.pid"))"
+	say "temporal: up on $temporal_addr, UI http://127.0.0.1:$temporal_ui_port (pid $(pid_of temporal))"
 }
 
 up_minio() {
 	if alive minio; then
-		say "minio: already running (pid $(cat "$run/minio.pid"))"
+		say "minio: already running (pid $(pid_of minio))"
 	else
 		port_open "$s3_endpoint" && die "minio: $s3_endpoint is taken by a process we did not start; stop it or set S3_ENDPOINT"
 		local bin
@@ -111,7 +141,7 @@ up_minio() {
 		MINIO_ROOT_USER="$s3_access" MINIO_ROOT_PASSWORD="$s3_secret" MINIO_BROWSER=off \
 			spawn minio "$bin" server "$data/minio" --address "$s3_endpoint" --quiet
 		wait_for minio 60 curl -fs -o /dev/null "http://$s3_endpoint/minio/health/ready"
-		say "minio: up on $s3_endpoint (pid $(cat "$run/minio.pid"))"
+		say "minio: up on $s3_endpoint (pid $(pid_of minio))"
 	fi
 	# Create the bucket; 409 means it is already there.
 	local code
@@ -135,7 +165,9 @@ pg_bindir() {
 	die "postgresql: no initdb found; install PostgreSQL or set DATABASE_URL"
 }
 
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# as_pg runs a PostgreSQL tool as the postgres user when we are root, from /
+# so that it need not reach the current directory.
+as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 free_port() {
 	local p
@@ -145,6 +177,17 @@ free_port() {
 	die "postgresql: no free port in $pg_port_default-$((pg_port_default + 99))"
 }
 
+# pg_home: where the project's cluster and its log live. When we are root
+# the server runs as the postgres user, which must reach them: a clone under
+# a private home (/root is mode 700) keeps them under /var/lib/prodcat.
+pg_home() {
+	if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$data" 2>/dev/null; then
+		echo "/var/lib/prodcat/$(printf %s "$root" | sha256sum | cut -c1-16)"
+	else
+		echo "$data"
+	fi
+}
+
 up_postgres() {
 	local url=${DATABASE_URL:-}
 	if [ -n "$url" ] && [ ! -f "$run/postgres.port" ] && psql "$url" -qAtc 'select 1' >/dev/null 2>&1; then
@@ -152,7 +195,14 @@ up_postgres() {
 		write_env "$url"
 		return
 	fi
-	local pgdata="$data/postgres" bindir port
+	local home pgdata pglog="$logs/postgres.log" bindir port
+	home=$(pg_home)
+	pgdata="$home/postgres"
+	if [ "$home" != "$data" ]; then
+		pglog="$home/postgres.log"
+		mkdir -p "$home" && ln -sfn "$pglog" "$logs/postgres.log"
+		say "postgresql: the postgres user cannot reach $data, so the cluster lives in $home"
+	fi
 	bindir=$(pg_bindir)
 	if [ -f "$run/postgres.port" ] && as_pg "$bindir/pg_ctl" status -D "$pgdata" >/dev/null 2>&1; then
 		port=$(cat "$run/postgres.port")
@@ -161,16 +211,16 @@ up_postgres() {
 		if [ ! -f "$pgdata/PG_VERSION" ]; then
 			mkdir -p "$pgdata"
 			[ "$(id -u)" = 0 ] && chown postgres: "$pgdata" && chmod 700 "$pgdata"
-			as_pg "$bindir/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$logs/postgres.log" 2>&1 ||
-				die "postgresql: initdb failed; see $logs/postgres.log"
+			as_pg "$bindir/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$pglog" 2>&1 ||
+				die "postgresql: initdb failed; see $pglog"
 		fi
 		port=$(free_port)
-		[ "$(id -u)" = 0 ] && touch "$logs/postgres.log" && chown postgres: "$logs/postgres.log"
-		as_pg "$bindir/pg_ctl" start -D "$pgdata" -l "$logs/postgres.log" -w -t 60 \
-			-o "-p $port -k /tmp -c listen_addresses=127.0.0.1" >/dev/null || die "postgresql: start failed; see $logs/postgres.log"
+		[ "$(id -u)" = 0 ] && touch "$pglog" && chown postgres: "$pglog"
+		as_pg "$bindir/pg_ctl" start -D "$pgdata" -l "$pglog" -w -t 60 \
+			-o "-p $port -k /tmp -c listen_addresses=127.0.0.1" >/dev/null || die "postgresql: start failed; see $pglog"
 		echo "$port" >"$run/postgres.port"
-		head -1 "$pgdata/postmaster.pid" >"$run/postgres.pid"
-		say "postgresql: up on 127.0.0.1:$port (pid $(cat "$run/postgres.pid"))"
+		write_pid postgres "$(head -1 "$pgdata/postmaster.pid")"
+		say "postgresql: up on 127.0.0.1:$port (pid $(pid_of postgres))"
 	fi
 	local psqlc=(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1)
 	if [ "$("${psqlc[@]}" -c "select 1 from pg_roles where rolname='prodcat'")" != 1 ]; then
@@ -204,8 +254,7 @@ cmd_up() {
 stop_pid() { # stop_pid name: TERM, then KILL after 15 s
 	local name=$1 pid
 	[ -f "$run/$name.pid" ] || return 0
-	pid=$(cat "$run/$name.pid")
-	if kill -0 "$pid" 2>/dev/null; then
+	if pid=$(pid_of "$name"); then
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 		local i
 		for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
@@ -218,8 +267,7 @@ stop_pid() { # stop_pid name: TERM, then KILL after 15 s
 stop_postgres() {
 	[ -f "$run/postgres.pid" ] || return 0
 	local pid i
-	pid=$(cat "$run/postgres.pid")
-	if kill -0 "$pid" 2>/dev/null; then
+	if pid=$(pid_of postgres); then
 		kill -INT "$pid" # fast shutdown of the postmaster we started
 		for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
 		say "postgresql: stopped (pid $pid)"
@@ -269,7 +317,7 @@ cmd_status() {
 	# The worker and the API are started by `demo`; they are optional here.
 	local name
 	for name in worker api; do
-		if alive "$name"; then printf '%-12s up    pid %s\n' "$name" "$(cat "$run/$name.pid")"; else printf '%-12s -     not started (go tool task %s)\n' "$name" "$name"; fi
+		if alive "$name"; then printf '%-12s up    pid %s\n' "$name" "$(pid_of "$name")"; else printf '%-12s -     not started (go tool task %s)\n' "$name" "$name"; fi
 	done
 	return $failed
 }
@@ -278,11 +326,21 @@ cmd_logs() {
 	if [ $# -gt 0 ]; then tail -n 100 -f "$logs/$1.log"; else tail -n 20 "$logs"/*.log; fi
 }
 
+cmd_start() { # cmd_start name command...: (re)start a service of ours
+	local name=$1
+	shift
+	mkdir -p "$run" "$logs"
+	stop_pid "$name"
+	spawn "$name" "$@"
+	say "$name: started (pid $(pid_of "$name"), log .data/logs/$name.log)"
+}
+
 case ${1:-} in
 up) cmd_up ;;
+start) shift; [ $# -ge 2 ] || die "usage: stack.sh start NAME COMMAND..."; cmd_start "$@" ;;
 down) shift; cmd_down "$@" ;;
 running) cmd_running ;;
 status) cmd_status ;;
 logs) shift; cmd_logs "$@" ;;
-*) die "usage: stack.sh up|down [service...]|status|running|logs [service]" ;;
+*) die "usage: stack.sh up|down [service...]|start NAME COMMAND...|status|running|logs [service]" ;;
 esac

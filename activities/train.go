@@ -107,6 +107,9 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	if x.Rows() != len(y) {
 		return TrainResult{}, badData("train: matrix has %d rows, snapshot %d", x.Rows(), len(y))
 	}
+	if x.Cols != v.NumFeatures() {
+		return TrainResult{}, badData("train: matrix has %d columns, vectorizer %d features", x.Cols, v.NumFeatures())
+	}
 
 	total.Store(int64(len(labels)))
 	lm, err := classifier.TrainLinear(ctx, x, y, len(labels), in.Params, classifier.Options{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/prodcat/prodcat/internal/dataset"
@@ -160,6 +161,18 @@ func TestSelectRanksCandidates(t *testing.T) {
 		if len(c.Folds) != 3 || (i > 0 && c.WeightedF1 > cands[i-1].WeightedF1) {
 			t.Errorf("candidate %d: %+v", i, c)
 		}
+	}
+}
+
+// More folds than examples would leave empty folds scoring 0.
+func TestSelectRejectsMoreFoldsThanExamples(t *testing.T) {
+	ex := toyExamples()
+	_, err := Select(context.Background(), ex, smallParams(), Grid{}, len(ex)+1, Options{})
+	if err == nil || !strings.Contains(err.Error(), "folds for") {
+		t.Errorf("err = %v, want a folds error", err)
+	}
+	if _, err := Select(context.Background(), ex, smallParams(), Grid{}, len(ex), Options{}); err != nil {
+		t.Errorf("one fold per example: %v", err)
 	}
 }
 

@@ -51,6 +51,10 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 	if folds < 2 {
 		return nil, fmt.Errorf("select: %d folds: want at least 2", folds)
 	}
+	if folds > len(examples) {
+		// An empty fold would score 0 and drag the mean down.
+		return nil, fmt.Errorf("select: %d folds for %d examples: want at most one fold per example", folds, len(examples))
+	}
 	if err := base.Validate(); err != nil {
 		return nil, fmt.Errorf("select: %w", err)
 	}

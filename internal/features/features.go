@@ -85,11 +85,17 @@ func (c Config) Validate() error {
 		return errors.New("min df must be at least 1")
 	case c.HashBits < 8 || c.HashBits > 26:
 		return fmt.Errorf("hash bits %d: want 8..26", c.HashBits)
-	case c.TitleWeight < 0 || c.CharWeight < 0 || math.IsNaN(c.TitleWeight) || math.IsNaN(c.CharWeight):
-		return errors.New("block weights must be non-negative")
+	case !finiteNonNegative(c.TitleWeight) || !finiteNonNegative(c.CharWeight) || c.TitleWeight > maxBlockWeight || c.CharWeight > maxBlockWeight:
+		return fmt.Errorf("block weights %v (title) and %v (char): want 0 to %v", c.TitleWeight, c.CharWeight, maxBlockWeight)
 	}
 	return nil
 }
+
+// maxBlockWeight bounds the block weights: only their ratio to the word
+// block's 1 matters, and a huge one overflows float32 features.
+const maxBlockWeight = 1000
+
+func finiteNonNegative(x float64) bool { return x >= 0 && !math.IsInf(x, 0) }
 
 // The feature blocks, in column order.
 const (
@@ -589,6 +595,9 @@ func (v *Vectorizer) UnmarshalBinary(data []byte) error {
 		return errors.New("decode vectorizer: not a vectorizer file")
 	}
 	ver := r.Int(1 << 16)
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("decode vectorizer: version: %w", err)
+	}
 	if ver < 1 || ver > Version {
 		return fmt.Errorf("decode vectorizer: unsupported version %d (this build reads 1 to %d)", ver, Version)
 	}
@@ -661,8 +670,13 @@ func (v *Vectorizer) Decode(r *wire.Reader, version int) error {
 		if err := r.Err(); err != nil {
 			return fmt.Errorf("decode vectorizer: %w", err)
 		}
-		if len(bl.idf) != len(bl.buckets) || !(bl.weight >= 0) {
+		if len(bl.idf) != len(bl.buckets) || !finiteNonNegative(float64(bl.weight)) {
 			return fmt.Errorf("decode vectorizer: block %d: inconsistent", b)
+		}
+		for i, x := range bl.idf {
+			if !(x > 0) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("decode vectorizer: block %d: idf %v of bucket %d is not a positive number", b, x, bl.buckets[i])
+			}
 		}
 	}
 	v.index()

@@ -147,6 +147,42 @@ func TestFitErrors(t *testing.T) {
 	}
 }
 
+// Weights that would overflow float32 features are refused up front: they
+// used to train a model whose every probability was NaN.
+func TestValidateBoundsBlockWeights(t *testing.T) {
+	for _, w := range []float64{-1, math.NaN(), math.Inf(1), 1e39, maxBlockWeight + 1} {
+		c := DefaultConfig()
+		c.TitleWeight = w
+		if c.Validate() == nil {
+			t.Errorf("title weight %v accepted", w)
+		}
+		c = DefaultConfig()
+		c.CharWeight = w
+		if c.Validate() == nil {
+			t.Errorf("char weight %v accepted", w)
+		}
+	}
+}
+
+// A vectorizer with a non-finite idf or block weight does not load.
+func TestUnmarshalRejectsNonFinite(t *testing.T) {
+	for name, spoil := range map[string]func(v *Vectorizer){
+		"NaN idf":         func(v *Vectorizer) { v.blocks[blockWord].idf[0] = float32(math.NaN()) },
+		"zero idf":        func(v *Vectorizer) { v.blocks[blockChar].idf[0] = 0 },
+		"infinite weight": func(v *Vectorizer) { v.blocks[blockChar].weight = float32(math.Inf(1)) },
+	} {
+		v := fit(t, smallConfig())
+		spoil(v)
+		b, err := v.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := new(Vectorizer).UnmarshalBinary(b); err == nil {
+			t.Errorf("%s: loaded", name)
+		}
+	}
+}
+
 func TestAppendVectorDoesNotAllocate(t *testing.T) {
 	v := fit(t, smallConfig())
 	s := v.NewScratch()

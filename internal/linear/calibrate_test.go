@@ -205,3 +205,33 @@ func TestCalibrationPhasesKeepTheSolution(t *testing.T) {
 		t.Errorf("weights differ by %.3f of their norm", r)
 	}
 }
+
+// On a handful of rows there is too little held out to fit a scale and an
+// offset per class: calibration falls back to the temperature, which keeps
+// the SVM's ranking, instead of a fit that used to flip every prediction.
+func TestTinyDataKeepsTheRanking(t *testing.T) {
+	for _, n := range []int{4, 8, 40} {
+		classes := 4
+		x := sparse.NewMatrix(classes)
+		y := make([]int, n)
+		for i := range n {
+			y[i] = i % classes
+			x.Append(sparse.Vector{Idx: []uint32{uint32(y[i])}, Val: []float32{1}})
+		}
+		m, err := Train(context.Background(), x, y, classes, DefaultParams(), 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := range classes {
+			if !(m.Scale[c] > 0) {
+				t.Errorf("n=%d: class %d has scale %v", n, c, m.Scale[c])
+			}
+		}
+		for i := range n {
+			if got := m.Classify(m.Scores(x.Row(i), nil)); got != y[i] {
+				t.Errorf("n=%d: row %d classified %d, want %d (scale %v, offset %v)", n, i, got, y[i], m.Scale, m.Offset)
+				break
+			}
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -178,12 +179,18 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 			calY[k] = y[i]
 		}
 		m.Temperature = FitTemperature(calScores, calY, classes)
-		m.Scale, m.Offset = FitScaling(calScores, calY, classes, m.Temperature)
-	} else {
-		m.Scale, m.Offset = make([]float64, classes), make([]float64, classes)
-		for c := range m.Scale {
-			m.Scale[c] = 1
+		m.Scale, m.Offset = temperatureOnly(classes, m.Temperature)
+		// Two parameters per class need a few rows per class, and a scale
+		// that is not positive would reverse a class's ranking: on data
+		// that small, the temperature alone is the calibration.
+		if len(calY) >= minScalingRowsPerClass*classes {
+			scale, offset := FitScaling(calScores, calY, classes, m.Temperature)
+			if slices.IndexFunc(scale, func(a float64) bool { return !(a > 0) }) < 0 {
+				m.Scale, m.Offset = scale, offset
+			}
 		}
+	} else {
+		m.Scale, m.Offset = temperatureOnly(classes, 1)
 	}
 	return m, nil
 }
@@ -233,6 +240,20 @@ type trainer struct {
 	cal     []int     // held-out calibration rows
 	order   []int32   // the rows, those of the first phase first
 	first   int       // rows in the first phase
+}
+
+// minScalingRowsPerClass is how many held-out rows per class, on average,
+// vector scaling needs; with fewer, calibration is the temperature alone.
+const minScalingRowsPerClass = 5
+
+// temperatureOnly is the calibration of a temperature alone: every scale
+// 1/T, every offset 0, so the ranking of the classes stays the SVM's.
+func temperatureOnly(classes int, temperature float64) (scale, offset []float64) {
+	scale, offset = make([]float64, classes), make([]float64, classes)
+	for c := range scale {
+		scale[c] = 1 / temperature
+	}
+	return scale, offset
 }
 
 // maxCalibrationRows bounds the rows held out for calibration: a few
@@ -556,6 +577,14 @@ func (m *Model) Decode(r *wire.Reader, calibration bool) error {
 	for c := range m.Scale {
 		if math.IsNaN(m.Scale[c]) || math.IsInf(m.Scale[c], 0) || math.IsNaN(m.Offset[c]) || math.IsInf(m.Offset[c], 0) {
 			return fmt.Errorf("decode linear model: class %d: calibration is not finite", c)
+		}
+	}
+	// A NaN or infinite weight would make every probability NaN.
+	for _, ws := range [][]float32{m.B, m.W} {
+		for i, w := range ws {
+			if f := float64(w); math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("decode linear model: weight %d is %v", i, w)
+			}
 		}
 	}
 	return nil

@@ -74,6 +74,8 @@ func (m *Model) Validate() error {
 		return fmt.Errorf("model: vectorizer has %d features, weights %d", m.Vectorizer.NumFeatures(), m.Linear.Features)
 	case len(m.Params) > 0 && !json.Valid(m.Params):
 		return errors.New("model: params are not valid JSON")
+	case len(m.Metadata) > maxMetadata:
+		return fmt.Errorf("model: %d metadata entries, more than %d", len(m.Metadata), maxMetadata)
 	}
 	seen := make(map[string]bool, len(m.Labels))
 	for _, l := range m.Labels {
@@ -139,6 +141,13 @@ func Read(r io.Reader) (*Model, error) {
 	return Decode(b)
 }
 
+// Bounds on what a model holds: labels (the linear model's class limit) and
+// metadata entries (lineage: a few dozen).
+const (
+	maxLabels   = 1 << 16
+	maxMetadata = 1 << 12
+)
+
 // Decode parses a model file. A truncated, corrupted or foreign file gives an
 // error wrapping ErrNotModel, ErrChecksum or ErrVersion.
 func Decode(data []byte) (*Model, error) {
@@ -154,11 +163,20 @@ func Decode(data []byte) (*Model, error) {
 	}
 	r := wire.NewReader(body[len(magic):])
 	version := r.Int(1 << 16)
-	if r.Err() != nil || version < 1 || version > Version {
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("decode model: %w: %v", ErrVersion, err)
+	}
+	if version < 1 || version > Version {
 		return nil, fmt.Errorf("decode model: %w: %d (this build reads 1 to %d)", ErrVersion, version, Version)
 	}
 	m := &Model{}
+	// A Label takes 48 bytes for 3 of input and a metadata entry far more
+	// than its 2, so their counts are bounded by what a model may hold, not
+	// only by the input's size.
 	n := r.Len(3)
+	if n > maxLabels {
+		return nil, fmt.Errorf("decode model: %d labels, more than %d", n, maxLabels)
+	}
 	m.Labels = make([]Label, 0, n)
 	for range n {
 		m.Labels = append(m.Labels, Label{Code: r.String(), FR: r.String(), EN: r.String()})
@@ -167,6 +185,9 @@ func Decode(data []byte) (*Model, error) {
 		m.Params = slices.Clone(p)
 	}
 	if n := r.Len(2); n > 0 {
+		if n > maxMetadata {
+			return nil, fmt.Errorf("decode model: %d metadata entries, more than %d", n, maxMetadata)
+		}
 		m.Metadata = make(map[string]string, n)
 		for range n {
 			k := r.String()

@@ -9,12 +9,14 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/prodcat/prodcat/internal/features"
 	"github.com/prodcat/prodcat/internal/linear"
 	"github.com/prodcat/prodcat/internal/testenv"
+	"github.com/prodcat/prodcat/internal/wire"
 )
 
 var toyDocs = []features.Document{
@@ -147,6 +149,43 @@ func TestDecodeRejectsBadFiles(t *testing.T) {
 	}
 	if _, err := Read(io.LimitReader(bytes.NewReader(b), 100)); err == nil {
 		t.Error("short read: no error")
+	}
+}
+
+// seal appends the checksum to a file body, as Encode does, so a crafted
+// file gets past the checksum to the checks behind it.
+func seal(body []byte) []byte {
+	sum := sha256.Sum256(body)
+	return append(body, sum[:]...)
+}
+
+// Files with a valid checksum but impossible contents fail with a precise
+// error, never with NaN predictions or an allocation out of proportion.
+func TestDecodeRejectsCraftedFiles(t *testing.T) {
+	w := wire.NewWriter(0)
+	w.Raw([]byte(magic))
+	w.Int(70000)
+	if _, err := Decode(seal(w.Bytes())); !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "70000") {
+		t.Errorf("version 70000: err = %v, want ErrVersion naming it", err)
+	}
+
+	w = wire.NewWriter(0)
+	w.Raw([]byte(magic))
+	w.Int(Version)
+	w.Int(maxLabels + 1)
+	w.Raw(make([]byte, 3*(maxLabels+1))) // room for that many empty labels
+	if _, err := Decode(seal(w.Bytes())); err == nil || !strings.Contains(err.Error(), "labels, more than") {
+		t.Errorf("too many labels: err = %v", err)
+	}
+
+	m := toy(t)
+	m.Linear.W[1] = float32(math.NaN())
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(b); err == nil || !strings.Contains(err.Error(), "weight 1 is NaN") {
+		t.Errorf("NaN weight: err = %v", err)
 	}
 }
 

@@ -81,8 +81,8 @@ func (m *Matrix) Select(rows []int) *Matrix {
 	return s
 }
 
-// Validate checks the structural invariants of m: monotone row pointers and
-// increasing in-range column indices.
+// Validate checks the structural invariants of m: monotone row pointers
+// within the stored values and increasing in-range column indices.
 func (m *Matrix) Validate() error {
 	if len(m.Ptr) == 0 || m.Ptr[0] != 0 {
 		return errors.New("sparse matrix: row pointers must start at 0")
@@ -92,8 +92,10 @@ func (m *Matrix) Validate() error {
 	}
 	for i := 0; i < m.Rows(); i++ {
 		a, b := m.Ptr[i], m.Ptr[i+1]
-		if a > b {
-			return fmt.Errorf("sparse matrix: row %d: decreasing row pointer", i)
+		// Checked before indexing: only the last pointer is known to be in
+		// range, and an earlier one may point past it.
+		if a > b || b > int64(len(m.Idx)) {
+			return fmt.Errorf("sparse matrix: row %d: row pointers %d..%d out of order or range", i, a, b)
 		}
 		for k := a; k < b; k++ {
 			j := m.Idx[k]

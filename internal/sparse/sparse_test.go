@@ -68,3 +68,19 @@ func TestValidateRejectsBadColumns(t *testing.T) {
 		t.Error("out-of-range column accepted")
 	}
 }
+
+// A middle row pointer past the stored values is an error, not a panic:
+// only the last pointer is checked against them up front.
+func TestValidateRejectsPointerPastValues(t *testing.T) {
+	m := &Matrix{Cols: 3, Ptr: []int64{0, 5, 2}, Idx: []uint32{0, 1}, Val: []float32{1, 1}}
+	if err := m.Validate(); err == nil {
+		t.Error("row pointer past the values accepted")
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := new(Matrix).UnmarshalBinary(b); err == nil {
+		t.Error("decoded a matrix whose row pointer runs past its values")
+	}
+}

@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/prodcat/prodcat/activities"
-	"github.com/prodcat/prodcat/internal/config"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/internal/testenv"
 	"github.com/prodcat/prodcat/workflows"
@@ -19,16 +16,7 @@ import (
 // the real Temporal. The run goes to a task queue of its own that no
 // worker polls, so nothing is trained and no model is registered.
 func TestTemporalTrainer(t *testing.T) {
-	testenv.Integration(t)
-	cfg, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.DialContext(t.Context(), client.Options{HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, cfg := testenv.Temporal(t)
 	tr := &temporalTrainer{c: c, queue: servingtest.RandomName("apitest-queue-"), namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL}
 	ctx := t.Context()
 

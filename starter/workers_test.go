@@ -11,27 +11,16 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/prodcat/prodcat/internal/config"
 	"github.com/prodcat/prodcat/internal/testenv"
 )
 
 // A run whose task queue nobody polls gets a warning instead of a silent
 // wait, and a note when a worker turns up.
 func TestWatchWorkersWarnsWithoutWorker(t *testing.T) {
-	testenv.Integration(t)
-	cfg, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.DialContext(t.Context(), client.Options{HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, cfg := testenv.Temporal(t)
 	log, hook := test.NewNullLogger()
 	a := &app{cfg: cfg, log: log, stdout: io.Discard, stderr: io.Discard}
 	queue := fmt.Sprintf("no-worker-%d", time.Now().UnixNano())

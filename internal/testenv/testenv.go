@@ -6,6 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/prodcat/prodcat/internal/config"
 )
 
 // Environment variables set by `go tool task test` and .ci/run.
@@ -45,4 +49,22 @@ func dir(tb testing.TB, name string) string {
 		tb.Fatalf("%s=%s: %v", name, d, err)
 	}
 	return d
+}
+
+// Temporal returns a client of the local Temporal server, closed when tb
+// ends, and the configuration it was made from; it skips tb unless the
+// local services are up.
+func Temporal(tb testing.TB) (client.Client, config.Config) {
+	tb.Helper()
+	Integration(tb)
+	cfg, err := config.Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := client.DialContext(tb.Context(), client.Options{HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return c, cfg
 }

@@ -160,6 +160,7 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 		t.sqnorm[i] = s + p.Bias*p.Bias
 	}
 	t.holdOut()
+	t.block = blockRows(x)
 	m := &Model{Classes: classes, Features: x.Cols, W: make([]float32, x.Cols*classes), B: make([]float32, classes), Temperature: 1}
 	var calScores []float64
 	if len(t.cal) > 0 {
@@ -240,6 +241,22 @@ type trainer struct {
 	cal     []int     // held-out calibration rows
 	order   []int32   // the rows, those of the first phase first
 	first   int       // rows in the first phase
+	block   int       // rows per block of an epoch's order; see shuffle
+}
+
+// blockBytes is how much of the matrix a block of rows should span: enough
+// for the hardware prefetcher to stream it. maxBlockRows keeps blocks of
+// very short rows small, so the order of an epoch stays random.
+const (
+	blockBytes   = 8 << 10
+	maxBlockRows = 16
+)
+
+// blockRows returns how many rows adjacent in memory an epoch visits
+// together: as many as fill blockBytes on average, from 1 to maxBlockRows.
+func blockRows(x *sparse.Matrix) int {
+	rowBytes := max(8*x.NNZ()/max(x.Rows(), 1), 1) // a uint32 index and a float32 value per non-zero
+	return min(max(blockBytes/rowBytes, 1), maxBlockRows)
 }
 
 // minScalingRowsPerClass is how many held-out rows per class, on average,
@@ -291,6 +308,8 @@ type solver struct {
 	alpha []float64
 	index []int32
 	pgMax float64 // shrinking threshold carried between solves
+	// blocks and order are shuffle's scratch.
+	blocks, order []int32
 }
 
 func newSolver(t *trainer) *solver {
@@ -356,10 +375,7 @@ func (s *solver) solve(ctx context.Context, c int, cp float64, rng *rand.Rand, r
 			return err
 		}
 		pgMaxNew, pgMinNew := math.Inf(-1), math.Inf(1)
-		for k := 0; k < active; k++ {
-			j := k + rng.IntN(active-k)
-			index[k], index[j] = index[j], index[k]
-		}
+		s.shuffle(index[:active], rng)
 		for k := 0; k < active; k++ {
 			i := index[k]
 			yi, diag := -1.0, diagNeg
@@ -414,6 +430,39 @@ func (s *solver) solve(ctx context.Context, c int, cp float64, rng *rand.Rand, r
 		}
 	}
 	return nil
+}
+
+// shuffle puts the rows of index in a random order for an epoch. With
+// blocks of one row it is a plain random permutation. Otherwise the rows are
+// taken in memory order in blocks of t.block, and the blocks in random
+// order: on short rows, such as product titles, a random row costs a cache
+// miss that outweighs its arithmetic, and cross-validation on the bench
+// splits found the coarser order no less accurate.
+func (s *solver) shuffle(index []int32, rng *rand.Rand) {
+	b := s.t.block
+	if b <= 1 {
+		for k := range index {
+			j := k + rng.IntN(len(index)-k)
+			index[k], index[j] = index[j], index[k]
+		}
+		return
+	}
+	slices.Sort(index)
+	n := (len(index) + b - 1) / b
+	s.blocks = s.blocks[:0]
+	for i := range n {
+		s.blocks = append(s.blocks, int32(i))
+	}
+	for k := range s.blocks {
+		j := k + rng.IntN(n-k)
+		s.blocks[k], s.blocks[j] = s.blocks[j], s.blocks[k]
+	}
+	s.order = s.order[:0]
+	for _, blk := range s.blocks {
+		lo := int(blk) * b
+		s.order = append(s.order, index[lo:min(lo+b, len(index))]...)
+	}
+	copy(index, s.order)
 }
 
 // dot4 returns the dot product of the sparse row (idx, val) with w. Four

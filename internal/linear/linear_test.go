@@ -232,3 +232,48 @@ func TestValidateRejectsUnknownMulticlass(t *testing.T) {
 		t.Error("unknown multiclass formulation accepted")
 	}
 }
+
+// An epoch's order is a permutation of the active rows, fixed by the seed,
+// whether rows go one by one or in blocks adjacent in memory.
+func TestShuffleIsASeededPermutation(t *testing.T) {
+	for _, block := range []int{1, 4, maxBlockRows} {
+		const n = 100
+		rows := make([]int32, n)
+		for i := range rows {
+			rows[i] = int32(i)
+		}
+		order := func(seed uint64) []int32 {
+			s := &solver{t: &trainer{block: block}}
+			index := slices.Clone(rows)
+			slices.Reverse(index) // shrinking leaves the active rows in any order
+			s.shuffle(index, rand.New(rand.NewPCG(seed, 0)))
+			return index
+		}
+		a := order(1)
+		if got := slices.Sorted(slices.Values(a)); !slices.Equal(got, rows) {
+			t.Errorf("block %d: %v is not a permutation of the rows", block, a)
+		}
+		if !slices.Equal(order(1), a) {
+			t.Errorf("block %d: the same seed gave another order", block)
+		}
+		if slices.Equal(order(2), a) {
+			t.Errorf("block %d: another seed gave the same order %v", block, a)
+		}
+	}
+}
+
+func TestBlockRowsFollowRowLength(t *testing.T) {
+	for _, tc := range []struct{ nnzPerRow, want int }{{83, 12}, {758, 1}, {2000, 1}, {2, maxBlockRows}} {
+		x := sparse.NewMatrix(tc.nnzPerRow)
+		idx, val := make([]uint32, tc.nnzPerRow), make([]float32, tc.nnzPerRow)
+		for j := range idx {
+			idx[j], val[j] = uint32(j), 1
+		}
+		for range 10 {
+			x.Append(sparse.Vector{Idx: idx, Val: val})
+		}
+		if got := blockRows(x); got != tc.want {
+			t.Errorf("%d non-zeros per row: %d rows per block, want %d", tc.nnzPerRow, got, tc.want)
+		}
+	}
+}

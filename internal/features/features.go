@@ -161,11 +161,20 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 	if len(docs) == 0 {
 		return nil, errors.New("fit vectorizer: no documents")
 	}
-	size := 1 << cfg.HashBits
+	// Counters only for the blocks in use: a block's take 4<<HashBits
+	// bytes, per worker and once more for the total.
+	var sizes [numBlocks]int
+	sizes[blockWord] = 1 << cfg.HashBits
+	if cfg.CharMax > 0 && cfg.CharWeight > 0 {
+		sizes[blockChar] = 1 << cfg.HashBits
+	}
+	if cfg.TitleWeight > 0 {
+		sizes[blockTitle] = 1 << cfg.HashBits
+	}
 	var mu sync.Mutex
 	var df [numBlocks][]uint32
 	for b := range df {
-		df[b] = make([]uint32, size)
+		df[b] = make([]uint32, sizes[b])
 	}
 	var hasBody atomic.Bool
 	err := parallel(ctx, len(docs), workers, func(lo, hi int, local *[numBlocks][]uint32, s *Scratch) {
@@ -191,7 +200,7 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 				df[b][k] += c
 			}
 		}
-	}, size)
+	}, sizes)
 	if err != nil {
 		return nil, fmt.Errorf("fit vectorizer: %w", err)
 	}
@@ -295,7 +304,7 @@ func (v *Vectorizer) Transform(ctx context.Context, docs []Document, workers int
 		mu.Lock()
 		parts[lo] = m
 		mu.Unlock()
-	}, nil, 0)
+	}, nil, [numBlocks]int{})
 	if err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
@@ -538,9 +547,9 @@ func appendCharKeys(keys []uint32, t []byte, min, max int, seed uint64, shift ui
 }
 
 // parallel splits [0, n) into chunks and runs work on them with up to
-// workers goroutines. Each goroutine gets its own Scratch and, when
-// localSize > 0, its own per-block counters, handed to merge at the end.
-func parallel(ctx context.Context, n, workers int, work func(lo, hi int, local *[numBlocks][]uint32, s *Scratch), merge func(*[numBlocks][]uint32), localSize int) error {
+// workers goroutines. Each goroutine gets its own Scratch and its own
+// per-block counters, sizes[b] of block b, handed to merge at the end.
+func parallel(ctx context.Context, n, workers int, work func(lo, hi int, local *[numBlocks][]uint32, s *Scratch), merge func(*[numBlocks][]uint32), sizes [numBlocks]int) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -550,10 +559,8 @@ func parallel(ctx context.Context, n, workers int, work func(lo, hi int, local *
 	for range min(workers, (n+chunk-1)/chunk) {
 		wg.Go(func() {
 			var local [numBlocks][]uint32
-			if localSize > 0 {
-				for b := range local {
-					local[b] = make([]uint32, localSize)
-				}
+			for b := range local {
+				local[b] = make([]uint32, sizes[b])
 			}
 			s := new(Scratch)
 			for ctx.Err() == nil {

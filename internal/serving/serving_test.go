@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prodcat/prodcat/internal/linear"
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
@@ -207,14 +208,13 @@ func TestReloadFollowsTheAlias(t *testing.T) {
 }
 
 func TestBadVersionsKeepTheOldModel(t *testing.T) {
-	nanWeights := func(t *testing.T, data []byte) []byte {
+	// spoil rewrites a model file with fn applied to its linear model.
+	spoil := func(t *testing.T, data []byte, fn func(*linear.Model)) []byte {
 		m, err := model.Decode(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range m.Linear.W {
-			m.Linear.W[i] = float32(math.NaN())
-		}
+		fn(m.Linear)
 		out, err := m.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -243,10 +243,21 @@ func TestBadVersionsKeepTheOldModel(t *testing.T) {
 			f.store.files["models/cut.bin"] = cut
 			f.reg.set(servingtest.Version(modelName, 2, "models/cut.bin", cut), nil)
 		}, "checksum", false},
-		{"smoke prediction fails", func(t *testing.T, f *fixture) {
-			bad := nanWeights(t, f.v2)
+		{"NaN weights", func(t *testing.T, f *fixture) {
+			bad := spoil(t, f.v2, func(l *linear.Model) { l.W[0] = float32(math.NaN()) })
 			f.store.files["models/nan.bin"] = bad
 			f.reg.set(servingtest.Version(modelName, 2, "models/nan.bin", bad), nil)
+		}, "weight 0 is NaN", false},
+		{"smoke prediction fails", func(t *testing.T, f *fixture) {
+			// Finite, so it decodes, but the logits overflow to infinity
+			// and every probability comes out NaN.
+			bad := spoil(t, f.v2, func(l *linear.Model) {
+				for c := range l.Scale {
+					l.Scale[c], l.B[c] = 1e308, math.MaxFloat32
+				}
+			})
+			f.store.files["models/overflow.bin"] = bad
+			f.reg.set(servingtest.Version(modelName, 2, "models/overflow.bin", bad), nil)
 		}, "smoke prediction", false},
 		{"store unreachable", func(t *testing.T, f *fixture) {
 			f.promote(2)

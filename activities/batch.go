@@ -58,8 +58,9 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	if err != nil {
 		return BatchPredictResult{}, classify("read X", err)
 	}
-	// With no reject limit, bad data means nothing to predict: an empty
-	// file, a bad header or no usable row.
+	// With no reject limit, bad data is a file that cannot be predicted:
+	// empty, with a bad header, without a usable row, not UTF-8, or cut
+	// short by a quote that is never closed.
 	ds, err := dataset.ReadRaw(bytes.NewReader(x), nil, dataset.Options{})
 	if errors.Is(err, dataset.ErrBadData) {
 		return BatchPredictResult{}, badData("batch predict: %v", err)

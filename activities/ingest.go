@@ -28,7 +28,9 @@ type rejectsReport struct {
 
 // Ingest reads the input objects, validates them, quarantines rejected
 // rows in a report, and writes a dataset snapshot split into a training
-// part and a fixed, hash-based, stratified holdout. It records the dataset
+// part and a hash-based holdout (see dataset.Split: every row keeps its side
+// as the data grows, and every label gets about the same fraction of
+// holdout rows). It records the dataset
 // and starts the registry run. It fails non-retryably when nothing usable
 // remains or when the rejects pass in.MaxRejectFraction.
 func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, error) {

@@ -101,7 +101,9 @@ type Options struct {
 	// StrictUTF8 rejects rows with invalid UTF-8 in a text field. By default
 	// the bad bytes are replaced with U+FFFD and the row is kept and listed
 	// in Dataset.Repairs: one stray Latin-1 byte in a long description
-	// should not cost a training example.
+	// should not cost a training example. A file where more than half the
+	// rows need that repair is in another encoding, though, and fails with
+	// ErrBadData.
 	StrictUTF8 bool
 	// IDColumn names the ID column for ReadCSV. When empty, an unnamed
 	// column (a pandas index) is used if there is one, else the 1-based

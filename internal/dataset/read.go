@@ -412,15 +412,15 @@ type source struct {
 	r    *csv.Reader
 	// pending is a record read ahead after a malformed one; see next.
 	pending *record
-	// parseErr is the error of the last malformed record read.
-	parseErr *csv.ParseError
 }
 
+// record is what source.read returns: a record starting on line, or a
+// malformed one spanning line to lastLine with its problem, or err.
 type record struct {
-	rec     []string
-	line    int
-	problem string
-	err     error
+	rec            []string
+	line, lastLine int
+	problem        string
+	err            error
 }
 
 func newSource(r io.Reader, name string) *source {
@@ -456,51 +456,48 @@ func (s *source) header() ([]string, error) {
 
 // next returns the next record and the line it starts on. A malformed record
 // gives a non-empty problem instead; err is io.EOF at the end and otherwise
-// an I/O error, or ErrBadData when a quoted field is never closed.
+// an I/O error, or ErrBadData when a malformed record runs to the end of the
+// file.
 func (s *source) next() (rec []string, line int, problem string, err error) {
-	if p := s.pending; p != nil {
-		s.pending = nil
-		return p.rec, p.line, p.problem, p.err
-	}
-	rec, line, problem, err = s.read()
-	if problem == "" || err != nil {
-		return rec, line, problem, err
+	r := s.pending
+	s.pending = nil
+	if r == nil {
+		r = s.read()
 	}
 	// A quote that is never closed swallows every line after it into one
 	// malformed record: fail rather than lose the rest of the file as a
-	// single reject.
-	if pe := s.parseErr; pe.Line > pe.StartLine {
-		next := &record{}
-		next.rec, next.line, next.problem, next.err = s.read()
+	// single reject. Every record is checked, the read-ahead ones too.
+	if r.problem != "" && r.lastLine > r.line {
+		next := s.read()
 		if next.err == io.EOF {
-			return nil, 0, "", fmt.Errorf("dataset: %s line %d: a quoted field opened there is never closed, so lines %d to %d cannot be read: %w",
-				s.name, pe.StartLine, pe.StartLine, pe.Line, ErrBadData)
+			return nil, 0, "", fmt.Errorf("dataset: %s line %d: a malformed record runs from there to the end of the file (line %d), "+
+				"most likely a quote that is never closed; lines %d to %d cannot be read: %w",
+				s.name, r.line, r.lastLine, r.line, r.lastLine, ErrBadData)
 		}
 		s.pending = next
 	}
-	return rec, line, problem, err
+	return r.rec, r.line, r.problem, r.err
 }
 
 // read is next without the look-ahead.
-func (s *source) read() (rec []string, line int, problem string, err error) {
-	rec, err = s.r.Read()
+func (s *source) read() *record {
+	rec, err := s.r.Read()
 	var pe *csv.ParseError
 	switch {
 	case err == nil:
-		line, _ = s.r.FieldPos(0)
-		return rec, line, "", nil
+		line, _ := s.r.FieldPos(0)
+		return &record{rec: rec, line: line}
 	case errors.As(err, &pe):
-		s.parseErr = pe
 		span := fmt.Sprintf("line %d", pe.Line)
 		if pe.Line > pe.StartLine {
 			span = fmt.Sprintf("lines %d to %d", pe.StartLine, pe.Line)
 		}
-		return nil, pe.StartLine, fmt.Sprintf("malformed CSV at %s, column %d: %v", span, pe.Column, pe.Err), nil
+		return &record{line: pe.StartLine, lastLine: pe.Line, problem: fmt.Sprintf("malformed CSV at %s, column %d: %v", span, pe.Column, pe.Err)}
 	case err == io.EOF:
-		return nil, 0, "", io.EOF
+		return &record{err: io.EOF}
 	default:
 		line, _ := s.r.FieldPos(0)
-		return nil, 0, "", fmt.Errorf("dataset: read %s after line %d: %w", s.name, line, err)
+		return &record{err: fmt.Errorf("dataset: read %s after line %d: %w", s.name, line, err)}
 	}
 }
 

@@ -170,12 +170,35 @@ func TestReadUnclosedQuote(t *testing.T) {
 		fmt.Fprintf(&y, "%d,10\n", i)
 		fmt.Fprintf(&g, "%s,10\n", title)
 	}
-	want := "line 12: a quoted field opened there is never closed, so lines 12 to 51 cannot be read"
+	want := "line 12: a malformed record runs from there to the end of the file (line 51), most likely a quote that is never closed"
 	if _, err := readRaw(t, x.String(), y.String(), Options{}); !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "X "+want) {
 		t.Errorf("raw: err = %v, want ErrBadData with %q", err, want)
 	}
 	if _, err := ReadCSV(strings.NewReader(g.String()), []string{"text"}, "label", Options{}); !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), want) {
 		t.Errorf("csv: err = %v, want ErrBadData with %q", err, want)
+	}
+}
+
+// An unclosed quote right after another multi-line malformed record is
+// caught too: the record read ahead is checked like any other.
+func TestReadUnclosedQuoteAfterMalformed(t *testing.T) {
+	var x, y strings.Builder
+	x.WriteString(xHeader)
+	y.WriteString(",prdtypecode\n")
+	for i := range 50 {
+		switch i {
+		case 10:
+			fmt.Fprintf(&x, "%d,\"Ecran\n27\" pouces,,%d,%d\n", i, i, i) // closed, then a stray character
+		case 11:
+			fmt.Fprintf(&x, "%d,\"Souris,,%d,%d\n", i, i, i) // never closed
+		default:
+			fmt.Fprintf(&x, "%d,Lampe,,%d,%d\n", i, i, i)
+		}
+		fmt.Fprintf(&y, "%d,10\n", i)
+	}
+	_, err := readRaw(t, x.String(), y.String(), Options{})
+	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "line 14: a malformed record runs from there to the end of the file") {
+		t.Errorf("err = %v, want ErrBadData about line 14", err)
 	}
 }
 

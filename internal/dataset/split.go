@@ -3,18 +3,23 @@ package dataset
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"math"
 	"slices"
 )
 
-// Split divides ex into a training part and a fixed, stratified holdout.
+// Split divides ex into a training part and a fixed holdout.
 //
-// Within each label the examples are ordered by SHA-256(salt+ID) and the
-// first round(holdoutFraction*n) go to the holdout, at least 1 when the label
-// has 2 or more examples and holdoutFraction > 0, and never all of them, so
-// every label keeps a training example; a label with a single example stays
-// in train. The result depends only on the set of examples and the salt, not
-// on the order of ex, so two runs on the same data evaluate on the same rows.
+// An example goes to the holdout when SHA-256(salt+ID), its first 8 bytes
+// read as a fraction of 2⁶⁴, is below holdoutFraction. That depends on the
+// example alone, so when the data grows every example stays on its side: a
+// model trained on an earlier training part is never scored on rows it was
+// trained on, which the promotion gate relies on. Each label then gets at
+// least 1 holdout example when it has 2 or more and holdoutFraction > 0,
+// and keeps at least 1 training example (its lowest- and highest-hashed
+// examples move when needed), so the holdout holds about holdoutFraction of
+// every label. A label with a single example stays in train. The result
+// depends only on the set of examples and the salt, not on the order of ex.
 // Both parts are returned in canonical order (see SortCanonical). ex is not
 // modified.
 func Split(ex []Example, holdoutFraction float64, salt string) (train, holdout []Example) {
@@ -38,15 +43,17 @@ func Split(ex []Example, holdoutFraction float64, salt string) (train, holdout [
 			// independent of the input order.
 			return compareExamples(ex[a.i], ex[b.i])
 		})
+		// The group is in hash order, so the holdout is a prefix of it.
 		n := len(group)
-		k := int(math.Round(holdoutFraction * float64(n)))
-		if n >= 2 && holdoutFraction > 0 && k < 1 {
-			k = 1
-		}
-		if k > n-1 {
-			k = n - 1
-		}
-		if k < 0 {
+		k, _ := slices.BinarySearchFunc(group, holdoutFraction, func(g keyed, f float64) int {
+			if hashFraction(g.key) < f {
+				return -1
+			}
+			return 1
+		})
+		if n >= 2 && holdoutFraction > 0 {
+			k = min(max(k, 1), n-1)
+		} else {
 			k = 0
 		}
 		for j, g := range group {
@@ -60,4 +67,9 @@ func Split(ex []Example, holdoutFraction float64, salt string) (train, holdout [
 	SortCanonical(train)
 	SortCanonical(holdout)
 	return train, holdout
+}
+
+// hashFraction reads the first 8 bytes of key as a fraction in [0, 1).
+func hashFraction(key [sha256.Size]byte) float64 {
+	return float64(binary.BigEndian.Uint64(key[:8])) / (1 << 64)
 }

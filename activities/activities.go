@@ -68,7 +68,8 @@ func annotate(err error, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) && app.NonRetryable() {
-		return temporal.NewNonRetryableApplicationError(msg+": "+app.Message(), app.Type(), err)
+		// Its cause, not app itself: Error() would repeat the message.
+		return temporal.NewNonRetryableApplicationError(msg+": "+app.Message(), app.Type(), errors.Unwrap(app))
 	}
 	return fmt.Errorf("%s: %w", msg, err)
 }

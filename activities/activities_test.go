@@ -3,6 +3,7 @@ package activities
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/temporal"
@@ -22,6 +23,9 @@ func TestAnnotateKeepsNonRetryable(t *testing.T) {
 	}
 	if want := "quality gate: load production model v3: decode model m.bin: bad checksum"; app.Message() != want {
 		t.Errorf("message %q, want %q", app.Message(), want)
+	}
+	if n := strings.Count(app.Error(), "bad checksum"); n != 1 {
+		t.Errorf("%q says it %d times", app.Error(), n)
 	}
 
 	// Anything else (a store that is down) stays retryable and wrapped.

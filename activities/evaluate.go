@@ -119,9 +119,10 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (R
 	// are not comparable.
 	m, err := a.loadModel(ctx, prod.ArtifactKey)
 	if err != nil {
-		// A missing or corrupt production file fails every later gate
-		// until production points at a loadable version again.
-		return res, annotate(err, "quality gate: load production model v%d (point production at a loadable version, e.g. with `starter models rollback`)", prod.Version)
+		// A missing or corrupt production file fails every later gate at
+		// once, until production points at a loadable version again; a
+		// store that is down is retried.
+		return res, annotate(err, "quality gate: load production model v%d", prod.Version)
 	}
 	holdout, err := a.snapshot(ctx, in.HoldoutKey)
 	if err != nil {

@@ -67,10 +67,15 @@ type scheduler interface {
 	Trigger(ctx context.Context, id string) error
 }
 
+// authenticator checks an Authorization header; *auth.Authenticator.
+type authenticator interface {
+	Authenticate(ctx context.Context, header string) (*auth.Principal, error)
+}
+
 // deps are what newServer needs.
 type deps struct {
 	logger    *logrus.Logger
-	auth      *auth.Authenticator
+	auth      authenticator
 	models    modelSource
 	registry  modelRegistry
 	store     artifacts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -208,17 +209,23 @@ func TestClientGoneIsNotAFailure(t *testing.T) {
 	}
 }
 
-// Load shedding answers 503 with Retry-After and logs a warning, not an
-// error.
+// busyAuth answers every check as auth.Authenticator does when its queue
+// of password checks is full.
+type busyAuth struct{}
+
+func (busyAuth) Authenticate(context.Context, string) (*auth.Principal, error) {
+	return nil, fmt.Errorf("auth: %w", auth.ErrBusy)
+}
+
+// A full queue of password checks sheds the request: 503 with Retry-After,
+// logged as a warning, not as an error.
 func TestShedRequestGetsRetryAfter(t *testing.T) {
 	h := newHarness(t)
-	rec := httptest.NewRecorder()
-	r := httptest.NewRequest("GET", "/v1/models", nil)
-	shed := &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, message: "busy", cause: auth.ErrBusy, retryAfter: 1500 * time.Millisecond}
-	h.srv.answerError(&statusWriter{ResponseWriter: rec}, r, logrus.NewEntry(h.srv.logger), shed)
-	wantError(t, rec, http.StatusServiceUnavailable, codeUnavailable)
-	if got := rec.Header().Get("Retry-After"); got != "2" {
-		t.Errorf("Retry-After %q, want 2", got)
+	h.srv.auth = busyAuth{}
+	w := h.do("GET", "/v1/models", asAdmin, "")
+	wantError(t, w, http.StatusServiceUnavailable, codeUnavailable)
+	if got := w.Header().Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After %q, want 1", got)
 	}
 	if last := h.logs.LastEntry(); last == nil || last.Level != logrus.WarnLevel {
 		t.Errorf("logged %+v, want a warning", last)

@@ -306,7 +306,7 @@ func newScheduleCmd() *cobra.Command {
 		simple("list", "list schedules", func(ctx context.Context, m *schedule.Manager, _ string) (any, error) { return m.List(ctx) }),
 		simple("describe ID", "show a schedule's next and recent runs", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return m.Describe(ctx, id) }),
 		pause, unpause,
-		simple("trigger ID", "start a run now, or right after the one still going", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Trigger(ctx, id) }),
+		simple("trigger ID", "start a run now, under the schedule's overlap policy (with skip, right after a run still going)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Trigger(ctx, id) }),
 		backfill,
 		simple("delete ID", "delete a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Delete(ctx, id) }),
 	)

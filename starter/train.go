@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -95,14 +96,9 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 	if f.params != "" || f.c != 0 {
 		cp := classifier.DefaultParams()
 		if f.params != "" {
-			data, err := os.ReadFile(f.params)
-			if err != nil {
+			var err error
+			if cp, err = readParams(f.params); err != nil {
 				return err
-			}
-			dec := json.NewDecoder(bytes.NewReader(data))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&cp); err != nil {
-				return fmt.Errorf("--params %s: %w (want classifier parameters such as {\"solver\":{\"c\":2}})", f.params, err)
 			}
 		}
 		if f.c != 0 {
@@ -216,4 +212,25 @@ func printResult(a *app, r workflows.TrainingResult) {
 		total += s.Seconds
 	}
 	fmt.Fprintf(w, "stages      %s (sum %.2fs)\n", strings.Join(parts, ", "), total)
+}
+
+// readParams reads classifier parameters from a JSON file over the
+// defaults. Unknown keys and trailing data are errors: either would
+// otherwise train with defaults the user did not mean.
+func readParams(path string) (classifier.Params, error) {
+	p := classifier.DefaultParams()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return p, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(&p)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("more than one JSON value")
+	}
+	if err != nil {
+		return p, fmt.Errorf("--params %s: %w (want classifier parameters such as {\"solver\":{\"c\":2}})", path, err)
+	}
+	return p, nil
 }

@@ -17,8 +17,7 @@ import (
 )
 
 func TestScheduleTriggerRunPauseDelete(t *testing.T) {
-	h := newHarness(t)
-	h.startWorkers(t)
+	h := newHarness(t) // workers start after the second trigger, below
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -50,10 +49,19 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.Equal(t, "updated", desc.Note)
 	require.NotEmpty(t, desc.NextRuns)
 
-	// Two triggers in a row: the second comes while the first run is going
-	// and runs after it instead of being dropped.
+	// The first run waits for a worker, so it is still going when the
+	// second trigger comes; under skip that one would be dropped, and must
+	// run after it instead.
 	require.NoError(t, m.Trigger(ctx, spec.ID))
+	require.Eventually(t, func() bool {
+		d, err := m.Describe(ctx, spec.ID)
+		return err == nil && len(d.RecentRuns) == 1
+	}, time.Minute, 100*time.Millisecond, "the first triggered run starts")
+	// Temporal names a schedule's runs by the second they are due in, so
+	// two triggers within one second would share a workflow ID.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	require.NoError(t, m.Trigger(ctx, spec.ID))
+	h.startWorkers(t)
 	runs := h.waitForRuns(t, ctx, m, spec.ID, 2)
 	require.Equal(t, 1, runs[0].Version)
 	require.True(t, runs[0].Promoted)

@@ -97,6 +97,17 @@ const maxBlockWeight = 1000
 
 func finiteNonNegative(x float64) bool { return x >= 0 && !math.IsInf(x, 0) }
 
+// uses reports whether c gives block b any features.
+func (c *Config) uses(b int) bool {
+	switch b {
+	case blockChar:
+		return c.CharMax > 0 && c.CharWeight > 0
+	case blockTitle:
+		return c.TitleWeight > 0
+	}
+	return true
+}
+
 // The feature blocks, in column order.
 const (
 	blockWord = iota
@@ -164,12 +175,10 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 	// Counters only for the blocks in use: a block's take 4<<HashBits
 	// bytes, per worker and once more for the total.
 	var sizes [numBlocks]int
-	sizes[blockWord] = 1 << cfg.HashBits
-	if cfg.CharMax > 0 && cfg.CharWeight > 0 {
-		sizes[blockChar] = 1 << cfg.HashBits
-	}
-	if cfg.TitleWeight > 0 {
-		sizes[blockTitle] = 1 << cfg.HashBits
+	for b := range sizes {
+		if cfg.uses(b) {
+			sizes[b] = 1 << cfg.HashBits
+		}
 	}
 	var mu sync.Mutex
 	var df [numBlocks][]uint32
@@ -420,11 +429,11 @@ func extract(cfg *Config, s *Scratch, doc Document, title bool) {
 		s.keys[blockWord] = appendEndKeys(s.keys[blockWord], s.title, blockSeeds[blockWord], shift)
 	}
 	s.keys[blockChar] = s.keys[blockChar][:0]
-	if cfg.CharMax > 0 && cfg.CharWeight > 0 {
+	if cfg.uses(blockChar) {
 		s.keys[blockChar] = appendCharKeys(s.keys[blockChar], s.all, cfg.CharMin, cfg.CharMax, blockSeeds[blockChar], shift)
 	}
 	s.keys[blockTitle] = s.keys[blockTitle][:0]
-	if title && cfg.TitleWeight > 0 {
+	if title && cfg.uses(blockTitle) {
 		s.keys[blockTitle] = appendWordKeys(s.keys[blockTitle], s.title, cfg.WordNgrams, blockSeeds[blockTitle], shift)
 	}
 }

@@ -148,15 +148,25 @@ func checkExpected(ctx context.Context, tx *sql.Tx, model, alias string, expecte
 	if version <= 0 || expected < 0 {
 		return fmt.Errorf("version %d, expected %d: %w", version, expected, ErrInvalid)
 	}
-	var cur sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&cur)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	now, err := aliasVersion(ctx, tx, model, alias)
+	if err != nil {
 		return err
 	}
-	if now := int(cur.Int64); now != expected && now != version {
+	if now != expected && now != version {
 		return fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
 	}
 	return nil
+}
+
+// aliasVersion returns the version the alias points at inside tx, 0 when
+// it is not set.
+func aliasVersion(ctx context.Context, tx *sql.Tx, model, alias string) (int, error) {
+	var v sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&v)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	return int(v.Int64), nil
 }
 
 // Publication is the end of a successful training run: its new version
@@ -226,13 +236,12 @@ func (r *Registry) RollbackFrom(ctx context.Context, model, alias string, expect
 func (r *Registry) rollback(ctx context.Context, model, alias string, expected int, reason, actor string) (AliasMove, error) {
 	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
 		if expected > 0 {
-			var cur sql.NullInt64
-			err := tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&cur)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			now, err := aliasVersion(ctx, tx, model, alias)
+			if err != nil {
 				return AliasMove{}, err
 			}
-			if int(cur.Int64) != expected {
-				return AliasMove{}, fmt.Errorf("alias points at version %d, not the expected %d: %w", cur.Int64, expected, ErrConflict)
+			if now != expected {
+				return AliasMove{}, fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
 			}
 		}
 		var (
@@ -313,17 +322,16 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 	if err != nil {
 		return AliasMove{}, err
 	}
-	var from sql.NullInt64
-	err = tx.QueryRowContext(ctx, `SELECT version FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias).Scan(&from)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	from, err := aliasVersion(ctx, tx, model, alias)
+	if err != nil {
 		return AliasMove{}, err
 	}
-	if from.Valid && int(from.Int64) == version {
+	if from == version {
 		return AliasMove{Model: model, Alias: alias, From: version, To: version}, nil
 	}
 
 	mv := AliasMove{
-		Model: model, Alias: alias, From: int(from.Int64), To: version,
+		Model: model, Alias: alias, From: from, To: version,
 		Reason: cleanText(reason, maxNoteText), Actor: cleanText(actor, maxNoteText), Moved: true,
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO aliases (model_name, alias, version) VALUES ($1, $2, $3)
@@ -333,7 +341,7 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 	}
 	if err := tx.QueryRowContext(ctx, `INSERT INTO alias_history (model_name, alias, from_version, to_version, reason, actor)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, moved_at`,
-		model, alias, from, version, mv.Reason, mv.Actor).Scan(&mv.ID, &mv.MovedAt); err != nil {
+		model, alias, sql.NullInt64{Int64: int64(from), Valid: from != 0}, version, mv.Reason, mv.Actor).Scan(&mv.ID, &mv.MovedAt); err != nil {
 		return AliasMove{}, err
 	}
 	payload, err := json.Marshal(AliasEvent{Model: model, Alias: alias, From: mv.From, To: version})

@@ -138,31 +138,54 @@ func (m *Manager) Unpause(ctx context.Context, id, note string) error {
 	return nil
 }
 
-// Trigger starts a run now or, when one is still going, right after it:
-// under the default overlap policy (skip) Temporal would drop the request
-// without a word.
+// Trigger starts a run now under the schedule's overlap policy, except that
+// under skip (the default) a run still going makes it start right after
+// that one: skip would drop the request without a word.
 func (m *Manager) Trigger(ctx context.Context, id string) error {
-	opts := client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE}
-	if err := m.c.GetHandle(ctx, id).Trigger(ctx, opts); err != nil {
+	h := m.c.GetHandle(ctx, id)
+	overlap, err := insteadOfSkip(ctx, h, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE)
+	if err == nil {
+		err = h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: overlap})
+	}
+	if err != nil {
 		return fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
 	}
 	return nil
 }
 
-// Backfill takes the actions the schedule would have taken in [start, end),
-// one after another: the schedule's own overlap policy (skip by default)
-// would start the first and drop the rest.
+// Backfill takes the actions the schedule would have taken between start
+// and end under its overlap policy, except that under skip (the default)
+// they run one after another: skip would start the first and drop the rest.
 func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) error {
 	if !end.After(start) {
 		return fmt.Errorf("backfill schedule %s: end %s is not after start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
-	err := m.c.GetHandle(ctx, id).Backfill(ctx, client.ScheduleBackfillOptions{
-		Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL}},
-	})
+	h := m.c.GetHandle(ctx, id)
+	overlap, err := insteadOfSkip(ctx, h, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL)
+	if err == nil {
+		err = h.Backfill(ctx, client.ScheduleBackfillOptions{
+			Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: overlap}},
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("backfill schedule %s: %w", id, m.notFound(err))
 	}
 	return nil
+}
+
+// insteadOfSkip returns the overlap policy for a run asked for by hand:
+// instead when the schedule's policy is skip, else unspecified, which
+// keeps the schedule's own.
+func insteadOfSkip(ctx context.Context, h client.ScheduleHandle, instead enumspb.ScheduleOverlapPolicy) (enumspb.ScheduleOverlapPolicy, error) {
+	d, err := h.Describe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	switch p := d.Schedule.Policy; {
+	case p == nil, p.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED, p.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_SKIP:
+		return instead, nil
+	}
+	return enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED, nil
 }
 
 // Delete removes the schedule; runs it started are not affected.

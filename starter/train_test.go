@@ -1,0 +1,40 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReadParams(t *testing.T) {
+	for name, tc := range map[string]struct {
+		json, err string
+		c         float64
+	}{
+		"over the defaults": {json: `{"solver": {"c": 2}}`, c: 2},
+		"unknown key":       {json: `{"c": 8}`, err: `unknown field "c"`},
+		"nested typo":       {json: `{"solver": {"C_typo": 3}}`, err: `unknown field "C_typo"`},
+		"trailing value":    {json: `{"solver": {"c": 2}} {"solver": {"c": 99}}`, err: "more than one JSON value"},
+		"not JSON":          {json: `c=2`, err: "invalid character"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "params.json")
+			if err := os.WriteFile(path, []byte(tc.json), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p, err := readParams(path)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("err = %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("err = %v, want one containing %q", err, tc.err)
+			case tc.err == "" && p.Solver.C != tc.c:
+				t.Errorf("C = %v, want %v", p.Solver.C, tc.c)
+			}
+		})
+	}
+	if _, err := readParams(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Error("missing file: no error")
+	}
+}

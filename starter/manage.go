@@ -35,10 +35,10 @@ func newUploadCmd() *cobra.Command {
 }
 
 func newPredictBatchCmd() *cobra.Command {
-	var x, xKey, model, alias string
+	var x, xKey, model, alias, out string
 	cmd := &cobra.Command{
 		Use:   "predict-batch",
-		Short: "run a registered model over an unlabelled X file and write predictions.csv to the bucket",
+		Short: "run a registered model over an unlabelled X file, write the predictions CSV to the bucket and, with --out, here",
 		Args:  cobra.NoArgs,
 		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
 			if (x == "") == (xKey == "") {
@@ -72,9 +72,23 @@ func newPredictBatchCmd() *cobra.Command {
 			if err := run.Get(ctx, &res); err != nil {
 				return fmt.Errorf("batch prediction %s failed: %w", id, err)
 			}
+			if out != "" {
+				store, err := a.artifacts(ctx)
+				if err != nil {
+					return err
+				}
+				data, err := store.Get(ctx, res.PredictionsKey)
+				if err != nil {
+					return fmt.Errorf("fetch predictions %s: %w", res.PredictionsKey, err)
+				}
+				if err := writeFile(out, data); err != nil {
+					return fmt.Errorf("predictions: %w", err)
+				}
+			}
 			return a.printJSON(res)
 		}),
 	}
+	cmd.Flags().StringVar(&out, "out", "", "also write the predictions CSV to this local file")
 	cmd.Flags().StringVar(&x, "x", "", "local X file (uploaded first)")
 	cmd.Flags().StringVar(&xKey, "x-key", "", "bucket key of an X file")
 	cmd.Flags().StringVar(&model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -231,28 +231,40 @@ func evaluate(m *model.Model, test []dataset.Example, res *offlineResult) error 
 	return nil
 }
 
-// writePredictions writes m's prediction for every example to path as CSV,
-// through a temporary file so a failed run leaves no partial file behind.
+// writePredictions writes m's prediction for every example to path as CSV.
 func writePredictions(path string, m *model.Model, examples []dataset.Example) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".predictions-*")
-	if err != nil {
-		return fmt.Errorf("write predictions: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	bw := bufio.NewWriter(tmp)
-	w := csv.NewWriter(bw)
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"id", "label", "predicted", "probability"})
 	for _, e := range examples {
 		p := m.Predict(e.Title, e.Body, 1)
 		_ = w.Write([]string{e.ID, e.Label, p.Best.Code, strconv.FormatFloat(p.Best.Prob, 'f', 6, 64)})
 	}
 	w.Flush()
-	err = errors.Join(w.Error(), bw.Flush(), tmp.Chmod(0o644), tmp.Close())
+	if err := w.Error(); err != nil {
+		return fmt.Errorf("write predictions %s: %w", path, err)
+	}
+	if err := writeFile(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("write predictions: %w", err)
+	}
+	return nil
+}
+
+// writeFile writes data to path through a temporary file in the same
+// directory, so a failure leaves no partial file behind.
+func writeFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	_, err = tmp.Write(data)
+	err = errors.Join(err, tmp.Chmod(0o644), tmp.Close())
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		return fmt.Errorf("write predictions %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -188,3 +188,24 @@ func TestOfflineFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// writeFile replaces the file whole, readable by others.
+func TestWriteFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "predictions.csv")
+	for _, content := range []string{"first\n", "second, longer\n"} {
+		if err := writeFile(path, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != content {
+			t.Fatalf("read back %q, %v; want %q", got, err, content)
+		}
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, %v; want 0644", st.Mode().Perm(), err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("%d files left in the directory, want 1", len(entries))
+	}
+}

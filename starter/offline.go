@@ -126,10 +126,8 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 		if !f.cv {
 			return errors.New("offline: --grid needs --cv")
 		}
-		dec := json.NewDecoder(strings.NewReader(f.grid))
-		dec.DisallowUnknownFields()
 		grid = classifier.Grid{}
-		if err := dec.Decode(&grid); err != nil {
+		if err := decodeStrict([]byte(f.grid), &grid); err != nil {
 			return fmt.Errorf("offline: --grid: %w (want a JSON object with c, word_ngrams, char_ranges, title_weights)", err)
 		}
 	}
@@ -185,7 +183,7 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	res.Classes = len(m.Labels)
 	res.Features = m.Linear.Features
 	if f.out != "" {
-		if err := os.WriteFile(f.out, b, 0o644); err != nil {
+		if err := writeFile(f.out, b); err != nil {
 			return fmt.Errorf("write model: %w", err)
 		}
 		log.WithField("path", f.out).Info("model written")

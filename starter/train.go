@@ -223,14 +223,20 @@ func readParams(path string) (classifier.Params, error) {
 	if err != nil {
 		return p, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(&p)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("more than one JSON value")
-	}
-	if err != nil {
+	if err := decodeStrict(data, &p); err != nil {
 		return p, fmt.Errorf("--params %s: %w (want classifier parameters such as {\"solver\":{\"c\":2}})", path, err)
 	}
 	return p, nil
+}
+
+// decodeStrict decodes one JSON value from data into v, refusing unknown
+// keys and trailing data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("more than one JSON value")
+	}
+	return err
 }

@@ -148,6 +148,12 @@ func checkExpected(ctx context.Context, tx *sql.Tx, model, alias string, expecte
 	if version <= 0 || expected < 0 {
 		return fmt.Errorf("version %d, expected %d: %w", version, expected, ErrInvalid)
 	}
+	return aliasAt(ctx, tx, model, alias, expected, version)
+}
+
+// aliasAt returns ErrConflict unless the alias points at expected (0: it is
+// not set) or at version.
+func aliasAt(ctx context.Context, tx *sql.Tx, model, alias string, expected, version int) error {
 	now, err := aliasVersion(ctx, tx, model, alias)
 	if err != nil {
 		return err
@@ -236,12 +242,8 @@ func (r *Registry) RollbackFrom(ctx context.Context, model, alias string, expect
 func (r *Registry) rollback(ctx context.Context, model, alias string, expected int, reason, actor string) (AliasMove, error) {
 	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
 		if expected > 0 {
-			now, err := aliasVersion(ctx, tx, model, alias)
-			if err != nil {
+			if err := aliasAt(ctx, tx, model, alias, expected, expected); err != nil {
 				return AliasMove{}, err
-			}
-			if now != expected {
-				return AliasMove{}, fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
 			}
 		}
 		var (

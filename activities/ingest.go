@@ -42,7 +42,15 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		err     error
 		sources []string
 	)
-	switch s := in.Source; {
+	src, feedVersion, err := a.resolveSource(ctx, in.Source)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if in.Source.Feed != "" {
+		log = log.WithFields(map[string]any{"feed": in.Source.Feed, "feed_version": feedVersion})
+		log.Info("feed resolved")
+	}
+	switch s := src; {
 	case s.XKey != "" && s.YKey != "":
 		sources = []string{s.XKey, s.YKey}
 		x, xerr := a.Store.Get(ctx, s.XKey)
@@ -135,7 +143,7 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	res := IngestResult{
 		DatasetDigest: digest, TrainKey: trainRef.Key, HoldoutKey: holdoutRef.Key, RejectsKey: rejectsKey,
 		Rows: len(ds.Examples), TrainRows: len(train), HoldoutRows: len(holdout), Classes: len(labels),
-		Rejected: len(ds.Rejects), RunID: run.ID,
+		Rejected: len(ds.Rejects), RunID: run.ID, Source: src, FeedVersion: feedVersion,
 	}
 	log.WithFields(map[string]any{"dataset": digest, "rows": res.Rows, "rejected": res.Rejected, "classes": res.Classes}).Info("dataset ingested")
 	return res, nil

@@ -16,9 +16,12 @@ const (
 )
 
 // Source names the input objects of a training, already in the bucket.
-// Either XKey and YKey (the challenge's raw files) or CSVKey (a generic CSV
-// with TextCols and LabelCol) is set.
+// Exactly one way is used: Feed (a data feed in the registry, resolved to
+// its latest version when the training ingests), XKey and YKey (the
+// challenge's raw files), or CSVKey (a generic CSV with TextCols and
+// LabelCol).
 type Source struct {
+	Feed     string   `json:"feed,omitempty"`
 	XKey     string   `json:"x_key,omitempty"`
 	YKey     string   `json:"y_key,omitempty"`
 	CSVKey   string   `json:"csv_key,omitempty"`
@@ -49,6 +52,10 @@ type IngestResult struct {
 	Classes       int    `json:"classes"`
 	Rejected      int    `json:"rejected"`
 	RunID         int64  `json:"run_id"` // the registry's run
+	// Source is the input that was read: the request's, or the version of
+	// its feed, which FeedVersion numbers.
+	Source      Source `json:"source"`
+	FeedVersion int    `json:"feed_version,omitempty"`
 }
 
 // FeaturesInput is the input of Features.

@@ -33,6 +33,7 @@ import (
 
 const (
 	testModel    = "prdtypecode"
+	testFeed     = "catalogue"
 	reportKey    = "reports/r1.json"
 	datasetHash  = "d1g35t"
 	xKey, yKey   = "raw/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.csv", "raw/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.csv"
@@ -180,6 +181,19 @@ func (f *fakeRegistry) Dataset(_ context.Context, digest string) (registry.Datas
 		return registry.Dataset{}, registry.ErrNotFound
 	}
 	return registry.Dataset{Digest: digest, SourceKeys: []string{xKey, yKey}, Rows: 100, Classes: 3}, nil
+}
+
+// Feed knows one feed, testFeed.
+func (f *fakeRegistry) Feed(_ context.Context, feed string) (registry.FeedVersion, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.down != nil:
+		return registry.FeedVersion{}, f.down
+	case feed != testFeed:
+		return registry.FeedVersion{}, fmt.Errorf("registry: feed %s: %w", feed, registry.ErrNotFound)
+	}
+	return registry.FeedVersion{Feed: feed, Version: 1, Source: json.RawMessage(`{"x_key":"` + xKey + `","y_key":"` + yKey + `"}`)}, nil
 }
 
 func (f *fakeRegistry) Aliases(_ context.Context, model string) (map[string]int, error) {

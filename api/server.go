@@ -44,6 +44,7 @@ type modelRegistry interface {
 	CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (registry.AliasMove, error)
 	Rollback(ctx context.Context, model, alias, reason, actor string) (registry.AliasMove, error)
 	RollbackFrom(ctx context.Context, model, alias string, expected int, reason, actor string) (registry.AliasMove, error)
+	Feed(ctx context.Context, feed string) (registry.FeedVersion, error)
 }
 
 // artifacts reads evaluation reports and checks training inputs.

@@ -11,6 +11,7 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/workflows"
 )
 
@@ -109,6 +110,15 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 		}
 		if !ok {
 			return badRequest("%s %q is not in the bucket; upload it first (starter upload)", in.field, in.key)
+		}
+	}
+	if req.Source.Feed != "" {
+		// The run resolves the feed when it ingests; checking here turns a
+		// feed that was never published into a 400 instead of a failed run.
+		if _, err := s.registry.Feed(ctx, req.Source.Feed); errors.Is(err, registry.ErrNotFound) {
+			return badRequest("source.feed %q was never published; publish it first (starter feed publish)", req.Source.Feed)
+		} else if err != nil {
+			return unavailable("the registry", err)
 		}
 	}
 	t, err := s.trainer.Start(ctx, req.ID, params)

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"net/http"
+	"reflect"
 	"testing"
 
+	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -68,6 +70,9 @@ func TestStartTrainingErrors(t *testing.T) {
 		{"model name with a slash", `{` + raw + `, "model_name": "team/prdtypecode"}`, 400, codeBadRequest},
 		{"model name with a space", `{` + raw + `, "model_name": "my model"}`, 400, codeBadRequest},
 		{"wrong type", `{` + raw + `, "holdout_fraction": "half"}`, 400, codeInvalidJSON},
+		{"unpublished feed", `{"source": {"feed": "nightly-export"}}`, 400, codeBadRequest},
+		{"feed and keys", `{"source": {"feed": "` + testFeed + `", "csv_key": "` + xKey + `"}}`, 400, codeBadRequest},
+		{"bad feed name", `{"source": {"feed": "a/b"}}`, 400, codeBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -84,6 +89,22 @@ func TestStartTrainingErrors(t *testing.T) {
 	h.trainer.down = nil
 	h.store.down = errors.New(errDownText)
 	wantError(t, h.do("POST", "/v1/trainings", asAdmin, `{`+raw+`}`), http.StatusServiceUnavailable, codeUnavailable)
+	h.reg.down = errors.New(errDownText)
+	wantError(t, h.do("POST", "/v1/trainings", asAdmin, `{"source": {"feed": "`+testFeed+`"}}`), http.StatusServiceUnavailable, codeUnavailable)
+	if len(h.trainer.started) != 0 {
+		t.Error("a training started")
+	}
+}
+
+func TestStartTrainingOnFeed(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("POST", "/v1/trainings", asAdmin, `{"source": {"feed": "`+testFeed+`"}}`)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if len(h.trainer.started) != 1 || !reflect.DeepEqual(h.trainer.started[0].Source, activities.Source{Feed: testFeed}) {
+		t.Errorf("started %+v, want one training on feed %s", h.trainer.started, testFeed)
+	}
 }
 
 func TestGetAndListTrainings(t *testing.T) {

@@ -78,6 +78,10 @@ func TestTrainingParamsValidate(t *testing.T) {
 		"only Y":    {TrainingParams{ModelName: "m", Source: activities.Source{YKey: "y"}}, "both x_key and y_key"},
 		"generic":   {TrainingParams{ModelName: "m", Source: activities.Source{CSVKey: "c", TextCols: []string{"t"}, LabelCol: "l"}}, ""},
 		"raw input": {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y"}}, ""},
+		"feed":      {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue"}}, ""},
+		"feed+keys": {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue", CSVKey: "c"}}, "either feed or object keys"},
+		"feed+cols": {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue", LabelCol: "l"}}, "either feed or object keys"},
+		"feed name": {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "new data"}}, `feed name "new data"`},
 	} {
 		err := tc.p.WithDefaults().Validate()
 		switch {

@@ -29,7 +29,10 @@ func StartTraining(ctx context.Context, c client.Client, queue, id string, p Tra
 		id = fmt.Sprintf("train-%s-%s", p.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
 	}
 	src := p.Source.CSVKey
-	if src == "" {
+	switch {
+	case p.Source.Feed != "":
+		src = "feed " + p.Source.Feed
+	case src == "":
 		src = p.Source.XKey
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

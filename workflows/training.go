@@ -76,17 +76,8 @@ func (p TrainingParams) Validate() error {
 	if err := registry.CheckModelName(p.ModelName); err != nil {
 		return err
 	}
-	s := p.Source
-	raw, generic := s.XKey != "" || s.YKey != "", s.CSVKey != ""
-	switch {
-	case raw && generic:
-		return fmt.Errorf("source: give either x_key and y_key or csv_key, not both")
-	case raw && (s.XKey == "" || s.YKey == ""):
-		return fmt.Errorf("source: raw input needs both x_key and y_key")
-	case generic && (len(s.TextCols) == 0 || s.LabelCol == ""):
-		return fmt.Errorf("source: csv input needs text_cols and label_col")
-	case !raw && !generic:
-		return fmt.Errorf("source: no input given")
+	if err := p.Source.Validate(); err != nil {
+		return err
 	}
 	if p.HoldoutFraction <= 0 || p.HoldoutFraction >= 1 {
 		return fmt.Errorf("holdout_fraction %v: want a value in (0, 1)", p.HoldoutFraction)

@@ -1,0 +1,119 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func TestFeedVersions(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	if _, err := r.Feed(ctx, "catalogue"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Feed before publishing: err = %v, want ErrNotFound", err)
+	}
+	if _, err := r.FeedHistory(ctx, "catalogue"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("FeedHistory before publishing: err = %v, want ErrNotFound", err)
+	}
+
+	v1, added, err := r.PublishFeed(ctx, "catalogue", json.RawMessage(`{"x_key":"raw/a.csv","y_key":"raw/b.csv"}`), "ana", "first export")
+	if err != nil || !added || v1.Version != 1 || v1.Actor != "ana" || v1.Note != "first export" {
+		t.Fatalf("first publish = %+v, %v, %v; want version 1 added by ana", v1, added, err)
+	}
+	// The same source, keys in another order, is the same version.
+	again, added, err := r.PublishFeed(ctx, "catalogue", json.RawMessage(`{"y_key":"raw/b.csv", "x_key":"raw/a.csv"}`), "bob", "")
+	if err != nil || added || again.Version != 1 || again.Actor != "ana" {
+		t.Fatalf("publishing the same source = %+v, %v, %v; want version 1 unchanged", again, added, err)
+	}
+	v2, added, err := r.PublishFeed(ctx, "catalogue", json.RawMessage(`{"x_key":"raw/c.csv","y_key":"raw/d.csv"}`), "bob", "")
+	if err != nil || !added || v2.Version != 2 {
+		t.Fatalf("second publish = %+v, %v, %v; want version 2", v2, added, err)
+	}
+	if _, _, err := r.PublishFeed(ctx, "other", json.RawMessage(`{"csv_key":"raw/e.csv"}`), "", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	latest, err := r.Feed(ctx, "catalogue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src map[string]string
+	if err := json.Unmarshal(latest.Source, &src); err != nil {
+		t.Fatal(err)
+	}
+	if latest.Version != 2 || src["x_key"] != "raw/c.csv" || src["y_key"] != "raw/d.csv" {
+		t.Errorf("latest = %+v (source %v), want version 2 on raw/c.csv and raw/d.csv", latest, src)
+	}
+	hist, err := r.FeedHistory(ctx, "catalogue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 2 || hist[0].Version != 2 || hist[1].Version != 1 {
+		t.Errorf("history = %+v, want versions 2 then 1", hist)
+	}
+	all, err := r.Feeds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].Feed != "catalogue" || all[0].Version != 2 || all[1].Feed != "other" || all[1].Version != 1 {
+		t.Errorf("feeds = %+v, want catalogue v2 and other v1", all)
+	}
+}
+
+func TestPublishFeedInvalid(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	for name, c := range map[string]struct {
+		feed   string
+		source string
+	}{
+		"bad name":      {"no spaces", `{"csv_key":"raw/a.csv"}`},
+		"empty name":    {"", `{"csv_key":"raw/a.csv"}`},
+		"not an object": {"f", `["raw/a.csv"]`},
+		"malformed":     {"f", `{"csv_key":`},
+		"empty source":  {"f", `{}`},
+		"null source":   {"f", `null`},
+	} {
+		if _, _, err := r.PublishFeed(ctx, c.feed, json.RawMessage(c.source), "", ""); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+	if all, err := r.Feeds(ctx); err != nil || len(all) != 0 {
+		t.Errorf("after invalid publishes: feeds = %+v, %v; want none", all, err)
+	}
+}
+
+func TestPublishFeedConcurrent(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, _, err := r.PublishFeed(ctx, "catalogue", json.RawMessage(fmt.Sprintf(`{"csv_key":"raw/%d.csv"}`, i)), "", "")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	hist, err := r.FeedHistory(ctx, "catalogue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != n {
+		t.Fatalf("%d versions after %d distinct publishes, want %d", len(hist), n, n)
+	}
+	for i, v := range hist {
+		if v.Version != n-i {
+			t.Errorf("history[%d].Version = %d, want %d", i, v.Version, n-i)
+		}
+	}
+}

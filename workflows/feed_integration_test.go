@@ -1,0 +1,97 @@
+package workflows_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/demodata"
+	"github.com/prodcat/prodcat/internal/schedule"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// publishDemo uploads generated data and publishes it as the feed's next
+// version, returning the X key.
+func (h *harness) publishDemo(t *testing.T, ctx context.Context, feed string, rowsPerClass int, seed uint64) string {
+	t.Helper()
+	var x, y bytes.Buffer
+	require.NoError(t, demodata.Write(&x, &y, rowsPerClass, seed))
+	xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	src, err := json.Marshal(activities.Source{XKey: xr.Key, YKey: yr.Key})
+	require.NoError(t, err)
+	_, added, err := h.reg.PublishFeed(ctx, feed, src, "itest", "")
+	require.NoError(t, err)
+	require.True(t, added)
+	return xr.Key
+}
+
+// A schedule that names a feed trains each run on the feed's latest
+// version, so publishing new data is all it takes to retrain on it.
+func TestScheduleRetrainsOnFeedsLatestVersion(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	feed := "itest-feed-" + randomSuffix()
+	first := h.publishDemo(t, ctx, feed, 10, 7)
+
+	spec := workflows.ScheduleSpec{
+		ID: "itest-" + randomSuffix(), Every: 24 * time.Hour, PauseOnFailure: true, TaskQueue: h.queue,
+		Training: workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: activities.Source{Feed: feed}},
+	}
+	m := schedule.New(h.client)
+	_, err := m.Apply(ctx, spec)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })
+
+	require.NoError(t, m.Trigger(ctx, spec.ID))
+	runs := h.waitForRuns(t, ctx, m, spec.ID, 1)
+	require.Equal(t, 1, runs[0].Dataset.FeedVersion)
+	require.Equal(t, first, runs[0].Dataset.Source.XKey)
+
+	second := h.publishDemo(t, ctx, feed, 12, 8)
+	require.NotEqual(t, first, second)
+	// Temporal names a schedule's runs by the second they are due in.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	require.NoError(t, m.Trigger(ctx, spec.ID))
+	runs = h.waitForRuns(t, ctx, m, spec.ID, 2)
+	require.Equal(t, 2, runs[1].Dataset.FeedVersion)
+	require.Equal(t, second, runs[1].Dataset.Source.XKey)
+	require.Equal(t, 27*12, runs[1].Dataset.Rows+runs[1].Dataset.Rejected)
+	require.NotEqual(t, runs[0].DatasetDigest, runs[1].DatasetDigest)
+	require.Equal(t, 2, runs[1].Version)
+
+	ds, err := h.reg.Dataset(ctx, runs[1].DatasetDigest)
+	require.NoError(t, err)
+	require.Contains(t, ds.SourceKeys, second, "the dataset's lineage names the objects the feed pointed at")
+}
+
+// A training on a feed that was never published fails at once, with a
+// non-retryable BadData error that names the feed.
+func TestTrainingOnUnpublishedFeedFails(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	feed := "itest-nofeed-" + randomSuffix()
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-train-" + randomSuffix(), TaskQueue: h.queue},
+		workflows.TrainingPipeline, workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: activities.Source{Feed: feed}})
+	require.NoError(t, err)
+	err = run.Get(ctx, nil)
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app), "error %v, want an application error", err)
+	require.Equal(t, activities.ErrBadData, app.Type())
+	require.Contains(t, app.Error(), "feed "+feed+" was never published")
+}

@@ -143,7 +143,7 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	res := IngestResult{
 		DatasetDigest: digest, TrainKey: trainRef.Key, HoldoutKey: holdoutRef.Key, RejectsKey: rejectsKey,
 		Rows: len(ds.Examples), TrainRows: len(train), HoldoutRows: len(holdout), Classes: len(labels),
-		Rejected: len(ds.Rejects), RunID: run.ID, Source: src, FeedVersion: feedVersion,
+		Rejected: len(ds.Rejects), RunID: run.ID, Source: src, Feed: in.Source.Feed, FeedVersion: feedVersion,
 	}
 	log.WithFields(map[string]any{"dataset": digest, "rows": res.Rows, "rejected": res.Rejected, "classes": res.Classes}).Info("dataset ingested")
 	return res, nil

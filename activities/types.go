@@ -52,9 +52,10 @@ type IngestResult struct {
 	Classes       int    `json:"classes"`
 	Rejected      int    `json:"rejected"`
 	RunID         int64  `json:"run_id"` // the registry's run
-	// Source is the input that was read: the request's, or the version of
-	// its feed, which FeedVersion numbers.
+	// Source is the input that was read: the request's, or version
+	// FeedVersion of the request's Feed.
 	Source      Source `json:"source"`
+	Feed        string `json:"feed,omitempty"`
 	FeedVersion int    `json:"feed_version,omitempty"`
 }
 

@@ -227,6 +227,12 @@ func newScheduleCmd() *cobra.Command {
 				if spec.Training.ModelName == "" {
 					spec.Training.ModelName = a.cfg.ModelName
 				}
+				if err := spec.Training.WithDefaults().Validate(); err != nil {
+					return err
+				}
+				if err := a.checkFeed(ctx, spec.Training.Source); err != nil {
+					return err
+				}
 				tc, err := a.temporalClient(ctx)
 				if err != nil {
 					return err
@@ -267,6 +273,8 @@ func newScheduleCmd() *cobra.Command {
 		fl.BoolVar(&spec.Paused, "paused", false, "create it paused")
 		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule")
 		tf.addSourceFlags(fl)
+		tf.addFeedFlag(fl)
+		fl.StringVar(&tf.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
 		return c
 	}
 	var note string

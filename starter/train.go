@@ -18,12 +18,14 @@ import (
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/workflows"
 )
 
 type trainFlags struct {
 	x, y, csv            string // local files, uploaded first
 	xKey, yKey, csvKey   string // objects already in the bucket
+	feed                 string // or a data feed
 	textCols             []string
 	labelCol             string
 	model, id, params    string
@@ -39,15 +41,16 @@ func newTrainCmd() *cobra.Command {
 		Short: "start a TrainingPipeline run on Temporal (and watch it with --wait)",
 		Example: `  starter train --x X_train.csv --y Y_train.csv --wait
   starter train --csv products.csv --text-col title,description --label-col category --wait
-  starter train --x-key raw/<sha256>.csv --y-key raw/<sha256>.csv`,
+  starter train --x-key raw/<sha256>.csv --y-key raw/<sha256>.csv
+  starter train --feed catalogue --wait`,
 		Args: cobra.NoArgs,
 		RunE: withApp(func(ctx context.Context, a *app, _ []string) error { return a.train(ctx, f) }),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.x, "x", "", "local X file in the challenge's raw format (uploaded first)")
-	fl.StringVar(&f.y, "y", "", "local Y file in the challenge's raw format (uploaded first)")
-	fl.StringVar(&f.csv, "csv", "", "local generic CSV (uploaded first)")
+	f.addFileFlags(fl)
 	f.addSourceFlags(fl)
+	f.addFeedFlag(fl)
+	fl.StringVar(&f.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
 	fl.StringVar(&f.id, "id", "", "workflow ID (default train-<model>-<UTC time>)")
 	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
 	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
@@ -59,20 +62,73 @@ func newTrainCmd() *cobra.Command {
 	return cmd
 }
 
-// addSourceFlags adds the flags naming the input objects in the bucket and
-// the model, shared by train and schedule create/update.
+// addSourceFlags adds the flags naming the input objects in the bucket,
+// shared by train, schedule create/update and feed publish.
 func (f *trainFlags) addSourceFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.xKey, "x-key", "", "bucket key of a raw X file")
 	fl.StringVar(&f.yKey, "y-key", "", "bucket key of a raw Y file")
 	fl.StringVar(&f.csvKey, "csv-key", "", "bucket key of a generic CSV")
 	fl.StringSliceVar(&f.textCols, "text-col", nil, "text column(s) of a generic CSV (repeat or comma-separate)")
 	fl.StringVar(&f.labelCol, "label-col", "", "label column of a generic CSV")
-	fl.StringVar(&f.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
 }
 
-// source returns the input objects named by the flags.
+// addFeedFlag adds --feed, shared by train and schedule create/update.
+func (f *trainFlags) addFeedFlag(fl *pflag.FlagSet) {
+	fl.StringVar(&f.feed, "feed", "", "data feed to train on: its latest version when the run ingests (see starter feed)")
+}
+
+// source returns the input named by the flags.
 func (f *trainFlags) source() activities.Source {
-	return activities.Source{XKey: f.xKey, YKey: f.yKey, CSVKey: f.csvKey, TextCols: f.textCols, LabelCol: f.labelCol}
+	return activities.Source{Feed: f.feed, XKey: f.xKey, YKey: f.yKey, CSVKey: f.csvKey, TextCols: f.textCols, LabelCol: f.labelCol}
+}
+
+// addFileFlags adds the flags naming local input files, shared by train and
+// feed publish.
+func (f *trainFlags) addFileFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&f.x, "x", "", "local X file in the challenge's raw format (uploaded first)")
+	fl.StringVar(&f.y, "y", "", "local Y file in the challenge's raw format (uploaded first)")
+	fl.StringVar(&f.csv, "csv", "", "local generic CSV (uploaded first)")
+}
+
+// uploadSource uploads the local files the flags name and returns the
+// input with their keys in place of the paths.
+func (a *app) uploadSource(ctx context.Context, f trainFlags) (activities.Source, error) {
+	src := f.source()
+	for _, up := range []struct {
+		path string
+		key  *string
+	}{{f.x, &src.XKey}, {f.y, &src.YKey}, {f.csv, &src.CSVKey}} {
+		if up.path == "" {
+			continue
+		}
+		if *up.key != "" {
+			return activities.Source{}, fmt.Errorf("give a local file or a bucket key for the same input, not both (%s and %s)", up.path, *up.key)
+		}
+		ref, err := a.uploadFile(ctx, up.path)
+		if err != nil {
+			return activities.Source{}, err
+		}
+		*up.key = ref.Key
+	}
+	return src, nil
+}
+
+// checkFeed fails when src names a feed that was never published, which
+// every run on it would fail on.
+func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
+	if src.Feed == "" {
+		return nil
+	}
+	r, err := a.models(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := r.Feed(ctx, src.Feed); errors.Is(err, registry.ErrNotFound) {
+		return fmt.Errorf("feed %s was never published; publish it first: starter feed publish %s --x X.csv --y Y.csv", src.Feed, src.Feed)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func (a *app) train(ctx context.Context, f trainFlags) error {
@@ -106,22 +162,15 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 		}
 		p.Params = &cp
 	}
-	src := f.source()
-	for _, up := range []struct {
-		path string
-		key  *string
-	}{{f.x, &src.XKey}, {f.y, &src.YKey}, {f.csv, &src.CSVKey}} {
-		if up.path == "" {
-			continue
-		}
-		ref, err := a.uploadFile(ctx, up.path)
-		if err != nil {
-			return err
-		}
-		*up.key = ref.Key
+	src, err := a.uploadSource(ctx, f)
+	if err != nil {
+		return err
 	}
 	p.Source = src
 	if err := p.WithDefaults().Validate(); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := a.checkFeed(ctx, src); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	c, err := a.temporalClient(ctx)
@@ -203,6 +252,9 @@ func printResult(a *app, r workflows.TrainingResult) {
 		r.Evaluation.WeightedF1, r.Evaluation.MacroF1, r.Evaluation.Accuracy, r.Dataset.HoldoutRows)
 	fmt.Fprintf(w, "probability log-loss %.4f   expected calibration error %.4f\n", r.Evaluation.LogLoss, r.Evaluation.ECE)
 	fmt.Fprintf(w, "dataset     %s (%d rows, %d classes, %d rejected)\n", r.DatasetDigest, r.Dataset.Rows, r.Dataset.Classes, r.Dataset.Rejected)
+	if r.Dataset.FeedVersion > 0 {
+		fmt.Fprintf(w, "feed        %s version %d\n", r.Dataset.Feed, r.Dataset.FeedVersion)
+	}
 	fmt.Fprintf(w, "model file  %s\n", r.ModelKey)
 	fmt.Fprintf(w, "report      %s\n", r.Evaluation.ReportKey)
 	var parts []string

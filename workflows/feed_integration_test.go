@@ -55,9 +55,14 @@ func TestScheduleRetrainsOnFeedsLatestVersion(t *testing.T) {
 	_, err := m.Apply(ctx, spec)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })
+	desc, err := m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	require.NotNil(t, desc.Training, "describe shows what the schedule trains on")
+	require.Equal(t, feed, desc.Training.Source.Feed)
 
 	require.NoError(t, m.Trigger(ctx, spec.ID))
 	runs := h.waitForRuns(t, ctx, m, spec.ID, 1)
+	require.Equal(t, feed, runs[0].Dataset.Feed)
 	require.Equal(t, 1, runs[0].Dataset.FeedVersion)
 	require.Equal(t, first, runs[0].Dataset.Source.XKey)
 

@@ -1,7 +1,8 @@
 // Package registry is prodcat's model registry on PostgreSQL: data sets,
 // training runs and their metrics, registered models, model versions with
-// their lineage, aliases (production, challenger or any other name) and the
-// audit history of every alias move.
+// their lineage, aliases (production, challenger or any other name), the
+// audit history of every alias move, and data feeds (named, versioned
+// pointers to the input of a training, see PublishFeed).
 //
 // # Opening
 //
@@ -33,6 +34,8 @@
 //   - SetAlias to the version the alias already points at changes nothing:
 //     it returns an AliasMove with Moved false, writes no history row and
 //     sends no notification.
+//   - PublishFeed of the source the feed already points at adds no
+//     version and returns the latest one.
 //   - Publish, the end of a successful run, moves an alias (optionally on
 //     the compare-and-set condition of CompareAndSetAlias) and finishes the
 //     run in one transaction; repeating it after it landed changes nothing.

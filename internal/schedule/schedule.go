@@ -7,11 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/workflows"
@@ -75,6 +79,8 @@ type Summary struct {
 	Spec       string      `json:"spec"`
 	NextRuns   []time.Time `json:"next_runs"`
 	RecentRuns []Run       `json:"recent_runs"`
+	// Training is what each run trains on; only Describe fills it in.
+	Training *workflows.TrainingParams `json:"training,omitempty"`
 }
 
 // Run is one action a schedule took.
@@ -118,6 +124,16 @@ func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 	}
 	for _, r := range d.Info.RecentActions {
 		s.RecentRuns = append(s.RecentRuns, runOf(r))
+	}
+	if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok && len(a.Args) == 1 {
+		// Described arguments come back as payloads, still encoded.
+		if p, ok := a.Args[0].(*commonpb.Payload); ok {
+			var tp workflows.TrainingParams
+			if err := converter.GetDefaultDataConverter().FromPayload(p, &tp); err != nil {
+				return Summary{}, fmt.Errorf("describe schedule %s: decode its training parameters: %w", id, err)
+			}
+			s.Training = &tp
+		}
 	}
 	return s, nil
 }
@@ -222,7 +238,54 @@ func describeSpec(s *client.ScheduleSpec) string {
 	case len(s.Intervals) > 0:
 		return "every " + s.Intervals[0].Every.String()
 	case len(s.Calendars) > 0:
-		return fmt.Sprintf("%d calendar entries", len(s.Calendars))
+		// Temporal hands a cron expression back as calendar entries.
+		out := make([]string, len(s.Calendars))
+		for i, c := range s.Calendars {
+			out[i] = "cron " + calendarCron(c)
+		}
+		return strings.Join(out, "; ")
 	}
 	return ""
+}
+
+// calendarCron writes a calendar entry as a cron expression (minute hour
+// day-of-month month day-of-week), with the seconds in front when they are
+// not just 0.
+func calendarCron(c client.ScheduleCalendarSpec) string {
+	// Temporal reads an empty second, minute or hour as 0 and an empty day
+	// or month as every one.
+	fields := []string{
+		cronField(c.Minute, 0, 59, "0"), cronField(c.Hour, 0, 23, "0"), cronField(c.DayOfMonth, 1, 31, "*"),
+		cronField(c.Month, 1, 12, "*"), cronField(c.DayOfWeek, 0, 6, "*"),
+	}
+	if sec := cronField(c.Second, 0, 59, "0"); sec != "0" {
+		fields = append([]string{sec}, fields...)
+	}
+	return strings.Join(fields, " ")
+}
+
+// cronField writes ranges as one cron field: empty for no ranges, "*" for
+// the whole of [lo, hi], otherwise "a", "a-b" or "a-b/step",
+// comma-separated.
+func cronField(rs []client.ScheduleRange, lo, hi int, empty string) string {
+	if len(rs) == 0 {
+		return empty
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		end, step := max(r.End, r.Start), max(r.Step, 1)
+		switch {
+		case r.Start == lo && end == hi && step == 1:
+			parts[i] = "*"
+		case end == r.Start:
+			parts[i] = strconv.Itoa(r.Start)
+		case step == 1:
+			parts[i] = fmt.Sprintf("%d-%d", r.Start, end)
+		case r.Start == lo && end == hi:
+			parts[i] = fmt.Sprintf("*/%d", step)
+		default:
+			parts[i] = fmt.Sprintf("%d-%d/%d", r.Start, end, step)
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prodcat/prodcat/internal/testenv"
+)
+
+// run runs the starter with args and returns what it printed on stdout.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err := root.ExecuteContext(t.Context())
+	return out.String(), err
+}
+
+func TestFeedPublishShowAndTrainChecks(t *testing.T) {
+	testenv.Integration(t)
+	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
+	feed := fmt.Sprintf("starter-test-%d", time.Now().UnixNano())
+	csv := filepath.Join(t.TempDir(), "products.csv")
+	// The feed's name in a title makes the file, and so its key, new.
+	data := fmt.Sprintf("title,category\nred cotton shirt %s,top\nblue denim jeans,bottom\n", feed)
+	if err := os.WriteFile(csv, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	publish := func() map[string]any {
+		t.Helper()
+		out, err := run(t, "feed", "publish", feed, "--csv", csv, "--text-col", "title", "--label-col", "category", "--note", "first")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("publish printed %q: %v", out, err)
+		}
+		return got
+	}
+	if got := publish(); got["version"] != 1.0 || got["added"] != true {
+		t.Errorf("first publish printed %v, want version 1 added", got)
+	}
+	if got := publish(); got["version"] != 1.0 || got["added"] != false {
+		t.Errorf("publishing the same file again printed %v, want version 1 not added", got)
+	}
+	out, err := run(t, "feed", "show", feed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist []struct {
+		Version int            `json:"version"`
+		Note    string         `json:"note"`
+		Source  map[string]any `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(out), &hist); err != nil {
+		t.Fatalf("show printed %q: %v", out, err)
+	}
+	if len(hist) != 1 || hist[0].Note != "first" || !strings.HasPrefix(fmt.Sprint(hist[0].Source["csv_key"]), "raw/") {
+		t.Errorf("history %+v, want one version with the note and an uploaded csv_key", hist)
+	}
+
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"missing object": {[]string{"feed", "publish", feed, "--csv-key", "raw/" + strings.Repeat("c", 64) + ".csv", "--text-col", "t", "--label-col", "l"}, "is not in bucket"},
+		"file and key":   {[]string{"feed", "publish", feed, "--csv", csv, "--csv-key", "raw/" + strings.Repeat("c", 64) + ".csv", "--text-col", "t", "--label-col", "l"}, "not both"},
+		"no columns":     {[]string{"feed", "publish", feed, "--csv", csv}, "needs text_cols and label_col"},
+		"bad name":       {[]string{"feed", "publish", "a/b", "--csv", csv, "--text-col", "title", "--label-col", "category"}, `feed name "a/b"`},
+		"unknown feed":   {[]string{"feed", "show", feed + "-none"}, "not found"},
+		"train on none":  {[]string{"train", "--feed", feed + "-none"}, "was never published"},
+		"feed and keys":  {[]string{"train", "--feed", feed, "--csv-key", "raw/x.csv"}, "either feed or object keys"},
+	} {
+		if _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
+		}
+	}
+	// The failed publishes added nothing.
+	out, err = run(t, "feed", "show", feed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), &hist); err != nil || len(hist) != 1 {
+		t.Errorf("after the failed publishes: %d versions (%v), want 1", len(hist), err)
+	}
+}

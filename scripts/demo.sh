@@ -23,7 +23,9 @@ restart() { scripts/stack.sh start "$1" ".data/bin/$1"; }
 restart worker
 
 .data/bin/starter demo-data --out .data/demo >/dev/null
-.data/bin/starter train --x .data/demo/X_demo.csv --y .data/demo/Y_demo.csv --wait
+# The demo catalogue becomes the "demo" feed; a schedule could name it too.
+.data/bin/starter feed publish demo --x .data/demo/X_demo.csv --y .data/demo/Y_demo.csv --note "demo catalogue" >/dev/null
+.data/bin/starter train --feed demo --wait
 
 # API credentials: generated once, kept in .data (mode 600), printed below.
 creds=.data/api-credentials

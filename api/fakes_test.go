@@ -183,17 +183,37 @@ func (f *fakeRegistry) Dataset(_ context.Context, digest string) (registry.Datas
 	return registry.Dataset{Digest: digest, SourceKeys: []string{xKey, yKey}, Rows: 100, Classes: 3}, nil
 }
 
-// Feed knows one feed, testFeed.
-func (f *fakeRegistry) Feed(_ context.Context, feed string) (registry.FeedVersion, error) {
+// Feed, FeedHistory and Feeds know one feed, testFeed, at version 2.
+func (f *fakeRegistry) Feed(ctx context.Context, feed string) (registry.FeedVersion, error) {
+	vs, err := f.FeedHistory(ctx, feed)
+	if err != nil {
+		return registry.FeedVersion{}, err
+	}
+	return vs[0], nil
+}
+
+func (f *fakeRegistry) FeedHistory(_ context.Context, feed string) ([]registry.FeedVersion, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
 	case f.down != nil:
-		return registry.FeedVersion{}, f.down
+		return nil, f.down
 	case feed != testFeed:
-		return registry.FeedVersion{}, fmt.Errorf("registry: feed %s: %w", feed, registry.ErrNotFound)
+		return nil, fmt.Errorf("registry: feed history of %s: %w", feed, registry.ErrNotFound)
 	}
-	return registry.FeedVersion{Feed: feed, Version: 1, Source: json.RawMessage(`{"x_key":"` + xKey + `","y_key":"` + yKey + `"}`)}, nil
+	at := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	return []registry.FeedVersion{
+		{Feed: feed, Version: 2, Source: json.RawMessage(`{"x_key":"` + xKey + `","y_key":"` + yKey + `"}`), Actor: "cli:ana", Note: "nightly export", CreatedAt: at.Add(24 * time.Hour)},
+		{Feed: feed, Version: 1, Source: json.RawMessage(`{"csv_key":"` + xKey + `","text_cols":["title"],"label_col":"category"}`), Actor: "cli:ana", CreatedAt: at},
+	}, nil
+}
+
+func (f *fakeRegistry) Feeds(ctx context.Context) ([]registry.FeedVersion, error) {
+	v, err := f.Feed(ctx, testFeed)
+	if err != nil {
+		return nil, err
+	}
+	return []registry.FeedVersion{v}, nil
 }
 
 func (f *fakeRegistry) Aliases(_ context.Context, model string) (map[string]int, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -213,4 +214,35 @@ func (l *liveAPI) call(t *testing.T, method, path, body string, v any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// Feeds come from the real registry: a published feed is listed and shown,
+// and a training on a feed that was never published is refused up front.
+func TestLiveFeeds(t *testing.T) {
+	live := startLive(t)
+	feed := servingtest.RandomName("feed-")
+	src := fmt.Sprintf(`{"x_key":"raw/%s.csv","y_key":"raw/%s.csv"}`, strings.Repeat("a", 64), strings.Repeat("b", 64))
+	if _, _, err := live.reg.PublishFeed(t.Context(), feed, json.RawMessage(src), "test", "first"); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Name     string                 `json:"name"`
+		Versions []registry.FeedVersion `json:"versions"`
+	}
+	if code := live.call(t, "GET", "/v1/feeds/"+feed, "", &got); code != http.StatusOK || len(got.Versions) != 1 || got.Versions[0].Note != "first" {
+		t.Fatalf("GET /v1/feeds/%s: %d %+v", feed, code, got)
+	}
+	var list struct {
+		Feeds []registry.FeedVersion `json:"feeds"`
+	}
+	if code := live.call(t, "GET", "/v1/feeds", "", &list); code != http.StatusOK || len(list.Feeds) != 1 || list.Feeds[0].Feed != feed {
+		t.Fatalf("GET /v1/feeds: %d %+v", code, list)
+	}
+	var e errorBody
+	if code := live.call(t, "POST", "/v1/trainings", `{"source": {"feed": "`+feed+`-none"}}`, &e); code != http.StatusBadRequest || !strings.Contains(e.Error.Message, "never published") {
+		t.Fatalf("training on an unpublished feed: %d %+v", code, e)
+	}
+	if code := live.call(t, "GET", "/v1/feeds/"+feed+"-none", "", &e); code != http.StatusNotFound {
+		t.Fatalf("GET an unknown feed: %d %+v", code, e)
+	}
 }

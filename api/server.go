@@ -45,6 +45,8 @@ type modelRegistry interface {
 	Rollback(ctx context.Context, model, alias, reason, actor string) (registry.AliasMove, error)
 	RollbackFrom(ctx context.Context, model, alias string, expected int, reason, actor string) (registry.AliasMove, error)
 	Feed(ctx context.Context, feed string) (registry.FeedVersion, error)
+	FeedHistory(ctx context.Context, feed string) ([]registry.FeedVersion, error)
+	Feeds(ctx context.Context) ([]registry.FeedVersion, error)
 }
 
 // artifacts reads evaluation reports and checks training inputs.
@@ -150,6 +152,8 @@ func (s *server) routes() []route {
 		{method: "GET", pattern: "/v1/trainings", role: auth.RolePredict, handle: s.listTrainings},
 		{method: "POST", pattern: "/v1/trainings", role: auth.RoleAdmin, handle: s.startTraining},
 		{method: "GET", pattern: "/v1/trainings/{id}", role: auth.RolePredict, handle: s.getTraining},
+		{method: "GET", pattern: "/v1/feeds", role: auth.RolePredict, handle: s.listFeeds},
+		{method: "GET", pattern: "/v1/feeds/{name}", role: auth.RolePredict, handle: s.getFeed},
 		{method: "GET", pattern: "/v1/schedules", role: auth.RolePredict, handle: s.listSchedules},
 		{method: "POST", pattern: "/v1/schedules/{id}/pause", role: auth.RoleAdmin, handle: s.pauseSchedule},
 		{method: "POST", pattern: "/v1/schedules/{id}/unpause", role: auth.RoleAdmin, handle: s.unpauseSchedule},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/workflows"
 )
 
@@ -21,6 +23,10 @@ import (
 // registry with its confusion matrix and saves a screenshot.
 func TestBrowserDemo(t *testing.T) {
 	live := startLive(t)
+	feed := servingtest.RandomName("feed-")
+	if _, _, err := live.reg.PublishFeed(t.Context(), feed, json.RawMessage(`{"csv_key":"raw/`+strings.Repeat("c", 64)+`.csv","text_cols":["title"],"label_col":"category"}`), "test", ""); err != nil {
+		t.Fatal(err)
+	}
 	browser := ""
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -60,7 +66,7 @@ func TestBrowserDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tc.Close()
+	t.Cleanup(tc.Close) // after the cleanup below, which terminates the run
 	run, err := workflows.StartTraining(t.Context(), tc, "browsertest-no-worker", "browsertest-"+live.cfg.ModelName,
 		workflows.TrainingParams{ModelName: live.cfg.ModelName, Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}})
 	if err != nil {
@@ -167,6 +173,16 @@ func TestBrowserDemo(t *testing.T) {
 		[String(document.querySelector("#train-form").hidden), document.querySelector("#x-key").value, document.querySelector("#y-key").value]`))
 	if err != nil || len(form) != 3 || form[0] != "false" || form[1] != "raw/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.csv" || form[2] != "raw/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.csv" {
 		t.Errorf("training form (hidden, x key, y key) = %q, %v", form, err)
+	}
+	// The feeds are offered; choosing one sets the key fields aside.
+	chosen, err := chromedp.Run(ctx, chromedp.Poll[[]string](`document.querySelector("#feed").options.length > 1 && (() => {
+		const s = document.querySelector("#feed");
+		s.value = "`+feed+`";
+		s.dispatchEvent(new Event("change"));
+		return [s.value, String(document.querySelector("#x-key").disabled), String(s.options.length)];
+	})()`))
+	if err != nil || len(chosen) != 3 || chosen[0] != feed || chosen[1] != "true" || chosen[2] != "2" {
+		t.Errorf("feed choice (value, x key disabled, options) = %q, %v; want %s, true, 2", chosen, err, feed)
 	}
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

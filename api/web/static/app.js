@@ -70,7 +70,7 @@ async function signIn(ev) {
     $("#whoami").textContent = `signed in as ${me.user} (${me.role})`;
     document.querySelectorAll(".admin").forEach((e) => { e.hidden = role !== "admin"; });
     showError("");
-    await Promise.all([loadRegistry(), loadTrainings()]);
+    await Promise.all([loadRegistry(), loadTrainings(), loadFeeds()]);
   } catch (e) {
     role = "";
     $("#whoami").textContent = "not signed in";
@@ -231,6 +231,23 @@ async function prefillTraining(version) {
   }
 }
 
+async function loadFeeds() {
+  try {
+    const f = await api("GET", "/v1/feeds");
+    const keep = $("#feed").value;
+    $("#feed").replaceChildren(el("option", { value: "" }, "— the files below —"),
+      ...f.feeds.map((v) => el("option", { value: v.feed }, `${v.feed} (v${v.version}, ${when(v.created_at)})`)));
+    $("#feed").value = keep;
+  } catch (e) {
+    // Without feeds the form still trains on files.
+  }
+}
+
+function feedChosen() {
+  const feed = $("#feed").value;
+  $("#x-key").disabled = $("#y-key").disabled = feed !== "";
+}
+
 async function loadTrainings() {
   try {
     const t = await api("GET", "/v1/trainings?limit=15");
@@ -251,7 +268,9 @@ async function startTraining(ev) {
   const out = $("#train-result");
   out.textContent = "starting…";
   try {
-    const t = await api("POST", "/v1/trainings", { source: { x_key: $("#x-key").value.trim(), y_key: $("#y-key").value.trim() } });
+    const feed = $("#feed").value;
+    const source = feed ? { feed } : { x_key: $("#x-key").value.trim(), y_key: $("#y-key").value.trim() };
+    const t = await api("POST", "/v1/trainings", { source });
     out.replaceChildren("started ", el("a", { href: t.ui_url, target: "_blank", rel: "noopener" }, t.workflow_id));
     await loadTrainings();
   } catch (e) {
@@ -263,6 +282,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#login").addEventListener("submit", signIn);
   $("#predict-form").addEventListener("submit", predict);
   $("#train-form").addEventListener("submit", startTraining);
+  $("#feed").addEventListener("change", feedChosen);
   $("#rollback-btn").addEventListener("click", rollback);
   $("#refresh-registry").addEventListener("click", loadRegistry);
   $("#refresh-trainings").addEventListener("click", loadTrainings);

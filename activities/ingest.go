@@ -42,15 +42,10 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		err     error
 		sources []string
 	)
-	src, feedVersion, err := a.resolveSource(ctx, in.Source)
-	if err != nil {
-		return IngestResult{}, err
-	}
 	if in.Source.Feed != "" {
-		log = log.WithFields(map[string]any{"feed": in.Source.Feed, "feed_version": feedVersion})
-		log.Info("feed resolved")
+		return IngestResult{}, badParams("ingest: feed %s is not resolved: TrainingPipeline resolves it (ResolveFeed) and passes its objects", in.Source.Feed)
 	}
-	switch s := src; {
+	switch s := in.Source; {
 	case s.XKey != "" && s.YKey != "":
 		sources = []string{s.XKey, s.YKey}
 		x, xerr := a.Store.Get(ctx, s.XKey)
@@ -143,7 +138,7 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	res := IngestResult{
 		DatasetDigest: digest, TrainKey: trainRef.Key, HoldoutKey: holdoutRef.Key, RejectsKey: rejectsKey,
 		Rows: len(ds.Examples), TrainRows: len(train), HoldoutRows: len(holdout), Classes: len(labels),
-		Rejected: len(ds.Rejects), RunID: run.ID, Source: src, Feed: in.Source.Feed, FeedVersion: feedVersion,
+		Rejected: len(ds.Rejects), RunID: run.ID, Source: in.Source, Feed: in.Feed, FeedVersion: in.FeedVersion,
 	}
 	log.WithFields(map[string]any{"dataset": digest, "rows": res.Rows, "rejected": res.Rejected, "classes": res.Classes}).Info("dataset ingested")
 	return res, nil

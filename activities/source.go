@@ -23,6 +23,8 @@ func (s Source) Validate() error {
 		return errors.New("source: give either x_key and y_key or csv_key, not both")
 	case raw && (s.XKey == "" || s.YKey == ""):
 		return errors.New("source: raw input needs both x_key and y_key")
+	case raw && (len(s.TextCols) > 0 || s.LabelCol != ""):
+		return errors.New("source: text_cols and label_col are for csv_key: the raw files' columns are fixed")
 	case generic && (len(s.TextCols) == 0 || s.LabelCol == ""):
 		return errors.New("source: csv input needs text_cols and label_col")
 	case !raw && !generic:
@@ -31,30 +33,37 @@ func (s Source) Validate() error {
 	return nil
 }
 
-// resolveSource returns the input objects s names: s itself, or the latest
-// version of its feed with that version's number. A feed that was never
-// published, or whose version does not name objects, is bad data: retrying
-// will not change it.
-func (a *Activities) resolveSource(ctx context.Context, s Source) (Source, int, error) {
-	if s.Feed == "" {
-		return s, 0, nil
-	}
-	v, err := a.Registry.Feed(ctx, s.Feed)
+// ResolveFeedResult is the feed version a training reads.
+type ResolveFeedResult struct {
+	Feed    string `json:"feed"`
+	Version int    `json:"version"`
+	Source  Source `json:"source"`
+}
+
+// ResolveFeed returns the latest version of a data feed. The workflow
+// resolves a feed once, in this activity, and hands the objects it names to
+// Ingest: every attempt of Ingest then reads the same version, and the
+// history shows which one. A feed that was never published, or whose
+// version does not name objects, is bad data; a registry that is down is
+// retried.
+func (a *Activities) ResolveFeed(ctx context.Context, feed string) (ResolveFeedResult, error) {
+	v, err := a.Registry.Feed(ctx, feed)
 	if errors.Is(err, registry.ErrNotFound) {
-		return Source{}, 0, badData("ingest: feed %s was never published (starter feed publish %s ...)", s.Feed, s.Feed)
+		return ResolveFeedResult{}, badData("resolve feed: feed %s was never published (starter feed publish %s ...)", feed, feed)
 	}
 	if err != nil {
-		return Source{}, 0, fmt.Errorf("ingest: %w", err)
+		return ResolveFeedResult{}, fmt.Errorf("resolve feed: %w", err)
 	}
-	var r Source
-	if err := json.Unmarshal(v.Source, &r); err != nil {
-		return Source{}, 0, badData("ingest: feed %s version %d: %v", s.Feed, v.Version, err)
+	var src Source
+	if err := json.Unmarshal(v.Source, &src); err != nil {
+		return ResolveFeedResult{}, badData("resolve feed: feed %s version %d: %v", feed, v.Version, err)
 	}
-	if r.Feed != "" {
-		return Source{}, 0, badData("ingest: feed %s version %d names another feed, %s: a feed must name objects", s.Feed, v.Version, r.Feed)
+	if src.Feed != "" {
+		return ResolveFeedResult{}, badData("resolve feed: feed %s version %d names another feed, %s: a feed must name objects", feed, v.Version, src.Feed)
 	}
-	if err := r.Validate(); err != nil {
-		return Source{}, 0, badData("ingest: feed %s version %d: %v", s.Feed, v.Version, err)
+	if err := src.Validate(); err != nil {
+		return ResolveFeedResult{}, badData("resolve feed: feed %s version %d: %v", feed, v.Version, err)
 	}
-	return r, v.Version, nil
+	a.logger(ctx).WithFields(map[string]any{"feed": feed, "feed_version": v.Version}).Info("feed resolved")
+	return ResolveFeedResult{Feed: feed, Version: v.Version, Source: src}, nil
 }

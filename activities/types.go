@@ -32,7 +32,11 @@ type Source struct {
 // IngestInput is the input of Ingest.
 type IngestInput struct {
 	ModelName string `json:"model_name"`
-	Source    Source `json:"source"`
+	// Source names objects; a feed is resolved first (ResolveFeed), and
+	// Feed and FeedVersion say which version named them.
+	Source      Source `json:"source"`
+	Feed        string `json:"feed,omitempty"`
+	FeedVersion int    `json:"feed_version,omitempty"`
 	// HoldoutFraction of each class is kept out of training for evaluation.
 	HoldoutFraction float64 `json:"holdout_fraction"`
 	// MaxRejectFraction fails the ingest when more rows than this are rejected.
@@ -52,8 +56,8 @@ type IngestResult struct {
 	Classes       int    `json:"classes"`
 	Rejected      int    `json:"rejected"`
 	RunID         int64  `json:"run_id"` // the registry's run
-	// Source is the input that was read: the request's, or version
-	// FeedVersion of the request's Feed.
+	// Source is the input that was read, named by version FeedVersion of
+	// Feed when the training was given a feed.
 	Source      Source `json:"source"`
 	Feed        string `json:"feed,omitempty"`
 	FeedVersion int    `json:"feed_version,omitempty"`

@@ -38,9 +38,6 @@ schedule retrains on whatever was published last.`,
 			if err != nil {
 				return err
 			}
-			if err := src.Validate(); err != nil {
-				return err
-			}
 			// A feed that names missing objects would fail every run on it.
 			if err := a.checkKeys(ctx, src); err != nil {
 				return err

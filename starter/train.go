@@ -91,18 +91,29 @@ func (f *trainFlags) addFileFlags(fl *pflag.FlagSet) {
 }
 
 // uploadSource uploads the local files the flags name and returns the
-// input with their keys in place of the paths.
+// input with their keys in place of the paths. The input is checked first,
+// so a wrong combination of flags uploads nothing.
 func (a *app) uploadSource(ctx context.Context, f trainFlags) (activities.Source, error) {
 	src := f.source()
-	for _, up := range []struct {
+	uploads := []struct {
 		path string
 		key  *string
-	}{{f.x, &src.XKey}, {f.y, &src.YKey}, {f.csv, &src.CSVKey}} {
+	}{{f.x, &src.XKey}, {f.y, &src.YKey}, {f.csv, &src.CSVKey}}
+	for _, up := range uploads {
 		if up.path == "" {
 			continue
 		}
 		if *up.key != "" {
 			return activities.Source{}, fmt.Errorf("give a local file or a bucket key for the same input, not both (%s and %s)", up.path, *up.key)
+		}
+		*up.key = up.path // stands in for the key until the upload
+	}
+	if err := src.Validate(); err != nil {
+		return activities.Source{}, err
+	}
+	for _, up := range uploads {
+		if up.path == "" {
+			continue
 		}
 		ref, err := a.uploadFile(ctx, up.path)
 		if err != nil {

@@ -13,6 +13,7 @@ func RegisterMain(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflow(TrainingPipeline)
 	w.RegisterWorkflow(BatchPredict)
 	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	reg(a.ResolveFeed, "ResolveFeed")
 	reg(a.Ingest, "Ingest")
 	reg(a.Evaluate, "Evaluate")
 	reg(a.Register, "Register")

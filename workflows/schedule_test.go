@@ -79,6 +79,7 @@ func TestTrainingParamsValidate(t *testing.T) {
 		"generic":   {TrainingParams{ModelName: "m", Source: activities.Source{CSVKey: "c", TextCols: []string{"t"}, LabelCol: "l"}}, ""},
 		"raw input": {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y"}}, ""},
 		"feed":      {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue"}}, ""},
+		"raw+cols":  {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y", LabelCol: "l"}}, "for csv_key"},
 		"feed+keys": {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue", CSVKey: "c"}}, "either feed or object keys"},
 		"feed+cols": {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue", LabelCol: "l"}}, "either feed or object keys"},
 		"feed name": {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "new data"}}, `feed name "new data"`},

@@ -141,7 +141,8 @@ func StageShare(name string) int {
 }
 
 // TrainingPipeline trains, evaluates and registers a model:
-// ingest → features → train → evaluate → register. A failure in any stage
+// ingest → features → train → evaluate → register, after resolving the
+// latest version of a data feed when it is given one. A failure in any stage
 // is recorded on the registry run and returned, so the run shows as failed.
 func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, error) {
 	p := in.WithDefaults()
@@ -198,12 +199,22 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		return nil
 	}
 
-	var ing activities.IngestResult
-	err := stage(0, light, a.Ingest, activities.IngestInput{
+	ingest := activities.IngestInput{
 		ModelName: p.ModelName, Source: p.Source, HoldoutFraction: p.HoldoutFraction,
 		MaxRejectFraction: p.MaxRejectFraction, Params: *p.Params,
-	}, &ing)
-	if err != nil {
+	}
+	if p.Source.Feed != "" {
+		// Once, before Ingest, so that Ingest's retries read the version
+		// resolved here even if a newer one is published meanwhile.
+		progress.Stage = "resolve feed"
+		var rf activities.ResolveFeedResult
+		if err := workflow.ExecuteActivity(light, a.ResolveFeed, p.Source.Feed).Get(ctx, &rf); err != nil {
+			return res, err
+		}
+		ingest.Source, ingest.Feed, ingest.FeedVersion = rf.Source, rf.Feed, rf.Version
+	}
+	var ing activities.IngestResult
+	if err := stage(0, light, a.Ingest, ingest, &ing); err != nil {
 		return res, err
 	}
 	res.Dataset, res.DatasetDigest = ing, ing.DatasetDigest
@@ -211,7 +222,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		log.Warn("search attributes not updated", "Error", err)
 	}
 
-	err = func() error {
+	err := func() error {
 		var feat activities.FeaturesResult
 		if err := stage(1, heavy, a.Features, activities.FeaturesInput{TrainKey: ing.TrainKey, Params: *p.Params}, &feat); err != nil {
 			return err

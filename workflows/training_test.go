@@ -153,3 +153,34 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, DefaultHoldoutFraction, p.HoldoutFraction)
 	require.Equal(t, activities.Gate{Margin: DefaultPromotionMargin, Floor: DefaultPromotionFloor}, p.Gate)
 }
+
+// A feed is resolved once, before Ingest, which gets the version's objects.
+func (s *pipelineSuite) TestResolvesFeedOnceBeforeIngest() {
+	resolved := activities.ResolveFeedResult{Feed: "catalogue", Version: 4, Source: activities.Source{XKey: "raw/x4.csv", YKey: "raw/y4.csv"}}
+	s.env.OnActivity(s.a.ResolveFeed, mock.Anything, "catalogue").Return(resolved, nil).Once()
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.MatchedBy(func(in activities.IngestInput) bool {
+		return in.Source.Feed == "" && in.Source.XKey == "raw/x4.csv" && in.Source.YKey == "raw/y4.csv" && in.Feed == "catalogue" && in.FeedVersion == 4
+	})).Return(activities.IngestResult{}, errors.New("connection reset by peer")).Once()
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.MatchedBy(func(in activities.IngestInput) bool { return in.FeedVersion == 4 })).Return(ingested, nil).Once()
+	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).Return(featured, nil).Once()
+	s.env.OnActivity(s.a.Train, mock.Anything, mock.Anything).Return(trained, nil).Once()
+	s.env.OnActivity(s.a.Evaluate, mock.Anything, mock.Anything).Return(scored, nil).Once()
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).Return(activities.RegisterResult{Version: 1, Promoted: true, Alias: "production"}, nil).Once()
+	p := params()
+	p.Source = activities.Source{Feed: "catalogue"}
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	s.Require().NoError(s.env.GetWorkflowError())
+}
+
+// A feed that cannot be resolved fails the run before Ingest, with the
+// activity's error type.
+func (s *pipelineSuite) TestUnresolvableFeedFails() {
+	s.env.OnActivity(s.a.ResolveFeed, mock.Anything, "catalogue").
+		Return(activities.ResolveFeedResult{}, temporal.NewNonRetryableApplicationError("resolve feed: feed catalogue was never published", activities.ErrBadData, nil)).Once()
+	p := params()
+	p.Source = activities.Source{Feed: "catalogue"}
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	var app *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &app))
+	s.Equal(activities.ErrBadData, app.Type())
+}

@@ -59,7 +59,7 @@
 // # Errors
 //
 // Errors carry context ("registry: create version of m: ...") and wrap the
-// sentinels ErrNotFound (unknown model, version, run, data set or unset
-// alias), ErrConflict (the write contradicts what is recorded) and
+// sentinels ErrNotFound (unknown model, version, run, data set or feed, or
+// unset alias), ErrConflict (the write contradicts what is recorded) and
 // ErrInvalid (bad input, rejected before any SQL is sent).
 package registry

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // FeedVersion is one version of a data feed: a named pointer to the input
@@ -49,8 +51,13 @@ func (r *Registry) publishFeed(ctx context.Context, feed string, source json.Raw
 	if err != nil {
 		return FeedVersion{}, false, err
 	}
-	if src == "{}" {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(src), &fields); err != nil || len(fields) == 0 {
 		return FeedVersion{}, false, fmt.Errorf("empty source: %w", ErrInvalid)
+	}
+	// JSON allows what jsonb refuses; refuse it here, before any SQL.
+	if !utf8.ValidString(src) || strings.Contains(src, `\u0000`) {
+		return FeedVersion{}, false, fmt.Errorf("source: invalid UTF-8 or a NUL character: %w", ErrInvalid)
 	}
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -75,6 +75,9 @@ func TestPublishFeedInvalid(t *testing.T) {
 		"malformed":     {"f", `{"csv_key":`},
 		"empty source":  {"f", `{}`},
 		"null source":   {"f", `null`},
+		"blank object":  {"f", `{ }`},
+		"NUL":           {"f", `{"csv_key":"raw/a\u0000.csv"}`},
+		"bad UTF-8":     {"f", "{\"csv_key\":\"raw/\xff.csv\"}"},
 	} {
 		if _, _, err := r.PublishFeed(ctx, c.feed, json.RawMessage(c.source), "", ""); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)

@@ -23,8 +23,8 @@ import (
 
 // Sentinel errors, wrapped by the errors this package returns.
 var (
-	// ErrNotFound: the model, version, run or data set does not exist, or
-	// the alias is not set.
+	// ErrNotFound: the model, version, run, data set or feed does not
+	// exist, or the alias is not set.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the write contradicts what is already recorded.
 	ErrConflict = errors.New("conflict")

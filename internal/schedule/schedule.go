@@ -125,17 +125,28 @@ func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 	for _, r := range d.Info.RecentActions {
 		s.RecentRuns = append(s.RecentRuns, runOf(r))
 	}
-	if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok && len(a.Args) == 1 {
-		// Described arguments come back as payloads, still encoded.
-		if p, ok := a.Args[0].(*commonpb.Payload); ok {
-			var tp workflows.TrainingParams
-			if err := converter.GetDefaultDataConverter().FromPayload(p, &tp); err != nil {
-				return Summary{}, fmt.Errorf("describe schedule %s: decode its training parameters: %w", id, err)
-			}
-			s.Training = &tp
-		}
-	}
+	s.Training = trainingOf(d.Schedule.Action)
 	return s, nil
+}
+
+// trainingOf returns the training parameters of a described action, nil
+// when it is not a TrainingPipeline start or its arguments do not decode:
+// such a schedule is still described, and can still be updated.
+func trainingOf(action client.ScheduleAction) *workflows.TrainingParams {
+	a, ok := action.(*client.ScheduleWorkflowAction)
+	if !ok || a.Workflow != workflows.TrainingWorkflowType || len(a.Args) != 1 {
+		return nil
+	}
+	// Described arguments come back as payloads, still encoded.
+	p, ok := a.Args[0].(*commonpb.Payload)
+	if !ok {
+		return nil
+	}
+	var tp workflows.TrainingParams
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &tp); err != nil {
+		return nil
+	}
+	return &tp
 }
 
 // Pause stops the schedule from taking actions, noting why.
@@ -248,29 +259,37 @@ func describeSpec(s *client.ScheduleSpec) string {
 	return ""
 }
 
-// calendarCron writes a calendar entry as a cron expression (minute hour
-// day-of-month month day-of-week), with the seconds in front when they are
-// not just 0.
+// calendarCron writes a calendar entry as a cron expression: five fields
+// (minute hour day-of-month month day-of-week), or seven (second first,
+// year last) when the seconds are not just 0 or the years are limited, as
+// Temporal reads cron strings.
 func calendarCron(c client.ScheduleCalendarSpec) string {
-	// Temporal reads an empty second, minute or hour as 0 and an empty day
-	// or month as every one.
-	fields := []string{
-		cronField(c.Minute, 0, 59, "0"), cronField(c.Hour, 0, 23, "0"), cronField(c.DayOfMonth, 1, 31, "*"),
-		cronField(c.Month, 1, 12, "*"), cronField(c.DayOfWeek, 0, 6, "*"),
+	fields := []struct {
+		rs     []client.ScheduleRange
+		lo, hi int
+	}{{c.Second, 0, 59}, {c.Minute, 0, 59}, {c.Hour, 0, 23}, {c.DayOfMonth, 1, 31}, {c.Month, 1, 12}, {c.DayOfWeek, 0, 6}}
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		if len(f.rs) == 0 {
+			// A described calendar has every field; an empty one matches
+			// nothing (only creating a schedule fills in defaults).
+			return "never (a calendar field is empty)"
+		}
+		out[i] = cronField(f.rs, f.lo, f.hi)
 	}
-	if sec := cronField(c.Second, 0, 59, "0"); sec != "0" {
-		fields = append([]string{sec}, fields...)
+	if out[0] == "0" && len(c.Year) == 0 {
+		return strings.Join(out[1:], " ")
 	}
-	return strings.Join(fields, " ")
+	year := "*"
+	if len(c.Year) > 0 {
+		year = cronField(c.Year, -1, -1)
+	}
+	return strings.Join(append(out, year), " ")
 }
 
-// cronField writes ranges as one cron field: empty for no ranges, "*" for
-// the whole of [lo, hi], otherwise "a", "a-b" or "a-b/step",
-// comma-separated.
-func cronField(rs []client.ScheduleRange, lo, hi int, empty string) string {
-	if len(rs) == 0 {
-		return empty
-	}
+// cronField writes ranges as one cron field: "*" for the whole of
+// [lo, hi], otherwise "a", "a-b" or "a-b/step", comma-separated.
+func cronField(rs []client.ScheduleRange, lo, hi int) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		end, step := max(r.End, r.Start), max(r.Step, 1)

@@ -3,31 +3,66 @@ package schedule
 import (
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/workflows"
 )
 
 func TestCalendarCron(t *testing.T) {
-	r := func(start, end, step int) client.ScheduleRange {
-		return client.ScheduleRange{Start: start, End: end, Step: step}
+	r := func(start, end, step int) []client.ScheduleRange {
+		return []client.ScheduleRange{{Start: start, End: end, Step: step}}
+	}
+	// every is a described calendar for "0 0 * * *": Temporal fills in every
+	// field, full ranges spelled out.
+	every := func() client.ScheduleCalendarSpec {
+		return client.ScheduleCalendarSpec{Second: r(0, 0, 1), Minute: r(0, 0, 1), Hour: r(0, 0, 1),
+			DayOfMonth: r(1, 31, 1), Month: r(1, 12, 1), DayOfWeek: r(0, 6, 1)}
 	}
 	for _, tc := range []struct {
-		c    client.ScheduleCalendarSpec
-		want string
+		mutate func(*client.ScheduleCalendarSpec)
+		want   string
 	}{
-		// 0 3 * * *, as Temporal describes it: zero seconds, full ranges spelled out.
-		{client.ScheduleCalendarSpec{Second: []client.ScheduleRange{r(0, 0, 1)}, Minute: []client.ScheduleRange{r(0, 0, 1)},
-			Hour: []client.ScheduleRange{r(3, 0, 1)}, DayOfMonth: []client.ScheduleRange{r(1, 31, 1)},
-			Month: []client.ScheduleRange{r(1, 12, 1)}, DayOfWeek: []client.ScheduleRange{r(0, 6, 1)}}, "0 3 * * *"},
-		{client.ScheduleCalendarSpec{Minute: []client.ScheduleRange{r(0, 59, 15)}, Hour: []client.ScheduleRange{r(9, 17, 1)},
-			DayOfWeek: []client.ScheduleRange{r(1, 5, 0)}}, "*/15 9-17 * * 1-5"},
-		{client.ScheduleCalendarSpec{Minute: []client.ScheduleRange{r(30, 0, 0)}, Hour: []client.ScheduleRange{r(2, 0, 0)},
-			DayOfMonth: []client.ScheduleRange{r(1, 0, 0), r(15, 0, 0)}}, "30 2 1,15 * *"},
-		{client.ScheduleCalendarSpec{Second: []client.ScheduleRange{r(30, 0, 0)}, Minute: []client.ScheduleRange{r(5, 50, 5)}}, "30 5-50/5 0 * * *"},
-		// Empty: midnight every day.
-		{client.ScheduleCalendarSpec{}, "0 0 * * *"},
+		{func(c *client.ScheduleCalendarSpec) { c.Hour = r(3, 0, 1) }, "0 3 * * *"},
+		{func(c *client.ScheduleCalendarSpec) {
+			c.Minute, c.Hour, c.DayOfWeek = r(0, 59, 15), r(9, 17, 1), r(1, 5, 0)
+		}, "*/15 9-17 * * 1-5"},
+		{func(c *client.ScheduleCalendarSpec) {
+			c.Minute, c.Hour = r(30, 0, 0), r(2, 0, 0)
+			c.DayOfMonth = []client.ScheduleRange{{Start: 1}, {Start: 15}}
+		}, "30 2 1,15 * *"},
+		// Seconds or years make it seven fields, seconds first.
+		{func(c *client.ScheduleCalendarSpec) { c.Second, c.Minute = r(30, 0, 0), r(5, 50, 5) }, "30 5-50/5 0 * * * *"},
+		{func(c *client.ScheduleCalendarSpec) { c.Year = r(2027, 0, 0) }, "0 0 0 * * * 2027"},
+		// A described calendar with an empty field never fires.
+		{func(c *client.ScheduleCalendarSpec) { c.Hour = nil }, "never (a calendar field is empty)"},
 	} {
-		if got := calendarCron(tc.c); got != tc.want {
-			t.Errorf("calendarCron(%+v) = %q, want %q", tc.c, got, tc.want)
+		c := every()
+		tc.mutate(&c)
+		if got := calendarCron(c); got != tc.want {
+			t.Errorf("calendarCron(%+v) = %q, want %q", c, got, tc.want)
+		}
+	}
+}
+
+func TestTrainingOf(t *testing.T) {
+	p, err := converter.GetDefaultDataConverter().ToPayload(workflows.TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := trainingOf(&client.ScheduleWorkflowAction{Workflow: workflows.TrainingWorkflowType, Args: []any{p}}); got == nil || got.Source.Feed != "catalogue" {
+		t.Errorf("trainingOf(a training) = %+v, want its params", got)
+	}
+	garbled := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte("{")}
+	for name, a := range map[string]client.ScheduleAction{
+		"other workflow": &client.ScheduleWorkflowAction{Workflow: "BatchPredict", Args: []any{p}},
+		"no arguments":   &client.ScheduleWorkflowAction{Workflow: workflows.TrainingWorkflowType},
+		"garbled":        &client.ScheduleWorkflowAction{Workflow: workflows.TrainingWorkflowType, Args: []any{garbled}},
+	} {
+		if got := trainingOf(a); got != nil {
+			t.Errorf("%s: trainingOf = %+v, want nil", name, got)
 		}
 	}
 }

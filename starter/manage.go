@@ -311,7 +311,7 @@ func newScheduleCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{pause, unpause} {
 		c.Flags().StringVar(&note, "note", "", "why")
 	}
-	backfill := simple("backfill ID", "take the runs a schedule would have taken between --from and --to", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+	backfill := simple("backfill ID", "take the runs a schedule would have taken between --from and --to (both included)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
 		start, err := time.Parse(time.RFC3339, from)
 		if err != nil {
 			return nil, fmt.Errorf("--from: %w", err)

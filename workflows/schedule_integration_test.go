@@ -97,9 +97,10 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.True(t, desc.Paused, "apply resumed a paused schedule")
 	require.Equal(t, "maintenance", desc.Note)
 
-	// A backfill over three days takes all three daily runs, one after another.
+	// A backfill over three days takes all three daily runs, one after
+	// another. Its ends are included, so they are put between midnights.
 	require.NoError(t, m.Unpause(ctx, spec.ID, ""))
-	end := time.Now().UTC().Truncate(24 * time.Hour)
+	end := time.Now().UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour)
 	require.NoError(t, m.Backfill(ctx, spec.ID, end.Add(-72*time.Hour), end))
 	runs = h.waitForRuns(t, ctx, m, spec.ID, 5)
 	for i, r := range runs[2:] {

@@ -181,8 +181,9 @@ func (m *Manager) Trigger(ctx context.Context, id string) error {
 }
 
 // Backfill takes the actions the schedule would have taken between start
-// and end under its overlap policy, except that under skip (the default)
-// they run one after another: skip would start the first and drop the rest.
+// and end, both included, under its overlap policy, except that under skip
+// (the default) they run one after another: skip would start the first and
+// drop the rest.
 func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) error {
 	if !end.After(start) {
 		return fmt.Errorf("backfill schedule %s: end %s is not after start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))

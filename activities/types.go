@@ -16,10 +16,10 @@ const (
 )
 
 // Source names the input objects of a training, already in the bucket.
-// Exactly one way is used: Feed (a data feed in the registry, resolved to
-// its latest version when the training ingests), XKey and YKey (the
-// challenge's raw files), or CSVKey (a generic CSV with TextCols and
-// LabelCol).
+// Exactly one way is used: Feed (a data feed in the registry, which a
+// training resolves to its latest version when it starts, see ResolveFeed),
+// XKey and YKey (the challenge's raw files), or CSVKey (a generic CSV with
+// TextCols and LabelCol).
 type Source struct {
 	Feed     string   `json:"feed,omitempty"`
 	XKey     string   `json:"x_key,omitempty"`

@@ -113,7 +113,7 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 		}
 	}
 	if req.Source.Feed != "" {
-		// The run resolves the feed when it ingests; checking here turns a
+		// The run resolves the feed when it starts; checking here turns a
 		// feed that was never published into a 400 instead of a failed run.
 		if _, err := s.registry.Feed(ctx, req.Source.Feed); errors.Is(err, registry.ErrNotFound) {
 			return badRequest("source.feed %q was never published; publish it first (starter feed publish)", req.Source.Feed)

@@ -17,7 +17,7 @@ func newFeedCmd() *cobra.Command {
 		Use:   "feed",
 		Short: "manage data feeds: named, versioned inputs that trainings and schedules read at run time",
 		Long: `A data feed names the input of a training. Each publish adds a version; a training or
-schedule given --feed reads the feed's latest version when it ingests, so a nightly
+schedule given --feed reads the feed's latest version when a run starts, so a nightly
 schedule retrains on whatever was published last.`,
 	}
 	var (

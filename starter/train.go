@@ -74,7 +74,7 @@ func (f *trainFlags) addSourceFlags(fl *pflag.FlagSet) {
 
 // addFeedFlag adds --feed, shared by train and schedule create/update.
 func (f *trainFlags) addFeedFlag(fl *pflag.FlagSet) {
-	fl.StringVar(&f.feed, "feed", "", "data feed to train on: its latest version when the run ingests (see starter feed)")
+	fl.StringVar(&f.feed, "feed", "", "data feed to train on: its latest version when the run starts (see starter feed)")
 }
 
 // source returns the input named by the flags.

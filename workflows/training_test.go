@@ -184,3 +184,41 @@ func (s *pipelineSuite) TestUnresolvableFeedFails() {
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &app))
 	s.Equal(activities.ErrBadData, app.Type())
 }
+
+// A run on data and parameters that a version was already trained on stops
+// after ingest and reports that version as unchanged.
+func (s *pipelineSuite) TestUnchangedStopsAfterIngest() {
+	unchanged := ingested
+	unchanged.RunID, unchanged.TrainedVersion = 0, 3
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.MatchedBy(func(in activities.IngestInput) bool { return !in.Retrain })).Return(unchanged, nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res TrainingResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.True(res.Unchanged)
+	s.Equal(3, res.Version)
+	s.False(res.Promoted)
+	s.Contains(res.Reason, "unchanged: version 3")
+	v, err := s.env.QueryWorkflow(ProgressQuery)
+	s.Require().NoError(err)
+	var p Progress
+	s.Require().NoError(v.Get(&p))
+	s.Equal(Progress{Stage: "done", Percent: 100, Done: []string{"ingest"}}, p)
+}
+
+// Retrain asks Ingest to start a run whatever was trained before.
+func (s *pipelineSuite) TestRetrainIsPassedToIngest() {
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.MatchedBy(func(in activities.IngestInput) bool { return in.Retrain })).Return(ingested, nil).Once()
+	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).Return(featured, nil).Once()
+	s.env.OnActivity(s.a.Train, mock.Anything, mock.Anything).Return(trained, nil).Once()
+	s.env.OnActivity(s.a.Evaluate, mock.Anything, mock.Anything).Return(scored, nil).Once()
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).Return(activities.RegisterResult{Version: 4, Alias: "challenger"}, nil).Once()
+	p := params()
+	p.Retrain = true
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res TrainingResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.False(res.Unchanged)
+	s.Equal(4, res.Version)
+}

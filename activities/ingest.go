@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.temporal.io/sdk/activity"
 
@@ -31,11 +30,9 @@ type rejectsReport struct {
 // rows in a report, and writes a dataset snapshot split into a training
 // part and a hash-based holdout (see dataset.Split: every row keeps its side
 // as the data grows, and every label gets about the same fraction of
-// holdout rows). It records the dataset and starts the registry run, unless
-// a version of the model was already trained on the snapshot with the same
-// parameters by the same commit (and in.Retrain is not set): then it
-// reports that version and starts no run. It fails non-retryably when
-// nothing usable remains or when the rejects pass in.MaxRejectFraction.
+// holdout rows). It records the dataset
+// and starts the registry run. It fails non-retryably when nothing usable
+// remains or when the rejects pass in.MaxRejectFraction.
 func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, error) {
 	log := a.logger(ctx)
 	defer heartbeat(ctx, func() any { return StageProgress{Stage: "ingest"} })()
@@ -130,22 +127,6 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest: encode params: %w", err)
 	}
-	res := IngestResult{
-		DatasetDigest: digest, TrainKey: trainRef.Key, HoldoutKey: holdoutRef.Key, RejectsKey: rejectsKey,
-		Rows: len(ds.Examples), TrainRows: len(train), HoldoutRows: len(holdout), Classes: len(labels),
-		Rejected: len(ds.Rejects), Source: in.Source, Feed: in.Feed, FeedVersion: in.FeedVersion,
-	}
-	if !in.Retrain && reproducible(a.CodeVersion) {
-		v, err := a.Registry.VersionTrainedOn(ctx, in.ModelName, digest, params, a.CodeVersion)
-		switch {
-		case err == nil:
-			res.TrainedVersion = v.Version
-			log.WithFields(map[string]any{"dataset": digest, "version": v.Version}).Info("dataset unchanged: a version was trained on it with these parameters by this code")
-			return res, nil
-		case !errors.Is(err, registry.ErrNotFound):
-			return IngestResult{}, err
-		}
-	}
 	info := activity.GetInfo(ctx)
 	run, err := a.Registry.StartRun(ctx, registry.Run{
 		Model: in.ModelName, WorkflowID: info.WorkflowExecution.ID, WorkflowRunID: info.WorkflowExecution.RunID,
@@ -154,16 +135,13 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	if err != nil {
 		return IngestResult{}, err
 	}
-	res.RunID = run.ID
+	res := IngestResult{
+		DatasetDigest: digest, TrainKey: trainRef.Key, HoldoutKey: holdoutRef.Key, RejectsKey: rejectsKey,
+		Rows: len(ds.Examples), TrainRows: len(train), HoldoutRows: len(holdout), Classes: len(labels),
+		Rejected: len(ds.Rejects), RunID: run.ID, Source: in.Source, Feed: in.Feed, FeedVersion: in.FeedVersion,
+	}
 	log.WithFields(map[string]any{"dataset": digest, "rows": res.Rows, "rejected": res.Rejected, "classes": res.Classes}).Info("dataset ingested")
 	return res, nil
-}
-
-// reproducible reports whether code names one commit, so that its models
-// can be told apart from those of other code: a dirty or unknown build
-// cannot.
-func reproducible(code string) bool {
-	return code != "" && code != "unknown" && !strings.HasSuffix(code, "-dirty")
 }
 
 // snapshotDigest identifies a snapshot by the digests of its two parts.

@@ -37,9 +37,6 @@ type IngestInput struct {
 	Source      Source `json:"source"`
 	Feed        string `json:"feed,omitempty"`
 	FeedVersion int    `json:"feed_version,omitempty"`
-	// Retrain trains even when a version of the model was already trained
-	// on the same snapshot with the same parameters by the same code.
-	Retrain bool `json:"retrain,omitempty"`
 	// HoldoutFraction of each class is kept out of training for evaluation.
 	HoldoutFraction float64 `json:"holdout_fraction"`
 	// MaxRejectFraction fails the ingest when more rows than this are rejected.
@@ -59,10 +56,6 @@ type IngestResult struct {
 	Classes       int    `json:"classes"`
 	Rejected      int    `json:"rejected"`
 	RunID         int64  `json:"run_id"` // the registry's run
-	// TrainedVersion, when not 0, is the version already trained on this
-	// snapshot with the same parameters by the same code: no run was
-	// started, and training again would only repeat it.
-	TrainedVersion int `json:"trained_version,omitempty"`
 	// Source is the input that was read, named by version FeedVersion of
 	// Feed when the training was given a feed.
 	Source      Source `json:"source"`

@@ -51,7 +51,6 @@ type trainingRequest struct {
 	HoldoutFraction   float64            `json:"holdout_fraction"`
 	MaxRejectFraction float64            `json:"max_reject_fraction"`
 	Gate              activities.Gate    `json:"gate"`
-	Retrain           bool               `json:"retrain"`
 }
 
 // workflowIDPattern keeps workflow IDs readable and safe in URLs.
@@ -89,7 +88,7 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 	params := workflows.TrainingParams{
 		ModelName: req.ModelName, Source: req.Source, Params: req.Params,
 		HoldoutFraction: req.HoldoutFraction, MaxRejectFraction: req.MaxRejectFraction,
-		Gate: req.Gate, TrainingQueue: s.trainingQueue, Retrain: req.Retrain,
+		Gate: req.Gate, TrainingQueue: s.trainingQueue,
 	}
 	if err := params.Validate(); err != nil {
 		return badRequest("%v", err)

@@ -98,12 +98,12 @@ func TestStartTrainingErrors(t *testing.T) {
 
 func TestStartTrainingOnFeed(t *testing.T) {
 	h := newHarness(t)
-	w := h.do("POST", "/v1/trainings", asAdmin, `{"source": {"feed": "`+testFeed+`"}, "retrain": true}`)
+	w := h.do("POST", "/v1/trainings", asAdmin, `{"source": {"feed": "`+testFeed+`"}}`)
 	if w.Code != http.StatusAccepted {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	if len(h.trainer.started) != 1 || !reflect.DeepEqual(h.trainer.started[0].Source, activities.Source{Feed: testFeed}) || !h.trainer.started[0].Retrain {
-		t.Errorf("started %+v, want one training on feed %s with retrain", h.trainer.started, testFeed)
+	if len(h.trainer.started) != 1 || !reflect.DeepEqual(h.trainer.started[0].Source, activities.Source{Feed: testFeed}) {
+		t.Errorf("started %+v, want one training on feed %s", h.trainer.started, testFeed)
 	}
 }
 

@@ -14,10 +14,6 @@ set -a
 set +a
 
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-# A modified tree is not that commit: its runs must not pass for the commit's.
-if [ "$commit" != unknown ] && [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-	commit="$commit-dirty"
-fi
 mkdir -p .data/bin .data/run .data/logs
 echo "building worker, starter and api" >&2
 go build -ldflags "-X github.com/prodcat/prodcat/internal/version.commit=$commit" -o .data/bin/ ./worker ./starter ./api

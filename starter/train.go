@@ -31,7 +31,7 @@ type trainFlags struct {
 	model, id, params    string
 	c                    float64
 	holdout, floor, marg float64
-	wait, json, retrain  bool
+	wait, json           bool
 }
 
 func newTrainCmd() *cobra.Command {
@@ -57,7 +57,6 @@ func newTrainCmd() *cobra.Command {
 	fl.Float64Var(&f.holdout, "holdout", 0, fmt.Sprintf("holdout fraction (default %v)", workflows.DefaultHoldoutFraction))
 	fl.Float64Var(&f.floor, "floor", 0, fmt.Sprintf("weighted F1 every model must reach (default %v)", workflows.DefaultPromotionFloor))
 	fl.Float64Var(&f.marg, "margin", 0, fmt.Sprintf("weighted F1 gain needed to replace production (default %v)", workflows.DefaultPromotionMargin))
-	fl.BoolVar(&f.retrain, "retrain", false, "train even when a version was trained on the same data with the same parameters by the same code")
 	fl.BoolVar(&f.wait, "wait", false, "wait for the run, showing its progress, and print the result")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	return cmd
@@ -146,7 +145,7 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 func (a *app) train(ctx context.Context, f trainFlags) error {
 	p := workflows.TrainingParams{
 		ModelName: f.model, HoldoutFraction: f.holdout, TrainingQueue: a.cfg.Temporal.TrainingQueue,
-		Gate: activities.Gate{Margin: f.marg, Floor: f.floor}, Retrain: f.retrain,
+		Gate: activities.Gate{Margin: f.marg, Floor: f.floor},
 	}
 	if p.ModelName == "" {
 		p.ModelName = a.cfg.ModelName
@@ -258,12 +257,6 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 
 func printResult(a *app, r workflows.TrainingResult) {
 	w := a.stdout
-	if r.Unchanged {
-		fmt.Fprintf(w, "model       %s version %d, unchanged\n", r.ModelName, r.Version)
-		fmt.Fprintf(w, "why         %s\n", r.Reason)
-		fmt.Fprintf(w, "dataset     %s (%d rows, %d classes, %d rejected)\n", r.DatasetDigest, r.Dataset.Rows, r.Dataset.Classes, r.Dataset.Rejected)
-		return
-	}
 	fmt.Fprintf(w, "model       %s version %d → %s\n", r.ModelName, r.Version, r.Alias)
 	fmt.Fprintf(w, "gate        %s\n", r.Reason)
 	fmt.Fprintf(w, "weighted F1 %.4f   macro F1 %.4f   accuracy %.4f (holdout of %d rows)\n",

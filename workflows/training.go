@@ -48,10 +48,6 @@ type TrainingParams struct {
 	// TrainingQueue is the task queue of the heavy activities (features,
 	// train); empty means the workflow's own queue.
 	TrainingQueue string `json:"training_queue,omitempty"`
-	// Retrain trains even when a version was already trained on the same
-	// data with the same parameters by the same code; without it such a run
-	// stops after ingest and reports that version as unchanged.
-	Retrain bool `json:"retrain,omitempty"`
 }
 
 // WithDefaults returns p with every zero field set to its default.
@@ -111,9 +107,6 @@ type TrainingResult struct {
 	Dataset       activities.IngestResult   `json:"dataset"`
 	Gate          activities.RegisterResult `json:"gate"`
 	Stages        []StageTime               `json:"stages"`
-	// Unchanged says that Version was already trained on the same data
-	// with the same parameters by the same code, and nothing was trained.
-	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // StageTime is how long one stage took, from scheduling to completion.
@@ -208,7 +201,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 
 	ingest := activities.IngestInput{
 		ModelName: p.ModelName, Source: p.Source, HoldoutFraction: p.HoldoutFraction,
-		MaxRejectFraction: p.MaxRejectFraction, Params: *p.Params, Retrain: p.Retrain,
+		MaxRejectFraction: p.MaxRejectFraction, Params: *p.Params,
 	}
 	if p.Source.Feed != "" {
 		// Once, before Ingest, so that Ingest's retries read the version
@@ -227,17 +220,6 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	res.Dataset, res.DatasetDigest = ing, ing.DatasetDigest
 	if err := workflow.UpsertTypedSearchAttributes(ctx, attrModelName.ValueSet(p.ModelName), attrDatasetDigest.ValueSet(ing.DatasetDigest)); err != nil {
 		log.Warn("search attributes not updated", "Error", err)
-	}
-	if ing.TrainedVersion > 0 {
-		// Training is deterministic: it would only register this version again.
-		res.Version, res.Unchanged = ing.TrainedVersion, true
-		res.Reason = fmt.Sprintf("unchanged: version %d was trained on this data with these parameters by this code (retrain to train anyway)", ing.TrainedVersion)
-		progress.Stage, progress.Percent = "done", 100
-		workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s unchanged at v%d", p.ModelName, res.Version))
-		if err := workflow.UpsertTypedSearchAttributes(ctx, attrModelVersion.ValueSet(int64(res.Version))); err != nil {
-			log.Warn("search attributes not updated", "Error", err)
-		}
-		return res, nil
 	}
 
 	err := func() error {

@@ -852,33 +852,3 @@ func TestRollbackFrom(t *testing.T) {
 		t.Errorf("expected 0: err = %v, want ErrInvalid", err)
 	}
 }
-
-func TestVersionTrainedOn(t *testing.T) {
-	r := newRegistry(t)
-	ctx := testCtx(t)
-	recordDataset(t, r, "ds1")
-	recordDataset(t, r, "ds2")
-	for _, wf := range []string{"wf-a", "wf-b"} {
-		if _, err := r.CreateVersion(ctx, newVersion("m", wf, "r")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The same parameters with their keys in another order are the same.
-	v, err := r.VersionTrainedOn(ctx, "m", "ds1", json.RawMessage(`{"ngrams": [1, 2], "c": 1.5}`), "abc123")
-	if err != nil || v.Version != 2 {
-		t.Fatalf("VersionTrainedOn = version %d, %v; want the newest, 2", v.Version, err)
-	}
-	for name, c := range map[string]struct {
-		model, dataset, params, code string
-	}{
-		"other model":   {"n", "ds1", `{"c": 1.5, "ngrams": [1, 2]}`, "abc123"},
-		"other data":    {"m", "ds2", `{"c": 1.5, "ngrams": [1, 2]}`, "abc123"},
-		"other params":  {"m", "ds1", `{"c": 2, "ngrams": [1, 2]}`, "abc123"},
-		"other code":    {"m", "ds1", `{"c": 1.5, "ngrams": [1, 2]}`, "def456"},
-		"params in one": {"m", "ds1", `{"c": 1.5}`, "abc123"},
-	} {
-		if _, err := r.VersionTrainedOn(ctx, c.model, c.dataset, json.RawMessage(c.params), c.code); !errors.Is(err, ErrNotFound) {
-			t.Errorf("%s: err = %v, want ErrNotFound", name, err)
-		}
-	}
-}

@@ -207,26 +207,6 @@ func (r *Registry) Version(ctx context.Context, model string, v int) (Version, e
 	return ver, nil
 }
 
-// VersionTrainedOn returns the newest version of model trained on the
-// dataset with params (as JSON values) by code, or ErrNotFound. Training is
-// deterministic, so training the same again would only repeat that version.
-func (r *Registry) VersionTrainedOn(ctx context.Context, model, dataset string, params json.RawMessage, code string) (Version, error) {
-	p, err := jsonObject("params", params)
-	if err != nil {
-		return Version{}, fmt.Errorf("registry: version of %s trained on %s: %w", model, dataset, err)
-	}
-	ver, err := scanVersion(r.db.QueryRowContext(ctx, versionQuery+`
-		WHERE v.model_name = $1 AND v.dataset_digest = $2 AND v.params = $3::jsonb AND v.code_version = $4
-		ORDER BY v.version DESC LIMIT 1`, model, dataset, p, code))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Version{}, fmt.Errorf("registry: version of %s trained on %s: %w", model, dataset, ErrNotFound)
-	}
-	if err != nil {
-		return Version{}, fmt.Errorf("registry: version of %s trained on %s: %w", model, dataset, err)
-	}
-	return ver, nil
-}
-
 // versionInRange reports whether v fits the version column; PostgreSQL
 // would answer a bigger number with an error, not with "no such version".
 func versionInRange(v int) bool { return v >= 1 && v <= math.MaxInt32 }

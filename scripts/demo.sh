@@ -14,6 +14,13 @@ set -a
 set +a
 
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# A modified tree is not that commit: record it as such, as go build's own
+# stamp would (untracked files count; a failing git status counts as dirty).
+if [ "$commit" != unknown ]; then
+	if ! status=$(git status --porcelain 2>/dev/null) || [ -n "$status" ]; then
+		commit="$commit-dirty"
+	fi
+fi
 mkdir -p .data/bin .data/run .data/logs
 echo "building worker, starter and api" >&2
 go build -ldflags "-X github.com/prodcat/prodcat/internal/version.commit=$commit" -o .data/bin/ ./worker ./starter ./api

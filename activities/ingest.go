@@ -45,6 +45,9 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	if in.Source.Feed != "" {
 		return IngestResult{}, badParams("ingest: feed %s is not resolved: TrainingPipeline resolves it (ResolveFeed) and passes its objects", in.Source.Feed)
 	}
+	if (in.Feed == "") != (in.FeedVersion <= 0) {
+		return IngestResult{}, badParams("ingest: feed %q version %d: want a feed and a positive version, or neither", in.Feed, in.FeedVersion)
+	}
 	switch s := in.Source; {
 	case s.XKey != "" && s.YKey != "":
 		sources = []string{s.XKey, s.YKey}
@@ -130,8 +133,12 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	info := activity.GetInfo(ctx)
 	run, err := a.Registry.StartRun(ctx, registry.Run{
 		Model: in.ModelName, WorkflowID: info.WorkflowExecution.ID, WorkflowRunID: info.WorkflowExecution.RunID,
-		DatasetDigest: digest, Params: params, CodeVersion: a.CodeVersion,
+		DatasetDigest: digest, Feed: in.Feed, FeedVersion: in.FeedVersion, Params: params, CodeVersion: a.CodeVersion,
 	})
+	if errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrInvalid) {
+		// Retrying cannot publish the feed version or fix the input.
+		return IngestResult{}, badParams("ingest: %v", err)
+	}
 	if err != nil {
 		return IngestResult{}, err
 	}

@@ -81,6 +81,10 @@ func TestScheduleRetrainsOnFeedsLatestVersion(t *testing.T) {
 	ds, err := h.reg.Dataset(ctx, runs[1].DatasetDigest)
 	require.NoError(t, err)
 	require.Contains(t, ds.SourceKeys, second, "the dataset's lineage names the objects the feed pointed at")
+	v, err := h.reg.Version(ctx, h.model, runs[1].Version)
+	require.NoError(t, err)
+	require.Equal(t, feed, v.Feed, "the version's lineage names the feed it was trained on")
+	require.Equal(t, 2, v.FeedVersion)
 }
 
 // A training on a feed that was never published fails at once, with a

@@ -120,3 +120,74 @@ func TestPublishFeedConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestRunOnFeedIsLineage(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	recordDataset(t, r, "ds1")
+	if _, _, err := r.PublishFeed(ctx, "catalogue", json.RawMessage(`{"csv_key":"raw/a.csv"}`), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.PublishFeed(ctx, "catalogue", json.RawMessage(`{"csv_key":"raw/b.csv"}`), "", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	run, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r1", DatasetDigest: "ds1", Feed: "catalogue", FeedVersion: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Feed != "catalogue" || run.FeedVersion != 1 {
+		t.Errorf("run = %+v, want feed catalogue version 1", run)
+	}
+	// A retry keeps the version the run first read.
+	again, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r1", DatasetDigest: "ds1", Feed: "catalogue", FeedVersion: 2})
+	if err != nil || again.ID != run.ID || again.FeedVersion != 1 {
+		t.Errorf("retried StartRun = %+v, %v; want run %d still on version 1", again, err, run.ID)
+	}
+	got, err := r.Run(ctx, run.ID)
+	if err != nil || got.Feed != "catalogue" || got.FeedVersion != 1 {
+		t.Errorf("Run = %+v, %v; want feed catalogue version 1", got, err)
+	}
+
+	nv := newVersion("m", "wf", "r1")
+	nv.RunID = run.ID
+	v, err := r.CreateVersion(ctx, nv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Feed != "catalogue" || v.FeedVersion != 1 {
+		t.Errorf("created version = %+v, want lineage to feed catalogue version 1", v)
+	}
+	if _, err := r.SetAlias(ctx, "m", "production", v.Version, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if prod, err := r.Alias(ctx, "m", "production"); err != nil || prod.Feed != "catalogue" || prod.FeedVersion != 1 {
+		t.Errorf("production = %+v, %v; want lineage to feed catalogue version 1", prod, err)
+	}
+	// A version of a run on fixed objects names no feed.
+	fixed, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r2", DatasetDigest: "ds1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv = newVersion("m", "wf", "r2")
+	nv.RunID = fixed.ID
+	if v, err := r.CreateVersion(ctx, nv); err != nil || v.Feed != "" || v.FeedVersion != 0 {
+		t.Errorf("version of a run on fixed objects = %+v, %v; want no feed", v, err)
+	}
+
+	for _, tc := range []struct {
+		run  Run
+		want error
+	}{
+		{Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r3", Feed: "catalogue", FeedVersion: 3}, ErrNotFound},
+		{Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r3", Feed: "never", FeedVersion: 1}, ErrNotFound},
+		{Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r3", Feed: "catalogue"}, ErrInvalid},
+		{Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r3", FeedVersion: 1}, ErrInvalid},
+		{Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r3", Feed: "catalogue", FeedVersion: -1}, ErrInvalid},
+		{Run{Model: "m", WorkflowID: "wf", WorkflowRunID: "r3", Feed: "bad name", FeedVersion: 1}, ErrInvalid},
+	} {
+		if _, err := r.StartRun(ctx, tc.run); !errors.Is(err, tc.want) {
+			t.Errorf("StartRun(feed %q version %d): err = %v, want %v", tc.run.Feed, tc.run.FeedVersion, err, tc.want)
+		}
+	}
+}

@@ -36,6 +36,10 @@ type Run struct {
 	WorkflowRunID string `json:"workflow_run_id"`
 	// DatasetDigest, when set, must name a recorded dataset.
 	DatasetDigest string `json:"dataset_digest,omitempty"`
+	// Feed and FeedVersion, when the run trained on a data feed, name the
+	// published version it read; both or neither are set.
+	Feed        string `json:"feed,omitempty"`
+	FeedVersion int    `json:"feed_version,omitempty"`
 	// Params are the training parameters, a JSON object.
 	Params      json.RawMessage `json:"params"`
 	CodeVersion string          `json:"code_version"`
@@ -51,14 +55,14 @@ type Run struct {
 // long and the text is for people, not for parsing.
 const maxErrorText = 8 << 10
 
-const runColumns = `id, model_name, workflow_id, workflow_run_id, dataset_digest, params, code_version,
-	status, error, started_at, finished_at`
+const runColumns = `id, model_name, workflow_id, workflow_run_id, dataset_digest, feed_name, feed_version,
+	params, code_version, status, error, started_at, finished_at`
 
 // StartRun records the start of run and returns it with its ID. It is
 // idempotent on (WorkflowID, WorkflowRunID): a second call returns the run
-// the first one created, filling in DatasetDigest, Params and CodeVersion
-// only where the first call left them empty. A DatasetDigest that is not
-// recorded is ErrNotFound.
+// the first one created, filling in DatasetDigest, the feed version, Params
+// and CodeVersion only where the first call left them empty. A
+// DatasetDigest or feed version that is not recorded is ErrNotFound.
 func (r *Registry) StartRun(ctx context.Context, run Run) (Run, error) {
 	if err := checkRun(run); err != nil {
 		return Run{}, fmt.Errorf("registry: start run of %s: %w", run.Model, err)
@@ -67,16 +71,28 @@ func (r *Registry) StartRun(ctx context.Context, run Run) (Run, error) {
 	if err != nil {
 		return Run{}, fmt.Errorf("registry: start run of %s: %w", run.Model, err)
 	}
-	row := r.db.QueryRowContext(ctx, `INSERT INTO runs (model_name, workflow_id, workflow_run_id, dataset_digest, params, code_version)
-		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6)
+	var feed sql.NullString
+	var feedVersion sql.NullInt64
+	if run.Feed != "" {
+		feed = sql.NullString{String: run.Feed, Valid: true}
+		feedVersion = sql.NullInt64{Int64: int64(run.FeedVersion), Valid: true}
+	}
+	row := r.db.QueryRowContext(ctx, `INSERT INTO runs (model_name, workflow_id, workflow_run_id, dataset_digest,
+			feed_name, feed_version, params, code_version)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8)
 		ON CONFLICT (workflow_id, workflow_run_id) DO UPDATE SET
 			dataset_digest = COALESCE(runs.dataset_digest, EXCLUDED.dataset_digest),
+			feed_name = COALESCE(runs.feed_name, EXCLUDED.feed_name),
+			feed_version = COALESCE(runs.feed_version, EXCLUDED.feed_version),
 			params = CASE WHEN runs.params = '{}'::jsonb THEN EXCLUDED.params ELSE runs.params END,
 			code_version = CASE WHEN runs.code_version = '' THEN EXCLUDED.code_version ELSE runs.code_version END
 		RETURNING `+runColumns,
-		run.Model, run.WorkflowID, run.WorkflowRunID, run.DatasetDigest, params, run.CodeVersion)
+		run.Model, run.WorkflowID, run.WorkflowRunID, run.DatasetDigest, feed, feedVersion, params, run.CodeVersion)
 	got, err := scanRun(row)
-	if pq.As(err, pqerror.ForeignKeyViolation) != nil {
+	if e := pq.As(err, pqerror.ForeignKeyViolation); e != nil {
+		if e.Constraint == "runs_feed_version_fkey" {
+			return Run{}, fmt.Errorf("registry: start run of %s: version %d of feed %s is not published: %w", run.Model, run.FeedVersion, run.Feed, ErrNotFound)
+		}
 		return Run{}, fmt.Errorf("registry: start run of %s: dataset %s is not recorded: %w", run.Model, run.DatasetDigest, ErrNotFound)
 	}
 	if err != nil {
@@ -96,6 +112,17 @@ func checkRun(run Run) error {
 	}
 	if run.WorkflowID == "" || run.WorkflowRunID == "" {
 		return fmt.Errorf("workflow ID and workflow run ID are required: %w", ErrInvalid)
+	}
+	if (run.Feed == "") != (run.FeedVersion == 0) {
+		return fmt.Errorf("feed %q version %d: want both or neither: %w", run.Feed, run.FeedVersion, ErrInvalid)
+	}
+	if run.Feed != "" {
+		if err := CheckFeedName(run.Feed); err != nil {
+			return err
+		}
+		if run.FeedVersion < 0 {
+			return fmt.Errorf("feed %s version %d: want a positive version: %w", run.Feed, run.FeedVersion, ErrInvalid)
+		}
 	}
 	return nil
 }
@@ -260,17 +287,20 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanRun(s scanner) (Run, error) {
 	var (
-		run      Run
-		digest   sql.NullString
-		params   []byte
-		status   string
-		finished sql.NullTime
+		run         Run
+		digest      sql.NullString
+		feed        sql.NullString
+		feedVersion sql.NullInt64
+		params      []byte
+		status      string
+		finished    sql.NullTime
 	)
-	if err := s.Scan(&run.ID, &run.Model, &run.WorkflowID, &run.WorkflowRunID, &digest, &params,
-		&run.CodeVersion, &status, &run.Error, &run.StartedAt, &finished); err != nil {
+	if err := s.Scan(&run.ID, &run.Model, &run.WorkflowID, &run.WorkflowRunID, &digest, &feed, &feedVersion,
+		&params, &run.CodeVersion, &status, &run.Error, &run.StartedAt, &finished); err != nil {
 		return Run{}, err
 	}
 	run.DatasetDigest = digest.String
+	run.Feed, run.FeedVersion = feed.String, int(feedVersion.Int64)
 	run.Params = json.RawMessage(params)
 	run.Status = RunStatus(status)
 	if finished.Valid {

@@ -42,12 +42,16 @@ type NewVersion struct {
 
 // Version is a registered model version.
 type Version struct {
-	Model          string             `json:"model"`
-	Version        int                `json:"version"`
-	RunID          int64              `json:"run_id,omitempty"`
-	WorkflowID     string             `json:"workflow_id"`
-	WorkflowRunID  string             `json:"workflow_run_id"`
-	DatasetDigest  string             `json:"dataset_digest"`
+	Model         string `json:"model"`
+	Version       int    `json:"version"`
+	RunID         int64  `json:"run_id,omitempty"`
+	WorkflowID    string `json:"workflow_id"`
+	WorkflowRunID string `json:"workflow_run_id"`
+	DatasetDigest string `json:"dataset_digest"`
+	// Feed and FeedVersion name the published data the version was
+	// trained on, when its run read a data feed.
+	Feed           string             `json:"feed,omitempty"`
+	FeedVersion    int                `json:"feed_version,omitempty"`
 	Params         json.RawMessage    `json:"params"`
 	CodeVersion    string             `json:"code_version"`
 	ArtifactKey    string             `json:"artifact_key"`
@@ -79,10 +83,10 @@ type Model struct {
 }
 
 const versionQuery = `SELECT v.model_name, v.version, v.run_id, v.workflow_id, v.workflow_run_id, v.dataset_digest,
-	v.params, v.code_version, v.artifact_key, v.artifact_digest, v.report_key, v.metrics, v.signature, v.created_at,
+	r.feed_name, r.feed_version, v.params, v.code_version, v.artifact_key, v.artifact_digest, v.report_key, v.metrics, v.signature, v.created_at,
 	COALESCE((SELECT array_agg(a.alias ORDER BY a.alias) FROM aliases a
 		WHERE a.model_name = v.model_name AND a.version = v.version), '{}')
-	FROM model_versions v`
+	FROM model_versions v LEFT JOIN runs r ON r.id = v.run_id`
 
 // CreateVersion registers a new version of nv.Model, numbered one more than
 // the model's latest, creating the registered model on its first version.
@@ -290,14 +294,17 @@ func scanVersion(s scanner) (Version, error) {
 	var (
 		v                    Version
 		runID                sql.NullInt64
+		feed                 sql.NullString
+		feedVersion          sql.NullInt64
 		params, metrics, sig []byte
 	)
 	if err := s.Scan(&v.Model, &v.Version, &runID, &v.WorkflowID, &v.WorkflowRunID, &v.DatasetDigest,
-		&params, &v.CodeVersion, &v.ArtifactKey, &v.ArtifactDigest, &v.ReportKey, &metrics, &sig, &v.CreatedAt,
+		&feed, &feedVersion, &params, &v.CodeVersion, &v.ArtifactKey, &v.ArtifactDigest, &v.ReportKey, &metrics, &sig, &v.CreatedAt,
 		pq.Array(&v.Aliases)); err != nil {
 		return Version{}, err
 	}
 	v.RunID = runID.Int64
+	v.Feed, v.FeedVersion = feed.String, int(feedVersion.Int64)
 	v.Params = json.RawMessage(params)
 	v.Signature = json.RawMessage(sig)
 	if err := json.Unmarshal(metrics, &v.Metrics); err != nil {

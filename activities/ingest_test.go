@@ -1,0 +1,34 @@
+package activities
+
+import (
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+)
+
+// Ingest refuses inputs it cannot record truthfully before it reads or
+// writes anything: the Activities here have no store or registry at all.
+func TestIngestRefusesUnresolvedOrHalfNamedFeed(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	a := &Activities{Log: log}
+	env.RegisterActivity(a)
+	for _, in := range []IngestInput{
+		{ModelName: "m", Source: Source{Feed: "catalogue"}},
+		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, Feed: "catalogue"},
+		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, FeedVersion: 2},
+		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, Feed: "catalogue", FeedVersion: -1},
+	} {
+		_, err := env.ExecuteActivity(a.Ingest, in)
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != ErrBadParams || !app.NonRetryable() {
+			t.Errorf("Ingest(source %+v, feed %q version %d): err = %v, want non-retryable %s", in.Source, in.Feed, in.FeedVersion, err, ErrBadParams)
+		}
+	}
+}

@@ -60,6 +60,12 @@ type AliasEvent struct {
 // when the model is unknown or the alias is not set. It is one indexed
 // query, cheap enough to poll.
 func (r *Registry) Alias(ctx context.Context, model, alias string) (Version, error) {
+	if err := checkName("model", model); err != nil {
+		return Version{}, fmt.Errorf("registry: alias: %w", err)
+	}
+	if err := checkName("alias", alias); err != nil {
+		return Version{}, fmt.Errorf("registry: alias: %w", err)
+	}
 	v, err := scanVersion(r.db.QueryRowContext(ctx, versionQuery+`
 		JOIN aliases al ON al.model_name = v.model_name AND al.version = v.version
 		WHERE al.model_name = $1 AND al.alias = $2`, model, alias))
@@ -75,6 +81,9 @@ func (r *Registry) Alias(ctx context.Context, model, alias string) (Version, err
 // Aliases returns the model's aliases and the versions they point at, or
 // ErrNotFound for an unknown model.
 func (r *Registry) Aliases(ctx context.Context, model string) (map[string]int, error) {
+	if err := checkName("model", model); err != nil {
+		return nil, fmt.Errorf("registry: aliases: %w", err)
+	}
 	rows, err := r.db.QueryContext(ctx, `SELECT a.alias, a.version
 		FROM registered_models m LEFT JOIN aliases a ON a.model_name = m.name
 		WHERE m.name = $1`, model)
@@ -359,6 +368,9 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 // AliasHistory returns every alias move of the model, newest first, or
 // ErrNotFound for an unknown model.
 func (r *Registry) AliasHistory(ctx context.Context, model string) ([]AliasMove, error) {
+	if err := checkName("model", model); err != nil {
+		return nil, fmt.Errorf("registry: alias history: %w", err)
+	}
 	rows, err := r.db.QueryContext(ctx, `SELECT id, model_name, alias, from_version, to_version, reason, actor, moved_at
 		FROM alias_history WHERE model_name = $1 ORDER BY id DESC`, model)
 	if err != nil {

@@ -96,6 +96,9 @@ func (r *Registry) publishFeed(ctx context.Context, feed string, source json.Raw
 // Feed returns the latest version of feed, or ErrNotFound when the feed
 // was never published.
 func (r *Registry) Feed(ctx context.Context, feed string) (FeedVersion, error) {
+	if err := CheckFeedName(feed); err != nil {
+		return FeedVersion{}, fmt.Errorf("registry: %w", err)
+	}
 	v, err := scanFeedVersion(r.db.QueryRowContext(ctx, feedQuery+` WHERE feed_name = $1 ORDER BY version DESC LIMIT 1`, feed))
 	if errors.Is(err, sql.ErrNoRows) {
 		return FeedVersion{}, fmt.Errorf("registry: feed %s: %w", feed, ErrNotFound)
@@ -109,6 +112,9 @@ func (r *Registry) Feed(ctx context.Context, feed string) (FeedVersion, error) {
 // FeedHistory returns every version of feed, newest first, or ErrNotFound
 // when the feed was never published.
 func (r *Registry) FeedHistory(ctx context.Context, feed string) ([]FeedVersion, error) {
+	if err := CheckFeedName(feed); err != nil {
+		return nil, fmt.Errorf("registry: feed history: %w", err)
+	}
 	vs, err := r.feedVersions(ctx, feedQuery+` WHERE feed_name = $1 ORDER BY version DESC`, feed)
 	if err != nil {
 		return nil, fmt.Errorf("registry: feed history of %s: %w", feed, err)

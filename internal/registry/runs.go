@@ -223,6 +223,9 @@ func (r *Registry) Run(ctx context.Context, id int64) (Run, error) {
 // Runs returns the model's most recent runs with their metrics, newest
 // first. limit <= 0 means 50. An unknown model has no runs.
 func (r *Registry) Runs(ctx context.Context, model string, limit int) ([]Run, error) {
+	if err := checkName("model", model); err != nil {
+		return nil, fmt.Errorf("registry: runs: %w", err)
+	}
 	if limit <= 0 {
 		limit = 50
 	}

@@ -162,3 +162,25 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Fatalf("Listen: err = %v, want cannot reach", err)
 	}
 }
+
+// Reads refuse names no row can have before they reach PostgreSQL, which
+// fails on NUL and invalid UTF-8 as if it were down. The Registry here has
+// no database at all.
+func TestReadsRefuseImpossibleNames(t *testing.T) {
+	r := &Registry{}
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"Versions":     func() error { _, err := r.Versions(ctx, "a\x00b"); return err },
+		"Version":      func() error { _, err := r.Version(ctx, "\xff", 1); return err },
+		"Aliases":      func() error { _, err := r.Aliases(ctx, "a b"); return err },
+		"AliasHistory": func() error { _, err := r.AliasHistory(ctx, "a/b"); return err },
+		"Alias":        func() error { _, err := r.Alias(ctx, "m", "\x00"); return err },
+		"Feed":         func() error { _, err := r.Feed(ctx, "\x00"); return err },
+		"FeedHistory":  func() error { _, err := r.FeedHistory(ctx, "\xfe"); return err },
+		"Runs":         func() error { _, err := r.Runs(ctx, "", 1); return err },
+	} {
+		if err := call(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+}

@@ -198,6 +198,9 @@ func checkNewVersion(nv NewVersion) error {
 
 // Version returns version v of model, or ErrNotFound.
 func (r *Registry) Version(ctx context.Context, model string, v int) (Version, error) {
+	if err := checkName("model", model); err != nil {
+		return Version{}, fmt.Errorf("registry: version %d: %w", v, err)
+	}
 	if !versionInRange(v) {
 		return Version{}, fmt.Errorf("registry: version %d of %s: %w", v, model, ErrNotFound)
 	}
@@ -218,6 +221,9 @@ func versionInRange(v int) bool { return v >= 1 && v <= math.MaxInt32 }
 // Versions returns the model's versions, newest first, or ErrNotFound for
 // an unknown model.
 func (r *Registry) Versions(ctx context.Context, model string) ([]Version, error) {
+	if err := checkName("model", model); err != nil {
+		return nil, fmt.Errorf("registry: versions: %w", err)
+	}
 	rows, err := r.db.QueryContext(ctx, versionQuery+` WHERE v.model_name = $1 ORDER BY v.version DESC`, model)
 	if err != nil {
 		return nil, fmt.Errorf("registry: versions of %s: %w", model, err)

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.temporal.io/api/serviceerror"
 
@@ -24,6 +27,7 @@ const (
 	codeForbidden        = "forbidden"
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
+	codeUnsupportedType  = "unsupported_media_type"
 	codeConflict         = "conflict"
 	codeNoModel          = "no_model"
 	codeNotReady         = "not_ready"
@@ -80,16 +84,29 @@ func unavailable(dependency string, err error) *apiError {
 // Temporal into an answer: the sentinels become 400, 404 and 409 with
 // their own (safe, specific) message, anything else 503.
 func fromDependency(dependency string, err error) *apiError {
-	var nf *serviceerror.NotFound
+	var (
+		nf  *serviceerror.NotFound
+		inv *serviceerror.InvalidArgument
+	)
 	switch {
 	case errors.Is(err, registry.ErrNotFound), errors.Is(err, schedule.ErrNotFound), errors.As(err, &nf):
 		return &apiError{status: http.StatusNotFound, code: codeNotFound, message: err.Error()}
-	case errors.Is(err, registry.ErrInvalid):
+	case errors.Is(err, registry.ErrInvalid), errors.As(err, &inv):
 		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, message: err.Error()}
 	case errors.Is(err, registry.ErrConflict):
 		return &apiError{status: http.StatusConflict, code: codeConflict, message: err.Error()}
 	}
 	return unavailable(dependency, err)
+}
+
+// checkTemporalID answers 404 for an ID from a URL that no workflow or
+// schedule can have, before Temporal's client fails to encode it (invalid
+// UTF-8) and the failure reads as Temporal being down.
+func checkTemporalID(kind, id string) error {
+	if !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl) {
+		return errorf(http.StatusNotFound, codeNotFound, "no %s %q", kind, id)
+	}
+	return nil
 }
 
 type errorBody struct {

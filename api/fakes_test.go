@@ -543,6 +543,9 @@ func (h *harness) doAuth(method, path, user, password, body string) *httptest.Re
 	if user != "" {
 		r.SetBasicAuth(user, password)
 	}
+	if method == http.MethodPost {
+		r.Header.Set("Content-Type", "application/json")
+	}
 	w := httptest.NewRecorder()
 	h.h.ServeHTTP(w, r)
 	return w

@@ -203,6 +203,9 @@ func (l *liveAPI) call(t *testing.T, method, path, body string, v any) int {
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("admin", "admin")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -244,5 +247,15 @@ func TestLiveFeeds(t *testing.T) {
 	}
 	if code := live.call(t, "GET", "/v1/feeds/"+feed+"-none", "", &e); code != http.StatusNotFound {
 		t.Fatalf("GET an unknown feed: %d %+v", code, e)
+	}
+	// Names PostgreSQL cannot even compare are the caller's mistake, not
+	// an outage.
+	for _, path := range []string{"/v1/feeds/%00", "/v1/feeds/%FF", "/v1/models/%FF", "/v1/models/a%00b", "/v1/models/%FF/versions/1"} {
+		if code := live.call(t, "GET", path, "", &e); code != http.StatusBadRequest || e.Error.Code != codeBadRequest {
+			t.Errorf("GET %s: %d %+v, want 400", path, code, e)
+		}
+	}
+	if code := live.call(t, "POST", "/v1/trainings", `{"source": {"feed": "\u0000"}}`, &e); code != http.StatusBadRequest {
+		t.Errorf("training on a feed named NUL: %d %+v, want 400", code, e)
 	}
 }

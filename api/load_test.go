@@ -78,6 +78,7 @@ func TestLoadWithPromotion(t *testing.T) {
 		for pollCtx.Err() == nil {
 			req, _ := http.NewRequestWithContext(pollCtx, "POST", live.url+"/v1/predict", strings.NewReader(loadBody))
 			req.SetBasicAuth("predict", "predict")
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
 			if err != nil {
 				continue // cancelled at the end

@@ -6,7 +6,7 @@
 // Callers authenticate with HTTP Basic credentials, checked against bcrypt
 // hashes from PRODCAT_API_USERS or PRODCAT_API_USERS_FILE. Make a hash with
 //
-//	echo -n 'the password' | go run ./api -hash-password
+//	printf '%s\n' 'the password' | go run ./api -hash-password
 package main
 
 import (
@@ -241,6 +241,9 @@ func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, s *server,
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
+	// Connections kept alive would be closed under the clients' next
+	// requests at shutdown; a POST cannot be retried safely.
+	hs.SetKeepAlivesEnabled(false)
 	if drainDelay > 0 {
 		log.WithField("drain_delay", drainDelay.String()).Info("api: draining: /readyz fails, still serving")
 		select {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/serving"
 	"github.com/prodcat/prodcat/internal/taxonomy"
+	"github.com/prodcat/prodcat/internal/text"
 )
 
 // Limits of a prediction request. Listings of the catalogue have titles of
@@ -141,8 +141,10 @@ func checkProduct(prefix, designation, description string) error {
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%sdesignation is %d bytes; the limit is %d", prefix, len(designation), maxDesignationBytes)
 	case len(description) > maxDescriptionBytes:
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%sdescription is %d bytes; the limit is %d", prefix, len(description), maxDescriptionBytes)
-	case strings.TrimSpace(designation) == "" && strings.TrimSpace(description) == "":
-		return badRequest("%sdesignation: a product needs a designation or a description", prefix)
+	case !text.HasText(designation) && !text.HasText(description):
+		// Markup, punctuation or spaces alone would be classified by the
+		// model's intercepts: a confident answer about nothing.
+		return badRequest("%sdesignation: a product needs a designation or a description with a letter or a digit", prefix)
 	}
 	return nil
 }

@@ -74,6 +74,9 @@ func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.
 		}
 	}
 	id := r.PathValue("id")
+	if err := checkTemporalID("schedule", id); err != nil {
+		return err
+	}
 	if err := act(id, note); err != nil {
 		return fromDependency("Temporal", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -182,7 +183,12 @@ func (s *server) handler() http.Handler {
 			byPattern[rt.pattern] = ep
 			order = append(order, rt.pattern)
 		}
-		ep.methods[rt.method] = s.wrap(rt)
+		h := s.wrap(rt)
+		ep.methods[rt.method] = h
+		if rt.method == http.MethodGet {
+			// Load balancers probe with HEAD; net/http drops the body.
+			ep.methods[http.MethodHead] = h
+		}
 	}
 	for _, pattern := range order {
 		ep := byPattern[pattern]
@@ -256,10 +262,39 @@ func (s *server) wrap(rt route) http.Handler {
 			}
 			principal = p
 		}
+		if rt.method == http.MethodPost {
+			if err := checkPost(r); err != nil {
+				s.answerError(sw, r, log, err)
+				return
+			}
+		}
 		if err := rt.handle(sw, r, principal); err != nil {
 			s.answerError(sw, r, log, err)
 		}
 	})
+}
+
+// checkPost refuses a POST that does not declare a JSON body, and one the
+// browser marks as cross-site. A browser attaches its cached Basic
+// credentials to a form that another site posts here as text/plain or a
+// form encoding, so accepting those would let any page move an alias or
+// start a training (CSRF). A cross-site request that declares JSON needs a
+// CORS preflight, which this API never grants.
+func checkPost(r *http.Request) error {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return errorf(http.StatusForbidden, codeForbidden, "cross-site requests are refused")
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "application/json" {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+		return nil
+	}
+	if ct == "" {
+		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "no Content-Type: send a JSON body (an empty one where the body is optional) with Content-Type: application/json")
+	}
+	return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "Content-Type %q: send application/json", ct)
 }
 
 // authenticate checks the caller's Basic credentials and role.

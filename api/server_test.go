@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/registry"
 )
 
 // TestRoles checks every route's authentication and authorisation: public
@@ -53,6 +54,74 @@ func TestRoles(t *testing.T) {
 	}
 }
 
+// A POST must declare a JSON body: a browser posts forms and text/plain
+// across sites with its cached Basic credentials, and those must not move
+// an alias (CSRF).
+func TestPostNeedsJSONContentType(t *testing.T) {
+	h := newHarness(t)
+	body := `{"version": 2, "reason": "x"}`
+	for _, tc := range []struct {
+		ctype, site string
+		status      int
+		code        string
+	}{
+		{"", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
+		{"text/plain", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
+		{"application/x-www-form-urlencoded", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
+		{"multipart/form-data; boundary=x", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
+		{"application/jsonx", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
+		{"application/json", "cross-site", http.StatusForbidden, codeForbidden},
+	} {
+		r := httptest.NewRequest("POST", "/v1/models/prdtypecode/aliases/production", strings.NewReader(body))
+		r.SetBasicAuth(adminUser, adminPass)
+		if tc.ctype != "" {
+			r.Header.Set("Content-Type", tc.ctype)
+		}
+		if tc.site != "" {
+			r.Header.Set("Sec-Fetch-Site", tc.site)
+		}
+		w := httptest.NewRecorder()
+		h.h.ServeHTTP(w, r)
+		wantError(t, w, tc.status, tc.code)
+	}
+	h.reg.mu.Lock()
+	prod, moves := h.reg.aliases[registry.AliasProduction], len(h.reg.history)
+	h.reg.mu.Unlock()
+	if prod != 1 || moves != 1 {
+		t.Fatalf("refused requests moved production to %d (%d moves)", prod, moves)
+	}
+	// Empty bodies too: a schedule action takes an optional one.
+	r := httptest.NewRequest("POST", "/v1/schedules/nightly/trigger", nil)
+	r.SetBasicAuth(adminUser, adminPass)
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	h.h.ServeHTTP(w, r)
+	wantError(t, w, http.StatusUnsupportedMediaType, codeUnsupportedType)
+
+	for _, ctype := range []string{"application/json; charset=utf-8", "Application/JSON"} {
+		r := httptest.NewRequest("POST", "/v1/predict", strings.NewReader(`{"designation": "chaise de jardin"}`))
+		r.SetBasicAuth(predictUser, predictPass)
+		r.Header.Set("Content-Type", ctype)
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		w := httptest.NewRecorder()
+		h.h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Errorf("Content-Type %q: %d %s, want 200", ctype, w.Code, w.Body)
+		}
+	}
+}
+
+// Load balancers probe with HEAD.
+func TestHeadOnGetRoutes(t *testing.T) {
+	h := newHarness(t)
+	for _, path := range []string{"/livez", "/readyz", "/openapi.json"} {
+		w := h.do("HEAD", path, anonymous, "")
+		if w.Code != http.StatusOK {
+			t.Errorf("HEAD %s: %d, want 200", path, w.Code)
+		}
+	}
+}
+
 func TestUnknownRouteAndWrongMethod(t *testing.T) {
 	h := newHarness(t)
 	wantError(t, h.do("GET", "/v2/predict", asPredict, ""), http.StatusNotFound, codeNotFound)
@@ -60,10 +129,10 @@ func TestUnknownRouteAndWrongMethod(t *testing.T) {
 
 	for _, tc := range []struct{ method, path, allow string }{
 		{"GET", "/v1/predict", "POST"},
-		{"DELETE", "/v1/models", "GET"},
-		{"PUT", "/v1/trainings", "GET, POST"},
+		{"DELETE", "/v1/models", "GET, HEAD"},
+		{"PUT", "/v1/trainings", "GET, HEAD, POST"},
 		{"GET", "/v1/models/m/aliases/production", "POST"},
-		{"POST", "/livez", "GET"},
+		{"POST", "/livez", "GET, HEAD"},
 	} {
 		w := h.do(tc.method, tc.path, asAdmin, "")
 		wantError(t, w, http.StatusMethodNotAllowed, codeMethodNotAllowed)

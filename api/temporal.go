@@ -34,6 +34,10 @@ func (t *temporalTrainer) Start(ctx context.Context, id string, p workflows.Trai
 	run, err := workflows.StartTraining(ctx, t.c, t.queue, id, p)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
+		if id == "" {
+			// Generated IDs are unique to the millisecond: a twin request.
+			return training{}, errorf(http.StatusConflict, codeConflict, "a training of %s was started in the same millisecond; try again", p.ModelName)
+		}
 		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists; choose another id", id)
 	}
 	if err != nil {

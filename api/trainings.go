@@ -135,7 +135,11 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	t, err := s.trainer.Get(ctx, r.PathValue("id"))
+	id := r.PathValue("id")
+	if err := checkTemporalID("training", id); err != nil {
+		return err
+	}
+	t, err := s.trainer.Get(ctx, id)
 	if err != nil {
 		return trainerError(err)
 	}

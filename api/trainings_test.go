@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 
+	"go.temporal.io/api/serviceerror"
+
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/workflows"
@@ -144,5 +146,20 @@ func TestGetAndListTrainings(t *testing.T) {
 	w := h.do("GET", "/v1/trainings", asPredict, "")
 	if body := w.Body.String(); body != "{\"trainings\":[]}\n" {
 		t.Errorf("empty list: %s", body)
+	}
+}
+
+// An ID no workflow or schedule can have is a 404 from us, not a 503 from
+// a Temporal client that cannot encode it.
+func TestUnencodableIDsAreNotFound(t *testing.T) {
+	h := newHarness(t)
+	wantError(t, h.do("GET", "/v1/trainings/%FF", asPredict, ""), http.StatusNotFound, codeNotFound)
+	wantError(t, h.do("GET", "/v1/trainings/a%00b", asPredict, ""), http.StatusNotFound, codeNotFound)
+	wantError(t, h.do("POST", "/v1/schedules/%FF/pause", asAdmin, ""), http.StatusNotFound, codeNotFound)
+	if h.sched.paused {
+		t.Error("a schedule was paused")
+	}
+	if ae := fromDependency("Temporal", serviceerror.NewInvalidArgument("WorkflowId length exceeds limit")); ae.status != http.StatusBadRequest {
+		t.Errorf("Temporal's InvalidArgument answered %d, want 400", ae.status)
 	}
 }

@@ -355,7 +355,9 @@ func (a *Authenticator) run(c *check, acc *account, pw string, sum [sha256.Size]
 		hash = acc.hash
 	}
 	a.bcrypts.Add(1)
-	ok := bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil && acc != nil
+	// bcrypt reads only the first 72 bytes: a longer password would
+	// otherwise pass with any tail (Hash refuses to make such a hash).
+	ok := bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil && acc != nil && len(pw) <= maxPasswordBytes
 	<-a.slow
 	if ok {
 		acc.verified.Store(&sum)
@@ -418,6 +420,9 @@ func ParseUsers(source string, r io.Reader) ([]User, error) {
 	}
 	return users, nil
 }
+
+// maxPasswordBytes is the longest password bcrypt looks at in full.
+const maxPasswordBytes = 72
 
 // Hash returns the bcrypt hash of password at the default cost, for
 // writing user entries.

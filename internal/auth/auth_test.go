@@ -86,6 +86,23 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
+// bcrypt ignores what follows the 72nd byte, so a longer password must
+// not pass on its first 72 bytes.
+func TestLongPasswordNeedsEveryByte(t *testing.T) {
+	pw := strings.Repeat("p", maxPasswordBytes)
+	a, err := New([]User{{Name: "carol", Role: RoleAdmin, Hash: mustHash(t, pw)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if p, err := a.Authenticate(ctx, basic("carol", pw)); err != nil || p.Name != "carol" {
+		t.Fatalf("the %d-byte password: %+v, %v", len(pw), p, err)
+	}
+	if _, err := a.Authenticate(ctx, basic("carol", pw+"anything")); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("the password with a tail: err = %v, want ErrBadCredentials", err)
+	}
+}
+
 func TestBcryptRunsOncePerCredential(t *testing.T) {
 	a := newAuth(t)
 	ctx := context.Background()

@@ -46,6 +46,21 @@ func AppendNormalized(dst []byte, s string) []byte {
 	return trimSpace(dst, start)
 }
 
+// HasText reports whether the normalised form of s has any word, that is
+// whether s has a letter or a digit outside markup. Plain ASCII text is
+// answered without normalising it.
+func HasText(s string) bool {
+	if strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 {
+		for i := 0; i < len(s) && i < MaxInputBytes; i++ {
+			if c := s[i] | 0x20; 'a' <= c && c <= 'z' || '0' <= s[i] && s[i] <= '9' {
+				return true
+			}
+		}
+	}
+	var buf [256]byte
+	return len(AppendNormalized(buf[:0], s)) > 0
+}
+
 // appendHTML folds the text content of an HTML fragment. Every tag counts as
 // a word break, since listings use <br> and <p> where prose would use spaces.
 func appendHTML(dst []byte, s string) []byte {

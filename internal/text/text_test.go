@@ -62,6 +62,9 @@ func FuzzNormalize(f *testing.F) {
 		if strings.HasPrefix(got, " ") || strings.HasSuffix(got, " ") || strings.Contains(got, "  ") {
 			t.Errorf("Normalize(%q) = %q: stray spaces", s, got)
 		}
+		if HasText(s) != (got != "") {
+			t.Errorf("HasText(%q) = %v, but Normalize gives %q", s, HasText(s), got)
+		}
 	})
 }
 
@@ -69,5 +72,32 @@ func BenchmarkNormalizeTitle(b *testing.B) {
 	buf := make([]byte, 0, 256)
 	for b.Loop() {
 		buf = AppendNormalized(buf[:0], "Clairefontaine Lot De 5 Cartes Simple 210g Vert Pqt 25")
+	}
+}
+
+func TestHasText(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":                 false,
+		"  \t\n":           false,
+		"!!! -- ?":         false,
+		"&nbsp;&amp;":      false,
+		"<br><p></p>":      false,
+		"<b>  </b>&#8203;": false,
+		"\u200b\x00\xff":   false,
+		"x":                true,
+		"--7--":            true,
+		"Z":                true,
+		"<p>chaise</p>":    true,
+		"&Eacute;":         true,
+		"été":              true,
+		"日本":               true,
+		"\xff\xfeé":        true,
+	} {
+		if got := HasText(s); got != want {
+			t.Errorf("HasText(%q) = %v, want %v", s, got, want)
+		}
+		if got, norm := HasText(s), Normalize(s) != ""; got != norm {
+			t.Errorf("HasText(%q) = %v, but Normalize gives %q", s, got, Normalize(s))
+		}
 	}
 }

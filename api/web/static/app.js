@@ -36,7 +36,8 @@ function showError(msg) {
 // Error with the API's message.
 async function api(method, path, body) {
   const headers = { "Authorization": credentials() };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // The API refuses a POST that does not declare JSON, even an empty one.
+  if (method === "POST") headers["Content-Type"] = "application/json";
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {

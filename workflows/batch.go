@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/prodcat/prodcat/activities"
@@ -14,12 +13,10 @@ import (
 // predictions.csv next to the other artifacts.
 func BatchPredict(ctx workflow.Context, in activities.BatchPredictInput) (activities.BatchPredictResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Hour,
-		HeartbeatTimeout:    30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			MaximumAttempts:        5,
-			NonRetryableErrorTypes: []string{activities.ErrBadData, activities.ErrNoModel},
-		},
+		StartToCloseTimeout:    time.Hour,
+		ScheduleToCloseTimeout: heavyStageDeadline,
+		HeartbeatTimeout:       30 * time.Second,
+		RetryPolicy:            stageRetry(heavyStageAttempts),
 	})
 	var a *activities.Activities
 	var out activities.BatchPredictResult

@@ -140,6 +140,32 @@ func StageShare(name string) int {
 	return 0
 }
 
+// Retry bounds of the pipeline's activities. A registry or bucket that is
+// down for minutes (a restart, a failover) delays a run instead of failing
+// it; bad data, bad parameters and a missed quality gate fail at once.
+// Light stages and FailRun are bounded by their deadlines; their attempt
+// counts (a minute apart once backed off) only outlast them.
+const (
+	lightStageDeadline = 30 * time.Minute
+	lightStageAttempts = 60
+	heavyStageDeadline = 6 * time.Hour
+	heavyStageAttempts = 10
+	failRunDeadline    = 24 * time.Hour
+	failRunAttempts    = 1500
+)
+
+// stageRetry is the retry policy of the pipeline's activities: backing off
+// to a minute between attempts, at most maxAttempts of them.
+func stageRetry(maxAttempts int32) *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		MaximumAttempts:        maxAttempts,
+		NonRetryableErrorTypes: []string{activities.ErrBadData, activities.ErrBadParams, activities.ErrQualityGate, activities.ErrNoModel},
+	}
+}
+
 // TrainingPipeline trains, evaluates and registers a model:
 // ingest → features → train → evaluate → register, after resolving the
 // latest version of a data feed when it is given one. A failure in any stage
@@ -159,25 +185,22 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		trainingQueue = workflow.GetInfo(ctx).TaskQueueName
 	}
 
-	retry := &temporal.RetryPolicy{
-		InitialInterval:        time.Second,
-		BackoffCoefficient:     2,
-		MaximumInterval:        30 * time.Second,
-		MaximumAttempts:        5,
-		NonRetryableErrorTypes: []string{activities.ErrBadData, activities.ErrBadParams, activities.ErrQualityGate, activities.ErrNoModel},
-	}
 	light := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    30 * time.Second,
-		RetryPolicy:         retry,
+		StartToCloseTimeout:    10 * time.Minute,
+		ScheduleToCloseTimeout: lightStageDeadline,
+		HeartbeatTimeout:       30 * time.Second,
+		RetryPolicy:            stageRetry(lightStageAttempts),
 	})
 	heavy := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:           trainingQueue,
-		StartToCloseTimeout: 2 * time.Hour,
+		TaskQueue:              trainingQueue,
+		StartToCloseTimeout:    2 * time.Hour,
+		ScheduleToCloseTimeout: heavyStageDeadline,
 		// Heavy stages heartbeat every second, so a dead worker is noticed
 		// within seconds and the stage is retried on another one.
 		HeartbeatTimeout: 5 * time.Second,
-		RetryPolicy:      retry,
+		// Bounded, since every attempt trains from scratch and a worker
+		// killed for memory would be killed again.
+		RetryPolicy: stageRetry(heavyStageAttempts),
 	})
 
 	var a *activities.Activities
@@ -250,11 +273,17 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	if err != nil {
 		// Record the failure on the registry run, then fail the workflow
 		// with the original error: a failed run never looks successful.
-		dctx, _ := workflow.NewDisconnectedContext(light)
+		dctx, _ := workflow.NewDisconnectedContext(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Minute,
+			// A run left "running" in the registry would never be
+			// corrected, so outlast any outage of the registry.
+			ScheduleToCloseTimeout: failRunDeadline,
+			RetryPolicy:            stageRetry(failRunAttempts),
+		}))
+		progress.Stage = "failed"
 		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error()}).Get(dctx, nil); ferr != nil {
 			log.Error("recording the failed run", "Error", ferr)
 		}
-		progress.Stage = "failed"
 		return res, err
 	}
 	progress.Stage, progress.Percent = "done", 100

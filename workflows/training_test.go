@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -97,6 +99,41 @@ func (s *pipelineSuite) TestRetriesTransientFailure() {
 	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).Return(activities.RegisterResult{Version: 1, Promoted: true, Alias: "production"}, nil).Once()
 	s.env.ExecuteWorkflow(TrainingPipeline, params())
 	s.Require().NoError(s.env.GetWorkflowError())
+}
+
+// A registry that is down for minutes (a failover) at register time delays
+// the run; it does not throw away the training before it.
+func (s *pipelineSuite) TestOutlastsARegistryOutage() {
+	s.mockUpToEvaluate()
+	down := errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	// Twelve attempts back off for 1+2+4+...+32+60+60+60+60 s, about 6 minutes.
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).Return(activities.RegisterResult{}, down).Times(12)
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).Return(activities.RegisterResult{Version: 1, Promoted: true, Alias: "production"}, nil).Once()
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Greater(s.env.Now().Sub(start), 5*time.Minute)
+}
+
+// A registry that never comes back fails the stage at its deadline, and
+// recording the failure keeps trying past it.
+func (s *pipelineSuite) TestFailsWhenTheRegistryStaysDown() {
+	s.mockUpToEvaluate()
+	down := errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).Return(activities.RegisterResult{}, down)
+	failRuns := 0
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.Anything).Return(func(context.Context, activities.FailRunInput) error {
+		failRuns++
+		if failRuns <= 40 { // about 35 minutes: past the register deadline
+			return down
+		}
+		return nil
+	})
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.Require().Error(s.env.GetWorkflowError())
+	s.Equal(41, failRuns)
+	s.GreaterOrEqual(s.env.Now().Sub(start), lightStageDeadline)
 }
 
 func (s *pipelineSuite) TestBadDataFailsWithoutRetry() {

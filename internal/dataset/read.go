@@ -548,9 +548,33 @@ func findColumns(file string, header []string, names ...string) ([]int, error) {
 		msgs = append(msgs, "duplicate column(s) "+strings.Join(dup, ", "))
 	}
 	if len(msgs) > 0 {
-		return nil, fmt.Errorf("dataset: %s header %q: %s: %w", file, strings.Join(header, ","), strings.Join(msgs, "; "), ErrBadData)
+		for _, h := range header {
+			if strings.ContainsRune(h, '\r') {
+				// Go's CSV reader ends lines at LF only, so the whole file
+				// reads as one header row.
+				msgs = append(msgs, "its lines end in a bare CR (classic Mac OS); save it with LF or CRLF line ends")
+				break
+			}
+		}
+		return nil, fmt.Errorf("dataset: %s header %s: %s: %w", file, headerSummary(header), strings.Join(msgs, "; "), ErrBadData)
 	}
 	return pos, nil
+}
+
+// headerSummary quotes a header for an error message, shortened: a file
+// read with the wrong line ends has its whole content in the header, and
+// the message travels through Temporal and onto terminals.
+func headerSummary(header []string) string {
+	const maxBytes = 200
+	q := strconv.Quote(strings.Join(header, ","))
+	if len(q) <= maxBytes {
+		return q
+	}
+	cut := maxBytes
+	for cut > 0 && !utf8.RuneStart(q[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d columns, %d bytes)", q[:cut], len(header), len(strings.Join(header, ",")))
 }
 
 func quoteCol(n string) string {

@@ -377,6 +377,13 @@ func TestReadCSVErrors(t *testing.T) {
 	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "CSV header") {
 		t.Errorf("malformed header: err = %v", err)
 	}
+	// Classic Mac OS line ends make the whole file one header row: the
+	// error says so, in a few hundred bytes rather than the file's size.
+	cr := "text,label\r" + strings.Repeat("a long product title,shoes\r", 20000)
+	_, err = ReadCSV(strings.NewReader(cr), []string{"text"}, "label", Options{})
+	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "bare CR") || len(err.Error()) > 600 {
+		t.Errorf("CR line ends: err (%d bytes) = %.1000v", len(err.Error()), err)
+	}
 }
 
 func assertExamples(t *testing.T, got, want []Example) {

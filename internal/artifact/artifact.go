@@ -113,7 +113,9 @@ func (s *Store) Put(ctx context.Context, kind string, data []byte, ext, contentT
 			return ref, nil
 		}
 		// A wrong size under a digest key can only be a damaged object; replace it.
-	} else if minio.ToErrorResponse(err).Code != "NoSuchKey" {
+	} else if code := minio.ToErrorResponse(err).Code; code != "NoSuchKey" && code != "AccessDenied" {
+		// AccessDenied is what AWS answers for a missing object to a key
+		// without s3:ListBucket; the write says whether it may write.
 		return Ref{}, s.wrap("stat "+key, err)
 	}
 	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), ref.Size, minio.PutObjectOptions{
@@ -184,7 +186,7 @@ func (s *Store) wrap(op string, err error) error {
 	case "NoSuchKey", "NoSuchBucket":
 		return fmt.Errorf("%s in bucket %s: %w", op, s.bucket, ErrNotFound)
 	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied":
-		return fmt.Errorf("%s: S3 at %s rejected the credentials (check S3_ACCESS_KEY and S3_SECRET_KEY): %s", op, s.endpoint, resp.Message)
+		return fmt.Errorf("%s: S3 at %s rejected the credentials (check S3_ACCESS_KEY and S3_SECRET_KEY, and that the key may read, write and list bucket %s): %s", op, s.endpoint, s.bucket, resp.Message)
 	}
 	var netErr net.Error
 	var opErr *net.OpError

@@ -96,6 +96,11 @@ func TestWrongCredentialsAndDownServiceAreExplained(t *testing.T) {
 	if err := s.EnsureBucket(ctx); err == nil || !strings.Contains(err.Error(), "rejected the credentials") {
 		t.Errorf("wrong secret: %v", err)
 	}
+	// Put goes on to the write when the existence check is denied (as AWS
+	// denies it to keys without s3:ListBucket), and the write explains.
+	if _, err := s.Put(ctx, Report, []byte("x"), ".json", "application/json"); err == nil || !strings.Contains(err.Error(), "rejected the credentials") {
+		t.Errorf("Put with a wrong secret: %v", err)
+	}
 	s, ctx = store(t, func(c *config.S3) { c.Endpoint = "127.0.0.1:1" })
 	if err := s.EnsureBucket(ctx); err == nil || !strings.Contains(err.Error(), "cannot reach S3") {
 		t.Errorf("closed port: %v", err)

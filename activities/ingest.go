@@ -103,7 +103,11 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		}
 	}
 
-	train, holdout := dataset.Split(ds.Examples, in.HoldoutFraction, HoldoutSalt)
+	by := dataset.ByID
+	if ds.RowIDs {
+		by = dataset.ByText
+	}
+	train, holdout := dataset.Split(ds.Examples, in.HoldoutFraction, HoldoutSalt, by)
 	if len(holdout) == 0 {
 		return IngestResult{}, badData("ingest: holdout is empty (%d rows): too little data to evaluate", len(ds.Examples))
 	}

@@ -83,6 +83,10 @@ type Dataset struct {
 	Rejects []Reject `json:"rejects"`
 	// Repairs are rows kept after invalid UTF-8 was replaced by U+FFFD.
 	Repairs []Reject `json:"repairs,omitempty"`
+	// RowIDs is set when the IDs are data row numbers (a generic CSV with
+	// no ID column), which change when rows are inserted, deleted or
+	// sorted: split such data ByText.
+	RowIDs bool `json:"row_ids,omitempty"`
 }
 
 // Options control validation. The zero value accepts any label, any field

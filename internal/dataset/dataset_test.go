@@ -86,7 +86,7 @@ func TestDigest(t *testing.T) {
 
 func TestSplitDeterministicAndStratified(t *testing.T) {
 	ex := sampleExamples(5000) // 1000 examples per label
-	train, hold := Split(ex, 0.2, "salt")
+	train, hold := Split(ex, 0.2, "salt", ByID)
 	if len(train)+len(hold) != len(ex) {
 		t.Fatalf("split lost examples: %d + %d != %d", len(train), len(hold), len(ex))
 	}
@@ -100,13 +100,13 @@ func TestSplitDeterministicAndStratified(t *testing.T) {
 	}
 	// Same rows whatever the input order.
 	for seed := uint64(1); seed <= 3; seed++ {
-		t2, h2 := Split(shuffled(ex, seed), 0.2, "salt")
+		t2, h2 := Split(shuffled(ex, seed), 0.2, "salt", ByID)
 		if !slices.Equal(t2, train) || !slices.Equal(h2, hold) {
 			t.Fatalf("seed %d: split depends on input order", seed)
 		}
 	}
 	// Another salt picks other rows.
-	_, h3 := Split(ex, 0.2, "other")
+	_, h3 := Split(ex, 0.2, "other", ByID)
 	if slices.Equal(h3, hold) {
 		t.Error("salt has no effect")
 	}
@@ -123,8 +123,8 @@ func TestSplitDeterministicAndStratified(t *testing.T) {
 // old training part is never scored on rows it was trained on.
 func TestSplitIsStableAsDataGrows(t *testing.T) {
 	ex := sampleExamples(1000)
-	oldTrain, oldHold := Split(ex[:900], 0.2, "salt")
-	newTrain, newHold := Split(ex, 0.2, "salt")
+	oldTrain, oldHold := Split(ex[:900], 0.2, "salt", ByID)
+	newTrain, newHold := Split(ex, 0.2, "salt", ByID)
 	in := func(e Example, part []Example) bool { return slices.Contains(part, e) }
 	for _, e := range oldTrain {
 		if in(e, newHold) {
@@ -135,6 +135,69 @@ func TestSplitIsStableAsDataGrows(t *testing.T) {
 		if in(e, newTrain) {
 			t.Fatalf("example %s moved from holdout to train as the data grew", e.ID)
 		}
+	}
+}
+
+// A generic CSV without an ID column numbers its rows, so rows inserted at
+// the top renumber every row. Split ByText keeps each text on its side
+// anyway, and puts identical texts on the same side.
+func TestSplitByTextSurvivesRenumbering(t *testing.T) {
+	csv := func(extra int) string {
+		var b strings.Builder
+		b.WriteString("text,label\n")
+		for i := range extra {
+			fmt.Fprintf(&b, "new product %d,shoes\n", i)
+		}
+		for i := range 2000 {
+			fmt.Fprintf(&b, "product %d,%s\n", i%1500, []string{"shoes", "bags", "hats"}[i%3]) // 500 texts twice
+		}
+		return b.String()
+	}
+	read := func(extra int) *Dataset {
+		d, err := ReadCSV(strings.NewReader(csv(extra)), []string{"text"}, "label", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.RowIDs {
+			t.Fatal("RowIDs not set for a CSV without an ID column")
+		}
+		return d
+	}
+	before, after := read(0), read(10)
+	side := func(d *Dataset) map[string]string {
+		train, hold := Split(d.Examples, 0.2, "salt", ByText)
+		m := map[string]string{}
+		for part, ex := range map[string][]Example{"train": train, "holdout": hold} {
+			for _, e := range ex {
+				if prev, ok := m[e.Title]; ok && prev != part {
+					t.Errorf("text %q is in both train and holdout", e.Title)
+				}
+				m[e.Title] = part
+			}
+		}
+		return m
+	}
+	was, now := side(before), side(after)
+	for text, part := range was {
+		if now[text] != part {
+			t.Errorf("text %q moved from %s to %s when rows were inserted above it", text, part, now[text])
+		}
+	}
+	// By row number, most rows would have moved.
+	moved := 0
+	trainB, _ := Split(before.Examples, 0.2, "salt", ByID)
+	_, holdA := Split(after.Examples, 0.2, "salt", ByID)
+	inTrain := map[string]bool{}
+	for _, e := range trainB {
+		inTrain[e.Title+"|"+e.Label] = true
+	}
+	for _, e := range holdA {
+		if inTrain[e.Title+"|"+e.Label] {
+			moved++
+		}
+	}
+	if moved < 100 {
+		t.Errorf("only %d holdout rows were training rows before under ByID; the test does not exercise renumbering", moved)
 	}
 }
 
@@ -153,14 +216,14 @@ func TestSplitSmallClasses(t *testing.T) {
 		{1, 2, 2}, // every class keeps a training example
 	}
 	for _, tt := range tests {
-		_, hold := Split(ex, tt.frac, "s")
+		_, hold := Split(ex, tt.frac, "s", ByID)
 		c := Counts(hold)
 		if c["solo"] != 0 || c["pair"] != 1 || c["trio"] < tt.trioMin || c["trio"] > tt.trioMax {
 			t.Errorf("frac %v: holdout counts %v, want solo 0, pair 1, trio %d to %d", tt.frac, c, tt.trioMin, tt.trioMax)
 		}
 	}
 	for _, frac := range []float64{0, -1, math.NaN()} {
-		if _, hold := Split(ex, frac, "s"); len(hold) != 0 {
+		if _, hold := Split(ex, frac, "s", ByID); len(hold) != 0 {
 			t.Errorf("frac %v: holdout %v, want none", frac, hold)
 		}
 	}

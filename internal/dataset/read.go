@@ -244,6 +244,7 @@ func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Da
 	idLine := make(map[string]int)
 	texts := make([]string, len(iText))
 	row := 0
+	v.ds.RowIDs = !hasID
 	for {
 		rec, line, problem, err := src.next()
 		if err == io.EOF {

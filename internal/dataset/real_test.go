@@ -34,7 +34,7 @@ func TestRealRakutenRaw(t *testing.T) {
 	if n := len(Labels(d.Examples)); n != 27 {
 		t.Errorf("%d labels, want 27", n)
 	}
-	train, hold := Split(d.Examples, 0.2, "prodcat")
+	train, hold := Split(d.Examples, 0.2, "prodcat", ByID)
 	if len(train)+len(hold) != 2932 || len(Labels(hold)) != 27 {
 		t.Errorf("split: %d train, %d holdout with %d labels", len(train), len(hold), len(Labels(hold)))
 	}

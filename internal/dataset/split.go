@@ -8,10 +8,25 @@ import (
 	"slices"
 )
 
+// SplitKey says what decides an example's side of a Split.
+type SplitKey int
+
+const (
+	// ByID hashes the example's ID: right for stable IDs (productids, an
+	// ID column).
+	ByID SplitKey = iota
+	// ByText hashes its text (title and body, not the label): right when
+	// the IDs are row numbers, which move when rows are inserted or sorted.
+	// Identical texts then fall on the same side, so the holdout never
+	// scores a text the model was trained on.
+	ByText
+)
+
 // Split divides ex into a training part and a fixed holdout.
 //
-// An example goes to the holdout when SHA-256(salt+ID), its first 8 bytes
-// read as a fraction of 2⁶⁴, is below holdoutFraction. That depends on the
+// An example goes to the holdout when SHA-256 of the salt and its key (see
+// SplitKey), its first 8 bytes read as a fraction of 2⁶⁴, is below
+// holdoutFraction. That depends on the
 // example alone, so when the data grows every example stays on its side: a
 // model trained on an earlier training part is never scored on rows it was
 // trained on, which the promotion gate relies on. Each label then gets at
@@ -22,7 +37,7 @@ import (
 // depends only on the set of examples and the salt, not on the order of ex.
 // Both parts are returned in canonical order (see SortCanonical). ex is not
 // modified.
-func Split(ex []Example, holdoutFraction float64, salt string) (train, holdout []Example) {
+func Split(ex []Example, holdoutFraction float64, salt string, by SplitKey) (train, holdout []Example) {
 	if math.IsNaN(holdoutFraction) || holdoutFraction < 0 {
 		holdoutFraction = 0
 	}
@@ -32,14 +47,18 @@ func Split(ex []Example, holdoutFraction float64, salt string) (train, holdout [
 	}
 	byLabel := make(map[string][]keyed)
 	for i, e := range ex {
-		byLabel[e.Label] = append(byLabel[e.Label], keyed{key: sha256.Sum256([]byte(salt + e.ID)), i: i})
+		key := sha256.Sum256([]byte(salt + e.ID))
+		if by == ByText {
+			key = sha256.Sum256([]byte(salt + "\x00text\x00" + e.Title + "\x00" + e.Body))
+		}
+		byLabel[e.Label] = append(byLabel[e.Label], keyed{key: key, i: i})
 	}
 	for _, group := range byLabel {
 		slices.SortFunc(group, func(a, b keyed) int {
 			if c := bytes.Compare(a.key[:], b.key[:]); c != 0 {
 				return c
 			}
-			// Equal IDs: fall back to the content so the order stays
+			// Equal keys: fall back to the content so the order stays
 			// independent of the input order.
 			return compareExamples(ex[a.i], ex[b.i])
 		})

@@ -1,7 +1,9 @@
 package activities
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
@@ -128,22 +131,96 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (R
 	if err != nil {
 		return res, err
 	}
-	base, err := classifier.Evaluate(m, holdout)
+	rows, note, err := a.unseenBy(ctx, prod, in.DatasetDigest, holdout)
+	if err != nil {
+		return res, err
+	}
+	res.BaselineVersion, res.ComparedRows = prod.Version, len(rows)
+	if len(rows) == 0 {
+		res.Alias = "challenger"
+		res.Reason = fmt.Sprintf("production v%d was trained on every holdout row, so the two cannot be compared; promote by hand if wanted", prod.Version)
+		return res, nil
+	}
+	candidateF1 := in.Evaluation.WeightedF1
+	if len(rows) < len(holdout) {
+		// The candidate's figure must come from the same rows.
+		cand, err := a.loadModel(ctx, in.Model.Key)
+		if err != nil {
+			return res, err
+		}
+		rep, err := classifier.Evaluate(cand, rows)
+		if err != nil {
+			return res, fmt.Errorf("evaluate the candidate: %w", err)
+		}
+		candidateF1 = rep.WeightedF1
+	}
+	base, err := classifier.Evaluate(m, rows)
 	if err != nil {
 		return res, fmt.Errorf("evaluate production model v%d: %w", prod.Version, err)
 	}
-	res.BaselineVersion, res.BaselineF1 = prod.Version, base.WeightedF1
-	delta := in.Evaluation.WeightedF1 - base.WeightedF1
+	res.CandidateF1, res.BaselineF1 = candidateF1, base.WeightedF1
+	delta := candidateF1 - base.WeightedF1
 	if delta > in.Gate.Margin {
 		res.Promoted, res.Alias = true, "production"
 		res.Reason = fmt.Sprintf("weighted F1 %.4f beats production v%d (%.4f) by %.4f > margin %.4f",
-			in.Evaluation.WeightedF1, prod.Version, base.WeightedF1, delta, in.Gate.Margin)
+			candidateF1, prod.Version, base.WeightedF1, delta, in.Gate.Margin)
 	} else {
 		res.Alias = "challenger"
 		res.Reason = fmt.Sprintf("weighted F1 %.4f vs production v%d (%.4f): gain %.4f not above margin %.4f",
-			in.Evaluation.WeightedF1, prod.Version, base.WeightedF1, delta, in.Gate.Margin)
+			candidateF1, prod.Version, base.WeightedF1, delta, in.Gate.Margin)
 	}
+	res.Reason += note
 	return res, nil
+}
+
+// unseenBy returns the holdout rows whose text production was not trained
+// on, and a note for the gate's reason when that is not all of them.
+// Scoring production on its own training rows would flatter it: that
+// happens when the data changed (rows relabelled or renumbered, the
+// holdout fraction changed, a one-example label grew) since production's
+// snapshot. A training snapshot that is gone from the bucket or the
+// registry cannot be checked; the note says so.
+func (a *Activities) unseenBy(ctx context.Context, prod registry.Version, digest string, holdout []dataset.Example) ([]dataset.Example, string, error) {
+	if prod.DatasetDigest == digest {
+		return holdout, "", nil // one snapshot: its parts are disjoint
+	}
+	ds, err := a.Registry.Dataset(ctx, prod.DatasetDigest)
+	if errors.Is(err, registry.ErrNotFound) {
+		return holdout, fmt.Sprintf("; production's dataset %s is not in the registry, so rows it was trained on could not be left out", prod.DatasetDigest), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := a.Store.Get(ctx, ds.TrainKey)
+	if errors.Is(err, artifact.ErrNotFound) {
+		return holdout, fmt.Sprintf("; production's training snapshot %s is gone, so rows it was trained on could not be left out", ds.TrainKey), nil
+	}
+	if err != nil {
+		return nil, "", classify("read production's training snapshot", err)
+	}
+	train, err := dataset.ReadSnapshot(bytes.NewReader(data))
+	if err != nil {
+		return nil, "", classify("read production's training snapshot "+ds.TrainKey, err)
+	}
+	seen := make(map[[sha256.Size]byte]struct{}, len(train))
+	for _, e := range train {
+		seen[textKey(e)] = struct{}{}
+	}
+	var rows []dataset.Example
+	for _, e := range holdout {
+		if _, ok := seen[textKey(e)]; !ok {
+			rows = append(rows, e)
+		}
+	}
+	if len(rows) == len(holdout) {
+		return holdout, "", nil
+	}
+	return rows, fmt.Sprintf(" (on the %d of %d holdout rows production was not trained on)", len(rows), len(holdout)), nil
+}
+
+// textKey identifies an example's text, whatever its ID and label.
+func textKey(e dataset.Example) [sha256.Size]byte {
+	return sha256.Sum256([]byte(e.Title + "\x00" + e.Body))
 }
 
 // FailRun marks the registry run failed with the error that ended it.

@@ -146,6 +146,11 @@ type RegisterResult struct {
 	// candidate was compared with on the same holdout (0 when none).
 	BaselineVersion int     `json:"baseline_version,omitempty"`
 	BaselineF1      float64 `json:"baseline_f1,omitempty"`
+	// CandidateF1 is the candidate's weighted F1 on the rows compared, and
+	// ComparedRows their number: the holdout rows production was not
+	// trained on.
+	CandidateF1  float64 `json:"candidate_f1,omitempty"`
+	ComparedRows int     `json:"compared_rows,omitempty"`
 }
 
 // FailRunInput records a failed pipeline run.

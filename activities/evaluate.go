@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -85,7 +86,7 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	}
 	pub := registry.Publication{
 		RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: v.Version,
-		Reason: res.Reason, Actor: "workflow " + info.WorkflowExecution.ID,
+		Reason: res.Reason, Actor: workflowActor + info.WorkflowExecution.ID,
 	}
 	if res.Promoted {
 		// Move production only if it still points where the gate looked: a
@@ -116,6 +117,12 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (R
 		// A retry after this version was promoted; the conditional move
 		// below is then a no-op.
 		res.Promoted, res.Alias, res.Reason = true, "production", "already production"
+		return res, nil
+	}
+	if why, err := a.demotedByHand(ctx, in); err != nil {
+		return res, err
+	} else if why != "" {
+		res.BaselineVersion, res.Alias, res.Reason = prod.Version, "challenger", why
 		return res, nil
 	}
 	// Score production on this run's holdout: metrics from another holdout
@@ -171,6 +178,50 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (R
 	}
 	res.Reason += note
 	return res, nil
+}
+
+// workflowActor starts the actor of the alias moves the pipeline makes;
+// any other actor is a person (the starter, the API).
+const workflowActor = "workflow "
+
+// demotedByHand says why the candidate must not replace production
+// automatically when its model file is identical to a version a person
+// took production away from (a rollback, say), and "" otherwise. Training
+// is deterministic, so the next scheduled run on unchanged data would
+// otherwise bring a rolled-back model straight back. The latest move by a
+// person that involves such a version decides: away from it blocks, onto
+// it (promoted again by hand) does not.
+func (a *Activities) demotedByHand(ctx context.Context, in RegisterInput) (string, error) {
+	versions, err := a.Registry.Versions(ctx, in.ModelName)
+	if err != nil {
+		return "", err
+	}
+	same := map[int]bool{}
+	for _, v := range versions {
+		if v.ArtifactDigest == in.Model.Digest {
+			same[v.Version] = true
+		}
+	}
+	if len(same) <= 1 { // only the candidate itself
+		return "", nil
+	}
+	moves, err := a.Registry.AliasHistory(ctx, in.ModelName) // newest first
+	if err != nil {
+		return "", err
+	}
+	for _, mv := range moves {
+		if mv.Alias != registry.AliasProduction || strings.HasPrefix(mv.Actor, workflowActor) {
+			continue
+		}
+		switch {
+		case same[mv.To]:
+			return "", nil
+		case same[mv.From]:
+			return fmt.Sprintf("the model file is identical to v%d, which %s moved production away from on %s (%q); promote it by hand if wanted",
+				mv.From, mv.Actor, mv.MovedAt.UTC().Format(time.DateOnly), mv.Reason), nil
+		}
+	}
+	return "", nil
 }
 
 // unseenBy returns the holdout rows whose text production was not trained

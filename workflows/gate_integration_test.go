@@ -62,3 +62,50 @@ func TestGateLeavesOutRowsProductionTrainedOn(t *testing.T) {
 	require.Positive(t, second.Gate.CandidateF1)
 	t.Logf("gate: %s", second.Reason)
 }
+
+// A model a person rolled back is not promoted again automatically when a
+// later run trains the same bytes (the nightly run on unchanged data);
+// once a person promotes that model again, the gate decides as usual.
+func TestGateKeepsARolledBackModelOut(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	upload := func(rowsPerClass int, seed uint64) activities.Source {
+		var x, y bytes.Buffer
+		require.NoError(t, demodata.Write(&x, &y, rowsPerClass, seed))
+		xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
+		require.NoError(t, err)
+		yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
+		require.NoError(t, err)
+		return activities.Source{XKey: xr.Key, YKey: yr.Key}
+	}
+	a, b := upload(10, 1), upload(14, 2)
+
+	v1, _ := h.train(t, ctx, workflows.TrainingParams{Source: a})
+	require.True(t, v1.Promoted, v1.Reason)
+	v2, _ := h.train(t, ctx, workflows.TrainingParams{Source: b})
+	if !v2.Promoted {
+		_, err := h.reg.SetAlias(ctx, h.model, "production", v2.Version, "try it", "cli:ana")
+		require.NoError(t, err)
+	}
+	_, err := h.reg.Rollback(ctx, h.model, "production", "regression on shoes", "cli:ana")
+	require.NoError(t, err)
+
+	v3, _ := h.train(t, ctx, workflows.TrainingParams{Source: b})
+	require.Equal(t, v2.ModelKey, v3.ModelKey, "same data, parameters and code give the same bytes")
+	require.False(t, v3.Promoted, v3.Reason)
+	require.Equal(t, "challenger", v3.Alias)
+	require.Contains(t, v3.Reason, "identical to v2")
+	require.Contains(t, v3.Reason, "cli:ana")
+	prod, err := h.reg.Alias(ctx, h.model, "production")
+	require.NoError(t, err)
+	require.Equal(t, v1.Version, prod.Version)
+
+	// Promoted again by hand: the next identical run is gated as usual.
+	_, err = h.reg.SetAlias(ctx, h.model, "production", v3.Version, "shoes fixed upstream", "cli:ana")
+	require.NoError(t, err)
+	v4, _ := h.train(t, ctx, workflows.TrainingParams{Source: b})
+	require.NotContains(t, v4.Reason, "identical")
+	require.Equal(t, v3.Version, v4.Gate.BaselineVersion)
+}

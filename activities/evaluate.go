@@ -53,11 +53,13 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 	return res, nil
 }
 
-// Register creates the model version with its lineage and applies the
-// promotion gate: production moves to the candidate only when it beats the
+// Register applies the promotion gate and creates the model version with
+// its lineage: production moves to the candidate only when it beats the
 // current production model, scored on the same holdout, by in.Gate.Margin;
-// otherwise the candidate becomes challenger. A candidate under the
-// absolute floor is not registered and fails the run.
+// otherwise the candidate becomes challenger. The gate decides before the
+// version is created, so a gate that fails (production's file unreadable,
+// say) leaves no version behind. A candidate under the absolute floor is
+// not registered and fails the run.
 func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
 	defer heartbeat(ctx, func() any { return StageProgress{Stage: "register"} })()
 	ev := in.Evaluation
@@ -67,6 +69,10 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	}
 	info := activity.GetInfo(ctx)
 	params, err := jsonRaw(in.Params)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	res, err := a.gate(ctx, in)
 	if err != nil {
 		return RegisterResult{}, err
 	}
@@ -80,10 +86,7 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	if err != nil {
 		return RegisterResult{}, err
 	}
-	res, err := a.gate(ctx, in, v.Version)
-	if err != nil {
-		return RegisterResult{}, err
-	}
+	res.Version = v.Version
 	pub := registry.Publication{
 		RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: v.Version,
 		Reason: res.Reason, Actor: workflowActor + info.WorkflowExecution.ID,
@@ -102,9 +105,10 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	return res, nil
 }
 
-// gate decides where the new version goes.
-func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (RegisterResult, error) {
-	res := RegisterResult{Version: version}
+// gate decides where the candidate goes; Version is left for Register.
+func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult, error) {
+	var res RegisterResult
+	run := activity.GetInfo(ctx).WorkflowExecution
 	prod, err := a.Registry.Alias(ctx, in.ModelName, "production")
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
@@ -113,9 +117,9 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput, version int) (R
 		return res, nil
 	case err != nil:
 		return res, err
-	case prod.Version == version:
-		// A retry after this version was promoted; the conditional move
-		// below is then a no-op.
+	case prod.WorkflowID == run.ID && prod.WorkflowRunID == run.RunID:
+		// A retry after this run's version was promoted; the conditional
+		// move in Register is then a no-op.
 		res.Promoted, res.Alias, res.Reason = true, "production", "already production"
 		return res, nil
 	}
@@ -202,7 +206,7 @@ func (a *Activities) demotedByHand(ctx context.Context, in RegisterInput) (strin
 			same[v.Version] = true
 		}
 	}
-	if len(same) <= 1 { // only the candidate itself
+	if len(same) == 0 {
 		return "", nil
 	}
 	moves, err := a.Registry.AliasHistory(ctx, in.ModelName) // newest first

@@ -6,10 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/demodata"
 	"github.com/prodcat/prodcat/workflows"
@@ -108,4 +113,43 @@ func TestGateKeepsARolledBackModelOut(t *testing.T) {
 	v4, _ := h.train(t, ctx, workflows.TrainingParams{Source: b})
 	require.NotContains(t, v4.Reason, "identical")
 	require.Equal(t, v3.Version, v4.Gate.BaselineVersion)
+}
+
+// A gate that cannot decide (production's model file is gone) fails the
+// run before the candidate's version is created: no version is left
+// without an alias and without a successful run.
+func TestFailedGateLeavesNoVersion(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var x, y bytes.Buffer
+	require.NoError(t, demodata.Write(&x, &y, 11, 99))
+	xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	src := activities.Source{XKey: xr.Key, YKey: yr.Key}
+	first, _ := h.train(t, ctx, workflows.TrainingParams{Source: src})
+	require.True(t, first.Promoted, first.Reason)
+
+	mc, err := minio.New(h.cfg.S3.Endpoint, &minio.Options{
+		Creds: credentials.NewStaticV4(h.cfg.S3.AccessKey, h.cfg.S3.SecretKey, ""), Secure: h.cfg.S3.UseTLS, Region: h.cfg.S3.Region,
+	})
+	require.NoError(t, err)
+	require.NoError(t, mc.RemoveObject(ctx, h.cfg.S3.Bucket, first.ModelKey, minio.RemoveObjectOptions{}))
+
+	weak := classifier.DefaultParams()
+	weak.Solver.C = 0.3 // other bytes than production's
+	p := workflows.TrainingParams{Source: src, Params: &weak, ModelName: h.model, TrainingQueue: h.training}
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-train-" + randomSuffix(), TaskQueue: h.queue}, workflows.TrainingPipeline, p)
+	require.NoError(t, err)
+	err = run.Get(ctx, nil)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.ErrBadData, app.Type())
+	require.Contains(t, err.Error(), "load production model v1")
+	versions, err := h.reg.Versions(ctx, h.model)
+	require.NoError(t, err)
+	require.Len(t, versions, 1, "the failed run registered no version")
 }

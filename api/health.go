@@ -17,8 +17,10 @@ func (s *server) livez(w http.ResponseWriter, _ *http.Request, _ *auth.Principal
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when a model is loaded and the registry answers, so
-// the instance can take traffic, and 503 otherwise or while shutting down.
+// readyz answers 200 when a model is loaded, so the instance can take
+// prediction traffic, and 503 otherwise or while shutting down. The
+// registry's state is reported, not required: predictions never touch it,
+// and a database failover must not take every instance out of rotation.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	if s.draining.Load() {
 		return errorf(http.StatusServiceUnavailable, codeNotReady, "shutting down")
@@ -29,13 +31,16 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
+	registry := "ok"
 	if err := s.registry.Ping(ctx); err != nil {
-		return &apiError{status: http.StatusServiceUnavailable, code: codeNotReady, message: "the registry does not answer", cause: err}
+		registry = "unavailable"
+		s.log.WithError(err).Warn("api: readiness: the registry does not answer; predictions go on, model reloads and admin calls wait for it")
 	}
 	return writeJSON(w, http.StatusOK, struct {
-		Status string   `json:"status"`
-		Model  modelRef `json:"model"`
-	}{"ready", modelRef{Name: m.Name, Version: m.Version}})
+		Status   string   `json:"status"`
+		Model    modelRef `json:"model"`
+		Registry string   `json:"registry"`
+	}{"ready", modelRef{Name: m.Name, Version: m.Version}, registry})
 }
 
 func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {

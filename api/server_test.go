@@ -149,18 +149,25 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("livez %d", w.Code)
 	}
 
-	var ready struct {
-		Status string   `json:"status"`
-		Model  modelRef `json:"model"`
+	type readiness struct {
+		Status   string   `json:"status"`
+		Model    modelRef `json:"model"`
+		Registry string   `json:"registry"`
 	}
+	var ready readiness
 	w = h.do("GET", "/readyz", anonymous, "")
 	decodeBody(t, w, &ready)
-	if w.Code != 200 || ready.Status != "ready" || ready.Model != (modelRef{testModel, 1}) {
+	if w.Code != 200 || ready != (readiness{"ready", modelRef{testModel, 1}, "ok"}) {
 		t.Fatalf("readyz %d %+v", w.Code, ready)
 	}
 
+	// Predictions do not need the registry: still ready, and it says so.
 	h.reg.down = errors.New(errDownText)
-	wantError(t, h.do("GET", "/readyz", anonymous, ""), http.StatusServiceUnavailable, codeNotReady)
+	w = h.do("GET", "/readyz", anonymous, "")
+	decodeBody(t, w, &ready)
+	if w.Code != 200 || ready.Registry != "unavailable" {
+		t.Fatalf("readyz with the registry down: %d %+v", w.Code, ready)
+	}
 	h.reg.down = nil
 
 	h.models.set(nil)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -24,6 +25,7 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/demodata"
 	"github.com/prodcat/prodcat/internal/logging"
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
@@ -320,4 +322,36 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 	history, err := h.reg.AliasHistory(ctx, h.model)
 	require.NoError(t, err)
 	require.Len(t, history, 1, "a second Register moves no alias")
+}
+
+// A history the current code records replays on it without a
+// non-determinism error (testdata holds one from older code).
+func TestReplayOfALiveRun(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var x, y bytes.Buffer
+	require.NoError(t, demodata.Write(&x, &y, 10, 5))
+	xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	_, id := h.train(t, ctx, workflows.TrainingParams{Source: activities.Source{XKey: xr.Key, YKey: yr.Key}})
+
+	hist := &historypb.History{}
+	it := h.client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	markers := 0
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		if e.GetMarkerRecordedEventAttributes() != nil {
+			markers++
+		}
+		hist.Events = append(hist.Events, e)
+	}
+	require.Equal(t, 2, markers, "the version marker and the recorded default parameters")
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflow(workflows.TrainingPipeline)
+	require.NoError(t, r.ReplayWorkflowHistory(nil, hist))
 }

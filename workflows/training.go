@@ -166,11 +166,26 @@ func stageRetry(maxAttempts int32) *temporal.RetryPolicy {
 	}
 }
 
+// recordDefaultParams is the change ID of recording the default parameters
+// in the history (workflow.GetVersion): histories from before it replay
+// without the record.
+const recordDefaultParams = "record-default-params"
+
 // TrainingPipeline trains, evaluates and registers a model:
 // ingest → features → train → evaluate → register, after resolving the
 // latest version of a data feed when it is given one. A failure in any stage
 // is recorded on the registry run and returned, so the run shows as failed.
 func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, error) {
+	if in.Params == nil && workflow.GetVersion(ctx, recordDefaultParams, workflow.DefaultVersion, 1) == 1 {
+		// The default parameters live in the ML code, which changes
+		// between deploys: recorded in the history, a run replayed by a
+		// newer worker keeps training with the ones it started with.
+		var d classifier.Params
+		if err := workflow.SideEffect(ctx, func(workflow.Context) any { return classifier.DefaultParams() }).Get(&d); err != nil {
+			return TrainingResult{}, err
+		}
+		in.Params = &d
+	}
 	p := in.WithDefaults()
 	log := workflow.GetLogger(ctx)
 	progress := Progress{Stage: "starting"}

@@ -88,7 +88,7 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 	params := workflows.TrainingParams{
 		ModelName: req.ModelName, Source: req.Source, Params: req.Params,
 		HoldoutFraction: req.HoldoutFraction, MaxRejectFraction: req.MaxRejectFraction,
-		Gate: req.Gate, TrainingQueue: s.trainingQueue,
+		Gate: req.Gate, GateSet: true, TrainingQueue: s.trainingQueue,
 	}
 	if err := params.Validate(); err != nil {
 		return badRequest("%v", err)

@@ -50,6 +50,16 @@ func TestStartTraining(t *testing.T) {
 		t.Fatalf("with an id: %d %s", w.Code, w.Body)
 	}
 	wantError(t, h.do("POST", "/v1/trainings", asAdmin, body), http.StatusConflict, codeConflict)
+
+	// A gate of zeros is taken as given (promote any gain), not replaced
+	// by the defaults.
+	body = `{"id": "train-zero-gate", "source": {"x_key": "` + xKey + `", "y_key": "` + yKey + `"}, "gate": {"margin": 0, "floor": 0}}`
+	if w := h.do("POST", "/v1/trainings", asAdmin, body); w.Code != http.StatusAccepted {
+		t.Fatalf("with a zero gate: %d %s", w.Code, w.Body)
+	}
+	if p := h.trainer.started[len(h.trainer.started)-1].WithDefaults(); p.Gate != (activities.Gate{}) {
+		t.Errorf("zero gate became %+v", p.Gate)
+	}
 }
 
 func TestStartTrainingErrors(t *testing.T) {

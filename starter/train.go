@@ -55,8 +55,8 @@ func newTrainCmd() *cobra.Command {
 	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
 	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
 	fl.Float64Var(&f.holdout, "holdout", 0, fmt.Sprintf("holdout fraction (default %v)", workflows.DefaultHoldoutFraction))
-	fl.Float64Var(&f.floor, "floor", 0, fmt.Sprintf("weighted F1 every model must reach (default %v)", workflows.DefaultPromotionFloor))
-	fl.Float64Var(&f.marg, "margin", 0, fmt.Sprintf("weighted F1 gain needed to replace production (default %v)", workflows.DefaultPromotionMargin))
+	fl.Float64Var(&f.floor, "floor", workflows.DefaultPromotionFloor, "weighted F1 every model must reach")
+	fl.Float64Var(&f.marg, "margin", workflows.DefaultPromotionMargin, "weighted F1 gain needed to replace production")
 	fl.BoolVar(&f.wait, "wait", false, "wait for the run, showing its progress, and print the result")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	return cmd
@@ -145,20 +145,10 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 func (a *app) train(ctx context.Context, f trainFlags) error {
 	p := workflows.TrainingParams{
 		ModelName: f.model, HoldoutFraction: f.holdout, TrainingQueue: a.cfg.Temporal.TrainingQueue,
-		Gate: activities.Gate{Margin: f.marg, Floor: f.floor},
+		Gate: activities.Gate{Margin: f.marg, Floor: f.floor}, GateSet: true,
 	}
 	if p.ModelName == "" {
 		p.ModelName = a.cfg.ModelName
-	}
-	if p.Gate.Floor == 0 && p.Gate.Margin == 0 {
-		p.Gate = activities.Gate{}
-	} else {
-		if p.Gate.Floor == 0 {
-			p.Gate.Floor = workflows.DefaultPromotionFloor
-		}
-		if p.Gate.Margin == 0 {
-			p.Gate.Margin = workflows.DefaultPromotionMargin
-		}
 	}
 	if f.params != "" || f.c != 0 {
 		cp := classifier.DefaultParams()

@@ -45,6 +45,10 @@ type TrainingParams struct {
 	HoldoutFraction   float64            `json:"holdout_fraction,omitempty"`
 	MaxRejectFraction float64            `json:"max_reject_fraction,omitempty"`
 	Gate              activities.Gate    `json:"gate"`
+	// GateSet makes Gate count as given even when it is zero (a floor and
+	// a margin of 0 promote any gain). Without it a zero Gate means the
+	// defaults, as clients that predate GateSet send it.
+	GateSet bool `json:"gate_set,omitempty"`
 	// TrainingQueue is the task queue of the heavy activities (features,
 	// train); empty means the workflow's own queue.
 	TrainingQueue string `json:"training_queue,omitempty"`
@@ -62,7 +66,7 @@ func (p TrainingParams) WithDefaults() TrainingParams {
 	if p.MaxRejectFraction == 0 {
 		p.MaxRejectFraction = DefaultMaxRejectFraction
 	}
-	if p.Gate == (activities.Gate{}) {
+	if !p.GateSet && p.Gate == (activities.Gate{}) {
 		p.Gate = activities.Gate{Margin: DefaultPromotionMargin, Floor: DefaultPromotionFloor}
 	}
 	return p

@@ -189,6 +189,9 @@ func TestDefaults(t *testing.T) {
 	require.NotNil(t, p.Params)
 	require.Equal(t, DefaultHoldoutFraction, p.HoldoutFraction)
 	require.Equal(t, activities.Gate{Margin: DefaultPromotionMargin, Floor: DefaultPromotionFloor}, p.Gate)
+	// A gate of zeros given as such is kept: promote any gain.
+	p = TrainingParams{GateSet: true}.WithDefaults()
+	require.Equal(t, activities.Gate{}, p.Gate)
 }
 
 // A feed is resolved once, before Ingest, which gets the version's objects.

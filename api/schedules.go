@@ -67,6 +67,9 @@ func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "note is %d bytes; the limit is %d", len(req.Note), maxNoteBytes)
 	}
 	note := ""
+	if !keepsNote && strings.TrimSpace(req.Note) != "" {
+		return badRequest("a %s schedule keeps no note; send no body or {}", done)
+	}
 	if keepsNote {
 		note = done + " by " + p.Name + " through the API"
 		if n := strings.TrimSpace(req.Note); n != "" {

@@ -60,6 +60,11 @@ func TestScheduleErrors(t *testing.T) {
 	if h.sched.paused {
 		t.Error("a rejected request paused the schedule")
 	}
+	// A trigger keeps no note; one given is refused, not dropped.
+	wantError(t, h.do("POST", "/v1/schedules/nightly/trigger", asAdmin, `{"note": "why"}`), http.StatusBadRequest, codeBadRequest)
+	if h.sched.trigger != 0 {
+		t.Error("a rejected request triggered the schedule")
+	}
 	h.sched.down = errors.New(errDownText)
 	wantError(t, h.do("GET", "/v1/schedules", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
 	wantError(t, h.do("POST", "/v1/schedules/nightly/trigger", asAdmin, ""), http.StatusServiceUnavailable, codeUnavailable)

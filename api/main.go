@@ -184,6 +184,7 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 		modelName:     cfg.ModelName,
 		trainingQueue: cfg.Temporal.TrainingQueue,
 		maxBodyBytes:  cfg.API.MaxBodyBytes,
+		metricsToken:  cfg.API.MetricsToken,
 		temporalUI:    cfg.Temporal.UIURL + "/namespaces/" + cfg.Temporal.Namespace + "/workflows",
 	})
 	if err != nil {

@@ -91,6 +91,8 @@ type deps struct {
 	// trainingQueue is the task queue of the pipeline's heavy activities.
 	trainingQueue string
 	maxBodyBytes  int64
+	// metricsToken, when set, is the bearer token /metrics requires.
+	metricsToken string
 	// temporalUI links the demo page to the workflows in the Temporal UI.
 	temporalUI string
 }
@@ -327,7 +329,7 @@ func (s *server) answerError(w *statusWriter, r *http.Request, log *logrus.Entry
 	case !errors.As(err, &ae):
 		ae = &apiError{status: http.StatusInternalServerError, code: codeInternal, message: "internal error", cause: err}
 	}
-	if ae.status == http.StatusUnauthorized {
+	if ae.status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="prodcat", charset="UTF-8"`)
 	}
 	if ae.retryAfter > 0 {

@@ -184,6 +184,31 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// With PRODCAT_METRICS_TOKEN set, /metrics needs it as a bearer token.
+func TestMetricsToken(t *testing.T) {
+	h := newHarness(t)
+	h.srv.metricsToken = "s3cret-scrape-token"
+	get := func(authz string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		w := httptest.NewRecorder()
+		h.h.ServeHTTP(w, r)
+		return w
+	}
+	for _, authz := range []string{"", "Bearer wrong", "Bearer s3cret-scrape-token2", "Basic " + "czNjcmV0LXNjcmFwZS10b2tlbg=="} {
+		w := get(authz)
+		wantError(t, w, http.StatusUnauthorized, codeUnauthorized)
+		if !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer ") {
+			t.Errorf("%q: challenge %q, want Bearer", authz, w.Header().Get("WWW-Authenticate"))
+		}
+	}
+	if w := get("Bearer s3cret-scrape-token"); w.Code != 200 || !strings.Contains(w.Body.String(), "prodcat_http_requests_total") {
+		t.Fatalf("with the token: %d", w.Code)
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	h := newHarness(t)
 	for range 3 {

@@ -79,6 +79,8 @@ type API struct {
 	// failing, so a load balancer stops routing to it before the listener
 	// closes.
 	DrainDelay time.Duration
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 }
 
 // Log selects the log format ("json" or "text") and level.
@@ -113,6 +115,7 @@ func Vars() []Var {
 		{"PRODCAT_DEV_MODE", "false", "allow the development credentials admin/admin and predict/predict"},
 		{"PRODCAT_RELOAD_INTERVAL", "10s", "registry polling interval, the fallback to LISTEN/NOTIFY"},
 		{"PRODCAT_MAX_BODY_BYTES", "1048576", "largest accepted request body"},
+		{"PRODCAT_METRICS_TOKEN", "", "when set, /metrics needs `Authorization: Bearer <token>` (for a Prometheus scrape_config's authorization)"},
 		{"PRODCAT_DRAIN_DELAY", "0s", "on shutdown, how long the API keeps serving with /readyz failing before it closes its listener (set it above the load balancer's probe interval)"},
 		{"PRODCAT_MODEL_NAME", DefaultModelName, "registered model trained and served"},
 		{"PRODCAT_LOG_FORMAT", "", "json or text (default: json for services, text for the command line)"},
@@ -166,10 +169,11 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		},
 		DatabaseURL: get("DATABASE_URL"),
 		API: API{
-			Addr:      get("PRODCAT_API_ADDR"),
-			Users:     get("PRODCAT_API_USERS"),
-			UsersFile: get("PRODCAT_API_USERS_FILE"),
-			DevMode:   boolean("PRODCAT_DEV_MODE"),
+			Addr:         get("PRODCAT_API_ADDR"),
+			Users:        get("PRODCAT_API_USERS"),
+			UsersFile:    get("PRODCAT_API_USERS_FILE"),
+			DevMode:      boolean("PRODCAT_DEV_MODE"),
+			MetricsToken: get("PRODCAT_METRICS_TOKEN"),
 		},
 		Log:       Log{Format: get("PRODCAT_LOG_FORMAT"), Level: get("PRODCAT_LOG_LEVEL")},
 		ModelName: get("PRODCAT_MODEL_NAME"),

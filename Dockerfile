@@ -8,10 +8,15 @@ WORKDIR /src
 # (go-task's) large dependency tree. The cache mounts keep modules and build
 # cache across builds instead.
 COPY . .
-# Static binaries (no libc in the runtime image needed). -buildvcs=false: the
-# build context has no .git (see .dockerignore).
+# The commit every run and model records (internal/version). The build context
+# has no .git (see .dockerignore), so it is passed in:
+#   PRODCAT_COMMIT=$(git rev-parse --short=12 HEAD) docker compose build
+ARG PRODCAT_COMMIT=unknown
+# Static binaries (no libc in the runtime image needed). -buildvcs=false: there
+# is no .git to stamp from.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/ ./worker ./api
+    CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+    -ldflags="-s -w -X github.com/prodcat/prodcat/internal/version.commit=${PRODCAT_COMMIT}" -o /out/ ./worker ./api
 
 # Alpine rather than distroless: the API's healthcheck needs wget, and
 # ca-certificates lets S3_USE_TLS=true reach a real S3.

@@ -179,10 +179,19 @@ free_port() {
 
 # pg_home: where the project's cluster and its log live. When we are root
 # the server runs as the postgres user, which must reach them: a clone under
-# a private home (/root is mode 700) keeps them under /var/lib/prodcat.
+# a private home (/root is mode 700) keeps them under /var/lib/prodcat. A
+# cluster that exists already is used where it is, so the registry never
+# moves to a new, empty cluster. Call it after pg_bindir, which may create
+# the postgres user.
 pg_home() {
-	if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$data" 2>/dev/null; then
-		echo "/var/lib/prodcat/$(printf %s "$root" | sha256sum | cut -c1-16)"
+	local private
+	private="/var/lib/prodcat/$(printf %s "$root" | sha256sum | cut -c1-16)"
+	if [ -f "$data/postgres/PG_VERSION" ]; then
+		echo "$data"
+	elif [ -f "$private/postgres/PG_VERSION" ]; then
+		echo "$private"
+	elif [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$data" 2>/dev/null; then
+		echo "$private"
 	else
 		echo "$data"
 	fi
@@ -196,6 +205,7 @@ up_postgres() {
 		return
 	fi
 	local home pgdata pglog="$logs/postgres.log" bindir port
+	bindir=$(pg_bindir)
 	home=$(pg_home)
 	pgdata="$home/postgres"
 	if [ "$home" != "$data" ]; then
@@ -203,7 +213,6 @@ up_postgres() {
 		mkdir -p "$home" && ln -sfn "$pglog" "$logs/postgres.log"
 		say "postgresql: the postgres user cannot reach $data, so the cluster lives in $home"
 	fi
-	bindir=$(pg_bindir)
 	if [ -f "$run/postgres.port" ] && as_pg "$bindir/pg_ctl" status -D "$pgdata" >/dev/null 2>&1; then
 		port=$(cat "$run/postgres.port")
 		say "postgresql: already running on port $port"

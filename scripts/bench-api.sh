@@ -48,7 +48,7 @@ die() { say "bench-api: $*"; exit 1; }
 if ! command -v wrk >/dev/null || ! /usr/bin/python3 -c 'import fastapi, uvicorn, sklearn' 2>/dev/null; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		say "bench-api: installing wrk and the anchor's Python packages"
-		apt-get install -y python3-fastapi python3-uvicorn python3-sklearn wrk >/dev/null
+		{ apt-get update -q && apt-get install -y python3-fastapi python3-uvicorn python3-sklearn wrk; } >/dev/null
 	else
 		die "need wrk and python3-fastapi python3-uvicorn python3-sklearn: apt-get install -y python3-fastapi python3-uvicorn python3-sklearn wrk"
 	fi
@@ -87,7 +87,7 @@ go build -o "$work/starter" ./starter
 go build -o "$work/worker" ./worker
 
 # The model: the pipeline's, trained on the anchor's rakuten split.
-if ! "$work/starter" models list --model "$bench_model" 2>/dev/null | grep -q '\[production\]'; then
+if ! "$work/starter" models list --json --model "$bench_model" 2>/dev/null | grep -q '"production"'; then
 	say "bench-api: $bench_model has no production version: training it on $splits with a worker of this run"
 	"$work/worker" >"$work/worker.log" 2>&1 &
 	pids+=($!)

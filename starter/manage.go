@@ -106,6 +106,7 @@ func newModelsCmd() *cobra.Command {
 		}
 		return a.cfg.ModelName
 	}
+	var listJSON bool
 	list := &cobra.Command{
 		Use: "list", Short: "list the versions of a model with their metrics and aliases", Args: cobra.NoArgs,
 		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
@@ -117,22 +118,21 @@ func newModelsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			aliases, err := r.Aliases(ctx, name(a))
-			if err != nil {
-				return err
-			}
-			byVersion := map[int][]string{}
-			for al, v := range aliases {
-				byVersion[v] = append(byVersion[v], al)
+			if listJSON {
+				if vs == nil {
+					vs = []registry.Version{}
+				}
+				return a.printJSON(vs)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tWEIGHTED F1\tALIASES\tDATASET\tCREATED")
-			for _, v := range vs {
-				fmt.Fprintf(tw, "%d\t%.4f\t%v\t%.12s\t%s\n", v.Version, v.Metrics["weighted_f1"], byVersion[v.Version], v.DatasetDigest, v.CreatedAt.Format(time.RFC3339))
+			for _, v := range vs { // v.Aliases are sorted
+				fmt.Fprintf(tw, "%d\t%.4f\t%v\t%.12s\t%s\n", v.Version, v.Metrics["weighted_f1"], v.Aliases, v.DatasetDigest, v.CreatedAt.Format(time.RFC3339))
 			}
 			return tw.Flush()
 		}),
 	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print the versions as a JSON array, with their lineage")
 	show := &cobra.Command{
 		Use: "show VERSION", Short: "show a version with its lineage and metrics", Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {

@@ -91,13 +91,14 @@ type Run struct {
 	StartedAt   time.Time `json:"started_at"`
 }
 
-// List returns every schedule.
+// List returns every schedule; none is an empty slice, so it encodes as
+// [] and not null.
 func (m *Manager) List(ctx context.Context) ([]Summary, error) {
 	it, err := m.c.List(ctx, client.ScheduleListOptions{PageSize: 100})
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
-	var out []Summary
+	out := []Summary{}
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {

@@ -34,7 +34,7 @@ schedule retrains on whatever was published last.`,
 			if err := registry.CheckFeedName(args[0]); err != nil {
 				return err
 			}
-			src, err := a.uploadSource(ctx, tf)
+			src, err := a.uploadSource(ctx, tf, nil)
 			if err != nil {
 				return err
 			}

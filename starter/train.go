@@ -91,9 +91,10 @@ func (f *trainFlags) addFileFlags(fl *pflag.FlagSet) {
 }
 
 // uploadSource uploads the local files the flags name and returns the
-// input with their keys in place of the paths. The input is checked first,
-// so a wrong combination of flags uploads nothing.
-func (a *app) uploadSource(ctx context.Context, f trainFlags) (activities.Source, error) {
+// input with their keys in place of the paths. The input, and whatever
+// check adds (nil for nothing), are checked first, with the paths standing
+// in for the keys, so wrong flags upload nothing.
+func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activities.Source) error) (activities.Source, error) {
 	src := f.source()
 	uploads := []struct {
 		path string
@@ -110,6 +111,11 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags) (activities.Source
 	}
 	if err := src.Validate(); err != nil {
 		return activities.Source{}, err
+	}
+	if check != nil {
+		if err := check(src); err != nil {
+			return activities.Source{}, err
+		}
 	}
 	for _, up := range uploads {
 		if up.path == "" {
@@ -163,14 +169,19 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 		}
 		p.Params = &cp
 	}
-	src, err := a.uploadSource(ctx, f)
+	validate := func(src activities.Source) error {
+		q := p
+		q.Source = src
+		if err := q.WithDefaults().Validate(); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		return nil
+	}
+	src, err := a.uploadSource(ctx, f, validate)
 	if err != nil {
 		return err
 	}
 	p.Source = src
-	if err := p.WithDefaults().Validate(); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
 	if err := a.checkFeed(ctx, src); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}

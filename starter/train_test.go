@@ -38,3 +38,24 @@ func TestReadParams(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+// Wrong settings are refused before any file is uploaded: here the files do
+// not even exist, and no service is needed to say what is wrong.
+func TestTrainChecksBeforeUploading(t *testing.T) {
+	dir := t.TempDir()
+	x, y := filepath.Join(dir, "X.csv"), filepath.Join(dir, "Y.csv")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--holdout", "1.5"}, "holdout_fraction 1.5"},
+		{[]string{"--floor", "2"}, "gate: floor 2 and margin 0.002"},
+		{[]string{"--margin", "-1"}, "gate: floor 0.5 and margin -1"},
+		{[]string{"--model", "a b"}, `model name "a b"`},
+	} {
+		_, err := run(t, append([]string{"train", "--x", x, "--y", y}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("train %v: err = %v, want it to say %q", tc.args, err, tc.want)
+		}
+	}
+}

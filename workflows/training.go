@@ -90,7 +90,7 @@ func (p TrainingParams) Validate() error {
 		return fmt.Errorf("max_reject_fraction %v: want a value in [0, 1]", p.MaxRejectFraction)
 	}
 	if p.Gate.Floor < 0 || p.Gate.Floor > 1 || p.Gate.Margin < 0 {
-		return fmt.Errorf("gate %+v: want floor in [0, 1] and margin >= 0", p.Gate)
+		return fmt.Errorf("gate: floor %v and margin %v: want a floor in [0, 1] and a margin of 0 or more", p.Gate.Floor, p.Gate.Margin)
 	}
 	if p.Params != nil {
 		return p.Params.Validate()

@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,7 +20,11 @@ func main() {
 	context.AfterFunc(ctx, stop)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
-	if err != nil {
+	var usage usageError
+	switch {
+	case errors.As(err, &usage):
+		os.Exit(2)
+	case err != nil:
 		os.Exit(1)
 	}
 }
@@ -31,5 +37,40 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: false,
 	}
 	root.AddCommand(newOfflineCmd(), newUploadCmd(), newFeedCmd(), newTrainCmd(), newScheduleCmd(), newModelsCmd(), newPredictBatchCmd(), newDemoDataCmd())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	markUsageErrors(root)
 	return root
+}
+
+// usageError is a mistake in the command line itself (an unknown flag or
+// command, a wrong number of arguments): the starter exits with status 2
+// for it, as the Go tools do, and 1 for a command that failed.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() + "; see --help" }
+func (e usageError) Unwrap() error { return e.err }
+
+// markUsageErrors makes the argument checks of c and its subcommands
+// return usageErrors. A command that only groups others shows its help, and
+// refuses an unknown subcommand instead of showing help for it.
+func markUsageErrors(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+			}
+			return nil
+		}
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	} else if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
 }

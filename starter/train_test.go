@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,5 +58,33 @@ func TestTrainChecksBeforeUploading(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("train %v: err = %v, want it to say %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// Mistakes in the command line itself are usage errors (exit status 2);
+// a command that fails is not.
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"nosuch"},
+		{"models", "nosuch"},
+		{"train", "--nosuchflag"},
+		{"train", "--holdout", "abc"},
+		{"models", "show"},
+		{"schedule", "describe", "a", "b"},
+	} {
+		_, err := run(t, args...)
+		var usage usageError
+		if !errors.As(err, &usage) {
+			t.Errorf("%v: err = %v, want a usage error", args, err)
+		}
+	}
+	dir := t.TempDir()
+	_, err := run(t, "train", "--x", filepath.Join(dir, "X.csv"), "--y", filepath.Join(dir, "Y.csv"), "--holdout", "1.5")
+	var usage usageError
+	if err == nil || errors.As(err, &usage) {
+		t.Errorf("a refused setting: err = %v, want a plain failure", err)
+	}
+	if _, err := run(t, "models"); err != nil {
+		t.Errorf("a command group alone shows its help: err = %v", err)
 	}
 }

@@ -2,7 +2,8 @@
 # One build for both services; pick one with --target worker or --target api
 # (docker-compose.yml does). Without --target you get the API.
 
-FROM golang:1.26 AS build
+# The patch release go.mod names: the image's GOTOOLCHAIN=local fetches no other.
+FROM golang:1.26.8 AS build
 WORKDIR /src
 # No separate `go mod download` layer: it would also fetch the go.mod tools'
 # (go-task's) large dependency tree. The cache mounts keep modules and build

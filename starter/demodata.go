@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,27 +20,20 @@ func newDemoDataCmd() *cobra.Command {
 		Short: "write the synthetic demo catalogue (X_demo.csv, Y_demo.csv) in the challenge's raw format",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Generated in memory first: bad flags must not truncate the
+			// files of an earlier run.
+			var x, y bytes.Buffer
+			if err := demodata.Write(&x, &y, rows, seed); err != nil {
+				return err
+			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
 			xp, yp := filepath.Join(out, "X_demo.csv"), filepath.Join(out, "Y_demo.csv")
-			x, err := os.Create(xp)
-			if err != nil {
+			if err := writeFile(xp, x.Bytes()); err != nil {
 				return err
 			}
-			defer x.Close()
-			y, err := os.Create(yp)
-			if err != nil {
-				return err
-			}
-			defer y.Close()
-			if err := demodata.Write(x, y, rows, seed); err != nil {
-				return err
-			}
-			if err := x.Close(); err != nil {
-				return err
-			}
-			if err := y.Close(); err != nil {
+			if err := writeFile(yp, y.Bytes()); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n%s\n", xp, yp)

@@ -44,24 +44,25 @@ type offlineFlags struct {
 
 // offlineResult is what --json prints.
 type offlineResult struct {
-	WeightedF1           float64            `json:"weighted_f1"`
-	MacroF1              float64            `json:"macro_f1"`
-	Accuracy             float64            `json:"accuracy"`
-	LogLoss              float64            `json:"log_loss"`
-	ECE                  float64            `json:"ece"`
-	TrainSeconds         float64            `json:"train_seconds"`
-	PredictRowsPerSecond float64            `json:"predict_rows_per_second"`
-	ModelBytes           int                `json:"model_bytes"`
-	PeakRSSBytes         int64              `json:"peak_rss_bytes"`
-	TrainRows            int                `json:"train_rows"`
-	TestRows             int                `json:"test_rows"`
-	Classes              int                `json:"classes"`
-	Features             int                `json:"features"`
-	Params               classifier.Params  `json:"params"`
-	CV                   []cvSummary        `json:"cv,omitempty"`
-	Report               *metrics.Report    `json:"-"`
-	Rejects              map[string]int     `json:"rejects,omitempty"`
-	Extra                map[string]float64 `json:"-"`
+	WeightedF1           float64           `json:"weighted_f1"`
+	MacroF1              float64           `json:"macro_f1"`
+	Accuracy             float64           `json:"accuracy"`
+	LogLoss              float64           `json:"log_loss"`
+	ECE                  float64           `json:"ece"`
+	TrainSeconds         float64           `json:"train_seconds"`
+	PredictRowsPerSecond float64           `json:"predict_rows_per_second"`
+	ModelBytes           int               `json:"model_bytes"`
+	PeakRSSBytes         int64             `json:"peak_rss_bytes"`
+	TrainRows            int               `json:"train_rows"`
+	TestRows             int               `json:"test_rows"`
+	Classes              int               `json:"classes"`
+	Features             int               `json:"features"`
+	Params               classifier.Params `json:"params"`
+	CV                   []cvSummary       `json:"cv,omitempty"`
+	Report               *metrics.Report   `json:"-"`
+	// Rejects counts the rows left out by set (train, test) and reason.
+	Rejects map[string]map[string]int `json:"rejects,omitempty"`
+	Extra   map[string]float64        `json:"-"`
 }
 
 type cvSummary struct {
@@ -135,15 +136,18 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	params := classifier.DefaultParams()
+	res := offlineResult{TrainRows: len(train.Examples), TestRows: len(test.Examples)}
 	for name, d := range map[string]*dataset.Dataset{"train": train, "test": test} {
 		if len(d.Rejects) > 0 {
 			log.WithField("set", name).Warnf("rejected %d rows: %s", len(d.Rejects), d.RejectSummary())
+			if res.Rejects == nil {
+				res.Rejects = map[string]map[string]int{}
+			}
+			res.Rejects[name] = d.RejectCounts()
 		}
 	}
 	log.WithFields(logrus.Fields{"train": len(train.Examples), "test": len(test.Examples)}).Info("data read")
-
-	params := classifier.DefaultParams()
-	res := offlineResult{TrainRows: len(train.Examples), TestRows: len(test.Examples)}
 	opts := classifier.Options{Workers: f.workers}
 	if f.cv {
 		bar := newProgressBar(stderr, "cross-validation")

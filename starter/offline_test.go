@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/model"
 )
 
@@ -108,6 +109,37 @@ func checkPredictions(t *testing.T, path string, rows int) {
 		if r[0] != strconv.Itoa(i+1) || r[1] == "" || r[2] != r[1] || err != nil || p <= 0.5 || p > 1 {
 			t.Errorf("prediction row %d: %q", i+1, r)
 		}
+	}
+}
+
+// --json reports the rows each set left out, by reason.
+func TestOfflineJSONReportsRejects(t *testing.T) {
+	train, _, _ := writeCatalogue(t, "train", 60)
+	test, _, _ := writeCatalogue(t, "test", 30)
+	f, err := os.OpenFile(train, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(",,10\n\"\",\"\",2583\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	flags := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, logLevel: "error"}
+	if err := runOffline(context.Background(), flags, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var res struct {
+		TrainRows int                       `json:"train_rows"`
+		Rejects   map[string]map[string]int `json:"rejects"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.TrainRows != 60 || len(res.Rejects) != 1 || res.Rejects["train"][dataset.KindEmptyText] != 2 {
+		t.Errorf("train rows %d, rejects %v; want 60 rows and 2 empty-text rejects in train", res.TrainRows, res.Rejects)
 	}
 }
 

@@ -267,6 +267,11 @@ func printResult(a *app, r workflows.TrainingResult) {
 	if r.Dataset.FeedVersion > 0 {
 		fmt.Fprintf(w, "feed        %s version %d\n", r.Dataset.Feed, r.Dataset.FeedVersion)
 	}
+	if src := r.Dataset.Source; src.CSVKey != "" {
+		fmt.Fprintf(w, "input       %s\n", src.CSVKey)
+	} else if src.XKey != "" {
+		fmt.Fprintf(w, "input       %s %s\n", src.XKey, src.YKey)
+	}
 	fmt.Fprintf(w, "model file  %s\n", r.ModelKey)
 	fmt.Fprintf(w, "report      %s\n", r.Evaluation.ReportKey)
 	var parts []string

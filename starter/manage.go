@@ -44,6 +44,12 @@ func newPredictBatchCmd() *cobra.Command {
 			if (x == "") == (xKey == "") {
 				return fmt.Errorf("give exactly one of --x and --x-key")
 			}
+			if out != "" {
+				// Found out now, not after a run of hours.
+				if err := checkWritable(out); err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+			}
 			if x != "" {
 				ref, err := a.uploadFile(ctx, x)
 				if err != nil {
@@ -79,10 +85,10 @@ func newPredictBatchCmd() *cobra.Command {
 				}
 				data, err := store.Get(ctx, res.PredictionsKey)
 				if err != nil {
-					return fmt.Errorf("fetch predictions %s: %w", res.PredictionsKey, err)
+					return fmt.Errorf("the predictions are in the bucket as %s, but fetching them failed: %w", res.PredictionsKey, err)
 				}
 				if err := writeFile(out, data); err != nil {
-					return fmt.Errorf("predictions: %w", err)
+					return fmt.Errorf("the predictions are in the bucket as %s, but writing %s failed: %w", res.PredictionsKey, out, err)
 				}
 			}
 			return a.printJSON(res)

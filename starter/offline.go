@@ -252,6 +252,20 @@ func writePredictions(path string, m *model.Model, examples []dataset.Example) e
 	return nil
 }
 
+// checkWritable reports whether writeFile could write path: its directory
+// takes a new file and path is not a directory.
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
+}
+
 // writeFile writes data to path through a temporary file in the same
 // directory, so a failure leaves no partial file behind.
 func writeFile(path string, data []byte) error {

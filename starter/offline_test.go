@@ -222,6 +222,21 @@ func TestOfflineFlagErrors(t *testing.T) {
 }
 
 // writeFile replaces the file whole, readable by others.
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	if err := checkWritable(filepath.Join(dir, "p.csv")); err != nil {
+		t.Errorf("a new file in a writable directory: %v", err)
+	}
+	for _, bad := range []string{dir, filepath.Join(dir, "missing", "p.csv")} {
+		if err := checkWritable(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("checking left %d files behind", len(entries))
+	}
+}
+
 func TestWriteFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "predictions.csv")
 	for _, content := range []string{"first\n", "second, longer\n"} {

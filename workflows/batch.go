@@ -13,10 +13,9 @@ import (
 // predictions.csv next to the other artifacts.
 func BatchPredict(ctx workflow.Context, in activities.BatchPredictInput) (activities.BatchPredictResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Hour,
-		ScheduleToCloseTimeout: heavyStageDeadline,
-		HeartbeatTimeout:       30 * time.Second,
-		RetryPolicy:            stageRetry(heavyStageAttempts),
+		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         stageRetry(heavyStageAttempts),
 	})
 	var a *activities.Activities
 	var out activities.BatchPredictResult

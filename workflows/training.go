@@ -144,18 +144,16 @@ func StageShare(name string) int {
 	return 0
 }
 
-// Retry bounds of the pipeline's activities. A registry or bucket that is
-// down for minutes (a restart, a failover) delays a run instead of failing
-// it; bad data, bad parameters and a missed quality gate fail at once.
-// Light stages and FailRun are bounded by their deadlines; their attempt
-// counts (a minute apart once backed off) only outlast them.
+// Retry bounds of the pipeline's activities, as attempts a minute apart
+// once backed off: a registry or bucket that is down for minutes (a
+// restart, a failover) delays a run instead of failing it; bad data, bad
+// parameters and a missed quality gate fail at once. There is no
+// ScheduleToCloseTimeout: it would count the time a stage waits for a
+// worker too, and a run queued behind others must not fail for it.
 const (
-	lightStageDeadline = 30 * time.Minute
-	lightStageAttempts = 60
-	heavyStageDeadline = 6 * time.Hour
-	heavyStageAttempts = 10
-	failRunDeadline    = 24 * time.Hour
-	failRunAttempts    = 1500
+	lightStageAttempts = 60   // about 55 minutes of retrying
+	heavyStageAttempts = 10   // each attempt trains from scratch
+	failRunAttempts    = 1500 // about a day: a run must not stay "running"
 )
 
 // stageRetry is the retry policy of the pipeline's activities: backing off
@@ -205,15 +203,13 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	}
 
 	light := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    10 * time.Minute,
-		ScheduleToCloseTimeout: lightStageDeadline,
-		HeartbeatTimeout:       30 * time.Second,
-		RetryPolicy:            stageRetry(lightStageAttempts),
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         stageRetry(lightStageAttempts),
 	})
 	heavy := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              trainingQueue,
-		StartToCloseTimeout:    2 * time.Hour,
-		ScheduleToCloseTimeout: heavyStageDeadline,
+		TaskQueue:           trainingQueue,
+		StartToCloseTimeout: 2 * time.Hour,
 		// Heavy stages heartbeat every second, so a dead worker is noticed
 		// within seconds and the stage is retried on another one.
 		HeartbeatTimeout: 5 * time.Second,
@@ -296,8 +292,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 			StartToCloseTimeout: time.Minute,
 			// A run left "running" in the registry would never be
 			// corrected, so outlast any outage of the registry.
-			ScheduleToCloseTimeout: failRunDeadline,
-			RetryPolicy:            stageRetry(failRunAttempts),
+			RetryPolicy: stageRetry(failRunAttempts),
 		}))
 		progress.Stage = "failed"
 		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error()}).Get(dctx, nil); ferr != nil {

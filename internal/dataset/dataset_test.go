@@ -201,6 +201,35 @@ func TestSplitByTextSurvivesRenumbering(t *testing.T) {
 	}
 }
 
+// Forcing a holdout example on a small label never cuts through a run of
+// identical texts.
+func TestSplitByTextKeepsDuplicatesTogetherInSmallLabels(t *testing.T) {
+	ex := []Example{
+		{ID: "1", Title: "same shoe", Label: "A"}, {ID: "2", Title: "same shoe", Label: "A"},
+		{ID: "3", Title: "x", Label: "B"}, {ID: "4", Title: "y", Label: "B"}, {ID: "5", Title: "z", Label: "B"},
+		{ID: "6", Title: "boot", Label: "C"}, {ID: "7", Title: "boot", Label: "C"}, {ID: "8", Title: "clog", Label: "C"},
+	}
+	for _, salt := range []string{"salt", "s1", "s2", "s3", "s4", "s5"} {
+		train, hold := Split(ex, 0.2, salt, ByText)
+		side := map[string]string{}
+		for part, xs := range map[string][]Example{"train": train, "holdout": hold} {
+			for _, e := range xs {
+				if prev, ok := side[e.Title]; ok && prev != part {
+					t.Fatalf("salt %s: %q is in train and in holdout", salt, e.Title)
+				}
+				side[e.Title] = part
+			}
+		}
+		c := Counts(hold)
+		if c["A"] != 0 || c["B"] < 1 || c["B"] > 2 || c["C"] < 1 || c["C"] > 2 {
+			t.Errorf("salt %s: holdout counts %v; want A (one text) 0, B and C 1 or 2", salt, c)
+		}
+		if Counts(train)["C"] < 1 {
+			t.Errorf("salt %s: C kept no training example", salt)
+		}
+	}
+}
+
 func TestSplitSmallClasses(t *testing.T) {
 	ex := []Example{
 		{ID: "1", Label: "solo"},

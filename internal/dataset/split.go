@@ -32,7 +32,9 @@ const (
 // trained on, which the promotion gate relies on. Each label then gets at
 // least 1 holdout example when it has 2 or more and holdoutFraction > 0,
 // and keeps at least 1 training example (its lowest- and highest-hashed
-// examples move when needed), so the holdout holds about holdoutFraction of
+// examples move when needed, but examples with the same key move together,
+// so a label whose examples all share one key stays in train), so the
+// holdout holds about holdoutFraction of
 // every label. A label with a single example stays in train. The result
 // depends only on the set of examples and the salt, not on the order of ex.
 // Both parts are returned in canonical order (see SortCanonical). ex is not
@@ -40,10 +42,6 @@ const (
 func Split(ex []Example, holdoutFraction float64, salt string, by SplitKey) (train, holdout []Example) {
 	if math.IsNaN(holdoutFraction) || holdoutFraction < 0 {
 		holdoutFraction = 0
-	}
-	type keyed struct {
-		key [sha256.Size]byte
-		i   int
 	}
 	byLabel := make(map[string][]keyed)
 	for i, e := range ex {
@@ -72,6 +70,7 @@ func Split(ex []Example, holdoutFraction float64, salt string, by SplitKey) (tra
 		})
 		if n >= 2 && holdoutFraction > 0 {
 			k = min(max(k, 1), n-1)
+			k = keyBoundary(group, k)
 		} else {
 			k = 0
 		}
@@ -86,6 +85,34 @@ func Split(ex []Example, holdoutFraction float64, salt string, by SplitKey) (tra
 	SortCanonical(train)
 	SortCanonical(holdout)
 	return train, holdout
+}
+
+// keyed is an example of Split, by its index, with its hashed key.
+type keyed struct {
+	key [sha256.Size]byte
+	i   int
+}
+
+// keyBoundary moves the cut k of a group in key order to the nearest place
+// where the key changes, so examples with equal keys (identical texts under
+// ByText) stay on one side: forward first, keeping a training example, else
+// back, keeping a holdout example, else 0 (one key: all in train).
+func keyBoundary(group []keyed, k int) int {
+	same := func(i int) bool { return group[i].key == group[i-1].key }
+	if k <= 0 || k >= len(group) || !same(k) {
+		return k
+	}
+	for f := k + 1; f < len(group); f++ {
+		if !same(f) {
+			return f
+		}
+	}
+	for b := k - 1; b >= 1; b-- {
+		if !same(b) {
+			return b
+		}
+	}
+	return 0
 }
 
 // hashFraction reads the first 8 bytes of key as a fraction in [0, 1).

@@ -242,9 +242,6 @@ func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, s *server,
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
-	// Connections kept alive would be closed under the clients' next
-	// requests at shutdown; a POST cannot be retried safely.
-	hs.SetKeepAlivesEnabled(false)
 	if drainDelay > 0 {
 		log.WithField("drain_delay", drainDelay.String()).Info("api: draining: /readyz fails, still serving")
 		select {

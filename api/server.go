@@ -239,6 +239,11 @@ func (s *server) wrap(rt route) http.Handler {
 	log := s.log.WithField("route", name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if s.draining.Load() {
+			// Each connection closes after answering, rather than idle
+			// ones at shutdown under a client's next (unretryable) POST.
+			w.Header().Set("Connection", "close")
+		}
 		sw := s.writers.Get().(*statusWriter)
 		sw.ResponseWriter, sw.code, sw.wrote = w, 0, false
 		defer func() {

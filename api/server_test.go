@@ -177,10 +177,13 @@ func TestHealth(t *testing.T) {
 	}
 	h.models.set(h.model)
 
+	if w := h.do("GET", "/livez", anonymous, ""); w.Header().Get("Connection") != "" {
+		t.Errorf("Connection: %q before draining", w.Header().Get("Connection"))
+	}
 	h.srv.draining.Store(true)
 	wantError(t, h.do("GET", "/readyz", anonymous, ""), http.StatusServiceUnavailable, codeNotReady)
-	if w := h.do("GET", "/livez", anonymous, ""); w.Code != 200 {
-		t.Errorf("livez while draining: %d", w.Code)
+	if w := h.do("GET", "/livez", anonymous, ""); w.Code != 200 || w.Header().Get("Connection") != "close" {
+		t.Errorf("livez while draining: %d, Connection %q; want 200 closing the connection", w.Code, w.Header().Get("Connection"))
 	}
 }
 

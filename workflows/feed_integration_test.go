@@ -1,7 +1,6 @@
 package workflows_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,8 +12,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
-	"github.com/prodcat/prodcat/internal/artifact"
-	"github.com/prodcat/prodcat/internal/demodata"
 	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -23,18 +20,13 @@ import (
 // version, returning the X key.
 func (h *harness) publishDemo(t *testing.T, ctx context.Context, feed string, rowsPerClass int, seed uint64) string {
 	t.Helper()
-	var x, y bytes.Buffer
-	require.NoError(t, demodata.Write(&x, &y, rowsPerClass, seed))
-	xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
+	src := h.uploadDemo(t, ctx, rowsPerClass, seed)
+	raw, err := json.Marshal(src)
 	require.NoError(t, err)
-	yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
-	require.NoError(t, err)
-	src, err := json.Marshal(activities.Source{XKey: xr.Key, YKey: yr.Key})
-	require.NoError(t, err)
-	_, added, err := h.reg.PublishFeed(ctx, feed, src, "itest", "")
+	_, added, err := h.reg.PublishFeed(ctx, feed, raw, "itest", "")
 	require.NoError(t, err)
 	require.True(t, added)
-	return xr.Key
+	return src.XKey
 }
 
 // A schedule that names a feed trains each run on the feed's latest

@@ -13,10 +13,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
-	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/dataset"
-	"github.com/prodcat/prodcat/internal/demodata"
 	"github.com/prodcat/prodcat/workflows"
 )
 
@@ -29,13 +27,7 @@ func TestGateLeavesOutRowsProductionTrainedOn(t *testing.T) {
 	h.startWorkers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var x, y bytes.Buffer
-	require.NoError(t, demodata.Write(&x, &y, 12, 3))
-	xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
-	require.NoError(t, err)
-	yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
-	require.NoError(t, err)
-	src := activities.Source{XKey: xr.Key, YKey: yr.Key}
+	src := h.uploadDemo(t, ctx, 12, 3)
 
 	first, _ := h.train(t, ctx, workflows.TrainingParams{Source: src, HoldoutFraction: 0.2})
 	require.True(t, first.Promoted, first.Reason)
@@ -76,16 +68,7 @@ func TestGateKeepsARolledBackModelOut(t *testing.T) {
 	h.startWorkers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	upload := func(rowsPerClass int, seed uint64) activities.Source {
-		var x, y bytes.Buffer
-		require.NoError(t, demodata.Write(&x, &y, rowsPerClass, seed))
-		xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
-		require.NoError(t, err)
-		yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
-		require.NoError(t, err)
-		return activities.Source{XKey: xr.Key, YKey: yr.Key}
-	}
-	a, b := upload(10, 1), upload(14, 2)
+	a, b := h.uploadDemo(t, ctx, 10, 1), h.uploadDemo(t, ctx, 14, 2)
 
 	v1, _ := h.train(t, ctx, workflows.TrainingParams{Source: a})
 	require.True(t, v1.Promoted, v1.Reason)
@@ -123,13 +106,7 @@ func TestFailedGateLeavesNoVersion(t *testing.T) {
 	h.startWorkers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var x, y bytes.Buffer
-	require.NoError(t, demodata.Write(&x, &y, 11, 99))
-	xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
-	require.NoError(t, err)
-	yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
-	require.NoError(t, err)
-	src := activities.Source{XKey: xr.Key, YKey: yr.Key}
+	src := h.uploadDemo(t, ctx, 11, 99)
 	first, _ := h.train(t, ctx, workflows.TrainingParams{Source: src})
 	require.True(t, first.Promoted, first.Reason)
 

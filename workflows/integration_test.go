@@ -99,6 +99,19 @@ func (h *harness) upload(t *testing.T, path string) string {
 	return ref.Key
 }
 
+// uploadDemo puts a generated demo catalogue (rowsPerClass listings per
+// product type; seed picks them) in the bucket and names it as a source.
+func (h *harness) uploadDemo(t *testing.T, ctx context.Context, rowsPerClass int, seed uint64) activities.Source {
+	t.Helper()
+	var x, y bytes.Buffer
+	require.NoError(t, demodata.Write(&x, &y, rowsPerClass, seed))
+	xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	return activities.Source{XKey: xr.Key, YKey: yr.Key}
+}
+
 func (h *harness) train(t *testing.T, ctx context.Context, p workflows.TrainingParams) (workflows.TrainingResult, string) {
 	t.Helper()
 	p.ModelName, p.TrainingQueue = h.model, h.training
@@ -331,13 +344,7 @@ func TestReplayOfALiveRun(t *testing.T) {
 	h.startWorkers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var x, y bytes.Buffer
-	require.NoError(t, demodata.Write(&x, &y, 10, 5))
-	xr, err := h.store.Put(ctx, artifact.Raw, x.Bytes(), ".csv", "text/csv")
-	require.NoError(t, err)
-	yr, err := h.store.Put(ctx, artifact.Raw, y.Bytes(), ".csv", "text/csv")
-	require.NoError(t, err)
-	_, id := h.train(t, ctx, workflows.TrainingParams{Source: activities.Source{XKey: xr.Key, YKey: yr.Key}})
+	_, id := h.train(t, ctx, workflows.TrainingParams{Source: h.uploadDemo(t, ctx, 10, 5)})
 
 	hist := &historypb.History{}
 	it := h.client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
 	evalmetrics "github.com/prodcat/prodcat/internal/metrics"
 	"github.com/prodcat/prodcat/internal/registry"
@@ -32,18 +33,19 @@ import (
 // over fakes of its dependencies.
 
 const (
-	testModel    = "prdtypecode"
-	testFeed     = "catalogue"
-	reportKey    = "reports/r1.json"
-	datasetHash  = "d1g35t"
-	xKey, yKey   = "raw/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.csv", "raw/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.csv"
-	adminUser    = "ada"
-	adminPass    = "ada-secret"
-	predictUser  = "pat"
-	predictPass  = "pat-secret"
-	testMaxBody  = 1 << 20
-	errDownText  = "connection refused"
-	pausedByText = "paused by " + adminUser + " through the API"
+	testModel     = "prdtypecode"
+	testFeed      = "catalogue"
+	reportKey     = "reports/r1.json"
+	datasetHash   = "d1g35t"
+	xKey, yKey    = "raw/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.csv", "raw/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.csv"
+	adminUser     = "ada"
+	adminPass     = "ada-secret"
+	predictUser   = "pat"
+	predictPass   = "pat-secret"
+	testMaxBody   = 1 << 20
+	testMaxUpload = 4 << 10
+	errDownText   = "connection refused"
+	pausedByText  = "paused by " + adminUser + " through the API"
 )
 
 // fakeModels serves whatever model a test sets.
@@ -71,6 +73,8 @@ type fakeRegistry struct {
 	versions map[int]registry.Version
 	aliases  map[string]int
 	history  []registry.AliasMove
+	// published are the feed versions PublishFeed added.
+	published []registry.FeedVersion
 	// down makes every call fail; block, when set, holds Models until it
 	// is closed; panics makes Models panic.
 	down    error
@@ -208,6 +212,30 @@ func (f *fakeRegistry) FeedHistory(_ context.Context, feed string) ([]registry.F
 	}, nil
 }
 
+// PublishFeed adds version 3 to the test feed, or to a new feed version 1,
+// and records what it was given.
+func (f *fakeRegistry) PublishFeed(_ context.Context, feed string, source json.RawMessage, actor, note string) (registry.FeedVersion, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return registry.FeedVersion{}, false, f.down
+	}
+	if err := registry.CheckFeedName(feed); err != nil {
+		return registry.FeedVersion{}, false, err
+	}
+	v := registry.FeedVersion{Feed: feed, Version: 1, Source: source, Actor: actor, Note: note}
+	if feed == testFeed {
+		v.Version = 3
+	}
+	for _, p := range f.published {
+		if p.Feed == feed && string(p.Source) == string(source) {
+			return p, false, nil
+		}
+	}
+	f.published = append(f.published, v)
+	return v, true, nil
+}
+
 func (f *fakeRegistry) Feeds(ctx context.Context) ([]registry.FeedVersion, error) {
 	v, err := f.Feed(ctx, testFeed)
 	if err != nil {
@@ -342,6 +370,17 @@ func (f *fakeStore) Exists(_ context.Context, key string) (bool, error) {
 	}
 	_, ok := f.files[key]
 	return ok, nil
+}
+
+func (f *fakeStore) Put(_ context.Context, kind string, data []byte, ext, _ string) (artifact.Ref, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return artifact.Ref{}, f.down
+	}
+	key, digest := artifact.Key(kind, data, ext)
+	f.files[key] = data
+	return artifact.Ref{Key: key, Digest: digest, Size: int64(len(data))}, nil
 }
 
 // fakeTrainer records the trainings it starts.
@@ -504,7 +543,7 @@ func newHarness(t testing.TB) *harness {
 	h.srv, err = newServer(deps{
 		logger: log, auth: authn, models: h.models, registry: h.reg, store: h.store, trainer: h.trainer,
 		schedules: h.sched, metrics: instruments, modelName: testModel,
-		trainingQueue: "prodcat-training", maxBodyBytes: testMaxBody, temporalUI: "http://temporal-ui/namespaces/default/workflows",
+		trainingQueue: "prodcat-training", maxBodyBytes: testMaxBody, maxUploadBytes: testMaxUpload, temporalUI: "http://temporal-ui/namespaces/default/workflows",
 	})
 	if err != nil {
 		t.Fatal(err)

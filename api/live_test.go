@@ -259,3 +259,45 @@ func TestLiveFeeds(t *testing.T) {
 		t.Errorf("training on a feed named NUL: %d %+v, want 400", code, e)
 	}
 }
+
+// A data job with API credentials alone uploads a file to the real bucket
+// and publishes it as a feed's next version in the real registry.
+func TestLiveUploadAndPublish(t *testing.T) {
+	live := startLive(t)
+	feed := servingtest.RandomName("feed-")
+	csv := "title,category\nred cotton shirt " + feed + ",top\nblue denim jeans,bottom\n"
+	req, err := http.NewRequestWithContext(t.Context(), "POST", live.url+"/v1/uploads", strings.NewReader(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", "admin")
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref artifact.Ref
+	err = json.NewDecoder(resp.Body).Decode(&ref)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %d %+v %v", resp.StatusCode, ref, err)
+	}
+	if got, err := live.store.Get(t.Context(), ref.Key); err != nil || string(got) != csv {
+		t.Fatalf("the bucket has %q, %v", got, err)
+	}
+	body := `{"source": {"csv_key": "` + ref.Key + `", "text_cols": ["title"], "label_col": "category"}, "note": "from the API"}`
+	var pub struct {
+		registry.FeedVersion
+		Added bool `json:"added"`
+	}
+	if code := live.call(t, "POST", "/v1/feeds/"+feed, body, &pub); code != http.StatusCreated || !pub.Added || pub.Version != 1 || pub.Actor != "admin" {
+		t.Fatalf("publish: %d %+v", code, pub)
+	}
+	if code := live.call(t, "POST", "/v1/feeds/"+feed, body, &pub); code != http.StatusOK || pub.Added || pub.Version != 1 {
+		t.Fatalf("publishing again: %d %+v, want version 1 unchanged", code, pub)
+	}
+	v, err := live.reg.Feed(t.Context(), feed)
+	if err != nil || v.Version != 1 || v.Note != "from the API" {
+		t.Fatalf("the registry has %+v, %v", v, err)
+	}
+}

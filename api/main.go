@@ -179,13 +179,14 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 		trainer: &temporalTrainer{
 			c: tc, queue: cfg.Temporal.TaskQueue, namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL,
 		},
-		schedules:     schedule.New(tc),
-		metrics:       m,
-		modelName:     cfg.ModelName,
-		trainingQueue: cfg.Temporal.TrainingQueue,
-		maxBodyBytes:  cfg.API.MaxBodyBytes,
-		metricsToken:  cfg.API.MetricsToken,
-		temporalUI:    cfg.Temporal.UIURL + "/namespaces/" + cfg.Temporal.Namespace + "/workflows",
+		schedules:      schedule.New(tc),
+		metrics:        m,
+		modelName:      cfg.ModelName,
+		trainingQueue:  cfg.Temporal.TrainingQueue,
+		maxBodyBytes:   cfg.API.MaxBodyBytes,
+		maxUploadBytes: cfg.API.MaxUploadBytes,
+		metricsToken:   cfg.API.MetricsToken,
+		temporalUI:     cfg.Temporal.UIURL + "/namespaces/" + cfg.Temporal.Namespace + "/workflows",
 	})
 	if err != nil {
 		a.close()

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"mime"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/schedule"
@@ -48,12 +51,15 @@ type modelRegistry interface {
 	Feed(ctx context.Context, feed string) (registry.FeedVersion, error)
 	FeedHistory(ctx context.Context, feed string) ([]registry.FeedVersion, error)
 	Feeds(ctx context.Context) ([]registry.FeedVersion, error)
+	PublishFeed(ctx context.Context, feed string, source json.RawMessage, actor, note string) (registry.FeedVersion, bool, error)
 }
 
-// artifacts reads evaluation reports and checks training inputs.
+// artifacts reads evaluation reports, checks training inputs and stores
+// uploaded data.
 type artifacts interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Exists(ctx context.Context, key string) (bool, error)
+	Put(ctx context.Context, kind string, data []byte, ext, contentType string) (artifact.Ref, error)
 }
 
 // trainer starts and inspects TrainingPipeline runs.
@@ -91,6 +97,8 @@ type deps struct {
 	// trainingQueue is the task queue of the pipeline's heavy activities.
 	trainingQueue string
 	maxBodyBytes  int64
+	// maxUploadBytes bounds an uploaded data file.
+	maxUploadBytes int64
 	// metricsToken, when set, is the bearer token /metrics requires.
 	metricsToken string
 	// temporalUI links the demo page to the workflows in the Temporal UI.
@@ -126,6 +134,9 @@ type route struct {
 	// internal routes (the demo page and its assets) are not part of the
 	// API and not in the OpenAPI document.
 	internal bool
+	// bodyType is the media type a POST must declare; "" means
+	// application/json.
+	bodyType string
 	handle   handlerFunc
 }
 
@@ -157,6 +168,8 @@ func (s *server) routes() []route {
 		{method: "GET", pattern: "/v1/trainings/{id}", role: auth.RolePredict, handle: s.getTraining},
 		{method: "GET", pattern: "/v1/feeds", role: auth.RolePredict, handle: s.listFeeds},
 		{method: "GET", pattern: "/v1/feeds/{name}", role: auth.RolePredict, handle: s.getFeed},
+		{method: "POST", pattern: "/v1/feeds/{name}", role: auth.RoleAdmin, handle: s.publishFeed},
+		{method: "POST", pattern: "/v1/uploads", role: auth.RoleAdmin, bodyType: "text/csv", handle: s.upload},
 		{method: "GET", pattern: "/v1/schedules", role: auth.RolePredict, handle: s.listSchedules},
 		{method: "POST", pattern: "/v1/schedules/{id}/pause", role: auth.RoleAdmin, handle: s.pauseSchedule},
 		{method: "POST", pattern: "/v1/schedules/{id}/unpause", role: auth.RoleAdmin, handle: s.unpauseSchedule},
@@ -270,7 +283,7 @@ func (s *server) wrap(rt route) http.Handler {
 			principal = p
 		}
 		if rt.method == http.MethodPost {
-			if err := checkPost(r); err != nil {
+			if err := checkPost(r, cmp.Or(rt.bodyType, "application/json")); err != nil {
 				s.answerError(sw, r, log, err)
 				return
 			}
@@ -281,27 +294,28 @@ func (s *server) wrap(rt route) http.Handler {
 	})
 }
 
-// checkPost refuses a POST that does not declare a JSON body, and one the
-// browser marks as cross-site. A browser attaches its cached Basic
-// credentials to a form that another site posts here as text/plain or a
-// form encoding, so accepting those would let any page move an alias or
-// start a training (CSRF). A cross-site request that declares JSON needs a
-// CORS preflight, which this API never grants.
-func checkPost(r *http.Request) error {
+// checkPost refuses a POST that does not declare the route's media type
+// (want: application/json, or text/csv for uploads), and one the browser
+// marks as cross-site. A browser attaches its cached Basic credentials to a
+// form that another site posts here as text/plain or a form encoding, so
+// accepting those would let any page move an alias or start a training
+// (CSRF). A cross-site request that declares another type needs a CORS
+// preflight, which this API never grants.
+func checkPost(r *http.Request, want string) error {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return errorf(http.StatusForbidden, codeForbidden, "cross-site requests are refused")
 	}
 	ct := r.Header.Get("Content-Type")
-	if ct == "application/json" {
+	if ct == want {
 		return nil
 	}
-	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == want {
 		return nil
 	}
 	if ct == "" {
-		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "no Content-Type: send a JSON body (an empty one where the body is optional) with Content-Type: application/json")
+		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "no Content-Type: send the body (an empty one where it is optional) with Content-Type: %s", want)
 	}
-	return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "Content-Type %q: send application/json", ct)
+	return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "Content-Type %q: send %s", ct, want)
 }
 
 // authenticate checks the caller's Basic credentials and role.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"regexp"
@@ -95,22 +96,8 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	for _, in := range []struct{ field, key string }{
-		{"source.x_key", req.Source.XKey}, {"source.y_key", req.Source.YKey}, {"source.csv_key", req.Source.CSVKey},
-	} {
-		if in.key == "" {
-			continue
-		}
-		if _, err := artifact.DigestOf(in.key); err != nil {
-			return badRequest("%s: %v", in.field, err)
-		}
-		ok, err := s.store.Exists(ctx, in.key)
-		if err != nil {
-			return unavailable("the artifact store", err)
-		}
-		if !ok {
-			return badRequest("%s %q is not in the bucket; upload it first (starter upload)", in.field, in.key)
-		}
+	if err := s.checkObjects(ctx, req.Source); err != nil {
+		return err
 	}
 	if req.Source.Feed != "" {
 		// The run resolves the feed when it starts; checking here turns a
@@ -130,6 +117,30 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 	return writeJSON(w, http.StatusAccepted, trainingStarted{
 		WorkflowID: t.WorkflowID, RunID: t.RunID, UIURL: t.UIURL, StatusURL: "/v1/trainings/" + t.WorkflowID,
 	})
+}
+
+// checkObjects answers 400 when src names a key that is not a content
+// address or an object that is not in the bucket, which every run on it
+// would fail on, and 503 when the bucket does not answer.
+func (s *server) checkObjects(ctx context.Context, src activities.Source) error {
+	for _, in := range []struct{ field, key string }{
+		{"source.x_key", src.XKey}, {"source.y_key", src.YKey}, {"source.csv_key", src.CSVKey},
+	} {
+		if in.key == "" {
+			continue
+		}
+		if _, err := artifact.DigestOf(in.key); err != nil {
+			return badRequest("%s: %v", in.field, err)
+		}
+		ok, err := s.store.Exists(ctx, in.key)
+		if err != nil {
+			return unavailable("the artifact store", err)
+		}
+		if !ok {
+			return badRequest("%s %q is not in the bucket; upload it first (POST /v1/uploads or starter upload)", in.field, in.key)
+		}
+	}
+	return nil
 }
 
 func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {

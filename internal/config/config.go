@@ -73,8 +73,10 @@ type API struct {
 	// ReloadInterval is how often the API polls the registry for alias moves
 	// in case a NOTIFY was missed.
 	ReloadInterval time.Duration
-	// MaxBodyBytes bounds a request body.
-	MaxBodyBytes int64
+	// MaxBodyBytes bounds a request body; MaxUploadBytes an uploaded data
+	// file.
+	MaxBodyBytes   int64
+	MaxUploadBytes int64
 	// DrainDelay is how long a stopping API keeps serving with /readyz
 	// failing, so a load balancer stops routing to it before the listener
 	// closes.
@@ -115,6 +117,7 @@ func Vars() []Var {
 		{"PRODCAT_DEV_MODE", "false", "allow the development credentials admin/admin and predict/predict"},
 		{"PRODCAT_RELOAD_INTERVAL", "10s", "registry polling interval, the fallback to LISTEN/NOTIFY"},
 		{"PRODCAT_MAX_BODY_BYTES", "1048576", "largest accepted request body"},
+		{"PRODCAT_MAX_UPLOAD_BYTES", "268435456", "largest data file accepted by POST /v1/uploads (it is held in memory while stored)"},
 		{"PRODCAT_METRICS_TOKEN", "", "when set, /metrics needs `Authorization: Bearer <token>` (for a Prometheus scrape_config's authorization)"},
 		{"PRODCAT_DRAIN_DELAY", "0s", "on shutdown, how long the API keeps serving with /readyz failing before it closes its listener (set it above the load balancer's probe interval)"},
 		{"PRODCAT_MODEL_NAME", DefaultModelName, "registered model trained and served"},
@@ -188,6 +191,11 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Sprintf("PRODCAT_MAX_BODY_BYTES: want a positive byte count, got %q", get("PRODCAT_MAX_BODY_BYTES")))
 	}
 	c.API.MaxBodyBytes = n
+	u, err := strconv.ParseInt(get("PRODCAT_MAX_UPLOAD_BYTES"), 10, 64)
+	if err != nil || u <= 0 {
+		errs = append(errs, fmt.Sprintf("PRODCAT_MAX_UPLOAD_BYTES: want a positive byte count, got %q", get("PRODCAT_MAX_UPLOAD_BYTES")))
+	}
+	c.API.MaxUploadBytes = u
 	dd, err := time.ParseDuration(get("PRODCAT_DRAIN_DELAY"))
 	if err != nil || dd < 0 {
 		errs = append(errs, fmt.Sprintf("PRODCAT_DRAIN_DELAY: want a duration of 0s or more such as 5s, got %q", get("PRODCAT_DRAIN_DELAY")))

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"time"
 
@@ -27,7 +27,12 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	if err := errors.Join(rc.SetReadDeadline(deadline), rc.SetWriteDeadline(deadline)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxUploadBytes))
+	// Sized up front when the length is known, with the room ReadFrom
+	// wants for its last read: growing by doubling would hold up to twice
+	// the file.
+	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxUploadBytes))
+	data := buf.Bytes()
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):

@@ -28,6 +28,7 @@ const (
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeUnsupportedType  = "unsupported_media_type"
+	codeTimeout          = "timeout"
 	codeConflict         = "conflict"
 	codeNoModel          = "no_model"
 	codeNotReady         = "not_ready"

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -212,8 +214,9 @@ func (f *fakeRegistry) FeedHistory(_ context.Context, feed string) ([]registry.F
 	}, nil
 }
 
-// PublishFeed adds version 3 to the test feed, or to a new feed version 1,
-// and records what it was given.
+// PublishFeed adds the next version to a feed (the test feed's is 3) unless
+// its latest published version names the same source, as the registry
+// does, and records what it was given.
 func (f *fakeRegistry) PublishFeed(_ context.Context, feed string, source json.RawMessage, actor, note string) (registry.FeedVersion, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -227,10 +230,15 @@ func (f *fakeRegistry) PublishFeed(_ context.Context, feed string, source json.R
 	if feed == testFeed {
 		v.Version = 3
 	}
-	for _, p := range f.published {
-		if p.Feed == feed && string(p.Source) == string(source) {
+	for _, p := range slices.Backward(f.published) {
+		if p.Feed != feed {
+			continue
+		}
+		if string(p.Source) == string(source) {
 			return p, false, nil
 		}
+		v.Version = p.Version + 1
+		break
 	}
 	f.published = append(f.published, v)
 	return v, true, nil
@@ -372,11 +380,15 @@ func (f *fakeStore) Exists(_ context.Context, key string) (bool, error) {
 	return ok, nil
 }
 
-func (f *fakeStore) Put(_ context.Context, kind string, data []byte, ext, _ string) (artifact.Ref, error) {
+func (f *fakeStore) PutFile(_ context.Context, kind, path, ext, _ string) (artifact.Ref, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
 		return artifact.Ref{}, f.down
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return artifact.Ref{}, err
 	}
 	key, digest := artifact.Key(kind, data, ext)
 	f.files[key] = data

@@ -59,7 +59,7 @@ type modelRegistry interface {
 type artifacts interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Exists(ctx context.Context, key string) (bool, error)
-	Put(ctx context.Context, kind string, data []byte, ext, contentType string) (artifact.Ref, error)
+	PutFile(ctx context.Context, kind, path, ext, contentType string) (artifact.Ref, error)
 }
 
 // trainer starts and inspects TrainingPipeline runs.

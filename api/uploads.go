@@ -1,21 +1,28 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
 )
 
+// uploadTimeout bounds an upload, from reading the body to storing it.
+const uploadTimeout = 10 * time.Minute
+
 // upload puts a CSV file (the challenge's X or Y file, or a generic CSV) in
 // the bucket under its content address and answers with its key, for a
 // training or a feed version to name: what starter upload does, for callers
 // without access to the bucket. Uploading the same bytes again answers the
 // same key. The content is checked when a training reads it.
+//
+// The body goes to a temporary file on its way to the bucket, so an upload
+// costs disk, not memory, however large it is and however many run at once.
 func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if r.ContentLength > s.maxUploadBytes {
 		return tooLargeUpload(s.maxUploadBytes)
@@ -27,24 +34,22 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	if err := errors.Join(rc.SetReadDeadline(deadline), rc.SetWriteDeadline(deadline)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
-	// Sized up front when the length is known, with the room ReadFrom
-	// wants for its last read: growing by doubling would hold up to twice
-	// the file.
-	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxUploadBytes))
-	data := buf.Bytes()
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return tooLargeUpload(mbe.Limit)
-	case err != nil:
-		return badRequest("reading the upload: %v", err)
-	case len(data) == 0:
+	f, err := os.CreateTemp("", "prodcat-upload-*.csv")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	n, err := io.Copy(f, http.MaxBytesReader(w, r.Body, s.maxUploadBytes))
+	err = errors.Join(err, f.Close())
+	if err != nil {
+		return uploadReadError(r, err)
+	}
+	if n == 0 {
 		return badRequest("the body is empty; send the CSV file")
 	}
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
-	ref, err := s.store.Put(ctx, artifact.Raw, data, ".csv", "text/csv")
+	ref, err := s.store.PutFile(ctx, artifact.Raw, f.Name(), ".csv", "text/csv")
 	if err != nil {
 		return unavailable("the artifact store", err)
 	}
@@ -52,8 +57,21 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	return writeJSON(w, http.StatusCreated, ref)
 }
 
-// uploadTimeout bounds an upload, from reading the body to storing it.
-const uploadTimeout = 10 * time.Minute
+// uploadReadError explains why the body of an upload could not be read.
+func uploadReadError(r *http.Request, err error) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLargeUpload(mbe.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errorf(http.StatusRequestTimeout, codeTimeout, "the upload took longer than %v", uploadTimeout)
+	case r.Context().Err() != nil:
+		return context.Canceled // the client went away; answered as such
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("the upload ended before its Content-Length")
+	}
+	return err // the temporary file: our side
+}
 
 func tooLargeUpload(limit int64) *apiError {
 	return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "upload larger than %d bytes (PRODCAT_MAX_UPLOAD_BYTES)", limit)

@@ -2,10 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prodcat/prodcat/internal/artifact"
 )
@@ -47,7 +50,16 @@ func TestUpload(t *testing.T) {
 	wantError(t, h.upload("", "text/csv"), http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.upload(csv, "application/json"), http.StatusUnsupportedMediaType, codeUnsupportedType)
 	wantError(t, h.upload(csv, "text/plain"), http.StatusUnsupportedMediaType, codeUnsupportedType)
-	wantError(t, h.upload(strings.Repeat("a,b\n", testMaxUpload/4+1), "text/csv"), http.StatusRequestEntityTooLarge, codeTooLarge)
+	big := strings.Repeat("a,b\n", testMaxUpload/4+1)
+	wantError(t, h.upload(big, "text/csv"), http.StatusRequestEntityTooLarge, codeTooLarge)
+	// Without a Content-Length, the limit stops the read itself.
+	r0 := httptest.NewRequest("POST", "/v1/uploads", strings.NewReader(big))
+	r0.ContentLength = -1
+	r0.SetBasicAuth(adminUser, adminPass)
+	r0.Header.Set("Content-Type", "text/csv")
+	w0 := httptest.NewRecorder()
+	h.h.ServeHTTP(w0, r0)
+	wantError(t, w0, http.StatusRequestEntityTooLarge, codeTooLarge)
 	r := httptest.NewRequest("POST", "/v1/uploads", strings.NewReader(csv))
 	r.SetBasicAuth(predictUser, predictPass)
 	r.Header.Set("Content-Type", "text/csv")
@@ -58,4 +70,37 @@ func TestUpload(t *testing.T) {
 	h.store.down = errors.New(errDownText)
 	h.store.mu.Unlock()
 	wantError(t, h.upload(csv+"x", "text/csv"), http.StatusServiceUnavailable, codeUnavailable)
+}
+
+// An upload may take longer than the server's deadlines for other
+// requests: its own deadline reaches the connection through the response
+// writer the handlers get.
+func TestSlowUploadOutlivesTheServerDeadlines(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewUnstartedServer(h.h)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		for i := range 6 {
+			fmt.Fprintf(pw, "slow product %d,shoes\n", i)
+			time.Sleep(100 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/v1/uploads", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(adminUser, adminPass)
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("a slow upload: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("a slow upload: %d", resp.StatusCode)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/user"
 
 	"github.com/sirupsen/logrus"
@@ -101,11 +100,7 @@ func (a *app) uploadFile(ctx context.Context, path string) (artifact.Ref, error)
 	if err != nil {
 		return artifact.Ref{}, err
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return artifact.Ref{}, err
-	}
-	ref, err := s.Put(ctx, artifact.Raw, data, ".csv", "text/csv")
+	ref, err := s.PutFile(ctx, artifact.Raw, path, ".csv", "text/csv")
 	if err != nil {
 		return artifact.Ref{}, fmt.Errorf("upload %s: %w", path, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path"
 	"strings"
 
@@ -107,7 +108,33 @@ func Key(kind string, data []byte, ext string) (key, digest string) {
 // Storing bytes that are already there does nothing.
 func (s *Store) Put(ctx context.Context, kind string, data []byte, ext, contentType string) (Ref, error) {
 	key, digest := Key(kind, data, ext)
-	ref := Ref{Key: key, Digest: digest, Size: int64(len(data))}
+	return s.put(ctx, Ref{Key: key, Digest: digest, Size: int64(len(data))}, bytes.NewReader(data), contentType)
+}
+
+// PutFile stores the file at path as Put stores bytes, reading it twice (to
+// hash it, then to send it) rather than holding it in memory. The file must
+// not change meanwhile; if it does, Get reports the object as corrupt.
+func (s *Store) PutFile(ctx context.Context, kind, path, ext, contentType string) (Ref, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Ref{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return Ref{}, fmt.Errorf("hash %s: %w", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Ref{}, err
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	return s.put(ctx, Ref{Key: kind + "/" + digest + ext, Digest: digest, Size: size}, f, contentType)
+}
+
+// put stores the ref.Size bytes of r under ref.Key unless they are there.
+func (s *Store) put(ctx context.Context, ref Ref, r io.Reader, contentType string) (Ref, error) {
+	key, digest := ref.Key, ref.Digest
 	if info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil {
 		if info.Size == ref.Size {
 			return ref, nil
@@ -118,7 +145,7 @@ func (s *Store) Put(ctx context.Context, kind string, data []byte, ext, contentT
 		// without s3:ListBucket; the write says whether it may write.
 		return Ref{}, s.wrap("stat "+key, err)
 	}
-	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), ref.Size, minio.PutObjectOptions{
+	_, err := s.client.PutObject(ctx, s.bucket, key, r, ref.Size, minio.PutObjectOptions{
 		ContentType:    contentType,
 		SendContentMd5: true,
 		UserMetadata:   map[string]string{"sha256": digest},

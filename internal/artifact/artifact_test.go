@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +71,37 @@ func TestPutGetIsContentAddressedAndIdempotent(t *testing.T) {
 	}
 	if ok, err := s.Exists(ctx, ref.Key); !ok || err != nil {
 		t.Fatalf("Exists = %v, %v", ok, err)
+	}
+}
+
+// PutFile stores a file under the key Put gives its bytes.
+func TestPutFileMatchesPut(t *testing.T) {
+	s, ctx := store(t, nil)
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("title,category\nfile upload " + time.Now().String() + ",top\n")
+	path := filepath.Join(t.TempDir(), "products.csv")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := s.PutFile(ctx, Raw, path, ".csv", "text/csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, digest := Key(Raw, data, ".csv")
+	if ref != (Ref{Key: key, Digest: digest, Size: int64(len(data))}) {
+		t.Errorf("PutFile = %+v, want key %s", ref, key)
+	}
+	got, err := s.Get(ctx, key)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	if again, err := s.Put(ctx, Raw, data, ".csv", "text/csv"); err != nil || again != ref {
+		t.Errorf("Put of the same bytes = %+v, %v", again, err)
+	}
+	if _, err := s.PutFile(ctx, Raw, filepath.Join(t.TempDir(), "missing.csv"), ".csv", "text/csv"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("PutFile of a missing file: %v", err)
 	}
 }
 

@@ -59,6 +59,8 @@ func (r *Registry) publishFeed(ctx context.Context, feed string, source json.Raw
 	if !utf8.ValidString(src) || strings.Contains(src, `\u0000`) {
 		return FeedVersion{}, false, fmt.Errorf("source: invalid UTF-8 or a NUL character: %w", ErrInvalid)
 	}
+	// Text for people, made storable as an alias move's reason is.
+	actor, note = cleanText(actor, maxNoteText), cleanText(note, maxNoteText)
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return FeedVersion{}, false, err

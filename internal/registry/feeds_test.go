@@ -121,6 +121,20 @@ func TestPublishFeedConcurrent(t *testing.T) {
 	}
 }
 
+// A note and an actor are text for people: a NUL or invalid UTF-8 in them
+// is cleaned, not sent to PostgreSQL, which would refuse the row.
+func TestPublishFeedCleansNotes(t *testing.T) {
+	r := newRegistry(t)
+	ctx := testCtx(t)
+	v, added, err := r.PublishFeed(ctx, "catalogue", json.RawMessage(`{"csv_key":"raw/a.csv"}`), "ana\x00", "export\x00 of \xffmonday")
+	if err != nil || !added {
+		t.Fatalf("publish: %+v, %v, %v", v, added, err)
+	}
+	if v.Actor != "ana" || v.Note != "export of \uFFFDmonday" {
+		t.Errorf("actor %q, note %q; want them cleaned", v.Actor, v.Note)
+	}
+}
+
 func TestRunOnFeedIsLineage(t *testing.T) {
 	r := newRegistry(t)
 	ctx := testCtx(t)

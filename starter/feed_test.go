@@ -94,4 +94,31 @@ func TestFeedPublishShowAndTrainChecks(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &hist); err != nil || len(hist) != 1 {
 		t.Errorf("after the failed publishes: %d versions (%v), want 1", len(hist), err)
 	}
+
+	// A schedule on the feed keeps the gate it is given, a margin of 0
+	// included.
+	id := "starter-test-" + feed
+	if _, err := run(t, "schedule", "create", id, "--every", "24h", "--paused", "--feed", feed, "--margin", "0", "--floor", "0.6"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "schedule", "describe", id)
+	if _, derr := run(t, "schedule", "delete", id); derr != nil {
+		t.Errorf("delete the schedule: %v", derr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var desc struct {
+		Training struct {
+			Source  map[string]any     `json:"source"`
+			Gate    map[string]float64 `json:"gate"`
+			GateSet bool               `json:"gate_set"`
+		} `json:"training"`
+	}
+	if err := json.Unmarshal([]byte(out), &desc); err != nil {
+		t.Fatalf("describe printed %q: %v", out, err)
+	}
+	if tr := desc.Training; tr.Source["feed"] != feed || tr.Gate["margin"] != 0 || tr.Gate["floor"] != 0.6 || !tr.GateSet {
+		t.Errorf("schedule trains %+v; want feed %s with margin 0 and floor 0.6 as given", tr, feed)
+	}
 }

@@ -228,7 +228,7 @@ func newScheduleCmd() *cobra.Command {
 				spec.TaskQueue = a.cfg.Temporal.TaskQueue
 				spec.Training = workflows.TrainingParams{
 					ModelName: tf.model, TrainingQueue: a.cfg.Temporal.TrainingQueue,
-					Source: tf.source(),
+					Source: tf.source(), Gate: tf.gate(), GateSet: true,
 				}
 				if spec.Training.ModelName == "" {
 					spec.Training.ModelName = a.cfg.ModelName
@@ -280,6 +280,7 @@ func newScheduleCmd() *cobra.Command {
 		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule")
 		tf.addSourceFlags(fl)
 		tf.addFeedFlag(fl)
+		tf.addGateFlags(fl)
 		fl.StringVar(&tf.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
 		return c
 	}

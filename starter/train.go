@@ -55,12 +55,20 @@ func newTrainCmd() *cobra.Command {
 	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
 	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
 	fl.Float64Var(&f.holdout, "holdout", 0, fmt.Sprintf("holdout fraction (default %v)", workflows.DefaultHoldoutFraction))
-	fl.Float64Var(&f.floor, "floor", workflows.DefaultPromotionFloor, "weighted F1 every model must reach")
-	fl.Float64Var(&f.marg, "margin", workflows.DefaultPromotionMargin, "weighted F1 gain needed to replace production")
+	f.addGateFlags(fl)
 	fl.BoolVar(&f.wait, "wait", false, "wait for the run, showing its progress, and print the result")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	return cmd
 }
+
+// addGateFlags adds the promotion gate's flags, shared by train and
+// schedule create/update; gate returns what they set.
+func (f *trainFlags) addGateFlags(fl *pflag.FlagSet) {
+	fl.Float64Var(&f.floor, "floor", workflows.DefaultPromotionFloor, "weighted F1 every model must reach")
+	fl.Float64Var(&f.marg, "margin", workflows.DefaultPromotionMargin, "weighted F1 gain needed to replace production (0: any gain)")
+}
+
+func (f *trainFlags) gate() activities.Gate { return activities.Gate{Margin: f.marg, Floor: f.floor} }
 
 // addSourceFlags adds the flags naming the input objects in the bucket,
 // shared by train, schedule create/update and feed publish.
@@ -151,7 +159,7 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 func (a *app) train(ctx context.Context, f trainFlags) error {
 	p := workflows.TrainingParams{
 		ModelName: f.model, HoldoutFraction: f.holdout, TrainingQueue: a.cfg.Temporal.TrainingQueue,
-		Gate: activities.Gate{Margin: f.marg, Floor: f.floor}, GateSet: true,
+		Gate: f.gate(), GateSet: true,
 	}
 	if p.ModelName == "" {
 		p.ModelName = a.cfg.ModelName

@@ -295,3 +295,31 @@ func TestUnmarshalVersion1(t *testing.T) {
 		}
 	}
 }
+
+// A title or a body that normalises to nothing adds no empty word, and a
+// body with no words does not count as a body.
+func TestEmptyPartsAddNoFeatures(t *testing.T) {
+	c := smallConfig()
+	c.CharMax, c.TitleEnds = 0, false
+	keys := func(d Document) []uint32 {
+		s := &Scratch{}
+		extract(&c, s, d, false)
+		return append([]uint32(nil), s.keys[blockWord]...)
+	}
+	for _, tc := range []struct{ with, without Document }{
+		{Document{Title: "!!!", Body: "sac cuir"}, Document{Body: "sac cuir"}},
+		{Document{Title: "sac cuir", Body: "<br> --"}, Document{Title: "sac cuir"}},
+	} {
+		if got, want := keys(tc.with), keys(tc.without); !reflect.DeepEqual(got, want) {
+			t.Errorf("%+v: word keys %v, want those of %+v: %v", tc.with, got, tc.without, want)
+		}
+	}
+	// Titles with empty-looking bodies: the title block still folds.
+	v, err := Fit(context.Background(), []Document{{Title: "sac cuir", Body: "<p></p>"}, {Title: "chaise", Body: " "}}, smallConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.blocks[blockTitle].enabled() {
+		t.Error("bodies with no words kept the title block")
+	}
+}

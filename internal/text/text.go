@@ -147,8 +147,16 @@ var latinFold = func() (t [latinEnd - utf8.RuneSelf]string) {
 
 // appendDecomposed appends the compatibility decomposition of r without
 // combining marks, lower-cased, or a space when r is neither a letter nor a
-// digit.
+// digit. A combining accent on its own (decomposed text: "e\u0301") folds
+// away as a precomposed one does, and a spacing mark (an Indic vowel sign)
+// stays inside its word.
 func appendDecomposed(dst []byte, r rune) []byte {
+	switch {
+	case unicode.In(r, unicode.Mn, unicode.Me):
+		return dst
+	case unicode.Is(unicode.Mc, r):
+		return utf8.AppendRune(dst, r)
+	}
 	if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
 		return appendSpace(dst)
 	}

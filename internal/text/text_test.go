@@ -20,6 +20,12 @@ func TestNormalize(t *testing.T) {
 		{"d¿été", "d ete"},
 		{"ÀÉÎÕÜ", "aeiou"},
 		{"日本語 テスト", "日本語 テスト"},
+		// Decomposed accents (NFD, as some exports write them) fold as
+		// precomposed ones do; spacing marks stay in their word.
+		{"Cre\u0300me bru\u0302le\u0301e", "creme brulee"},
+		{"E\u0301CHELLE", "echelle"},
+		{"\u0301\u20dd", ""},
+		{"हिन्दी", "हिनदी"},
 	}
 	for _, tt := range tests {
 		if got := Normalize(tt.in); got != tt.want {

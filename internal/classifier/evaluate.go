@@ -8,10 +8,21 @@ import (
 	"github.com/prodcat/prodcat/internal/model"
 )
 
+// maxUnknownLabels bounds the labels the model does not know that get a
+// row of their own in a report; the others share OtherLabels. The
+// confusion matrix grows with their square, and a test file labelled by
+// mistake with an ID column has as many labels as rows.
+const maxUnknownLabels = 100
+
+// OtherLabels is the report row shared by the unknown labels past the
+// first maxUnknownLabels.
+const OtherLabels = "(other labels the model does not know)"
+
 // Evaluate predicts every example with m and scores the predictions against
 // the examples' labels, the probabilities included (Report.Calibration). A
 // label the model was not trained on counts as an error for its rows (it
-// gets its own row in the report, and probability 0), not as a failure.
+// gets its own row in the report, up to maxUnknownLabels of them, and
+// probability 0), not as a failure.
 func Evaluate(m *model.Model, examples []dataset.Example) (metrics.Report, error) {
 	labels := make([]string, len(m.Labels))
 	index := make(map[string]int, len(m.Labels))
@@ -33,7 +44,11 @@ func Evaluate(m *model.Model, examples []dataset.Example) (metrics.Report, error
 		c, ok := index[e.Label]
 		if !ok {
 			c = len(labels)
-			labels = append(labels, e.Label)
+			if c-len(m.Labels) >= maxUnknownLabels {
+				c = unknownRow(&labels, index)
+			} else {
+				labels = append(labels, e.Label)
+			}
 			index[e.Label] = c
 		}
 		yTrue[i], yPred[i], pPred[i], correct[i] = c, best, probs[best], c == best
@@ -51,4 +66,15 @@ func Evaluate(m *model.Model, examples []dataset.Example) (metrics.Report, error
 	}
 	r.Calibration = &cal
 	return r, nil
+}
+
+// unknownRow returns the row of OtherLabels, adding it on first use.
+func unknownRow(labels *[]string, index map[string]int) int {
+	if c, ok := index[OtherLabels]; ok {
+		return c
+	}
+	c := len(*labels)
+	*labels = append(*labels, OtherLabels)
+	index[OtherLabels] = c
+	return c
 }

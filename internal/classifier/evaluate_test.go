@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 
@@ -45,5 +46,37 @@ func TestEvaluateCountsUnknownLabelsAsErrors(t *testing.T) {
 	// log-loss, so it dominates the mean: at least −ln(1e-15)/3.
 	if c := r.Calibration; c == nil || c.LogLoss < -math.Log(1e-15)/3 || c.ECE <= 0 || c.ECE > 1 {
 		t.Errorf("calibration %+v: want the unseen label's loss counted", c)
+	}
+}
+
+// Unknown labels past maxUnknownLabels share one row, so a test file with a
+// label per row does not make the confusion matrix quadratic in its size.
+func TestEvaluateBoundsUnknownLabels(t *testing.T) {
+	var train []dataset.Example
+	for i, w := range []string{"piscine", "livre"} {
+		for j := range 5 {
+			train = append(train, dataset.Example{ID: w + string(rune('a'+j)), Title: w, Label: []string{"2583", "2705"}[i]})
+		}
+	}
+	m, err := Train(context.Background(), train, DefaultParams(), Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var test []dataset.Example
+	for i := range 3 * maxUnknownLabels {
+		test = append(test, dataset.Example{ID: fmt.Sprint(i), Title: "piscine", Label: fmt.Sprint("id-", i)})
+	}
+	r, err := Evaluate(m, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 + maxUnknownLabels + 1; len(r.Labels) != want || len(r.Confusion) != want || r.Labels[want-1] != OtherLabels {
+		t.Fatalf("%d labels (last %q), %d confusion rows; want %d ending with %q", len(r.Labels), r.Labels[len(r.Labels)-1], len(r.Confusion), want, OtherLabels)
+	}
+	if got := r.Confusion[len(r.Confusion)-1][0]; got != 2*maxUnknownLabels {
+		t.Errorf("the shared row holds %d rows predicted 2583, want %d", got, 2*maxUnknownLabels)
+	}
+	if r.Accuracy != 0 {
+		t.Errorf("accuracy %v, want 0", r.Accuracy)
 	}
 }

@@ -152,6 +152,7 @@ async function showVersion(n) {
     const add = (k, val) => lineage.append(el("dt", {}, k), el("dd", {}, val));
     add("workflow", v.workflow_id);
     add("code version", v.code_version);
+    if (v.feed) add("data feed", `${v.feed} version ${v.feed_version}`);
     add("data set", `${v.dataset_digest}${v.dataset ? ` (${v.dataset.rows} rows, ${v.dataset.classes} classes, ${v.dataset.rejected} rejected)` : ""}`);
     add("model file", v.artifact_key);
     add("params", JSON.stringify(v.params));

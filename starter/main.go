@@ -50,8 +50,8 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() + "; see --help" }
 func (e usageError) Unwrap() error { return e.err }
 
-// markUsageErrors makes the argument checks of c and its subcommands
-// return usageErrors. A command that only groups others shows its help, and
+// markUsageErrors makes the argument and required-flag checks of c and its
+// subcommands return usageErrors. A command that only groups others shows its help, and
 // refuses an unknown subcommand instead of showing help for it.
 func markUsageErrors(c *cobra.Command) {
 	if c.HasSubCommands() && !c.Runnable() {
@@ -65,6 +65,11 @@ func markUsageErrors(c *cobra.Command) {
 	} else if check := c.Args; check != nil {
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			// Cobra checks required flags after the arguments, as a plain
+			// error; checked here first, a missing one is a usage error too.
+			if err := cmd.ValidateRequiredFlags(); err != nil {
 				return usageError{err}
 			}
 			return nil

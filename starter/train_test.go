@@ -71,6 +71,7 @@ func TestUsageErrors(t *testing.T) {
 		{"train", "--holdout", "abc"},
 		{"models", "show"},
 		{"schedule", "describe", "a", "b"},
+		{"models", "promote", "3"}, // --reason is required
 	} {
 		_, err := run(t, args...)
 		var usage usageError

@@ -152,7 +152,7 @@ func StageShare(name string) int {
 // worker too, and a run queued behind others must not fail for it.
 const (
 	lightStageAttempts = 60   // about 55 minutes of retrying
-	heavyStageAttempts = 10   // each attempt trains from scratch
+	heavyStageAttempts = 30   // about 25 minutes; each attempt trains from scratch
 	failRunAttempts    = 1500 // about a day: a run must not stay "running"
 )
 

@@ -34,9 +34,14 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	registry := "ok"
-	if err := s.registry.Ping(ctx); err != nil {
+	switch err := s.registry.Ping(ctx); {
+	case err != nil:
 		registry = "unavailable"
-		s.log.WithError(err).Warn("api: readiness: the registry does not answer; predictions go on, model reloads and admin calls wait for it")
+		if !s.registryDown.Swap(true) {
+			s.log.WithError(err).Warn("api: readiness: the registry does not answer; predictions go on, model reloads and admin calls wait for it")
+		}
+	case s.registryDown.Swap(false):
+		s.log.Info("api: readiness: the registry answers again")
 	}
 	return writeJSON(w, http.StatusOK, struct {
 		Status   string   `json:"status"`

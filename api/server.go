@@ -112,6 +112,9 @@ type server struct {
 	// draining is set when shutdown begins, so /readyz fails and load
 	// balancers stop sending requests while in-flight ones finish.
 	draining atomic.Bool
+	// registryDown is what the last readiness probe found, so a registry
+	// outage is logged when it starts and ends, not on every probe.
+	registryDown atomic.Bool
 	// encoded caches the JSON fragments of the served model's labels.
 	encoded atomic.Pointer[encodedModel]
 	scratch sync.Pool // *scratch

@@ -162,13 +162,30 @@ func TestHealth(t *testing.T) {
 	}
 
 	// Predictions do not need the registry: still ready, and it says so.
+	// The outage is logged once when it starts and once when it ends, not
+	// on every probe.
+	h.logs.Reset()
 	h.reg.down = errors.New(errDownText)
-	w = h.do("GET", "/readyz", anonymous, "")
-	decodeBody(t, w, &ready)
-	if w.Code != 200 || ready.Registry != "unavailable" {
-		t.Fatalf("readyz with the registry down: %d %+v", w.Code, ready)
+	for range 3 {
+		w = h.do("GET", "/readyz", anonymous, "")
+		decodeBody(t, w, &ready)
+		if w.Code != 200 || ready.Registry != "unavailable" {
+			t.Fatalf("readyz with the registry down: %d %+v", w.Code, ready)
+		}
 	}
 	h.reg.down = nil
+	for range 2 {
+		h.do("GET", "/readyz", anonymous, "")
+	}
+	var levels []logrus.Level
+	for _, e := range h.logs.AllEntries() {
+		if strings.Contains(e.Message, "readiness") {
+			levels = append(levels, e.Level)
+		}
+	}
+	if !slices.Equal(levels, []logrus.Level{logrus.WarnLevel, logrus.InfoLevel}) {
+		t.Errorf("readiness logs over an outage: %v, want one warning then one info", levels)
+	}
 
 	h.models.set(nil)
 	msg := wantError(t, h.do("GET", "/readyz", anonymous, ""), http.StatusServiceUnavailable, codeNotReady)

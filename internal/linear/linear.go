@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -308,13 +309,14 @@ type solver struct {
 	alpha []float64
 	index []int32
 	pgMax float64 // shrinking threshold carried between solves
-	// blocks and order are shuffle's scratch.
+	// blocks, order and seen are shuffle's scratch.
 	blocks, order []int32
+	seen          []uint64
 }
 
 func newSolver(t *trainer) *solver {
 	n := t.x.Rows()
-	return &solver{t: t, w: make([]float32, t.x.Cols), alpha: make([]float64, n), index: make([]int32, n)}
+	return &solver{t: t, w: make([]float32, t.x.Cols), alpha: make([]float64, n), index: make([]int32, n), seen: make([]uint64, (n+63)/64)}
 }
 
 // class trains class c against the rest and writes its weights into m and
@@ -447,7 +449,7 @@ func (s *solver) shuffle(index []int32, rng *rand.Rand) {
 		}
 		return
 	}
-	slices.Sort(index)
+	s.sortRows(index)
 	n := (len(index) + b - 1) / b
 	s.blocks = s.blocks[:0]
 	for i := range n {
@@ -463,6 +465,24 @@ func (s *solver) shuffle(index []int32, rng *rand.Rand) {
 		s.order = append(s.order, index[lo:min(lo+b, len(index))]...)
 	}
 	copy(index, s.order)
+}
+
+// sortRows sorts index, distinct rows of the training matrix, through a
+// bitmap of the rows: it runs every epoch of every class, where a
+// comparison sort cost a seventh of fashion's training time.
+func (s *solver) sortRows(index []int32) {
+	for _, i := range index {
+		s.seen[i>>6] |= 1 << (i & 63)
+	}
+	k := 0
+	for w, word := range s.seen {
+		for word != 0 {
+			index[k] = int32(w<<6 | bits.TrailingZeros64(word))
+			k++
+			word &= word - 1
+		}
+		s.seen[w] = 0
+	}
 }
 
 // dot4 returns the dot product of the sparse row (idx, val) with w. Four

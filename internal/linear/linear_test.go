@@ -243,7 +243,7 @@ func TestShuffleIsASeededPermutation(t *testing.T) {
 			rows[i] = int32(i)
 		}
 		order := func(seed uint64) []int32 {
-			s := &solver{t: &trainer{block: block}}
+			s := &solver{t: &trainer{block: block}, seen: make([]uint64, (n+63)/64)}
 			index := slices.Clone(rows)
 			slices.Reverse(index) // shrinking leaves the active rows in any order
 			s.shuffle(index, rand.New(rand.NewPCG(seed, 0)))
@@ -258,6 +258,28 @@ func TestShuffleIsASeededPermutation(t *testing.T) {
 		}
 		if slices.Equal(order(2), a) {
 			t.Errorf("block %d: another seed gave the same order %v", block, a)
+		}
+	}
+}
+
+// sortRows sorts any subset of the rows, as a comparison sort would, and
+// leaves its bitmap clear for the next epoch.
+func TestSortRows(t *testing.T) {
+	const n = 1000
+	s := &solver{seen: make([]uint64, (n+63)/64)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []int{0, 1, 63, 64, 65, 500, n} {
+		index := make([]int32, 0, size)
+		for _, i := range rng.Perm(n)[:size] {
+			index = append(index, int32(i))
+		}
+		want := slices.Sorted(slices.Values(index))
+		s.sortRows(index)
+		if !slices.Equal(index, want) {
+			t.Errorf("%d rows: got %v, want %v", size, index, want)
+		}
+		if i := slices.IndexFunc(s.seen, func(w uint64) bool { return w != 0 }); i >= 0 {
+			t.Fatalf("%d rows: bitmap word %d left set", size, i)
 		}
 	}
 }

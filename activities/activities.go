@@ -79,15 +79,19 @@ func noModel(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrNoModel, nil)
 }
 
-// classify turns an error from the ML core or the store into a
-// non-retryable error when it is about the data, and leaves it retryable
-// otherwise (a store that is down may come back).
+// classify turns an error from the ML core, the store or the registry
+// into a non-retryable error when it is about the data or the request,
+// and leaves it retryable otherwise (a store or a database that is down
+// may come back).
 func classify(op string, err error) error {
 	switch {
 	case errors.Is(err, dataset.ErrBadData):
 		return badData("%s: %v", op, err)
 	case errors.Is(err, artifact.ErrNotFound), errors.Is(err, artifact.ErrCorrupt), errors.Is(err, artifact.ErrBadKey):
 		return badData("%s: %v", op, err)
+	case errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrInvalid), errors.Is(err, registry.ErrRunFinished):
+		// A record that is missing, refused or already final stays so.
+		return badParams("%s: %v", op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

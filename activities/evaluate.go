@@ -47,7 +47,7 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 	recorded := res.metrics()
 	recorded["holdout_rows"] = float64(len(holdout))
 	if err := a.Registry.RecordMetrics(ctx, in.RunID, recorded); err != nil {
-		return EvaluateResult{}, err
+		return EvaluateResult{}, classify("evaluate", err)
 	}
 	a.logger(ctx).WithFields(map[string]any{"weighted_f1": res.WeightedF1, "macro_f1": res.MacroF1, "log_loss": res.LogLoss, "ece": res.ECE, "report": ref.Key}).Info("model evaluated")
 	return res, nil
@@ -84,7 +84,7 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 		Signature: json.RawMessage(signatureJSON),
 	})
 	if err != nil {
-		return RegisterResult{}, err
+		return RegisterResult{}, classify("register", err)
 	}
 	res.Version = v.Version
 	pub := registry.Publication{
@@ -98,8 +98,10 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 		pub.Expected = &res.BaselineVersion
 	}
 	// The alias move and the run's success land together or not at all.
+	// Production having moved since the gate looked is a conflict worth
+	// retrying; a run already marked failed is not.
 	if _, err := a.Registry.Publish(ctx, pub); err != nil {
-		return RegisterResult{}, err
+		return RegisterResult{}, classify("register", err)
 	}
 	a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "version": v.Version, "alias": res.Alias, "reason": res.Reason}).Info("model registered")
 	return res, nil
@@ -119,8 +121,19 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 		return res, err
 	case prod.WorkflowID == run.ID && prod.WorkflowRunID == run.RunID:
 		// A retry after this run's version was promoted; the conditional
-		// move in Register is then a no-op.
+		// move in Register is then a no-op, and the move's record says why
+		// it was made.
 		res.Promoted, res.Alias, res.Reason = true, "production", "already production"
+		moves, err := a.Registry.AliasHistory(ctx, in.ModelName) // newest first
+		if err != nil {
+			return res, err
+		}
+		for _, mv := range moves {
+			if mv.Alias == registry.AliasProduction && mv.To == prod.Version && mv.Actor == workflowActor+run.ID {
+				res.Reason, res.BaselineVersion = mv.Reason, mv.From
+				break
+			}
+		}
 		return res, nil
 	}
 	if why, err := a.demotedByHand(ctx, in); err != nil {
@@ -278,14 +291,36 @@ func textKey(e dataset.Example) [sha256.Size]byte {
 	return sha256.Sum256([]byte(e.Title + "\x00" + e.Body))
 }
 
-// FailRun marks the registry run failed with the error that ended it.
+// FailRun marks the registry run failed with the error that ended it. A
+// run that Ingest recorded without the workflow learning its ID (Ingest was
+// cancelled, or its completion lost, after recording it) is found by the
+// workflow execution. A run that succeeded stays so: its model was
+// published before the workflow failed, by a cancel that came as Register
+// finished.
 func (a *Activities) FailRun(ctx context.Context, in FailRunInput) error {
-	if in.RunID == 0 {
-		return nil // the run failed before it was recorded
-	}
 	msg := in.Error
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}
-	return a.Registry.FinishRun(ctx, in.RunID, registry.RunFailed, msg)
+	id := in.RunID
+	if id == 0 {
+		wf := activity.GetInfo(ctx).WorkflowExecution
+		run, err := a.Registry.RunOfWorkflow(ctx, wf.ID, wf.RunID)
+		if errors.Is(err, registry.ErrNotFound) {
+			return nil // the run failed before it was recorded
+		}
+		if err != nil {
+			return fmt.Errorf("fail run: %w", err)
+		}
+		id = run.ID
+	}
+	err := a.Registry.FinishRun(ctx, id, registry.RunFailed, msg)
+	if errors.Is(err, registry.ErrRunFinished) {
+		a.logger(ctx).WithError(err).Warn("the run is recorded as finished; its record stands")
+		return nil
+	}
+	if err != nil {
+		return classify("fail run", err)
+	}
+	return nil
 }

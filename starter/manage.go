@@ -274,7 +274,7 @@ func newScheduleCmd() *cobra.Command {
 		fl.StringVar(&spec.Cron, "cron", "", "cron expression, e.g. '0 3 * * 1'")
 		fl.DurationVar(&spec.Every, "every", 0, "fixed interval, e.g. 24h")
 		fl.DurationVar(&spec.Jitter, "jitter", 0, "random delay up to this much")
-		fl.StringVar(&spec.Overlap, "overlap", "skip", "what to do when a run is still going")
+		fl.StringVar(&spec.Overlap, "overlap", "skip", "what to do when a run is still going: skip, buffer_one, buffer_all, cancel_other or allow_all")
 		fl.BoolVar(&spec.PauseOnFailure, "pause-on-failure", true, "pause the schedule when a run fails")
 		fl.BoolVar(&spec.Paused, "paused", false, "create it paused")
 		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule")

@@ -77,11 +77,16 @@ func randomSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-// startWorkers runs in-process workers on the harness's queues.
-func (h *harness) startWorkers(t *testing.T) {
+// startWorkers runs in-process workers on the harness's queues. Each
+// override registers on the main queue's worker after the real
+// activities, so it can stand in for one of them.
+func (h *harness) startWorkers(t *testing.T, overrides ...func(worker.Registry)) {
 	t.Helper()
 	main := worker.New(h.client, h.queue, worker.Options{})
 	workflows.RegisterMain(main, h.acts)
+	for _, o := range overrides {
+		o(main)
+	}
 	heavy := worker.New(h.client, h.training, worker.Options{MaxConcurrentActivityExecutionSize: 1})
 	workflows.RegisterTraining(heavy, h.acts)
 	require.NoError(t, main.Start())
@@ -335,6 +340,15 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 	history, err := h.reg.AliasHistory(ctx, h.model)
 	require.NoError(t, err)
 	require.Len(t, history, 1, "a second Register moves no alias")
+	require.Equal(t, r1.Reason, r2.Reason, "a second Register reports the first one's reason")
+
+	// A failure recorded after the run published (a cancel that came as
+	// Register finished) leaves the run succeeded, and is not retried.
+	var none1, none2 any
+	h.twice(t, "FailRun", activities.FailRunInput{RunID: ing1.RunID, Error: "canceled"}, &none1, &none2)
+	run, err := h.reg.Run(ctx, ing1.RunID)
+	require.NoError(t, err)
+	require.Equal(t, registry.RunSucceeded, run.Status)
 }
 
 // A history the current code records replays on it without a
@@ -357,7 +371,7 @@ func TestReplayOfALiveRun(t *testing.T) {
 		}
 		hist.Events = append(hist.Events, e)
 	}
-	require.Equal(t, 2, markers, "the version marker and the recorded default parameters")
+	require.Equal(t, 3, markers, "two version markers and the recorded default parameters")
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflow(workflows.TrainingPipeline)
 	require.NoError(t, r.ReplayWorkflowHistory(nil, hist))

@@ -18,8 +18,9 @@ type ScheduleSpec struct {
 	// Jitter delays each run by a random amount up to Jitter, so many
 	// schedules do not hit the cluster at the same instant.
 	Jitter time.Duration `json:"jitter,omitempty"`
-	// Overlap is skip (the default), buffer_one, buffer_all, cancel_other,
-	// terminate_other or allow_all.
+	// Overlap is skip (the default), buffer_one, buffer_all, cancel_other
+	// or allow_all. terminate_other is refused: a terminated run runs no
+	// more code, so it could not record its end in the registry.
 	Overlap string `json:"overlap,omitempty"`
 	// PauseOnFailure pauses the schedule when a run fails, so a broken data
 	// feed does not produce a failure every period.
@@ -31,20 +32,22 @@ type ScheduleSpec struct {
 }
 
 var overlapPolicies = map[string]enumspb.ScheduleOverlapPolicy{
-	"":                enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-	"skip":            enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-	"buffer_one":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
-	"buffer_all":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
-	"cancel_other":    enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
-	"terminate_other": enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER,
-	"allow_all":       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+	"":             enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	"skip":         enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	"buffer_one":   enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
+	"buffer_all":   enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
+	"cancel_other": enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
+	"allow_all":    enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
 }
 
 // OverlapPolicy parses an overlap policy name.
 func OverlapPolicy(name string) (enumspb.ScheduleOverlapPolicy, error) {
 	p, ok := overlapPolicies[strings.ToLower(name)]
+	if strings.EqualFold(name, "terminate_other") {
+		return 0, fmt.Errorf("overlap policy %q: a terminated run cannot mark itself failed in the registry, where it would stay running; use cancel_other", name)
+	}
 	if !ok {
-		return 0, fmt.Errorf("overlap policy %q: want skip, buffer_one, buffer_all, cancel_other, terminate_other or allow_all", name)
+		return 0, fmt.Errorf("overlap policy %q: want skip, buffer_one, buffer_all, cancel_other or allow_all", name)
 	}
 	return p, nil
 }

@@ -51,6 +51,7 @@ func TestScheduleSpecRejects(t *testing.T) {
 		"short cron":     {func(s *ScheduleSpec) { s.Cron = "0 3 *" }, "want 5 fields"},
 		"tiny interval":  {func(s *ScheduleSpec) { s.Cron, s.Every = "", time.Second }, "at least 1m"},
 		"bad overlap":    {func(s *ScheduleSpec) { s.Overlap = "sometimes" }, "overlap policy"},
+		"terminate":      {func(s *ScheduleSpec) { s.Overlap = "terminate_other" }, "use cancel_other"},
 		"no queue":       {func(s *ScheduleSpec) { s.TaskQueue = "" }, "task queue is empty"},
 		"no input":       {func(s *ScheduleSpec) { s.Training.Source = activities.Source{} }, "no input given"},
 		"negative":       {func(s *ScheduleSpec) { s.Jitter = -time.Second }, "negative jitter"},

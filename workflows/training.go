@@ -173,6 +173,11 @@ func stageRetry(maxAttempts int32) *temporal.RetryPolicy {
 // without the record.
 const recordDefaultParams = "record-default-params"
 
+// recordEveryFailureChange is the change ID of recording a failed Ingest
+// and of waiting for a cancelled stage to stop before recording the
+// failure.
+const recordEveryFailureChange = "record-every-failure"
+
 // TrainingPipeline trains, evaluates and registers a model:
 // ingest → features → train → evaluate → register, after resolving the
 // latest version of a data feed when it is given one. A failure in any stage
@@ -202,20 +207,31 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		trainingQueue = workflow.GetInfo(ctx).TaskQueueName
 	}
 
+	// A cancelled run waits for the stage under way to stop before it
+	// records the failure, so the record cannot race the stage's own
+	// writes: a Register that published meanwhile leaves a succeeded run,
+	// and one that did not leaves a failed run and no version. A failed
+	// Ingest is recorded too, since it may have recorded the run before
+	// it failed.
+	recordEveryFailure := workflow.GetVersion(ctx, recordEveryFailureChange, workflow.DefaultVersion, 1) == 1
 	light := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         stageRetry(lightStageAttempts),
+		WaitForCancellation: recordEveryFailure,
 	})
 	heavy := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           trainingQueue,
 		StartToCloseTimeout: 2 * time.Hour,
-		// Heavy stages heartbeat every second, so a dead worker is noticed
-		// within seconds and the stage is retried on another one.
-		HeartbeatTimeout: 5 * time.Second,
+		// A dead worker is noticed within this and the stage retried on
+		// another one. Heavy stages beat every second, but the SDK sends at
+		// most one beat per 80% of the timeout, and a worker whose cores
+		// are all busy training needs room to be late.
+		HeartbeatTimeout: 20 * time.Second,
 		// Bounded, since every attempt trains from scratch and a worker
 		// killed for memory would be killed again.
-		RetryPolicy: stageRetry(heavyStageAttempts),
+		RetryPolicy:         stageRetry(heavyStageAttempts),
+		WaitForCancellation: recordEveryFailure,
 	})
 
 	var a *activities.Activities
@@ -252,7 +268,27 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		ingest.Source, ingest.Feed, ingest.FeedVersion = rf.Source, rf.Feed, rf.Version
 	}
 	var ing activities.IngestResult
+	// fail records the failure on the registry run, then fails the
+	// workflow with the original error: a failed run never looks
+	// successful. Before Ingest returns, the run's ID is unknown and
+	// FailRun finds it by the workflow execution.
+	fail := func(err error) (TrainingResult, error) {
+		dctx, _ := workflow.NewDisconnectedContext(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Minute,
+			// A run left "running" in the registry would never be
+			// corrected, so outlast any outage of the registry.
+			RetryPolicy: stageRetry(failRunAttempts),
+		}))
+		progress.Stage = "failed"
+		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error()}).Get(dctx, nil); ferr != nil {
+			log.Error("recording the failed run", "Error", ferr)
+		}
+		return res, err
+	}
 	if err := stage(0, light, a.Ingest, ingest, &ing); err != nil {
+		if recordEveryFailure {
+			return fail(err)
+		}
 		return res, err
 	}
 	res.Dataset, res.DatasetDigest = ing, ing.DatasetDigest
@@ -286,19 +322,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		return nil
 	}()
 	if err != nil {
-		// Record the failure on the registry run, then fail the workflow
-		// with the original error: a failed run never looks successful.
-		dctx, _ := workflow.NewDisconnectedContext(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: time.Minute,
-			// A run left "running" in the registry would never be
-			// corrected, so outlast any outage of the registry.
-			RetryPolicy: stageRetry(failRunAttempts),
-		}))
-		progress.Stage = "failed"
-		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error()}).Get(dctx, nil); ferr != nil {
-			log.Error("recording the failed run", "Error", ferr)
-		}
-		return res, err
+		return fail(err)
 	}
 	progress.Stage, progress.Percent = "done", 100
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s v%d: weighted F1 %.4f, %s (%s)", p.ModelName, res.Version, res.Evaluation.WeightedF1, res.Alias, res.Reason))

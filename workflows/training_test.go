@@ -141,9 +141,12 @@ func (s *pipelineSuite) TestFailsWhenTheRegistryStaysDown() {
 	s.Greater(s.env.Now().Sub(start), 50*time.Minute)
 }
 
+// Bad data fails the run at once. The failure is recorded too, with no
+// run ID: FailRun finds the run if Ingest recorded one.
 func (s *pipelineSuite) TestBadDataFailsWithoutRetry() {
 	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).
 		Return(activities.IngestResult{}, temporal.NewNonRetryableApplicationError("ingest: no usable rows", activities.ErrBadData, nil)).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool { return in.RunID == 0 })).Return(nil).Once()
 	s.env.ExecuteWorkflow(TrainingPipeline, params())
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)

@@ -25,7 +25,7 @@
 //     existing run; it only fills in fields the first call left empty.
 //   - RecordMetrics upserts by (run, metric name).
 //   - FinishRun may be repeated with the same status; finishing a run again
-//     with another status is ErrConflict.
+//     with another status is ErrRunFinished, an ErrConflict.
 //   - CreateVersion is keyed by (model, workflow ID, workflow run ID) and
 //     returns the version that workflow execution already registered.
 //     Version numbers start at 1 and grow by one per model, also under

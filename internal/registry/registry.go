@@ -30,6 +30,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid: the input is malformed.
 	ErrInvalid = errors.New("invalid input")
+	// ErrRunFinished: the run already finished with another status. It
+	// wraps ErrConflict.
+	ErrRunFinished = fmt.Errorf("run already finished: %w", ErrConflict)
 )
 
 // pingTimeout bounds the first connection when the caller's context has no

@@ -274,8 +274,14 @@ func TestRunLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := r.FinishRun(ctx, first.ID, RunFailed, "boom"); !errors.Is(err, ErrConflict) {
-		t.Errorf("finishing a succeeded run as failed: err = %v, want ErrConflict", err)
+	if err := r.FinishRun(ctx, first.ID, RunFailed, "boom"); !errors.Is(err, ErrRunFinished) || !errors.Is(err, ErrConflict) {
+		t.Errorf("finishing a succeeded run as failed: err = %v, want ErrRunFinished, an ErrConflict", err)
+	}
+	if got, err := r.RunOfWorkflow(ctx, "wf", "r1"); err != nil || got.ID != first.ID || got.Status != RunSucceeded {
+		t.Errorf("RunOfWorkflow(wf, r1) = %+v, %v; want run %d, succeeded", got, err, first.ID)
+	}
+	if _, err := r.RunOfWorkflow(ctx, "wf", "r9"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RunOfWorkflow of an execution without a run: err = %v, want ErrNotFound", err)
 	}
 	if err := r.FinishRun(ctx, 1<<40, RunFailed, "boom"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown run: err = %v, want ErrNotFound", err)

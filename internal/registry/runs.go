@@ -167,7 +167,7 @@ func finishRun(ctx context.Context, db execQuerier, runID int64, status RunStatu
 	case err != nil:
 		return fmt.Errorf("finish run %d: %w", runID, err)
 	case RunStatus(cur) != status:
-		return fmt.Errorf("finish run %d as %s: it already finished as %s: %w", runID, status, cur, ErrConflict)
+		return fmt.Errorf("finish run %d as %s: it finished as %s: %w", runID, status, cur, ErrRunFinished)
 	}
 	return nil
 }
@@ -218,6 +218,20 @@ func (r *Registry) Run(ctx context.Context, id int64) (Run, error) {
 		return Run{}, fmt.Errorf("registry: run %d: %w", id, err)
 	}
 	return runs[0], nil
+}
+
+// RunOfWorkflow returns the run StartRun recorded for a workflow execution,
+// without its metrics.
+func (r *Registry) RunOfWorkflow(ctx context.Context, workflowID, workflowRunID string) (Run, error) {
+	run, err := scanRun(r.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE workflow_id = $1 AND workflow_run_id = $2`, workflowID, workflowRunID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("registry: run of workflow %s/%s: %w", workflowID, workflowRunID, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("registry: run of workflow %s/%s: %w", workflowID, workflowRunID, err)
+	}
+	return run, nil
 }
 
 // Runs returns the model's most recent runs with their metrics, newest

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
@@ -27,6 +28,10 @@ func (s Source) Validate() error {
 		return errors.New("source: text_cols and label_col are for csv_key: the raw files' columns are fixed")
 	case generic && (len(s.TextCols) == 0 || s.LabelCol == ""):
 		return errors.New("source: csv input needs text_cols and label_col")
+	case generic:
+		if err := dataset.CheckColumns(s.TextCols, s.LabelCol, ""); err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
 	case !raw && !generic:
 		return errors.New("source: no input given (feed, x_key and y_key, or csv_key)")
 	}

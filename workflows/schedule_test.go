@@ -78,6 +78,8 @@ func TestTrainingParamsValidate(t *testing.T) {
 		"rejects":   {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y"}, MaxRejectFraction: -1}, "max_reject_fraction"},
 		"only Y":    {TrainingParams{ModelName: "m", Source: activities.Source{YKey: "y"}}, "both x_key and y_key"},
 		"generic":   {TrainingParams{ModelName: "m", Source: activities.Source{CSVKey: "c", TextCols: []string{"t"}, LabelCol: "l"}}, ""},
+		"leak":      {TrainingParams{ModelName: "m", Source: activities.Source{CSVKey: "c", TextCols: []string{"t", "l"}, LabelCol: "l"}}, `source: column "l" is given as both text and label`},
+		"twice":     {TrainingParams{ModelName: "m", Source: activities.Source{CSVKey: "c", TextCols: []string{"t", "t"}, LabelCol: "l"}}, `text column "t" is given twice`},
 		"raw input": {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y"}}, ""},
 		"feed":      {TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue"}}, ""},
 		"raw+cols":  {TrainingParams{ModelName: "m", Source: activities.Source{XKey: "x", YKey: "y", LabelCol: "l"}}, "for csv_key"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -205,8 +206,8 @@ func readY(y io.Reader, v *validator) (map[string]*yEntry, error) {
 // data. A row is rejected as KindEmptyText when all its text columns are
 // empty. Errors are as for ReadRaw.
 func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Dataset, error) {
-	if len(textCols) == 0 {
-		return nil, errors.New("dataset: no text columns given")
+	if err := CheckColumns(textCols, labelCol, opts.IDColumn); err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	v := newValidator(opts)
 	src := newSource(r, "CSV")
@@ -219,10 +220,14 @@ func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Da
 		want = append(want, labelCol)
 	}
 	idCol, hasID := opts.IDColumn, opts.IDColumn != ""
-	if !hasID {
-		if c := indexColumn(header); c != "" || hasColumn(header, "") {
-			idCol, hasID = c, true
-		}
+	if !hasID && (header[0] == "" || header[0] == "Unnamed: 0") {
+		// The row index pandas writes first; an unnamed column elsewhere
+		// (a header's trailing comma, a blank-headed notes column) is
+		// not an ID.
+		idCol, hasID = header[0], true
+	}
+	if hasID && slices.Contains(want, idCol) {
+		return nil, fmt.Errorf("dataset: column %s is the ID column and cannot also be text or label: %w", quoteCol(idCol), ErrBadData)
 	}
 	if hasID {
 		want = append(want, idCol)
@@ -500,6 +505,32 @@ func (s *source) read() *record {
 		line, _ := s.r.FieldPos(0)
 		return &record{err: fmt.Errorf("dataset: read %s after line %d: %w", s.name, line, err)}
 	}
+}
+
+// CheckColumns reports whether the columns given to ReadCSV name each
+// column once, for one part: a label column read as text would put the answer among the
+// features, and a text column given twice would count twice. idCol may
+// be "" (none given).
+func CheckColumns(textCols []string, labelCol, idCol string) error {
+	if len(textCols) == 0 {
+		return errors.New("no text columns given")
+	}
+	for i, c := range textCols {
+		switch {
+		case c == "":
+			return fmt.Errorf("text column %d of %d has an empty name", i+1, len(textCols))
+		case slices.Contains(textCols[:i], c):
+			return fmt.Errorf("text column %s is given twice", quoteCol(c))
+		case c == labelCol:
+			return fmt.Errorf("column %s is given as both text and label: the model would read the answer", quoteCol(c))
+		case c == idCol:
+			return fmt.Errorf("column %s is given as both text and ID", quoteCol(c))
+		}
+	}
+	if labelCol != "" && labelCol == idCol {
+		return fmt.Errorf("column %s is given as both label and ID", quoteCol(labelCol))
+	}
+	return nil
 }
 
 // indexColumn returns the name of the row-index column written by pandas:

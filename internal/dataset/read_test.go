@@ -353,6 +353,21 @@ func TestReadCSVIDColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertExamples(t, d.Examples, []Example{{ID: "A1", Title: "a"}, {ID: "B2", Title: "b"}})
+	// An unnamed column that is not the first (a header's trailing comma)
+	// is not an ID: rows are numbered.
+	d, err = ReadCSV(strings.NewReader("text,label,\na,x,\nb,y,\n"), []string{"text"}, "label", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Examples) != 2 || !d.RowIDs {
+		t.Errorf("trailing unnamed column: d = %+v, want 2 examples with row numbers as IDs", d)
+	}
+	// pandas' "Unnamed: 0" first is the index.
+	d, err = ReadCSV(strings.NewReader("Unnamed: 0,text,label\n5,a,x\n6,b,y\n"), []string{"text"}, "label", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertExamples(t, d.Examples, []Example{{ID: "5", Title: "a", Label: "x"}, {ID: "6", Title: "b", Label: "y"}})
 	// A missing explicit ID column is a schema error.
 	_, err = ReadCSV(strings.NewReader("text\na\n"), []string{"text"}, "", Options{IDColumn: "sku"})
 	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), `missing column(s) "sku"`) {
@@ -364,6 +379,29 @@ func TestReadCSVErrors(t *testing.T) {
 	_, err := ReadCSV(strings.NewReader("text,label\na,b\n"), nil, "label", Options{})
 	if err == nil || errors.Is(err, ErrBadData) {
 		t.Errorf("no text columns: err = %v, want a usage error", err)
+	}
+	// Each column plays one part: a label read as text would leak the
+	// answer into the features.
+	for _, tc := range []struct {
+		text  []string
+		label string
+		opts  Options
+		want  string
+	}{
+		{[]string{"text", "label"}, "label", Options{}, `column "label" is given as both text and label`},
+		{[]string{"text", "text"}, "label", Options{}, `text column "text" is given twice`},
+		{[]string{"text", ""}, "label", Options{}, "text column 2 of 2 has an empty name"},
+		{[]string{"text"}, "label", Options{IDColumn: "text"}, `column "text" is given as both text and ID`},
+		{[]string{"text"}, "label", Options{IDColumn: "label"}, `column "label" is given as both label and ID`},
+	} {
+		_, err = ReadCSV(strings.NewReader("text,label\na,b\n"), tc.text, tc.label, tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("columns %q, label %q, %+v: err = %v, want %q", tc.text, tc.label, tc.opts, err, tc.want)
+		}
+	}
+	_, err = ReadCSV(strings.NewReader("Unnamed: 0,label\na,b\n"), []string{"Unnamed: 0"}, "label", Options{})
+	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "is the ID column") {
+		t.Errorf("index column as text: err = %v", err)
 	}
 	_, err = ReadCSV(strings.NewReader("text,label\na,b\n"), []string{"title", "text"}, "category", Options{})
 	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), `missing column(s) "title", "category"`) {

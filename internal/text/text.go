@@ -69,6 +69,11 @@ func appendHTML(dst []byte, s string) []byte {
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
+			// A '<' that opens no tag before the end ("M8<M10 inox") is
+			// text, which the tokenizer hands back unparsed.
+			if raw := z.Raw(); len(raw) > 0 && !skip {
+				dst = appendFolded(dst, html.UnescapeString(string(raw)))
+			}
 			return dst
 		case html.TextToken:
 			if !skip {

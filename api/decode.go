@@ -31,7 +31,10 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([
 			if errors.As(err, &mbe) {
 				return b, tooLargeBody(mbe.Limit)
 			}
-			return b, badRequest("reading the request body: %v", err)
+			if e := clientReadError(r, err, "the request body", readTimeout); e != nil {
+				return b, e
+			}
+			return b, badRequest("the request body could not be read")
 		}
 	}
 }

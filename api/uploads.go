@@ -60,17 +60,29 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principa
 // uploadReadError explains why the body of an upload could not be read.
 func uploadReadError(r *http.Request, err error) error {
 	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
+	if errors.As(err, &mbe) {
 		return tooLargeUpload(mbe.Limit)
+	}
+	if e := clientReadError(r, err, "the upload", uploadTimeout); e != nil {
+		return e
+	}
+	return err // the temporary file: our side
+}
+
+// clientReadError explains a failure to read the body named what that
+// lies with the client, or returns nil: a deadline is 408, a client gone
+// is answered as context.Canceled, and a body cut short is 400. Network
+// errors are not quoted, since they name the server's addresses.
+func clientReadError(r *http.Request, err error, what string, limit time.Duration) error {
+	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return errorf(http.StatusRequestTimeout, codeTimeout, "the upload took longer than %v", uploadTimeout)
+		return errorf(http.StatusRequestTimeout, codeTimeout, "%s took longer than %v to arrive", what, limit)
 	case r.Context().Err() != nil:
 		return context.Canceled // the client went away; answered as such
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("the upload ended before its Content-Length")
+		return badRequest("%s ended before its Content-Length", what)
 	}
-	return err // the temporary file: our side
+	return nil
 }
 
 func tooLargeUpload(limit int64) *apiError {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -102,5 +103,41 @@ func TestSlowUploadOutlivesTheServerDeadlines(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("a slow upload: %d", resp.StatusCode)
+	}
+}
+
+// A request body that stops arriving gets 408, and the message quotes no
+// network error, which would name the server's addresses.
+func TestSlowBodyIsATimeout(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewUnstartedServer(h.h)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		fmt.Fprint(pw, `{"designation": "chai`)
+		// Then nothing, past the read deadline.
+	}()
+	req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/v1/predict", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(adminUser, adminPass)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("a stalled body: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if e := body.Error; resp.StatusCode != http.StatusRequestTimeout || e.Code != codeTimeout || e.Message == "" || strings.Contains(e.Message, "127.0.0.1") {
+		t.Errorf("a stalled body: %d %+v; want 408 %s without addresses", resp.StatusCode, body.Error, codeTimeout)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
@@ -155,7 +156,7 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 	if err != nil {
 		return res, err
 	}
-	rows, note, err := a.unseenBy(ctx, prod, in.DatasetDigest, holdout)
+	rows, note, err := a.unseenBy(ctx, "production's", prod.DatasetDigest, in.DatasetDigest, holdout)
 	if err != nil {
 		return res, err
 	}
@@ -165,13 +166,13 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 		res.Reason = fmt.Sprintf("production v%d was trained on every holdout row, so the two cannot be compared; promote by hand if wanted", prod.Version)
 		return res, nil
 	}
+	cand, err := a.loadModel(ctx, in.Model.Key)
+	if err != nil {
+		return res, err
+	}
 	candidateF1 := in.Evaluation.WeightedF1
 	if len(rows) < len(holdout) {
 		// The candidate's figure must come from the same rows.
-		cand, err := a.loadModel(ctx, in.Model.Key)
-		if err != nil {
-			return res, err
-		}
 		rep, err := classifier.Evaluate(cand, rows)
 		if err != nil {
 			return res, fmt.Errorf("evaluate the candidate: %w", err)
@@ -188,6 +189,14 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 		res.Promoted, res.Alias = true, "production"
 		res.Reason = fmt.Sprintf("weighted F1 %.4f beats production v%d (%.4f) by %.4f > margin %.4f",
 			candidateF1, prod.Version, base.WeightedF1, delta, in.Gate.Margin)
+		why, err := a.regression(ctx, in, prod, m, cand)
+		if err != nil {
+			return res, err
+		}
+		if why != "" {
+			res.Promoted, res.Alias = false, "challenger"
+			res.Reason += ", but " + why + "; promote it by hand if that is intended"
+		}
 	} else {
 		res.Alias = "challenger"
 		res.Reason = fmt.Sprintf("weighted F1 %.4f vs production v%d (%.4f): gain %.4f not above margin %.4f",
@@ -195,6 +204,77 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 	}
 	res.Reason += note
 	return res, nil
+}
+
+// maxHoldoutDrop is how much lower than production's a candidate's
+// weighted F1 on production's own holdout may be for it to be promoted
+// automatically. It catches data that is not what production learnt from
+// (another catalogue trained under the model's name, synthetic demo data),
+// not drift: a gap this wide is far beyond the noise of a few hundred rows.
+const maxHoldoutDrop = 0.02
+
+// regression reports why a candidate that beats production on its own
+// holdout must not replace it automatically all the same, or "": it does
+// not know every label production knows (an export that lost categories),
+// or it does far worse on the holdout production was evaluated on.
+func (a *Activities) regression(ctx context.Context, in RegisterInput, prod registry.Version, prodModel, cand *model.Model) (string, error) {
+	known := make(map[string]bool, len(cand.Labels))
+	for _, l := range cand.Labels {
+		known[l.Code] = true
+	}
+	var missing []string
+	for _, l := range prodModel.Labels {
+		if !known[l.Code] {
+			missing = append(missing, l.Code)
+		}
+	}
+	if len(missing) > 0 {
+		shown := missing[:min(len(missing), 5)]
+		more := ""
+		if len(missing) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+		}
+		return fmt.Sprintf("it does not know %d of production v%d's %d labels (%s%s)",
+			len(missing), prod.Version, len(prodModel.Labels), strings.Join(shown, ", "), more), nil
+	}
+	if prod.DatasetDigest == in.DatasetDigest {
+		return "", nil // production's holdout is the one just compared on
+	}
+	ds, err := a.Registry.Dataset(ctx, prod.DatasetDigest)
+	if errors.Is(err, registry.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	data, err := a.Store.Get(ctx, ds.HoldoutKey)
+	if errors.Is(err, artifact.ErrNotFound) {
+		return "", nil // nothing left to check against
+	}
+	if err != nil {
+		return "", classify("read production's holdout", err)
+	}
+	old, err := dataset.ReadSnapshot(bytes.NewReader(data))
+	if err != nil {
+		return "", classify("read production's holdout "+ds.HoldoutKey, err)
+	}
+	rows, _, err := a.unseenBy(ctx, "the candidate's", in.DatasetDigest, prod.DatasetDigest, old)
+	if err != nil || len(rows) == 0 {
+		return "", err
+	}
+	c, err := classifier.Evaluate(cand, rows)
+	if err != nil {
+		return "", fmt.Errorf("evaluate the candidate on production's holdout: %w", err)
+	}
+	p, err := classifier.Evaluate(prodModel, rows)
+	if err != nil {
+		return "", fmt.Errorf("evaluate production model v%d on its holdout: %w", prod.Version, err)
+	}
+	if c.WeightedF1 < p.WeightedF1-maxHoldoutDrop {
+		return fmt.Sprintf("on the %d rows of production v%d's own holdout it scores %.4f against production's %.4f, more than %.2f lower: the data may not be what production learnt from",
+			len(rows), prod.Version, c.WeightedF1, p.WeightedF1, maxHoldoutDrop), nil
+	}
+	return "", nil
 }
 
 // workflowActor starts the actor of the alias moves the pipeline makes;
@@ -248,27 +328,27 @@ func (a *Activities) demotedByHand(ctx context.Context, in RegisterInput) (strin
 // holdout fraction changed, a one-example label grew) since production's
 // snapshot. A training snapshot that is gone from the bucket or the
 // registry cannot be checked; the note says so.
-func (a *Activities) unseenBy(ctx context.Context, prod registry.Version, digest string, holdout []dataset.Example) ([]dataset.Example, string, error) {
-	if prod.DatasetDigest == digest {
+func (a *Activities) unseenBy(ctx context.Context, whose, trainedOn, digest string, holdout []dataset.Example) ([]dataset.Example, string, error) {
+	if trainedOn == digest {
 		return holdout, "", nil // one snapshot: its parts are disjoint
 	}
-	ds, err := a.Registry.Dataset(ctx, prod.DatasetDigest)
+	ds, err := a.Registry.Dataset(ctx, trainedOn)
 	if errors.Is(err, registry.ErrNotFound) {
-		return holdout, fmt.Sprintf("; production's dataset %s is not in the registry, so rows it was trained on could not be left out", prod.DatasetDigest), nil
+		return holdout, fmt.Sprintf("; %s dataset %s is not in the registry, so rows it was trained on could not be left out", whose, trainedOn), nil
 	}
 	if err != nil {
 		return nil, "", err
 	}
 	data, err := a.Store.Get(ctx, ds.TrainKey)
 	if errors.Is(err, artifact.ErrNotFound) {
-		return holdout, fmt.Sprintf("; production's training snapshot %s is gone, so rows it was trained on could not be left out", ds.TrainKey), nil
+		return holdout, fmt.Sprintf("; %s training snapshot %s is gone, so rows it was trained on could not be left out", whose, ds.TrainKey), nil
 	}
 	if err != nil {
-		return nil, "", classify("read production's training snapshot", err)
+		return nil, "", classify("read "+whose+" training snapshot", err)
 	}
 	train, err := dataset.ReadSnapshot(bytes.NewReader(data))
 	if err != nil {
-		return nil, "", classify("read production's training snapshot "+ds.TrainKey, err)
+		return nil, "", classify("read "+whose+" training snapshot "+ds.TrainKey, err)
 	}
 	seen := make(map[[sha256.Size]byte]struct{}, len(train))
 	for _, e := range train {

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"testing"
 	"time"
 
@@ -13,8 +14,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/demodata"
+	"github.com/prodcat/prodcat/internal/taxonomy"
 	"github.com/prodcat/prodcat/workflows"
 )
 
@@ -129,4 +133,69 @@ func TestFailedGateLeavesNoVersion(t *testing.T) {
 	versions, err := h.reg.Versions(ctx, h.model)
 	require.NoError(t, err)
 	require.Len(t, versions, 1, "the failed run registered no version")
+}
+
+// uploadRelabelled puts a generated demo catalogue in the bucket as a
+// generic CSV, with each label mapped through relabel; rows it answers
+// false for are left out.
+func (h *harness) uploadRelabelled(t *testing.T, ctx context.Context, rowsPerClass int, seed uint64, relabel func(code string) (string, bool)) activities.Source {
+	t.Helper()
+	var x, y bytes.Buffer
+	require.NoError(t, demodata.Write(&x, &y, rowsPerClass, seed))
+	xs, err := csv.NewReader(&x).ReadAll()
+	require.NoError(t, err)
+	ys, err := csv.NewReader(&y).ReadAll()
+	require.NoError(t, err)
+	var out bytes.Buffer
+	w := csv.NewWriter(&out)
+	require.NoError(t, w.Write([]string{"title", "description", "label"}))
+	for i := 1; i < len(xs); i++ {
+		if label, ok := relabel(ys[i][1]); ok {
+			require.NoError(t, w.Write([]string{xs[i][1], xs[i][2], label}))
+		}
+	}
+	w.Flush()
+	require.NoError(t, w.Error())
+	ref, err := h.store.Put(ctx, artifact.Raw, out.Bytes(), ".csv", "text/csv")
+	require.NoError(t, err)
+	return activities.Source{CSVKey: ref.Key, TextCols: []string{"title", "description"}, LabelCol: "label"}
+}
+
+// A candidate that beats production on its own holdout is still not
+// promoted automatically when it knows fewer labels than production (an
+// export that lost categories) or does far worse on production's own
+// holdout (another data set trained under the model's name).
+func TestGateRefusesNarrowerOrForeignModels(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// Production learnt from few rows, so a candidate has room to beat it.
+	first, _ := h.train(t, ctx, workflows.TrainingParams{Source: h.uploadDemo(t, ctx, 3, 7)})
+	require.True(t, first.Promoted, first.Reason)
+	anyGain := activities.Gate{Margin: 0, Floor: 0.5}
+
+	three := map[string]bool{"10": true, "2583": true, "1560": true}
+	narrow, _ := h.train(t, ctx, workflows.TrainingParams{Gate: anyGain, GateSet: true,
+		Source: h.uploadRelabelled(t, ctx, 30, 8, func(c string) (string, bool) { return c, three[c] })})
+	require.False(t, narrow.Promoted, narrow.Reason)
+	require.Equal(t, "challenger", narrow.Alias)
+	require.Contains(t, narrow.Reason, "does not know 24 of production v1's 27 labels")
+
+	// Every label moved to the next code: the same labels, other meanings.
+	codes := taxonomy.Codes()
+	next := map[string]string{}
+	for i, c := range codes {
+		next[c] = codes[(i+1)%len(codes)]
+	}
+	foreign, _ := h.train(t, ctx, workflows.TrainingParams{Gate: anyGain, GateSet: true,
+		Source: h.uploadRelabelled(t, ctx, 12, 9, func(c string) (string, bool) { return next[c], true })})
+	require.Greater(t, foreign.Gate.CandidateF1, foreign.Gate.BaselineF1, "it beats production on its own holdout")
+	require.False(t, foreign.Promoted, foreign.Reason)
+	require.Contains(t, foreign.Reason, "of production v1's own holdout")
+
+	prod, err := h.reg.Alias(ctx, h.model, "production")
+	require.NoError(t, err)
+	require.Equal(t, first.Version, prod.Version)
+	t.Logf("narrow: %s\nforeign: %s", narrow.Reason, foreign.Reason)
 }

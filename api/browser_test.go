@@ -185,13 +185,32 @@ func TestBrowserDemo(t *testing.T) {
 		t.Errorf("feed choice (value, x key disabled, options) = %q, %v; want %s, true, 2", chosen, err, feed)
 	}
 
+	// Two alias moves sent at once, as a double click sends them: one is
+	// made, and production ends where the first put it.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`Promise.all([promote(3), promote(2)])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := chromedp.Run(ctx, chromedp.Poll[[]string](`document.querySelectorAll("#history tbody tr").length >= 2 &&
+		[...document.querySelectorAll("#aliases .alias")].map(e => e.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod, err := live.reg.Alias(context.Background(), live.cfg.ModelName, "production"); err != nil || prod.Version != 3 {
+		t.Errorf("after two promotions at once production is %+v, %v; want v3 (aliases shown: %q)", prod.Version, err, moved)
+	}
+	if h, err := live.reg.AliasHistory(context.Background(), live.cfg.ModelName); err != nil || len(h) != 2 {
+		t.Errorf("alias history after two promotions at once: %d moves, %v; want 2", len(h), err)
+	}
+
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Kept after the test, for people to look at.
-	dir, err := os.MkdirTemp("", "prodcat-browser-")
-	if err != nil {
+	// Kept after the test, for people to look at, in one place that each
+	// run overwrites.
+	dir := filepath.Join(os.TempDir(), "prodcat-browser")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "demo.png")

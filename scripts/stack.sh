@@ -25,6 +25,17 @@ tools="${PRODCAT_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/prodcat/tools}"
 temporal_version=v1.5.1
 minio_version=v0.0.0-20260212201848-7aac2a2c5b7c
 
+# Addresses and credentials a previous `up` recorded stand unless the
+# environment gives others, so `status`, `down` and the tasks find the
+# stack where it was started. DATABASE_URL is left to up_postgres.
+if [ -f "$envfile" ]; then
+	while IFS='=' read -r key value; do
+		case $key in
+		TEMPORAL_ADDRESS | TEMPORAL_UI_URL | S3_*) [ -n "${!key+set}" ] || export "$key=$value" ;;
+		esac
+	done <"$envfile"
+fi
+
 temporal_addr="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
 ui_url="${TEMPORAL_UI_URL:-http://127.0.0.1:8233}"
 temporal_ui_port=${ui_url##*:}
@@ -241,8 +252,15 @@ up_postgres() {
 	write_env "postgres://prodcat:prodcat@127.0.0.1:$port/prodcat?sslmode=disable"
 }
 
+# write_env records where the stack answers, for the tasks, the scripts and
+# a shell (set -a; . .data/stack.env; set +a).
 write_env() {
-	printf 'DATABASE_URL=%s\n' "$1" >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"
+	{
+		printf 'DATABASE_URL=%s\n' "$1"
+		printf 'TEMPORAL_ADDRESS=%s\nTEMPORAL_UI_URL=%s\n' "$temporal_addr" "$ui_url"
+		printf 'S3_ENDPOINT=%s\nS3_ACCESS_KEY=%s\nS3_SECRET_KEY=%s\nS3_BUCKET=%s\nS3_REGION=%s\n' \
+			"$s3_endpoint" "$s3_access" "$s3_secret" "$s3_bucket" "$s3_region"
+	} >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"
 }
 
 cmd_up() {

@@ -7,6 +7,10 @@
 const $ = (sel) => document.querySelector(sel);
 const modelName = document.body.dataset.model;
 let role = "";
+// shownProduction is the version production pointed at when the registry
+// was last shown (0: not set); moving is set while an alias move is sent.
+let shownProduction = 0;
+let moving = false;
 
 function el(tag, props, ...children) {
   const e = document.createElement(tag);
@@ -120,6 +124,7 @@ async function loadRegistry() {
     $("#aliases").replaceChildren(el("p", { className: "muted" }, e.message));
     return;
   }
+  shownProduction = m.aliases.production || 0;
   $("#aliases").replaceChildren(...Object.entries(m.aliases).map(([a, v]) =>
     el("span", { className: "alias" }, `${a} → v${v}`)));
   const rows = m.versions.map((v) => {
@@ -198,24 +203,31 @@ function heatmap(labels, m) {
   return table;
 }
 
-async function promote(version) {
-  const reason = $("#alias-reason").value.trim() || `promoted v${version} from the demo page`;
+// moveProduction sends one alias move at a time, on condition that
+// production still points where the page showed it: a double click, or
+// someone else's move since, is refused instead of undoing the first move.
+async function moveProduction(body) {
+  if (moving) return;
+  moving = true;
   try {
-    await api("POST", `/v1/models/${encodeURIComponent(modelName)}/aliases/production`, { version, reason });
-    await loadRegistry();
+    await api("POST", `/v1/models/${encodeURIComponent(modelName)}/aliases/production`,
+      { ...body, expected_version: shownProduction });
   } catch (e) {
     showError(e.message);
+  } finally {
+    moving = false;
+    await loadRegistry();
   }
 }
 
-async function rollback() {
+function promote(version) {
+  const reason = $("#alias-reason").value.trim() || `promoted v${version} from the demo page`;
+  return moveProduction({ version, reason });
+}
+
+function rollback() {
   const reason = $("#alias-reason").value.trim() || "rolled back from the demo page";
-  try {
-    await api("POST", `/v1/models/${encodeURIComponent(modelName)}/aliases/production`, { rollback: true, reason });
-    await loadRegistry();
-  } catch (e) {
-    showError(e.message);
-  }
+  return moveProduction({ rollback: true, reason });
 }
 
 // ---- trainings

@@ -50,6 +50,18 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() + "; see --help" }
 func (e usageError) Unwrap() error { return e.err }
 
+// usagef returns a usageError for flags that are wrong together or in
+// value, found by a command's own checks.
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// asUsage returns err as a usageError, or nil.
+func asUsage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
 // markUsageErrors makes the argument and required-flag checks of c and its
 // subcommands return usageErrors. A command that only groups others shows its help, and
 // refuses an unknown subcommand instead of showing help for it.

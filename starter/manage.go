@@ -42,7 +42,7 @@ func newPredictBatchCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
 			if (x == "") == (xKey == "") {
-				return fmt.Errorf("give exactly one of --x and --x-key")
+				return usagef("give exactly one of --x and --x-key")
 			}
 			if out != "" {
 				// Found out now, not after a run of hours.
@@ -234,7 +234,10 @@ func newScheduleCmd() *cobra.Command {
 					spec.Training.ModelName = a.cfg.ModelName
 				}
 				if err := spec.Training.WithDefaults().Validate(); err != nil {
-					return err
+					return asUsage(err)
+				}
+				if _, err := spec.Options(); err != nil {
+					return asUsage(err)
 				}
 				if err := a.checkFeed(ctx, spec.Training.Source); err != nil {
 					return err
@@ -318,17 +321,20 @@ func newScheduleCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{pause, unpause} {
 		c.Flags().StringVar(&note, "note", "", "why")
 	}
+	var start, end time.Time
 	backfill := simple("backfill ID", "take the runs a schedule would have taken between --from and --to (both included)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
-		start, err := time.Parse(time.RFC3339, from)
-		if err != nil {
-			return nil, fmt.Errorf("--from: %w", err)
-		}
-		end, err := time.Parse(time.RFC3339, to)
-		if err != nil {
-			return nil, fmt.Errorf("--to: %w", err)
-		}
 		return ok, m.Backfill(ctx, id, start, end)
 	})
+	// Checked before connecting to Temporal.
+	backfill.PreRunE = func(*cobra.Command, []string) (err error) {
+		if start, err = time.Parse(time.RFC3339, from); err != nil {
+			return usagef("--from: %w", err)
+		}
+		if end, err = time.Parse(time.RFC3339, to); err != nil {
+			return usagef("--to: %w", err)
+		}
+		return nil
+	}
 	backfill.Flags().StringVar(&from, "from", "", "start, RFC 3339")
 	backfill.Flags().StringVar(&to, "to", "", "end, RFC 3339")
 	cmd.AddCommand(apply(true), apply(false),
@@ -346,7 +352,7 @@ func newScheduleCmd() *cobra.Command {
 func parseVersion(s string) (int, error) {
 	v, err := strconv.Atoi(s)
 	if err != nil || v < 1 {
-		return 0, fmt.Errorf("version %q: want a positive number", s)
+		return 0, usagef("version %q: want a positive number", s)
 	}
 	return v, nil
 }

@@ -125,11 +125,11 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	grid := classifier.DefaultGrid()
 	if f.grid != "" {
 		if !f.cv {
-			return errors.New("offline: --grid needs --cv")
+			return usagef("offline: --grid needs --cv")
 		}
 		grid = classifier.Grid{}
 		if err := decodeStrict([]byte(f.grid), &grid); err != nil {
-			return fmt.Errorf("offline: --grid: %w (want a JSON object with c, word_ngrams, char_ranges, title_weights)", err)
+			return usagef("offline: --grid: %w (want a JSON object with c, word_ngrams, char_ranges, title_weights)", err)
 		}
 	}
 	train, test, err := readOfflineData(f)
@@ -291,10 +291,10 @@ func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 	generic := f.train != "" || f.test != ""
 	switch {
 	case raw && generic:
-		return nil, nil, errors.New("offline: give either --x-train/--y-train/--x-test/--y-test or --train/--test, not both")
+		return nil, nil, usagef("offline: give either --x-train/--y-train/--x-test/--y-test or --train/--test, not both")
 	case raw:
 		if f.xTrain == "" || f.yTrain == "" || f.xTest == "" || f.yTest == "" {
-			return nil, nil, errors.New("offline: raw files need all of --x-train, --y-train, --x-test and --y-test")
+			return nil, nil, usagef("offline: raw files need all of --x-train, --y-train, --x-test and --y-test")
 		}
 		if train, err = readRaw(f.xTrain, f.yTrain); err != nil {
 			return nil, nil, err
@@ -303,7 +303,7 @@ func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 		return train, test, err
 	case generic:
 		if f.train == "" || f.test == "" {
-			return nil, nil, errors.New("offline: generic CSV needs both --train and --test")
+			return nil, nil, usagef("offline: generic CSV needs both --train and --test")
 		}
 		var cols []string
 		for _, list := range f.textCols {
@@ -319,7 +319,7 @@ func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 		test, err = readGeneric(f.test, cols, f.labelCol)
 		return train, test, err
 	}
-	return nil, nil, errors.New("offline: no data: give --x-train/--y-train/--x-test/--y-test or --train/--test")
+	return nil, nil, usagef("offline: no data: give --x-train/--y-train/--x-test/--y-test or --train/--test")
 }
 
 func readRaw(xPath, yPath string) (*dataset.Dataset, error) {

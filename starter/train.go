@@ -113,16 +113,16 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 			continue
 		}
 		if *up.key != "" {
-			return activities.Source{}, fmt.Errorf("give a local file or a bucket key for the same input, not both (%s and %s)", up.path, *up.key)
+			return activities.Source{}, usagef("give a local file or a bucket key for the same input, not both (%s and %s)", up.path, *up.key)
 		}
 		*up.key = up.path // stands in for the key until the upload
 	}
 	if err := src.Validate(); err != nil {
-		return activities.Source{}, err
+		return activities.Source{}, asUsage(err)
 	}
 	if check != nil {
 		if err := check(src); err != nil {
-			return activities.Source{}, err
+			return activities.Source{}, asUsage(err)
 		}
 	}
 	for _, up := range uploads {

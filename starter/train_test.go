@@ -72,6 +72,19 @@ func TestUsageErrors(t *testing.T) {
 		{"models", "show"},
 		{"schedule", "describe", "a", "b"},
 		{"models", "promote", "3"}, // --reason is required
+		// Flags missing, wrong together or out of range, found by the
+		// commands' own checks.
+		{"train"},
+		{"train", "--x", "X.csv", "--y", "Y.csv", "--holdout", "1.5"},
+		{"train", "--csv", "c.csv", "--text-col", "category", "--label-col", "category"},
+		{"predict-batch"},
+		{"offline"},
+		{"offline", "--train", "t.csv"},
+		{"schedule", "create", "nightly", "--feed", "catalogue"},
+		{"schedule", "create", "nightly", "--feed", "catalogue", "--cron", "0 3 * * *", "--overlap", "bogus"},
+		{"schedule", "backfill", "nightly", "--from", "2026-11-01T00:00:00Z"},
+		{"models", "promote", "two", "--reason", "x"},
+		{"feed", "publish", "catalogue"},
 	} {
 		_, err := run(t, args...)
 		var usage usageError
@@ -79,11 +92,12 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
 		}
 	}
+	// A command that fails is not a usage error.
 	dir := t.TempDir()
-	_, err := run(t, "train", "--x", filepath.Join(dir, "X.csv"), "--y", filepath.Join(dir, "Y.csv"), "--holdout", "1.5")
+	_, err := run(t, "train", "--x", filepath.Join(dir, "X.csv"), "--y", filepath.Join(dir, "Y.csv"))
 	var usage usageError
 	if err == nil || errors.As(err, &usage) {
-		t.Errorf("a refused setting: err = %v, want a plain failure", err)
+		t.Errorf("a file that is not there: err = %v, want a plain failure", err)
 	}
 	if _, err := run(t, "models"); err != nil {
 		t.Errorf("a command group alone shows its help: err = %v", err)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
 )
@@ -34,6 +36,25 @@ func (s Source) Validate() error {
 		}
 	case !raw && !generic:
 		return errors.New("source: no input given (feed, x_key and y_key, or csv_key)")
+	}
+	return nil
+}
+
+// CheckKeys reports whether every object key s names is uploaded data: a
+// content address under raw/, as starter upload and POST /v1/uploads
+// write. A model or a report read as a catalogue would fail late, with
+// its bytes in the error.
+func (s Source) CheckKeys() error {
+	for _, in := range []struct{ field, key string }{{"x_key", s.XKey}, {"y_key", s.YKey}, {"csv_key", s.CSVKey}} {
+		if in.key == "" {
+			continue
+		}
+		if _, err := artifact.DigestOf(in.key); err != nil {
+			return fmt.Errorf("source: %s: %w", in.field, err)
+		}
+		if !strings.HasPrefix(in.key, artifact.Raw+"/") {
+			return fmt.Errorf("source: %s %q is not uploaded data (%s/...): upload the file first (starter upload or POST /v1/uploads)", in.field, in.key, artifact.Raw)
+		}
 	}
 	return nil
 }

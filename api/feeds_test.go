@@ -73,6 +73,7 @@ func TestPublishFeed(t *testing.T) {
 	}{
 		{"object not in the bucket", "/v1/feeds/nightly-export", `{"source": {"csv_key": "` + missing + `", "text_cols": ["t"], "label_col": "l"}}`, 400, codeBadRequest},
 		{"not a content address", "/v1/feeds/nightly-export", `{"source": {"csv_key": "raw/products.csv", "text_cols": ["t"], "label_col": "l"}}`, 400, codeBadRequest},
+		{"a model as data", "/v1/feeds/nightly-export", `{"source": {"x_key": "models/` + strings.Repeat("e", 64) + `.bin", "y_key": "` + yKey + `"}}`, 400, codeBadRequest},
 		{"label read as text", "/v1/feeds/nightly-export", `{"source": {"csv_key": "` + xKey + `", "text_cols": ["title", "category"], "label_col": "category"}}`, 400, codeBadRequest},
 		{"a feed of a feed", "/v1/feeds/nightly-export", `{"source": {"feed": "other"}}`, 400, codeBadRequest},
 		{"no source", "/v1/feeds/nightly-export", `{"note": "x"}`, 400, codeBadRequest},

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prodcat/prodcat/activities"
-	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/registry"
@@ -123,14 +122,14 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 // address or an object that is not in the bucket, which every run on it
 // would fail on, and 503 when the bucket does not answer.
 func (s *server) checkObjects(ctx context.Context, src activities.Source) error {
+	if err := src.CheckKeys(); err != nil {
+		return badRequest("%v", err)
+	}
 	for _, in := range []struct{ field, key string }{
 		{"source.x_key", src.XKey}, {"source.y_key", src.YKey}, {"source.csv_key", src.CSVKey},
 	} {
 		if in.key == "" {
 			continue
-		}
-		if _, err := artifact.DigestOf(in.key); err != nil {
-			return badRequest("%s: %v", in.field, err)
 		}
 		ok, err := s.store.Exists(ctx, in.key)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prodcat/prodcat/activities"
-	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
@@ -103,12 +102,12 @@ func (a *app) checkKeys(ctx context.Context, src activities.Source) error {
 	if err != nil {
 		return err
 	}
+	if err := src.CheckKeys(); err != nil {
+		return asUsage(err)
+	}
 	for _, key := range []string{src.XKey, src.YKey, src.CSVKey} {
 		if key == "" {
 			continue
-		}
-		if _, err := artifact.DigestOf(key); err != nil {
-			return err
 		}
 		ok, err := s.Exists(ctx, key)
 		if err != nil {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -19,13 +21,18 @@ const uploadTimeout = 10 * time.Minute
 // the bucket under its content address and answers with its key, for a
 // training or a feed version to name: what starter upload does, for callers
 // without access to the bucket. Uploading the same bytes again answers the
-// same key. The content is checked when a training reads it.
+// same key. A compressed body or one that is not text (a NUL byte in its
+// first 8 KiB) is refused; the rest of the content is checked when a
+// training reads it.
 //
 // The body goes to a temporary file on its way to the bucket, so an upload
 // costs disk, not memory, however large it is and however many run at once.
 func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if r.ContentLength > s.maxUploadBytes {
 		return tooLargeUpload(s.maxUploadBytes)
+	}
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "Content-Encoding %q: send the CSV uncompressed", enc)
 	}
 	// A catalogue takes longer to send and store than the server's
 	// deadlines for other requests allow.
@@ -39,13 +46,17 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		return err
 	}
 	defer os.Remove(f.Name())
-	n, err := io.Copy(f, http.MaxBytesReader(w, r.Body, s.maxUploadBytes))
+	head := &headWriter{max: 8 << 10}
+	n, err := io.Copy(io.MultiWriter(f, head), http.MaxBytesReader(w, r.Body, s.maxUploadBytes))
 	err = errors.Join(err, f.Close())
 	if err != nil {
 		return uploadReadError(r, err)
 	}
 	if n == 0 {
 		return badRequest("the body is empty; send the CSV file")
+	}
+	if i := bytes.IndexByte(head.b, 0); i >= 0 {
+		return badRequest("the body is not text (a NUL byte at offset %d); send the CSV file", i)
 	}
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
@@ -55,6 +66,19 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	}
 	s.log.WithFields(map[string]any{"key": ref.Key, "bytes": ref.Size, "user": p.Name}).Info("api: data uploaded")
 	return writeJSON(w, http.StatusCreated, ref)
+}
+
+// headWriter keeps the first max bytes written to it.
+type headWriter struct {
+	b   []byte
+	max int
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if room := h.max - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
 }
 
 // uploadReadError explains why the body of an upload could not be read.

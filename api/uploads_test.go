@@ -51,6 +51,18 @@ func TestUpload(t *testing.T) {
 	wantError(t, h.upload("", "text/csv"), http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.upload(csv, "application/json"), http.StatusUnsupportedMediaType, codeUnsupportedType)
 	wantError(t, h.upload(csv, "text/plain"), http.StatusUnsupportedMediaType, codeUnsupportedType)
+	// Binary data and compressed bodies are not taken for a CSV.
+	msg := wantError(t, h.upload("title,category\nchaise\x00\x01,meuble\n", "text/csv"), http.StatusBadRequest, codeBadRequest)
+	if !strings.Contains(msg, "NUL byte at offset 21") {
+		t.Errorf("binary upload: %q", msg)
+	}
+	gz := httptest.NewRequest("POST", "/v1/uploads", strings.NewReader(csv))
+	gz.SetBasicAuth(adminUser, adminPass)
+	gz.Header.Set("Content-Type", "text/csv")
+	gz.Header.Set("Content-Encoding", "gzip")
+	wg := httptest.NewRecorder()
+	h.h.ServeHTTP(wg, gz)
+	wantError(t, wg, http.StatusUnsupportedMediaType, codeUnsupportedType)
 	big := strings.Repeat("a,b\n", testMaxUpload/4+1)
 	wantError(t, h.upload(big, "text/csv"), http.StatusRequestEntityTooLarge, codeTooLarge)
 	// Without a Content-Length, the limit stops the read itself.

@@ -74,6 +74,7 @@ func TestStartTrainingErrors(t *testing.T) {
 		{"x without y", `{"source": {"x_key": "` + xKey + `"}}`, 400, codeBadRequest},
 		{"key not in the bucket", `{"source": {"x_key": "raw/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.csv", "y_key": "` + yKey + `"}}`, 400, codeBadRequest},
 		{"bad holdout", `{` + raw + `, "holdout_fraction": 1.5}`, 400, codeBadRequest},
+		{"reject limit of 0", `{` + raw + `, "max_reject_fraction": 0}`, 400, codeBadRequest},
 		{"bad params", `{` + raw + `, "params": {"solver": {"c": -1}}}`, 400, codeBadRequest},
 		{"unknown param", `{` + raw + `, "params": {"solver": {"cc": 1}}}`, 400, codeUnknownField},
 		{"unknown field", `{` + raw + `, "queue": "x"}`, 400, codeUnknownField},

@@ -54,7 +54,7 @@ func newTrainCmd() *cobra.Command {
 	fl.StringVar(&f.id, "id", "", "workflow ID (default train-<model>-<UTC time>)")
 	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
 	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
-	fl.Float64Var(&f.holdout, "holdout", 0, fmt.Sprintf("holdout fraction (default %v)", workflows.DefaultHoldoutFraction))
+	fl.Float64Var(&f.holdout, "holdout", workflows.DefaultHoldoutFraction, "share of the rows held out to evaluate the model, in (0, 1)")
 	f.addGateFlags(fl)
 	fl.BoolVar(&f.wait, "wait", false, "wait for the run, showing its progress, and print the result")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
@@ -157,6 +157,10 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 }
 
 func (a *app) train(ctx context.Context, f trainFlags) error {
+	if !(f.holdout > 0 && f.holdout < 1) {
+		// 0 would read as "unset" further on and become the default.
+		return usagef("--holdout %v: want a share of the rows in (0, 1)", f.holdout)
+	}
 	p := workflows.TrainingParams{
 		ModelName: f.model, HoldoutFraction: f.holdout, TrainingQueue: a.cfg.Temporal.TrainingQueue,
 		Gate: f.gate(), GateSet: true,

@@ -76,6 +76,7 @@ func TestUsageErrors(t *testing.T) {
 		// commands' own checks.
 		{"train"},
 		{"train", "--x", "X.csv", "--y", "Y.csv", "--holdout", "1.5"},
+		{"train", "--x", "X.csv", "--y", "Y.csv", "--holdout", "0"},
 		{"train", "--csv", "c.csv", "--text-col", "category", "--label-col", "category"},
 		{"predict-batch"},
 		{"offline"},

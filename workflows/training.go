@@ -86,8 +86,9 @@ func (p TrainingParams) Validate() error {
 	if p.HoldoutFraction <= 0 || p.HoldoutFraction >= 1 {
 		return fmt.Errorf("holdout_fraction %v: want a value in (0, 1)", p.HoldoutFraction)
 	}
-	if p.MaxRejectFraction < 0 || p.MaxRejectFraction > 1 {
-		return fmt.Errorf("max_reject_fraction %v: want a value in [0, 1]", p.MaxRejectFraction)
+	if p.MaxRejectFraction <= 0 || p.MaxRejectFraction > 1 {
+		// 0 would read as "unset" and become the default.
+		return fmt.Errorf("max_reject_fraction %v: want a value in (0, 1]; 1 accepts any share of rejected rows", p.MaxRejectFraction)
 	}
 	if p.Gate.Floor < 0 || p.Gate.Floor > 1 || p.Gate.Margin < 0 {
 		return fmt.Errorf("gate: floor %v and margin %v: want a floor in [0, 1] and a margin of 0 or more", p.Gate.Floor, p.Gate.Margin)

@@ -49,7 +49,7 @@ func TestTrainChecksBeforeUploading(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--holdout", "1.5"}, "holdout_fraction 1.5"},
+		{[]string{"--holdout", "1.5"}, "--holdout 1.5: want a share of the rows in (0, 1)"},
 		{[]string{"--floor", "2"}, "gate: floor 2 and margin 0.002"},
 		{[]string{"--margin", "-1"}, "gate: floor 0.5 and margin -1"},
 		{[]string{"--model", "a b"}, `model name "a b"`},

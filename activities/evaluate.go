@@ -77,6 +77,11 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	if err != nil {
 		return RegisterResult{}, err
 	}
+	if same, err := a.identicalVersion(ctx, in); err != nil {
+		return RegisterResult{}, err
+	} else if same > 0 {
+		return a.reuseVersion(ctx, in, res, same)
+	}
 	v, err := a.Registry.CreateVersion(ctx, registry.NewVersion{
 		Model: in.ModelName, RunID: in.RunID, WorkflowID: info.WorkflowExecution.ID, WorkflowRunID: info.WorkflowExecution.RunID,
 		DatasetDigest: in.DatasetDigest, Params: params, CodeVersion: a.CodeVersion,
@@ -105,6 +110,50 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 		return RegisterResult{}, classify("register", err)
 	}
 	a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "version": v.Version, "alias": res.Alias, "reason": res.Reason}).Info("model registered")
+	return res, nil
+}
+
+// identicalVersion returns the version of in.ModelName, registered by
+// another run, whose model file is byte for byte the candidate, or 0. A
+// retrain on unchanged data gives such a file, every night.
+func (a *Activities) identicalVersion(ctx context.Context, in RegisterInput) (int, error) {
+	versions, err := a.Registry.Versions(ctx, in.ModelName)
+	if errors.Is(err, registry.ErrNotFound) {
+		return 0, nil // the model's first version
+	}
+	if err != nil {
+		return 0, err
+	}
+	run := activity.GetInfo(ctx).WorkflowExecution
+	for _, v := range versions {
+		if v.ArtifactDigest == in.Model.Digest && (v.WorkflowID != run.ID || v.WorkflowRunID != run.RunID) {
+			return v.Version, nil
+		}
+	}
+	return 0, nil
+}
+
+// reuseVersion ends a run whose model is version same already: no version
+// is added, production moves to it if the gate says so, and no alias moves
+// otherwise.
+func (a *Activities) reuseVersion(ctx context.Context, in RegisterInput, res RegisterResult, same int) (RegisterResult, error) {
+	res.Version = same
+	res.Reason = fmt.Sprintf("no version added (same model file as v%d); %s", same, res.Reason)
+	if res.Promoted {
+		_, err := a.Registry.Publish(ctx, registry.Publication{
+			RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: same, Expected: &res.BaselineVersion,
+			Reason: res.Reason, Actor: workflowActor + activity.GetInfo(ctx).WorkflowExecution.ID,
+		})
+		if err != nil {
+			return RegisterResult{}, classify("register", err)
+		}
+	} else {
+		res.Alias = ""
+		if err := a.Registry.FinishRun(ctx, in.RunID, registry.RunSucceeded, ""); err != nil {
+			return RegisterResult{}, classify("register", err)
+		}
+	}
+	a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "version": same, "alias": res.Alias, "reason": res.Reason}).Info("model unchanged")
 	return res, nil
 }
 

@@ -140,7 +140,7 @@ type RegisterInput struct {
 type RegisterResult struct {
 	Version  int    `json:"version"`
 	Promoted bool   `json:"promoted"`
-	Alias    string `json:"alias"`  // production or challenger
+	Alias    string `json:"alias"`  // production, challenger, or "" for a model identical to an earlier version
 	Reason   string `json:"reason"` // why the gate decided so
 	// BaselineVersion and BaselineF1 describe the production model the
 	// candidate was compared with on the same holdout (0 when none).

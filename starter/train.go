@@ -270,7 +270,11 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 
 func printResult(a *app, r workflows.TrainingResult) {
 	w := a.stdout
-	fmt.Fprintf(w, "model       %s version %d → %s\n", r.ModelName, r.Version, r.Alias)
+	if r.Alias == "" {
+		fmt.Fprintf(w, "model       %s version %d, unchanged\n", r.ModelName, r.Version)
+	} else {
+		fmt.Fprintf(w, "model       %s version %d → %s\n", r.ModelName, r.Version, r.Alias)
+	}
 	fmt.Fprintf(w, "gate        %s\n", r.Reason)
 	fmt.Fprintf(w, "weighted F1 %.4f   macro F1 %.4f   accuracy %.4f (holdout of %d rows)\n",
 		r.Evaluation.WeightedF1, r.Evaluation.MacroF1, r.Evaluation.Accuracy, r.Dataset.HoldoutRows)

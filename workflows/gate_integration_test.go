@@ -87,7 +87,9 @@ func TestGateKeepsARolledBackModelOut(t *testing.T) {
 	v3, _ := h.train(t, ctx, workflows.TrainingParams{Source: b})
 	require.Equal(t, v2.ModelKey, v3.ModelKey, "same data, parameters and code give the same bytes")
 	require.False(t, v3.Promoted, v3.Reason)
-	require.Equal(t, "challenger", v3.Alias)
+	require.Equal(t, v2.Version, v3.Version, "the same file adds no version")
+	require.Empty(t, v3.Alias, "and moves no alias")
+	require.Contains(t, v3.Reason, "no version added (same model file as v2)")
 	require.Contains(t, v3.Reason, "identical to v2")
 	require.Contains(t, v3.Reason, "cli:ana")
 	prod, err := h.reg.Alias(ctx, h.model, "production")
@@ -98,8 +100,11 @@ func TestGateKeepsARolledBackModelOut(t *testing.T) {
 	_, err = h.reg.SetAlias(ctx, h.model, "production", v3.Version, "shoes fixed upstream", "cli:ana")
 	require.NoError(t, err)
 	v4, _ := h.train(t, ctx, workflows.TrainingParams{Source: b})
-	require.NotContains(t, v4.Reason, "identical")
+	require.NotContains(t, v4.Reason, "moved production away")
 	require.Equal(t, v3.Version, v4.Gate.BaselineVersion)
+	versions, err := h.reg.Versions(ctx, h.model)
+	require.NoError(t, err)
+	require.Len(t, versions, 2, "four runs on two data sets: two versions")
 }
 
 // A gate that cannot decide (production's model file is gone) fails the

@@ -65,7 +65,10 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	runs := h.waitForRuns(t, ctx, m, spec.ID, 2)
 	require.Equal(t, 1, runs[0].Version)
 	require.True(t, runs[0].Promoted)
-	require.Equal(t, 2, runs[1].Version)
+	// The same data trains the same file again: no version is added.
+	require.Equal(t, 1, runs[1].Version)
+	require.False(t, runs[1].Promoted)
+	require.Contains(t, runs[1].Reason, "no version added (same model file as v1)")
 
 	// Listing goes through visibility, which is eventually consistent.
 	require.Eventually(t, func() bool {
@@ -103,8 +106,18 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	end := time.Now().UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour)
 	require.NoError(t, m.Backfill(ctx, spec.ID, end.Add(-72*time.Hour), end))
 	runs = h.waitForRuns(t, ctx, m, spec.ID, 5)
-	for i, r := range runs[2:] {
-		require.Equal(t, 3+i, r.Version)
+	for _, r := range runs[2:] {
+		require.Equal(t, 1, r.Version, "the same data: no new version")
+	}
+	d, err := m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	var prevClose time.Time
+	for _, r := range d.RecentRuns[2:] {
+		info, err := h.client.DescribeWorkflowExecution(ctx, r.WorkflowID, r.RunID)
+		require.NoError(t, err)
+		e := info.GetWorkflowExecutionInfo()
+		require.False(t, e.GetStartTime().AsTime().Before(prevClose), "backfilled run %s started before the one before it closed", r.WorkflowID)
+		prevClose = e.GetCloseTime().AsTime()
 	}
 
 	require.NoError(t, m.Delete(ctx, spec.ID))

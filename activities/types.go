@@ -165,7 +165,6 @@ type BatchPredictInput struct {
 	// Alias of the model to use; production when empty.
 	Alias string `json:"alias,omitempty"`
 	XKey  string `json:"x_key"`
-	TopK  int    `json:"top_k,omitempty"`
 }
 
 // BatchPredictResult names the predictions.csv written.

@@ -292,12 +292,16 @@ func loadUsers(c config.API, log logrus.FieldLogger) ([]auth.User, error) {
 		if err != nil {
 			return nil, err
 		}
+		configured := len(users)
+		var added []string
 		for _, d := range dev {
 			if !hasUser(users, d.Name) {
 				users = append(users, d)
+				added = append(added, d.Name+"/"+d.Name)
 			}
 		}
-		log.WithField("users", "admin/admin, predict/predict").Warn("api: PRODCAT_DEV_MODE=true: DEVELOPMENT CREDENTIALS ARE ENABLED; never use dev mode where others can reach the API")
+		log.WithFields(logrus.Fields{"added": strings.Join(added, ", "), "configured_users": configured}).
+			Warn("api: PRODCAT_DEV_MODE=true: DEVELOPMENT CREDENTIALS ARE ENABLED, beside any configured users; never use dev mode where others can reach the API")
 	}
 	if len(users) == 0 {
 		return nil, errors.New("no API users: set PRODCAT_API_USERS to name:role:bcrypt-hash entries (hash a password with `go run ./api -hash-password`) or PRODCAT_API_USERS_FILE, or PRODCAT_DEV_MODE=true for the development accounts")

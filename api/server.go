@@ -120,8 +120,9 @@ type server struct {
 	scratch sync.Pool // *scratch
 	writers sync.Pool // *statusWriter
 	pages   *pages
-	// jsonContentType is the Content-Type header value of predictions.
-	jsonContentType []string
+	// jsonContentType is the Content-Type header value of predictions, and
+	// nosniff the X-Content-Type-Options value of every answer.
+	jsonContentType, nosniff []string
 }
 
 // handlerFunc is an endpoint. p is the authenticated caller, nil on
@@ -152,7 +153,7 @@ func newServer(d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{deps: d, log: d.logger.WithField("component", "api"), pages: p, jsonContentType: []string{"application/json"}}
+	s := &server{deps: d, log: d.logger.WithField("component", "api"), pages: p, jsonContentType: []string{"application/json"}, nosniff: []string{"nosniff"}}
 	s.scratch.New = func() any { return &scratch{buf: make([]byte, 0, 4<<10)} }
 	s.writers.New = func() any { return new(statusWriter) }
 	return s, nil
@@ -255,6 +256,7 @@ func (s *server) wrap(rt route) http.Handler {
 	log := s.log.WithField("route", name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		w.Header()["X-Content-Type-Options"] = s.nosniff
 		if s.draining.Load() {
 			// Each connection closes after answering, rather than idle
 			// ones at shutdown under a client's next (unretryable) POST.

@@ -148,6 +148,9 @@ func TestHealth(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("livez %d", w.Code)
 	}
+	if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options %q on a JSON answer, want nosniff", got)
+	}
 
 	type readiness struct {
 		Status   string   `json:"status"`

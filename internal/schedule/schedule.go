@@ -104,7 +104,7 @@ func (m *Manager) List(ctx context.Context) ([]Summary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
-		s := Summary{ID: e.ID, Paused: e.Paused, Note: e.Note, NextRuns: e.NextActionTimes, Spec: describeSpec(e.Spec)}
+		s := Summary{ID: e.ID, Paused: e.Paused, Note: e.Note, NextRuns: nonNil(e.NextActionTimes), RecentRuns: []Run{}, Spec: describeSpec(e.Spec)}
 		for _, r := range e.RecentActions {
 			s.RecentRuns = append(s.RecentRuns, runOf(r))
 		}
@@ -113,13 +113,22 @@ func (m *Manager) List(ctx context.Context) ([]Summary, error) {
 	return out, nil
 }
 
+// nonNil returns ts, or an empty slice for nil, so that no runs encode as
+// [] and not null.
+func nonNil(ts []time.Time) []time.Time {
+	if ts == nil {
+		return []time.Time{}
+	}
+	return ts
+}
+
 // Describe returns one schedule with its next and recent runs.
 func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 	d, err := m.c.GetHandle(ctx, id).Describe(ctx)
 	if err != nil {
 		return Summary{}, fmt.Errorf("describe schedule %s: %w", id, m.notFound(err))
 	}
-	s := Summary{ID: id, NextRuns: d.Info.NextActionTimes, Spec: describeSpec(d.Schedule.Spec)}
+	s := Summary{ID: id, NextRuns: nonNil(d.Info.NextActionTimes), RecentRuns: []Run{}, Spec: describeSpec(d.Schedule.Spec)}
 	if d.Schedule.State != nil {
 		s.Paused, s.Note = d.Schedule.State.Paused, d.Schedule.State.Note
 	}

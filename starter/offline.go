@@ -24,6 +24,8 @@ import (
 	"github.com/prodcat/prodcat/internal/logging"
 	"github.com/prodcat/prodcat/internal/metrics"
 	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/taxonomy"
+	"github.com/prodcat/prodcat/workflows"
 )
 
 // offlineFlags are the options of `starter offline`.
@@ -40,6 +42,7 @@ type offlineFlags struct {
 	grid                         string
 	workers                      int
 	logLevel                     string
+	maxReject                    float64
 }
 
 // offlineResult is what --json prints.
@@ -111,6 +114,7 @@ over a small grid, or over --grid, a JSON classifier.Grid such as
 	fl.StringVar(&f.grid, "grid", "", `parameter grid for --cv as JSON, e.g. {"c":[0.5,1,2],"char_ranges":[[2,5],[3,5]]} (default: a small built-in grid)`)
 	fl.IntVar(&f.workers, "workers", 0, "goroutines for training (0: all cores)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level")
+	fl.Float64Var(&f.maxReject, "max-reject-fraction", workflows.DefaultMaxRejectFraction, "fail when a file has more rejected rows (malformed, no text, no or unknown label) than this share; 1 accepts any")
 	return cmd
 }
 
@@ -289,6 +293,10 @@ func writeFile(path string, data []byte) error {
 func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 	raw := f.xTrain != "" || f.yTrain != "" || f.xTest != "" || f.yTest != ""
 	generic := f.train != "" || f.test != ""
+	if !(f.maxReject > 0 && f.maxReject <= 1) {
+		return nil, nil, usagef("offline: --max-reject-fraction %v: want a share in (0, 1]", f.maxReject)
+	}
+	opts := dataset.Options{MaxRejectFraction: f.maxReject}
 	switch {
 	case raw && generic:
 		return nil, nil, usagef("offline: give either --x-train/--y-train/--x-test/--y-test or --train/--test, not both")
@@ -296,10 +304,13 @@ func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 		if f.xTrain == "" || f.yTrain == "" || f.xTest == "" || f.yTest == "" {
 			return nil, nil, usagef("offline: raw files need all of --x-train, --y-train, --x-test and --y-test")
 		}
-		if train, err = readRaw(f.xTrain, f.yTrain); err != nil {
+		// The challenge's files carry prdtypecodes, as the pipeline
+		// reads them: anything else is an unknown label.
+		opts.KnownLabels = taxonomy.Codes()
+		if train, err = readRaw(f.xTrain, f.yTrain, opts); err != nil {
 			return nil, nil, err
 		}
-		test, err = readRaw(f.xTest, f.yTest)
+		test, err = readRaw(f.xTest, f.yTest, opts)
 		return train, test, err
 	case generic:
 		if f.train == "" || f.test == "" {
@@ -313,16 +324,16 @@ func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 				}
 			}
 		}
-		if train, err = readGeneric(f.train, cols, f.labelCol); err != nil {
+		if train, err = readGeneric(f.train, cols, f.labelCol, opts); err != nil {
 			return nil, nil, err
 		}
-		test, err = readGeneric(f.test, cols, f.labelCol)
+		test, err = readGeneric(f.test, cols, f.labelCol, opts)
 		return train, test, err
 	}
 	return nil, nil, usagef("offline: no data: give --x-train/--y-train/--x-test/--y-test or --train/--test")
 }
 
-func readRaw(xPath, yPath string) (*dataset.Dataset, error) {
+func readRaw(xPath, yPath string, opts dataset.Options) (*dataset.Dataset, error) {
 	x, err := os.Open(xPath)
 	if err != nil {
 		return nil, fmt.Errorf("offline: %w", err)
@@ -333,20 +344,20 @@ func readRaw(xPath, yPath string) (*dataset.Dataset, error) {
 		return nil, fmt.Errorf("offline: %w", err)
 	}
 	defer y.Close()
-	d, err := dataset.ReadRaw(x, y, dataset.Options{})
+	d, err := dataset.ReadRaw(x, y, opts)
 	if err != nil {
 		return nil, fmt.Errorf("offline: read %s: %w", xPath, err)
 	}
 	return d, nil
 }
 
-func readGeneric(path string, textCols []string, labelCol string) (*dataset.Dataset, error) {
+func readGeneric(path string, textCols []string, labelCol string, opts dataset.Options) (*dataset.Dataset, error) {
 	r, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("offline: %w", err)
 	}
 	defer r.Close()
-	d, err := dataset.ReadCSV(r, textCols, labelCol, dataset.Options{})
+	d, err := dataset.ReadCSV(r, textCols, labelCol, opts)
 	if err != nil {
 		return nil, fmt.Errorf("offline: read %s: %w", path, err)
 	}

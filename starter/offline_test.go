@@ -53,7 +53,7 @@ func TestOfflineGenericJSON(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "model.bin")
 	preds := filepath.Join(t.TempDir(), "predictions.csv")
 	var stdout, stderr bytes.Buffer
-	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, out: out, predictions: preds, logLevel: "warn"}
+	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, out: out, predictions: preds, logLevel: "warn", maxReject: 1}
 	if err := runOffline(context.Background(), f, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -127,7 +127,7 @@ func TestOfflineJSONReportsRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	flags := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, logLevel: "error"}
+	flags := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, logLevel: "error", maxReject: 1}
 	if err := runOffline(context.Background(), flags, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -143,12 +143,35 @@ func TestOfflineJSONReportsRejects(t *testing.T) {
 	}
 }
 
+// A test file most of whose rows are rejected (here: no label) fails at
+// the default limit instead of being scored on what is left.
+func TestOfflineRejectLimit(t *testing.T) {
+	train, _, _ := writeCatalogue(t, "train", 60)
+	test, _, _ := writeCatalogue(t, "test", 30)
+	f, err := os.OpenFile(test, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(strings.Repeat("chaise en bois,meuble,\n", 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	flags := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, logLevel: "error", maxReject: 0.1}
+	err = runOffline(context.Background(), flags, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "above the limit of 10.0%") {
+		t.Errorf("err = %v, want the reject limit", err)
+	}
+}
+
 func TestOfflinePredictionsUnwritable(t *testing.T) {
 	train, _, _ := writeCatalogue(t, "train", 60)
 	test, _, _ := writeCatalogue(t, "test", 30)
 	preds := filepath.Join(t.TempDir(), "missing", "predictions.csv")
 	var stdout, stderr bytes.Buffer
-	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", predictions: preds, logLevel: "warn"}
+	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", predictions: preds, logLevel: "warn", maxReject: 1}
 	err := runOffline(context.Background(), f, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "write predictions") {
 		t.Fatalf("err = %v, want a write predictions error", err)
@@ -162,7 +185,7 @@ func TestOfflineRawReport(t *testing.T) {
 	_, xTrain, yTrain := writeCatalogue(t, "train", 60)
 	_, xTest, yTest := writeCatalogue(t, "test", 30)
 	var stdout, stderr bytes.Buffer
-	f := offlineFlags{xTrain: xTrain, yTrain: yTrain, xTest: xTest, yTest: yTest, logLevel: "info"}
+	f := offlineFlags{xTrain: xTrain, yTrain: yTrain, xTest: xTest, yTest: yTest, logLevel: "info", maxReject: 1}
 	if err := runOffline(context.Background(), f, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -182,7 +205,7 @@ func TestOfflineCVOverGivenGrid(t *testing.T) {
 	test, _, _ := writeCatalogue(t, "test", 30)
 	for grid, want := range map[string]int{"{}": 1, `{"c":[0.5,1]}`: 2} {
 		var stdout, stderr bytes.Buffer
-		f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, cv: true, folds: 3, grid: grid, logLevel: "warn"}
+		f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, cv: true, folds: 3, grid: grid, logLevel: "warn", maxReject: 1}
 		if err := runOffline(context.Background(), f, &stdout, &stderr); err != nil {
 			t.Fatalf("grid %s: %v\n%s", grid, err, stderr.String())
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/registry"
@@ -76,6 +78,13 @@ func newPredictBatchCmd() *cobra.Command {
 			go a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()[0])
 			var res activities.BatchPredictResult
 			if err := run.Get(ctx, &res); err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("stopped watching %s; the batch prediction goes on (see the Temporal UI)", id)
+				}
+				var app *temporal.ApplicationError
+				if errors.As(err, &app) {
+					return fmt.Errorf("batch prediction %s failed (%s): %s", id, app.Type(), app.Message())
+				}
 				return fmt.Errorf("batch prediction %s failed: %w", id, err)
 			}
 			if out != "" {
@@ -204,8 +213,15 @@ func newModelsCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{promote, rollback} {
 		c.Flags().StringVar(&reason, "reason", "", "why the alias moves (recorded in the history)")
 		c.Flags().StringVar(&alias, "alias", "production", "alias to move")
-		c.Flags().IntVar(&expect, "expect", -1, "move only if the alias points at this version now (0: not set), so two people rolling back at once undo one move")
 		_ = c.MarkFlagRequired("reason")
+	}
+	promote.Flags().IntVar(&expect, "expect", -1, "move only if the alias points at this version now (0: only if it is not set), so a move made meanwhile is not overwritten; unconditional when not given")
+	rollback.Flags().IntVar(&expect, "expect", -1, "undo only if the alias points at this version now, so two people rolling back the same version undo it once; unconditional when not given")
+	rollback.PreRunE = func(*cobra.Command, []string) error {
+		if expect == 0 {
+			return usagef("--expect 0: an alias that is not set has nothing to roll back; give the version it points at now")
+		}
+		return nil
 	}
 	cmd.AddCommand(list, show, promote, rollback)
 	return cmd

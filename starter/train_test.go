@@ -86,6 +86,7 @@ func TestUsageErrors(t *testing.T) {
 		{"schedule", "backfill", "nightly", "--from", "2026-11-01T00:00:00Z"},
 		{"models", "promote", "two", "--reason", "x"},
 		{"feed", "publish", "catalogue"},
+		{"models", "rollback", "--reason", "x", "--expect", "0"},
 	} {
 		_, err := run(t, args...)
 		var usage usageError

@@ -26,17 +26,18 @@ const maxNoteText = 1 << 10
 
 // AliasMove is one move of an alias, as recorded in the alias history.
 type AliasMove struct {
-	// ID is the alias_history row; 0 when nothing moved.
-	ID    int64  `json:"id"`
+	// ID is the alias_history row; 0 when nothing moved, when ID, Reason,
+	// Actor and MovedAt are left out of the JSON.
+	ID    int64  `json:"id,omitzero"`
 	Model string `json:"model"`
 	Alias string `json:"alias"`
 	// From is the version the alias pointed at before, 0 when it was not
 	// set; To is the version it points at after.
 	From    int       `json:"from"`
 	To      int       `json:"to"`
-	Reason  string    `json:"reason"`
-	Actor   string    `json:"actor"`
-	MovedAt time.Time `json:"moved_at"`
+	Reason  string    `json:"reason,omitzero"`
+	Actor   string    `json:"actor,omitzero"`
+	MovedAt time.Time `json:"moved_at,omitzero"`
 	// Moved is false when SetAlias found the alias already at To and
 	// changed nothing; entries of AliasHistory always have it true.
 	Moved bool `json:"moved"`

@@ -52,8 +52,15 @@ const (
 
 // fakeModels serves whatever model a test sets.
 type fakeModels struct {
-	mu sync.Mutex
-	m  *serving.Model
+	mu     sync.Mutex
+	m      *serving.Model
+	behind int
+}
+
+func (f *fakeModels) Behind() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.behind
 }
 
 func (f *fakeModels) Current() *serving.Model {

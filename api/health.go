@@ -47,7 +47,10 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 		Status   string   `json:"status"`
 		Model    modelRef `json:"model"`
 		Registry string   `json:"registry"`
-	}{"ready", modelRef{Name: m.Name, Version: m.Version}, registry})
+		// AliasVersion is set when the alias points at a version that
+		// could not be loaded, so an older one is served.
+		AliasVersion int `json:"alias_version,omitempty"`
+	}{"ready", modelRef{Name: m.Name, Version: m.Version}, registry, s.models.Behind()})
 }
 
 func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {

@@ -30,9 +30,11 @@ import (
 // fakes; main wires in the registry, the artifact store, the reloader and
 // the Temporal-backed trainer and schedule manager.
 
-// modelSource returns the model being served, nil before one is loaded.
+// modelSource returns the model being served, nil before one is loaded,
+// and the alias's version when it could not be served (0 otherwise).
 type modelSource interface {
 	Current() *serving.Model
+	Behind() int
 }
 
 // modelRegistry is what the API reads and moves in the registry.

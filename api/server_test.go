@@ -153,16 +153,31 @@ func TestHealth(t *testing.T) {
 	}
 
 	type readiness struct {
-		Status   string   `json:"status"`
-		Model    modelRef `json:"model"`
-		Registry string   `json:"registry"`
+		Status       string   `json:"status"`
+		Model        modelRef `json:"model"`
+		Registry     string   `json:"registry"`
+		AliasVersion int      `json:"alias_version"`
 	}
 	var ready readiness
 	w = h.do("GET", "/readyz", anonymous, "")
 	decodeBody(t, w, &ready)
-	if w.Code != 200 || ready != (readiness{"ready", modelRef{testModel, 1}, "ok"}) {
+	if w.Code != 200 || ready != (readiness{"ready", modelRef{testModel, 1}, "ok", 0}) {
 		t.Fatalf("readyz %d %+v", w.Code, ready)
 	}
+	// Production points at a version that could not be loaded: still
+	// ready with the older one, and it says so.
+	h.models.mu.Lock()
+	h.models.behind = 2
+	h.models.mu.Unlock()
+	w = h.do("GET", "/readyz", anonymous, "")
+	decodeBody(t, w, &ready)
+	if w.Code != 200 || ready.Model.Version != 1 || ready.AliasVersion != 2 {
+		t.Errorf("readyz while behind the alias: %d %+v; want v1 served and alias_version 2", w.Code, ready)
+	}
+	h.models.mu.Lock()
+	h.models.behind = 0
+	h.models.mu.Unlock()
+	ready.AliasVersion = 0
 
 	// Predictions do not need the registry: still ready, and it says so.
 	// The outage is logged once when it starts and once when it ends, not

@@ -98,6 +98,9 @@ type Reloader struct {
 	cfg     Config
 	log     logrus.FieldLogger
 	current atomic.Pointer[Model]
+	// behind is the version the alias points at when it could not be
+	// served (fetching or checking it failed), 0 otherwise.
+	behind atomic.Int64
 
 	mu sync.Mutex // serialises Reload and guards the fields below
 	// ready holds verified models besides the current one, by version: the
@@ -158,6 +161,11 @@ func New(cfg Config) (*Reloader, error) {
 
 // Current returns the model being served, or nil before the first load.
 func (r *Reloader) Current() *Model { return r.current.Load() }
+
+// Behind returns the version the alias points at when the last reload
+// could not serve it, so that another version is served or none is; 0 when
+// the alias's version is served or the alias is not set.
+func (r *Reloader) Behind() int { return int(r.behind.Load()) }
 
 // Run loads the model, then reloads it whenever the alias moves, until ctx
 // ends. Failures are logged and observed, never fatal: the service keeps
@@ -259,7 +267,11 @@ func (r *Reloader) serve(ctx context.Context) error {
 		return err
 	}
 	cur := r.current.Load()
-	if (cur != nil && cur.Version == v.Version && cur.Digest == v.ArtifactDigest) || r.rejected == keyOf(v) {
+	if cur != nil && cur.Version == v.Version && cur.Digest == v.ArtifactDigest {
+		r.behind.Store(0)
+		return nil
+	}
+	if r.rejected == keyOf(v) {
 		return nil
 	}
 	log := r.log.WithFields(logrus.Fields{"version": v.Version, "artifact_key": v.ArtifactKey})
@@ -276,6 +288,7 @@ func (r *Reloader) serve(ctx context.Context) error {
 	data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
 	if err != nil {
 		err = fmt.Errorf("serving: load version %d: %w", v.Version, err)
+		r.behind.Store(int64(v.Version))
 		log.WithError(err).Error("serving: cannot fetch the new model; keeping the current one")
 		r.observe(Failed)
 		return err
@@ -285,6 +298,7 @@ func (r *Reloader) serve(ctx context.Context) error {
 	if err != nil {
 		// The file will not get better: do not fetch it on every tick.
 		r.rejected = keyOf(v)
+		r.behind.Store(int64(v.Version))
 		log.WithError(err).Error("serving: new model rejected; keeping the current one")
 		r.observe(Failed)
 		return err
@@ -304,6 +318,7 @@ func (r *Reloader) serve(ctx context.Context) error {
 // swap serves m instead of cur, keeping cur ready for a rollback.
 func (r *Reloader) swap(cur, m *Model) {
 	r.current.Store(m)
+	r.behind.Store(0)
 	r.rejected = versionKey{}
 	delete(r.ready, m.Version)
 	if cur != nil {

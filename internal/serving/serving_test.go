@@ -282,6 +282,11 @@ func TestBadVersionsKeepTheOldModel(t *testing.T) {
 			if v := serving(t, f.r); v != 1 {
 				t.Fatalf("serving version %d after a failed reload, want 1", v)
 			}
+			// Behind says the alias's version is not the one served, when
+			// the alias could be read.
+			if want := map[bool]int{true: 0, false: 2}[tc.name == "registry unreachable"]; f.r.Behind() != want {
+				t.Errorf("Behind() = %d after the failed reload, want %d", f.r.Behind(), want)
+			}
 			if got := f.res.list(); len(got) != 2 || got[1] != Failed {
 				t.Fatalf("observed %v, want a success then a failure", got)
 			}
@@ -289,6 +294,12 @@ func TestBadVersionsKeepTheOldModel(t *testing.T) {
 			err = f.r.Reload(ctx)
 			if retried := f.store.reads() > reads || err != nil; retried != tc.retried {
 				t.Errorf("second reload retried = %v (err %v), want %v", retried, err, tc.retried)
+			}
+			if tc.name == "store unreachable" {
+				f.store.err = nil
+				if err := f.r.Reload(ctx); err != nil || serving(t, f.r) != 2 || f.r.Behind() != 0 {
+					t.Errorf("once the store answers: err %v, serving %d, Behind() %d; want v2 served and 0", err, serving(t, f.r), f.r.Behind())
+				}
 			}
 		})
 	}

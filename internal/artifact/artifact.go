@@ -185,8 +185,31 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 	if err == nil {
 		return true, nil
 	}
-	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+	switch minio.ToErrorResponse(err).Code {
+	case "NoSuchKey":
 		return false, nil
+	case "AccessDenied":
+		// A HEAD answer has no body, so a 403 reads as AccessDenied both
+		// for wrong credentials and for a missing object asked by
+		// credentials without s3:ListBucket (AWS). A one-byte GET says
+		// which.
+		opts := minio.GetObjectOptions{}
+		if err := opts.SetRange(0, 0); err != nil {
+			return false, err
+		}
+		obj, gerr := s.client.GetObject(ctx, s.bucket, key, opts)
+		if gerr == nil {
+			_, gerr = obj.Stat()
+			obj.Close()
+		}
+		switch code := minio.ToErrorResponse(gerr).Code; {
+		case gerr == nil:
+			return true, nil
+		case code == "NoSuchKey", code == "AccessDenied":
+			return false, nil
+		default:
+			return false, s.wrap("stat "+key, gerr)
+		}
 	}
 	return false, s.wrap("stat "+key, err)
 }

@@ -134,6 +134,12 @@ func TestWrongCredentialsAndDownServiceAreExplained(t *testing.T) {
 	if _, err := s.Put(ctx, Report, []byte("x"), ".json", "application/json"); err == nil || !strings.Contains(err.Error(), "rejected the credentials") {
 		t.Errorf("Put with a wrong secret: %v", err)
 	}
+	// Exists tells wrong credentials from a missing object, though both
+	// answer a HEAD with 403.
+	key, _ := Key(Raw, []byte("x"), ".csv")
+	if ok, err := s.Exists(ctx, key); ok || err == nil || !strings.Contains(err.Error(), "rejected the credentials") {
+		t.Errorf("Exists with a wrong secret: %v, %v", ok, err)
+	}
 	s, ctx = store(t, func(c *config.S3) { c.Endpoint = "127.0.0.1:1" })
 	if err := s.EnsureBucket(ctx); err == nil || !strings.Contains(err.Error(), "cannot reach S3") {
 		t.Errorf("closed port: %v", err)

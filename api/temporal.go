@@ -70,6 +70,15 @@ func (t *temporalTrainer) Get(ctx context.Context, id string) (training, error) 
 		if p, err := workflows.QueryProgress(qctx, t.c, tr.WorkflowID, tr.RunID); err == nil {
 			tr.Progress = &p
 		}
+		for _, a := range desc.GetPendingActivities() {
+			if f := a.GetLastFailure(); f != nil && a.GetAttempt() > 1 {
+				r := retryingStage{Activity: a.GetActivityType().GetName(), Attempt: int(a.GetAttempt()), LastError: f.GetMessage()}
+				if a.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && a.GetScheduledTime() != nil {
+					r.NextTry = a.GetScheduledTime().AsTime()
+				}
+				tr.Retrying = append(tr.Retrying, r)
+			}
+		}
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		var res workflows.TrainingResult
 		if err := t.c.GetWorkflow(ctx, tr.WorkflowID, tr.RunID).Get(ctx, &res); err != nil {

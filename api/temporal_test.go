@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/internal/testenv"
@@ -46,6 +49,35 @@ func TestTemporalTrainer(t *testing.T) {
 	}
 	if _, err := tr.Get(ctx, "no-such-training-"+id); !errors.Is(err, errTrainingNotFound) {
 		t.Errorf("unknown ID: %v", err)
+	}
+
+	// A worker whose Ingest keeps failing: the training shows the stage it
+	// retries, the attempt and the last error.
+	w := worker.New(c, tr.queue, worker.Options{})
+	w.RegisterWorkflow(workflows.TrainingPipeline)
+	w.RegisterActivityWithOptions(func(context.Context, activities.IngestInput) (activities.IngestResult, error) {
+		return activities.IngestResult{}, errors.New("registry: cannot reach PostgreSQL")
+	}, activity.RegisterOptions{Name: "Ingest"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for {
+		got, err = tr.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Retrying) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the failing Ingest never showed as retrying: %+v", got)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if r := got.Retrying[0]; r.Activity != "Ingest" || r.Attempt < 2 || r.LastError != "registry: cannot reach PostgreSQL" {
+		t.Errorf("retrying %+v", got.Retrying)
 	}
 
 	// Visibility is eventually consistent: wait until the list shows it.

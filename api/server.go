@@ -332,6 +332,10 @@ func (s *server) authenticate(r *http.Request, need auth.Role) (*auth.Principal,
 	case errors.Is(err, auth.ErrNoCredentials):
 		return nil, errorf(http.StatusUnauthorized, codeUnauthorized, "authentication required: send HTTP Basic credentials")
 	case errors.Is(err, auth.ErrBadCredentials):
+		// Logged for people and for tools that block guessers.
+		user, _, _ := r.BasicAuth()
+		s.log.WithFields(logrus.Fields{"user": strconv.QuoteToASCII(user[:min(len(user), 64)]), "remote": r.RemoteAddr, "path": r.URL.Path}).
+			Warn("api: wrong user name or password")
 		return nil, errorf(http.StatusUnauthorized, codeUnauthorized, "wrong user name or password")
 	case errors.Is(err, auth.ErrBusy):
 		return nil, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,

@@ -607,3 +607,24 @@ func TestRoutesAreUnique(t *testing.T) {
 		t.Errorf("duplicate routes in %v", keys)
 	}
 }
+
+// A wrong password is logged with the user name it was tried for, quoted,
+// and where it came from; the password is not.
+func TestBadCredentialsAreLogged(t *testing.T) {
+	h := newHarness(t)
+	h.logs.Reset()
+	wantError(t, h.doAuth("GET", "/v1/whoami", "mallory\n", "guess-123", ""), http.StatusUnauthorized, codeUnauthorized)
+	var found bool
+	for _, e := range h.logs.AllEntries() {
+		if e.Message != "api: wrong user name or password" {
+			continue
+		}
+		found = true
+		if e.Data["user"] != `"mallory\n"` || e.Data["remote"] == "" || strings.Contains(fmt.Sprint(e.Data), "guess-123") {
+			t.Errorf("log fields %v", e.Data)
+		}
+	}
+	if !found {
+		t.Error("a wrong password was not logged")
+	}
+}

@@ -117,6 +117,9 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 		}
 		*up.key = up.path // stands in for the key until the upload
 	}
+	if src.XKey == "" && src.YKey == "" && src.CSVKey == "" && src.Feed == "" {
+		return activities.Source{}, usagef("no input: give --x and --y (the challenge's files) or --csv with --text-col and --label-col, or the bucket keys --x-key and --y-key or --csv-key (train also takes --feed NAME)")
+	}
 	if err := src.Validate(); err != nil {
 		return activities.Source{}, asUsage(err)
 	}

@@ -60,6 +60,7 @@ func TestCancelAsRegisterPublishesKeepsWhatItPublished(t *testing.T) {
 	prod, err := h.reg.Alias(ctx, h.model, registry.AliasProduction)
 	require.NoError(t, err)
 	require.Equal(t, res.Version, prod.Version)
+	h.replay(t, ctx, run.GetID())
 }
 
 // An Ingest that recorded the run and then failed never hands the workflow
@@ -86,4 +87,5 @@ func TestIngestFailingAfterRecordingMarksTheRunFailed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, registry.RunFailed, rec.Status, "run record: %+v", rec)
 	require.Contains(t, rec.Error, "lost after recording the run")
+	h.replay(t, ctx, run.GetID())
 }

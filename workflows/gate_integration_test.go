@@ -138,6 +138,7 @@ func TestFailedGateLeavesNoVersion(t *testing.T) {
 	versions, err := h.reg.Versions(ctx, h.model)
 	require.NoError(t, err)
 	require.Len(t, versions, 1, "the failed run registered no version")
+	h.replay(t, ctx, run.GetID())
 }
 
 // uploadRelabelled puts a generated demo catalogue in the bucket as a

@@ -359,10 +359,17 @@ func TestReplayOfALiveRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	_, id := h.train(t, ctx, workflows.TrainingParams{Source: h.uploadDemo(t, ctx, 10, 5)})
+	markers := h.replay(t, ctx, id)
+	require.Equal(t, 3, markers, "two version markers and the recorded default parameters")
+}
 
+// replay replays the recorded history of workflow id on the current code,
+// failing the test on a non-determinism error, and returns how many
+// markers (versions, side effects) the history holds.
+func (h *harness) replay(t *testing.T, ctx context.Context, id string) (markers int) {
+	t.Helper()
 	hist := &historypb.History{}
 	it := h.client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	markers := 0
 	for it.HasNext() {
 		e, err := it.Next()
 		require.NoError(t, err)
@@ -371,8 +378,8 @@ func TestReplayOfALiveRun(t *testing.T) {
 		}
 		hist.Events = append(hist.Events, e)
 	}
-	require.Equal(t, 3, markers, "two version markers and the recorded default parameters")
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflow(workflows.TrainingPipeline)
-	require.NoError(t, r.ReplayWorkflowHistory(nil, hist))
+	require.NoError(t, r.ReplayWorkflowHistory(nil, hist), "replay of %s", id)
+	return markers
 }

@@ -39,7 +39,7 @@ func newMetrics() *metrics {
 		}, []string{"route", "code"}),
 		predicted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "prodcat_predictions_total",
-			Help: "Products classified, by predicted class (prdtypecode).",
+			Help: "Products classified, by predicted class (prdtypecode); past the model's first 100 classes, class=\"_other\".",
 		}, []string{"class"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "prodcat_model_reloads_total",

@@ -158,6 +158,13 @@ type encodedModel struct {
 	model  []byte // "model":{"name":…,"version":…}
 }
 
+// maxClassSeries bounds the per-class series of
+// prodcat_predictions_total; the classes past it share otherClasses.
+const (
+	maxClassSeries = 100
+	otherClasses   = "_other"
+)
+
 type encodedLabel struct {
 	json      []byte // "prdtypecode":…,"category":…,"category_fr":…
 	predicted prometheus.Counter
@@ -169,8 +176,14 @@ func (s *server) encoding(m *serving.Model) *encodedModel {
 		return e
 	}
 	e := &encodedModel{m: m, labels: make(map[string]*encodedLabel, len(m.Labels))}
-	for _, l := range m.Labels {
-		e.labels[l.Code] = &encodedLabel{json: labelJSON(l), predicted: s.metrics.predicted.WithLabelValues(l.Code)}
+	for i, l := range m.Labels {
+		// A series per class, up to a bound: a model trained on a
+		// generic CSV may have thousands, and series are never dropped.
+		class := l.Code
+		if i >= maxClassSeries {
+			class = otherClasses
+		}
+		e.labels[l.Code] = &encodedLabel{json: labelJSON(l), predicted: s.metrics.predicted.WithLabelValues(class)}
 	}
 	e.model = append(e.model, `"model":`...)
 	e.model = append(e.model, mustJSON(modelRef{Name: m.Name, Version: m.Version})...)

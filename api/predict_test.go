@@ -6,6 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/serving"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
 )
 
 type scoredJSON struct {
@@ -198,4 +203,38 @@ func BenchmarkPredict(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A model with many classes gets a predictions series for its first 100
+// only; the others share one, since series are never dropped.
+func TestPredictionSeriesAreBounded(t *testing.T) {
+	h := newHarness(t)
+	var ex []dataset.Example
+	for i := range 120 {
+		for j := range 2 {
+			ex = append(ex, dataset.Example{ID: fmt.Sprintf("%d-%d", i, j), Title: fmt.Sprintf("article%03d modele %d", i, j), Label: fmt.Sprintf("c%03d", i)})
+		}
+	}
+	p := classifier.DefaultParams()
+	p.Features.HashBits, p.Solver.Calibrate = 12, false
+	cm, err := classifier.Train(t.Context(), ex, p, classifier.Options{Workers: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := cm.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := serving.Load(servingtest.Version(testModel, 2, "models/2.bin", data), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := h.srv.encoding(m)
+	other := h.srv.metrics.predicted.WithLabelValues(otherClasses)
+	if e.labels["c000"].predicted == other || e.labels["c099"].predicted == other {
+		t.Error("one of the first 100 classes has no series of its own")
+	}
+	if e.labels["c100"].predicted != other || e.labels["c119"].predicted != other {
+		t.Error("classes past the first 100 do not share the _other series")
+	}
 }

@@ -48,7 +48,7 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	if (in.Feed == "") != (in.FeedVersion <= 0) {
 		return IngestResult{}, badParams("ingest: feed %q version %d: want a feed and a positive version, or neither", in.Feed, in.FeedVersion)
 	}
-	if err := in.Source.CheckKeys(); err != nil {
+	if err := errors.Join(in.Source.CheckKeys(), in.Source.CheckColumns()); err != nil {
 		return IngestResult{}, badParams("ingest: %v", err)
 	}
 	switch s := in.Source; {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/prodcat/prodcat/activities"
@@ -63,7 +64,7 @@ func (s *server) publishFeed(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if req.Source.Feed != "" {
 		return badRequest("source.feed: a feed version names objects, not another feed")
 	}
-	if err := req.Source.Validate(); err != nil {
+	if err := errors.Join(req.Source.Validate(), req.Source.CheckColumns()); err != nil {
 		return badRequest("%v", err)
 	}
 	ctx, cancel := withTimeout(r)

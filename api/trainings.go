@@ -102,7 +102,7 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 		HoldoutFraction: req.HoldoutFraction, MaxRejectFraction: req.MaxRejectFraction,
 		Gate: req.Gate, GateSet: true, TrainingQueue: s.trainingQueue,
 	}
-	if err := params.Validate(); err != nil {
+	if err := errors.Join(params.Validate(), params.Source.CheckColumns()); err != nil {
 		return badRequest("%v", err)
 	}
 	ctx, cancel := withTimeout(r)

@@ -87,6 +87,8 @@ func TestUsageErrors(t *testing.T) {
 		{"models", "promote", "two", "--reason", "x"},
 		{"feed", "publish", "catalogue"},
 		{"models", "rollback", "--reason", "x", "--expect", "0"},
+		{"train", "--x-key", "models/" + strings.Repeat("e", 64) + ".bin", "--y-key", "raw/" + strings.Repeat("f", 64) + ".csv"},
+		{"feed", "publish", "catalogue", "--x", "X.csv", "--y-key", "reports/" + strings.Repeat("f", 64) + ".json"},
 	} {
 		_, err := run(t, args...)
 		var usage usageError

@@ -78,6 +78,9 @@ func (s ScheduleSpec) Validate() error {
 	if err := s.Training.WithDefaults().Validate(); err != nil {
 		return fmt.Errorf("schedule %s: training: %w", s.ID, err)
 	}
+	if err := s.Training.Source.CheckColumns(); err != nil {
+		return fmt.Errorf("schedule %s: training: %w", s.ID, err)
+	}
 	return nil
 }
 

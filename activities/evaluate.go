@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,7 +116,10 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 
 // identicalVersion returns the version of in.ModelName, registered by
 // another run, whose model file is byte for byte the candidate, or 0. A
-// retrain on unchanged data gives such a file, every night.
+// retrain on unchanged data gives such a file, every night. When this run
+// registered a version itself (an earlier attempt did), it is 0: that
+// version is found again by CreateVersion. A version whose run failed (it
+// was cancelled between registering and publishing) is not reused.
 func (a *Activities) identicalVersion(ctx context.Context, in RegisterInput) (int, error) {
 	versions, err := a.Registry.Versions(ctx, in.ModelName)
 	if errors.Is(err, registry.ErrNotFound) {
@@ -125,20 +129,39 @@ func (a *Activities) identicalVersion(ctx context.Context, in RegisterInput) (in
 		return 0, err
 	}
 	run := activity.GetInfo(ctx).WorkflowExecution
+	same := 0
 	for _, v := range versions {
-		if v.ArtifactDigest == in.Model.Digest && (v.WorkflowID != run.ID || v.WorkflowRunID != run.RunID) {
-			return v.Version, nil
+		if v.WorkflowID == run.ID && v.WorkflowRunID == run.RunID {
+			return 0, nil
 		}
+		if same != 0 || v.ArtifactDigest != in.Model.Digest {
+			continue
+		}
+		if v.RunID != 0 {
+			r, err := a.Registry.Run(ctx, v.RunID)
+			if err != nil && !errors.Is(err, registry.ErrNotFound) {
+				return 0, err
+			}
+			if err == nil && r.Status == registry.RunFailed {
+				continue
+			}
+		}
+		same = v.Version
 	}
-	return 0, nil
+	return same, nil
 }
+
+// reusePrefix starts the reason of a run that added no version.
+const reusePrefix = "no version added"
 
 // reuseVersion ends a run whose model is version same already: no version
 // is added, production moves to it if the gate says so, and no alias moves
 // otherwise.
 func (a *Activities) reuseVersion(ctx context.Context, in RegisterInput, res RegisterResult, same int) (RegisterResult, error) {
 	res.Version = same
-	res.Reason = fmt.Sprintf("no version added (same model file as v%d); %s", same, res.Reason)
+	if !strings.HasPrefix(res.Reason, reusePrefix) { // a retry has it from the move's record
+		res.Reason = fmt.Sprintf(reusePrefix+" (same model file as v%d); %s", same, res.Reason)
+	}
 	if res.Promoted {
 		_, err := a.Registry.Publish(ctx, registry.Publication{
 			RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: same, Expected: &res.BaselineVersion,
@@ -169,22 +192,32 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 		return res, nil
 	case err != nil:
 		return res, err
-	case prod.WorkflowID == run.ID && prod.WorkflowRunID == run.RunID:
-		// A retry after this run's version was promoted; the conditional
-		// move in Register is then a no-op, and the move's record says why
-		// it was made.
-		res.Promoted, res.Alias, res.Reason = true, "production", "already production"
+	}
+	// A retry after this run promoted its version, or a version another run
+	// registered with the same file: the conditional move in Register is
+	// then a no-op, and the move's record says why it was made.
+	own := prod.WorkflowID == run.ID && prod.WorkflowRunID == run.RunID
+	if !own && in.RunID != 0 {
+		r, err := a.Registry.Run(ctx, in.RunID)
+		if err != nil {
+			return res, classify("quality gate", err)
+		}
+		own = r.Status == registry.RunSucceeded
+	}
+	if own {
 		moves, err := a.Registry.AliasHistory(ctx, in.ModelName) // newest first
 		if err != nil {
 			return res, err
 		}
-		for _, mv := range moves {
-			if mv.Alias == registry.AliasProduction && mv.To == prod.Version && mv.Actor == workflowActor+run.ID {
-				res.Reason, res.BaselineVersion = mv.Reason, mv.From
-				break
-			}
+		i := slices.IndexFunc(moves, func(mv registry.AliasMove) bool { return mv.Alias == registry.AliasProduction })
+		if i >= 0 && moves[i].To == prod.Version && moves[i].Actor == workflowActor+run.ID {
+			res.Promoted, res.Alias, res.Reason, res.BaselineVersion = true, "production", moves[i].Reason, moves[i].From
+			return res, nil
 		}
-		return res, nil
+		if prod.WorkflowID == run.ID && prod.WorkflowRunID == run.RunID {
+			res.Promoted, res.Alias, res.Reason = true, "production", "already production"
+			return res, nil
+		}
 	}
 	if why, err := a.demotedByHand(ctx, in); err != nil {
 		return res, err

@@ -342,6 +342,27 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 	require.Len(t, history, 1, "a second Register moves no alias")
 	require.Equal(t, r1.Reason, r2.Reason, "a second Register reports the first one's reason")
 
+	// Another run on the same data trains the same file: it adds no
+	// version, and a retried Register says the same.
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(logging.NewTemporal(h.acts.Log))
+	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(5 * time.Minute)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "itest-again-" + randomSuffix()})
+	workflows.RegisterMain(env, h.acts)
+	env.RegisterWorkflow(ingestThenRegisterTwice)
+	env.ExecuteWorkflow(ingestThenRegisterTwice, in, rin)
+	require.NoError(t, env.GetWorkflowError())
+	var again [2]activities.RegisterResult
+	require.NoError(t, env.GetWorkflowResult(&again))
+	require.Equal(t, again[0], again[1])
+	require.Equal(t, r1.Version, again[0].Version)
+	require.Empty(t, again[0].Alias)
+	require.Contains(t, again[0].Reason, "no version added")
+	versions, err = h.reg.Versions(ctx, h.model)
+	require.NoError(t, err)
+	require.Len(t, versions, 1)
+
 	// A failure recorded after the run published (a cancel that came as
 	// Register finished) leaves the run succeeded, and is not retried.
 	var none1, none2 any
@@ -349,6 +370,24 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 	run, err := h.reg.Run(ctx, ing1.RunID)
 	require.NoError(t, err)
 	require.Equal(t, registry.RunSucceeded, run.Status)
+}
+
+// ingestThenRegisterTwice runs Ingest, then Register twice on its run, as
+// Temporal does when Register's completion is lost.
+func ingestThenRegisterTwice(ctx workflow.Context, in activities.IngestInput, reg activities.RegisterInput) ([2]activities.RegisterResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute})
+	var out [2]activities.RegisterResult
+	var ing activities.IngestResult
+	if err := workflow.ExecuteActivity(ctx, "Ingest", in).Get(ctx, &ing); err != nil {
+		return out, err
+	}
+	reg.RunID, reg.DatasetDigest, reg.HoldoutKey = ing.RunID, ing.DatasetDigest, ing.HoldoutKey
+	for i := range out {
+		if err := workflow.ExecuteActivity(ctx, "Register", reg).Get(ctx, &out[i]); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // A history the current code records replays on it without a

@@ -211,9 +211,10 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	// A cancelled run waits for the stage under way to stop before it
 	// records the failure, so the record cannot race the stage's own
 	// writes: a Register that published meanwhile leaves a succeeded run,
-	// and one that did not leaves a failed run and no version. A failed
-	// Ingest is recorded too, since it may have recorded the run before
-	// it failed.
+	// and one that did not leaves a failed run (with, if it stopped between
+	// registering and publishing, a version no alias points at and no later
+	// run reuses). A failed Ingest is recorded too, since it may have
+	// recorded the run before it failed.
 	recordEveryFailure := workflow.GetVersion(ctx, recordEveryFailureChange, workflow.DefaultVersion, 1) == 1
 	light := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,

@@ -29,7 +29,9 @@ minio_version=v0.0.0-20260212201848-7aac2a2c5b7c
 # environment gives others, so `status`, `down` and the tasks find the
 # stack where it was started. DATABASE_URL is left to up_postgres.
 if [ -f "$envfile" ]; then
-	while IFS='=' read -r key value; do
+	while IFS= read -r line || [ -n "$line" ]; do
+		key=${line%%=*} value=${line#*=}
+		value=${value#\'} value=${value%\'} # write_env quotes values
 		case $key in
 		TEMPORAL_ADDRESS | TEMPORAL_UI_URL | S3_*) [ -n "${!key+set}" ] || export "$key=$value" ;;
 		esac
@@ -254,13 +256,24 @@ up_postgres() {
 
 # write_env records where the stack answers, for the tasks, the scripts and
 # a shell (set -a; . .data/stack.env; set +a).
+# Values are single-quoted, which both a shell and Task's dotenv read
+# literally; the file holds a secret, so only its owner reads it.
 write_env() {
-	{
-		printf 'DATABASE_URL=%s\n' "$1"
-		printf 'TEMPORAL_ADDRESS=%s\nTEMPORAL_UI_URL=%s\n' "$temporal_addr" "$ui_url"
-		printf 'S3_ENDPOINT=%s\nS3_ACCESS_KEY=%s\nS3_SECRET_KEY=%s\nS3_BUCKET=%s\nS3_REGION=%s\n' \
-			"$s3_endpoint" "$s3_access" "$s3_secret" "$s3_bucket" "$s3_region"
-	} >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"
+	local pairs=(DATABASE_URL "$1" TEMPORAL_ADDRESS "$temporal_addr" TEMPORAL_UI_URL "$ui_url"
+		S3_ENDPOINT "$s3_endpoint" S3_ACCESS_KEY "$s3_access" S3_SECRET_KEY "$s3_secret"
+		S3_BUCKET "$s3_bucket" S3_REGION "$s3_region")
+	local i
+	for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+		case ${pairs[i + 1]} in
+		*"'"* | *$'\n'*) die "${pairs[i]} holds a quote or a line break; .data/stack.env cannot record it" ;;
+		esac
+	done
+	(
+		umask 077
+		for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+			printf "%s='%s'\n" "${pairs[i]}" "${pairs[i + 1]}"
+		done >"$envfile.tmp"
+	) && mv "$envfile.tmp" "$envfile"
 }
 
 cmd_up() {
@@ -332,7 +345,7 @@ check() { # check label command...
 
 cmd_status() {
 	local failed=0 detail url
-	url=$( [ -f "$envfile" ] && sed -n 's/^DATABASE_URL=//p' "$envfile" || true)
+	url=$( [ -f "$envfile" ] && sed -n "s/^DATABASE_URL='\\(.*\\)'\$/\\1/p" "$envfile" || true)
 	detail="$temporal_addr"
 	check temporal port_open "$temporal_addr"
 	detail="http://127.0.0.1:$temporal_ui_port"

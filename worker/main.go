@@ -57,9 +57,10 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 			return fmt.Errorf("-queues: unknown queue %q (want main and/or training)", q)
 		}
 	}
-	if slices.Contains(queues, "main") && slices.Contains(queues, "training") && cfg.Temporal.TrainingQueue == cfg.Temporal.TaskQueue {
-		// Two workers on one queue, registered differently, would take
-		// each other's tasks and fail them as unregistered.
+	if cfg.Temporal.TrainingQueue == cfg.Temporal.TaskQueue {
+		// Two workers on one queue, in this process or two, registered
+		// differently, would take each other's tasks and fail them as
+		// unregistered.
 		return fmt.Errorf("PRODCAT_TRAINING_QUEUE is PRODCAT_TASK_QUEUE (%q): heavy activities need a queue of their own, where a worker runs one at a time; give it another name", cfg.Temporal.TaskQueue)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -23,6 +23,7 @@ func TestRunRefusesBadQueues(t *testing.T) {
 	}{
 		{[]string{"main", "heavy"}, `unknown queue "heavy"`},
 		{[]string{"main", "training"}, "heavy activities need a queue of their own"},
+		{[]string{"training"}, "heavy activities need a queue of their own"},
 	} {
 		if err := run(cfg, log, tc.queues); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("queues %v: err = %v, want %q", tc.queues, err, tc.want)

@@ -212,8 +212,10 @@ func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time)
 }
 
 // insteadOfSkip returns the overlap policy for a run asked for by hand:
-// instead when the schedule's policy is skip, else unspecified, which
-// keeps the schedule's own.
+// instead when the schedule's policy is skip, cancel_other for a schedule
+// made with terminate_other before it was refused (a terminated run cannot
+// record its end in the registry), else unspecified, which keeps the
+// schedule's own.
 func insteadOfSkip(ctx context.Context, h client.ScheduleHandle, instead enumspb.ScheduleOverlapPolicy) (enumspb.ScheduleOverlapPolicy, error) {
 	d, err := h.Describe(ctx)
 	if err != nil {
@@ -222,6 +224,8 @@ func insteadOfSkip(ctx context.Context, h client.ScheduleHandle, instead enumspb
 	switch p := d.Schedule.Policy; {
 	case p == nil, p.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED, p.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_SKIP:
 		return instead, nil
+	case p.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER:
+		return enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER, nil
 	}
 	return enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED, nil
 }

@@ -272,6 +272,7 @@ func (r *Reloader) serve(ctx context.Context) error {
 		return nil
 	}
 	if r.rejected == keyOf(v) {
+		r.behind.Store(int64(v.Version))
 		return nil
 	}
 	log := r.log.WithFields(logrus.Fields{"version": v.Version, "artifact_key": v.ArtifactKey})

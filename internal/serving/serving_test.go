@@ -324,6 +324,22 @@ func TestRejectedVersionIsRetriedAfterTheAliasMoves(t *testing.T) {
 	if v := serving(t, f.r); v != 2 {
 		t.Fatalf("serving %d, want 2", v)
 	}
+
+	// Back to the rejected file: not fetched again, but Behind says the
+	// alias's version is not the one served.
+	junk3 := servingtest.Version(modelName, 3, "models/junk.bin", junk)
+	f.reg.set(junk3, nil)
+	if err := f.r.Reload(ctx); err == nil || f.r.Behind() != 3 {
+		t.Fatalf("junk v3: err %v, Behind() %d; want an error and 3", err, f.r.Behind())
+	}
+	f.promote(2)
+	if err := f.r.Reload(ctx); err != nil || f.r.Behind() != 0 {
+		t.Fatalf("back to v2: err %v, Behind() %d; want 0", err, f.r.Behind())
+	}
+	f.reg.set(junk3, nil)
+	if err := f.r.Reload(ctx); err != nil || f.r.Behind() != 3 || serving(t, f.r) != 2 {
+		t.Errorf("junk v3 again: err %v, Behind() %d, serving %d; want no fetch, 3, v2", err, f.r.Behind(), serving(t, f.r))
+	}
 }
 
 // waitFor returns when the reloader observed a result and serves version

@@ -117,14 +117,14 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 		}
 		*up.key = up.path // stands in for the key until the upload
 	}
-	// Keys given as keys are checked before anything is uploaded.
-	if err := f.source().CheckKeys(); err != nil {
-		return activities.Source{}, asUsage(err)
-	}
 	if src.XKey == "" && src.YKey == "" && src.CSVKey == "" && src.Feed == "" {
 		return activities.Source{}, usagef("no input: give --x and --y (the challenge's files) or --csv with --text-col and --label-col, or the bucket keys --x-key and --y-key or --csv-key (train also takes --feed NAME)")
 	}
 	if err := errors.Join(src.Validate(), src.CheckColumns()); err != nil {
+		return activities.Source{}, asUsage(err)
+	}
+	// Keys given as keys are checked before anything is uploaded.
+	if err := f.source().CheckKeys(); err != nil {
 		return activities.Source{}, asUsage(err)
 	}
 	if check != nil {

@@ -349,6 +349,9 @@ func newScheduleCmd() *cobra.Command {
 		if end, err = time.Parse(time.RFC3339, to); err != nil {
 			return usagef("--to: %w", err)
 		}
+		if end.Before(start) {
+			return usagef("--to %s is before --from %s", to, from)
+		}
 		return nil
 	}
 	backfill.Flags().StringVar(&from, "from", "", "start, RFC 3339")

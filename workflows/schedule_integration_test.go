@@ -120,6 +120,15 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 		prevClose = e.GetCloseTime().AsTime()
 	}
 
+	// With jitter, Temporal compares a slot's jittered time with the end:
+	// a backfill of one slot, from its time to its time, still takes it.
+	spec.Jitter = 10 * time.Minute
+	_, err = m.Apply(ctx, spec)
+	require.NoError(t, err)
+	slot := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
+	require.NoError(t, m.Backfill(ctx, spec.ID, slot, slot))
+	h.waitForRuns(t, ctx, m, spec.ID, 6)
+
 	require.NoError(t, m.Delete(ctx, spec.ID))
 	_, err = m.Describe(ctx, spec.ID)
 	require.True(t, errors.Is(err, schedule.ErrNotFound), "describe after delete: %v", err)

@@ -180,9 +180,9 @@ func (m *Manager) Unpause(ctx context.Context, id, note string) error {
 // that one: skip would drop the request without a word.
 func (m *Manager) Trigger(ctx context.Context, id string) error {
 	h := m.c.GetHandle(ctx, id)
-	overlap, err := insteadOfSkip(ctx, h, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE)
+	d, err := h.Describe(ctx)
 	if err == nil {
-		err = h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: overlap})
+		err = h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE)})
 	}
 	if err != nil {
 		return fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
@@ -193,16 +193,20 @@ func (m *Manager) Trigger(ctx context.Context, id string) error {
 // Backfill takes the actions the schedule would have taken between start
 // and end, both included, under its overlap policy, except that under skip
 // (the default) they run one after another: skip would start the first and
-// drop the rest.
+// drop the rest. Temporal compares a slot's jittered time with end, so end
+// is moved on by the schedule's jitter: a slot due at end is taken too.
 func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) error {
-	if !end.After(start) {
-		return fmt.Errorf("backfill schedule %s: end %s is not after start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
+	if end.Before(start) {
+		return fmt.Errorf("backfill schedule %s: end %s is before start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
 	h := m.c.GetHandle(ctx, id)
-	overlap, err := insteadOfSkip(ctx, h, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL)
+	d, err := h.Describe(ctx)
 	if err == nil {
+		if d.Schedule.Spec != nil {
+			end = end.Add(d.Schedule.Spec.Jitter)
+		}
 		err = h.Backfill(ctx, client.ScheduleBackfillOptions{
-			Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: overlap}},
+			Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL)}},
 		})
 	}
 	if err != nil {
@@ -216,18 +220,14 @@ func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time)
 // made with terminate_other before it was refused (a terminated run cannot
 // record its end in the registry), else unspecified, which keeps the
 // schedule's own.
-func insteadOfSkip(ctx context.Context, h client.ScheduleHandle, instead enumspb.ScheduleOverlapPolicy) (enumspb.ScheduleOverlapPolicy, error) {
-	d, err := h.Describe(ctx)
-	if err != nil {
-		return 0, err
-	}
+func insteadOfSkip(d *client.ScheduleDescription, instead enumspb.ScheduleOverlapPolicy) enumspb.ScheduleOverlapPolicy {
 	switch p := d.Schedule.Policy; {
 	case p == nil, p.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED, p.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_SKIP:
-		return instead, nil
+		return instead
 	case p.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER:
-		return enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER, nil
+		return enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER
 	}
-	return enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED, nil
+	return enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED
 }
 
 // Delete removes the schedule; runs it started are not affected.

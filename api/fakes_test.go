@@ -428,14 +428,14 @@ func (f *fakeTrainer) Start(_ context.Context, id string, p workflows.TrainingPa
 	return t, nil
 }
 
-func (f *fakeTrainer) Get(_ context.Context, id string) (training, error) {
+func (f *fakeTrainer) Get(_ context.Context, id, runID string) (training, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
 		return training{}, f.down
 	}
 	t, ok := f.runs[id]
-	if !ok {
+	if !ok || (runID != "" && runID != t.RunID) {
 		return training{}, fmt.Errorf("%w: %s", errTrainingNotFound, id)
 	}
 	return t, nil

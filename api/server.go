@@ -67,7 +67,9 @@ type artifacts interface {
 // trainer starts and inspects TrainingPipeline runs.
 type trainer interface {
 	Start(ctx context.Context, id string, p workflows.TrainingParams) (training, error)
-	Get(ctx context.Context, id string) (training, error)
+	// Get reads run runID of workflow id, or its latest run when runID is
+	// empty.
+	Get(ctx context.Context, id, runID string) (training, error)
 	List(ctx context.Context, limit int) ([]training, error)
 }
 

@@ -49,8 +49,8 @@ func (t *temporalTrainer) Start(ctx context.Context, id string, p workflows.Trai
 	}, nil
 }
 
-func (t *temporalTrainer) Get(ctx context.Context, id string) (training, error) {
-	desc, err := t.c.DescribeWorkflowExecution(ctx, id, "")
+func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, error) {
+	desc, err := t.c.DescribeWorkflowExecution(ctx, id, runID)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return training{}, fmt.Errorf("%w: %s", errTrainingNotFound, id)

@@ -40,15 +40,19 @@ func TestTemporalTrainer(t *testing.T) {
 		t.Errorf("second start with the same ID: %v, want a 409", err)
 	}
 
-	got, err := tr.Get(ctx, id)
+	got, err := tr.Get(ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Status != "running" || got.RunID != started.RunID || got.Progress != nil || got.StartTime.IsZero() {
 		t.Errorf("running training %+v (no worker: no progress)", got)
 	}
-	if _, err := tr.Get(ctx, "no-such-training-"+id); !errors.Is(err, errTrainingNotFound) {
+	if _, err := tr.Get(ctx, "no-such-training-"+id, ""); !errors.Is(err, errTrainingNotFound) {
 		t.Errorf("unknown ID: %v", err)
+	}
+	// A run named by its run ID.
+	if got, err := tr.Get(ctx, id, started.RunID); err != nil || got.RunID != started.RunID {
+		t.Errorf("by run ID: %+v, %v", got, err)
 	}
 
 	// A worker whose Ingest keeps failing: the training shows the stage it
@@ -63,7 +67,7 @@ func TestTemporalTrainer(t *testing.T) {
 	}
 	defer w.Stop()
 	for {
-		got, err = tr.Get(ctx, id)
+		got, err = tr.Get(ctx, id, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +108,7 @@ func TestTemporalTrainer(t *testing.T) {
 	if err := c.TerminateWorkflow(ctx, id, "", "terminated by TestTemporalTrainer"); err != nil {
 		t.Fatal(err)
 	}
-	got, err = tr.Get(ctx, id)
+	got, err = tr.Get(ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +125,7 @@ func TestTemporalTrainer(t *testing.T) {
 		if l.Status != "completed" {
 			continue
 		}
-		done, err := tr.Get(ctx, l.WorkflowID)
+		done, err := tr.Get(ctx, l.WorkflowID, l.RunID)
 		if err != nil {
 			t.Fatal(err)
 		}

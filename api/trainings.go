@@ -157,11 +157,16 @@ func (s *server) checkObjects(ctx context.Context, src activities.Source) error 
 func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	id := r.PathValue("id")
+	id, runID := r.PathValue("id"), r.URL.Query().Get("run_id")
 	if err := checkTemporalID("training", id); err != nil {
 		return err
 	}
-	t, err := s.trainer.Get(ctx, id)
+	if err := checkTemporalID("training run", runID); err != nil {
+		return err
+	}
+	// Runs of a workflow ID (a schedule's, triggered twice in one second)
+	// are told apart by run ID; without one, the latest is read.
+	t, err := s.trainer.Get(ctx, id, runID)
 	if err != nil {
 		return trainerError(err)
 	}

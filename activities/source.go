@@ -71,6 +71,35 @@ func (s Source) CheckKeys() error {
 	return nil
 }
 
+// CheckHeaders reports whether the files s names have the columns a
+// training reads, given head, which returns the first
+// dataset.HeaderBytes of a file by its key (or path). A wrong file or
+// column is then refused when it is named, not by every run that reads it.
+// Errors about the files wrap dataset.ErrBadData.
+func (s Source) CheckHeaders(head func(key string) ([]byte, error)) error {
+	check := func(key string, fn func([]byte) error) error {
+		if key == "" {
+			return nil
+		}
+		b, err := head(key)
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		return nil
+	}
+	if s.XKey != "" && s.XKey == s.YKey {
+		return fmt.Errorf("source: x_key and y_key are the same object %s: %w", s.XKey, dataset.ErrBadData)
+	}
+	return errors.Join(
+		check(s.XKey, dataset.CheckXHeader),
+		check(s.YKey, dataset.CheckYHeader),
+		check(s.CSVKey, func(b []byte) error { return dataset.CheckCSVHeader(b, s.TextCols, s.LabelCol) }),
+	)
+}
+
 // ResolveFeedResult is the feed version a training reads.
 type ResolveFeedResult struct {
 	Feed    string `json:"feed"`

@@ -361,7 +361,13 @@ func newFakeStore(t testing.TB) *fakeStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fakeStore{files: map[string][]byte{reportKey: data, xKey: []byte("x"), yKey: []byte("y")}}
+	// xKey serves as an X file and as a generic CSV with title, label and
+	// category columns.
+	return &fakeStore{files: map[string][]byte{
+		reportKey: data,
+		xKey:      []byte(",designation,description,productid,imageid,title,label,category\n0,Chaise,,1,2,Chaise,meuble,meuble\n"),
+		yKey:      []byte(",prdtypecode\n0,1560\n"),
+	}}
 }
 
 func (f *fakeStore) Get(_ context.Context, key string) ([]byte, error) {
@@ -385,6 +391,19 @@ func (f *fakeStore) Exists(_ context.Context, key string) (bool, error) {
 	}
 	_, ok := f.files[key]
 	return ok, nil
+}
+
+func (f *fakeStore) Head(_ context.Context, key string, n int64) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return nil, f.down
+	}
+	b, ok := f.files[key]
+	if !ok {
+		return nil, artifact.ErrNotFound
+	}
+	return b[:min(int64(len(b)), n)], nil
 }
 
 func (f *fakeStore) PutFile(_ context.Context, kind, path, ext, _ string) (artifact.Ref, error) {

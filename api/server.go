@@ -61,6 +61,7 @@ type modelRegistry interface {
 type artifacts interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Exists(ctx context.Context, key string) (bool, error)
+	Head(ctx context.Context, key string, n int64) ([]byte, error)
 	PutFile(ctx context.Context, kind, path, ext, contentType string) (artifact.Ref, error)
 }
 

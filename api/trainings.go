@@ -11,6 +11,7 @@ import (
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -150,6 +151,13 @@ func (s *server) checkObjects(ctx context.Context, src activities.Source) error 
 		if !ok {
 			return badRequest("%s %q is not in the bucket; upload it first (POST /v1/uploads or starter upload)", in.field, in.key)
 		}
+	}
+	err := src.CheckHeaders(func(key string) ([]byte, error) { return s.store.Head(ctx, key, dataset.HeaderBytes) })
+	switch {
+	case errors.Is(err, dataset.ErrBadData):
+		return badRequest("%v", err)
+	case err != nil:
+		return unavailable("the artifact store", err)
 	}
 	return nil
 }

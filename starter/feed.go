@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
@@ -31,14 +30,13 @@ schedule retrains on whatever was published last.`,
 		Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			if err := registry.CheckFeedName(args[0]); err != nil {
-				return err
+				return asUsage(err)
 			}
+			// uploadSource checks that the objects are there, with the
+			// columns a run reads: a feed naming others would fail every
+			// run on it.
 			src, err := a.uploadSource(ctx, tf, nil)
 			if err != nil {
-				return err
-			}
-			// A feed that names missing objects would fail every run on it.
-			if err := a.checkKeys(ctx, src); err != nil {
 				return err
 			}
 			raw, err := json.Marshal(src)
@@ -94,28 +92,4 @@ schedule retrains on whatever was published last.`,
 	}
 	cmd.AddCommand(publish, show, list)
 	return cmd
-}
-
-// checkKeys fails unless every object src names is in the bucket.
-func (a *app) checkKeys(ctx context.Context, src activities.Source) error {
-	s, err := a.artifacts(ctx)
-	if err != nil {
-		return err
-	}
-	if err := src.CheckKeys(); err != nil {
-		return asUsage(err)
-	}
-	for _, key := range []string{src.XKey, src.YKey, src.CSVKey} {
-		if key == "" {
-			continue
-		}
-		ok, err := s.Exists(ctx, key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%s is not in bucket %s; upload it first (starter upload)", key, s.Bucket())
-		}
-	}
-	return nil
 }

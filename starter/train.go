@@ -17,7 +17,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -132,6 +134,26 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 			return activities.Source{}, asUsage(err)
 		}
 	}
+	// The files' headers too: a file without the columns a run reads is
+	// refused now, not by every run.
+	local := map[string]bool{f.x: true, f.y: true, f.csv: true}
+	err := src.CheckHeaders(func(key string) ([]byte, error) {
+		if local[key] {
+			return readHead(key)
+		}
+		s, err := a.artifacts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := s.Head(ctx, key, dataset.HeaderBytes)
+		if errors.Is(err, artifact.ErrNotFound) {
+			return nil, fmt.Errorf("%s is not in bucket %s; upload it first (starter upload)", key, s.Bucket())
+		}
+		return b, err
+	})
+	if err != nil {
+		return activities.Source{}, err
+	}
 	for _, up := range uploads {
 		if up.path == "" {
 			continue
@@ -143,6 +165,21 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 		*up.key = ref.Key
 	}
 	return src, nil
+}
+
+// readHead returns the first dataset.HeaderBytes of the file at path.
+func readHead(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, dataset.HeaderBytes)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b[:n], nil
 }
 
 // checkFeed fails when src names a feed that was never published, which

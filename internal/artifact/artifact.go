@@ -179,6 +179,25 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
+// Head returns up to the first n bytes of key, unchecked: a glance at a
+// file's start, such as its header row, not its content.
+func (s *Store) Head(ctx context.Context, key string, n int64) ([]byte, error) {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(0, n-1); err != nil {
+		return nil, err
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
+	if err != nil {
+		return nil, s.wrap("get "+key, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(io.LimitReader(obj, n))
+	if err != nil {
+		return nil, s.wrap("get "+key, err)
+	}
+	return data, nil
+}
+
 // Exists reports whether key is in the bucket.
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 	_, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})

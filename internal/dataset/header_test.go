@@ -1,0 +1,32 @@
+package dataset
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCheckHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // in the error; "" for none
+	}{
+		{"X", CheckXHeader([]byte(",designation,description,productid,imageid\n0,a,b,1,2\n")), ""},
+		{"X with a BOM, cut mid-row", CheckXHeader([]byte("\uFEFF,designation,description,productid,imageid\n0,a,b")), ""},
+		{"X without description", CheckXHeader([]byte(",designation,productid,imageid\n")), `missing column(s) "description"`},
+		{"Y", CheckYHeader([]byte(",prdtypecode\n0,10\n")), ""},
+		{"Y given an X", CheckYHeader([]byte(",designation,description,productid,imageid\n")), `missing column(s) "prdtypecode"`},
+		{"CSV", CheckCSVHeader([]byte("title,body,category\n"), []string{"title", "body"}, "category"), ""},
+		{"CSV without the label", CheckCSVHeader([]byte("title,body\n"), []string{"title"}, "category"), `missing column(s) "category"`},
+		{"empty", CheckCSVHeader(nil, []string{"title"}, "category"), "empty file"},
+		{"binary", CheckCSVHeader([]byte(strings.Repeat("\x00\x01", HeaderBytes/2)), []string{"title"}, "category"), "no line end"},
+	} {
+		switch {
+		case tc.want == "" && tc.err != nil:
+			t.Errorf("%s: %v", tc.name, tc.err)
+		case tc.want != "" && (!errors.Is(tc.err, ErrBadData) || !strings.Contains(tc.err.Error(), tc.want)):
+			t.Errorf("%s: err = %v, want bad data saying %q", tc.name, tc.err, tc.want)
+		}
+	}
+}

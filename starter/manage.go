@@ -258,6 +258,9 @@ func newScheduleCmd() *cobra.Command {
 				if err := a.checkFeed(ctx, spec.Training.Source); err != nil {
 					return err
 				}
+				if err := a.checkHeaders(ctx, spec.Training.Source, nil); err != nil {
+					return err
+				}
 				tc, err := a.temporalClient(ctx)
 				if err != nil {
 					return err

@@ -134,24 +134,7 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 			return activities.Source{}, asUsage(err)
 		}
 	}
-	// The files' headers too: a file without the columns a run reads is
-	// refused now, not by every run.
-	local := map[string]bool{f.x: true, f.y: true, f.csv: true}
-	err := src.CheckHeaders(func(key string) ([]byte, error) {
-		if local[key] {
-			return readHead(key)
-		}
-		s, err := a.artifacts(ctx)
-		if err != nil {
-			return nil, err
-		}
-		b, err := s.Head(ctx, key, dataset.HeaderBytes)
-		if errors.Is(err, artifact.ErrNotFound) {
-			return nil, fmt.Errorf("%s is not in bucket %s; upload it first (starter upload)", key, s.Bucket())
-		}
-		return b, err
-	})
-	if err != nil {
+	if err := a.checkHeaders(ctx, src, map[string]bool{f.x: true, f.y: true, f.csv: true}); err != nil {
 		return activities.Source{}, err
 	}
 	for _, up := range uploads {
@@ -165,6 +148,26 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 		*up.key = ref.Key
 	}
 	return src, nil
+}
+
+// checkHeaders checks that the files src names are there and have the
+// columns a run reads, so a wrong one is refused now and not by every run.
+// The keys in local are paths of files not uploaded yet.
+func (a *app) checkHeaders(ctx context.Context, src activities.Source, local map[string]bool) error {
+	return src.CheckHeaders(func(key string) ([]byte, error) {
+		if local[key] {
+			return readHead(key)
+		}
+		s, err := a.artifacts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := s.Head(ctx, key, dataset.HeaderBytes)
+		if errors.Is(err, artifact.ErrNotFound) {
+			return nil, fmt.Errorf("%s is not in bucket %s; upload it first (starter upload)", key, s.Bucket())
+		}
+		return b, err
+	})
 }
 
 // readHead returns the first dataset.HeaderBytes of the file at path.

@@ -33,7 +33,7 @@ if [ -f "$envfile" ]; then
 		key=${line%%=*} value=${line#*=}
 		value=${value#\'} value=${value%\'} # write_env quotes values
 		case $key in
-		TEMPORAL_ADDRESS | TEMPORAL_UI_URL | S3_*) [ -n "${!key+set}" ] || export "$key=$value" ;;
+		TEMPORAL_ADDRESS | TEMPORAL_UI_URL | S3_* | PRODCAT_API_ADDR) [ -n "${!key+set}" ] || export "$key=$value" ;;
 		esac
 	done <"$envfile"
 fi
@@ -47,6 +47,7 @@ s3_access="${S3_ACCESS_KEY:-prodcat}"
 s3_secret="${S3_SECRET_KEY:-prodcat-dev-secret}"
 s3_bucket="${S3_BUCKET:-prodcat}"
 s3_region="${S3_REGION:-us-east-1}"
+api_addr="${PRODCAT_API_ADDR:-127.0.0.1:8080}" # the demo's API
 pg_port_default=55432
 
 # The search attributes the pipeline sets on its workflows.
@@ -261,7 +262,7 @@ up_postgres() {
 write_env() {
 	local pairs=(DATABASE_URL "$1" TEMPORAL_ADDRESS "$temporal_addr" TEMPORAL_UI_URL "$ui_url"
 		S3_ENDPOINT "$s3_endpoint" S3_ACCESS_KEY "$s3_access" S3_SECRET_KEY "$s3_secret"
-		S3_BUCKET "$s3_bucket" S3_REGION "$s3_region")
+		S3_BUCKET "$s3_bucket" S3_REGION "$s3_region" PRODCAT_API_ADDR "$api_addr")
 	local i
 	for ((i = 0; i < ${#pairs[@]}; i += 2)); do
 		case ${pairs[i + 1]} in
@@ -355,9 +356,11 @@ cmd_status() {
 	detail="${url%%\?*}"
 	check postgresql psql "${url:-${DATABASE_URL:-}}" -qAtc 'select 1'
 	# The worker and the API are started by `demo`; they are optional here.
-	local name
+	local name where
 	for name in worker api; do
-		if alive "$name"; then printf '%-12s up    pid %s\n' "$name" "$(pid_of "$name")"; else printf '%-12s -     not started (go tool task %s)\n' "$name" "$name"; fi
+		where=""
+		[ "$name" = api ] && where=", http://$api_addr"
+		if alive "$name"; then printf '%-12s up    pid %s%s\n' "$name" "$(pid_of "$name")" "$where"; else printf '%-12s -     not started (go tool task %s)%s\n' "$name" "$name" "$where"; fi
 	done
 	return $failed
 }

@@ -442,7 +442,7 @@ func (f *fakeTrainer) Start(_ context.Context, id string, p workflows.TrainingPa
 		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists", id)
 	}
 	f.started = append(f.started, p)
-	t := training{WorkflowID: id, RunID: "r-1", Status: "running", UIURL: "http://ui/" + id}
+	t := training{WorkflowID: id, RunID: "r-1", Status: "running", UIURL: "http://ui/" + id, ModelName: p.ModelName}
 	f.runs[id] = t
 	return t, nil
 }
@@ -460,7 +460,7 @@ func (f *fakeTrainer) Get(_ context.Context, id, runID string) (training, error)
 	return t, nil
 }
 
-func (f *fakeTrainer) List(_ context.Context, limit int) ([]training, error) {
+func (f *fakeTrainer) List(_ context.Context, model string, limit int) ([]training, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
@@ -468,7 +468,7 @@ func (f *fakeTrainer) List(_ context.Context, limit int) ([]training, error) {
 	}
 	var out []training
 	for _, t := range f.runs {
-		if len(out) < limit {
+		if len(out) < limit && (model == "" || t.ModelName == model) {
 			out = append(out, t)
 		}
 	}

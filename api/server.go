@@ -71,7 +71,9 @@ type trainer interface {
 	// Get reads run runID of workflow id, or its latest run when runID is
 	// empty.
 	Get(ctx context.Context, id, runID string) (training, error)
-	List(ctx context.Context, limit int) ([]training, error)
+	// List returns the latest trainings, newest first; of model when it
+	// is not empty.
+	List(ctx context.Context, model string, limit int) ([]training, error)
 }
 
 // scheduler manages the retraining schedules.

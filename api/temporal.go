@@ -94,11 +94,16 @@ func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, 
 	return tr, nil
 }
 
-func (t *temporalTrainer) List(ctx context.Context, limit int) ([]training, error) {
+func (t *temporalTrainer) List(ctx context.Context, model string, limit int) ([]training, error) {
+	query := fmt.Sprintf("WorkflowType = '%s'", workflows.TrainingWorkflowType)
+	if model != "" {
+		// Model names are checked to be letters, digits and . _ - only.
+		query += fmt.Sprintf(" AND ModelName = '%s'", model)
+	}
 	resp, err := t.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: t.namespace,
 		PageSize:  int32(limit),
-		Query:     fmt.Sprintf("WorkflowType = '%s'", workflows.TrainingWorkflowType),
+		Query:     query,
 	})
 	if err != nil {
 		return nil, err

@@ -84,9 +84,10 @@ func TestTemporalTrainer(t *testing.T) {
 		t.Errorf("retrying %+v", got.Retrying)
 	}
 
-	// Visibility is eventually consistent: wait until the list shows it.
+	// Visibility is eventually consistent: wait until the list of the
+	// model's trainings shows it.
 	for found := false; !found; {
-		list, err := tr.List(ctx, 100)
+		list, err := tr.List(ctx, p.ModelName, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +95,10 @@ func TestTemporalTrainer(t *testing.T) {
 			if i > 0 && l.StartTime.After(list[i-1].StartTime) {
 				t.Fatal("list is not newest first")
 			}
-			found = found || (l.WorkflowID == id && l.ModelName == p.ModelName)
+			if l.ModelName != p.ModelName {
+				t.Fatalf("the list of %s's trainings has one of %s", p.ModelName, l.ModelName)
+			}
+			found = found || l.WorkflowID == id
 		}
 		if !found {
 			select {
@@ -117,7 +121,7 @@ func TestTemporalTrainer(t *testing.T) {
 	}
 
 	// A completed pipeline run, if the namespace has one, shows its result.
-	list, err := tr.List(ctx, 100)
+	list, err := tr.List(ctx, "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,9 +196,15 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 		}
 		limit = n
 	}
+	model := r.URL.Query().Get("model")
+	if model != "" {
+		if err := registry.CheckModelName(model); err != nil {
+			return badRequest("model: %v", err)
+		}
+	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	ts, err := s.trainer.List(ctx, limit)
+	ts, err := s.trainer.List(ctx, model, limit)
 	if err != nil {
 		return trainerError(err)
 	}

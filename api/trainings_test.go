@@ -148,6 +148,16 @@ func TestGetAndListTrainings(t *testing.T) {
 	for _, q := range []string{"0", "101", "x"} {
 		wantError(t, h.do("GET", "/v1/trainings?limit="+q, asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	}
+	// By model: the server's model has the three, another none.
+	decodeBody(t, h.do("GET", "/v1/trainings?model="+testModel, asPredict, ""), &list)
+	if len(list.Trainings) != 3 {
+		t.Errorf("%d trainings of %s, want 3", len(list.Trainings), testModel)
+	}
+	decodeBody(t, h.do("GET", "/v1/trainings?model=other", asPredict, ""), &list)
+	if len(list.Trainings) != 0 {
+		t.Errorf("%d trainings of another model, want 0", len(list.Trainings))
+	}
+	wantError(t, h.do("GET", "/v1/trainings?model=a%27b", asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	h.trainer.down = errors.New(errDownText)
 	wantError(t, h.do("GET", "/v1/trainings", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
 	wantError(t, h.do("GET", "/v1/trainings/b", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)

@@ -7,6 +7,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 )
 
 // ScheduleSpec describes a retraining schedule: when TrainingPipeline runs
@@ -105,6 +106,8 @@ func (s ScheduleSpec) Action() *client.ScheduleWorkflowAction {
 		Args:          []any{s.Training},
 		TaskQueue:     s.TaskQueue,
 		StaticSummary: fmt.Sprintf("scheduled retraining of %s (%s)", s.Training.ModelName, s.ID),
+		// Set from the start, so listings by model find runs still going.
+		TypedSearchAttributes: temporal.NewSearchAttributes(attrModelName.ValueSet(s.Training.ModelName)),
 	}
 }
 

@@ -264,7 +264,7 @@ function feedChosen() {
 
 async function loadTrainings() {
   try {
-    const t = await api("GET", "/v1/trainings?limit=15");
+    const t = await api("GET", `/v1/trainings?limit=15&model=${encodeURIComponent(modelName)}`);
     $("#trainings tbody").replaceChildren(...t.trainings.map((r) => el("tr", {},
       el("td", {}, el("a", { href: r.ui_url, target: "_blank", rel: "noopener" }, r.workflow_id)),
       el("td", { className: "status-" + r.status }, r.status + (r.progress ? ` (${r.progress.percent} %)` : "")),

@@ -292,13 +292,16 @@ cmd_up() {
 	say "stack is up in $((SECONDS - start))s; environment in .data/stack.env"
 }
 
-stop_pid() { # stop_pid name: TERM, then KILL after 15 s
-	local name=$1 pid
+# stop_pid name: TERM, then KILL after 15 s; 40 s for the worker, which
+# gives running activities 30 s (WorkerStopTimeout) to finish.
+stop_pid() {
+	local name=$1 pid ticks=60
+	[ "$name" = worker ] && ticks=160
 	[ -f "$run/$name.pid" ] || return 0
 	if pid=$(pid_of "$name"); then
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 		local i
-		for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+		for ((i = 0; i < ticks; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
 		kill -0 "$pid" 2>/dev/null && { say "$name: did not stop, killing"; kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; }
 		say "$name: stopped (pid $pid)"
 	fi

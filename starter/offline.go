@@ -136,6 +136,17 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 			return usagef("offline: --grid: %w (want a JSON object with c, word_ngrams, char_ranges, title_weights)", err)
 		}
 	}
+	if f.cv {
+		if f.folds < 2 {
+			return usagef("offline: --folds %d: want at least 2", f.folds)
+		}
+		if err := grid.Check(classifier.DefaultParams()); err != nil {
+			return usagef("offline: --grid: %w", err)
+		}
+	}
+	if f.workers < 0 {
+		return usagef("offline: --workers %d: want 0 (all cores) or more", f.workers)
+	}
 	train, test, err := readOfflineData(f)
 	if err != nil {
 		return err

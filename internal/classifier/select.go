@@ -64,18 +64,15 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 		return nil, fmt.Errorf("select: %w", err)
 	}
 	feats := featureGrid(base.Features, grid)
-	cs := grid.C
-	if len(cs) == 0 {
-		cs = []float64{base.Solver.C}
+	cs := grid.cs(base)
+	if err := grid.Check(base); err != nil {
+		return nil, fmt.Errorf("select: %w", err)
 	}
 	var cands []Candidate
 	for _, fc := range feats {
 		for _, c := range cs {
 			p := base
 			p.Features, p.Solver.C = fc, c
-			if err := p.Validate(); err != nil {
-				return nil, fmt.Errorf("select: grid point: %w", err)
-			}
 			cands = append(cands, Candidate{Params: p})
 		}
 	}
@@ -148,6 +145,29 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 		return nil, errors.New("select: empty grid")
 	}
 	return cands, nil
+}
+
+// Check reports whether every point of g around base is usable; it needs
+// no data, so a wrong grid is refused before any is read.
+func (g Grid) Check(base Params) error {
+	for _, fc := range featureGrid(base.Features, g) {
+		for _, c := range g.cs(base) {
+			p := base
+			p.Features, p.Solver.C = fc, c
+			if err := p.Validate(); err != nil {
+				return fmt.Errorf("grid point: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// cs returns the values of C of g, or base's.
+func (g Grid) cs(base Params) []float64 {
+	if len(g.C) == 0 {
+		return []float64{base.Solver.C}
+	}
+	return g.C
 }
 
 // featureGrid expands the feature part of grid around base.

@@ -30,12 +30,26 @@ func jsonRaw(v any) (json.RawMessage, error) {
 	return data, nil
 }
 
-// BatchPredict predicts every row of an unlabelled X file with the model
-// the alias points at, and writes predictions.csv with one line per input
-// row (rows that cannot be read get an empty prediction and the reason).
+// BatchPredict predicts every row of an unlabelled X file or generic CSV
+// with the model the alias points at, and writes predictions.csv with one
+// line per input row (rows that cannot be read get an empty prediction and
+// the reason). A generic CSV's rows are named by its pandas index column
+// when it has one, else by their row number.
 func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (BatchPredictResult, error) {
 	var done, total atomic.Int64
 	defer heartbeat(ctx, func() any { return StageProgress{Stage: "predict", Done: done.Load(), Total: total.Load()} })()
+	key, header := in.XKey, []string{"productid", "prdtypecode", "category", "probability", "error"}
+	if in.CSVKey != "" {
+		key, header = in.CSVKey, []string{"id", "label", "category", "probability", "error"}
+	}
+	switch err := (Source{XKey: in.XKey, CSVKey: in.CSVKey, TextCols: in.TextCols}).CheckKeys(); {
+	case (in.XKey == "") == (in.CSVKey == ""):
+		return BatchPredictResult{}, badParams("batch predict: give exactly one of x_key and csv_key")
+	case in.CSVKey != "" && len(in.TextCols) == 0:
+		return BatchPredictResult{}, badParams("batch predict: csv_key needs text_cols")
+	case err != nil:
+		return BatchPredictResult{}, badParams("batch predict: %v", err)
+	}
 	alias := in.Alias
 	if alias == "" {
 		alias = "production"
@@ -54,25 +68,31 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	if err != nil {
 		return BatchPredictResult{}, err
 	}
-	x, err := a.Store.Get(ctx, in.XKey)
+	data, err := a.Store.Get(ctx, key)
 	if err != nil {
-		return BatchPredictResult{}, classify("read X", err)
+		return BatchPredictResult{}, classify("read "+key, err)
 	}
 	// With no reject limit, bad data is a file that cannot be predicted:
 	// empty, with a bad header, without a usable row, not UTF-8, or cut
 	// short by a quote that is never closed.
-	ds, err := dataset.ReadRaw(bytes.NewReader(x), nil, dataset.Options{})
+	var ds *dataset.Dataset
+	if in.CSVKey != "" {
+		ds, err = dataset.ReadCSV(bytes.NewReader(data), in.TextCols, "", dataset.Options{})
+	} else {
+		ds, err = dataset.ReadRaw(bytes.NewReader(data), nil, dataset.Options{})
+	}
 	if errors.Is(err, dataset.ErrBadData) {
 		return BatchPredictResult{}, badData("batch predict: %v", err)
 	}
 	if err != nil {
-		return BatchPredictResult{}, fmt.Errorf("batch predict: %w", err)
+		// ReadCSV refuses columns given twice and the like as a usage error.
+		return BatchPredictResult{}, badParams("batch predict: %v", err)
 	}
 	total.Store(int64(len(ds.Examples)))
 
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"productid", "prdtypecode", "category", "probability", "error"})
+	_ = w.Write(header)
 	for i, e := range ds.Examples {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return BatchPredictResult{}, ctx.Err()

@@ -159,12 +159,16 @@ type FailRunInput struct {
 	Error string `json:"error"`
 }
 
-// BatchPredictInput names an unlabelled X file to predict.
+// BatchPredictInput names an unlabelled file to predict: a challenge X
+// file (XKey) or a generic CSV (CSVKey) with its text columns, the first
+// the title.
 type BatchPredictInput struct {
 	ModelName string `json:"model_name"`
 	// Alias of the model to use; production when empty.
-	Alias string `json:"alias,omitempty"`
-	XKey  string `json:"x_key"`
+	Alias    string   `json:"alias,omitempty"`
+	XKey     string   `json:"x_key,omitempty"`
+	CSVKey   string   `json:"csv_key,omitempty"`
+	TextCols []string `json:"text_cols,omitempty"`
 }
 
 // BatchPredictResult names the predictions.csv written.

@@ -37,14 +37,25 @@ func newUploadCmd() *cobra.Command {
 }
 
 func newPredictBatchCmd() *cobra.Command {
-	var x, xKey, model, alias, out string
+	var x, xKey, csvPath, csvKey, model, alias, out string
+	var textCols []string
 	cmd := &cobra.Command{
 		Use:   "predict-batch",
-		Short: "run a registered model over an unlabelled X file, write the predictions CSV to the bucket and, with --out, here",
+		Short: "run a registered model over an unlabelled X file or generic CSV, write the predictions CSV to the bucket and, with --out, here",
 		Args:  cobra.NoArgs,
 		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
-			if (x == "") == (xKey == "") {
-				return usagef("give exactly one of --x and --x-key")
+			given := 0
+			for _, s := range []string{x, xKey, csvPath, csvKey} {
+				if s != "" {
+					given++
+				}
+			}
+			if given != 1 {
+				return usagef("give exactly one of --x, --x-key, --csv and --csv-key")
+			}
+			cols := columns(textCols)
+			if (csvPath != "" || csvKey != "") && len(cols) == 0 {
+				return usagef("a generic CSV needs --text-col, the columns the model reads, the title first")
 			}
 			if out != "" {
 				// Found out now, not after a run of hours.
@@ -52,15 +63,23 @@ func newPredictBatchCmd() *cobra.Command {
 					return fmt.Errorf("--out: %w", err)
 				}
 			}
-			if x != "" {
-				ref, err := a.uploadFile(ctx, x)
+			for _, up := range []struct{ path, key *string }{{&x, &xKey}, {&csvPath, &csvKey}} {
+				if *up.path == "" {
+					continue
+				}
+				ref, err := a.uploadFile(ctx, *up.path)
 				if err != nil {
 					return err
 				}
-				xKey = ref.Key
+				*up.key = ref.Key
+			}
+			in := activities.BatchPredictInput{ModelName: model, Alias: alias, XKey: xKey}
+			if csvKey != "" {
+				in = activities.BatchPredictInput{ModelName: model, Alias: alias, CSVKey: csvKey, TextCols: cols}
 			}
 			if model == "" {
 				model = a.cfg.ModelName
+				in.ModelName = model
 			}
 			c, err := a.temporalClient(ctx)
 			if err != nil {
@@ -68,8 +87,8 @@ func newPredictBatchCmd() *cobra.Command {
 			}
 			id := fmt.Sprintf("predict-%s-%s", model, time.Now().UTC().Format("20060102T150405.000Z"))
 			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: id, TaskQueue: a.cfg.Temporal.TaskQueue, StaticSummary: "batch prediction of " + xKey,
-			}, workflows.BatchPredict, activities.BatchPredictInput{ModelName: model, Alias: alias, XKey: xKey})
+				ID: id, TaskQueue: a.cfg.Temporal.TaskQueue, StaticSummary: "batch prediction of " + xKey + csvKey,
+			}, workflows.BatchPredict, in)
 			if err != nil {
 				return fmt.Errorf("start batch prediction: %w", err)
 			}
@@ -106,6 +125,9 @@ func newPredictBatchCmd() *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "also write the predictions CSV to this local file")
 	cmd.Flags().StringVar(&x, "x", "", "local X file (uploaded first)")
 	cmd.Flags().StringVar(&xKey, "x-key", "", "bucket key of an X file")
+	cmd.Flags().StringVar(&csvPath, "csv", "", "local generic CSV (uploaded first)")
+	cmd.Flags().StringVar(&csvKey, "csv-key", "", "bucket key of a generic CSV")
+	cmd.Flags().StringSliceVar(&textCols, "text-col", nil, "text column(s) of the generic CSV the model reads, repeated or comma-separated; the title first")
 	cmd.Flags().StringVar(&model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")
 	cmd.Flags().StringVar(&alias, "alias", "production", "alias of the version to use")
 	return cmd

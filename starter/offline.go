@@ -327,14 +327,7 @@ func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 		if f.train == "" || f.test == "" {
 			return nil, nil, usagef("offline: generic CSV needs both --train and --test")
 		}
-		var cols []string
-		for _, list := range f.textCols {
-			for _, c := range strings.Split(list, ",") {
-				if c = strings.TrimSpace(c); c != "" {
-					cols = append(cols, c)
-				}
-			}
-		}
+		cols := columns(f.textCols)
 		if train, err = readGeneric(f.train, cols, f.labelCol, opts); err != nil {
 			return nil, nil, err
 		}
@@ -342,6 +335,20 @@ func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
 		return train, test, err
 	}
 	return nil, nil, usagef("offline: no data: give --x-train/--y-train/--x-test/--y-test or --train/--test")
+}
+
+// columns returns the column names of a repeated, comma-separated flag,
+// trimmed, without empty ones.
+func columns(lists []string) []string {
+	var cols []string
+	for _, list := range lists {
+		for _, c := range strings.Split(list, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				cols = append(cols, c)
+			}
+		}
+	}
+	return cols
 }
 
 func readRaw(xPath, yPath string, opts dataset.Options) (*dataset.Dataset, error) {

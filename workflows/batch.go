@@ -9,7 +9,7 @@ import (
 )
 
 // BatchPredict runs a registered model (production unless in.Alias says
-// otherwise) over an unlabelled X file in the bucket and writes
+// otherwise) over an unlabelled X file or generic CSV in the bucket and writes
 // predictions.csv next to the other artifacts.
 func BatchPredict(ctx workflow.Context, in activities.BatchPredictInput) (activities.BatchPredictResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

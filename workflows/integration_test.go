@@ -258,6 +258,27 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	require.ErrorAs(t, err, &app)
 	require.Equal(t, activities.ErrBadData, app.Type())
 	require.Contains(t, app.Error(), "no rows")
+
+	// A generic CSV with the text columns the model reads: its rows are
+	// numbered, and the label column is ignored.
+	csvTest := h.upload(t, testenv.Split(t, "rakuten", "test.csv"))
+	run, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-predict-csv-" + randomSuffix(), TaskQueue: h.queue},
+		workflows.BatchPredict, activities.BatchPredictInput{ModelName: h.model, CSVKey: csvTest, TextCols: []string{"text"}})
+	require.NoError(t, err)
+	require.NoError(t, run.Get(ctx, &bp))
+	require.Equal(t, 732, bp.Rows)
+	out, err = h.store.Get(ctx, bp.PredictionsKey)
+	require.NoError(t, err)
+	records, err = csv.NewReader(bytes.NewReader(out)).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "label", "category", "probability", "error"}, records[0])
+	require.Len(t, records, 733)
+	require.Equal(t, "1", records[1][0])
+	run, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-predict-csv-" + randomSuffix(), TaskQueue: h.queue},
+		workflows.BatchPredict, activities.BatchPredictInput{ModelName: h.model, CSVKey: csvTest})
+	require.NoError(t, err)
+	require.ErrorAs(t, run.Get(ctx, &bp), &app)
+	require.Equal(t, activities.ErrBadParams, app.Type())
 }
 
 // runTwice executes an activity twice in a row with the same input, as

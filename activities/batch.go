@@ -55,8 +55,11 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 		alias = "production"
 	}
 	v, err := a.Registry.Alias(ctx, in.ModelName, alias)
-	if errors.Is(err, registry.ErrNotFound) {
-		return BatchPredictResult{}, noModel("batch predict: model %s has no %s version yet: train one first", in.ModelName, alias)
+	switch {
+	case errors.Is(err, registry.ErrNotFound) && alias == "production":
+		return BatchPredictResult{}, noModel("batch predict: model %s has no production version yet: train one first", in.ModelName)
+	case errors.Is(err, registry.ErrNotFound):
+		return BatchPredictResult{}, noModel("batch predict: model %s has no alias %s (starter models promote VERSION --alias %s sets it)", in.ModelName, alias, alias)
 	}
 	if errors.Is(err, registry.ErrInvalid) {
 		return BatchPredictResult{}, badParams("batch predict: %v", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -70,6 +71,9 @@ schedule retrains on whatever was published last.`,
 				return err
 			}
 			vs, err := r.FeedHistory(ctx, args[0])
+			if errors.Is(err, registry.ErrNotFound) {
+				return fmt.Errorf("feed %s was never published (starter feed list shows the feeds)", args[0])
+			}
 			if err != nil {
 				return err
 			}

@@ -353,11 +353,18 @@ func newScheduleCmd() *cobra.Command {
 			})}
 	}
 	ok := map[string]bool{"ok": true}
+	// The note says who, as the API's does, when it does not say why.
+	byWhom := func(what string) string {
+		if note != "" {
+			return note + " (" + actor() + ")"
+		}
+		return what + " by " + actor()
+	}
 	pause := simple("pause ID", "pause a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
-		return ok, m.Pause(ctx, id, note)
+		return ok, m.Pause(ctx, id, byWhom("paused"))
 	})
 	unpause := simple("unpause ID", "resume a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
-		return ok, m.Unpause(ctx, id, note)
+		return ok, m.Unpause(ctx, id, byWhom("unpaused"))
 	})
 	for _, c := range []*cobra.Command{pause, unpause} {
 		c.Flags().StringVar(&note, "note", "", "why")

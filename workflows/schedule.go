@@ -8,6 +8,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/internal/registry"
 )
 
 // ScheduleSpec describes a retraining schedule: when TrainingPipeline runs
@@ -57,6 +59,9 @@ func OverlapPolicy(name string) (enumspb.ScheduleOverlapPolicy, error) {
 func (s ScheduleSpec) Validate() error {
 	if s.ID == "" {
 		return fmt.Errorf("schedule: id is empty")
+	}
+	if err := registry.CheckName("schedule", s.ID); err != nil {
+		return err
 	}
 	if (s.Cron == "") == (s.Every == 0) {
 		return fmt.Errorf("schedule %s: give exactly one of cron and every", s.ID)

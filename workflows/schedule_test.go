@@ -46,6 +46,7 @@ func TestScheduleSpecRejects(t *testing.T) {
 		want   string
 	}{
 		"no id":          {func(s *ScheduleSpec) { s.ID = "" }, "id is empty"},
+		"bad id":         {func(s *ScheduleSpec) { s.ID = "a b" }, `schedule name "a b"`},
 		"cron and every": {func(s *ScheduleSpec) { s.Every = time.Hour }, "exactly one of cron and every"},
 		"neither":        {func(s *ScheduleSpec) { s.Cron = "" }, "exactly one of cron and every"},
 		"short cron":     {func(s *ScheduleSpec) { s.Cron = "0 3 *" }, "want 5 fields"},

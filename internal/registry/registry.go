@@ -175,6 +175,11 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // ErrInvalid.
 func CheckModelName(name string) error { return checkName("model", name) }
 
+// CheckName reports whether name, of the given kind (a schedule, say), is
+// a name as models, aliases and feeds have: 1-128 letters, digits, '.',
+// '_' or '-'. The error wraps ErrInvalid.
+func CheckName(kind, name string) error { return checkName(kind, name) }
+
 func checkName(kind, s string) error {
 	if !namePattern.MatchString(s) {
 		return fmt.Errorf("%s name %q: want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit: %w", kind, s, ErrInvalid)

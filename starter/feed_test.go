@@ -79,7 +79,7 @@ func TestFeedPublishShowAndTrainChecks(t *testing.T) {
 		"wrong column":   {[]string{"feed", "publish", feed, "--csv", csv, "--text-col", "nosuch", "--label-col", "category"}, `missing column(s) "nosuch"`},
 		"X without Y":    {[]string{"feed", "publish", feed, "--x", filepath.Join(t.TempDir(), "missing.csv")}, "needs both x_key and y_key"},
 		"bad name":       {[]string{"feed", "publish", "a/b", "--csv", csv, "--text-col", "title", "--label-col", "category"}, `feed name "a/b"`},
-		"unknown feed":   {[]string{"feed", "show", feed + "-none"}, "not found"},
+		"unknown feed":   {[]string{"feed", "show", feed + "-none"}, "was never published"},
 		"train on none":  {[]string{"train", "--feed", feed + "-none"}, "was never published"},
 		"feed and keys":  {[]string{"train", "--feed", feed, "--csv-key", "raw/x.csv"}, "either feed or object keys"},
 	} {

@@ -74,6 +74,9 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	if err != nil {
 		return RegisterResult{}, err
 	}
+	if res, done, err := a.registered(ctx, in); err != nil || done {
+		return res, err
+	}
 	res, err := a.gate(ctx, in)
 	if err != nil {
 		return RegisterResult{}, err
@@ -96,7 +99,7 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	res.Version = v.Version
 	pub := registry.Publication{
 		RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: v.Version,
-		Reason: res.Reason, Actor: workflowActor + info.WorkflowExecution.ID,
+		Reason: res.Reason, Actor: runActor(info.WorkflowExecution.ID, info.WorkflowExecution.RunID),
 	}
 	if res.Promoted {
 		// Move production only if it still points where the gate looked: a
@@ -165,7 +168,7 @@ func (a *Activities) reuseVersion(ctx context.Context, in RegisterInput, res Reg
 	if res.Promoted {
 		_, err := a.Registry.Publish(ctx, registry.Publication{
 			RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: same, Expected: &res.BaselineVersion,
-			Reason: res.Reason, Actor: workflowActor + activity.GetInfo(ctx).WorkflowExecution.ID,
+			Reason: res.Reason, Actor: runActor(activity.GetInfo(ctx).WorkflowExecution.ID, activity.GetInfo(ctx).WorkflowExecution.RunID),
 		})
 		if err != nil {
 			return RegisterResult{}, classify("register", err)
@@ -180,6 +183,54 @@ func (a *Activities) reuseVersion(ctx context.Context, in RegisterInput, res Reg
 	return res, nil
 }
 
+// registered returns what an earlier attempt of Register recorded when it
+// finished the run (done), as Temporal retries an activity whose
+// completion was lost: the version, and the alias move this run made, if
+// any, found by its actor, which names the workflow execution. It neither
+// gates nor publishes again: production may have moved since, and a retry
+// must not move it back.
+func (a *Activities) registered(ctx context.Context, in RegisterInput) (res RegisterResult, done bool, err error) {
+	if in.RunID == 0 {
+		return res, false, nil
+	}
+	r, err := a.Registry.Run(ctx, in.RunID)
+	if err != nil {
+		return res, false, classify("register", err)
+	}
+	if r.Status != registry.RunSucceeded {
+		return res, false, nil
+	}
+	versions, err := a.Registry.Versions(ctx, in.ModelName)
+	if err != nil {
+		return res, false, classify("register", err)
+	}
+	wf := activity.GetInfo(ctx).WorkflowExecution
+	for _, v := range versions {
+		switch {
+		case v.WorkflowID == wf.ID && v.WorkflowRunID == wf.RunID:
+			res.Version = v.Version
+		case res.Version == 0 && v.ArtifactDigest == in.Model.Digest:
+			res.Version = v.Version // reused, unless its own turns up
+		}
+	}
+	moves, err := a.Registry.AliasHistory(ctx, in.ModelName) // newest first
+	if err != nil {
+		return res, false, classify("register", err)
+	}
+	res.Reason = fmt.Sprintf("%s (same model file as v%d); the run had already finished", reusePrefix, res.Version)
+	if i := slices.IndexFunc(moves, func(mv registry.AliasMove) bool { return mv.Actor == runActor(wf.ID, wf.RunID) }); i >= 0 {
+		mv := moves[i]
+		res.Version, res.Alias, res.Reason = mv.To, mv.Alias, mv.Reason
+		if mv.Alias == registry.AliasProduction {
+			res.Promoted, res.BaselineVersion = true, mv.From
+		}
+	}
+	return res, true, nil
+}
+
+// runActor is the actor of the alias moves of a pipeline run.
+func runActor(workflowID, runID string) string { return workflowActor + workflowID + "/" + runID }
+
 // gate decides where the candidate goes; Version is left for Register.
 func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult, error) {
 	var res RegisterResult
@@ -193,31 +244,11 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 	case err != nil:
 		return res, err
 	}
-	// A retry after this run promoted its version, or a version another run
-	// registered with the same file: the conditional move in Register is
-	// then a no-op, and the move's record says why it was made.
-	own := prod.WorkflowID == run.ID && prod.WorkflowRunID == run.RunID
-	if !own && in.RunID != 0 {
-		r, err := a.Registry.Run(ctx, in.RunID)
-		if err != nil {
-			return res, classify("quality gate", err)
-		}
-		own = r.Status == registry.RunSucceeded
-	}
-	if own {
-		moves, err := a.Registry.AliasHistory(ctx, in.ModelName) // newest first
-		if err != nil {
-			return res, err
-		}
-		i := slices.IndexFunc(moves, func(mv registry.AliasMove) bool { return mv.Alias == registry.AliasProduction })
-		if i >= 0 && moves[i].To == prod.Version && moves[i].Actor == workflowActor+run.ID {
-			res.Promoted, res.Alias, res.Reason, res.BaselineVersion = true, "production", moves[i].Reason, moves[i].From
-			return res, nil
-		}
-		if prod.WorkflowID == run.ID && prod.WorkflowRunID == run.RunID {
-			res.Promoted, res.Alias, res.Reason = true, "production", "already production"
-			return res, nil
-		}
+	if prod.WorkflowID == run.ID && prod.WorkflowRunID == run.RunID {
+		// A retry after an attempt from before runs were finished with
+		// their move (see registered); the conditional move is a no-op.
+		res.Promoted, res.Alias, res.Reason = true, "production", "already production"
+		return res, nil
 	}
 	if why, err := a.demotedByHand(ctx, in); err != nil {
 		return res, err

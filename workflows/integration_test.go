@@ -376,7 +376,12 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var again [2]activities.RegisterResult
 	require.NoError(t, env.GetWorkflowResult(&again))
-	require.Equal(t, again[0], again[1])
+	// The retry finds the run finished and reports what it recorded (no
+	// alias move records the gate's figures in this case).
+	require.Equal(t, again[0].Version, again[1].Version)
+	require.Equal(t, again[0].Alias, again[1].Alias)
+	require.Equal(t, again[0].Promoted, again[1].Promoted)
+	require.Contains(t, again[1].Reason, "no version added")
 	require.Equal(t, r1.Version, again[0].Version)
 	require.Empty(t, again[0].Alias)
 	require.Contains(t, again[0].Reason, "no version added")

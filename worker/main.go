@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -132,8 +133,12 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	case ferr := <-fatal:
 		stopErr = fmt.Errorf("worker stopped on a fatal error: %w", ferr)
 	}
+	// Together: each Stop waits up to WorkerStopTimeout for its running
+	// activities, and one after the other would double the wait.
+	var wg sync.WaitGroup
 	for _, w := range workers {
-		w.Stop()
+		wg.Go(w.Stop)
 	}
+	wg.Wait()
 	return stopErr
 }

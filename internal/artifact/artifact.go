@@ -192,6 +192,9 @@ func (s *Store) Head(ctx context.Context, key string, n int64) ([]byte, error) {
 	}
 	defer obj.Close()
 	data, err := io.ReadAll(io.LimitReader(obj, n))
+	if minio.ToErrorResponse(err).Code == "InvalidRange" {
+		return nil, nil // an empty object has no first byte to range over
+	}
 	if err != nil {
 		return nil, s.wrap("get "+key, err)
 	}

@@ -105,6 +105,30 @@ func TestPutFileMatchesPut(t *testing.T) {
 	}
 }
 
+// Head returns the start of an object, and nothing for an empty one
+// (whose first byte a range request cannot name).
+func TestHead(t *testing.T) {
+	s, ctx := store(t, nil)
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("title,label\nchaise,meuble\n")
+	ref, err := s.Put(ctx, Raw, data, ".csv", "text/csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Head(ctx, ref.Key, 6); err != nil || string(got) != "title," {
+		t.Errorf("Head 6 = %q, %v", got, err)
+	}
+	empty, err := s.Put(ctx, Raw, nil, ".csv", "text/csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Head(ctx, empty.Key, 64); err != nil || len(got) != 0 {
+		t.Errorf("Head of an empty object = %q, %v; want nothing and no error", got, err)
+	}
+}
+
 func TestGetDetectsCorruptionAndAbsence(t *testing.T) {
 	s, ctx := store(t, nil)
 	if err := s.EnsureBucket(ctx); err != nil {

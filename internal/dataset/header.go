@@ -2,8 +2,6 @@ package dataset
 
 import (
 	"bytes"
-	"fmt"
-	"slices"
 )
 
 // The first bytes of a file CheckXHeader, CheckYHeader and CheckCSVHeader
@@ -27,19 +25,31 @@ func CheckYHeader(head []byte) error {
 // CheckCSVHeader is CheckXHeader for a generic CSV read by ReadCSV with
 // these columns.
 func CheckCSVHeader(head []byte, textCols []string, labelCol string) error {
-	return checkHeader(head, "CSV", func([]string) []string { return append(slices.Clone(textCols), labelCol) })
+	header, err := headerOf(head, "CSV")
+	if err != nil || header == nil {
+		return err
+	}
+	_, _, err = csvColumns(header, textCols, labelCol, "")
+	return err
 }
 
 // checkHeader parses the header row at the start of head and looks for the
 // columns want names for it.
 func checkHeader(head []byte, name string, want func(header []string) []string) error {
-	if len(head) >= HeaderBytes && !bytes.ContainsAny(head, "\r\n") {
-		return fmt.Errorf("dataset: %s: no line end in the first %d bytes; is it a CSV file?: %w", name, HeaderBytes, ErrBadData)
-	}
-	header, err := newSource(bytes.NewReader(head), name).header()
-	if err != nil {
+	header, err := headerOf(head, name)
+	if err != nil || header == nil {
 		return err
 	}
 	_, err = findColumns(name, header, want(header)...)
 	return err
+}
+
+// headerOf parses the header row at the start of head. A header longer
+// than head cannot be checked here and gives nil and no error: the reader
+// checks it.
+func headerOf(head []byte, name string) ([]string, error) {
+	if len(head) >= HeaderBytes && !bytes.ContainsAny(head, "\r\n") {
+		return nil, nil
+	}
+	return newSource(bytes.NewReader(head), name).header()
 }

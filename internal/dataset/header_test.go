@@ -20,7 +20,11 @@ func TestCheckHeaders(t *testing.T) {
 		{"CSV", CheckCSVHeader([]byte("title,body,category\n"), []string{"title", "body"}, "category"), ""},
 		{"CSV without the label", CheckCSVHeader([]byte("title,body\n"), []string{"title"}, "category"), `missing column(s) "category"`},
 		{"empty", CheckCSVHeader(nil, []string{"title"}, "category"), "empty file"},
-		{"binary", CheckCSVHeader([]byte(strings.Repeat("\x00\x01", HeaderBytes/2)), []string{"title"}, "category"), "no line end"},
+		// A header longer than the head is left to the reader.
+		{"long header", CheckCSVHeader([]byte("title,"+strings.Repeat("x", HeaderBytes)), []string{"title"}, "category"), ""},
+		// The index column found as ReadCSV finds it: a trailing comma
+		// then names a second unnamed column, which ReadCSV refuses.
+		{"index and a trailing comma", CheckCSVHeader([]byte(",title,label,\n"), []string{"title"}, "label"), `duplicate column(s) "" (index)`},
 	} {
 		switch {
 		case tc.want == "" && tc.err != nil:

@@ -215,24 +215,7 @@ func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Da
 	if err != nil {
 		return nil, err
 	}
-	want := append([]string(nil), textCols...)
-	if labelCol != "" {
-		want = append(want, labelCol)
-	}
-	idCol, hasID := opts.IDColumn, opts.IDColumn != ""
-	if !hasID && (header[0] == "" || header[0] == "Unnamed: 0") {
-		// The row index pandas writes first; an unnamed column elsewhere
-		// (a header's trailing comma, a blank-headed notes column) is
-		// not an ID.
-		idCol, hasID = header[0], true
-	}
-	if hasID && slices.Contains(want, idCol) {
-		return nil, fmt.Errorf("dataset: column %s is the ID column and cannot also be text or label: %w", quoteCol(idCol), ErrBadData)
-	}
-	if hasID {
-		want = append(want, idCol)
-	}
-	cols, err := findColumns("CSV", header, want...)
+	cols, hasID, err := csvColumns(header, textCols, labelCol, opts.IDColumn)
 	if err != nil {
 		return nil, err
 	}
@@ -505,6 +488,31 @@ func (s *source) read() *record {
 		line, _ := s.r.FieldPos(0)
 		return &record{err: fmt.Errorf("dataset: read %s after line %d: %w", s.name, line, err)}
 	}
+}
+
+// csvColumns finds the text, label (when labelCol is not empty) and ID
+// columns of a generic CSV in header, in that order; hasID says whether
+// there is an ID column: idCol, or else a pandas index written first.
+func csvColumns(header, textCols []string, labelCol, idCol string) (cols []int, hasID bool, err error) {
+	want := append([]string(nil), textCols...)
+	if labelCol != "" {
+		want = append(want, labelCol)
+	}
+	hasID = idCol != ""
+	if !hasID && (header[0] == "" || header[0] == "Unnamed: 0") {
+		// The row index pandas writes first; an unnamed column elsewhere
+		// (a header's trailing comma, a blank-headed notes column) is
+		// not an ID.
+		idCol, hasID = header[0], true
+	}
+	if hasID && slices.Contains(want, idCol) {
+		return nil, false, fmt.Errorf("dataset: column %s is the ID column and cannot also be text or label: %w", quoteCol(idCol), ErrBadData)
+	}
+	if hasID {
+		want = append(want, idCol)
+	}
+	cols, err = findColumns("CSV", header, want...)
+	return cols, hasID, err
 }
 
 // CheckColumns reports whether the columns given to ReadCSV name each

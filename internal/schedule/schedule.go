@@ -194,7 +194,7 @@ func (m *Manager) Trigger(ctx context.Context, id string) error {
 // and end, both included, under its overlap policy, except that under skip
 // (the default) they run one after another: skip would start the first and
 // drop the rest. Temporal compares a slot's jittered time with end, so end
-// is moved on by the schedule's jitter: a slot due at end is taken too.
+// is moved on (see backfillEnd): a slot due at end is taken too.
 func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) error {
 	if end.Before(start) {
 		return fmt.Errorf("backfill schedule %s: end %s is before start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
@@ -202,9 +202,7 @@ func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time)
 	h := m.c.GetHandle(ctx, id)
 	d, err := h.Describe(ctx)
 	if err == nil {
-		if d.Schedule.Spec != nil {
-			end = end.Add(d.Schedule.Spec.Jitter)
-		}
+		end = backfillEnd(d.Schedule.Spec, d.Info.NextActionTimes, end)
 		err = h.Backfill(ctx, client.ScheduleBackfillOptions{
 			Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL)}},
 		})
@@ -213,6 +211,49 @@ func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time)
 		return fmt.Errorf("backfill schedule %s: %w", id, m.notFound(err))
 	}
 	return nil
+}
+
+// backfillEnd returns the end to ask Temporal for so that the slot due at
+// end is taken although its jittered time is later, and no later slot is.
+// A slot's jitter stays below the gap to the next slot. For interval
+// schedules the next slot after end is known, and the end moves up to just
+// before it. For calendars it moves by the jitter, at most half the
+// smallest gap between the next actions: with jitter, a calendar slot due
+// shortly after end may be taken too.
+func backfillEnd(spec *client.ScheduleSpec, next []time.Time, end time.Time) time.Time {
+	if spec == nil || spec.Jitter <= 0 {
+		return end
+	}
+	if len(spec.Calendars) == 0 && len(spec.CronExpressions) == 0 && len(spec.Intervals) > 0 {
+		limit := time.Time{}
+		for _, iv := range spec.Intervals {
+			if iv.Every <= 0 {
+				continue
+			}
+			// The first slot after end: Offset + k·Every since the epoch.
+			since := end.Sub(time.Unix(0, 0).Add(iv.Offset))
+			k := since / iv.Every
+			n := time.Unix(0, 0).Add(iv.Offset).Add((k + 1) * iv.Every)
+			if limit.IsZero() || n.Before(limit) {
+				limit = n
+			}
+		}
+		if !limit.IsZero() {
+			return minTime(end.Add(spec.Jitter), limit.Add(-time.Millisecond))
+		}
+	}
+	widen := spec.Jitter
+	for i := 1; i < len(next); i++ {
+		widen = min(widen, next[i].Sub(next[i-1])/2)
+	}
+	return end.Add(widen)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // insteadOfSkip returns the overlap policy for a run asked for by hand:

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"testing"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/client"
@@ -63,6 +64,32 @@ func TestTrainingOf(t *testing.T) {
 	} {
 		if got := trainingOf(a); got != nil {
 			t.Errorf("%s: trainingOf = %+v, want nil", name, got)
+		}
+	}
+}
+
+func TestBackfillEnd(t *testing.T) {
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	daily := &client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 24 * time.Hour, Offset: 3 * time.Hour}}, Jitter: 6 * time.Hour}
+	for _, tc := range []struct {
+		name string
+		spec *client.ScheduleSpec
+		next []time.Time
+		end  time.Time
+		want time.Time
+	}{
+		{"no jitter", &client.ScheduleSpec{Intervals: daily.Intervals}, nil, day, day},
+		{"on a slot: by the jitter", daily, nil, day.Add(3 * time.Hour), day.Add(9 * time.Hour)},
+		{"between slots: not past the next", daily, nil, day, day.Add(3*time.Hour - time.Millisecond)},
+		{"jitter wider than the interval", &client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 15 * time.Minute}}, Jitter: time.Hour},
+			nil, day, day.Add(15*time.Minute - time.Millisecond)},
+		{"calendar: by the jitter", &client.ScheduleSpec{CronExpressions: []string{"0 3 * * *"}, Jitter: 10 * time.Minute},
+			[]time.Time{day.Add(27 * time.Hour), day.Add(51 * time.Hour)}, day, day.Add(10 * time.Minute)},
+		{"calendar: at most half the gap", &client.ScheduleSpec{CronExpressions: []string{"*/15 * * * *"}, Jitter: time.Hour},
+			[]time.Time{day.Add(time.Minute), day.Add(16 * time.Minute), day.Add(31 * time.Minute)}, day, day.Add(7*time.Minute + 30*time.Second)},
+	} {
+		if got := backfillEnd(tc.spec, tc.next, tc.end); !got.Equal(tc.want) {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
 }

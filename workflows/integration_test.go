@@ -295,17 +295,25 @@ func runTwice(ctx workflow.Context, name string, in json.RawMessage) ([2]json.Ra
 	return out, nil
 }
 
+// testEnv returns a test workflow environment whose activities are the
+// harness's real ones (the main queue's), as one workflow execution with an
+// ID no other test uses.
+func (h *harness) testEnv(idPrefix string) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(logging.NewTemporal(h.acts.Log))
+	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(5 * time.Minute)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: idPrefix + randomSuffix()})
+	workflows.RegisterMain(env, h.acts)
+	return env
+}
+
 // twice runs the named activity twice through runTwice in a test workflow
 // environment (so the activities see one workflow execution, with an ID no
 // other test uses) and decodes both results into first and second.
 func (h *harness) twice(t *testing.T, name string, in, first, second any) {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	s.SetLogger(logging.NewTemporal(h.acts.Log))
-	env := s.NewTestWorkflowEnvironment()
-	env.SetTestTimeout(5 * time.Minute)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "itest-twice-" + randomSuffix()})
-	workflows.RegisterMain(env, h.acts)
+	env := h.testEnv("itest-twice-")
 	workflows.RegisterTraining(env, h.acts)
 	env.RegisterWorkflow(runTwice)
 	raw, err := json.Marshal(in)
@@ -365,12 +373,7 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 
 	// Another run on the same data trains the same file: it adds no
 	// version, and a retried Register says the same.
-	var s testsuite.WorkflowTestSuite
-	s.SetLogger(logging.NewTemporal(h.acts.Log))
-	env := s.NewTestWorkflowEnvironment()
-	env.SetTestTimeout(5 * time.Minute)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "itest-again-" + randomSuffix()})
-	workflows.RegisterMain(env, h.acts)
+	env := h.testEnv("itest-again-")
 	env.RegisterWorkflow(ingestThenRegisterTwice)
 	env.ExecuteWorkflow(ingestThenRegisterTwice, in, rin)
 	require.NoError(t, env.GetWorkflowError())

@@ -99,7 +99,7 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	res.Version = v.Version
 	pub := registry.Publication{
 		RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: v.Version,
-		Reason: res.Reason, Actor: runActor(info.WorkflowExecution.ID, info.WorkflowExecution.RunID),
+		Reason: res.Reason, Actor: runActor(ctx),
 	}
 	if res.Promoted {
 		// Move production only if it still points where the gate looked: a
@@ -168,7 +168,7 @@ func (a *Activities) reuseVersion(ctx context.Context, in RegisterInput, res Reg
 	if res.Promoted {
 		_, err := a.Registry.Publish(ctx, registry.Publication{
 			RunID: in.RunID, Model: in.ModelName, Alias: res.Alias, Version: same, Expected: &res.BaselineVersion,
-			Reason: res.Reason, Actor: runActor(activity.GetInfo(ctx).WorkflowExecution.ID, activity.GetInfo(ctx).WorkflowExecution.RunID),
+			Reason: res.Reason, Actor: runActor(ctx),
 		})
 		if err != nil {
 			return RegisterResult{}, classify("register", err)
@@ -218,7 +218,7 @@ func (a *Activities) registered(ctx context.Context, in RegisterInput) (res Regi
 		return res, false, classify("register", err)
 	}
 	res.Reason = fmt.Sprintf("%s (same model file as v%d); the run had already finished", reusePrefix, res.Version)
-	if i := slices.IndexFunc(moves, func(mv registry.AliasMove) bool { return mv.Actor == runActor(wf.ID, wf.RunID) }); i >= 0 {
+	if i := slices.IndexFunc(moves, func(mv registry.AliasMove) bool { return mv.Actor == runActor(ctx) }); i >= 0 {
 		mv := moves[i]
 		res.Version, res.Alias, res.Reason = mv.To, mv.Alias, mv.Reason
 		if mv.Alias == registry.AliasProduction {
@@ -228,8 +228,11 @@ func (a *Activities) registered(ctx context.Context, in RegisterInput) (res Regi
 	return res, true, nil
 }
 
-// runActor is the actor of the alias moves of a pipeline run.
-func runActor(workflowID, runID string) string { return workflowActor + workflowID + "/" + runID }
+// runActor is the actor of the alias moves of the activity's pipeline run.
+func runActor(ctx context.Context) string {
+	wf := activity.GetInfo(ctx).WorkflowExecution
+	return workflowActor + wf.ID + "/" + wf.RunID
+}
 
 // gate decides where the candidate goes; Version is left for Register.
 func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult, error) {
@@ -360,16 +363,9 @@ func (a *Activities) regression(ctx context.Context, in RegisterInput, prod regi
 	if err != nil {
 		return "", err
 	}
-	data, err := a.Store.Get(ctx, ds.HoldoutKey)
-	if errors.Is(err, artifact.ErrNotFound) {
-		return "", nil // nothing left to check against
-	}
-	if err != nil {
-		return "", classify("read production's holdout", err)
-	}
-	old, err := dataset.ReadSnapshot(bytes.NewReader(data))
-	if err != nil {
-		return "", classify("read production's holdout "+ds.HoldoutKey, err)
+	old, ok, err := a.snapshotIfKept(ctx, "production's holdout", ds.HoldoutKey)
+	if err != nil || !ok {
+		return "", err // gone: nothing left to check against
 	}
 	rows, _, err := a.unseenBy(ctx, "the candidate's", in.DatasetDigest, prod.DatasetDigest, old)
 	if err != nil || len(rows) == 0 {
@@ -452,16 +448,12 @@ func (a *Activities) unseenBy(ctx context.Context, whose, trainedOn, digest stri
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := a.Store.Get(ctx, ds.TrainKey)
-	if errors.Is(err, artifact.ErrNotFound) {
+	train, ok, err := a.snapshotIfKept(ctx, whose+" training snapshot", ds.TrainKey)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
 		return holdout, fmt.Sprintf("; %s training snapshot %s is gone, so rows it was trained on could not be left out", whose, ds.TrainKey), nil
-	}
-	if err != nil {
-		return nil, "", classify("read "+whose+" training snapshot", err)
-	}
-	train, err := dataset.ReadSnapshot(bytes.NewReader(data))
-	if err != nil {
-		return nil, "", classify("read "+whose+" training snapshot "+ds.TrainKey, err)
 	}
 	seen := make(map[[sha256.Size]byte]struct{}, len(train))
 	for _, e := range train {
@@ -480,6 +472,24 @@ func (a *Activities) unseenBy(ctx context.Context, whose, trainedOn, digest stri
 }
 
 // textKey identifies an example's text, whatever its ID and label.
+// snapshotIfKept reads the dataset snapshot at key, the what of an earlier
+// run; ok is false when it is gone from the bucket, which the callers
+// tolerate.
+func (a *Activities) snapshotIfKept(ctx context.Context, what, key string) (ex []dataset.Example, ok bool, err error) {
+	data, err := a.Store.Get(ctx, key)
+	if errors.Is(err, artifact.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, classify("read "+what, err)
+	}
+	ex, err = dataset.ReadSnapshot(bytes.NewReader(data))
+	if err != nil {
+		return nil, false, classify("read "+what+" "+key, err)
+	}
+	return ex, true, nil
+}
+
 func textKey(e dataset.Example) [sha256.Size]byte {
 	return sha256.Sum256([]byte(e.Title + "\x00" + e.Body))
 }

@@ -125,9 +125,7 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	if err != nil { // cannot happen with two strings
 		body = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }

@@ -263,6 +263,7 @@ func (s *server) wrap(rt route) http.Handler {
 	log := s.log.WithField("route", name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// Every answer, JSON, error, page or asset.
 		w.Header()["X-Content-Type-Options"] = s.nosniff
 		if s.draining.Load() {
 			// Each connection closes after answering, rather than idle

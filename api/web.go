@@ -56,7 +56,6 @@ func (s *server) demoPage(w http.ResponseWriter, _ *http.Request, _ *auth.Princi
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
@@ -72,7 +71,6 @@ func (s *server) static(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 	if _, err := fs.Stat(s.pages.static, name); err != nil {
 		return errorf(http.StatusNotFound, codeNotFound, "no such asset %q", name)
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-cache")
 	http.ServeFileFS(w, r, s.pages.static, name)
 	return nil

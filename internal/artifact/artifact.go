@@ -182,16 +182,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // Head returns up to the first n bytes of key, unchecked: a glance at a
 // file's start, such as its header row, not its content.
 func (s *Store) Head(ctx context.Context, key string, n int64) ([]byte, error) {
-	opts := minio.GetObjectOptions{}
-	if err := opts.SetRange(0, n-1); err != nil {
-		return nil, err
-	}
-	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
-	if err != nil {
-		return nil, s.wrap("get "+key, err)
-	}
-	defer obj.Close()
-	data, err := io.ReadAll(io.LimitReader(obj, n))
+	data, err := s.firstBytes(ctx, key, n)
 	if minio.ToErrorResponse(err).Code == "InvalidRange" {
 		return nil, nil // an empty object has no first byte to range over
 	}
@@ -199,6 +190,21 @@ func (s *Store) Head(ctx context.Context, key string, n int64) ([]byte, error) {
 		return nil, s.wrap("get "+key, err)
 	}
 	return data, nil
+}
+
+// firstBytes reads up to the first n bytes of key with a range request; its
+// error is S3's own, for the caller to read the code of.
+func (s *Store) firstBytes(ctx context.Context, key string, n int64) ([]byte, error) {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(0, n-1); err != nil {
+		return nil, err
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	return io.ReadAll(io.LimitReader(obj, n))
 }
 
 // Exists reports whether key is in the bucket.
@@ -215,17 +221,9 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 		// for wrong credentials and for a missing object asked by
 		// credentials without s3:ListBucket (AWS). A one-byte GET says
 		// which.
-		opts := minio.GetObjectOptions{}
-		if err := opts.SetRange(0, 0); err != nil {
-			return false, err
-		}
-		obj, gerr := s.client.GetObject(ctx, s.bucket, key, opts)
-		if gerr == nil {
-			_, gerr = obj.Stat()
-			obj.Close()
-		}
+		_, gerr := s.firstBytes(ctx, key, 1)
 		switch code := minio.ToErrorResponse(gerr).Code; {
-		case gerr == nil:
+		case gerr == nil, code == "InvalidRange": // there, maybe empty
 			return true, nil
 		case code == "NoSuchKey", code == "AccessDenied":
 			return false, nil

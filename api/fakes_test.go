@@ -482,6 +482,52 @@ type fakeScheduler struct {
 	note    string
 	trigger int
 	down    error
+	// put is the last spec saved, and putPaused its paused argument.
+	put       *workflows.ScheduleSpec
+	putPaused *bool
+	backfills [][2]time.Time
+	deleted   []string
+}
+
+func (f *fakeScheduler) Describe(_ context.Context, id string) (schedule.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.find(id); err != nil {
+		return schedule.Summary{}, err
+	}
+	return schedule.Summary{ID: id, Paused: f.paused, Note: f.note, Spec: "cron 0 3 * * *", NextRuns: []time.Time{},
+		RecentRuns: []schedule.Run{}, Training: &workflows.TrainingParams{ModelName: "rakuten"}}, nil
+}
+
+// Put creates every schedule but nightly.
+func (f *fakeScheduler) Put(_ context.Context, spec workflows.ScheduleSpec, paused *bool) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return false, f.down
+	}
+	f.put, f.putPaused = &spec, paused
+	return spec.ID != "nightly", nil
+}
+
+func (f *fakeScheduler) Backfill(_ context.Context, id string, start, end time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.find(id); err != nil {
+		return err
+	}
+	f.backfills = append(f.backfills, [2]time.Time{start, end})
+	return nil
+}
+
+func (f *fakeScheduler) Delete(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.find(id); err != nil {
+		return err
+	}
+	f.deleted = append(f.deleted, id)
+	return nil
 }
 
 func (f *fakeScheduler) find(id string) error {
@@ -581,7 +627,7 @@ func newHarness(t testing.TB) *harness {
 	h.srv, err = newServer(deps{
 		logger: log, auth: authn, models: h.models, registry: h.reg, store: h.store, trainer: h.trainer,
 		schedules: h.sched, metrics: instruments, modelName: testModel,
-		trainingQueue: "prodcat-training", maxBodyBytes: testMaxBody, maxUploadBytes: testMaxUpload, temporalUI: "http://temporal-ui/namespaces/default/workflows",
+		taskQueue: "prodcat", trainingQueue: "prodcat-training", maxBodyBytes: testMaxBody, maxUploadBytes: testMaxUpload, temporalUI: "http://temporal-ui/namespaces/default/workflows",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -620,7 +666,7 @@ func (h *harness) doAuth(method, path, user, password, body string) *httptest.Re
 	if user != "" {
 		r.SetBasicAuth(user, password)
 	}
-	if method == http.MethodPost {
+	if method == http.MethodPost || method == http.MethodPut {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	w := httptest.NewRecorder()

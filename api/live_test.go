@@ -23,6 +23,7 @@ import (
 	"github.com/prodcat/prodcat/internal/dataset"
 	evalmetrics "github.com/prodcat/prodcat/internal/metrics"
 	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/internal/testenv"
 )
@@ -299,5 +300,110 @@ func TestLiveUploadAndPublish(t *testing.T) {
 	v, err := live.reg.Feed(t.Context(), feed)
 	if err != nil || v.Version != 1 || v.Note != "from the API" {
 		t.Fatalf("the registry has %+v, %v", v, err)
+	}
+}
+
+// Schedules are created, shown, replaced, paused, resumed and deleted on
+// the real Temporal, with their training checked against the real bucket.
+func TestLiveSchedules(t *testing.T) {
+	live := startLive(t)
+	csv := "title,category\nred cotton shirt,top\nblue denim jeans,bottom\n"
+	ref, err := live.store.Put(t.Context(), artifact.Raw, []byte(csv), ".csv", "text/csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := servingtest.RandomName("sched-")
+	put := func(body string) (int, scheduleSaved, errorBody) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), "PUT", live.url+"/v1/schedules/"+id, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("admin", "admin")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var saved scheduleSaved
+		var e errorBody
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode < 300 {
+			err = json.Unmarshal(raw, &saved)
+		} else {
+			err = json.Unmarshal(raw, &e)
+		}
+		if err != nil {
+			t.Fatalf("PUT: %d %s: %v", resp.StatusCode, raw, err)
+		}
+		return resp.StatusCode, saved, e
+	}
+	training := `"training": {"source": {"csv_key": "` + ref.Key + `", "text_cols": ["title"], "label_col": "category"}}`
+	t.Cleanup(func() {
+		// t.Context() is done by now; the API still serves.
+		req, err := http.NewRequest("DELETE", live.url+"/v1/schedules/"+id, nil)
+		if err != nil {
+			return
+		}
+		req.SetBasicAuth("admin", "admin")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	})
+
+	// A column the file lacks is refused before anything is created.
+	bad := strings.Replace(training, `"category"`, `"label"`, 1)
+	if code, _, e := put(`{"every": "24h", "paused": true, ` + bad + `}`); code != http.StatusBadRequest || !strings.Contains(e.Error.Message, "training: ") {
+		t.Fatalf("PUT with a missing column: %d %+v", code, e)
+	}
+	var e errorBody
+	if code := live.call(t, "GET", "/v1/schedules/"+id, "", &e); code != http.StatusNotFound {
+		t.Fatalf("GET after a refused PUT: %d %+v", code, e)
+	}
+
+	if code, saved, e := put(`{"every": "24h", "paused": true, ` + training + `}`); code != http.StatusCreated || !saved.Created {
+		t.Fatalf("create: %d %+v %+v", code, saved, e)
+	}
+	get := func() schedule.Summary {
+		t.Helper()
+		var s schedule.Summary
+		if code := live.call(t, "GET", "/v1/schedules/"+id, "", &s); code != http.StatusOK {
+			t.Fatalf("GET: %d", code)
+		}
+		return s
+	}
+	s := get()
+	if !s.Paused || s.Note != "paused by admin through the API" || s.Spec != "every 24h0m0s" || s.Training == nil ||
+		s.Training.ModelName != live.cfg.ModelName || s.Training.Source.CSVKey != ref.Key {
+		t.Fatalf("created schedule %+v", s)
+	}
+	// Replacing the spec without paused keeps the pause and its note.
+	if code, saved, e := put(`{"cron": "0 3 * * 1", ` + training + `}`); code != http.StatusOK || saved.Created {
+		t.Fatalf("replace: %d %+v %+v", code, saved, e)
+	}
+	if s = get(); !s.Paused || s.Note != "paused by admin through the API" || s.Spec != "cron 0 3 * * 1" {
+		t.Fatalf("replaced schedule %+v", s)
+	}
+	if code, _, e := put(`{"cron": "0 3 * * 1", "paused": false, ` + training + `}`); code != http.StatusOK {
+		t.Fatalf("resume: %d %+v", code, e)
+	}
+	if s = get(); s.Paused || len(s.NextRuns) == 0 {
+		t.Fatalf("resumed schedule %+v", s)
+	}
+	// A cron Temporal cannot parse is the caller's mistake.
+	if code, _, e := put(`{"cron": "0 3 * * funday", ` + training + `}`); code != http.StatusBadRequest {
+		t.Errorf("bad cron: %d %+v", code, e)
+	}
+
+	var a struct {
+		ID     string `json:"id"`
+		Action string `json:"action"`
+	}
+	if code := live.call(t, "DELETE", "/v1/schedules/"+id, "", &a); code != http.StatusOK || a.Action != "deleted" {
+		t.Fatalf("DELETE: %d %+v", code, a)
+	}
+	if code := live.call(t, "DELETE", "/v1/schedules/"+id, "", &e); code != http.StatusNotFound {
+		t.Errorf("DELETE again: %d %+v", code, e)
 	}
 }

@@ -182,6 +182,7 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 		schedules:      schedule.New(tc),
 		metrics:        m,
 		modelName:      cfg.ModelName,
+		taskQueue:      cfg.Temporal.TaskQueue,
 		trainingQueue:  cfg.Temporal.TrainingQueue,
 		maxBodyBytes:   cfg.API.MaxBodyBytes,
 		maxUploadBytes: cfg.API.MaxUploadBytes,

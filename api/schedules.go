@@ -3,10 +3,16 @@ package main
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/schedule"
+	"github.com/prodcat/prodcat/workflows"
 )
+
+// Schedules are managed here as from the command line (starter schedule):
+// created or replaced, shown, paused, resumed, triggered, backfilled and
+// deleted. Their runs are TrainingPipeline runs on the server's task queue.
 
 // maxNoteBytes bounds the note of a pause or unpause.
 const maxNoteBytes = 1 << 10
@@ -24,6 +30,157 @@ func (s *server) listSchedules(w http.ResponseWriter, r *http.Request, _ *auth.P
 	return writeJSON(w, http.StatusOK, struct {
 		Schedules []schedule.Summary `json:"schedules"`
 	}{list})
+}
+
+func (s *server) getSchedule(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	id := r.PathValue("id")
+	if err := checkTemporalID("schedule", id); err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	sum, err := s.schedules.Describe(ctx, id)
+	if err != nil {
+		return fromDependency("Temporal", err)
+	}
+	return writeJSON(w, http.StatusOK, sum)
+}
+
+// scheduleRequest is what PUT /v1/schedules/{id} takes: when (cron or
+// every, with optional jitter), what to do when a run is still going, and
+// the training each run starts.
+type scheduleRequest struct {
+	Cron string `json:"cron"`
+	// Every and Jitter are Go durations: "24h", "90m".
+	Every   string `json:"every"`
+	Jitter  string `json:"jitter"`
+	Overlap string `json:"overlap"`
+	// PauseOnFailure defaults to true.
+	PauseOnFailure bool `json:"pause_on_failure"`
+	// Paused pauses or resumes the schedule; left out, an existing
+	// schedule stays as it is and a new one starts running.
+	Paused   *bool        `json:"paused"`
+	Note     string       `json:"note"`
+	Training trainingSpec `json:"training"`
+}
+
+// scheduleSaved is the answer to PUT /v1/schedules/{id}.
+type scheduleSaved struct {
+	ID      string `json:"id"`
+	Created bool   `json:"created"`
+	// ScheduleURL is where to see its next and recent runs.
+	ScheduleURL string `json:"schedule_url"`
+}
+
+// putSchedule creates the schedule or replaces its spec (201 or 200). The
+// training is checked as POST /v1/trainings checks it, so a schedule whose
+// every run would fail at once is refused instead of failing each period.
+func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	id := r.PathValue("id")
+	req := scheduleRequest{PauseOnFailure: true, Training: s.defaultTrainingSpec()}
+	if err := s.decodeRequest(w, r, &req, false); err != nil {
+		return err
+	}
+	if len(req.Note) > maxNoteBytes {
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "note is %d bytes; the limit is %d", len(req.Note), maxNoteBytes)
+	}
+	spec := workflows.ScheduleSpec{
+		ID: id, Cron: req.Cron, Overlap: req.Overlap, PauseOnFailure: req.PauseOnFailure,
+		Note: strings.TrimSpace(req.Note), TaskQueue: s.taskQueue,
+	}
+	var err error
+	if spec.Every, err = parseDuration("every", req.Every); err != nil {
+		return err
+	}
+	if spec.Jitter, err = parseDuration("jitter", req.Jitter); err != nil {
+		return err
+	}
+	if spec.Note == "" && req.Paused != nil {
+		spec.Note = map[bool]string{true: "paused", false: "unpaused"}[*req.Paused] + " by " + p.Name + " through the API"
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	if spec.Training, err = s.trainingParams(ctx, req.Training, "training: "); err != nil {
+		return err
+	}
+	if _, err := spec.Options(); err != nil {
+		return badRequest("%v", err)
+	}
+	created, err := s.schedules.Put(ctx, spec, req.Paused)
+	if err != nil {
+		return fromDependency("Temporal", err)
+	}
+	s.log.WithFields(map[string]any{"schedule": id, "created": created, "model": spec.Training.ModelName, "user": p.Name}).Info("api: schedule saved")
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/v1/schedules/"+id)
+	}
+	return writeJSON(w, status, scheduleSaved{ID: id, Created: created, ScheduleURL: "/v1/schedules/" + id})
+}
+
+// parseDuration reads an optional duration field; "" is 0.
+func parseDuration(field, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, badRequest("%s %q: want a duration such as 24h or 90m", field, v)
+	}
+	return d, nil
+}
+
+func (s *server) deleteSchedule(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.scheduleAction(w, r, p, "deleted", false, func(id, _ string) error {
+		ctx, cancel := withTimeout(r)
+		defer cancel()
+		return s.schedules.Delete(ctx, id)
+	})
+}
+
+// backfillRequest is what POST /v1/schedules/{id}/backfill takes: the
+// runs due from From to To, both included, RFC 3339.
+type backfillRequest struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// backfillSchedule takes the runs a schedule would have taken in a past
+// (or future) window, one after another unless its overlap policy allows
+// more.
+func (s *server) backfillSchedule(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var req backfillRequest
+	if err := s.decodeRequest(w, r, &req, false); err != nil {
+		return err
+	}
+	from, err := time.Parse(time.RFC3339, req.From)
+	if err != nil {
+		return badRequest("from %q: want an RFC 3339 time such as 2026-11-01T03:00:00Z", req.From)
+	}
+	to, err := time.Parse(time.RFC3339, req.To)
+	if err != nil {
+		return badRequest("to %q: want an RFC 3339 time such as 2026-11-01T03:00:00Z", req.To)
+	}
+	if to.Before(from) {
+		return badRequest("to %s is before from %s", req.To, req.From)
+	}
+	id := r.PathValue("id")
+	if err := checkTemporalID("schedule", id); err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	if err := s.schedules.Backfill(ctx, id, from, to); err != nil {
+		return fromDependency("Temporal", err)
+	}
+	s.log.WithFields(map[string]any{"schedule": id, "action": "backfilled", "from": from, "to": to, "user": p.Name}).Info("api: schedule backfilled")
+	return writeJSON(w, http.StatusOK, struct {
+		ID     string    `json:"id"`
+		Action string    `json:"action"`
+		From   time.Time `json:"from"`
+		To     time.Time `json:"to"`
+	}{id, "backfilled", from, to})
 }
 
 // scheduleAction is the optional body of the schedule actions.

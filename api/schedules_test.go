@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/schedule"
+	"github.com/prodcat/prodcat/workflows"
 )
 
 type actionJSON struct {
@@ -68,4 +71,146 @@ func TestScheduleErrors(t *testing.T) {
 	h.sched.down = errors.New(errDownText)
 	wantError(t, h.do("GET", "/v1/schedules", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
 	wantError(t, h.do("POST", "/v1/schedules/nightly/trigger", asAdmin, ""), http.StatusServiceUnavailable, codeUnavailable)
+}
+
+func TestGetSchedule(t *testing.T) {
+	h := newHarness(t)
+	var got schedule.Summary
+	decodeBody(t, h.do("GET", "/v1/schedules/nightly", asPredict, ""), &got)
+	if got.ID != "nightly" || got.Training == nil || got.Training.ModelName != "rakuten" {
+		t.Errorf("schedule %+v", got)
+	}
+	wantError(t, h.do("GET", "/v1/schedules/weekly", asPredict, ""), http.StatusNotFound, codeNotFound)
+	wantError(t, h.do("GET", "/v1/schedules/a%00b", asPredict, ""), http.StatusNotFound, codeNotFound)
+	h.sched.down = errors.New(errDownText)
+	wantError(t, h.do("GET", "/v1/schedules/nightly", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+}
+
+func TestPutSchedule(t *testing.T) {
+	h := newHarness(t)
+	body := `{"cron": "0 3 * * 1", "jitter": "10m", "overlap": "buffer_one", "note": "weekly retrain",
+		"training": {"source": {"x_key": "` + xKey + `", "y_key": "` + yKey + `"}, "params": {"solver": {"c": 2}}, "gate": {"floor": 0.6}}}`
+	w := h.do("PUT", "/v1/schedules/weekly", asAdmin, body)
+	if w.Code != http.StatusCreated || w.Header().Get("Location") != "/v1/schedules/weekly" {
+		t.Fatalf("create: %d %s (Location %q)", w.Code, w.Body, w.Header().Get("Location"))
+	}
+	var saved scheduleSaved
+	decodeBody(t, w, &saved)
+	if saved != (scheduleSaved{ID: "weekly", Created: true, ScheduleURL: "/v1/schedules/weekly"}) {
+		t.Errorf("answer %+v", saved)
+	}
+	spec, paused := h.sched.put, h.sched.putPaused
+	def := classifier.DefaultParams()
+	switch {
+	case spec == nil:
+		t.Fatal("nothing saved")
+	case paused != nil:
+		t.Errorf("paused %v, want left out", *paused)
+	case spec.ID != "weekly" || spec.Cron != "0 3 * * 1" || spec.Every != 0 || spec.Jitter != 10*time.Minute ||
+		spec.Overlap != "buffer_one" || !spec.PauseOnFailure || spec.Note != "weekly retrain" || spec.TaskQueue != "prodcat":
+		t.Errorf("spec %+v", spec)
+	case spec.Training.ModelName != testModel || spec.Training.TrainingQueue != "prodcat-training" || spec.Training.Source.XKey != xKey ||
+		!spec.Training.GateSet || spec.Training.Gate.Floor != 0.6 || spec.Training.Gate.Margin != workflows.DefaultPromotionMargin:
+		t.Errorf("training %+v", spec.Training)
+	case spec.Training.Params.Solver.C != 2 || spec.Training.Params.Features != def.Features:
+		t.Errorf("classifier params %+v: want C 2 and the other defaults", *spec.Training.Params)
+	}
+
+	// Replacing an existing schedule answers 200; paused is passed on, and
+	// with no note one saying who is kept.
+	w = h.do("PUT", "/v1/schedules/nightly", asAdmin, `{"every": "24h", "pause_on_failure": false, "paused": true,
+		"training": {"model_name": "fashion", "source": {"csv_key": "`+xKey+`", "text_cols": ["title"], "label_col": "category"}}}`)
+	if w.Code != http.StatusOK || w.Header().Get("Location") != "" {
+		t.Fatalf("replace: %d %s", w.Code, w.Body)
+	}
+	decodeBody(t, w, &saved)
+	spec, paused = h.sched.put, h.sched.putPaused
+	switch {
+	case saved.Created:
+		t.Errorf("answer %+v", saved)
+	case paused == nil || !*paused:
+		t.Errorf("paused %v, want true", paused)
+	case spec.Every != 24*time.Hour || spec.Cron != "" || spec.PauseOnFailure || spec.Note != pausedByText:
+		t.Errorf("spec %+v", spec)
+	case spec.Training.ModelName != "fashion" || spec.Training.Source.CSVKey != xKey:
+		t.Errorf("training %+v", spec.Training)
+	}
+}
+
+func TestPutScheduleErrors(t *testing.T) {
+	src := `"source": {"x_key": "` + xKey + `", "y_key": "` + yKey + `"}`
+	for _, tc := range []struct {
+		name, id, body string
+		status         int
+		code           string
+	}{
+		{"empty", "weekly", ``, 400, codeInvalidJSON},
+		{"no training", "weekly", `{"every": "24h"}`, 400, codeBadRequest},
+		{"no time", "weekly", `{"training": {` + src + `}}`, 400, codeBadRequest},
+		{"cron and every", "weekly", `{"cron": "0 3 * * *", "every": "24h", "training": {` + src + `}}`, 400, codeBadRequest},
+		{"cron of 3 fields", "weekly", `{"cron": "0 3 *", "training": {` + src + `}}`, 400, codeBadRequest},
+		{"every as a number", "weekly", `{"every": 86400, "training": {` + src + `}}`, 400, codeInvalidJSON},
+		{"every not a duration", "weekly", `{"every": "daily", "training": {` + src + `}}`, 400, codeBadRequest},
+		{"every under a minute", "weekly", `{"every": "30s", "training": {` + src + `}}`, 400, codeBadRequest},
+		{"negative jitter", "weekly", `{"every": "24h", "jitter": "-1m", "training": {` + src + `}}`, 400, codeBadRequest},
+		{"terminate_other", "weekly", `{"every": "24h", "overlap": "terminate_other", "training": {` + src + `}}`, 400, codeBadRequest},
+		{"bad id", "we%20ekly", `{"every": "24h", "training": {` + src + `}}`, 400, codeBadRequest},
+		{"bad params", "weekly", `{"every": "24h", "training": {` + src + `, "params": {"solver": {"c": -1}}}}`, 400, codeBadRequest},
+		{"key not in the bucket", "weekly", `{"every": "24h", "training": {"source": {"x_key": "raw/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.csv", "y_key": "` + yKey + `"}}}`, 400, codeBadRequest},
+		{"training id", "weekly", `{"every": "24h", "training": {"id": "x", ` + src + `}}`, 400, codeUnknownField},
+		{"unknown field", "weekly", `{"every": "24h", "queue": "x", "training": {` + src + `}}`, 400, codeUnknownField},
+		{"long note", "weekly", `{"every": "24h", "note": "` + strings.Repeat("n", maxNoteBytes+1) + `", "training": {` + src + `}}`, 413, codeTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			msg := wantError(t, h.do("PUT", "/v1/schedules/"+tc.id, asAdmin, tc.body), tc.status, tc.code)
+			if h.sched.put != nil {
+				t.Errorf("a refused request (%s) saved %+v", msg, h.sched.put)
+			}
+		})
+	}
+	h := newHarness(t)
+	if w := h.doAuth("PUT", "/v1/schedules/weekly", predictUser, predictPass, `{}`); w.Code != http.StatusForbidden {
+		t.Errorf("as a predict user: %d", w.Code)
+	}
+	h.sched.down = errors.New(errDownText)
+	wantError(t, h.do("PUT", "/v1/schedules/weekly", asAdmin, `{"every": "24h", "training": {`+src+`}}`), http.StatusServiceUnavailable, codeUnavailable)
+}
+
+func TestBackfillAndDeleteSchedule(t *testing.T) {
+	h := newHarness(t)
+	var got struct {
+		ID     string    `json:"id"`
+		Action string    `json:"action"`
+		From   time.Time `json:"from"`
+		To     time.Time `json:"to"`
+	}
+	decodeBody(t, h.do("POST", "/v1/schedules/nightly/backfill", asAdmin, `{"from": "2026-11-01T03:00:00Z", "to": "2026-11-03T03:00:00+01:00"}`), &got)
+	from, to := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 2, 0, 0, 0, time.UTC)
+	if got.ID != "nightly" || got.Action != "backfilled" || !got.From.Equal(from) || !got.To.Equal(to) {
+		t.Errorf("answer %+v", got)
+	}
+	if len(h.sched.backfills) != 1 || !h.sched.backfills[0][0].Equal(from) || !h.sched.backfills[0][1].Equal(to) {
+		t.Errorf("backfills %v", h.sched.backfills)
+	}
+	for _, body := range []string{``, `{"from": "2026-11-01"}`, `{"from": "2026-11-01T03:00:00Z"}`, `{"from": "2026-11-02T03:00:00Z", "to": "2026-11-01T03:00:00Z"}`} {
+		wantError(t, h.do("POST", "/v1/schedules/nightly/backfill", asAdmin, body), http.StatusBadRequest, map[bool]string{true: codeInvalidJSON, false: codeBadRequest}[body == ""])
+	}
+	wantError(t, h.do("POST", "/v1/schedules/weekly/backfill", asAdmin, `{"from": "2026-11-01T03:00:00Z", "to": "2026-11-01T03:00:00Z"}`), http.StatusNotFound, codeNotFound)
+	if len(h.sched.backfills) != 1 {
+		t.Errorf("refused backfills were taken: %v", h.sched.backfills)
+	}
+
+	var a actionJSON
+	decodeBody(t, h.do("DELETE", "/v1/schedules/nightly", asAdmin, ""), &a)
+	if a.ID != "nightly" || a.Action != "deleted" || len(h.sched.deleted) != 1 {
+		t.Errorf("delete: %+v, deleted %v", a, h.sched.deleted)
+	}
+	wantError(t, h.do("DELETE", "/v1/schedules/weekly", asAdmin, ""), http.StatusNotFound, codeNotFound)
+	if w := h.do("DELETE", "/v1/schedules/nightly", asPredict, ""); w.Code != http.StatusForbidden {
+		t.Errorf("delete as a predict user: %d", w.Code)
+	}
+	if len(h.sched.deleted) != 1 {
+		t.Errorf("deleted %v", h.sched.deleted)
+	}
 }

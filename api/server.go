@@ -79,9 +79,13 @@ type trainer interface {
 // scheduler manages the retraining schedules.
 type scheduler interface {
 	List(ctx context.Context) ([]schedule.Summary, error)
+	Describe(ctx context.Context, id string) (schedule.Summary, error)
+	Put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool) (created bool, err error)
 	Pause(ctx context.Context, id, note string) error
 	Unpause(ctx context.Context, id, note string) error
 	Trigger(ctx context.Context, id string) error
+	Backfill(ctx context.Context, id string, start, end time.Time) error
+	Delete(ctx context.Context, id string) error
 }
 
 // authenticator checks an Authorization header; *auth.Authenticator.
@@ -101,6 +105,8 @@ type deps struct {
 	metrics   *metrics
 	// modelName is the registered model served and trained by default.
 	modelName string
+	// taskQueue is the pipeline's task queue, where schedules start runs.
+	taskQueue string
 	// trainingQueue is the task queue of the pipeline's heavy activities.
 	trainingQueue string
 	maxBodyBytes  int64
@@ -182,9 +188,13 @@ func (s *server) routes() []route {
 		{method: "POST", pattern: "/v1/feeds/{name}", role: auth.RoleAdmin, handle: s.publishFeed},
 		{method: "POST", pattern: "/v1/uploads", role: auth.RoleAdmin, bodyType: "text/csv", handle: s.upload},
 		{method: "GET", pattern: "/v1/schedules", role: auth.RolePredict, handle: s.listSchedules},
+		{method: "GET", pattern: "/v1/schedules/{id}", role: auth.RolePredict, handle: s.getSchedule},
+		{method: "PUT", pattern: "/v1/schedules/{id}", role: auth.RoleAdmin, handle: s.putSchedule},
+		{method: "DELETE", pattern: "/v1/schedules/{id}", role: auth.RoleAdmin, handle: s.deleteSchedule},
 		{method: "POST", pattern: "/v1/schedules/{id}/pause", role: auth.RoleAdmin, handle: s.pauseSchedule},
 		{method: "POST", pattern: "/v1/schedules/{id}/unpause", role: auth.RoleAdmin, handle: s.unpauseSchedule},
 		{method: "POST", pattern: "/v1/schedules/{id}/trigger", role: auth.RoleAdmin, handle: s.triggerSchedule},
+		{method: "POST", pattern: "/v1/schedules/{id}/backfill", role: auth.RoleAdmin, handle: s.backfillSchedule},
 		{method: "GET", pattern: "/v1/whoami", role: auth.RolePredict, handle: s.whoami},
 		{method: "GET", pattern: "/livez", handle: s.livez},
 		{method: "GET", pattern: "/readyz", handle: s.readyz},
@@ -295,7 +305,7 @@ func (s *server) wrap(rt route) http.Handler {
 			}
 			principal = p
 		}
-		if rt.method == http.MethodPost {
+		if rt.method == http.MethodPost || rt.method == http.MethodPut {
 			if err := checkPost(r, cmp.Or(rt.bodyType, "application/json")); err != nil {
 				s.answerError(sw, r, log, err)
 				return
@@ -307,7 +317,7 @@ func (s *server) wrap(rt route) http.Handler {
 	})
 }
 
-// checkPost refuses a POST that does not declare the route's media type
+// checkPost refuses a POST or PUT that does not declare the route's media type
 // (want: application/json, or text/csv for uploads), and one the browser
 // marks as cross-site. A browser attaches its cached Basic credentials to a
 // form that another site posts here as text/plain or a form encoding, so

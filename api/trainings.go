@@ -53,17 +53,23 @@ type retryingStage struct {
 // ID, or one that is not a training.
 var errTrainingNotFound = errors.New("no such training")
 
-// trainingRequest is what POST /v1/trainings takes: workflows.TrainingParams
-// without the task queue, which is the server's business, and with an
-// optional workflow ID.
-type trainingRequest struct {
-	ID                string             `json:"id"`
+// trainingSpec is what a training runs on: workflows.TrainingParams
+// without the task queue, which is the server's business. POST
+// /v1/trainings and PUT /v1/schedules/{id} take it.
+type trainingSpec struct {
 	ModelName         string             `json:"model_name"`
 	Source            activities.Source  `json:"source"`
 	Params            *classifier.Params `json:"params"`
 	HoldoutFraction   float64            `json:"holdout_fraction"`
 	MaxRejectFraction float64            `json:"max_reject_fraction"`
 	Gate              activities.Gate    `json:"gate"`
+}
+
+// trainingRequest is what POST /v1/trainings takes: a trainingSpec with an
+// optional workflow ID.
+type trainingRequest struct {
+	ID string `json:"id"`
+	trainingSpec
 }
 
 // workflowIDPattern keeps workflow IDs readable and safe in URLs.
@@ -79,46 +85,18 @@ type trainingStarted struct {
 }
 
 func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	// Fields the caller leaves out keep these defaults; params given in
-	// part are completed from the default parameters.
-	defaults := classifier.DefaultParams()
-	req := trainingRequest{
-		ModelName:         s.modelName,
-		Params:            &defaults,
-		HoldoutFraction:   workflows.DefaultHoldoutFraction,
-		MaxRejectFraction: workflows.DefaultMaxRejectFraction,
-		Gate:              activities.Gate{Margin: workflows.DefaultPromotionMargin, Floor: workflows.DefaultPromotionFloor},
-	}
+	req := trainingRequest{trainingSpec: s.defaultTrainingSpec()}
 	if err := s.decodeRequest(w, r, &req, false); err != nil {
 		return err
-	}
-	if req.Params == nil {
-		req.Params = &defaults
 	}
 	if req.ID != "" && !workflowIDPattern.MatchString(req.ID) {
 		return badRequest("id %q: want up to 200 letters, digits, '.', '_', ':' or '-'", req.ID)
 	}
-	params := workflows.TrainingParams{
-		ModelName: req.ModelName, Source: req.Source, Params: req.Params,
-		HoldoutFraction: req.HoldoutFraction, MaxRejectFraction: req.MaxRejectFraction,
-		Gate: req.Gate, GateSet: true, TrainingQueue: s.trainingQueue,
-	}
-	if err := errors.Join(params.Validate(), params.Source.CheckColumns()); err != nil {
-		return badRequest("%v", err)
-	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	if err := s.checkObjects(ctx, req.Source); err != nil {
+	params, err := s.trainingParams(ctx, req.trainingSpec, "")
+	if err != nil {
 		return err
-	}
-	if req.Source.Feed != "" {
-		// The run resolves the feed when it starts; checking here turns a
-		// feed that was never published into a 400 instead of a failed run.
-		if _, err := s.registry.Feed(ctx, req.Source.Feed); errors.Is(err, registry.ErrNotFound) {
-			return badRequest("source.feed %q was never published; publish it first (starter feed publish)", req.Source.Feed)
-		} else if err != nil {
-			return unavailable("the registry", err)
-		}
 	}
 	t, err := s.trainer.Start(ctx, req.ID, params)
 	if err != nil {
@@ -131,12 +109,60 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 	})
 }
 
+// defaultTrainingSpec is what a trainingSpec holds before a request is
+// decoded into it: fields the caller leaves out keep these defaults.
+func (s *server) defaultTrainingSpec() trainingSpec {
+	defaults := classifier.DefaultParams()
+	return trainingSpec{
+		ModelName:         s.modelName,
+		Params:            &defaults,
+		HoldoutFraction:   workflows.DefaultHoldoutFraction,
+		MaxRejectFraction: workflows.DefaultMaxRejectFraction,
+		Gate:              activities.Gate{Margin: workflows.DefaultPromotionMargin, Floor: workflows.DefaultPromotionFloor},
+	}
+}
+
+// trainingParams checks a decoded trainingSpec and returns the parameters
+// of its runs. Every problem a run would fail on at once is a 400 here:
+// invalid parameters, objects not in the bucket or without the named
+// columns, and a feed that was never published. prefix starts the
+// messages ("training: " in a schedule).
+func (s *server) trainingParams(ctx context.Context, spec trainingSpec, prefix string) (workflows.TrainingParams, error) {
+	if spec.Params == nil {
+		// params: null means the defaults, as leaving it out does.
+		defaults := classifier.DefaultParams()
+		spec.Params = &defaults
+	}
+	params := workflows.TrainingParams{
+		ModelName: spec.ModelName, Source: spec.Source, Params: spec.Params,
+		HoldoutFraction: spec.HoldoutFraction, MaxRejectFraction: spec.MaxRejectFraction,
+		Gate: spec.Gate, GateSet: true, TrainingQueue: s.trainingQueue,
+	}
+	if err := errors.Join(params.Validate(), params.Source.CheckColumns()); err != nil {
+		return params, badRequest("%s%v", prefix, err)
+	}
+	if err := s.checkObjects(ctx, spec.Source, prefix); err != nil {
+		return params, err
+	}
+	if spec.Source.Feed != "" {
+		// The run resolves the feed when it starts; checking here turns a
+		// feed that was never published into a 400 instead of a failed run.
+		if _, err := s.registry.Feed(ctx, spec.Source.Feed); errors.Is(err, registry.ErrNotFound) {
+			return params, badRequest("%ssource.feed %q was never published; publish it first (starter feed publish)", prefix, spec.Source.Feed)
+		} else if err != nil {
+			return params, unavailable("the registry", err)
+		}
+	}
+	return params, nil
+}
+
 // checkObjects answers 400 when src names a key that is not a content
 // address or an object that is not in the bucket, which every run on it
-// would fail on, and 503 when the bucket does not answer.
-func (s *server) checkObjects(ctx context.Context, src activities.Source) error {
+// would fail on, and 503 when the bucket does not answer. prefix starts the
+// messages.
+func (s *server) checkObjects(ctx context.Context, src activities.Source, prefix string) error {
 	if err := src.CheckKeys(); err != nil {
-		return badRequest("%v", err)
+		return badRequest("%s%v", prefix, err)
 	}
 	for _, in := range []struct{ field, key string }{
 		{"source.x_key", src.XKey}, {"source.y_key", src.YKey}, {"source.csv_key", src.CSVKey},
@@ -149,13 +175,13 @@ func (s *server) checkObjects(ctx context.Context, src activities.Source) error 
 			return unavailable("the artifact store", err)
 		}
 		if !ok {
-			return badRequest("%s %q is not in the bucket; upload it first (POST /v1/uploads or starter upload)", in.field, in.key)
+			return badRequest("%s%s %q is not in the bucket; upload it first (POST /v1/uploads or starter upload)", prefix, in.field, in.key)
 		}
 	}
 	err := src.CheckHeaders(func(key string) ([]byte, error) { return s.store.Head(ctx, key, dataset.HeaderBytes) })
 	switch {
 	case errors.Is(err, dataset.ErrBadData):
-		return badRequest("%v", err)
+		return badRequest("%s%v", prefix, err)
 	case err != nil:
 		return unavailable("the artifact store", err)
 	}

@@ -289,27 +289,18 @@ func newScheduleCmd() *cobra.Command {
 				}
 				m := schedule.New(tc)
 				if !create {
-					// update never creates, and keeps the paused state unless told.
-					cur, err := m.Describe(ctx, spec.ID)
-					if err != nil {
+					// update never creates.
+					if _, err := m.Describe(ctx, spec.ID); err != nil {
 						return fmt.Errorf("%w (use schedule create)", err)
 					}
-					if !c.Flags().Changed("paused") {
-						spec.Paused = cur.Paused
-						if spec.Note == "" {
-							spec.Note = cur.Note
-						}
-					}
 				}
-				created, err := m.Apply(ctx, spec)
+				var paused *bool
+				if c.Flags().Changed("paused") {
+					paused = &spec.Paused
+				}
+				created, err := m.Put(ctx, spec, paused)
 				if err != nil {
 					return err
-				}
-				if !create && c.Flags().Changed("paused") && !spec.Paused {
-					// Apply never resumes a schedule; --paused=false asks to.
-					if err := m.Unpause(ctx, spec.ID, spec.Note); err != nil {
-						return err
-					}
 				}
 				return a.printJSON(map[string]any{"id": spec.ID, "created": created})
 			}),
@@ -320,7 +311,7 @@ func newScheduleCmd() *cobra.Command {
 		fl.DurationVar(&spec.Jitter, "jitter", 0, "random delay up to this much")
 		fl.StringVar(&spec.Overlap, "overlap", "skip", "what to do when a run is still going: skip, buffer_one, buffer_all, cancel_other or allow_all")
 		fl.BoolVar(&spec.PauseOnFailure, "pause-on-failure", true, "pause the schedule when a run fails")
-		fl.BoolVar(&spec.Paused, "paused", false, "create it paused")
+		fl.BoolVar(&spec.Paused, "paused", false, "pause it (false resumes it); left out, an existing schedule stays as it is")
 		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule")
 		tf.addSourceFlags(fl)
 		tf.addFeedFlag(fl)

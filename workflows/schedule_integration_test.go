@@ -100,9 +100,24 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.True(t, desc.Paused, "apply resumed a paused schedule")
 	require.Equal(t, "maintenance", desc.Note)
 
+	// So does Put with paused left out, as the API's PUT does; paused
+	// false resumes it.
+	created, err = m.Put(ctx, spec, nil)
+	require.NoError(t, err)
+	require.False(t, created)
+	desc, err = m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	require.True(t, desc.Paused, "put without paused resumed a paused schedule")
+	require.Equal(t, "maintenance", desc.Note)
+	resume := false
+	_, err = m.Put(ctx, spec, &resume)
+	require.NoError(t, err)
+	desc, err = m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	require.False(t, desc.Paused, "put with paused false left the schedule paused")
+
 	// A backfill over three days takes all three daily runs, one after
 	// another. Its ends are included, so they are put between midnights.
-	require.NoError(t, m.Unpause(ctx, spec.ID, ""))
 	end := time.Now().UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour)
 	require.NoError(t, m.Backfill(ctx, spec.ID, end.Add(-72*time.Hour), end))
 	runs = h.waitForRuns(t, ctx, m, spec.ID, 5)

@@ -71,6 +71,39 @@ func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (creat
 	return false, nil
 }
 
+// Put creates the schedule described by spec, or replaces the spec of the
+// existing one, and reports whether it was created. paused nil keeps an
+// existing schedule's paused state and, when spec.Note is empty, its note;
+// a new one starts unpaused. Otherwise *paused pauses or resumes it, unlike
+// Apply, which never resumes. spec.Paused is ignored.
+func (m *Manager) Put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool) (created bool, err error) {
+	spec.Paused = paused != nil && *paused
+	if _, err := spec.Options(); err != nil {
+		return false, err
+	}
+	cur, err := m.Describe(ctx, spec.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// Created now, or by a concurrent Put since: Apply handles both.
+	case err != nil:
+		return false, err
+	case paused == nil:
+		spec.Paused = cur.Paused
+		if spec.Note == "" {
+			spec.Note = cur.Note
+		}
+	}
+	if created, err = m.Apply(ctx, spec); err != nil {
+		return false, err
+	}
+	if !created && paused != nil && !*paused && cur.Paused {
+		if err := m.Unpause(ctx, spec.ID, spec.Note); err != nil {
+			return false, err
+		}
+	}
+	return created, nil
+}
+
 // Summary is one schedule in a listing.
 type Summary struct {
 	ID         string      `json:"id"`

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -206,6 +207,41 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	if n := len(slices.DeleteFunc(h, func(m registry.AliasMove) bool { return m.Alias != "production" })); n != 2 {
 		t.Errorf("production moved %d times in all after two promotions at once, want 2 (the first model, then v3)", n)
+	}
+
+	// A paused schedule is listed; its resume button resumes it, and the
+	// API notes who did.
+	sched := servingtest.RandomName("browsertest-")
+	var saved scheduleSaved
+	if code := live.call(t, "PUT", "/v1/schedules/"+sched, `{"every": "24h", "paused": true, "training": {"source": {"feed": "`+feed+`"}}}`, &saved); code != 201 {
+		t.Fatalf("PUT a schedule: %d %+v", code, saved)
+	}
+	t.Cleanup(func() {
+		if tc, err := client.Dial(client.Options{HostPort: live.cfg.Temporal.Address, Namespace: live.cfg.Temporal.Namespace}); err == nil {
+			_ = tc.ScheduleClient().GetHandle(context.Background(), sched).Delete(context.Background())
+			tc.Close()
+		}
+	})
+	// Schedules are listed from Temporal's visibility store, which lags.
+	row := `document.querySelector('#schedules tbody tr[data-id="` + sched + `"]')`
+	state, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => { const r = `+row+`; if (!r) { loadSchedules(); return null; } return r.textContent; })()`,
+		chromedp.WithPollingInterval(200*time.Millisecond)))
+	if err != nil || !strings.Contains(state, "paused") || !strings.Contains(state, "every 24h") || !strings.Contains(state, "resume") {
+		t.Fatalf("schedule row %q, %v: want it paused, every 24h, with a resume button", state, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](row+`.querySelector("button").click()`)); err != nil {
+		t.Fatal(err)
+	}
+	var desc schedule.Summary
+	for deadline := time.Now().Add(time.Minute); ; {
+		live.call(t, "GET", "/v1/schedules/"+sched, "", &desc)
+		if !desc.Paused || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if desc.Paused || desc.Note != "unpaused by admin through the API" {
+		t.Errorf("after the resume button the schedule is %+v", desc)
 	}
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -204,7 +204,7 @@ func (l *liveAPI) call(t *testing.T, method, path, body string, v any) int {
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("admin", "admin")
-	if method == http.MethodPost {
+	if method == http.MethodPost || method == http.MethodPut {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)

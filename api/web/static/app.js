@@ -1,5 +1,5 @@
-// The prodcat demo page: predictions, the model registry and trainings,
-// through the JSON API with HTTP Basic credentials kept for the session.
+// The prodcat demo page: predictions, the model registry, trainings and
+// retraining schedules, through the JSON API with HTTP Basic credentials kept for the session.
 // Everything shown is built with textContent, never innerHTML: model
 // names, reasons and categories come from users.
 "use strict";
@@ -75,7 +75,7 @@ async function signIn(ev) {
     $("#whoami").textContent = `signed in as ${me.user} (${me.role})`;
     document.querySelectorAll(".admin").forEach((e) => { e.hidden = role !== "admin"; });
     showError("");
-    await Promise.all([loadRegistry(), loadTrainings(), loadFeeds()]);
+    await Promise.all([loadRegistry(), loadTrainings(), loadFeeds(), loadSchedules()]);
   } catch (e) {
     role = "";
     $("#whoami").textContent = "not signed in";
@@ -292,6 +292,51 @@ async function startTraining(ev) {
   }
 }
 
+// ---- schedules
+
+// runLink links a schedule's run to its page in the Temporal UI.
+function runLink(run) {
+  const href = `${document.body.dataset.temporalUi}/${encodeURIComponent(run.workflow_id)}/${encodeURIComponent(run.run_id)}`;
+  return el("a", { href, target: "_blank", rel: "noopener", title: run.workflow_id }, when(run.started_at));
+}
+
+async function loadSchedules() {
+  try {
+    const s = await api("GET", "/v1/schedules");
+    $("#schedules tbody").replaceChildren(...s.schedules.map((x) => {
+      const last = x.recent_runs.at(-1);
+      const actions = role !== "admin" ? [] : [
+        el("button", { type: "button", className: "small", onclick: () => scheduleAction(x.id, x.paused ? "unpause" : "pause") }, x.paused ? "resume" : "pause"),
+        el("button", { type: "button", className: "small", onclick: () => scheduleAction(x.id, "trigger") }, "run now"),
+      ];
+      const row = el("tr", {},
+        el("td", { className: "mono" }, x.id),
+        el("td", {}, x.spec),
+        el("td", { className: x.paused ? "status-paused" : "status-completed" }, x.paused ? "paused" : "active",
+          x.note ? el("div", { className: "muted" }, x.note) : ""),
+        el("td", {}, x.next_runs.length && !x.paused ? when(x.next_runs[0]) : ""),
+        el("td", {}, last ? runLink(last) : ""),
+        el("td", {}, ...actions));
+      row.dataset.id = x.id;
+      return row;
+    }));
+  } catch (e) {
+    $("#schedules tbody").replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "muted" }, e.message)));
+  }
+}
+
+// scheduleAction pauses, resumes or triggers a schedule. The API notes who
+// paused or resumed it.
+async function scheduleAction(id, action) {
+  try {
+    await api("POST", `/v1/schedules/${encodeURIComponent(id)}/${action}`);
+    showError("");
+  } catch (e) {
+    showError(e.message);
+  }
+  await Promise.all([loadSchedules(), loadTrainings()]);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("#login").addEventListener("submit", signIn);
   $("#predict-form").addEventListener("submit", predict);
@@ -300,5 +345,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#rollback-btn").addEventListener("click", rollback);
   $("#refresh-registry").addEventListener("click", loadRegistry);
   $("#refresh-trainings").addEventListener("click", loadTrainings);
+  $("#refresh-schedules").addEventListener("click", loadSchedules);
   if (credentials()) signIn();
 });

@@ -299,6 +299,9 @@ func newScheduleCmd() *cobra.Command {
 					paused = &spec.Paused
 				}
 				created, err := m.Put(ctx, spec, paused)
+				if errors.Is(err, schedule.ErrInvalidSpec) {
+					return asUsage(err) // Temporal parses cron expressions
+				}
 				if err != nil {
 					return err
 				}

@@ -144,6 +144,21 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.NoError(t, m.Backfill(ctx, spec.ID, slot, slot))
 	h.waitForRuns(t, ctx, m, spec.ID, 6)
 
+	// A cron expression Temporal cannot parse is the caller's mistake, on
+	// update as on create, and changes nothing.
+	bad := spec
+	bad.Cron, bad.Every = "0 3 * * funday", 0
+	_, err = m.Put(ctx, bad, nil)
+	require.ErrorIs(t, err, schedule.ErrInvalidSpec)
+	bad.ID = spec.ID + "-bad"
+	_, err = m.Put(ctx, bad, nil)
+	require.ErrorIs(t, err, schedule.ErrInvalidSpec)
+	_, err = m.Describe(ctx, bad.ID)
+	require.ErrorIs(t, err, schedule.ErrNotFound)
+	desc, err = m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	require.Equal(t, "every 24h0m0s", desc.Spec)
+
 	require.NoError(t, m.Delete(ctx, spec.ID))
 	_, err = m.Describe(ctx, spec.ID)
 	require.True(t, errors.Is(err, schedule.ErrNotFound), "describe after delete: %v", err)

@@ -24,6 +24,10 @@ import (
 // ErrNotFound reports an unknown schedule ID.
 var ErrNotFound = errors.New("schedule not found")
 
+// ErrInvalidSpec reports a spec Temporal refused, such as a cron
+// expression it cannot parse: the caller's mistake, not an outage.
+var ErrInvalidSpec = errors.New("schedule spec refused")
+
 // Manager runs schedule operations against one Temporal namespace.
 type Manager struct {
 	c client.ScheduleClient
@@ -47,7 +51,7 @@ func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (creat
 		return true, nil
 	}
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return false, fmt.Errorf("create schedule %s: %w", spec.ID, err)
+		return false, fmt.Errorf("create schedule %s: %w", spec.ID, invalidSpec(err))
 	}
 	err = m.c.GetHandle(ctx, spec.ID).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
@@ -66,7 +70,7 @@ func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (creat
 		},
 	})
 	if err != nil {
-		return false, fmt.Errorf("update schedule %s: %w", spec.ID, m.notFound(err))
+		return false, fmt.Errorf("update schedule %s: %w", spec.ID, invalidSpec(m.notFound(err)))
 	}
 	return false, nil
 }
@@ -310,6 +314,15 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("delete schedule %s: %w", id, m.notFound(err))
 	}
 	return nil
+}
+
+// invalidSpec marks Temporal's refusal of a spec as ErrInvalidSpec.
+func invalidSpec(err error) error {
+	var inv *serviceerror.InvalidArgument
+	if errors.As(err, &inv) && strings.HasPrefix(inv.Message, "Invalid schedule spec") {
+		return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	return err
 }
 
 func (m *Manager) notFound(err error) error {

@@ -485,6 +485,7 @@ type fakeScheduler struct {
 	// put is the last spec saved, and putPaused its paused argument.
 	put       *workflows.ScheduleSpec
 	putPaused *bool
+	putBy     string
 	backfills [][2]time.Time
 	deleted   []string
 }
@@ -500,13 +501,13 @@ func (f *fakeScheduler) Describe(_ context.Context, id string) (schedule.Summary
 }
 
 // Put creates every schedule but nightly.
-func (f *fakeScheduler) Put(_ context.Context, spec workflows.ScheduleSpec, paused *bool) (bool, error) {
+func (f *fakeScheduler) Put(_ context.Context, spec workflows.ScheduleSpec, paused *bool, by string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
 		return false, f.down
 	}
-	f.put, f.putPaused = &spec, paused
+	f.put, f.putPaused, f.putBy = &spec, paused, by
 	return spec.ID != "nightly", nil
 }
 

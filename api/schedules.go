@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -87,6 +88,7 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	spec := workflows.ScheduleSpec{
 		ID: id, Cron: req.Cron, Overlap: req.Overlap, PauseOnFailure: req.PauseOnFailure,
 		Note: strings.TrimSpace(req.Note), TaskQueue: s.taskQueue,
+		Training: followDefaults(s.trainingParams(req.Training)),
 	}
 	var err error
 	if spec.Every, err = parseDuration("every", req.Every); err != nil {
@@ -95,18 +97,16 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if spec.Jitter, err = parseDuration("jitter", req.Jitter); err != nil {
 		return err
 	}
-	if spec.Note == "" && req.Paused != nil {
-		spec.Note = map[bool]string{true: "paused", false: "unpaused"}[*req.Paused] + " by " + p.Name + " through the API"
+	// Everything that needs no other service is checked first.
+	if err := spec.Validate(); err != nil {
+		return badRequest("%v", err)
 	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	if spec.Training, err = s.trainingParams(ctx, req.Training, "training: "); err != nil {
+	if err := s.checkInputs(ctx, spec.Training.Source, "training: "); err != nil {
 		return err
 	}
-	if _, err := spec.Options(); err != nil {
-		return badRequest("%v", err)
-	}
-	created, err := s.schedules.Put(ctx, spec, req.Paused)
+	created, err := s.schedules.Put(ctx, spec, req.Paused, p.Name+" through the API")
 	if err != nil {
 		return fromDependency("Temporal", err)
 	}
@@ -117,6 +117,22 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		w.Header().Set("Location", "/v1/schedules/"+id)
 	}
 	return writeJSON(w, status, scheduleSaved{ID: id, Created: created, ScheduleURL: "/v1/schedules/" + id})
+}
+
+// followDefaults leaves out of a schedule's training what equals the
+// defaults, so that its runs take the defaults of the code that runs them,
+// as those of a schedule made by starter schedule create do.
+func followDefaults(p workflows.TrainingParams) workflows.TrainingParams {
+	if p.Params != nil && *p.Params == classifier.DefaultParams() {
+		p.Params = nil
+	}
+	if p.HoldoutFraction == workflows.DefaultHoldoutFraction {
+		p.HoldoutFraction = 0
+	}
+	if p.MaxRejectFraction == workflows.DefaultMaxRejectFraction {
+		p.MaxRejectFraction = 0
+	}
+	return p
 }
 
 // parseDuration reads an optional duration field; "" is 0.
@@ -131,12 +147,22 @@ func parseDuration(field, v string) (time.Duration, error) {
 	return d, nil
 }
 
+// deleteSchedule deletes the schedule; the runs it started go on.
 func (s *server) deleteSchedule(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return s.scheduleAction(w, r, p, "deleted", false, func(id, _ string) error {
-		ctx, cancel := withTimeout(r)
-		defer cancel()
-		return s.schedules.Delete(ctx, id)
-	})
+	id := r.PathValue("id")
+	if err := checkTemporalID("schedule", id); err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	if err := s.schedules.Delete(ctx, id); err != nil {
+		return fromDependency("Temporal", err)
+	}
+	s.log.WithFields(map[string]any{"schedule": id, "action": "deleted", "user": p.Name}).Info("api: schedule deleted")
+	return writeJSON(w, http.StatusOK, struct {
+		ID     string `json:"id"`
+		Action string `json:"action"`
+	}{id, "deleted"})
 }
 
 // backfillRequest is what POST /v1/schedules/{id}/backfill takes: the
@@ -228,10 +254,7 @@ func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.
 		return badRequest("a %s schedule keeps no note; send no body or {}", done)
 	}
 	if keepsNote {
-		note = done + " by " + p.Name + " through the API"
-		if n := strings.TrimSpace(req.Note); n != "" {
-			note += ": " + n
-		}
+		note = schedule.StateNote(done == "paused", p.Name+" through the API", strings.TrimSpace(req.Note))
 	}
 	id := r.PathValue("id")
 	if err := checkTemporalID("schedule", id); err != nil {

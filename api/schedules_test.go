@@ -112,12 +112,16 @@ func TestPutSchedule(t *testing.T) {
 	case spec.Training.ModelName != testModel || spec.Training.TrainingQueue != "prodcat-training" || spec.Training.Source.XKey != xKey ||
 		!spec.Training.GateSet || spec.Training.Gate.Floor != 0.6 || spec.Training.Gate.Margin != workflows.DefaultPromotionMargin:
 		t.Errorf("training %+v", spec.Training)
-	case spec.Training.Params.Solver.C != 2 || spec.Training.Params.Features != def.Features:
-		t.Errorf("classifier params %+v: want C 2 and the other defaults", *spec.Training.Params)
+	case spec.Training.Params == nil || spec.Training.Params.Solver.C != 2 || spec.Training.Params.Features != def.Features:
+		t.Errorf("classifier params %+v: want C 2 and the other defaults", spec.Training.Params)
+	case spec.Training.HoldoutFraction != 0 || spec.Training.MaxRejectFraction != 0:
+		// Defaults are left to the code that runs, as the starter leaves them.
+		t.Errorf("fractions %v and %v: want 0, the defaults", spec.Training.HoldoutFraction, spec.Training.MaxRejectFraction)
+	case h.sched.putBy != adminUser+" through the API":
+		t.Errorf("by %q", h.sched.putBy)
 	}
 
-	// Replacing an existing schedule answers 200; paused is passed on, and
-	// with no note one saying who is kept.
+	// Replacing an existing schedule answers 200; paused is passed on.
 	w = h.do("PUT", "/v1/schedules/nightly", asAdmin, `{"every": "24h", "pause_on_failure": false, "paused": true,
 		"training": {"model_name": "fashion", "source": {"csv_key": "`+xKey+`", "text_cols": ["title"], "label_col": "category"}}}`)
 	if w.Code != http.StatusOK || w.Header().Get("Location") != "" {
@@ -130,10 +134,10 @@ func TestPutSchedule(t *testing.T) {
 		t.Errorf("answer %+v", saved)
 	case paused == nil || !*paused:
 		t.Errorf("paused %v, want true", paused)
-	case spec.Every != 24*time.Hour || spec.Cron != "" || spec.PauseOnFailure || spec.Note != pausedByText:
+	case spec.Every != 24*time.Hour || spec.Cron != "" || spec.PauseOnFailure || spec.Note != "":
 		t.Errorf("spec %+v", spec)
-	case spec.Training.ModelName != "fashion" || spec.Training.Source.CSVKey != xKey:
-		t.Errorf("training %+v", spec.Training)
+	case spec.Training.ModelName != "fashion" || spec.Training.Source.CSVKey != xKey || spec.Training.Params != nil:
+		t.Errorf("training %+v: want fashion's data and the default params", spec.Training)
 	}
 }
 
@@ -169,7 +173,14 @@ func TestPutScheduleErrors(t *testing.T) {
 			}
 		})
 	}
+	// With the bucket and the registry down, a spec that is wrong anyway is
+	// still the caller's mistake.
 	h := newHarness(t)
+	h.store.down, h.reg.down = errors.New(errDownText), errors.New(errDownText)
+	wantError(t, h.do("PUT", "/v1/schedules/weekly", asAdmin, `{"cron": "0 3 *", "training": {`+src+`}}`), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("PUT", "/v1/schedules/we%20ekly", asAdmin, `{"every": "24h", "training": {`+src+`}}`), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("PUT", "/v1/schedules/weekly", asAdmin, `{"every": "24h", "training": {`+src+`}}`), http.StatusServiceUnavailable, codeUnavailable)
+	h.store.down, h.reg.down = nil, nil
 	if w := h.doAuth("PUT", "/v1/schedules/weekly", predictUser, predictPass, `{}`); w.Code != http.StatusForbidden {
 		t.Errorf("as a predict user: %d", w.Code)
 	}
@@ -193,8 +204,9 @@ func TestBackfillAndDeleteSchedule(t *testing.T) {
 	if len(h.sched.backfills) != 1 || !h.sched.backfills[0][0].Equal(from) || !h.sched.backfills[0][1].Equal(to) {
 		t.Errorf("backfills %v", h.sched.backfills)
 	}
-	for _, body := range []string{``, `{"from": "2026-11-01"}`, `{"from": "2026-11-01T03:00:00Z"}`, `{"from": "2026-11-02T03:00:00Z", "to": "2026-11-01T03:00:00Z"}`} {
-		wantError(t, h.do("POST", "/v1/schedules/nightly/backfill", asAdmin, body), http.StatusBadRequest, map[bool]string{true: codeInvalidJSON, false: codeBadRequest}[body == ""])
+	wantError(t, h.do("POST", "/v1/schedules/nightly/backfill", asAdmin, ``), http.StatusBadRequest, codeInvalidJSON)
+	for _, body := range []string{`{"from": "2026-11-01"}`, `{"from": "2026-11-01T03:00:00Z"}`, `{"from": "2026-11-02T03:00:00Z", "to": "2026-11-01T03:00:00Z"}`} {
+		wantError(t, h.do("POST", "/v1/schedules/nightly/backfill", asAdmin, body), http.StatusBadRequest, codeBadRequest)
 	}
 	wantError(t, h.do("POST", "/v1/schedules/weekly/backfill", asAdmin, `{"from": "2026-11-01T03:00:00Z", "to": "2026-11-01T03:00:00Z"}`), http.StatusNotFound, codeNotFound)
 	if len(h.sched.backfills) != 1 {

@@ -80,7 +80,7 @@ type trainer interface {
 type scheduler interface {
 	List(ctx context.Context) ([]schedule.Summary, error)
 	Describe(ctx context.Context, id string) (schedule.Summary, error)
-	Put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool) (created bool, err error)
+	Put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool, by string) (created bool, err error)
 	Pause(ctx context.Context, id, note string) error
 	Unpause(ctx context.Context, id, note string) error
 	Trigger(ctx context.Context, id string) error

@@ -92,10 +92,13 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 	if req.ID != "" && !workflowIDPattern.MatchString(req.ID) {
 		return badRequest("id %q: want up to 200 letters, digits, '.', '_', ':' or '-'", req.ID)
 	}
+	params := s.trainingParams(req.trainingSpec)
+	if err := errors.Join(params.Validate(), params.Source.CheckColumns()); err != nil {
+		return badRequest("%v", err)
+	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	params, err := s.trainingParams(ctx, req.trainingSpec, "")
-	if err != nil {
+	if err := s.checkInputs(ctx, params.Source, ""); err != nil {
 		return err
 	}
 	t, err := s.trainer.Start(ctx, req.ID, params)
@@ -122,38 +125,39 @@ func (s *server) defaultTrainingSpec() trainingSpec {
 	}
 }
 
-// trainingParams checks a decoded trainingSpec and returns the parameters
-// of its runs. Every problem a run would fail on at once is a 400 here:
-// invalid parameters, objects not in the bucket or without the named
-// columns, and a feed that was never published. prefix starts the
-// messages ("training: " in a schedule).
-func (s *server) trainingParams(ctx context.Context, spec trainingSpec, prefix string) (workflows.TrainingParams, error) {
+// trainingParams returns the parameters of the runs of a decoded
+// trainingSpec, to be checked with Validate and then checkInputs.
+func (s *server) trainingParams(spec trainingSpec) workflows.TrainingParams {
 	if spec.Params == nil {
 		// params: null means the defaults, as leaving it out does.
 		defaults := classifier.DefaultParams()
 		spec.Params = &defaults
 	}
-	params := workflows.TrainingParams{
+	return workflows.TrainingParams{
 		ModelName: spec.ModelName, Source: spec.Source, Params: spec.Params,
 		HoldoutFraction: spec.HoldoutFraction, MaxRejectFraction: spec.MaxRejectFraction,
 		Gate: spec.Gate, GateSet: true, TrainingQueue: s.trainingQueue,
 	}
-	if err := errors.Join(params.Validate(), params.Source.CheckColumns()); err != nil {
-		return params, badRequest("%s%v", prefix, err)
+}
+
+// checkInputs answers 400 for a source every run would fail on at once:
+// objects not in the bucket or without the named columns, or a feed that
+// was never published. prefix starts the messages.
+func (s *server) checkInputs(ctx context.Context, src activities.Source, prefix string) error {
+	if err := s.checkObjects(ctx, src, prefix); err != nil {
+		return err
 	}
-	if err := s.checkObjects(ctx, spec.Source, prefix); err != nil {
-		return params, err
+	if src.Feed == "" {
+		return nil
 	}
-	if spec.Source.Feed != "" {
-		// The run resolves the feed when it starts; checking here turns a
-		// feed that was never published into a 400 instead of a failed run.
-		if _, err := s.registry.Feed(ctx, spec.Source.Feed); errors.Is(err, registry.ErrNotFound) {
-			return params, badRequest("%ssource.feed %q was never published; publish it first (starter feed publish)", prefix, spec.Source.Feed)
-		} else if err != nil {
-			return params, unavailable("the registry", err)
-		}
+	// The run resolves the feed when it starts; checking here turns a feed
+	// that was never published into a 400 instead of a failed run.
+	if _, err := s.registry.Feed(ctx, src.Feed); errors.Is(err, registry.ErrNotFound) {
+		return badRequest("%ssource.feed %q was never published; publish it first (starter feed publish)", prefix, src.Feed)
+	} else if err != nil {
+		return unavailable("the registry", err)
 	}
-	return params, nil
+	return nil
 }
 
 // checkObjects answers 400 when src names a key that is not a content

@@ -287,18 +287,17 @@ func newScheduleCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				m := schedule.New(tc)
-				if !create {
-					// update never creates.
-					if _, err := m.Describe(ctx, spec.ID); err != nil {
-						return fmt.Errorf("%w (use schedule create)", err)
-					}
-				}
 				var paused *bool
 				if c.Flags().Changed("paused") {
 					paused = &spec.Paused
 				}
-				created, err := m.Put(ctx, spec, paused)
+				m := schedule.New(tc)
+				created := false
+				if create {
+					created, err = m.Put(ctx, spec, paused, actor())
+				} else if err = m.Update(ctx, spec, paused, actor()); errors.Is(err, schedule.ErrNotFound) {
+					err = fmt.Errorf("%w (use schedule create)", err)
+				}
 				if errors.Is(err, schedule.ErrInvalidSpec) {
 					return asUsage(err) // Temporal parses cron expressions
 				}
@@ -315,7 +314,7 @@ func newScheduleCmd() *cobra.Command {
 		fl.StringVar(&spec.Overlap, "overlap", "skip", "what to do when a run is still going: skip, buffer_one, buffer_all, cancel_other or allow_all")
 		fl.BoolVar(&spec.PauseOnFailure, "pause-on-failure", true, "pause the schedule when a run fails")
 		fl.BoolVar(&spec.Paused, "paused", false, "pause it (false resumes it); left out, an existing schedule stays as it is")
-		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule")
+		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule; with --paused, why")
 		tf.addSourceFlags(fl)
 		tf.addFeedFlag(fl)
 		tf.addGateFlags(fl)
@@ -347,18 +346,12 @@ func newScheduleCmd() *cobra.Command {
 			})}
 	}
 	ok := map[string]bool{"ok": true}
-	// The note says who, as the API's does, when it does not say why.
-	byWhom := func(what string) string {
-		if note != "" {
-			return note + " (" + actor() + ")"
-		}
-		return what + " by " + actor()
-	}
+	// The note says who, as the API's does.
 	pause := simple("pause ID", "pause a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
-		return ok, m.Pause(ctx, id, byWhom("paused"))
+		return ok, m.Pause(ctx, id, schedule.StateNote(true, actor(), note))
 	})
 	unpause := simple("unpause ID", "resume a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
-		return ok, m.Unpause(ctx, id, byWhom("unpaused"))
+		return ok, m.Unpause(ctx, id, schedule.StateNote(false, actor(), note))
 	})
 	for _, c := range []*cobra.Command{pause, unpause} {
 		c.Flags().StringVar(&note, "note", "", "why")

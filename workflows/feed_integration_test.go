@@ -44,7 +44,7 @@ func TestScheduleRetrainsOnFeedsLatestVersion(t *testing.T) {
 		Training: workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: activities.Source{Feed: feed}},
 	}
 	m := schedule.New(h.client)
-	_, err := m.Apply(ctx, spec)
+	_, err := m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })
 	desc, err := m.Describe(ctx, spec.ID)

@@ -33,13 +33,13 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 		Training: workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: activities.Source{XKey: xr.Key, YKey: yr.Key}},
 	}
 	m := schedule.New(h.client)
-	created, err := m.Apply(ctx, spec)
+	created, err := m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	require.True(t, created)
 	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })
-	// Applying the same spec again updates in place.
+	// Putting it again updates it in place.
 	spec.Note = "updated"
-	created, err = m.Apply(ctx, spec)
+	created, err = m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	require.False(t, created)
 
@@ -90,19 +90,10 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.True(t, desc.Paused)
 	require.Equal(t, "maintenance", desc.Note)
 
-	// Re-applying the spec keeps the pause and its note.
+	// Putting the spec again with paused left out keeps the pause and its
+	// note; paused false resumes it, noting who and why.
 	spec.Note = ""
-	created, err = m.Apply(ctx, spec)
-	require.NoError(t, err)
-	require.False(t, created)
-	desc, err = m.Describe(ctx, spec.ID)
-	require.NoError(t, err)
-	require.True(t, desc.Paused, "apply resumed a paused schedule")
-	require.Equal(t, "maintenance", desc.Note)
-
-	// So does Put with paused left out, as the API's PUT does; paused
-	// false resumes it.
-	created, err = m.Put(ctx, spec, nil)
+	created, err = m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	require.False(t, created)
 	desc, err = m.Describe(ctx, spec.ID)
@@ -110,11 +101,20 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.True(t, desc.Paused, "put without paused resumed a paused schedule")
 	require.Equal(t, "maintenance", desc.Note)
 	resume := false
-	_, err = m.Put(ctx, spec, &resume)
+	spec.Note = "maintenance done"
+	_, err = m.Put(ctx, spec, &resume, "test")
 	require.NoError(t, err)
 	desc, err = m.Describe(ctx, spec.ID)
 	require.NoError(t, err)
 	require.False(t, desc.Paused, "put with paused false left the schedule paused")
+	require.Equal(t, "unpaused by test: maintenance done", desc.Note)
+	spec.Note = ""
+	// Update never creates.
+	other := spec
+	other.ID += "-none"
+	require.ErrorIs(t, m.Update(ctx, other, nil, "test"), schedule.ErrNotFound)
+	_, err = m.Describe(ctx, other.ID)
+	require.ErrorIs(t, err, schedule.ErrNotFound)
 
 	// A backfill over three days takes all three daily runs, one after
 	// another. Its ends are included, so they are put between midnights.
@@ -138,7 +138,7 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	// With jitter, Temporal compares a slot's jittered time with the end:
 	// a backfill of one slot, from its time to its time, still takes it.
 	spec.Jitter = 10 * time.Minute
-	_, err = m.Apply(ctx, spec)
+	_, err = m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	slot := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
 	require.NoError(t, m.Backfill(ctx, spec.ID, slot, slot))
@@ -148,10 +148,10 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	// update as on create, and changes nothing.
 	bad := spec
 	bad.Cron, bad.Every = "0 3 * * funday", 0
-	_, err = m.Put(ctx, bad, nil)
+	_, err = m.Put(ctx, bad, nil, "test")
 	require.ErrorIs(t, err, schedule.ErrInvalidSpec)
 	bad.ID = spec.ID + "-bad"
-	_, err = m.Put(ctx, bad, nil)
+	_, err = m.Put(ctx, bad, nil, "test")
 	require.ErrorIs(t, err, schedule.ErrInvalidSpec)
 	_, err = m.Describe(ctx, bad.ID)
 	require.ErrorIs(t, err, schedule.ErrNotFound)

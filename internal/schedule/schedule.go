@@ -36,22 +36,42 @@ type Manager struct {
 // New returns a manager using c.
 func New(c client.Client) *Manager { return &Manager{c: c.ScheduleClient()} }
 
-// Apply creates the schedule described by spec, or updates it in place when
-// it exists, so applying the same spec twice changes nothing. It reports
-// whether the schedule was created. An update pauses the schedule when
-// spec.Paused is set but never resumes it: a schedule paused on purpose, or
-// by Temporal after a failed run, stays paused until Unpause.
-func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (created bool, err error) {
+// Put creates the schedule described by spec, or replaces the spec of the
+// existing one, and reports whether it was created. spec.Paused is
+// ignored: paused nil leaves an existing schedule paused or running as it
+// is and starts a new one running; otherwise *paused pauses or resumes it.
+// A change of state is noted as done by by (StateNote), with spec.Note as
+// the reason; otherwise a non-empty spec.Note replaces the note. The
+// update reads and writes the state in one call, so a pause or resume made
+// meanwhile is not undone.
+func (m *Manager) Put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool, by string) (created bool, err error) {
+	return m.put(ctx, spec, paused, by, false)
+}
+
+// Update is Put for a schedule that must exist: it never creates one, and
+// an unknown ID is ErrNotFound.
+func (m *Manager) Update(ctx context.Context, spec workflows.ScheduleSpec, paused *bool, by string) error {
+	_, err := m.put(ctx, spec, paused, by, true)
+	return err
+}
+
+func (m *Manager) put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool, by string, mustExist bool) (created bool, err error) {
+	spec.Paused = paused != nil && *paused
 	opts, err := spec.Options()
 	if err != nil {
 		return false, err
 	}
-	_, err = m.c.Create(ctx, opts)
-	if err == nil {
-		return true, nil
-	}
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return false, fmt.Errorf("create schedule %s: %w", spec.ID, invalidSpec(err))
+	if !mustExist {
+		if spec.Paused {
+			opts.Note = StateNote(true, by, spec.Note)
+		}
+		_, err = m.c.Create(ctx, opts)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+			return false, fmt.Errorf("create schedule %s: %w", spec.ID, invalidSpec(err))
+		}
 	}
 	err = m.c.GetHandle(ctx, spec.ID).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
@@ -59,12 +79,19 @@ func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (creat
 			sp := spec.Spec()
 			s.Spec = &sp
 			s.Action = opts.Action
-			s.Policy = &client.SchedulePolicies{Overlap: opts.Overlap, PauseOnFailure: opts.PauseOnFailure, CatchupWindow: s.Policy.CatchupWindow}
+			catchup := time.Duration(0)
+			if s.Policy != nil {
+				catchup = s.Policy.CatchupWindow
+			}
+			s.Policy = &client.SchedulePolicies{Overlap: opts.Overlap, PauseOnFailure: opts.PauseOnFailure, CatchupWindow: catchup}
+			if s.State == nil {
+				s.State = &client.ScheduleState{}
+			}
 			switch {
-			case opts.Paused:
-				s.State.Paused, s.State.Note = true, opts.Note
-			case opts.Note != "":
-				s.State.Note = opts.Note
+			case paused != nil && *paused != s.State.Paused:
+				s.State.Paused, s.State.Note = *paused, StateNote(*paused, by, spec.Note)
+			case spec.Note != "":
+				s.State.Note = spec.Note
 			}
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
@@ -75,37 +102,18 @@ func (m *Manager) Apply(ctx context.Context, spec workflows.ScheduleSpec) (creat
 	return false, nil
 }
 
-// Put creates the schedule described by spec, or replaces the spec of the
-// existing one, and reports whether it was created. paused nil keeps an
-// existing schedule's paused state and, when spec.Note is empty, its note;
-// a new one starts unpaused. Otherwise *paused pauses or resumes it, unlike
-// Apply, which never resumes. spec.Paused is ignored.
-func (m *Manager) Put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool) (created bool, err error) {
-	spec.Paused = paused != nil && *paused
-	if _, err := spec.Options(); err != nil {
-		return false, err
+// StateNote is the note of a pause or resume done by by (a user, "admin
+// through the API"), with why when given.
+func StateNote(paused bool, by, why string) string {
+	verb := "unpaused"
+	if paused {
+		verb = "paused"
 	}
-	cur, err := m.Describe(ctx, spec.ID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		// Created now, or by a concurrent Put since: Apply handles both.
-	case err != nil:
-		return false, err
-	case paused == nil:
-		spec.Paused = cur.Paused
-		if spec.Note == "" {
-			spec.Note = cur.Note
-		}
+	note := verb + " by " + by
+	if why != "" {
+		note += ": " + why
 	}
-	if created, err = m.Apply(ctx, spec); err != nil {
-		return false, err
-	}
-	if !created && paused != nil && !*paused && cur.Paused {
-		if err := m.Unpause(ctx, spec.ID, spec.Note); err != nil {
-			return false, err
-		}
-	}
-	return created, nil
+	return note
 }
 
 // Summary is one schedule in a listing.

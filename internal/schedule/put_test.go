@@ -1,0 +1,122 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// fakeSchedules is one schedule in memory, or none; Update applies
+// DoUpdate to it as Temporal does.
+type fakeSchedules struct {
+	client.ScheduleClient
+	client.ScheduleHandle
+	current   *client.Schedule // nil: no schedule
+	createErr error
+	created   *client.ScheduleOptions
+}
+
+func (f *fakeSchedules) Create(_ context.Context, opts client.ScheduleOptions) (client.ScheduleHandle, error) {
+	if f.createErr != nil {
+		return nil, f.createErr
+	}
+	if f.current != nil {
+		return nil, temporal.ErrScheduleAlreadyRunning
+	}
+	f.created = &opts
+	f.current = &client.Schedule{State: &client.ScheduleState{Paused: opts.Paused, Note: opts.Note}}
+	return f, nil
+}
+
+func (f *fakeSchedules) GetHandle(context.Context, string) client.ScheduleHandle { return f }
+
+func (f *fakeSchedules) Update(_ context.Context, opts client.ScheduleUpdateOptions) error {
+	if f.current == nil {
+		return &serviceerror.NotFound{Message: "schedule not found"}
+	}
+	u, err := opts.DoUpdate(client.ScheduleUpdateInput{Description: client.ScheduleDescription{Schedule: *f.current}})
+	if err != nil {
+		return err
+	}
+	f.current = u.Schedule
+	return nil
+}
+
+func TestPutPausedAndNote(t *testing.T) {
+	spec := workflows.ScheduleSpec{
+		ID: "nightly", Every: 24 * time.Hour, TaskQueue: "q",
+		Training: workflows.TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue"}},
+	}
+	yes, no := true, false
+	for _, tc := range []struct {
+		name       string
+		current    *client.ScheduleState // nil: no schedule yet
+		paused     *bool
+		note       string
+		wantPaused bool
+		wantNote   string
+		created    bool
+	}{
+		{"new", nil, nil, "", false, "", true},
+		{"new with a note", nil, nil, "weekly", false, "weekly", true},
+		{"new, paused", nil, &yes, "data late", true, "paused by ana: data late", true},
+		{"new, not paused", nil, &no, "", false, "", true},
+		{"paused stays paused", &client.ScheduleState{Paused: true, Note: "broken feed"}, nil, "", true, "broken feed", false},
+		{"a note replaces the note", &client.ScheduleState{Paused: true, Note: "broken feed"}, nil, "still broken", true, "still broken", false},
+		{"pause", &client.ScheduleState{Note: "x"}, &yes, "", true, "paused by ana", false},
+		{"resume", &client.ScheduleState{Paused: true, Note: "broken feed"}, &no, "fixed", false, "unpaused by ana: fixed", false},
+		{"resume a running one", &client.ScheduleState{Note: "x"}, &no, "", false, "x", false},
+		{"pause a paused one", &client.ScheduleState{Paused: true, Note: "x"}, &yes, "", true, "x", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeSchedules{}
+			if tc.current != nil {
+				f.current = &client.Schedule{State: tc.current} // no Policy: Temporal may leave it out
+			}
+			s := spec
+			s.Note = tc.note
+			created, err := (&Manager{c: f}).Put(context.Background(), s, tc.paused, "ana")
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := f.current.State
+			if created != tc.created || st.Paused != tc.wantPaused || st.Note != tc.wantNote {
+				t.Errorf("created %v, paused %v, note %q; want %v, %v, %q", created, st.Paused, st.Note, tc.created, tc.wantPaused, tc.wantNote)
+			}
+			if f.current.Spec == nil && !created {
+				t.Error("the update left the spec out")
+			}
+		})
+	}
+}
+
+func TestUpdateNeverCreates(t *testing.T) {
+	spec := workflows.ScheduleSpec{
+		ID: "nightly", Every: 24 * time.Hour, TaskQueue: "q",
+		Training: workflows.TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue"}},
+	}
+	f := &fakeSchedules{}
+	if err := (&Manager{c: f}).Update(context.Background(), spec, nil, "ana"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("update of a missing schedule: %v, want ErrNotFound", err)
+	}
+	if f.created != nil {
+		t.Error("update created the schedule")
+	}
+	f.createErr = serviceerror.NewInvalidArgument("Invalid schedule spec: DayOfWeek is not in range [0-7]")
+	spec.Cron, spec.Every = "0 3 * * funday", 0
+	if _, err := (&Manager{c: f}).Put(context.Background(), spec, nil, "ana"); !errors.Is(err, ErrInvalidSpec) {
+		t.Errorf("put of a spec Temporal refuses: %v, want ErrInvalidSpec", err)
+	}
+	spec.Cron = ""
+	if _, err := (&Manager{c: f}).Put(context.Background(), spec, nil, "ana"); err == nil {
+		t.Error("put of an invalid spec (neither cron nor every) succeeded")
+	}
+}

@@ -511,14 +511,24 @@ func (f *fakeScheduler) Put(_ context.Context, spec workflows.ScheduleSpec, paus
 	return spec.ID != "nightly", nil
 }
 
-func (f *fakeScheduler) Backfill(_ context.Context, id string, start, end time.Time) error {
+// Backfill takes a run at each midnight from start to end.
+func (f *fakeScheduler) Backfill(_ context.Context, id string, start, end time.Time) ([]time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.find(id); err != nil {
-		return err
+		return nil, err
+	}
+	var times []time.Time
+	for t := start.UTC().Truncate(24 * time.Hour); !t.After(end); t = t.Add(24 * time.Hour) {
+		if !t.Before(start) {
+			times = append(times, t)
+		}
+	}
+	if len(times) == 0 {
+		return nil, fmt.Errorf("backfill schedule %s: %w", id, schedule.ErrNothingDue)
 	}
 	f.backfills = append(f.backfills, [2]time.Time{start, end})
-	return nil
+	return times, nil
 }
 
 func (f *fakeScheduler) Delete(_ context.Context, id string) error {

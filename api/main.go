@@ -179,7 +179,7 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 		trainer: &temporalTrainer{
 			c: tc, queue: cfg.Temporal.TaskQueue, namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL,
 		},
-		schedules:      schedule.New(tc),
+		schedules:      schedule.New(tc, cfg.Temporal.Namespace),
 		metrics:        m,
 		modelName:      cfg.ModelName,
 		taskQueue:      cfg.Temporal.TaskQueue,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -197,16 +198,23 @@ func (s *server) backfillSchedule(w http.ResponseWriter, r *http.Request, p *aut
 	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	if err := s.schedules.Backfill(ctx, id, from, to); err != nil {
+	runs, err := s.schedules.Backfill(ctx, id, from, to)
+	if errors.Is(err, schedule.ErrNothingDue) {
+		return badRequest("%v", err)
+	}
+	if err != nil {
 		return fromDependency("Temporal", err)
 	}
-	s.log.WithFields(map[string]any{"schedule": id, "action": "backfilled", "from": from, "to": to, "user": p.Name}).Info("api: schedule backfilled")
+	s.log.WithFields(map[string]any{"schedule": id, "action": "backfilled", "from": from, "to": to, "runs": len(runs), "user": p.Name}).Info("api: schedule backfilled")
 	return writeJSON(w, http.StatusOK, struct {
 		ID     string    `json:"id"`
 		Action string    `json:"action"`
 		From   time.Time `json:"from"`
 		To     time.Time `json:"to"`
-	}{id, "backfilled", from, to})
+		// Runs are the times of the runs taken, which start one after
+		// another unless the overlap policy allows more.
+		Runs []time.Time `json:"runs"`
+	}{id, "backfilled", from, to, runs})
 }
 
 // scheduleAction is the optional body of the schedule actions.

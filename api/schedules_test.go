@@ -191,15 +191,17 @@ func TestPutScheduleErrors(t *testing.T) {
 func TestBackfillAndDeleteSchedule(t *testing.T) {
 	h := newHarness(t)
 	var got struct {
-		ID     string    `json:"id"`
-		Action string    `json:"action"`
-		From   time.Time `json:"from"`
-		To     time.Time `json:"to"`
+		ID     string      `json:"id"`
+		Action string      `json:"action"`
+		From   time.Time   `json:"from"`
+		To     time.Time   `json:"to"`
+		Runs   []time.Time `json:"runs"`
 	}
 	decodeBody(t, h.do("POST", "/v1/schedules/nightly/backfill", asAdmin, `{"from": "2026-11-01T03:00:00Z", "to": "2026-11-03T03:00:00+01:00"}`), &got)
 	from, to := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 2, 0, 0, 0, time.UTC)
-	if got.ID != "nightly" || got.Action != "backfilled" || !got.From.Equal(from) || !got.To.Equal(to) {
-		t.Errorf("answer %+v", got)
+	if got.ID != "nightly" || got.Action != "backfilled" || !got.From.Equal(from) || !got.To.Equal(to) || len(got.Runs) != 2 ||
+		!got.Runs[0].Equal(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("answer %+v: want the runs of 2 and 3 November", got)
 	}
 	if len(h.sched.backfills) != 1 || !h.sched.backfills[0][0].Equal(from) || !h.sched.backfills[0][1].Equal(to) {
 		t.Errorf("backfills %v", h.sched.backfills)
@@ -208,6 +210,8 @@ func TestBackfillAndDeleteSchedule(t *testing.T) {
 	for _, body := range []string{`{"from": "2026-11-01"}`, `{"from": "2026-11-01T03:00:00Z"}`, `{"from": "2026-11-02T03:00:00Z", "to": "2026-11-01T03:00:00Z"}`} {
 		wantError(t, h.do("POST", "/v1/schedules/nightly/backfill", asAdmin, body), http.StatusBadRequest, codeBadRequest)
 	}
+	// No run due in the window: the caller's mistake, and nothing is taken.
+	wantError(t, h.do("POST", "/v1/schedules/nightly/backfill", asAdmin, `{"from": "2026-11-01T03:00:00Z", "to": "2026-11-01T04:00:00Z"}`), http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.do("POST", "/v1/schedules/weekly/backfill", asAdmin, `{"from": "2026-11-01T03:00:00Z", "to": "2026-11-01T03:00:00Z"}`), http.StatusNotFound, codeNotFound)
 	if len(h.sched.backfills) != 1 {
 		t.Errorf("refused backfills were taken: %v", h.sched.backfills)

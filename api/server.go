@@ -84,7 +84,7 @@ type scheduler interface {
 	Pause(ctx context.Context, id, note string) error
 	Unpause(ctx context.Context, id, note string) error
 	Trigger(ctx context.Context, id string) error
-	Backfill(ctx context.Context, id string, start, end time.Time) error
+	Backfill(ctx context.Context, id string, start, end time.Time) ([]time.Time, error)
 	Delete(ctx context.Context, id string) error
 }
 

@@ -291,7 +291,7 @@ func newScheduleCmd() *cobra.Command {
 				if c.Flags().Changed("paused") {
 					paused = &spec.Paused
 				}
-				m := schedule.New(tc)
+				m := schedule.New(tc, a.cfg.Temporal.Namespace)
 				created := false
 				if create {
 					created, err = m.Put(ctx, spec, paused, actor())
@@ -338,7 +338,7 @@ func newScheduleCmd() *cobra.Command {
 				if len(args) > 0 {
 					id = args[0]
 				}
-				out, err := fn(ctx, schedule.New(tc), id)
+				out, err := fn(ctx, schedule.New(tc, a.cfg.Temporal.Namespace), id)
 				if err != nil {
 					return err
 				}
@@ -358,7 +358,14 @@ func newScheduleCmd() *cobra.Command {
 	}
 	var start, end time.Time
 	backfill := simple("backfill ID", "take the runs a schedule would have taken between --from and --to (both included)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
-		return ok, m.Backfill(ctx, id, start, end)
+		times, err := m.Backfill(ctx, id, start, end)
+		if errors.Is(err, schedule.ErrNothingDue) {
+			return nil, asUsage(err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"ok": true, "runs": times}, nil
 	})
 	// Checked before connecting to Temporal.
 	backfill.PreRunE = func(*cobra.Command, []string) (err error) {

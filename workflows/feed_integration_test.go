@@ -43,7 +43,7 @@ func TestScheduleRetrainsOnFeedsLatestVersion(t *testing.T) {
 		ID: "itest-" + randomSuffix(), Every: 24 * time.Hour, PauseOnFailure: true, TaskQueue: h.queue,
 		Training: workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: activities.Source{Feed: feed}},
 	}
-	m := schedule.New(h.client)
+	m := schedule.New(h.client, h.cfg.Temporal.Namespace)
 	_, err := m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })

@@ -32,7 +32,7 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 		ID: "itest-" + randomSuffix(), Every: 24 * time.Hour, PauseOnFailure: true, TaskQueue: h.queue,
 		Training: workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: activities.Source{XKey: xr.Key, YKey: yr.Key}},
 	}
-	m := schedule.New(h.client)
+	m := schedule.New(h.client, h.cfg.Temporal.Namespace)
 	created, err := m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	require.True(t, created)
@@ -119,7 +119,9 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	// A backfill over three days takes all three daily runs, one after
 	// another. Its ends are included, so they are put between midnights.
 	end := time.Now().UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour)
-	require.NoError(t, m.Backfill(ctx, spec.ID, end.Add(-72*time.Hour), end))
+	taken, err := m.Backfill(ctx, spec.ID, end.Add(-72*time.Hour), end)
+	require.NoError(t, err)
+	require.Len(t, taken, 3, "backfill reports %v", taken)
 	runs = h.waitForRuns(t, ctx, m, spec.ID, 5)
 	for _, r := range runs[2:] {
 		require.Equal(t, 1, r.Version, "the same data: no new version")
@@ -141,8 +143,14 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	_, err = m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	slot := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
-	require.NoError(t, m.Backfill(ctx, spec.ID, slot, slot))
+	taken, err = m.Backfill(ctx, spec.ID, slot, slot)
+	require.NoError(t, err)
+	require.Len(t, taken, 1, "backfill of one slot reports %v", taken)
+	require.WithinDuration(t, slot, taken[0], spec.Jitter, "the jittered time of the slot")
 	h.waitForRuns(t, ctx, m, spec.ID, 6)
+	// A window with no slot in it takes nothing, and says so.
+	_, err = m.Backfill(ctx, spec.ID, slot.Add(time.Hour), slot.Add(2*time.Hour))
+	require.ErrorIs(t, err, schedule.ErrNothingDue)
 
 	// A cron expression Temporal cannot parse is the caller's mistake, on
 	// update as on create, and changes nothing.

@@ -14,9 +14,11 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -28,13 +30,20 @@ var ErrNotFound = errors.New("schedule not found")
 // expression it cannot parse: the caller's mistake, not an outage.
 var ErrInvalidSpec = errors.New("schedule spec refused")
 
+// ErrNothingDue reports a backfill window in which no run is due.
+var ErrNothingDue = errors.New("no run is due")
+
 // Manager runs schedule operations against one Temporal namespace.
 type Manager struct {
-	c client.ScheduleClient
+	c         client.ScheduleClient
+	svc       workflowservice.WorkflowServiceClient
+	namespace string
 }
 
-// New returns a manager using c.
-func New(c client.Client) *Manager { return &Manager{c: c.ScheduleClient()} }
+// New returns a manager using c, which is connected to namespace.
+func New(c client.Client, namespace string) *Manager {
+	return &Manager{c: c.ScheduleClient(), svc: c.WorkflowService(), namespace: namespace}
+}
 
 // Put creates the schedule described by spec, or replaces the spec of the
 // existing one, and reports whether it was created. spec.Paused is
@@ -239,23 +248,43 @@ func (m *Manager) Trigger(ctx context.Context, id string) error {
 // and end, both included, under its overlap policy, except that under skip
 // (the default) they run one after another: skip would start the first and
 // drop the rest. Temporal compares a slot's jittered time with end, so end
-// is moved on (see backfillEnd): a slot due at end is taken too.
-func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) error {
+// is moved on (see backfillEnd): a slot due at end is taken too. It returns
+// the (jittered) times of the runs it takes, and ErrNothingDue, taking
+// nothing, when there are none.
+func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) ([]time.Time, error) {
 	if end.Before(start) {
-		return fmt.Errorf("backfill schedule %s: end %s is before start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
+		return nil, fmt.Errorf("backfill schedule %s: end %s is before start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
 	h := m.c.GetHandle(ctx, id)
 	d, err := h.Describe(ctx)
-	if err == nil {
-		end = backfillEnd(d.Schedule.Spec, d.Info.NextActionTimes, end)
-		err = h.Backfill(ctx, client.ScheduleBackfillOptions{
-			Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL)}},
-		})
-	}
 	if err != nil {
-		return fmt.Errorf("backfill schedule %s: %w", id, m.notFound(err))
+		return nil, fmt.Errorf("backfill schedule %s: %w", id, m.notFound(err))
 	}
-	return nil
+	asked := end
+	end = backfillEnd(d.Schedule.Spec, d.Info.NextActionTimes, end)
+	// Temporal takes a backfill's start as included by starting 1ms
+	// before it; the listing is asked the same way.
+	resp, err := m.svc.ListScheduleMatchingTimes(ctx, &workflowservice.ListScheduleMatchingTimesRequest{
+		Namespace: m.namespace, ScheduleId: id,
+		StartTime: timestamppb.New(start.Add(-time.Millisecond)), EndTime: timestamppb.New(end),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backfill schedule %s: list its times: %w", id, m.notFound(err))
+	}
+	times := make([]time.Time, len(resp.GetStartTime()))
+	for i, t := range resp.GetStartTime() {
+		times[i] = t.AsTime()
+	}
+	if len(times) == 0 {
+		return nil, fmt.Errorf("backfill schedule %s: %w from %s to %s", id, ErrNothingDue, start.Format(time.RFC3339), asked.Format(time.RFC3339))
+	}
+	err = h.Backfill(ctx, client.ScheduleBackfillOptions{
+		Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL)}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backfill schedule %s: %w", id, m.notFound(err))
+	}
+	return times, nil
 }
 
 // backfillEnd returns the end to ask Temporal for so that the slot due at

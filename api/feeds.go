@@ -39,6 +39,9 @@ func (s *server) getFeed(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 	}{name, versions})
 }
 
+// maxNoteBytes bounds the note of a feed version.
+const maxNoteBytes = 1 << 10
+
 // publishRequest makes source the feed's latest version.
 type publishRequest struct {
 	Source activities.Source `json:"source"`

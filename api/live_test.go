@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -384,6 +385,28 @@ func TestLiveSchedules(t *testing.T) {
 	}
 	if s = get(); !s.Paused || s.Note != "paused by admin through the API" || s.Spec != "cron 0 3 * * 1" {
 		t.Fatalf("replaced schedule %+v", s)
+	}
+	// What GET shows is a body PUT takes, and putting it changes nothing.
+	var view struct {
+		Cron           string       `json:"cron"`
+		Every          string       `json:"every"`
+		Jitter         string       `json:"jitter"`
+		Overlap        string       `json:"overlap"`
+		PauseOnFailure *bool        `json:"pause_on_failure"`
+		Training       trainingSpec `json:"training"`
+	}
+	if code := live.call(t, "GET", "/v1/schedules/"+id, "", &view); code != http.StatusOK || view.Cron != "0 3 * * 1" || view.Overlap != "skip" || view.PauseOnFailure == nil {
+		t.Fatalf("GET: %d %+v", code, view)
+	}
+	body, err := json.Marshal(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, saved, e := put(string(body)); code != http.StatusOK || saved.Created {
+		t.Fatalf("PUT of what GET shows: %d %+v %+v", code, saved, e)
+	}
+	if s2 := get(); s2.Spec != s.Spec || !s2.Paused || !reflect.DeepEqual(s2.Training, s.Training) {
+		t.Fatalf("after PUT of what GET shows: %+v, was %+v", s2, s)
 	}
 	if code, _, e := put(`{"cron": "0 3 * * 1", "paused": false, ` + training + `}`); code != http.StatusOK {
 		t.Fatalf("resume: %d %+v", code, e)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prodcat/prodcat/internal/auth"
-	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -16,15 +15,12 @@ import (
 // created or replaced, shown, paused, resumed, triggered, backfilled and
 // deleted. Their runs are TrainingPipeline runs on the server's task queue.
 
-// maxNoteBytes bounds the note of a pause or unpause.
-const maxNoteBytes = 1 << 10
-
 func (s *server) listSchedules(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	list, err := s.schedules.List(ctx)
 	if err != nil {
-		return fromDependency("Temporal", err)
+		return scheduleError(err)
 	}
 	if list == nil {
 		list = []schedule.Summary{}
@@ -43,9 +39,25 @@ func (s *server) getSchedule(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	defer cancel()
 	sum, err := s.schedules.Describe(ctx, id)
 	if err != nil {
-		return fromDependency("Temporal", err)
+		return scheduleError(err)
 	}
-	return writeJSON(w, http.StatusOK, sum)
+	view := scheduleView{Summary: sum}
+	if p := sum.Training; p != nil {
+		// The defaults are spelt out, so that the view is a body PUT takes.
+		d := p.WithDefaults()
+		view.Training = &trainingSpec{
+			ModelName: d.ModelName, Source: d.Source, Params: d.Params,
+			HoldoutFraction: d.HoldoutFraction, MaxRejectFraction: d.MaxRejectFraction, Gate: d.Gate,
+		}
+	}
+	return writeJSON(w, http.StatusOK, view)
+}
+
+// scheduleView is a schedule as GET /v1/schedules/{id} shows it: its
+// training in the shape PUT takes.
+type scheduleView struct {
+	schedule.Summary
+	Training *trainingSpec `json:"training,omitempty"`
 }
 
 // scheduleRequest is what PUT /v1/schedules/{id} takes: when (cron or
@@ -83,13 +95,13 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if err := s.decodeRequest(w, r, &req, false); err != nil {
 		return err
 	}
-	if len(req.Note) > maxNoteBytes {
-		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "note is %d bytes; the limit is %d", len(req.Note), maxNoteBytes)
+	if len(req.Note) > schedule.MaxNoteBytes {
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "note is %d bytes; the limit is %d", len(req.Note), schedule.MaxNoteBytes)
 	}
 	spec := workflows.ScheduleSpec{
 		ID: id, Cron: req.Cron, Overlap: req.Overlap, PauseOnFailure: req.PauseOnFailure,
 		Note: strings.TrimSpace(req.Note), TaskQueue: s.taskQueue,
-		Training: followDefaults(s.trainingParams(req.Training)),
+		Training: s.trainingParams(req.Training).WithoutDefaults(),
 	}
 	var err error
 	if spec.Every, err = parseDuration("every", req.Every); err != nil {
@@ -109,7 +121,7 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	}
 	created, err := s.schedules.Put(ctx, spec, req.Paused, p.Name+" through the API")
 	if err != nil {
-		return fromDependency("Temporal", err)
+		return scheduleError(err)
 	}
 	s.log.WithFields(map[string]any{"schedule": id, "created": created, "model": spec.Training.ModelName, "user": p.Name}).Info("api: schedule saved")
 	status := http.StatusOK
@@ -120,20 +132,16 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	return writeJSON(w, status, scheduleSaved{ID: id, Created: created, ScheduleURL: "/v1/schedules/" + id})
 }
 
-// followDefaults leaves out of a schedule's training what equals the
-// defaults, so that its runs take the defaults of the code that runs them,
-// as those of a schedule made by starter schedule create do.
-func followDefaults(p workflows.TrainingParams) workflows.TrainingParams {
-	if p.Params != nil && *p.Params == classifier.DefaultParams() {
-		p.Params = nil
+// scheduleError answers an error of the schedule manager: the caller's
+// mistakes as 400 or 413, anything else as fromDependency does.
+func scheduleError(err error) error {
+	switch {
+	case errors.Is(err, schedule.ErrNoteTooLong):
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%v", err)
+	case errors.Is(err, schedule.ErrNothingDue), errors.Is(err, schedule.ErrTooMany), errors.Is(err, schedule.ErrNotPast):
+		return badRequest("%v", err)
 	}
-	if p.HoldoutFraction == workflows.DefaultHoldoutFraction {
-		p.HoldoutFraction = 0
-	}
-	if p.MaxRejectFraction == workflows.DefaultMaxRejectFraction {
-		p.MaxRejectFraction = 0
-	}
-	return p
+	return fromDependency("Temporal", err)
 }
 
 // parseDuration reads an optional duration field; "" is 0.
@@ -157,7 +165,7 @@ func (s *server) deleteSchedule(w http.ResponseWriter, r *http.Request, p *auth.
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	if err := s.schedules.Delete(ctx, id); err != nil {
-		return fromDependency("Temporal", err)
+		return scheduleError(err)
 	}
 	s.log.WithFields(map[string]any{"schedule": id, "action": "deleted", "user": p.Name}).Info("api: schedule deleted")
 	return writeJSON(w, http.StatusOK, struct {
@@ -199,11 +207,8 @@ func (s *server) backfillSchedule(w http.ResponseWriter, r *http.Request, p *aut
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	runs, err := s.schedules.Backfill(ctx, id, from, to)
-	if errors.Is(err, schedule.ErrNothingDue) {
-		return badRequest("%v", err)
-	}
 	if err != nil {
-		return fromDependency("Temporal", err)
+		return scheduleError(err)
 	}
 	s.log.WithFields(map[string]any{"schedule": id, "action": "backfilled", "from": from, "to": to, "runs": len(runs), "user": p.Name}).Info("api: schedule backfilled")
 	return writeJSON(w, http.StatusOK, struct {
@@ -254,8 +259,8 @@ func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.
 	if err := s.decodeRequest(w, r, &req, true); err != nil {
 		return err
 	}
-	if len(req.Note) > maxNoteBytes {
-		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "note is %d bytes; the limit is %d", len(req.Note), maxNoteBytes)
+	if len(req.Note) > schedule.MaxNoteBytes {
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "note is %d bytes; the limit is %d", len(req.Note), schedule.MaxNoteBytes)
 	}
 	note := ""
 	if !keepsNote && strings.TrimSpace(req.Note) != "" {
@@ -269,7 +274,7 @@ func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.
 		return err
 	}
 	if err := act(id, note); err != nil {
-		return fromDependency("Temporal", err)
+		return scheduleError(err)
 	}
 	s.log.WithFields(map[string]any{"schedule": id, "action": done, "user": p.Name}).Info("api: schedule " + done)
 	return writeJSON(w, http.StatusOK, struct {

@@ -75,10 +75,19 @@ func TestScheduleErrors(t *testing.T) {
 
 func TestGetSchedule(t *testing.T) {
 	h := newHarness(t)
-	var got schedule.Summary
-	decodeBody(t, h.do("GET", "/v1/schedules/nightly", asPredict, ""), &got)
+	var got struct {
+		schedule.Summary
+		Training *trainingSpec `json:"training"`
+	}
+	decodeBody(t, h.do("GET", "/v1/schedules/nightly", asPredict, ""), &got) // no gate_set, no training_queue
+	def := classifier.DefaultParams()
 	if got.ID != "nightly" || got.Training == nil || got.Training.ModelName != "rakuten" {
-		t.Errorf("schedule %+v", got)
+		t.Fatalf("schedule %+v", got)
+	}
+	// The defaults the schedule follows are spelt out, as PUT takes them.
+	if tr := got.Training; tr.Params == nil || *tr.Params != def || tr.HoldoutFraction != workflows.DefaultHoldoutFraction ||
+		tr.Gate.Floor != workflows.DefaultPromotionFloor {
+		t.Errorf("training %+v", tr)
 	}
 	wantError(t, h.do("GET", "/v1/schedules/weekly", asPredict, ""), http.StatusNotFound, codeNotFound)
 	wantError(t, h.do("GET", "/v1/schedules/a%00b", asPredict, ""), http.StatusNotFound, codeNotFound)

@@ -305,11 +305,16 @@ func (s *server) wrap(rt route) http.Handler {
 			}
 			principal = p
 		}
-		if rt.method == http.MethodPost || rt.method == http.MethodPut {
-			if err := checkPost(r, cmp.Or(rt.bodyType, "application/json")); err != nil {
-				s.answerError(sw, r, log, err)
-				return
-			}
+		var err error
+		switch rt.method {
+		case http.MethodPost, http.MethodPut:
+			err = checkPost(r, cmp.Or(rt.bodyType, "application/json"))
+		case http.MethodDelete:
+			err = checkSameSite(r)
+		}
+		if err != nil {
+			s.answerError(sw, r, log, err)
+			return
 		}
 		if err := rt.handle(sw, r, principal); err != nil {
 			s.answerError(sw, r, log, err)
@@ -325,8 +330,8 @@ func (s *server) wrap(rt route) http.Handler {
 // (CSRF). A cross-site request that declares another type needs a CORS
 // preflight, which this API never grants.
 func checkPost(r *http.Request, want string) error {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return errorf(http.StatusForbidden, codeForbidden, "cross-site requests are refused")
+	if err := checkSameSite(r); err != nil {
+		return err
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct == want {
@@ -339,6 +344,14 @@ func checkPost(r *http.Request, want string) error {
 		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "no Content-Type: send the body (an empty one where it is optional) with Content-Type: %s", want)
 	}
 	return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "Content-Type %q: send %s", ct, want)
+}
+
+// checkSameSite refuses a request the browser marks as cross-site.
+func checkSameSite(r *http.Request) error {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return errorf(http.StatusForbidden, codeForbidden, "cross-site requests are refused")
+	}
+	return nil
 }
 
 // authenticate checks the caller's Basic credentials and role.

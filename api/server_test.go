@@ -90,11 +90,21 @@ func TestPostNeedsJSONContentType(t *testing.T) {
 	if prod != 1 || moves != 1 {
 		t.Fatalf("refused requests moved production to %d (%d moves)", prod, moves)
 	}
+	// A DELETE has no body to check, but a cross-site one is refused too.
+	r := httptest.NewRequest("DELETE", "/v1/schedules/nightly", nil)
+	r.SetBasicAuth(adminUser, adminPass)
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	w := httptest.NewRecorder()
+	h.h.ServeHTTP(w, r)
+	wantError(t, w, http.StatusForbidden, codeForbidden)
+	if len(h.sched.deleted) != 0 {
+		t.Errorf("a cross-site DELETE deleted %v", h.sched.deleted)
+	}
 	// Empty bodies too: a schedule action takes an optional one.
-	r := httptest.NewRequest("POST", "/v1/schedules/nightly/trigger", nil)
+	r = httptest.NewRequest("POST", "/v1/schedules/nightly/trigger", nil)
 	r.SetBasicAuth(adminUser, adminPass)
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	w := httptest.NewRecorder()
+	w = httptest.NewRecorder()
 	h.h.ServeHTTP(w, r)
 	wantError(t, w, http.StatusUnsupportedMediaType, codeUnsupportedType)
 

@@ -264,13 +264,14 @@ func newScheduleCmd() *cobra.Command {
 			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 				spec.ID = args[0]
 				spec.TaskQueue = a.cfg.Temporal.TaskQueue
-				spec.Training = workflows.TrainingParams{
-					ModelName: tf.model, TrainingQueue: a.cfg.Temporal.TrainingQueue,
-					Source: tf.source(), Gate: tf.gate(), GateSet: true,
+				p, err := tf.trainingParams(a.cfg)
+				if err != nil {
+					return err
 				}
-				if spec.Training.ModelName == "" {
-					spec.Training.ModelName = a.cfg.ModelName
-				}
+				p.Source = tf.source()
+				// As from the API: the runs take the defaults of the code
+				// that runs them.
+				spec.Training = p.WithoutDefaults()
 				if err := spec.Training.WithDefaults().Validate(); err != nil {
 					return asUsage(err)
 				}
@@ -298,11 +299,8 @@ func newScheduleCmd() *cobra.Command {
 				} else if err = m.Update(ctx, spec, paused, actor()); errors.Is(err, schedule.ErrNotFound) {
 					err = fmt.Errorf("%w (use schedule create)", err)
 				}
-				if errors.Is(err, schedule.ErrInvalidSpec) {
-					return asUsage(err) // Temporal parses cron expressions
-				}
 				if err != nil {
-					return err
+					return scheduleUsage(err)
 				}
 				return a.printJSON(map[string]any{"id": spec.ID, "created": created})
 			}),
@@ -317,8 +315,8 @@ func newScheduleCmd() *cobra.Command {
 		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule; with --paused, why")
 		tf.addSourceFlags(fl)
 		tf.addFeedFlag(fl)
+		tf.addParamFlags(fl)
 		tf.addGateFlags(fl)
-		fl.StringVar(&tf.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
 		return c
 	}
 	var note string
@@ -340,7 +338,7 @@ func newScheduleCmd() *cobra.Command {
 				}
 				out, err := fn(ctx, schedule.New(tc, a.cfg.Temporal.Namespace), id)
 				if err != nil {
-					return err
+					return scheduleUsage(err)
 				}
 				return a.printJSON(out)
 			})}
@@ -359,9 +357,6 @@ func newScheduleCmd() *cobra.Command {
 	var start, end time.Time
 	backfill := simple("backfill ID", "take the runs a schedule would have taken between --from and --to (both included)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
 		times, err := m.Backfill(ctx, id, start, end)
-		if errors.Is(err, schedule.ErrNothingDue) {
-			return nil, asUsage(err)
-		}
 		if err != nil {
 			return nil, err
 		}
@@ -403,6 +398,19 @@ func parseVersion(s string) (int, error) {
 }
 
 // actor names the person moving an alias from the command line.
+// scheduleUsage returns err as a usageError when it is a mistake in the
+// command line that only Temporal or the schedule's spec could tell: a cron
+// expression Temporal cannot parse, a note too long, a backfill window with
+// no run, too many or future ones.
+func scheduleUsage(err error) error {
+	for _, e := range []error{schedule.ErrInvalidSpec, schedule.ErrNoteTooLong, schedule.ErrNothingDue, schedule.ErrTooMany, schedule.ErrNotPast} {
+		if errors.Is(err, e) {
+			return asUsage(err)
+		}
+	}
+	return err
+}
+
 func actor() string {
 	if u, ok := lookupUser(); ok {
 		return "cli:" + u

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/config"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/workflows"
@@ -33,6 +35,7 @@ type trainFlags struct {
 	model, id, params    string
 	c                    float64
 	holdout, floor, marg float64
+	maxReject            float64
 	wait, json           bool
 }
 
@@ -52,15 +55,53 @@ func newTrainCmd() *cobra.Command {
 	f.addFileFlags(fl)
 	f.addSourceFlags(fl)
 	f.addFeedFlag(fl)
-	fl.StringVar(&f.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
 	fl.StringVar(&f.id, "id", "", "workflow ID (default train-<model>-<UTC time>)")
-	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
-	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
-	fl.Float64Var(&f.holdout, "holdout", workflows.DefaultHoldoutFraction, "share of the rows held out to evaluate the model, in (0, 1)")
+	f.addParamFlags(fl)
 	f.addGateFlags(fl)
 	fl.BoolVar(&f.wait, "wait", false, "wait for the run, showing its progress, and print the result")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// addParamFlags adds the flags of the model name, the classifier and the
+// handling of the data, shared by train and schedule create/update;
+// trainingParams reads them.
+func (f *trainFlags) addParamFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&f.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
+	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
+	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
+	fl.Float64Var(&f.holdout, "holdout", workflows.DefaultHoldoutFraction, "share of the rows held out to evaluate the model, in (0, 1)")
+	fl.Float64Var(&f.maxReject, "max-reject-fraction", workflows.DefaultMaxRejectFraction, "fail when a file has more rejected rows (malformed, no text, no or unknown label) than this share; 1 accepts any")
+}
+
+// trainingParams returns the parameters of a run as the flags give them,
+// without its source; a mistake in them is a usageError.
+func (f *trainFlags) trainingParams(cfg config.Config) (workflows.TrainingParams, error) {
+	if !(f.holdout > 0 && f.holdout < 1) {
+		// 0 would read as "unset" further on and become the default.
+		return workflows.TrainingParams{}, usagef("--holdout %v: want a share of the rows in (0, 1)", f.holdout)
+	}
+	if !(f.maxReject > 0 && f.maxReject <= 1) {
+		return workflows.TrainingParams{}, usagef("--max-reject-fraction %v: want a share in (0, 1]", f.maxReject)
+	}
+	p := workflows.TrainingParams{
+		ModelName: cmp.Or(f.model, cfg.ModelName), HoldoutFraction: f.holdout, MaxRejectFraction: f.maxReject,
+		TrainingQueue: cfg.Temporal.TrainingQueue, Gate: f.gate(), GateSet: true,
+	}
+	if f.params != "" || f.c != 0 {
+		cp := classifier.DefaultParams()
+		if f.params != "" {
+			var err error
+			if cp, err = readParams(f.params); err != nil {
+				return workflows.TrainingParams{}, err
+			}
+		}
+		if f.c != 0 {
+			cp.Solver.C = f.c
+		}
+		p.Params = &cp
+	}
+	return p, nil
 }
 
 // addGateFlags adds the promotion gate's flags, shared by train and
@@ -204,29 +245,9 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 }
 
 func (a *app) train(ctx context.Context, f trainFlags) error {
-	if !(f.holdout > 0 && f.holdout < 1) {
-		// 0 would read as "unset" further on and become the default.
-		return usagef("--holdout %v: want a share of the rows in (0, 1)", f.holdout)
-	}
-	p := workflows.TrainingParams{
-		ModelName: f.model, HoldoutFraction: f.holdout, TrainingQueue: a.cfg.Temporal.TrainingQueue,
-		Gate: f.gate(), GateSet: true,
-	}
-	if p.ModelName == "" {
-		p.ModelName = a.cfg.ModelName
-	}
-	if f.params != "" || f.c != 0 {
-		cp := classifier.DefaultParams()
-		if f.params != "" {
-			var err error
-			if cp, err = readParams(f.params); err != nil {
-				return err
-			}
-		}
-		if f.c != 0 {
-			cp.Solver.C = f.c
-		}
-		p.Params = &cp
+	p, err := f.trainingParams(a.cfg)
+	if err != nil {
+		return err
 	}
 	validate := func(src activities.Source) error {
 		q := p

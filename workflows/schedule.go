@@ -16,7 +16,7 @@ import (
 // and with which parameters. Exactly one of Cron and Every is set.
 type ScheduleSpec struct {
 	ID    string        `json:"id"`
-	Cron  string        `json:"cron,omitempty"`  // standard 5-field cron, e.g. "0 3 * * 1"
+	Cron  string        `json:"cron,omitempty"`  // standard 5-field cron, e.g. "0 3 * * 1", or @daily, @hourly…
 	Every time.Duration `json:"every,omitempty"` // or a fixed interval
 	// Jitter delays each run by a random amount up to Jitter, so many
 	// schedules do not hit the cluster at the same instant.
@@ -74,6 +74,10 @@ func (s ScheduleSpec) Validate() error {
 	}
 	if s.Jitter < 0 {
 		return fmt.Errorf("schedule %s: negative jitter", s.ID)
+	}
+	if s.Every > 0 && s.Jitter >= s.Every {
+		// Runs would drift past the next slot.
+		return fmt.Errorf("schedule %s: jitter %s: want less than the interval, %s", s.ID, s.Jitter, s.Every)
 	}
 	if s.TaskQueue == "" {
 		return fmt.Errorf("schedule %s: task queue is empty", s.ID)

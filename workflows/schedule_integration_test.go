@@ -148,9 +148,21 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.Len(t, taken, 1, "backfill of one slot reports %v", taken)
 	require.WithinDuration(t, slot, taken[0], spec.Jitter, "the jittered time of the slot")
 	h.waitForRuns(t, ctx, m, spec.ID, 6)
-	// A window with no slot in it takes nothing, and says so.
+	// A window with no slot in it takes nothing, and says so; nor does one
+	// with more runs than a backfill may take.
 	_, err = m.Backfill(ctx, spec.ID, slot.Add(time.Hour), slot.Add(2*time.Hour))
 	require.ErrorIs(t, err, schedule.ErrNothingDue)
+	_, err = m.Backfill(ctx, spec.ID, slot.Add(-time.Duration(schedule.MaxBackfillRuns+1)*24*time.Hour), slot)
+	require.ErrorIs(t, err, schedule.ErrTooMany)
+	d, err = m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	require.Len(t, d.RecentRuns, 6, "a refused backfill took runs")
+	require.Equal(t, "every 24h0m0s", d.Spec)
+	require.Equal(t, "24h0m0s", d.Every)
+	require.Equal(t, "10m0s", d.Jitter)
+	require.Equal(t, "skip", d.Overlap)
+	require.NotNil(t, d.PauseOnFailure)
+	require.True(t, *d.PauseOnFailure)
 
 	// A cron expression Temporal cannot parse is the caller's mistake, on
 	// update as on create, and changes nothing.

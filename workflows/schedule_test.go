@@ -45,17 +45,18 @@ func TestScheduleSpecRejects(t *testing.T) {
 		mutate func(*ScheduleSpec)
 		want   string
 	}{
-		"no id":          {func(s *ScheduleSpec) { s.ID = "" }, "id is empty"},
-		"bad id":         {func(s *ScheduleSpec) { s.ID = "a b" }, `schedule name "a b"`},
-		"cron and every": {func(s *ScheduleSpec) { s.Every = time.Hour }, "exactly one of cron and every"},
-		"neither":        {func(s *ScheduleSpec) { s.Cron = "" }, "exactly one of cron and every"},
-		"short cron":     {func(s *ScheduleSpec) { s.Cron = "0 3 *" }, "want 5 fields"},
-		"tiny interval":  {func(s *ScheduleSpec) { s.Cron, s.Every = "", time.Second }, "at least 1m"},
-		"bad overlap":    {func(s *ScheduleSpec) { s.Overlap = "sometimes" }, "overlap policy"},
-		"terminate":      {func(s *ScheduleSpec) { s.Overlap = "terminate_other" }, "use cancel_other"},
-		"no queue":       {func(s *ScheduleSpec) { s.TaskQueue = "" }, "task queue is empty"},
-		"no input":       {func(s *ScheduleSpec) { s.Training.Source = activities.Source{} }, "no input given"},
-		"negative":       {func(s *ScheduleSpec) { s.Jitter = -time.Second }, "negative jitter"},
+		"no id":                     {func(s *ScheduleSpec) { s.ID = "" }, "id is empty"},
+		"bad id":                    {func(s *ScheduleSpec) { s.ID = "a b" }, `schedule name "a b"`},
+		"cron and every":            {func(s *ScheduleSpec) { s.Every = time.Hour }, "exactly one of cron and every"},
+		"neither":                   {func(s *ScheduleSpec) { s.Cron = "" }, "exactly one of cron and every"},
+		"short cron":                {func(s *ScheduleSpec) { s.Cron = "0 3 *" }, "want 5 fields"},
+		"tiny interval":             {func(s *ScheduleSpec) { s.Cron, s.Every = "", time.Second }, "at least 1m"},
+		"bad overlap":               {func(s *ScheduleSpec) { s.Overlap = "sometimes" }, "overlap policy"},
+		"terminate":                 {func(s *ScheduleSpec) { s.Overlap = "terminate_other" }, "use cancel_other"},
+		"no queue":                  {func(s *ScheduleSpec) { s.TaskQueue = "" }, "task queue is empty"},
+		"no input":                  {func(s *ScheduleSpec) { s.Training.Source = activities.Source{} }, "no input given"},
+		"negative":                  {func(s *ScheduleSpec) { s.Jitter = -time.Second }, "negative jitter"},
+		"jitter past the next slot": {func(s *ScheduleSpec) { s.Cron, s.Every, s.Jitter = "", 24*time.Hour, 48*time.Hour }, "less than the interval"},
 		"leak": {func(s *ScheduleSpec) {
 			s.Training.Source = activities.Source{CSVKey: "c", TextCols: []string{"t", "l"}, LabelCol: "l"}
 		}, `column "l" is given as both text and label`},

@@ -72,6 +72,22 @@ func (p TrainingParams) WithDefaults() TrainingParams {
 	return p
 }
 
+// WithoutDefaults leaves out of p the parameters equal to the defaults,
+// which WithDefaults fills in again: a schedule stores them so, and its
+// runs take the defaults of the code that runs them.
+func (p TrainingParams) WithoutDefaults() TrainingParams {
+	if p.Params != nil && *p.Params == classifier.DefaultParams() {
+		p.Params = nil
+	}
+	if p.HoldoutFraction == DefaultHoldoutFraction {
+		p.HoldoutFraction = 0
+	}
+	if p.MaxRejectFraction == DefaultMaxRejectFraction {
+		p.MaxRejectFraction = 0
+	}
+	return p
+}
+
 // Validate reports whether p can start a training.
 func (p TrainingParams) Validate() error {
 	if p.ModelName == "" {

@@ -182,7 +182,7 @@ func CheckName(kind, name string) error { return checkName(kind, name) }
 
 func checkName(kind, s string) error {
 	if !namePattern.MatchString(s) {
-		return fmt.Errorf("%s name %q: want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit: %w", kind, s, ErrInvalid)
+		return fmt.Errorf("%s name %q: want 1-128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit: %w", kind, s, ErrInvalid)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +119,40 @@ func TestUpdateNeverCreates(t *testing.T) {
 	spec.Cron = ""
 	if _, err := (&Manager{c: f}).Put(context.Background(), spec, nil, "ana"); err == nil {
 		t.Error("put of an invalid spec (neither cron nor every) succeeded")
+	}
+}
+
+// Mistakes found before Temporal is asked change nothing.
+func TestRefusedBeforeTemporal(t *testing.T) {
+	spec := workflows.ScheduleSpec{
+		ID: "nightly", Every: 24 * time.Hour, TaskQueue: "q",
+		Training: workflows.TrainingParams{ModelName: "m", Source: activities.Source{Feed: "catalogue"}},
+	}
+	f := &fakeSchedules{current: &client.Schedule{State: &client.ScheduleState{Paused: true, Note: "broken feed"}}}
+	m := &Manager{c: f}
+	ctx := context.Background()
+	long := strings.Repeat("n", MaxNoteBytes+1)
+	yes := true
+	spec.Note = long
+	if _, err := m.Put(ctx, spec, nil, "ana"); !errors.Is(err, ErrNoteTooLong) {
+		t.Errorf("put with a long note: %v", err)
+	}
+	// The note of a change of state says who, which makes it longer.
+	spec.Note = strings.Repeat("n", MaxNoteBytes-5)
+	if _, err := m.Put(ctx, spec, &yes, "ana"); !errors.Is(err, ErrNoteTooLong) {
+		t.Errorf("put pausing with a note that becomes too long: %v", err)
+	}
+	if err := m.Pause(ctx, "nightly", long); !errors.Is(err, ErrNoteTooLong) {
+		t.Errorf("pause with a long note: %v", err)
+	}
+	if err := m.Unpause(ctx, "nightly", long); !errors.Is(err, ErrNoteTooLong) {
+		t.Errorf("unpause with a long note: %v", err)
+	}
+	if st := f.current.State; !st.Paused || st.Note != "broken feed" || f.current.Spec != nil {
+		t.Errorf("refused calls changed the schedule: %+v", f.current)
+	}
+	now := time.Now()
+	if _, err := m.Backfill(ctx, "nightly", now.Add(-time.Hour), now.Add(time.Hour)); !errors.Is(err, ErrNotPast) {
+		t.Errorf("backfill into the future: %v", err)
 	}
 }

@@ -33,6 +33,32 @@ var ErrInvalidSpec = errors.New("schedule spec refused")
 // ErrNothingDue reports a backfill window in which no run is due.
 var ErrNothingDue = errors.New("no run is due")
 
+// ErrTooMany reports a backfill of more than MaxBackfillRuns runs, and
+// ErrNotPast one that reaches into the future, whose runs the schedule
+// takes itself when they are due.
+var (
+	ErrTooMany = errors.New("too many runs")
+	ErrNotPast = errors.New("not in the past")
+)
+
+// ErrNoteTooLong reports a note of more than MaxNoteBytes.
+var ErrNoteTooLong = errors.New("note too long")
+
+// MaxNoteBytes bounds a schedule's note, as Temporal bounds the note of a
+// pause or resume.
+const MaxNoteBytes = 1000
+
+// MaxBackfillRuns bounds the runs one backfill takes: a year of nightly
+// runs, not a year of hourly ones by mistake.
+const MaxBackfillRuns = 500
+
+func checkNote(note string) error {
+	if len(note) > MaxNoteBytes {
+		return fmt.Errorf("%w: %d bytes; the limit is %d", ErrNoteTooLong, len(note), MaxNoteBytes)
+	}
+	return nil
+}
+
 // Manager runs schedule operations against one Temporal namespace.
 type Manager struct {
 	c         client.ScheduleClient
@@ -70,6 +96,13 @@ func (m *Manager) put(ctx context.Context, spec workflows.ScheduleSpec, paused *
 	if err != nil {
 		return false, err
 	}
+	note := spec.Note
+	if paused != nil {
+		note = StateNote(*paused, by, spec.Note)
+	}
+	if err := checkNote(note); err != nil {
+		return false, fmt.Errorf("schedule %s: %w", spec.ID, err)
+	}
 	if !mustExist {
 		if spec.Paused {
 			opts.Note = StateNote(true, by, spec.Note)
@@ -79,7 +112,7 @@ func (m *Manager) put(ctx context.Context, spec workflows.ScheduleSpec, paused *
 			return true, nil
 		}
 		if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-			return false, fmt.Errorf("create schedule %s: %w", spec.ID, invalidSpec(err))
+			return false, fmt.Errorf("schedule %s: %w", spec.ID, invalidSpec(err))
 		}
 	}
 	err = m.c.GetHandle(ctx, spec.ID).Update(ctx, client.ScheduleUpdateOptions{
@@ -133,8 +166,15 @@ type Summary struct {
 	Spec       string      `json:"spec"`
 	NextRuns   []time.Time `json:"next_runs"`
 	RecentRuns []Run       `json:"recent_runs"`
-	// Training is what each run trains on; only Describe fills it in.
-	Training *workflows.TrainingParams `json:"training,omitempty"`
+	// Cron or Every is the spec as given to Put, when it is one cron
+	// expression or one interval (a Go duration); Jitter likewise.
+	Cron   string `json:"cron,omitempty"`
+	Every  string `json:"every,omitempty"`
+	Jitter string `json:"jitter,omitempty"`
+	// Only Describe fills in the policies and what each run trains on.
+	Overlap        string                    `json:"overlap,omitempty"`
+	PauseOnFailure *bool                     `json:"pause_on_failure,omitempty"`
+	Training       *workflows.TrainingParams `json:"training,omitempty"`
 }
 
 // Run is one action a schedule took.
@@ -158,7 +198,8 @@ func (m *Manager) List(ctx context.Context) ([]Summary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
-		s := Summary{ID: e.ID, Paused: e.Paused, Note: e.Note, NextRuns: nonNil(e.NextActionTimes), RecentRuns: []Run{}, Spec: describeSpec(e.Spec)}
+		s := Summary{ID: e.ID, Paused: e.Paused, Note: e.Note, NextRuns: nonNil(e.NextActionTimes), RecentRuns: []Run{}}
+		s.describeSpec(e.Spec)
 		for _, r := range e.RecentActions {
 			s.RecentRuns = append(s.RecentRuns, runOf(r))
 		}
@@ -182,9 +223,14 @@ func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("describe schedule %s: %w", id, m.notFound(err))
 	}
-	s := Summary{ID: id, NextRuns: nonNil(d.Info.NextActionTimes), RecentRuns: []Run{}, Spec: describeSpec(d.Schedule.Spec)}
+	s := Summary{ID: id, NextRuns: nonNil(d.Info.NextActionTimes), RecentRuns: []Run{}}
+	s.describeSpec(d.Schedule.Spec)
 	if d.Schedule.State != nil {
 		s.Paused, s.Note = d.Schedule.State.Paused, d.Schedule.State.Note
+	}
+	if p := d.Schedule.Policy; p != nil {
+		s.Overlap = overlapName(p.Overlap)
+		s.PauseOnFailure = &p.PauseOnFailure
 	}
 	for _, r := range d.Info.RecentActions {
 		s.RecentRuns = append(s.RecentRuns, runOf(r))
@@ -215,6 +261,9 @@ func trainingOf(action client.ScheduleAction) *workflows.TrainingParams {
 
 // Pause stops the schedule from taking actions, noting why.
 func (m *Manager) Pause(ctx context.Context, id, note string) error {
+	if err := checkNote(note); err != nil {
+		return fmt.Errorf("pause schedule %s: %w", id, err)
+	}
 	if err := m.c.GetHandle(ctx, id).Pause(ctx, client.SchedulePauseOptions{Note: note}); err != nil {
 		return fmt.Errorf("pause schedule %s: %w", id, m.notFound(err))
 	}
@@ -223,6 +272,9 @@ func (m *Manager) Pause(ctx context.Context, id, note string) error {
 
 // Unpause resumes the schedule.
 func (m *Manager) Unpause(ctx context.Context, id, note string) error {
+	if err := checkNote(note); err != nil {
+		return fmt.Errorf("unpause schedule %s: %w", id, err)
+	}
 	if err := m.c.GetHandle(ctx, id).Unpause(ctx, client.ScheduleUnpauseOptions{Note: note}); err != nil {
 		return fmt.Errorf("unpause schedule %s: %w", id, m.notFound(err))
 	}
@@ -249,11 +301,16 @@ func (m *Manager) Trigger(ctx context.Context, id string) error {
 // (the default) they run one after another: skip would start the first and
 // drop the rest. Temporal compares a slot's jittered time with end, so end
 // is moved on (see backfillEnd): a slot due at end is taken too. It returns
-// the (jittered) times of the runs it takes, and ErrNothingDue, taking
-// nothing, when there are none.
+// the (jittered) times of the runs it takes. It takes nothing, failing,
+// when no run is due (ErrNothingDue), more than MaxBackfillRuns are
+// (ErrTooMany), or end is in the future (ErrNotPast).
 func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time) ([]time.Time, error) {
 	if end.Before(start) {
 		return nil, fmt.Errorf("backfill schedule %s: end %s is before start %s", id, end.Format(time.RFC3339), start.Format(time.RFC3339))
+	}
+	if end.After(time.Now()) {
+		// Temporal would run future slots now, and again when they are due.
+		return nil, fmt.Errorf("backfill schedule %s: end %s is %w; the schedule takes those runs when they are due (trigger runs one now)", id, end.Format(time.RFC3339), ErrNotPast)
 	}
 	h := m.c.GetHandle(ctx, id)
 	d, err := h.Describe(ctx)
@@ -275,8 +332,12 @@ func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time)
 	for i, t := range resp.GetStartTime() {
 		times[i] = t.AsTime()
 	}
-	if len(times) == 0 {
+	switch {
+	case len(times) == 0:
 		return nil, fmt.Errorf("backfill schedule %s: %w from %s to %s", id, ErrNothingDue, start.Format(time.RFC3339), asked.Format(time.RFC3339))
+	case len(times) > MaxBackfillRuns:
+		return nil, fmt.Errorf("backfill schedule %s: %w: more than %d runs are due from %s to %s; backfill shorter windows",
+			id, ErrTooMany, MaxBackfillRuns, start.Format(time.RFC3339), asked.Format(time.RFC3339))
 	}
 	err = h.Backfill(ctx, client.ScheduleBackfillOptions{
 		Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL)}},
@@ -362,10 +423,12 @@ func invalidSpec(err error) error {
 	return err
 }
 
+// notFound turns Temporal's NotFound into ErrNotFound; its message names
+// Temporal's internal scheduler workflow, which callers need not see.
 func (m *Manager) notFound(err error) error {
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return fmt.Errorf("%w: %v", ErrNotFound, err)
+		return ErrNotFound
 	}
 	return err
 }
@@ -378,24 +441,42 @@ func runOf(r client.ScheduleActionResult) Run {
 	return run
 }
 
-func describeSpec(s *client.ScheduleSpec) string {
+// describeSpec fills in Spec, a description of the spec, and Cron, Every
+// and Jitter.
+func (sum *Summary) describeSpec(s *client.ScheduleSpec) {
 	if s == nil {
-		return ""
+		return
 	}
-	switch {
-	case len(s.CronExpressions) > 0:
-		return "cron " + s.CronExpressions[0]
-	case len(s.Intervals) > 0:
-		return "every " + s.Intervals[0].Every.String()
-	case len(s.Calendars) > 0:
+	var parts []string
+	for _, c := range s.CronExpressions {
+		parts = append(parts, "cron "+c)
+		sum.Cron = c
+	}
+	for _, c := range s.Calendars {
 		// Temporal hands a cron expression back as calendar entries.
-		out := make([]string, len(s.Calendars))
-		for i, c := range s.Calendars {
-			out[i] = "cron " + calendarCron(c)
-		}
-		return strings.Join(out, "; ")
+		sum.Cron = calendarCron(c)
+		parts = append(parts, "cron "+sum.Cron)
 	}
-	return ""
+	for _, iv := range s.Intervals {
+		sum.Every = iv.Every.String()
+		parts = append(parts, "every "+sum.Every)
+	}
+	sum.Spec = strings.Join(parts, "; ")
+	if len(parts) != 1 {
+		// Not one of Put's specs: the description says it all.
+		sum.Cron, sum.Every = "", ""
+	}
+	if s.Jitter > 0 {
+		sum.Jitter = s.Jitter.String()
+	}
+}
+
+// overlapName names an overlap policy as ScheduleSpec does.
+func overlapName(p enumspb.ScheduleOverlapPolicy) string {
+	if p == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED {
+		return "skip" // Temporal's default
+	}
+	return strings.ToLower(strings.TrimPrefix(p.String(), "SCHEDULE_OVERLAP_POLICY_"))
 }
 
 // calendarCron writes a calendar entry as a cron expression: five fields

@@ -23,34 +23,30 @@ import (
 	"github.com/prodcat/prodcat/workflows"
 )
 
-// ErrNotFound reports an unknown schedule ID.
-var ErrNotFound = errors.New("schedule not found")
-
-// ErrInvalidSpec reports a spec Temporal refused, such as a cron
-// expression it cannot parse: the caller's mistake, not an outage.
-var ErrInvalidSpec = errors.New("schedule spec refused")
-
-// ErrNothingDue reports a backfill window in which no run is due.
-var ErrNothingDue = errors.New("no run is due")
-
-// ErrTooMany reports a backfill of more than MaxBackfillRuns runs, and
-// ErrNotPast one that reaches into the future, whose runs the schedule
-// takes itself when they are due.
 var (
-	ErrTooMany = errors.New("too many runs")
-	ErrNotPast = errors.New("not in the past")
+	// ErrNotFound reports an unknown schedule ID.
+	ErrNotFound = errors.New("schedule not found")
+	// ErrInvalidSpec reports a spec Temporal refused, such as a cron
+	// expression it cannot parse: the caller's mistake, not an outage.
+	ErrInvalidSpec = errors.New("schedule spec refused")
+	// ErrNoteTooLong reports a note of more than MaxNoteBytes.
+	ErrNoteTooLong = errors.New("note too long")
+	// ErrNothingDue, ErrTooMany and ErrNotPast report a backfill window
+	// with no run due, with more than MaxBackfillRuns, or reaching into the
+	// future, whose runs the schedule takes itself when they are due.
+	ErrNothingDue = errors.New("no run is due")
+	ErrTooMany    = errors.New("too many runs")
+	ErrNotPast    = errors.New("not in the past")
 )
 
-// ErrNoteTooLong reports a note of more than MaxNoteBytes.
-var ErrNoteTooLong = errors.New("note too long")
-
-// MaxNoteBytes bounds a schedule's note, as Temporal bounds the note of a
-// pause or resume.
-const MaxNoteBytes = 1000
-
-// MaxBackfillRuns bounds the runs one backfill takes: a year of nightly
-// runs, not a year of hourly ones by mistake.
-const MaxBackfillRuns = 500
+const (
+	// MaxNoteBytes bounds a schedule's note, as Temporal bounds the note
+	// of a pause or resume.
+	MaxNoteBytes = 1000
+	// MaxBackfillRuns bounds the runs one backfill takes: a year of
+	// nightly runs, not a year of hourly ones by mistake.
+	MaxBackfillRuns = 500
+)
 
 func checkNote(note string) error {
 	if len(note) > MaxNoteBytes {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/workflows"
@@ -135,11 +137,17 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 // scheduleError answers an error of the schedule manager: the caller's
 // mistakes as 400 or 413, anything else as fromDependency does.
 func scheduleError(err error) error {
+	var inv *serviceerror.InvalidArgument
 	switch {
 	case errors.Is(err, schedule.ErrNoteTooLong):
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%v", err)
-	case errors.Is(err, schedule.ErrNothingDue), errors.Is(err, schedule.ErrTooMany), errors.Is(err, schedule.ErrNotPast):
+	case errors.Is(err, schedule.ErrInvalidSpec), errors.Is(err, schedule.ErrNothingDue), errors.Is(err, schedule.ErrTooMany), errors.Is(err, schedule.ErrNotPast):
 		return badRequest("%v", err)
+	case errors.As(err, &inv):
+		// Everything the caller sends is checked before Temporal is asked,
+		// so what Temporal refuses is ours to fix (a search attribute not
+		// registered), not the caller's.
+		return &apiError{status: http.StatusInternalServerError, code: codeInternal, message: "Temporal refused the request; see the server's log", cause: err}
 	}
 	return fromDependency("Temporal", err)
 }

@@ -397,7 +397,6 @@ func parseVersion(s string) (int, error) {
 	return v, nil
 }
 
-// actor names the person moving an alias from the command line.
 // scheduleUsage returns err as a usageError when it is a mistake in the
 // command line that only Temporal or the schedule's spec could tell: a cron
 // expression Temporal cannot parse, a note too long, a backfill window with
@@ -411,6 +410,8 @@ func scheduleUsage(err error) error {
 	return err
 }
 
+// actor names the person acting from the command line, in alias moves and
+// schedule notes.
 func actor() string {
 	if u, ok := lookupUser(); ok {
 		return "cli:" + u

@@ -75,7 +75,8 @@ func (f *trainFlags) addParamFlags(fl *pflag.FlagSet) {
 }
 
 // trainingParams returns the parameters of a run as the flags give them,
-// without its source; a mistake in them is a usageError.
+// without its source. A value out of range is a usageError; a --params
+// file that cannot be read or parsed is a plain failure.
 func (f *trainFlags) trainingParams(cfg config.Config) (workflows.TrainingParams, error) {
 	if !(f.holdout > 0 && f.holdout < 1) {
 		// 0 would read as "unset" further on and become the default.

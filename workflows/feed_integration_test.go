@@ -44,7 +44,9 @@ func TestScheduleRetrainsOnFeedsLatestVersion(t *testing.T) {
 		Training: workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: activities.Source{Feed: feed}},
 	}
 	m := schedule.New(h.client, h.cfg.Temporal.Namespace)
-	_, err := m.Put(ctx, spec, nil, "test")
+	// Paused, so that only the triggers below run it, even at midnight UTC.
+	paused := true
+	_, err := m.Put(ctx, spec, &paused, "test")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })
 	desc, err := m.Describe(ctx, spec.ID)

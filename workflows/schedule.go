@@ -55,6 +55,11 @@ func OverlapPolicy(name string) (enumspb.ScheduleOverlapPolicy, error) {
 	return p, nil
 }
 
+// cronMacros are the shorthands a cron expression may be.
+var cronMacros = map[string]bool{
+	"@yearly": true, "@annually": true, "@monthly": true, "@weekly": true, "@daily": true, "@midnight": true, "@hourly": true,
+}
+
 // Validate reports whether s describes a usable schedule.
 func (s ScheduleSpec) Validate() error {
 	if s.ID == "" {
@@ -66,8 +71,10 @@ func (s ScheduleSpec) Validate() error {
 	if (s.Cron == "") == (s.Every == 0) {
 		return fmt.Errorf("schedule %s: give exactly one of cron and every", s.ID)
 	}
-	if s.Cron != "" && len(strings.Fields(s.Cron)) != 5 && !strings.HasPrefix(s.Cron, "@") {
-		return fmt.Errorf("schedule %s: cron %q: want 5 fields (minute hour day-of-month month day-of-week)", s.ID, s.Cron)
+	if s.Cron != "" && len(strings.Fields(s.Cron)) != 5 && !cronMacros[s.Cron] {
+		// Temporal reads "@every 1s" too, which would dodge the checks of
+		// Every; that is what Every is for.
+		return fmt.Errorf("schedule %s: cron %q: want 5 fields (minute hour day-of-month month day-of-week) or one of @yearly, @monthly, @weekly, @daily and @hourly; for an interval use every", s.ID, s.Cron)
 	}
 	if s.Every < 0 || (s.Every > 0 && s.Every < time.Minute) {
 		return fmt.Errorf("schedule %s: every %s: want at least 1m", s.ID, s.Every)

@@ -50,6 +50,7 @@ func TestScheduleSpecRejects(t *testing.T) {
 		"cron and every":            {func(s *ScheduleSpec) { s.Every = time.Hour }, "exactly one of cron and every"},
 		"neither":                   {func(s *ScheduleSpec) { s.Cron = "" }, "exactly one of cron and every"},
 		"short cron":                {func(s *ScheduleSpec) { s.Cron = "0 3 *" }, "want 5 fields"},
+		"@every":                    {func(s *ScheduleSpec) { s.Cron = "@every 1s" }, "for an interval use every"},
 		"tiny interval":             {func(s *ScheduleSpec) { s.Cron, s.Every = "", time.Second }, "at least 1m"},
 		"bad overlap":               {func(s *ScheduleSpec) { s.Overlap = "sometimes" }, "overlap policy"},
 		"terminate":                 {func(s *ScheduleSpec) { s.Overlap = "terminate_other" }, "use cancel_other"},

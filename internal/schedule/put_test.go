@@ -132,15 +132,20 @@ func TestRefusedBeforeTemporal(t *testing.T) {
 	m := &Manager{c: f}
 	ctx := context.Background()
 	long := strings.Repeat("n", MaxNoteBytes+1)
-	yes := true
+	no := false
 	spec.Note = long
 	if _, err := m.Put(ctx, spec, nil, "ana"); !errors.Is(err, ErrNoteTooLong) {
 		t.Errorf("put with a long note: %v", err)
 	}
 	// The note of a change of state says who, which makes it longer.
 	spec.Note = strings.Repeat("n", MaxNoteBytes-5)
-	if _, err := m.Put(ctx, spec, &yes, "ana"); !errors.Is(err, ErrNoteTooLong) {
-		t.Errorf("put pausing with a note that becomes too long: %v", err)
+	if _, err := m.Put(ctx, spec, &no, "ana"); !errors.Is(err, ErrNoteTooLong) {
+		t.Errorf("put resuming with a note that becomes too long: %v", err)
+	}
+	other := spec
+	other.ID = "weekly"
+	if _, err := (&Manager{c: &fakeSchedules{}}).Put(ctx, other, &yesPaused, "ana"); !errors.Is(err, ErrNoteTooLong) {
+		t.Errorf("creating paused with a note that becomes too long: %v", err)
 	}
 	if err := m.Pause(ctx, "nightly", long); !errors.Is(err, ErrNoteTooLong) {
 		t.Errorf("pause with a long note: %v", err)
@@ -155,4 +160,13 @@ func TestRefusedBeforeTemporal(t *testing.T) {
 	if _, err := m.Backfill(ctx, "nightly", now.Add(-time.Hour), now.Add(time.Hour)); !errors.Is(err, ErrNotPast) {
 		t.Errorf("backfill into the future: %v", err)
 	}
+	// Pausing a paused schedule keeps the note given, which fits.
+	if _, err := m.Put(ctx, spec, &yesPaused, "ana"); err != nil {
+		t.Fatalf("put of a note that fits: %v", err)
+	}
+	if st := f.current.State; !st.Paused || st.Note != spec.Note {
+		t.Errorf("state %+v", st)
+	}
 }
+
+var yesPaused = true

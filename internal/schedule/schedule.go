@@ -73,8 +73,9 @@ func New(c client.Client, namespace string) *Manager {
 // is and starts a new one running; otherwise *paused pauses or resumes it.
 // A change of state is noted as done by by (StateNote), with spec.Note as
 // the reason; otherwise a non-empty spec.Note replaces the note. The
-// update reads and writes the state in one call, so a pause or resume made
-// meanwhile is not undone.
+// update decides the state from a description read just before it writes,
+// which narrows, but cannot close, the window in which a pause or resume
+// made meanwhile is overwritten: Temporal offers no conditional update.
 func (m *Manager) Put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool, by string) (created bool, err error) {
 	return m.put(ctx, spec, paused, by, false)
 }
@@ -92,26 +93,32 @@ func (m *Manager) put(ctx context.Context, spec workflows.ScheduleSpec, paused *
 	if err != nil {
 		return false, err
 	}
-	note := spec.Note
-	if paused != nil {
-		note = StateNote(*paused, by, spec.Note)
+	if mustExist {
+		return false, m.update(ctx, spec, opts, paused, by)
 	}
-	if err := checkNote(note); err != nil {
-		return false, fmt.Errorf("schedule %s: %w", spec.ID, err)
+	if spec.Paused {
+		opts.Note = StateNote(true, by, spec.Note)
 	}
-	if !mustExist {
-		if spec.Paused {
-			opts.Note = StateNote(true, by, spec.Note)
+	if noteErr := checkNote(opts.Note); noteErr != nil {
+		// Too long for a new schedule; an existing one may keep less.
+		if err := m.update(ctx, spec, opts, paused, by); !errors.Is(err, ErrNotFound) {
+			return false, err
 		}
-		_, err = m.c.Create(ctx, opts)
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-			return false, fmt.Errorf("schedule %s: %w", spec.ID, invalidSpec(err))
-		}
+		return false, fmt.Errorf("schedule %s: %w", spec.ID, noteErr)
 	}
-	err = m.c.GetHandle(ctx, spec.ID).Update(ctx, client.ScheduleUpdateOptions{
+	_, err = m.c.Create(ctx, opts)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, temporal.ErrScheduleAlreadyRunning):
+		return false, m.update(ctx, spec, opts, paused, by)
+	}
+	return false, fmt.Errorf("schedule %s: %w", spec.ID, invalidSpec(err))
+}
+
+// update rewrites the existing schedule as put describes.
+func (m *Manager) update(ctx context.Context, spec workflows.ScheduleSpec, opts client.ScheduleOptions, paused *bool, by string) error {
+	err := m.c.GetHandle(ctx, spec.ID).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := in.Description.Schedule
 			sp := spec.Spec()
@@ -122,22 +129,27 @@ func (m *Manager) put(ctx context.Context, spec workflows.ScheduleSpec, paused *
 				catchup = s.Policy.CatchupWindow
 			}
 			s.Policy = &client.SchedulePolicies{Overlap: opts.Overlap, PauseOnFailure: opts.PauseOnFailure, CatchupWindow: catchup}
-			if s.State == nil {
-				s.State = &client.ScheduleState{}
+			st := client.ScheduleState{}
+			if s.State != nil {
+				st = *s.State // changed below; the description stays as read
 			}
 			switch {
-			case paused != nil && *paused != s.State.Paused:
-				s.State.Paused, s.State.Note = *paused, StateNote(*paused, by, spec.Note)
+			case paused != nil && *paused != st.Paused:
+				st.Paused, st.Note = *paused, StateNote(*paused, by, spec.Note)
 			case spec.Note != "":
-				s.State.Note = spec.Note
+				st.Note = spec.Note
 			}
+			if err := checkNote(st.Note); err != nil {
+				return nil, err // changes nothing
+			}
+			s.State = &st
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})
 	if err != nil {
-		return false, fmt.Errorf("update schedule %s: %w", spec.ID, invalidSpec(m.notFound(err)))
+		return fmt.Errorf("update schedule %s: %w", spec.ID, invalidSpec(m.notFound(err)))
 	}
-	return false, nil
+	return nil
 }
 
 // StateNote is the note of a pause or resume done by by (a user, "admin
@@ -314,7 +326,9 @@ func (m *Manager) Backfill(ctx context.Context, id string, start, end time.Time)
 		return nil, fmt.Errorf("backfill schedule %s: %w", id, m.notFound(err))
 	}
 	asked := end
-	end = backfillEnd(d.Schedule.Spec, d.Info.NextActionTimes, end)
+	// A slot due by end whose jittered time is still ahead is the
+	// schedule's to take, at that time.
+	end = minTime(backfillEnd(d.Schedule.Spec, d.Info.NextActionTimes, end), time.Now())
 	// Temporal takes a backfill's start as included by starting 1ms
 	// before it; the listing is asked the same way.
 	resp, err := m.svc.ListScheduleMatchingTimes(ctx, &workflowservice.ListScheduleMatchingTimesRequest{

@@ -191,6 +191,19 @@ free_port() {
 	die "postgresql: no free port in $pg_port_default-$((pg_port_default + 99))"
 }
 
+# pg_port: the port the cluster had last, so that a worker or an API started
+# before a restart of PostgreSQL finds it again; the first free one otherwise.
+pg_port() {
+	local last
+	last=$(cat "$data/postgres.lastport" 2>/dev/null || true)
+	if [ -n "$last" ] && ! port_open "127.0.0.1:$last"; then
+		echo "$last"
+		return
+	fi
+	[ -n "$last" ] && say "postgresql: port $last, its last, is taken; restart the worker and the API, which still use it"
+	free_port
+}
+
 # pg_home: where the project's cluster and its log live. When we are root
 # the server runs as the postgres user, which must reach them: a clone under
 # a private home (/root is mode 700) keeps them under /var/lib/prodcat. A
@@ -237,11 +250,12 @@ up_postgres() {
 			as_pg "$bindir/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$pglog" 2>&1 ||
 				die "postgresql: initdb failed; see $pglog"
 		fi
-		port=$(free_port)
+		port=$(pg_port)
 		[ "$(id -u)" = 0 ] && touch "$pglog" && chown postgres: "$pglog"
 		as_pg "$bindir/pg_ctl" start -D "$pgdata" -l "$pglog" -w -t 60 \
 			-o "-p $port -k /tmp -c listen_addresses=127.0.0.1" >/dev/null || die "postgresql: start failed; see $pglog"
 		echo "$port" >"$run/postgres.port"
+		echo "$port" >"$data/postgres.lastport"
 		write_pid postgres "$(head -1 "$pgdata/postmaster.pid")"
 		say "postgresql: up on 127.0.0.1:$port (pid $(pid_of postgres))"
 	fi

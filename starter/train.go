@@ -319,8 +319,7 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 	}()
 	wctx, stopWorkers := context.WithCancel(ctx)
 	go a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()...)
-	var res workflows.TrainingResult
-	err := run.Get(ctx, &res)
+	res, err := a.waitResult(ctx, run)
 	stopWorkers()
 	close(done)
 	bar.Done()
@@ -335,6 +334,31 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 		return res, fmt.Errorf("training %s failed: %w", run.GetID(), err)
 	}
 	return res, nil
+}
+
+// waitResult waits for the run's result. Losing contact with Temporal (a
+// restart, a network blip) is not the run failing: it says so and waits on,
+// until the run ends or ctx is done.
+func (a *app) waitResult(ctx context.Context, run client.WorkflowRun) (workflows.TrainingResult, error) {
+	var res workflows.TrainingResult
+	backoff := time.Second
+	for {
+		err := run.Get(ctx, &res)
+		var ended *temporal.WorkflowExecutionError
+		switch {
+		case err == nil, errors.As(err, &ended):
+			return res, err
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		}
+		a.log.WithError(err).WithField("workflow_id", run.GetID()).Warn("lost contact with Temporal; the run goes on, still waiting for it")
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
 }
 
 func printResult(a *app, r workflows.TrainingResult) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,10 +12,16 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/prodcat/prodcat/internal/testenv"
+	"github.com/prodcat/prodcat/workflows"
 )
 
 // A run whose task queue nobody polls gets a warning instead of a silent
@@ -62,4 +69,68 @@ func waitForLog(t *testing.T, hook *test.Hook, level logrus.Level, msg string) {
 		}
 	}
 	t.Fatalf("no %s log with %q", level, msg)
+}
+
+// fakeRun fails its first Gets as a Temporal that does not answer, then
+// gives a result, or ends as a failed run.
+type fakeRun struct {
+	client.WorkflowRun
+	lost int
+	end  error
+	gets int
+}
+
+func (f *fakeRun) GetID() string { return "train-x" }
+
+func (f *fakeRun) Get(_ context.Context, v any) error {
+	f.gets++
+	if f.gets <= f.lost {
+		return serviceerror.NewUnavailable("connection refused")
+	}
+	if f.end != nil {
+		return f.end
+	}
+	v.(*workflows.TrainingResult).Version = 3
+	return nil
+}
+
+// Losing contact with Temporal is not the run failing: the starter waits
+// on, and a run that ended is reported at once.
+func TestWaitResultOutlivesTemporalOutage(t *testing.T) {
+	log, hook := test.NewNullLogger()
+	a := &app{log: log, stdout: io.Discard, stderr: io.Discard}
+	run := &fakeRun{lost: 2}
+	res, err := a.waitResult(t.Context(), run)
+	if err != nil || res.Version != 3 || run.gets != 3 {
+		t.Fatalf("result %+v, err %v after %d gets; want version 3 after 3", res, err, run.gets)
+	}
+	if n := len(hook.AllEntries()); n != 2 {
+		t.Errorf("%d log lines, want a warning per lost contact", n)
+	}
+	failed := &temporal.WorkflowExecutionError{}
+	run = &fakeRun{end: failed}
+	if _, err := a.waitResult(t.Context(), run); !errors.Is(err, failed) || run.gets != 1 {
+		t.Errorf("a failed run: %v after %d gets", err, run.gets)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	run = &fakeRun{lost: 1 << 30}
+	if _, err := a.waitResult(ctx, run); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted: %v", err)
+	}
+}
+
+// A worker that died stays listed for minutes; only recent pollers count.
+func TestLivePollers(t *testing.T) {
+	now := time.Now()
+	ps := []*taskqueuepb.PollerInfo{
+		{LastAccessTime: timestamppb.New(now.Add(-10 * time.Second))},
+		{LastAccessTime: timestamppb.New(now.Add(-pollerMaxAge - time.Second))},
+	}
+	if n := livePollers(ps, now); n != 1 {
+		t.Errorf("%d live pollers, want 1", n)
+	}
+	if n := livePollers(ps[1:], now); n != 0 {
+		t.Errorf("%d live pollers of a dead worker, want 0", n)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -43,12 +44,20 @@ const pingTimeout = 15 * time.Second
 type Registry struct {
 	db  *sql.DB
 	log logrus.FieldLogger
+
+	pingMu  sync.Mutex
+	pinging chan struct{} // closed when the ping under way ends; nil for none
+	pingErr error         // what the last ping found
 }
 
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL or a
 // key=value connection string, as lib/pq takes them), checks that it answers and applies the
 // pending schema migrations. log may be nil.
 func Open(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registry, error) {
+	return openTimed(ctx, dsn, log, readTimeout)
+}
+
+func openTimed(ctx context.Context, dsn string, log logrus.FieldLogger, readTimeout time.Duration) (*Registry, error) {
 	if log == nil {
 		log = discard()
 	}
@@ -56,10 +65,14 @@ func Open(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registry, e
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = connectTimeout
+	}
 	conn, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", redact(err), ErrInvalid)
 	}
+	conn.Dialer(deadlineDialer{readTimeout: readTimeout})
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(8)
@@ -91,9 +104,35 @@ func (r *Registry) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers, for readiness probes.
+// Ping checks that the database answers, for readiness probes. It returns
+// when ctx ends even if the database hangs (lib/pq would go on waiting for
+// it, up to readTimeout); pings made meanwhile share the one under way.
 func (r *Registry) Ping(ctx context.Context) error {
-	if err := r.db.PingContext(ctx); err != nil {
+	r.pingMu.Lock()
+	done := r.pinging
+	if done == nil {
+		ch := make(chan struct{})
+		done, r.pinging = ch, ch
+		go func() {
+			pctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+			err := r.db.PingContext(pctx)
+			cancel()
+			r.pingMu.Lock()
+			r.pingErr, r.pinging = err, nil
+			r.pingMu.Unlock()
+			close(ch)
+		}()
+	}
+	r.pingMu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("registry: ping: %w", ctx.Err())
+	}
+	r.pingMu.Lock()
+	err := r.pingErr
+	r.pingMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("registry: ping: %w", err)
 	}
 	return nil

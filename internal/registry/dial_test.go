@@ -1,0 +1,126 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// freezingProxy forwards TCP to a PostgreSQL and can stop forwarding, as a
+// database that hangs (stopped with SIGSTOP, or a stuck disk) behaves:
+// connections stay open and nothing comes back.
+type freezingProxy struct {
+	ln     net.Listener
+	frozen atomic.Bool
+	wg     sync.WaitGroup
+}
+
+func newFreezingProxy(t *testing.T, target string) *freezingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezingProxy{ln: ln}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.wg.Add(2)
+			go p.pipe(c, s)
+			go p.pipe(s, c)
+		}
+	}()
+	t.Cleanup(func() {
+		p.frozen.Store(false)
+		ln.Close()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *freezingProxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.frozen.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// A database that hangs makes the registry's calls fail instead of hanging
+// them: Ping when its context ends, queries after the read timeout.
+func TestHungDatabase(t *testing.T) {
+	dsn := freshSchema(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Skipf("DATABASE_URL is not a postgres:// URL with a host (%v)", err)
+	}
+	proxy := newFreezingProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	r, err := openTimed(testCtx(t), u.String(), nil, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Models(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.frozen.Store(true)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	err = r.Ping(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ping of a hung database: %v, want the context's deadline", err)
+	}
+	if _, err := r.Models(testCtx(t)); err == nil {
+		t.Error("a query to a hung database succeeded")
+	} else if errors.Is(err, io.EOF) {
+		t.Errorf("a query to a hung database: %v, want a timeout", err)
+	}
+
+	// Once it answers again, so does the registry, on fresh connections.
+	proxy.frozen.Store(false)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := r.Ping(testCtx(t))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the registry never recovered: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := r.Models(testCtx(t)); err != nil {
+		t.Errorf("after recovery: %v", err)
+	}
+}

@@ -48,7 +48,6 @@ const (
 	maxHeaderBytes    = 64 << 10
 	// shutdownTimeout is how long in-flight requests get to finish.
 	shutdownTimeout = 30 * time.Second
-	startTimeout    = 30 * time.Second
 	// bucketTimeout bounds the start-up check of S3, which may come later.
 	bucketTimeout = 5 * time.Second
 )
@@ -121,9 +120,11 @@ type app struct {
 	temporal client.Client
 }
 
-// newApp connects to the registry (which must answer: the API cannot work
-// without it) and prepares the rest. S3 and Temporal may come later: until
-// then, predictions answer 503 and trainings report Temporal unavailable.
+// newApp connects to the registry, waiting for it while it cannot be
+// reached (the API cannot work without it), and prepares the rest. S3 and
+// Temporal may come later: until then, predictions answer 503 and trainings
+// report Temporal unavailable. A bucket that does not exist or credentials
+// S3 refuses are mistakes in the configuration, and fail at once.
 func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, error) {
 	users, err := loadUsers(cfg.API, log)
 	if err != nil {
@@ -141,12 +142,15 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 	// the registry's time nor gets its failure blamed on PostgreSQL.
 	bctx, cancel := context.WithTimeout(ctx, bucketTimeout)
 	defer cancel()
-	if err := store.EnsureBucket(bctx); err != nil {
+	switch err := store.CheckBucket(bctx); {
+	case errors.Is(err, artifact.ErrNoBucket), errors.Is(err, artifact.ErrCredentials):
+		return nil, err // the configuration is wrong; waiting would not mend it
+	case err != nil:
 		log.WithError(err).Warn("api: the artifact store does not answer yet; the model loads when it does")
 	}
-	rctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	reg, err := registry.Open(rctx, cfg.DatabaseURL, log)
+	// A PostgreSQL that is down is waited for, as a restart during a
+	// database outage should not leave the API dead.
+	reg, err := registry.OpenWait(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ func (a *app) artifacts(ctx context.Context) (*artifact.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.EnsureBucket(ctx); err != nil {
+		if err := s.CheckBucket(ctx); err != nil {
 			return nil, err
 		}
 		a.store = s

@@ -76,14 +76,14 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 		return err
 	}
 	sctx, cancel := context.WithTimeout(ctx, startTimeout)
-	err = store.EnsureBucket(sctx)
+	err = store.CheckBucket(sctx)
 	cancel()
 	if err != nil {
 		return err
 	}
-	sctx, cancel = context.WithTimeout(ctx, startTimeout)
-	reg, err := registry.Open(sctx, cfg.DatabaseURL, log)
-	cancel()
+	// A PostgreSQL that is down is waited for, as a restart during a
+	// database outage should not leave the worker dead.
+	reg, err := registry.OpenWait(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,14 @@ var ErrCorrupt = errors.New("artifact digest mismatch")
 // cannot be verified: objects must be put through Put (or `starter upload`).
 var ErrBadKey = errors.New("artifact key is not content-addressed")
 
+// ErrNoBucket reports that the configured bucket does not exist, and
+// ErrCredentials that S3 refused the access key: mistakes in the
+// configuration, which waiting does not mend.
+var (
+	ErrNoBucket    = errors.New("bucket does not exist")
+	ErrCredentials = errors.New("S3 rejected the credentials")
+)
+
 // Ref names a stored object.
 type Ref struct {
 	Key    string `json:"key"`
@@ -61,7 +69,7 @@ type Store struct {
 }
 
 // New returns a store for the bucket in cfg. It does not contact the
-// endpoint; call EnsureBucket to check the connection and credentials.
+// endpoint; call CheckBucket to check the connection and credentials.
 func New(cfg config.S3) (*Store, error) {
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
@@ -78,8 +86,24 @@ func New(cfg config.S3) (*Store, error) {
 // Bucket returns the bucket name.
 func (s *Store) Bucket() string { return s.bucket }
 
-// EnsureBucket creates the bucket if it does not exist. It is the first call
-// a service makes, so its errors say plainly what is wrong.
+// CheckBucket checks that the bucket exists, which checks the connection
+// and the credentials too. It is the first call a service makes, so its
+// errors say plainly what is wrong. Services do not create the bucket
+// (go tool task up and the compose file do): a typo in S3_BUCKET fails
+// instead of scattering artifacts into a new bucket.
+func (s *Store) CheckBucket(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.wrap("check bucket "+s.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("artifact: %w: %q at %s (go tool task up creates it; or set S3_BUCKET)", ErrNoBucket, s.bucket, s.endpoint)
+	}
+	return nil
+}
+
+// EnsureBucket creates the bucket if it does not exist, for tests and
+// set-up tools.
 func (s *Store) EnsureBucket(ctx context.Context) error {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
@@ -256,7 +280,7 @@ func (s *Store) wrap(op string, err error) error {
 	case "NoSuchKey", "NoSuchBucket":
 		return fmt.Errorf("%s in bucket %s: %w", op, s.bucket, ErrNotFound)
 	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied":
-		return fmt.Errorf("%s: S3 at %s rejected the credentials (check S3_ACCESS_KEY and S3_SECRET_KEY, and that the key may read, write and list bucket %s): %s", op, s.endpoint, s.bucket, resp.Message)
+		return fmt.Errorf("%s: %w at %s (check S3_ACCESS_KEY and S3_SECRET_KEY, and that the key may read, write and list bucket %s): %s", op, ErrCredentials, s.endpoint, s.bucket, resp.Message)
 	}
 	var netErr net.Error
 	var opErr *net.OpError

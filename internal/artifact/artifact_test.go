@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,7 +151,7 @@ func TestGetDetectsCorruptionAndAbsence(t *testing.T) {
 
 func TestWrongCredentialsAndDownServiceAreExplained(t *testing.T) {
 	s, ctx := store(t, func(c *config.S3) { c.SecretKey = "not-the-secret" })
-	if err := s.EnsureBucket(ctx); err == nil || !strings.Contains(err.Error(), "rejected the credentials") {
+	if err := s.CheckBucket(ctx); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "S3_SECRET_KEY") {
 		t.Errorf("wrong secret: %v", err)
 	}
 	// Put goes on to the write when the existence check is denied (as AWS
@@ -165,7 +166,20 @@ func TestWrongCredentialsAndDownServiceAreExplained(t *testing.T) {
 		t.Errorf("Exists with a wrong secret: %v, %v", ok, err)
 	}
 	s, ctx = store(t, func(c *config.S3) { c.Endpoint = "127.0.0.1:1" })
-	if err := s.EnsureBucket(ctx); err == nil || !strings.Contains(err.Error(), "cannot reach S3") {
+	if err := s.CheckBucket(ctx); err == nil || !strings.Contains(err.Error(), "cannot reach S3") {
 		t.Errorf("closed port: %v", err)
+	}
+}
+
+// A bucket that does not exist is a mistake in S3_BUCKET: CheckBucket says
+// so and creates nothing.
+func TestCheckBucketCreatesNothing(t *testing.T) {
+	name := fmt.Sprintf("prodcat-nosuch-%d", time.Now().UnixNano())
+	s, ctx := store(t, func(c *config.S3) { c.Bucket = name })
+	if err := s.CheckBucket(ctx); !errors.Is(err, ErrNoBucket) || !strings.Contains(err.Error(), name) {
+		t.Errorf("CheckBucket of a missing bucket: %v", err)
+	}
+	if ok, err := s.client.BucketExists(ctx, name); ok || err != nil {
+		t.Errorf("bucket %s exists (%v) after CheckBucket, %v", name, ok, err)
 	}
 }

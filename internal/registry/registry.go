@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lib/pq"
@@ -170,12 +171,43 @@ func connectError(cfg pq.Config, err error) error {
 	if errors.Is(err, pq.ErrSSLNotSupported) {
 		return fmt.Errorf("registry: PostgreSQL at %s does not offer TLS (add sslmode=disable to the URL for a local server): %w", addr, err)
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
-		errors.Is(err, driver.ErrBadConn) {
+	if Unreachable(err) {
 		return fmt.Errorf("registry: cannot reach PostgreSQL at %s: %w", addr, err)
 	}
 	return fmt.Errorf("registry: connect to PostgreSQL at %s as %s: %w", addr, userName(cfg), err)
+}
+
+// Unreachable reports whether err says that PostgreSQL could not be
+// reached or is not ready yet (starting up, shutting down): an outage to
+// wait out, unlike a bad URL or wrong credentials.
+func Unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) ||
+		pq.As(err, pqerror.CannotConnectNow, pqerror.AdminShutdown, pqerror.CrashShutdown) != nil
+}
+
+// OpenWait is Open that waits out an outage: while PostgreSQL cannot be
+// reached it logs why and tries again, backing off up to a minute, until
+// ctx ends. Any other error returns at once.
+func OpenWait(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registry, error) {
+	if log == nil {
+		log = discard()
+	}
+	backoff := time.Second
+	for {
+		r, err := Open(ctx, dsn, log)
+		if err == nil || !Unreachable(err) || ctx.Err() != nil {
+			return r, err
+		}
+		log.WithError(err).WithField("retry_in", backoff.String()).Warn("registry: PostgreSQL cannot be reached yet; waiting for it")
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
 }
 
 func address(cfg pq.Config) string {

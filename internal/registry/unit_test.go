@@ -10,6 +10,9 @@ import (
 	"testing/fstest"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
 )
 
 // These tests need no database.
@@ -160,6 +163,29 @@ func TestOpenUnreachable(t *testing.T) {
 	err = Listen(ctx, "postgres://u:pw@"+addr+"/db?sslmode=disable", nil, func(AliasEvent) {})
 	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL at "+addr) {
 		t.Fatalf("Listen: err = %v, want cannot reach", err)
+	}
+}
+
+// OpenWait waits out a PostgreSQL that cannot be reached, logging why,
+// until its context ends; a URL that cannot work fails at once.
+func TestOpenWait(t *testing.T) {
+	addr := freePort(t)
+	log, hook := test.NewNullLogger()
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	_, err := OpenWait(ctx, "postgres://u:pw@"+addr+"/db?sslmode=disable", log)
+	if err == nil || !Unreachable(err) {
+		t.Errorf("err = %v, want an unreachable database", err)
+	}
+	if len(hook.AllEntries()) < 1 || hook.AllEntries()[0].Level != logrus.WarnLevel {
+		t.Errorf("logged %d lines, want a warning per try", len(hook.AllEntries()))
+	}
+	hook.Reset()
+	if _, err := OpenWait(t.Context(), "postgres://u:pw@"+addr+"/db?sslmode=bogus", log); err == nil || Unreachable(err) {
+		t.Errorf("a bad URL: %v, want a failure at once", err)
+	}
+	if n := len(hook.AllEntries()); n != 0 {
+		t.Errorf("a bad URL was retried (%d log lines)", n)
 	}
 }
 

@@ -423,10 +423,11 @@ func (f *fakeStore) PutFile(_ context.Context, kind, path, ext, _ string) (artif
 
 // fakeTrainer records the trainings it starts.
 type fakeTrainer struct {
-	mu      sync.Mutex
-	started []workflows.TrainingParams
-	runs    map[string]training
-	down    error
+	mu       sync.Mutex
+	started  []workflows.TrainingParams
+	runs     map[string]training
+	canceled []string
+	down     error
 }
 
 func (f *fakeTrainer) Start(_ context.Context, id string, p workflows.TrainingParams) (training, error) {
@@ -458,6 +459,24 @@ func (f *fakeTrainer) Get(_ context.Context, id, runID string) (training, error)
 		return training{}, fmt.Errorf("%w: %s", errTrainingNotFound, id)
 	}
 	return t, nil
+}
+
+// Cancel ends a running run as canceled, as the pipeline does once its
+// stage under way stops.
+func (f *fakeTrainer) Cancel(_ context.Context, id, runID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return f.down
+	}
+	t, ok := f.runs[id]
+	if !ok || t.RunID != runID {
+		return fmt.Errorf("%w: %s", errTrainingNotFound, id)
+	}
+	t.Status = "canceled"
+	f.runs[id] = t
+	f.canceled = append(f.canceled, id)
+	return nil
 }
 
 func (f *fakeTrainer) List(_ context.Context, model string, limit int) ([]training, error) {

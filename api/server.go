@@ -74,6 +74,8 @@ type trainer interface {
 	// List returns the latest trainings, newest first; of model when it
 	// is not empty.
 	List(ctx context.Context, model string, limit int) ([]training, error)
+	// Cancel asks run runID of workflow id to stop.
+	Cancel(ctx context.Context, id, runID string) error
 }
 
 // scheduler manages the retraining schedules.
@@ -183,6 +185,7 @@ func (s *server) routes() []route {
 		{method: "GET", pattern: "/v1/trainings", role: auth.RolePredict, handle: s.listTrainings},
 		{method: "POST", pattern: "/v1/trainings", role: auth.RoleAdmin, handle: s.startTraining},
 		{method: "GET", pattern: "/v1/trainings/{id}", role: auth.RolePredict, handle: s.getTraining},
+		{method: "POST", pattern: "/v1/trainings/{id}/cancel", role: auth.RoleAdmin, handle: s.cancelTraining},
 		{method: "GET", pattern: "/v1/feeds", role: auth.RolePredict, handle: s.listFeeds},
 		{method: "GET", pattern: "/v1/feeds/{name}", role: auth.RolePredict, handle: s.getFeed},
 		{method: "POST", pattern: "/v1/feeds/{name}", role: auth.RoleAdmin, handle: s.publishFeed},

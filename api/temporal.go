@@ -117,6 +117,12 @@ func (t *temporalTrainer) List(ctx context.Context, model string, limit int) ([]
 	return out[:min(len(out), limit)], nil
 }
 
+// Cancel asks run runID of workflow id to stop. The pipeline lets the
+// stage under way stop, marks its registry run failed and ends canceled.
+func (t *temporalTrainer) Cancel(ctx context.Context, id, runID string) error {
+	return t.c.CancelWorkflow(ctx, id, runID)
+}
+
 func (t *temporalTrainer) fromInfo(info *workflowpb.WorkflowExecutionInfo) training {
 	tr := training{
 		WorkflowID: info.GetExecution().GetWorkflowId(),

@@ -247,6 +247,43 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 }
 
 // trainerError answers a trainer failure.
+// cancelTraining asks a running training to stop (202). The stage under
+// way stops first, so a model it already published stands; the run is then
+// marked failed in the registry and ends canceled in Temporal. Prefer it to
+// terminating the workflow, which runs no more code and leaves the
+// registry's run marked running.
+func (s *server) cancelTraining(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	if err := s.decodeRequest(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	id, runID := r.PathValue("id"), r.URL.Query().Get("run_id")
+	if err := checkTemporalID("training", id); err != nil {
+		return err
+	}
+	if err := checkTemporalID("training run", runID); err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	t, err := s.trainer.Get(ctx, id, runID)
+	if err != nil {
+		return trainerError(err)
+	}
+	if t.Status != "running" {
+		return errorf(http.StatusConflict, codeConflict, "training %s has ended (%s); there is nothing to cancel", id, t.Status)
+	}
+	if err := s.trainer.Cancel(ctx, t.WorkflowID, t.RunID); err != nil {
+		return trainerError(err)
+	}
+	s.log.WithFields(map[string]any{"workflow_id": t.WorkflowID, "run_id": t.RunID, "user": p.Name}).Info("api: training cancel requested")
+	return writeJSON(w, http.StatusAccepted, struct {
+		WorkflowID string `json:"workflow_id"`
+		RunID      string `json:"run_id"`
+		Action     string `json:"action"`
+		StatusURL  string `json:"status_url"`
+	}{t.WorkflowID, t.RunID, "cancel_requested", "/v1/trainings/" + t.WorkflowID + "?run_id=" + t.RunID})
+}
+
 func trainerError(err error) error {
 	var ae *apiError
 	switch {

@@ -184,3 +184,41 @@ func TestUnencodableIDsAreNotFound(t *testing.T) {
 		t.Errorf("Temporal's InvalidArgument answered %d, want 400", ae.status)
 	}
 }
+
+// A running training can be cancelled; one that has ended, an unknown one
+// and a predict user cannot.
+func TestCancelTraining(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("POST", "/v1/trainings", asAdmin, `{"id": "train-c", "source": {"x_key": "`+xKey+`", "y_key": "`+yKey+`"}}`)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("start: %d %s", w.Code, w.Body)
+	}
+	if w := h.do("POST", "/v1/trainings/train-c/cancel", asPredict, ""); w.Code != http.StatusForbidden {
+		t.Errorf("cancel as a predict user: %d", w.Code)
+	}
+	wantError(t, h.do("POST", "/v1/trainings/train-c/cancel?run_id=r-9", asAdmin, ""), http.StatusNotFound, codeNotFound)
+	var got struct {
+		WorkflowID string `json:"workflow_id"`
+		RunID      string `json:"run_id"`
+		Action     string `json:"action"`
+		StatusURL  string `json:"status_url"`
+	}
+	w = h.do("POST", "/v1/trainings/train-c/cancel", asAdmin, "")
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("cancel: %d %s", w.Code, w.Body)
+	}
+	decodeBody(t, w, &got)
+	if got.WorkflowID != "train-c" || got.RunID != "r-1" || got.Action != "cancel_requested" || got.StatusURL != "/v1/trainings/train-c?run_id=r-1" {
+		t.Errorf("answer %+v", got)
+	}
+	if len(h.trainer.canceled) != 1 {
+		t.Errorf("canceled %v", h.trainer.canceled)
+	}
+	// Now it has ended: nothing to cancel.
+	wantError(t, h.do("POST", "/v1/trainings/train-c/cancel", asAdmin, ""), http.StatusConflict, codeConflict)
+	wantError(t, h.do("POST", "/v1/trainings/nosuch/cancel", asAdmin, ""), http.StatusNotFound, codeNotFound)
+	wantError(t, h.do("POST", "/v1/trainings/train-c/cancel", asAdmin, `{"why": "x"}`), http.StatusBadRequest, codeUnknownField)
+	if len(h.trainer.canceled) != 1 {
+		t.Errorf("refused requests cancelled: %v", h.trainer.canceled)
+	}
+}

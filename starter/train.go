@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -417,4 +419,43 @@ func decodeStrict(data []byte, v any) error {
 		err = errors.New("more than one JSON value")
 	}
 	return err
+}
+
+func newCancelCmd() *cobra.Command {
+	var runID string
+	cmd := &cobra.Command{
+		Use:   "cancel WORKFLOW_ID",
+		Short: "ask a running training or batch prediction to stop: the stage under way stops first, then the run is marked failed",
+		Long: `cancel asks a running workflow to stop. Unlike terminating it in the Temporal UI,
+which runs no more code, the pipeline lets the stage under way stop, keeps a model it
+already published, and marks its registry run failed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			c, err := a.temporalClient(ctx)
+			if err != nil {
+				return err
+			}
+			id := args[0]
+			d, err := c.DescribeWorkflowExecution(ctx, id, runID)
+			var nf *serviceerror.NotFound
+			if errors.As(err, &nf) {
+				return fmt.Errorf("cancel: no workflow %s", id)
+			}
+			if err != nil {
+				return fmt.Errorf("cancel %s: %w", id, err)
+			}
+			info := d.GetWorkflowExecutionInfo()
+			if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				return fmt.Errorf("cancel: workflow %s has ended (%s); there is nothing to cancel", id, strings.ToLower(strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")))
+			}
+			run := info.GetExecution().GetRunId()
+			if err := c.CancelWorkflow(ctx, id, run); err != nil {
+				return fmt.Errorf("cancel %s: %w", id, err)
+			}
+			a.log.WithFields(map[string]any{"workflow_id": id, "run_id": run, "workflow": info.GetType().GetName()}).Info("cancel requested")
+			return a.printJSON(map[string]string{"workflow_id": id, "run_id": run, "action": "cancel_requested"})
+		}),
+	}
+	cmd.Flags().StringVar(&runID, "run-id", "", "which run of the workflow ID (default the latest)")
+	return cmd
 }

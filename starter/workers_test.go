@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/testenv"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -132,5 +133,45 @@ func TestLivePollers(t *testing.T) {
 	}
 	if n := livePollers(ps[1:], now); n != 0 {
 		t.Errorf("%d live pollers of a dead worker, want 0", n)
+	}
+}
+
+// cancel asks a running training to stop, which Temporal records; an
+// unknown or ended workflow is refused.
+func TestCancel(t *testing.T) {
+	c, cfg := testenv.Temporal(t)
+	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
+	id := fmt.Sprintf("starter-cancel-%d", time.Now().UnixNano())
+	// On a queue no worker serves, so it stays running.
+	wr, err := workflows.StartTraining(t.Context(), c, "starter-cancel-no-worker", id,
+		workflows.TrainingParams{ModelName: cfg.ModelName, Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), id, "", "test done") })
+	out, err := run(t, "cancel", id)
+	if err != nil || !strings.Contains(out, `"cancel_requested"`) || !strings.Contains(out, wr.GetRunID()) {
+		t.Fatalf("cancel: %q, %v", out, err)
+	}
+	it := c.GetWorkflowHistory(t.Context(), id, wr.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	requested := false
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		requested = requested || e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED
+	}
+	if !requested {
+		t.Error("the history has no cancel request")
+	}
+	if _, err := run(t, "cancel", id+"-nosuch"); err == nil || !strings.Contains(err.Error(), "no workflow") {
+		t.Errorf("cancel of an unknown workflow: %v", err)
+	}
+	if err := c.TerminateWorkflow(t.Context(), id, "", "ended"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "cancel", id); err == nil || !strings.Contains(err.Error(), "has ended (terminated)") {
+		t.Errorf("cancel of an ended workflow: %v", err)
 	}
 }

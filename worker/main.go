@@ -25,6 +25,7 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/config"
 	"github.com/prodcat/prodcat/internal/logging"
+	"github.com/prodcat/prodcat/internal/reconcile"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/version"
 	"github.com/prodcat/prodcat/workflows"
@@ -51,6 +52,10 @@ func main() {
 
 // startTimeout bounds the wait for each dependency at start-up.
 const startTimeout = 30 * time.Second
+
+// reconcileInterval is how often the main worker looks for runs whose
+// workflow ended without recording its end.
+const reconcileInterval = 5 * time.Minute
 
 func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	for _, q := range queues {
@@ -123,6 +128,11 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
+	}
+	if slices.Contains(queues, "main") {
+		// A run whose workflow was terminated or timed out cannot record its
+		// end; the main worker marks such runs failed.
+		go reconcile.Every(ctx, reconcileInterval, reg, c, log)
 	}
 	log.WithFields(logrus.Fields{"queues": queues, "task_queue": cfg.Temporal.TaskQueue, "training_queue": cfg.Temporal.TrainingQueue,
 		"temporal": cfg.Temporal.Address, "code_version": acts.CodeVersion}).Info("worker started")

@@ -234,6 +234,30 @@ func (r *Registry) RunOfWorkflow(ctx context.Context, workflowID, workflowRunID 
 	return run, nil
 }
 
+// RunningRuns returns up to limit runs still marked running that started
+// before before, oldest first, without their metrics: the candidates for a
+// check against Temporal of runs whose workflow ended without a word.
+func (r *Registry) RunningRuns(ctx context.Context, before time.Time, limit int) ([]Run, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE status = 'running' AND started_at < $1
+		ORDER BY started_at, id LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("registry: running runs: %w", err)
+	}
+	defer rows.Close()
+	var runs []Run
+	for rows.Next() {
+		run, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("registry: running runs: %w", err)
+		}
+		runs = append(runs, run)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("registry: running runs: %w", err)
+	}
+	return runs, nil
+}
+
 // Runs returns the model's most recent runs with their metrics, newest
 // first. limit <= 0 means 50. An unknown model has no runs.
 func (r *Registry) Runs(ctx context.Context, model string, limit int) ([]Run, error) {

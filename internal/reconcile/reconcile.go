@@ -1,0 +1,104 @@
+// Package reconcile marks registry runs failed whose workflow ended without
+// recording its end: a workflow terminated or timed out runs no more code,
+// and one whose history Temporal no longer has cannot finish its run.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/prodcat/prodcat/internal/registry"
+)
+
+// Registry is what a reconciler reads and writes; *registry.Registry.
+type Registry interface {
+	RunningRuns(ctx context.Context, before time.Time, limit int) ([]registry.Run, error)
+	FinishRun(ctx context.Context, runID int64, status registry.RunStatus, errText string) error
+}
+
+// Temporal describes workflow executions; client.Client.
+type Temporal interface {
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+}
+
+// batch bounds the runs one pass checks.
+const batch = 100
+
+// Runs checks the runs marked running that started before before against
+// Temporal and marks failed those whose workflow was terminated, timed out
+// or is no longer known. Workflows that failed or were cancelled record
+// their own end. It returns how many it marked.
+func Runs(ctx context.Context, reg Registry, tc Temporal, before time.Time, log logrus.FieldLogger) (int, error) {
+	runs, err := reg.RunningRuns(ctx, before, batch)
+	if err != nil {
+		return 0, err
+	}
+	marked := 0
+	for _, run := range runs {
+		why, err := ended(ctx, tc, run)
+		if err != nil {
+			return marked, err
+		}
+		if why == "" {
+			continue
+		}
+		err = reg.FinishRun(ctx, run.ID, registry.RunFailed, why)
+		if errors.Is(err, registry.ErrRunFinished) {
+			continue // it recorded its end meanwhile
+		}
+		if err != nil {
+			return marked, err
+		}
+		marked++
+		log.WithFields(logrus.Fields{"run": run.ID, "model": run.Model, "workflow_id": run.WorkflowID, "workflow_run_id": run.WorkflowRunID}).
+			Warn("reconcile: " + why + "; marked its run failed")
+	}
+	return marked, nil
+}
+
+// ended says why run's workflow can no longer record its end, or "" when
+// it still can.
+func ended(ctx context.Context, tc Temporal, run registry.Run) (string, error) {
+	d, err := tc.DescribeWorkflowExecution(ctx, run.WorkflowID, run.WorkflowRunID)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Sprintf("workflow %s/%s is no longer in Temporal", run.WorkflowID, run.WorkflowRunID), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reconcile run %d: describe workflow %s: %w", run.ID, run.WorkflowID, err)
+	}
+	how := ""
+	switch d.GetWorkflowExecutionInfo().GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		how = "terminated"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		how = "timed out"
+	default:
+		return "", nil
+	}
+	return fmt.Sprintf("workflow %s/%s was %s, so it could not record its end", run.WorkflowID, run.WorkflowRunID, how), nil
+}
+
+// Every runs Runs every interval, on runs started more than interval
+// before, until ctx ends. Failures are logged and tried again next time.
+func Every(ctx context.Context, interval time.Duration, reg Registry, tc Temporal, log logrus.FieldLogger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := Runs(ctx, reg, tc, time.Now().Add(-interval), log); err != nil && ctx.Err() == nil {
+			log.WithError(err).Warn("reconcile: cannot check the running runs; trying again later")
+		}
+	}
+}

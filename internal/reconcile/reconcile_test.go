@@ -1,0 +1,115 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus/hooks/test"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
+	"github.com/prodcat/prodcat/internal/testenv"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+type fakeRegistry struct {
+	runs     []registry.Run
+	finished map[int64]string
+}
+
+func (f *fakeRegistry) RunningRuns(context.Context, time.Time, int) ([]registry.Run, error) {
+	return f.runs, nil
+}
+
+func (f *fakeRegistry) FinishRun(_ context.Context, id int64, status registry.RunStatus, why string) error {
+	if id == 5 {
+		return fmt.Errorf("finish run 5: %w", registry.ErrRunFinished) // it finished meanwhile
+	}
+	f.finished[id] = string(status) + ": " + why
+	return nil
+}
+
+// fakeTemporal knows workflows by ID, in a status; others are not found.
+type fakeTemporal map[string]enumspb.WorkflowExecutionStatus
+
+func (f fakeTemporal) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	st, ok := f[id]
+	if !ok {
+		return nil, serviceerror.NewNotFound("workflow not found")
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: st}}, nil
+}
+
+func TestRunsMarksOnlyWorkflowsThatCannotRecordTheirEnd(t *testing.T) {
+	reg := &fakeRegistry{finished: map[int64]string{}}
+	tc := fakeTemporal{
+		"terminated": enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+		"running":    enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
+		"timed-out":  enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+		"failed":     enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, // records its own end, retrying
+		"raced":      enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+	}
+	for i, id := range []string{"terminated", "running", "gone", "timed-out", "raced", "failed"} {
+		reg.runs = append(reg.runs, registry.Run{ID: int64(i + 1), WorkflowID: id, WorkflowRunID: "r"})
+	}
+	log, hook := test.NewNullLogger()
+	n, err := Runs(t.Context(), reg, tc, time.Now(), log)
+	if err != nil || n != 3 {
+		t.Fatalf("marked %d, %v; want 3", n, err)
+	}
+	for id, want := range map[int64]string{1: "was terminated", 3: "no longer in Temporal", 4: "was timed out"} {
+		if got := reg.finished[id]; !strings.HasPrefix(got, "failed: ") || !strings.Contains(got, want) {
+			t.Errorf("run %d: %q, want failed and %q", id, got, want)
+		}
+	}
+	if len(reg.finished) != 3 || len(hook.AllEntries()) != 3 {
+		t.Errorf("finished %v with %d log lines", reg.finished, len(hook.AllEntries()))
+	}
+}
+
+// Against the real registry and Temporal: a training terminated before it
+// could record its end is marked failed; a running one is left alone.
+func TestRunsOnRealServices(t *testing.T) {
+	c, cfg := testenv.Temporal(t)
+	reg, _ := servingtest.Registry(t, cfg.DatabaseURL)
+	ctx := t.Context()
+	model := servingtest.RandomName("reconcile-")
+	var runs []registry.Run
+	for _, name := range []string{"terminated", "running"} {
+		id := model + "-" + name
+		// On a queue no worker serves, so it runs no code of its own.
+		wr, err := workflows.StartTraining(ctx, c, model+"-no-worker", id,
+			workflows.TrainingParams{ModelName: model, Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), id, "", "test done") })
+		run, err := reg.StartRun(ctx, registry.Run{Model: model, WorkflowID: id, WorkflowRunID: wr.GetRunID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	if err := c.TerminateWorkflow(ctx, runs[0].WorkflowID, runs[0].WorkflowRunID, "by hand"); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := test.NewNullLogger()
+	if _, err := Runs(ctx, reg, c, time.Now().Add(time.Minute), log); err != nil {
+		t.Fatal(err)
+	}
+	got, err := reg.Run(ctx, runs[0].ID)
+	if err != nil || got.Status != registry.RunFailed || !strings.Contains(got.Error, "was terminated") {
+		t.Errorf("terminated run: %+v, %v", got, err)
+	}
+	if got, err := reg.Run(ctx, runs[1].ID); err != nil || got.Status != registry.RunRunning {
+		t.Errorf("running run: %+v, %v", got, err)
+	}
+}

@@ -98,6 +98,9 @@ func printHash(in io.Reader, out io.Writer) error {
 
 func run(ctx context.Context, cfg config.Config, log *logrus.Logger) error {
 	a, err := newApp(ctx, cfg, log)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil // stopped while waiting for the registry
+	}
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,13 @@ func (t *temporalTrainer) List(ctx context.Context, model string, limit int) ([]
 // Cancel asks run runID of workflow id to stop. The pipeline lets the
 // stage under way stop, marks its registry run failed and ends canceled.
 func (t *temporalTrainer) Cancel(ctx context.Context, id, runID string) error {
-	return t.c.CancelWorkflow(ctx, id, runID)
+	err := t.c.CancelWorkflow(ctx, id, runID)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		// It was running when read: it has ended since.
+		return errorf(http.StatusConflict, codeConflict, "training %s has ended; there is nothing to cancel", id)
+	}
+	return err
 }
 
 func (t *temporalTrainer) fromInfo(info *workflowpb.WorkflowExecutionInfo) training {

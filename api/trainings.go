@@ -246,7 +246,6 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 	}{ts})
 }
 
-// trainerError answers a trainer failure.
 // cancelTraining asks a running training to stop (202). The stage under
 // way stops first, so a model it already published stands; the run is then
 // marked failed in the registry and ends canceled in Temporal. Prefer it to
@@ -284,6 +283,7 @@ func (s *server) cancelTraining(w http.ResponseWriter, r *http.Request, p *auth.
 	}{t.WorkflowID, t.RunID, "cancel_requested", "/v1/trainings/" + t.WorkflowID + "?run_id=" + t.RunID})
 }
 
+// trainerError answers a trainer failure.
 func trainerError(err error) error {
 	var ae *apiError
 	switch {

@@ -192,15 +192,22 @@ free_port() {
 }
 
 # pg_port: the port the cluster had last, so that a worker or an API started
-# before a restart of PostgreSQL finds it again; the first free one otherwise.
+# before a restart of PostgreSQL finds it again; for a new cluster one
+# derived from the clone's path, so that two clones seldom pick each
+# other's; the first free one otherwise.
 pg_port() {
-	local last
+	local last own
 	last=$(cat "$data/postgres.lastport" 2>/dev/null || true)
+	own=$((pg_port_default + 0x$(printf %s "$root" | sha256sum | cut -c1-4) % 100))
 	if [ -n "$last" ] && ! port_open "127.0.0.1:$last"; then
 		echo "$last"
 		return
 	fi
 	[ -n "$last" ] && say "postgresql: port $last, its last, is taken; restart the worker and the API, which still use it"
+	if ! port_open "127.0.0.1:$own"; then
+		echo "$own"
+		return
+	fi
 	free_port
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -352,6 +353,8 @@ func (a *app) waitResult(ctx context.Context, run client.WorkflowRun) (workflows
 			return res, err
 		case ctx.Err() != nil:
 			return res, ctx.Err()
+		case !lostContact(err):
+			return res, err // the run is gone, or unreadable: waiting does not help
 		}
 		a.log.WithError(err).WithField("workflow_id", run.GetID()).Warn("lost contact with Temporal; the run goes on, still waiting for it")
 		select {
@@ -361,6 +364,19 @@ func (a *app) waitResult(ctx context.Context, run client.WorkflowRun) (workflows
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// lostContact reports whether err says that Temporal could not be reached
+// or did not answer in time, rather than that the request cannot succeed.
+func lostContact(err error) bool {
+	var (
+		unavailable *serviceerror.Unavailable
+		deadline    *serviceerror.DeadlineExceeded
+		exhausted   *serviceerror.ResourceExhausted
+		ne          net.Error
+	)
+	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
+		errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func printResult(a *app, r workflows.TrainingResult) {
@@ -445,6 +461,9 @@ already published, and marks its registry run failed.`,
 				return fmt.Errorf("cancel %s: %w", id, err)
 			}
 			info := d.GetWorkflowExecutionInfo()
+			if typ := info.GetType().GetName(); typ != workflows.TrainingWorkflowType && typ != workflows.BatchWorkflowType {
+				return fmt.Errorf("cancel: workflow %s is a %s, not a training or a batch prediction", id, typ)
+			}
 			if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				return fmt.Errorf("cancel: workflow %s has ended (%s); there is nothing to cancel", id, strings.ToLower(strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")))
 			}

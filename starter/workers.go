@@ -5,7 +5,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/sdk/client"
 )
 
@@ -39,7 +38,9 @@ func (a *app) watchWorkers(ctx context.Context, c client.Client, every time.Dura
 				continue // Temporal itself is unwell: run.Get reports that
 			}
 			log := a.log.WithField("task_queue", q.name)
-			switch polled := livePollers(d.GetPollers(), time.Now()) > 0; {
+			// Temporal lists a worker for some minutes after its last poll:
+			// a worker busy with a long stage polls no more until it ends.
+			switch polled := len(d.GetPollers()) > 0; {
 			case !polled && !warned[q.name]:
 				log.Warn("no worker is polling this task queue, so the run waits; start one with `go tool task worker` (or `go run ./worker`)")
 				warned[q.name] = true
@@ -49,22 +50,6 @@ func (a *app) watchWorkers(ctx context.Context, c client.Client, every time.Dura
 			}
 		}
 	}
-}
-
-// pollerMaxAge is how long ago a live worker last polled at most: a poll
-// waits up to about a minute for a task before the worker polls again.
-// Temporal lists a worker that died for some minutes after.
-const pollerMaxAge = 2 * time.Minute
-
-// livePollers counts the pollers seen within pollerMaxAge of now.
-func livePollers(ps []*taskqueuepb.PollerInfo, now time.Time) int {
-	n := 0
-	for _, p := range ps {
-		if t := p.GetLastAccessTime(); t == nil || now.Sub(t.AsTime()) <= pollerMaxAge {
-			n++
-		}
-	}
-	return n
 }
 
 // runQueues are the task queues a training or batch prediction needs:

@@ -13,12 +13,10 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/testenv"
@@ -113,26 +111,18 @@ func TestWaitResultOutlivesTemporalOutage(t *testing.T) {
 	if _, err := a.waitResult(t.Context(), run); !errors.Is(err, failed) || run.gets != 1 {
 		t.Errorf("a failed run: %v after %d gets", err, run.gets)
 	}
+	// A run Temporal does not know (past retention, another namespace)
+	// is not waited for.
+	gone := serviceerror.NewNotFound("workflow not found")
+	run = &fakeRun{end: gone}
+	if _, err := a.waitResult(t.Context(), run); !errors.Is(err, gone) || run.gets != 1 {
+		t.Errorf("a run Temporal does not know: %v after %d gets", err, run.gets)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	run = &fakeRun{lost: 1 << 30}
 	if _, err := a.waitResult(ctx, run); !errors.Is(err, context.Canceled) {
 		t.Errorf("interrupted: %v", err)
-	}
-}
-
-// A worker that died stays listed for minutes; only recent pollers count.
-func TestLivePollers(t *testing.T) {
-	now := time.Now()
-	ps := []*taskqueuepb.PollerInfo{
-		{LastAccessTime: timestamppb.New(now.Add(-10 * time.Second))},
-		{LastAccessTime: timestamppb.New(now.Add(-pollerMaxAge - time.Second))},
-	}
-	if n := livePollers(ps, now); n != 1 {
-		t.Errorf("%d live pollers, want 1", n)
-	}
-	if n := livePollers(ps[1:], now); n != 0 {
-		t.Errorf("%d live pollers of a dead worker, want 0", n)
 	}
 }
 

@@ -90,6 +90,9 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	// database outage should not leave the worker dead.
 	reg, err := registry.OpenWait(ctx, cfg.DatabaseURL, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting
+		}
 		return err
 	}
 	defer reg.Close()

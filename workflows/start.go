@@ -20,6 +20,9 @@ import (
 // TrainingWorkflowType is the workflow type name of TrainingPipeline.
 const TrainingWorkflowType = "TrainingPipeline"
 
+// BatchWorkflowType is the workflow type name of BatchPredict.
+const BatchWorkflowType = "BatchPredict"
+
 // StartTraining starts TrainingPipeline on queue with a meaningful ID
 // (train-<model>-<UTC time> when id is empty), a summary for the Temporal
 // UI and the ModelName search attribute. An ID that is or was in use fails

@@ -1,6 +1,5 @@
 // Package reconcile marks registry runs failed whose workflow ended without
-// recording its end: a workflow terminated or timed out runs no more code,
-// and one whose history Temporal no longer has cannot finish its run.
+// recording its end: a workflow terminated or timed out runs no more code.
 package reconcile
 
 import (
@@ -19,7 +18,7 @@ import (
 
 // Registry is what a reconciler reads and writes; *registry.Registry.
 type Registry interface {
-	RunningRuns(ctx context.Context, before time.Time, limit int) ([]registry.Run, error)
+	RunningRuns(ctx context.Context, before time.Time, afterID int64, limit int) ([]registry.Run, error)
 	FinishRun(ctx context.Context, runID int64, status registry.RunStatus, errText string) error
 }
 
@@ -28,51 +27,60 @@ type Temporal interface {
 	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 }
 
-// batch bounds the runs one pass checks.
-const batch = 100
+// page is how many runs one registry read returns.
+const page = 100
 
 // Runs checks the runs marked running that started before before against
-// Temporal and marks failed those whose workflow was terminated, timed out
-// or is no longer known. Workflows that failed or were cancelled record
-// their own end. It returns how many it marked.
+// Temporal and marks failed those whose workflow was terminated or timed
+// out, unless a later run of the same workflow ID is running (a reset goes
+// on with the first run's registry row). Workflows that failed or were
+// cancelled record their own end, and one Temporal does not know (another
+// namespace's, or one past retention) is left alone. A run that cannot be
+// checked is logged and skipped. It returns how many it marked.
 func Runs(ctx context.Context, reg Registry, tc Temporal, before time.Time, log logrus.FieldLogger) (int, error) {
-	runs, err := reg.RunningRuns(ctx, before, batch)
-	if err != nil {
-		return 0, err
-	}
 	marked := 0
-	for _, run := range runs {
-		why, err := ended(ctx, tc, run)
-		if err != nil {
+	for after := int64(0); ; {
+		runs, err := reg.RunningRuns(ctx, before, after, page)
+		if err != nil || len(runs) == 0 {
 			return marked, err
 		}
-		if why == "" {
-			continue
+		for _, run := range runs {
+			after = run.ID
+			fields := logrus.Fields{"run": run.ID, "model": run.Model, "workflow_id": run.WorkflowID, "workflow_run_id": run.WorkflowRunID}
+			why, err := ended(ctx, tc, run)
+			if err != nil {
+				if ctx.Err() != nil {
+					return marked, ctx.Err()
+				}
+				log.WithFields(fields).WithError(err).Warn("reconcile: cannot check the run; trying again later")
+				continue
+			}
+			if why == "" {
+				continue
+			}
+			err = reg.FinishRun(ctx, run.ID, registry.RunFailed, why)
+			if errors.Is(err, registry.ErrRunFinished) {
+				continue // it recorded its end meanwhile
+			}
+			if err != nil {
+				return marked, err
+			}
+			marked++
+			log.WithFields(fields).Warn("reconcile: " + why + "; marked its run failed")
 		}
-		err = reg.FinishRun(ctx, run.ID, registry.RunFailed, why)
-		if errors.Is(err, registry.ErrRunFinished) {
-			continue // it recorded its end meanwhile
-		}
-		if err != nil {
-			return marked, err
-		}
-		marked++
-		log.WithFields(logrus.Fields{"run": run.ID, "model": run.Model, "workflow_id": run.WorkflowID, "workflow_run_id": run.WorkflowRunID}).
-			Warn("reconcile: " + why + "; marked its run failed")
 	}
-	return marked, nil
 }
 
 // ended says why run's workflow can no longer record its end, or "" when
-// it still can.
+// it still can or Temporal does not know it.
 func ended(ctx context.Context, tc Temporal, run registry.Run) (string, error) {
 	d, err := tc.DescribeWorkflowExecution(ctx, run.WorkflowID, run.WorkflowRunID)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return fmt.Sprintf("workflow %s/%s is no longer in Temporal", run.WorkflowID, run.WorkflowRunID), nil
+		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reconcile run %d: describe workflow %s: %w", run.ID, run.WorkflowID, err)
+		return "", fmt.Errorf("describe workflow %s: %w", run.WorkflowID, err)
 	}
 	how := ""
 	switch d.GetWorkflowExecutionInfo().GetStatus() {
@@ -81,6 +89,15 @@ func ended(ctx context.Context, tc Temporal, run registry.Run) (string, error) {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
 		how = "timed out"
 	default:
+		return "", nil
+	}
+	// A reset terminates the run it resets; the new run replays Ingest and
+	// goes on with the same registry row.
+	latest, err := tc.DescribeWorkflowExecution(ctx, run.WorkflowID, "")
+	if err != nil && !errors.As(err, &nf) {
+		return "", fmt.Errorf("describe workflow %s: %w", run.WorkflowID, err)
+	}
+	if err == nil && latest.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return "", nil
 	}
 	return fmt.Sprintf("workflow %s/%s was %s, so it could not record its end", run.WorkflowID, run.WorkflowRunID, how), nil

@@ -25,8 +25,15 @@ type fakeRegistry struct {
 	finished map[int64]string
 }
 
-func (f *fakeRegistry) RunningRuns(context.Context, time.Time, int) ([]registry.Run, error) {
-	return f.runs, nil
+// RunningRuns pages as the registry does, two at a time.
+func (f *fakeRegistry) RunningRuns(_ context.Context, _ time.Time, after int64, _ int) ([]registry.Run, error) {
+	var out []registry.Run
+	for _, r := range f.runs {
+		if r.ID > after && len(out) < 2 {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeRegistry) FinishRun(_ context.Context, id int64, status registry.RunStatus, why string) error {
@@ -37,11 +44,20 @@ func (f *fakeRegistry) FinishRun(_ context.Context, id int64, status registry.Ru
 	return nil
 }
 
-// fakeTemporal knows workflows by ID, in a status; others are not found.
-type fakeTemporal map[string]enumspb.WorkflowExecutionStatus
+// fakeTemporal knows workflows by ID: the status of run "r", and of the
+// latest run when a later one exists. Others are not found.
+type fakeTemporal struct {
+	status, latest map[string]enumspb.WorkflowExecutionStatus
+}
 
-func (f fakeTemporal) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	st, ok := f[id]
+func (f fakeTemporal) DescribeWorkflowExecution(_ context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if id == "flaky" {
+		return nil, serviceerror.NewUnavailable("connection refused")
+	}
+	st, ok := f.status[id]
+	if l, later := f.latest[id]; later && runID == "" {
+		st = l
+	}
 	if !ok {
 		return nil, serviceerror.NewNotFound("workflow not found")
 	}
@@ -50,28 +66,32 @@ func (f fakeTemporal) DescribeWorkflowExecution(_ context.Context, id, _ string)
 
 func TestRunsMarksOnlyWorkflowsThatCannotRecordTheirEnd(t *testing.T) {
 	reg := &fakeRegistry{finished: map[int64]string{}}
-	tc := fakeTemporal{
+	tc := fakeTemporal{status: map[string]enumspb.WorkflowExecutionStatus{
 		"terminated": enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
 		"running":    enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
 		"timed-out":  enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
-		"failed":     enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, // records its own end, retrying
 		"raced":      enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
-	}
-	for i, id := range []string{"terminated", "running", "gone", "timed-out", "raced", "failed"} {
+		"failed":     enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, // records its own end, retrying
+		"reset":      enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+	}, latest: map[string]enumspb.WorkflowExecutionStatus{
+		"reset": enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, // goes on with the same registry row
+	}}
+	// "gone" is another namespace's, or past retention: left alone.
+	for i, id := range []string{"terminated", "running", "gone", "timed-out", "raced", "failed", "reset", "flaky"} {
 		reg.runs = append(reg.runs, registry.Run{ID: int64(i + 1), WorkflowID: id, WorkflowRunID: "r"})
 	}
 	log, hook := test.NewNullLogger()
 	n, err := Runs(t.Context(), reg, tc, time.Now(), log)
-	if err != nil || n != 3 {
-		t.Fatalf("marked %d, %v; want 3", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("marked %d, %v; want 2", n, err)
 	}
-	for id, want := range map[int64]string{1: "was terminated", 3: "no longer in Temporal", 4: "was timed out"} {
+	for id, want := range map[int64]string{1: "was terminated", 4: "was timed out"} {
 		if got := reg.finished[id]; !strings.HasPrefix(got, "failed: ") || !strings.Contains(got, want) {
 			t.Errorf("run %d: %q, want failed and %q", id, got, want)
 		}
 	}
-	if len(reg.finished) != 3 || len(hook.AllEntries()) != 3 {
-		t.Errorf("finished %v with %d log lines", reg.finished, len(hook.AllEntries()))
+	if len(reg.finished) != 2 || len(hook.AllEntries()) != 3 {
+		t.Errorf("finished %v with %d log lines (want 2 and a warning for the flaky one)", reg.finished, len(hook.AllEntries()))
 	}
 }
 

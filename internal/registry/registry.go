@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
@@ -181,7 +182,17 @@ func connectError(cfg pq.Config, err error) error {
 // reached or is not ready yet (starting up, shutting down): an outage to
 // wait out, unlike a bad URL or wrong credentials.
 func Unreachable(err error) bool {
-	var ne net.Error
+	var (
+		ne    net.Error
+		alert tls.AlertError
+		dns   *net.DNSError
+	)
+	switch {
+	case errors.As(err, &alert), errors.As(err, &dns) && dns.IsNotFound:
+		// The server refused our TLS, or the host name is wrong: a
+		// mistake in the URL, which waiting does not mend.
+		return false
+	}
 	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
 		errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) ||
 		pq.As(err, pqerror.CannotConnectNow, pqerror.AdminShutdown, pqerror.CrashShutdown) != nil
@@ -197,13 +208,19 @@ func OpenWait(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registr
 	backoff := time.Second
 	for {
 		r, err := Open(ctx, dsn, log)
-		if err == nil || !Unreachable(err) || ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
+			if r != nil {
+				r.Close()
+			}
+			return nil, ctx.Err()
+		case err == nil || !Unreachable(err):
 			return r, err
 		}
 		log.WithError(err).WithField("retry_in", backoff.String()).Warn("registry: PostgreSQL cannot be reached yet; waiting for it")
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, ctx.Err()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Minute)

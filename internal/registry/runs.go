@@ -235,11 +235,12 @@ func (r *Registry) RunOfWorkflow(ctx context.Context, workflowID, workflowRunID 
 }
 
 // RunningRuns returns up to limit runs still marked running that started
-// before before, oldest first, without their metrics: the candidates for a
-// check against Temporal of runs whose workflow ended without a word.
-func (r *Registry) RunningRuns(ctx context.Context, before time.Time, limit int) ([]Run, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE status = 'running' AND started_at < $1
-		ORDER BY started_at, id LIMIT $2`, before, limit)
+// before before, with IDs above afterID, in ID order and without their
+// metrics: the candidates for a check against Temporal of runs whose
+// workflow ended without a word. Pass the last ID for the next page.
+func (r *Registry) RunningRuns(ctx context.Context, before time.Time, afterID int64, limit int) ([]Run, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE status = 'running' AND started_at < $1 AND id > $2
+		ORDER BY id LIMIT $3`, before, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("registry: running runs: %w", err)
 	}

@@ -103,19 +103,25 @@ func ended(ctx context.Context, tc Temporal, run registry.Run) (string, error) {
 	return fmt.Sprintf("workflow %s/%s was %s, so it could not record its end", run.WorkflowID, run.WorkflowRunID, how), nil
 }
 
-// Every runs Runs every interval, on runs started more than interval
-// before, until ctx ends. Failures are logged and tried again next time.
+// minAge is how long ago a run must have started to be checked: long
+// enough for a run just started to be visible, and short enough that a
+// terminated one is marked by the next pass.
+const minAge = time.Minute
+
+// Every runs Runs now and then every interval, on runs started more than
+// minAge before, until ctx ends. Failures are logged and tried again next
+// time.
 func Every(ctx context.Context, interval time.Duration, reg Registry, tc Temporal, log logrus.FieldLogger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if _, err := Runs(ctx, reg, tc, time.Now().Add(-minAge), log); err != nil && ctx.Err() == nil {
+			log.WithError(err).Warn("reconcile: cannot check the running runs; trying again later")
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if _, err := Runs(ctx, reg, tc, time.Now().Add(-interval), log); err != nil && ctx.Err() == nil {
-			log.WithError(err).Warn("reconcile: cannot check the running runs; trying again later")
 		}
 	}
 }

@@ -199,8 +199,8 @@ func Unreachable(err error) bool {
 }
 
 // OpenWait is Open that waits out an outage: while PostgreSQL cannot be
-// reached it logs why and tries again, backing off up to a minute, until
-// ctx ends. Any other error returns at once.
+// reached it logs why and tries again, backing off up to 15 s, until ctx
+// ends. Any other error returns at once.
 func OpenWait(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registry, error) {
 	if log == nil {
 		log = discard()
@@ -223,7 +223,7 @@ func OpenWait(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registr
 			return nil, ctx.Err()
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, time.Minute)
+		backoff = min(2*backoff, 15*time.Second)
 	}
 }
 

@@ -380,7 +380,7 @@ func TestLiveSchedules(t *testing.T) {
 		t.Fatalf("created schedule %+v", s)
 	}
 	// Replacing the spec without paused keeps the pause and its note.
-	if code, saved, e := put(`{"cron": "0 3 * * 1", ` + training + `}`); code != http.StatusOK || saved.Created {
+	if code, saved, e := put(`{"cron": "0 3 * * 1", "overlap": "buffer_one", ` + training + `}`); code != http.StatusOK || saved.Created {
 		t.Fatalf("replace: %d %+v %+v", code, saved, e)
 	}
 	if s = get(); !s.Paused || s.Note != "paused by admin through the API" || s.Spec != "cron 0 3 * * 1" {
@@ -395,7 +395,7 @@ func TestLiveSchedules(t *testing.T) {
 		PauseOnFailure *bool        `json:"pause_on_failure"`
 		Training       trainingSpec `json:"training"`
 	}
-	if code := live.call(t, "GET", "/v1/schedules/"+id, "", &view); code != http.StatusOK || view.Cron != "0 3 * * 1" || view.Overlap != "skip" || view.PauseOnFailure == nil {
+	if code := live.call(t, "GET", "/v1/schedules/"+id, "", &view); code != http.StatusOK || view.Cron != "0 3 * * 1" || view.Overlap != "buffer_one" || view.PauseOnFailure == nil {
 		t.Fatalf("GET: %d %+v", code, view)
 	}
 	body, err := json.Marshal(view)

@@ -60,6 +60,20 @@ var cronMacros = map[string]bool{
 	"@yearly": true, "@annually": true, "@monthly": true, "@weekly": true, "@daily": true, "@midnight": true, "@hourly": true,
 }
 
+// OverlapName names an overlap policy as ScheduleSpec.Overlap does, the
+// inverse of OverlapPolicy; Temporal's default, unspecified, is skip.
+func OverlapName(p enumspb.ScheduleOverlapPolicy) string {
+	if p == enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER {
+		return "terminate_other" // refused now, but older schedules may have it
+	}
+	for name, q := range overlapPolicies {
+		if q == p && name != "" {
+			return name
+		}
+	}
+	return "skip"
+}
+
 // Validate reports whether s describes a usable schedule.
 func (s ScheduleSpec) Validate() error {
 	if s.ID == "" {

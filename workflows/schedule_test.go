@@ -103,3 +103,23 @@ func TestTrainingParamsValidate(t *testing.T) {
 		}
 	}
 }
+
+// Every policy name reads back as itself, so that a described schedule is a
+// spec Put takes.
+func TestOverlapNameRoundTrips(t *testing.T) {
+	for _, name := range []string{"skip", "buffer_one", "buffer_all", "cancel_other", "allow_all"} {
+		p, err := OverlapPolicy(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := OverlapName(p); got != name {
+			t.Errorf("OverlapName(OverlapPolicy(%q)) = %q", name, got)
+		}
+	}
+	if got := OverlapName(enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED); got != "skip" {
+		t.Errorf("unspecified: %q, want skip", got)
+	}
+	if got := OverlapName(enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER); got != "terminate_other" {
+		t.Errorf("terminate_other: %q", got)
+	}
+}

@@ -237,7 +237,7 @@ func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 		s.Paused, s.Note = d.Schedule.State.Paused, d.Schedule.State.Note
 	}
 	if p := d.Schedule.Policy; p != nil {
-		s.Overlap = overlapName(p.Overlap)
+		s.Overlap = workflows.OverlapName(p.Overlap)
 		s.PauseOnFailure = &p.PauseOnFailure
 	}
 	for _, r := range d.Info.RecentActions {
@@ -479,14 +479,6 @@ func (sum *Summary) describeSpec(s *client.ScheduleSpec) {
 	if s.Jitter > 0 {
 		sum.Jitter = s.Jitter.String()
 	}
-}
-
-// overlapName names an overlap policy as ScheduleSpec does.
-func overlapName(p enumspb.ScheduleOverlapPolicy) string {
-	if p == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED {
-		return "skip" // Temporal's default
-	}
-	return strings.ToLower(strings.TrimPrefix(p.String(), "SCHEDULE_OVERLAP_POLICY_"))
 }
 
 // calendarCron writes a calendar entry as a cron expression: five fields

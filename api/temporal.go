@@ -133,7 +133,7 @@ func (t *temporalTrainer) fromInfo(info *workflowpb.WorkflowExecutionInfo) train
 	tr := training{
 		WorkflowID: info.GetExecution().GetWorkflowId(),
 		RunID:      info.GetExecution().GetRunId(),
-		Status:     statusName(info.GetStatus()),
+		Status:     workflows.StatusName(info.GetStatus()),
 		StartTime:  info.GetStartTime().AsTime(),
 	}
 	if ct := info.GetCloseTime(); ct != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
@@ -159,26 +159,6 @@ func (t *temporalTrainer) fromInfo(info *workflowpb.WorkflowExecutionInfo) train
 func decode(attrs map[string]*commonpb.Payload, name string, v any) bool {
 	p, ok := attrs[name]
 	return ok && converter.GetDefaultDataConverter().FromPayload(p, v) == nil
-}
-
-func statusName(s enumspb.WorkflowExecutionStatus) string {
-	switch s {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return "running"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return "completed"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
-		return "failed"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		return "canceled"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		return "terminated"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		return "timed_out"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		return "continued_as_new"
-	}
-	return "unknown"
 }
 
 // rootCause returns the innermost message of a workflow failure, which is

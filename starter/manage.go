@@ -272,10 +272,7 @@ func newScheduleCmd() *cobra.Command {
 				// As from the API: the runs take the defaults of the code
 				// that runs them.
 				spec.Training = p.WithoutDefaults()
-				if err := spec.Training.WithDefaults().Validate(); err != nil {
-					return asUsage(err)
-				}
-				if _, err := spec.Options(); err != nil {
+				if err := spec.Validate(); err != nil { // the training too
 					return asUsage(err)
 				}
 				if err := a.checkFeed(ctx, spec.Training.Source); err != nil {

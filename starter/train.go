@@ -465,7 +465,7 @@ already published, and marks its registry run failed.`,
 				return fmt.Errorf("cancel: workflow %s is a %s, not a training or a batch prediction", id, typ)
 			}
 			if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				return fmt.Errorf("cancel: workflow %s has ended (%s); there is nothing to cancel", id, strings.ToLower(strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")))
+				return fmt.Errorf("cancel: workflow %s has ended (%s); there is nothing to cancel", id, workflows.StatusName(st))
 			}
 			run := info.GetExecution().GetRunId()
 			if err := c.CancelWorkflow(ctx, id, run); err != nil {

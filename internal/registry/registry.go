@@ -15,13 +15,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/singleflight"
 )
 
 // Sentinel errors, wrapped by the errors this package returns.
@@ -47,9 +47,7 @@ type Registry struct {
 	db  *sql.DB
 	log logrus.FieldLogger
 
-	pingMu  sync.Mutex
-	pinging chan struct{} // closed when the ping under way ends; nil for none
-	pingErr error         // what the last ping found
+	ping singleflight.Group // the ping under way, shared
 }
 
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL or a
@@ -110,34 +108,20 @@ func (r *Registry) Close() error {
 // when ctx ends even if the database hangs (lib/pq would go on waiting for
 // it, up to readTimeout); pings made meanwhile share the one under way.
 func (r *Registry) Ping(ctx context.Context) error {
-	r.pingMu.Lock()
-	done := r.pinging
-	if done == nil {
-		ch := make(chan struct{})
-		done, r.pinging = ch, ch
-		go func() {
-			pctx, cancel := context.WithTimeout(context.Background(), readTimeout)
-			err := r.db.PingContext(pctx)
-			cancel()
-			r.pingMu.Lock()
-			r.pingErr, r.pinging = err, nil
-			r.pingMu.Unlock()
-			close(ch)
-		}()
-	}
-	r.pingMu.Unlock()
+	ch := r.ping.DoChan("ping", func() (any, error) {
+		pctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+		defer cancel()
+		return nil, r.db.PingContext(pctx)
+	})
 	select {
-	case <-done:
+	case res := <-ch:
+		if res.Err != nil {
+			return fmt.Errorf("registry: ping: %w", res.Err)
+		}
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("registry: ping: %w", ctx.Err())
 	}
-	r.pingMu.Lock()
-	err := r.pingErr
-	r.pingMu.Unlock()
-	if err != nil {
-		return fmt.Errorf("registry: ping: %w", err)
-	}
-	return nil
 }
 
 // parseURL parses a lib/pq connection string without ever repeating it in

@@ -121,8 +121,8 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 // another run, whose model file is byte for byte the candidate, or 0. A
 // retrain on unchanged data gives such a file, every night. When this run
 // registered a version itself (an earlier attempt did), it is 0: that
-// version is found again by CreateVersion. A version whose run failed (it
-// was cancelled between registering and publishing) is not reused.
+// version is found again by CreateVersion. A version whose run failed or
+// was canceled between registering and publishing is not reused.
 func (a *Activities) identicalVersion(ctx context.Context, in RegisterInput) (int, error) {
 	versions, err := a.Registry.Versions(ctx, in.ModelName)
 	if errors.Is(err, registry.ErrNotFound) {
@@ -145,7 +145,7 @@ func (a *Activities) identicalVersion(ctx context.Context, in RegisterInput) (in
 			if err != nil && !errors.Is(err, registry.ErrNotFound) {
 				return 0, err
 			}
-			if err == nil && r.Status == registry.RunFailed {
+			if err == nil && (r.Status == registry.RunFailed || r.Status == registry.RunCanceled) {
 				continue
 			}
 		}
@@ -494,7 +494,8 @@ func textKey(e dataset.Example) [sha256.Size]byte {
 	return sha256.Sum256([]byte(e.Title + "\x00" + e.Body))
 }
 
-// FailRun marks the registry run failed with the error that ended it. A
+// FailRun marks the registry run failed, or canceled when in.Canceled,
+// with the error that ended it. A
 // run that Ingest recorded without the workflow learning its ID (Ingest was
 // cancelled, or its completion lost, after recording it) is found by the
 // workflow execution. A run that succeeded stays so: its model was
@@ -517,7 +518,11 @@ func (a *Activities) FailRun(ctx context.Context, in FailRunInput) error {
 		}
 		id = run.ID
 	}
-	err := a.Registry.FinishRun(ctx, id, registry.RunFailed, msg)
+	status := registry.RunFailed
+	if in.Canceled {
+		status = registry.RunCanceled
+	}
+	err := a.Registry.FinishRun(ctx, id, status, msg)
 	if errors.Is(err, registry.ErrRunFinished) {
 		a.logger(ctx).WithError(err).Warn("the run is recorded as finished; its record stands")
 		return nil

@@ -157,6 +157,9 @@ type RegisterResult struct {
 type FailRunInput struct {
 	RunID int64  `json:"run_id"`
 	Error string `json:"error"`
+	// Canceled records the run as canceled rather than failed: someone
+	// asked it to stop.
+	Canceled bool `json:"canceled,omitempty"`
 }
 
 // BatchPredictInput names an unlabelled file to predict: a challenge X

@@ -118,7 +118,7 @@ func (t *temporalTrainer) List(ctx context.Context, model string, limit int) ([]
 }
 
 // Cancel asks run runID of workflow id to stop. The pipeline lets the
-// stage under way stop, marks its registry run failed and ends canceled.
+// stage under way stop, marks its registry run canceled and ends canceled.
 func (t *temporalTrainer) Cancel(ctx context.Context, id, runID string) error {
 	err := t.c.CancelWorkflow(ctx, id, runID)
 	var nf *serviceerror.NotFound

@@ -248,7 +248,7 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 
 // cancelTraining asks a running training to stop (202). The stage under
 // way stops first, so a model it already published stands; the run is then
-// marked failed in the registry and ends canceled in Temporal. Prefer it to
+// marked canceled in the registry and ends canceled in Temporal. Prefer it to
 // terminating the workflow, which runs no more code and leaves the
 // registry's run marked running.
 func (s *server) cancelTraining(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {

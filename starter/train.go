@@ -441,10 +441,10 @@ func newCancelCmd() *cobra.Command {
 	var runID string
 	cmd := &cobra.Command{
 		Use:   "cancel WORKFLOW_ID",
-		Short: "ask a running training or batch prediction to stop: the stage under way stops first, then the run is marked failed",
+		Short: "ask a running training or batch prediction to stop: the stage under way stops first, then the run is marked canceled",
 		Long: `cancel asks a running workflow to stop. Unlike terminating it in the Temporal UI,
 which runs no more code, the pipeline lets the stage under way stop, keeps a model it
-already published, and marks its registry run failed.`,
+already published, and marks its registry run canceled.`,
 		Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			c, err := a.temporalClient(ctx)

@@ -89,3 +89,38 @@ func TestIngestFailingAfterRecordingMarksTheRunFailed(t *testing.T) {
 	require.Contains(t, rec.Error, "lost after recording the run")
 	h.replay(t, ctx, run.GetID())
 }
+
+// A run cancelled while it trains waits for Train to stop, then is marked
+// canceled, not failed, and adds no version.
+func TestCancelWhileTrainingMarksTheRunCanceled(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	h.startWorkers(t, standIn("Train", func(actx context.Context, in activities.TrainInput) (activities.TrainResult, error) {
+		wf := activity.GetInfo(actx).WorkflowExecution
+		if err := h.client.CancelWorkflow(ctx, wf.ID, wf.RunID); err != nil {
+			return activities.TrainResult{}, err
+		}
+		for {
+			activity.RecordHeartbeat(actx)
+			select {
+			case <-actx.Done():
+				return activities.TrainResult{}, actx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}))
+	src := h.uploadDemo(t, ctx, 11, 7)
+	p := workflows.TrainingParams{Source: src, ModelName: h.model, TrainingQueue: h.training}
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-train-" + randomSuffix(), TaskQueue: h.queue}, workflows.TrainingPipeline, p)
+	require.NoError(t, err)
+	err = run.Get(ctx, nil)
+	require.True(t, temporal.IsCanceledError(err), "the run ends canceled: %v", err)
+
+	rec, err := h.reg.RunOfWorkflow(ctx, run.GetID(), run.GetRunID())
+	require.NoError(t, err)
+	require.Equal(t, registry.RunCanceled, rec.Status, "run record: %+v", rec)
+	_, err = h.reg.Versions(ctx, h.model)
+	require.ErrorIs(t, err, registry.ErrNotFound, "no version registered")
+	h.replay(t, ctx, run.GetID())
+}

@@ -78,8 +78,8 @@ func randomSuffix() string {
 }
 
 // startWorkers runs in-process workers on the harness's queues. Each
-// override registers on the main queue's worker after the real
-// activities, so it can stand in for one of them.
+// override registers on both workers after the real activities, so it can
+// stand in for one of them, light or heavy.
 func (h *harness) startWorkers(t *testing.T, overrides ...func(worker.Registry)) {
 	t.Helper()
 	main := worker.New(h.client, h.queue, worker.Options{})
@@ -89,6 +89,9 @@ func (h *harness) startWorkers(t *testing.T, overrides ...func(worker.Registry))
 	}
 	heavy := worker.New(h.client, h.training, worker.Options{MaxConcurrentActivityExecutionSize: 1})
 	workflows.RegisterTraining(heavy, h.acts)
+	for _, o := range overrides {
+		o(heavy)
+	}
 	require.NoError(t, main.Start())
 	t.Cleanup(main.Stop)
 	require.NoError(t, heavy.Start())

@@ -298,7 +298,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 			RetryPolicy: stageRetry(failRunAttempts),
 		}))
 		progress.Stage = "failed"
-		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error()}).Get(dctx, nil); ferr != nil {
+		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error(), Canceled: temporal.IsCanceledError(err)}).Get(dctx, nil); ferr != nil {
 			log.Error("recording the failed run", "Error", ferr)
 		}
 		return res, err

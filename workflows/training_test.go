@@ -156,6 +156,26 @@ func (s *pipelineSuite) TestBadDataFailsWithoutRetry() {
 	s.Contains(err.Error(), "no usable rows")
 }
 
+// A cancelled run is recorded as canceled, not failed.
+func (s *pipelineSuite) TestCancelRecordsTheRunCanceled() {
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
+	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).After(time.Hour).Return(featured, nil).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool { return in.RunID == 7 && in.Canceled })).Return(nil).Once()
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.True(temporal.IsCanceledError(s.env.GetWorkflowError()), "%v", s.env.GetWorkflowError())
+}
+
+// A run that fails is not recorded as canceled.
+func (s *pipelineSuite) TestFailureIsNotRecordedAsCanceled() {
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
+	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).
+		Return(activities.FeaturesResult{}, temporal.NewNonRetryableApplicationError("features: bad params", activities.ErrBadParams, nil)).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool { return in.RunID == 7 && !in.Canceled })).Return(nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.Require().Error(s.env.GetWorkflowError())
+}
+
 func (s *pipelineSuite) TestQualityGateFailsRunAndRecordsIt() {
 	s.mockUpToEvaluate()
 	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).

@@ -322,6 +322,20 @@ func TestRunLifecycle(t *testing.T) {
 	if _, err := r.Run(ctx, 1<<40); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown run: err = %v, want ErrNotFound", err)
 	}
+
+	canceled, err := r.StartRun(ctx, Run{Model: "m", WorkflowID: "wf3", WorkflowRunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FinishRun(ctx, canceled.ID, RunCanceled, "canceled by admin"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FinishRun(ctx, canceled.ID, RunFailed, "boom"); !errors.Is(err, ErrRunFinished) {
+		t.Errorf("failing a canceled run: err = %v, want ErrRunFinished", err)
+	}
+	if got, err := r.Run(ctx, canceled.ID); err != nil || got.Status != RunCanceled || got.Error != "canceled by admin" || got.FinishedAt == nil {
+		t.Errorf("canceled run = %+v, %v", got, err)
+	}
 }
 
 // schemaURL returns a connection string for the schema r works in.

@@ -18,11 +18,13 @@ import (
 // RunStatus is the state of a training run.
 type RunStatus string
 
-// Run states. A run starts running and finishes once, succeeded or failed.
+// Run states. A run starts running and finishes once: succeeded, failed,
+// or canceled when someone asked it to stop.
 const (
 	RunRunning   RunStatus = "running"
 	RunSucceeded RunStatus = "succeeded"
 	RunFailed    RunStatus = "failed"
+	RunCanceled  RunStatus = "canceled"
 )
 
 // Run is one execution of the training pipeline.
@@ -127,8 +129,8 @@ func checkRun(run Run) error {
 	return nil
 }
 
-// FinishRun marks the run succeeded or failed, with errText saying why it
-// failed. Repeating the call with the same status is a no-op that keeps the
+// FinishRun marks the run succeeded, failed or canceled, with errText
+// saying why it did not succeed. Repeating the call with the same status is a no-op that keeps the
 // first finish time and error; finishing a finished run with another status
 // is ErrConflict.
 func (r *Registry) FinishRun(ctx context.Context, runID int64, status RunStatus, errText string) error {
@@ -146,8 +148,8 @@ type execQuerier interface {
 
 // finishRun is FinishRun on db, which may be a transaction.
 func finishRun(ctx context.Context, db execQuerier, runID int64, status RunStatus, errText string) error {
-	if status != RunSucceeded && status != RunFailed {
-		return fmt.Errorf("finish run %d: status %q: want %s or %s: %w", runID, status, RunSucceeded, RunFailed, ErrInvalid)
+	if status != RunSucceeded && status != RunFailed && status != RunCanceled {
+		return fmt.Errorf("finish run %d: status %q: want %s, %s or %s: %w", runID, status, RunSucceeded, RunFailed, RunCanceled, ErrInvalid)
 	}
 	res, err := db.ExecContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = now()
 		WHERE id = $1 AND status = 'running'`, runID, string(status), cleanText(errText, maxErrorText))

@@ -286,6 +286,14 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if got, err := ReadSnapshot(&empty); err != nil || len(got) != 0 {
 		t.Errorf("empty snapshot: %v, %v", got, err)
 	}
+
+	// JSON would carry invalid UTF-8 altered, so the file could not match
+	// its digest: nothing is written.
+	var bad bytes.Buffer
+	err = WriteSnapshot(&bad, []Example{{ID: "p\xff1", Title: "t", Label: "x"}})
+	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "invalid UTF-8") || bad.Len() != 0 {
+		t.Errorf("invalid UTF-8: err %v, %d bytes written", err, bad.Len())
+	}
 }
 
 func TestReadSnapshotErrors(t *testing.T) {

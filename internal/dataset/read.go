@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/prodcat/prodcat/internal/text"
 )
 
 // Column names of the challenge's raw files.
@@ -95,6 +97,9 @@ func ReadRaw(x, y io.Reader, opts Options) (*Dataset, error) {
 			v.reject(line, id, KindMissingID, "empty productid")
 			continue
 		}
+		if !v.validID(line, "productid", id) {
+			continue
+		}
 		title, ok := v.text(line, id, colDesignation, rec[iTitle])
 		if !ok {
 			continue
@@ -105,6 +110,10 @@ func ReadRaw(x, y io.Reader, opts Options) (*Dataset, error) {
 		}
 		if strings.TrimSpace(title) == "" {
 			v.reject(line, id, KindEmptyDesignation, "empty designation")
+			continue
+		}
+		if !text.HasText(title) && !text.HasText(body) {
+			v.reject(line, id, KindEmptyText, "no letter or digit in designation or description")
 			continue
 		}
 		label := ""
@@ -256,6 +265,9 @@ func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Da
 				v.reject(line, "", KindMissingID, "empty id")
 				continue
 			}
+			if !v.validID(line, header[iID], id) {
+				continue
+			}
 		}
 		if first, ok := idLine[id]; ok {
 			v.reject(line, id, KindDuplicateID, fmt.Sprintf("duplicate id %s, first at line %d", id, first))
@@ -267,7 +279,7 @@ func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Da
 			if texts[k], ok = v.text(line, id, textCols[k], rec[c]); !ok {
 				break
 			}
-			if strings.TrimSpace(texts[k]) != "" {
+			if empty && text.HasText(texts[k]) {
 				empty = false
 			}
 		}
@@ -275,7 +287,7 @@ func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Da
 			continue
 		}
 		if empty {
-			v.reject(line, id, KindEmptyText, "empty text in "+strings.Join(textCols, ", "))
+			v.reject(line, id, KindEmptyText, "no letter or digit in "+strings.Join(textCols, ", "))
 			continue
 		}
 		label := ""
@@ -342,6 +354,17 @@ func (v *validator) text(line int, id, col, s string) (string, bool) {
 	v.ds.Repairs = append(v.ds.Repairs, Reject{Line: line, ID: id, Kind: KindInvalidUTF8,
 		Reason: "invalid UTF-8 in " + col + " replaced with U+FFFD"})
 	return strings.ToValidUTF8(s, "\uFFFD"), true
+}
+
+// validID reports whether id, read from column col, is valid UTF-8, and
+// rejects the row when it is not. IDs are keys, so they are never repaired:
+// two repaired IDs could collide.
+func (v *validator) validID(line int, col, id string) bool {
+	if utf8.ValidString(id) {
+		return true
+	}
+	v.reject(line, "", KindInvalidUTF8, "invalid UTF-8 in "+col)
+	return false
 }
 
 // label checks a label field; ok is false when the row was rejected.

@@ -93,6 +93,9 @@ func TestReadRawRejects(t *testing.T) {
 		{"duplicate productid", "1,Chaise pliante bis,,500,1\n", "1,1560\n", Options{}, 3, "500", KindDuplicateProduct, "duplicate productid 500, first at line 2"},
 		{"empty designation", "1,  ,une description,501,1\n", "1,1560\n", Options{}, 3, "501", KindEmptyDesignation, "empty designation"},
 		{"invalid UTF-8 strict", "1,Table \xff,,501,1\n", "1,1560\n", Options{StrictUTF8: true}, 3, "501", KindInvalidUTF8, "invalid UTF-8 in designation"},
+		// IDs are keys: never repaired, since two repaired IDs could collide.
+		{"invalid UTF-8 in productid", "1,Table,,5\xff1,1\n", "1,1560\n", Options{}, 3, "", KindInvalidUTF8, "invalid UTF-8 in productid"},
+		{"no letter or digit", "1,---,<br>&nbsp;,501,1\n", "1,1560\n", Options{}, 3, "501", KindEmptyText, "no letter or digit in designation or description"},
 		{"field too long", "1,Table,01234567890123456789,501,1\n", "1,1560\n", Options{MaxFieldBytes: 16}, 3, "501", KindTooLong, "description is 20 bytes, limit 16"},
 		{"missing label", "1,Table,,501,1\n", "1, \n", Options{}, 3, "501", KindMissingLabel, "missing label"},
 		{"unknown label", "1,Table,,501,1\n", "1,9999\n", Options{KnownLabels: []string{"1560"}}, 3, "501", KindUnknownLabel, `unknown label "9999"`},
@@ -324,7 +327,7 @@ func TestReadCSV(t *testing.T) {
 	}
 	assertExamples(t, d.Examples, want)
 	wantRej := []Reject{
-		{Line: 3, ID: "2", Kind: KindEmptyText, Reason: "empty text in title, text, brand"},
+		{Line: 3, ID: "2", Kind: KindEmptyText, Reason: "no letter or digit in title, text, brand"},
 		{Line: 4, ID: "3", Kind: KindMissingLabel, Reason: "missing label"},
 	}
 	if len(d.Rejects) != len(wantRej) {
@@ -368,6 +371,17 @@ func TestReadCSVIDColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertExamples(t, d.Examples, []Example{{ID: "5", Title: "a", Label: "x"}, {ID: "6", Title: "b", Label: "y"}})
+	// An ID that is not UTF-8 rejects its row; the row's text says nothing
+	// of letters or digits rejects it too.
+	d, err = ReadCSV(strings.NewReader("sku,text\nA1,a\nB\xff,b\nC3,-- <br>\n"), []string{"text"}, "", Options{IDColumn: "sku"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertExamples(t, d.Examples, []Example{{ID: "A1", Title: "a"}})
+	if len(d.Rejects) != 2 || d.Rejects[0].Kind != KindInvalidUTF8 || d.Rejects[0].Reason != "invalid UTF-8 in sku" ||
+		d.Rejects[1].Kind != KindEmptyText || d.Rejects[1].Reason != "no letter or digit in text" {
+		t.Errorf("rejects = %+v", d.Rejects)
+	}
 	// A missing explicit ID column is a schema error.
 	_, err = ReadCSV(strings.NewReader("text\na\n"), []string{"text"}, "", Options{IDColumn: "sku"})
 	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), `missing column(s) "sku"`) {

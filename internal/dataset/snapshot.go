@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // Snapshot format: JSON Lines. The first line is a header
@@ -33,7 +34,14 @@ type snapshotHeader struct {
 }
 
 // WriteSnapshot writes ex to w in the snapshot format, in the order given.
+// It refuses invalid UTF-8, which JSON would carry altered, so the file
+// would not match its digest; the readers never produce it.
 func WriteSnapshot(w io.Writer, ex []Example) error {
+	for i, e := range ex {
+		if !utf8.ValidString(e.ID) || !utf8.ValidString(e.Title) || !utf8.ValidString(e.Body) || !utf8.ValidString(e.Label) {
+			return fmt.Errorf("dataset: write snapshot example %d (id %q): invalid UTF-8: %w", i+1, e.ID, ErrBadData)
+		}
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // descriptions are full of HTML; keep them readable

@@ -172,44 +172,35 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 	if len(docs) == 0 {
 		return nil, errors.New("fit vectorizer: no documents")
 	}
-	// Counters only for the blocks in use: a block's take 4<<HashBits
-	// bytes, per worker and once more for the total.
-	var sizes [numBlocks]int
-	for b := range sizes {
-		if cfg.uses(b) {
-			sizes[b] = 1 << cfg.HashBits
-		}
-	}
-	var mu sync.Mutex
+	// One set of counters, for the blocks in use, shared by the workers:
+	// 4<<HashBits bytes a block whatever the number of cores. Additions
+	// commute, so the counts do not depend on the schedule.
 	var df [numBlocks][]uint32
 	for b := range df {
-		df[b] = make([]uint32, sizes[b])
+		if cfg.uses(b) {
+			df[b] = make([]uint32, 1<<cfg.HashBits)
+		}
 	}
 	var hasBody atomic.Bool
-	err := parallel(ctx, len(docs), workers, func(lo, hi int, local *[numBlocks][]uint32, s *Scratch) {
+	err := parallel(ctx, len(docs), workers, func(lo, hi int, s *Scratch) {
 		for i := lo; i < hi; i++ {
 			extract(&cfg, s, docs[i], true)
 			if len(s.all) > len(s.title) {
 				hasBody.Store(true)
 			}
 			for b := range numBlocks {
+				if df[b] == nil {
+					continue
+				}
 				keys := s.keys[b]
 				slices.Sort(keys)
 				keys = slices.Compact(keys)
 				for _, k := range keys {
-					local[b][k]++
+					atomic.AddUint32(&df[b][k], 1)
 				}
 			}
 		}
-	}, func(local *[numBlocks][]uint32) {
-		mu.Lock()
-		defer mu.Unlock()
-		for b := range numBlocks {
-			for k, c := range local[b] {
-				df[b][k] += c
-			}
-		}
-	}, sizes)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("fit vectorizer: %w", err)
 	}
@@ -241,6 +232,10 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 		}
 	}
 	v.index()
+	if v.numCols == 0 {
+		return nil, fmt.Errorf("fit vectorizer: no features: the %d documents have no word or character n-gram seen in enough of them (min df %d words, %d characters)",
+			len(docs), cfg.WordMinDF, cfg.CharMinDF)
+	}
 	return v, nil
 }
 
@@ -307,7 +302,7 @@ func (v *Vectorizer) index() {
 func (v *Vectorizer) Transform(ctx context.Context, docs []Document, workers int) (*sparse.Matrix, error) {
 	var mu sync.Mutex
 	parts := make(map[int]*sparse.Matrix)
-	err := parallel(ctx, len(docs), workers, func(lo, hi int, _ *[numBlocks][]uint32, s *Scratch) {
+	err := parallel(ctx, len(docs), workers, func(lo, hi int, s *Scratch) {
 		m := sparse.NewMatrix(v.numCols)
 		for i := lo; i < hi; i++ {
 			m.Append(v.AppendVector(s, docs[i]))
@@ -315,7 +310,7 @@ func (v *Vectorizer) Transform(ctx context.Context, docs []Document, workers int
 		mu.Lock()
 		parts[lo] = m
 		mu.Unlock()
-	}, nil, [numBlocks]int{})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
@@ -566,9 +561,8 @@ func appendCharKeys(keys []uint32, t []byte, min, max int, seed uint64, shift ui
 }
 
 // parallel splits [0, n) into chunks and runs work on them with up to
-// workers goroutines. Each goroutine gets its own Scratch and its own
-// per-block counters, sizes[b] of block b, handed to merge at the end.
-func parallel(ctx context.Context, n, workers int, work func(lo, hi int, local *[numBlocks][]uint32, s *Scratch), merge func(*[numBlocks][]uint32), sizes [numBlocks]int) error {
+// workers goroutines, each with its own Scratch.
+func parallel(ctx context.Context, n, workers int, work func(lo, hi int, s *Scratch)) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -577,20 +571,13 @@ func parallel(ctx context.Context, n, workers int, work func(lo, hi int, local *
 	var wg sync.WaitGroup
 	for range min(workers, (n+chunk-1)/chunk) {
 		wg.Go(func() {
-			var local [numBlocks][]uint32
-			for b := range local {
-				local[b] = make([]uint32, sizes[b])
-			}
 			s := new(Scratch)
 			for ctx.Err() == nil {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= n {
 					break
 				}
-				work(lo, min(lo+chunk, n), &local, s)
-			}
-			if merge != nil {
-				merge(&local)
+				work(lo, min(lo+chunk, n), s)
 			}
 		})
 	}

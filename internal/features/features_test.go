@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/prodcat/prodcat/internal/wire"
@@ -134,6 +135,12 @@ func TestMarshalRoundTrip(t *testing.T) {
 func TestFitErrors(t *testing.T) {
 	if _, err := Fit(context.Background(), nil, DefaultConfig(), 1); err == nil {
 		t.Error("no documents: no error")
+	}
+	// Punctuation and markup alone give no feature, which would make a
+	// model answering by its intercepts alone.
+	empty := []Document{{Title: "---"}, {Title: "<br>", Body: "&nbsp; !!"}}
+	if _, err := Fit(context.Background(), empty, DefaultConfig(), 1); err == nil || !strings.Contains(err.Error(), "no features") {
+		t.Errorf("documents without text: %v", err)
 	}
 	bad := DefaultConfig()
 	bad.CharMin = 6

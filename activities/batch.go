@@ -2,6 +2,7 @@ package activities
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -13,7 +14,6 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
-	"github.com/prodcat/prodcat/internal/taxonomy"
 )
 
 // signatureJSON is the input/output signature recorded with every version.
@@ -101,7 +101,7 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 			return BatchPredictResult{}, ctx.Err()
 		}
 		p := m.Predict(e.Title, e.Body, 1)
-		_ = w.Write([]string{e.ID, p.Best.Code, taxonomy.Name(p.Best.Code), strconv.FormatFloat(p.Best.Prob, 'f', 4, 64), ""})
+		_ = w.Write([]string{e.ID, p.Best.Code, cmp.Or(p.Best.EN, p.Best.Code), strconv.FormatFloat(p.Best.Prob, 'f', 4, 64), ""})
 		done.Add(1)
 	}
 	for _, r := range ds.Rejects {

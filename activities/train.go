@@ -128,6 +128,9 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("train: %w", err)
 	}
+	if in.Rakuten {
+		classifier.NameRakuten(m)
+	}
 	data, err := m.Encode()
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("train: encode model: %w", err)

@@ -84,6 +84,9 @@ type TrainInput struct {
 	Params   classifier.Params `json:"params"`
 	// DatasetDigest is recorded in the model file's metadata.
 	DatasetDigest string `json:"dataset_digest"`
+	// Rakuten says the data came as the challenge's files, whose labels
+	// are prdtypecodes: the model file names them from the taxonomy.
+	Rakuten bool `json:"rakuten,omitempty"`
 }
 
 // TrainResult names the trained model file.

@@ -10,7 +10,6 @@ import (
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/serving"
-	"github.com/prodcat/prodcat/internal/taxonomy"
 	"github.com/prodcat/prodcat/internal/text"
 )
 
@@ -196,18 +195,11 @@ type modelRef struct {
 	Version int    `json:"version"`
 }
 
-// labelJSON is the fields of a label in an answer. Names missing from the
-// model file come from the taxonomy.
+// labelJSON is the fields of a label in an answer, with the names the model
+// file gives it: a model of other data than the challenge's has none, and
+// its codes, even if they look like prdtypecodes, mean something else.
 func labelJSON(l model.Label) []byte {
 	en, fr := l.EN, l.FR
-	if c, ok := taxonomy.Lookup(l.Code); ok {
-		if en == "" {
-			en = c.EN
-		}
-		if fr == "" {
-			fr = c.FR
-		}
-	}
 	if en == "" {
 		en = l.Code
 	}

@@ -191,6 +191,9 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	if f.raw() {
+		classifier.NameRakuten(m)
+	}
 	res.TrainSeconds = time.Since(start).Seconds()
 	log.WithField("seconds", fmt.Sprintf("%.2f", res.TrainSeconds)).Info("trained")
 
@@ -300,9 +303,14 @@ func writeFile(path string, data []byte) error {
 	return nil
 }
 
+// raw reports whether f names any of the challenge's raw files.
+func (f offlineFlags) raw() bool {
+	return f.xTrain != "" || f.yTrain != "" || f.xTest != "" || f.yTest != ""
+}
+
 // readOfflineData reads the training and test sets from raw or generic files.
 func readOfflineData(f offlineFlags) (train, test *dataset.Dataset, err error) {
-	raw := f.xTrain != "" || f.yTrain != "" || f.xTest != "" || f.yTest != ""
+	raw := f.raw()
 	generic := f.train != "" || f.test != ""
 	if !(f.maxReject > 0 && f.maxReject <= 1) {
 		return nil, nil, usagef("offline: --max-reject-fraction %v: want a share in (0, 1]", f.maxReject)

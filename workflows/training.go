@@ -320,7 +320,9 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 			return err
 		}
 		var tr activities.TrainResult
-		if err := stage(2, heavy, a.Train, activities.TrainInput{TrainKey: ing.TrainKey, Features: feat, Params: *p.Params, DatasetDigest: ing.DatasetDigest}, &tr); err != nil {
+		if err := stage(2, heavy, a.Train, activities.TrainInput{
+			TrainKey: ing.TrainKey, Features: feat, Params: *p.Params, DatasetDigest: ing.DatasetDigest, Rakuten: ing.Source.XKey != "",
+		}, &tr); err != nil {
 			return err
 		}
 		res.ModelKey = tr.Model.Key

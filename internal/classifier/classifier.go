@@ -106,9 +106,8 @@ func TrainLinear(ctx context.Context, x *sparse.Matrix, y []int, classes int, p 
 	return linear.Train(ctx, x, y, classes, p.Solver, o.Workers, o.Progress)
 }
 
-// Assemble is stage 4: it bundles the parts into a model, naming the labels
-// from the Rakuten taxonomy when their codes are known. metadata is lineage
-// recorded in the file; it may be nil.
+// Assemble is stage 4: it bundles the parts into a model. metadata is
+// lineage recorded in the file; it may be nil.
 func Assemble(v *features.Vectorizer, lm *linear.Model, labels []string, p Params, metadata map[string]string) (*model.Model, error) {
 	pj, err := json.Marshal(p)
 	if err != nil {
@@ -116,16 +115,24 @@ func Assemble(v *features.Vectorizer, lm *linear.Model, labels []string, p Param
 	}
 	m := &model.Model{Vectorizer: v, Linear: lm, Params: pj, Metadata: metadata}
 	for _, code := range labels {
-		l := model.Label{Code: code}
-		if c, ok := taxonomy.Lookup(code); ok {
-			l.FR, l.EN = c.FR, c.EN
-		}
-		m.Labels = append(m.Labels, l)
+		m.Labels = append(m.Labels, model.Label{Code: code})
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("assemble model: %w", err)
 	}
 	return m, nil
+}
+
+// NameRakuten names m's labels from the Rakuten taxonomy, in French and
+// English. It is for models of the challenge's files, whose labels are
+// prdtypecodes: other data's codes may look the same and mean something
+// else.
+func NameRakuten(m *model.Model) {
+	for i, l := range m.Labels {
+		if c, ok := taxonomy.Lookup(l.Code); ok {
+			m.Labels[i].FR, m.Labels[i].EN = c.FR, c.EN
+		}
+	}
 }
 
 // Train runs the four stages on labelled examples and returns the model.

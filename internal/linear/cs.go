@@ -80,6 +80,9 @@ func (t *trainer) trainCS(ctx context.Context, m *Model, cal []float64, progress
 			for s := 0; s < active; s++ {
 				i := int(index[s])
 				ai := t.sqnorm[i]
+				if ai <= 0 {
+					continue // an empty row without intercept touches no weight; its subproblem divides by ai
+				}
 				al := alpha[i*k : i*k+k]
 				ax := alphaIndex[i*k : i*k+k]
 				na := activeI[i]

@@ -80,17 +80,23 @@ func (p Params) Validate() error {
 	switch {
 	case !(p.C > 0) || math.IsInf(p.C, 0):
 		return fmt.Errorf("regularisation C %v: want a positive number", p.C)
-	case !(p.Tol > 0):
+	case !(p.Tol > 0) || math.IsInf(p.Tol, 0):
 		return fmt.Errorf("tol %v: want a positive number", p.Tol)
 	case p.MaxIter < 1:
 		return fmt.Errorf("max iter %d: want at least 1", p.MaxIter)
-	case math.IsNaN(p.Bias) || math.IsInf(p.Bias, 0):
-		return errors.New("bias must be finite")
+	case !(math.Abs(p.Bias) <= maxBias):
+		return fmt.Errorf("bias %v: want a number from -%v to %v", p.Bias, maxBias, maxBias)
+	case p.Balanced && p.Multiclass == CrammerSinger:
+		return errors.New("balanced class weights do not apply to crammer-singer")
 	case p.Multiclass != "" && p.Multiclass != OneVsRest && p.Multiclass != CrammerSinger:
 		return fmt.Errorf("multiclass %q: want %q or %q", p.Multiclass, OneVsRest, CrammerSinger)
 	}
 	return nil
 }
+
+// maxBias bounds the intercept feature, like the feature blocks' weights:
+// far beyond it the intercept's square swamps the rows' norms.
+const maxBias = 1000
 
 // Model is a trained linear classifier over Features columns and Classes
 // classes. It is immutable and safe for concurrent use.
@@ -138,8 +144,8 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 		return nil, errors.New("train: no rows")
 	case len(y) != n:
 		return nil, fmt.Errorf("train: %d labels for %d rows", len(y), n)
-	case classes < 2:
-		return nil, fmt.Errorf("train: %d classes: want at least 2", classes)
+	case classes < 2 || classes > MaxClasses:
+		return nil, fmt.Errorf("train: %d classes: want 2 to %d", classes, MaxClasses)
 	}
 	counts := make([]int, classes)
 	for i, c := range y {
@@ -303,7 +309,7 @@ type solver struct {
 	t *trainer
 	// w holds the feature weights in float32: half the cache footprint of
 	// float64 for the random gathers and scatters that dominate training,
-	// and ample precision for a solver stopped at tolerance 0.1.
+	// and ample precision for a solver stopped at a loose tolerance.
 	w     []float32
 	wb    float64 // the intercept feature's weight
 	alpha []float64
@@ -620,7 +626,7 @@ func (m *Model) Encode(w *wire.Writer) {
 // Decode reads a model written by Encode and checks its shape. Without
 // calibration it reads the older layout, which ends after the weights.
 func (m *Model) Decode(r *wire.Reader, calibration bool) error {
-	m.Classes = r.Int(1 << 16)
+	m.Classes = r.Int(MaxClasses)
 	m.Features = r.Int(1 << 32)
 	m.Temperature = r.Float64()
 	m.B = r.Float32s()
@@ -633,26 +639,47 @@ func (m *Model) Decode(r *wire.Reader, calibration bool) error {
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("decode linear model: %w", err)
 	}
-	switch {
-	case m.Classes < 2 || len(m.B) != m.Classes:
-		return fmt.Errorf("decode linear model: %d classes, %d intercepts", m.Classes, len(m.B))
-	case len(m.W) != m.Classes*m.Features:
-		return fmt.Errorf("decode linear model: %d weights for %d×%d", len(m.W), m.Features, m.Classes)
-	case !(m.Temperature > 0) || math.IsInf(m.Temperature, 0):
-		return fmt.Errorf("decode linear model: bad temperature %v", m.Temperature)
-	case calibration && (len(m.Scale) != m.Classes || len(m.Offset) != m.Classes):
+	if calibration && (len(m.Scale) != m.Classes || len(m.Offset) != m.Classes) {
 		return fmt.Errorf("decode linear model: calibration for %d and %d classes, want %d", len(m.Scale), len(m.Offset), m.Classes)
 	}
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("decode linear model: %w", err)
+	}
+	return nil
+}
+
+// MaxClasses bounds the classes of a model, as the file format does.
+const MaxClasses = 1 << 16
+
+// maxMagnitude bounds the weights and the calibration, so that scores
+// and logits stay finite: a document has fewer than a million features,
+// each at most 1000, and scores add up in float32. Trained models are
+// many orders of magnitude below it.
+const maxMagnitude = 1e15
+
+// Validate checks that m's parts fit together and that its numbers keep
+// every score and probability finite.
+func (m *Model) Validate() error {
+	switch {
+	case m.Classes < 2 || m.Classes > MaxClasses || len(m.B) != m.Classes:
+		return fmt.Errorf("%d classes, %d intercepts: want 2 to %d classes with an intercept each", m.Classes, len(m.B), MaxClasses)
+	case m.Features < 0 || len(m.W) != m.Classes*m.Features:
+		return fmt.Errorf("%d weights for %d×%d", len(m.W), m.Features, m.Classes)
+	case !(m.Temperature > 0) || m.Temperature > maxMagnitude:
+		return fmt.Errorf("bad temperature %v", m.Temperature)
+	case len(m.Scale) != len(m.Offset) || len(m.Scale) != 0 && len(m.Scale) != m.Classes:
+		return fmt.Errorf("calibration for %d and %d classes, want %d", len(m.Scale), len(m.Offset), m.Classes)
+	}
 	for c := range m.Scale {
-		if math.IsNaN(m.Scale[c]) || math.IsInf(m.Scale[c], 0) || math.IsNaN(m.Offset[c]) || math.IsInf(m.Offset[c], 0) {
-			return fmt.Errorf("decode linear model: class %d: calibration is not finite", c)
+		if !(math.Abs(m.Scale[c]) <= maxMagnitude) || !(math.Abs(m.Offset[c]) <= maxMagnitude) {
+			return fmt.Errorf("class %d: calibration %v, %v: want finite values of at most %g", c, m.Scale[c], m.Offset[c], maxMagnitude)
 		}
 	}
-	// A NaN or infinite weight would make every probability NaN.
+	// A NaN or huge weight would make scores NaN.
 	for _, ws := range [][]float32{m.B, m.W} {
 		for i, w := range ws {
-			if f := float64(w); math.IsNaN(f) || math.IsInf(f, 0) {
-				return fmt.Errorf("decode linear model: weight %d is %v", i, w)
+			if !(math.Abs(float64(w)) <= maxMagnitude) {
+				return fmt.Errorf("weight %d is %v: want a finite value of at most %g", i, w, maxMagnitude)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prodcat/prodcat/internal/sparse"
@@ -106,6 +107,22 @@ func TestTrainErrors(t *testing.T) {
 	p.C = 0
 	if _, err := Train(ctx, x, y, 3, p, 1, nil); err == nil {
 		t.Error("C = 0: no error")
+	}
+	if _, err := Train(ctx, x, y, MaxClasses+1, DefaultParams(), 1, nil); err == nil || !strings.Contains(err.Error(), "classes: want 2 to 65536") {
+		t.Errorf("more classes than a model file holds: err = %v", err)
+	}
+	for name, p := range map[string]Params{
+		"tol +Inf":           {C: 1, Tol: math.Inf(1), MaxIter: 10},
+		"huge bias":          {C: 1, Tol: 0.1, MaxIter: 10, Bias: 1e200},
+		"balanced with CS":   {C: 1, Tol: 0.1, MaxIter: 10, Balanced: true, Multiclass: CrammerSinger},
+		"NaN bias":           {C: 1, Tol: 0.1, MaxIter: 10, Bias: math.NaN()},
+		"C +Inf":             {C: math.Inf(1), Tol: 0.1, MaxIter: 10},
+		"no iterations":      {C: 1, Tol: 0.1},
+		"unknown multiclass": {C: 1, Tol: 0.1, MaxIter: 10, Multiclass: "ovo"},
+	} {
+		if err := p.Validate(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()

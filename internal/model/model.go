@@ -70,12 +70,17 @@ func (m *Model) Validate() error {
 		return errors.New("model: missing vectorizer or weights")
 	case len(m.Labels) != m.Linear.Classes:
 		return fmt.Errorf("model: %d labels for %d classes", len(m.Labels), m.Linear.Classes)
+	case len(m.Labels) > maxLabels:
+		return fmt.Errorf("model: %d labels, more than %d", len(m.Labels), maxLabels)
 	case m.Vectorizer.NumFeatures() != m.Linear.Features:
 		return fmt.Errorf("model: vectorizer has %d features, weights %d", m.Vectorizer.NumFeatures(), m.Linear.Features)
 	case len(m.Params) > 0 && !json.Valid(m.Params):
 		return errors.New("model: params are not valid JSON")
 	case len(m.Metadata) > maxMetadata:
 		return fmt.Errorf("model: %d metadata entries, more than %d", len(m.Metadata), maxMetadata)
+	}
+	if err := m.Linear.Validate(); err != nil {
+		return fmt.Errorf("model: weights: %w", err)
 	}
 	seen := make(map[string]bool, len(m.Labels))
 	for _, l := range m.Labels {
@@ -93,6 +98,11 @@ func (m *Model) Encode() ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("encode model: %w", err)
 	}
+	return m.encode(), nil
+}
+
+// encode is Encode without the checks.
+func (m *Model) encode() []byte {
 	w := wire.NewWriter(64 + 4*len(m.Linear.W))
 	w.Raw([]byte(magic))
 	w.Int(Version)
@@ -113,7 +123,7 @@ func (m *Model) Encode() ([]byte, error) {
 	m.Linear.Encode(w)
 	sum := sha256.Sum256(w.Bytes())
 	w.Raw(sum[:])
-	return w.Bytes(), nil
+	return w.Bytes()
 }
 
 // WriteTo writes the model file to w.
@@ -144,7 +154,7 @@ func Read(r io.Reader) (*Model, error) {
 // Bounds on what a model holds: labels (the linear model's class limit) and
 // metadata entries (lineage: a few dozen).
 const (
-	maxLabels   = 1 << 16
+	maxLabels   = linear.MaxClasses
 	maxMetadata = 1 << 12
 )
 

@@ -180,12 +180,24 @@ func TestDecodeRejectsCraftedFiles(t *testing.T) {
 
 	m := toy(t)
 	m.Linear.W[1] = float32(math.NaN())
-	b, err := m.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Decode(b); err == nil || !strings.Contains(err.Error(), "weight 1 is NaN") {
+	if _, err := Decode(m.encode()); err == nil || !strings.Contains(err.Error(), "weight 1 is NaN") {
 		t.Errorf("NaN weight: err = %v", err)
+	}
+	m = toy(t)
+	m.Linear.W[2] = 3e38
+	if _, err := Decode(m.encode()); err == nil || !strings.Contains(err.Error(), "weight 2 is 3e+38") {
+		t.Errorf("huge weight: err = %v", err)
+	}
+	// Finite calibration that overflows the logits would make every
+	// probability NaN.
+	m = toy(t)
+	m.Linear.Scale[0], m.Linear.Offset[0] = 1e308, 1e308
+	if _, err := Decode(m.encode()); err == nil || !strings.Contains(err.Error(), "class 0: calibration") {
+		t.Errorf("huge calibration: err = %v", err)
+	}
+	// What Decode refuses, Encode does not write.
+	if _, err := m.Encode(); err == nil || !strings.Contains(err.Error(), "class 0: calibration") {
+		t.Errorf("encoding a huge calibration: err = %v", err)
 	}
 }
 

@@ -1,7 +1,10 @@
 package serving
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"math"
 	"strings"
@@ -10,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prodcat/prodcat/internal/linear"
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
@@ -207,19 +209,52 @@ func TestReloadFollowsTheAlias(t *testing.T) {
 	}
 }
 
+// The smoke prediction refuses a model that answers nonsense, whatever
+// got it past decoding.
+func TestSmokeRefusesNonsense(t *testing.T) {
+	data := servingtest.Model(t, "a")
+	m, err := model.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := smoke(m); err != nil {
+		t.Fatalf("a sound model: %v", err)
+	}
+	for c := range m.Linear.B {
+		m.Linear.B[c] = float32(math.NaN())
+	}
+	if err := smoke(m); err == nil {
+		t.Error("NaN scores: no error")
+	}
+	m.Linear = nil
+	if err := smoke(m); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Errorf("a model that panics: %v", err)
+	}
+}
+
 func TestBadVersionsKeepTheOldModel(t *testing.T) {
-	// spoil rewrites a model file with fn applied to its linear model.
-	spoil := func(t *testing.T, data []byte, fn func(*linear.Model)) []byte {
+	// spoil rewrites a model file with its first weight set to w, which
+	// Encode would refuse: it writes a marker and patches its bytes, then
+	// the checksum.
+	spoil := func(t *testing.T, data []byte, w float32) []byte {
 		m, err := model.Decode(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(m.Linear)
+		const marker = float32(12345.678)
+		m.Linear.W[0] = marker
 		out, err := m.Encode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return out
+		body := out[:len(out)-sha256.Size]
+		old := binary.LittleEndian.AppendUint32(nil, math.Float32bits(marker))
+		if bytes.Count(body, old) != 1 {
+			t.Fatal("the marker weight is not unique in the file")
+		}
+		body = bytes.Replace(body, old, binary.LittleEndian.AppendUint32(nil, math.Float32bits(w)), 1)
+		sum := sha256.Sum256(body)
+		return append(body, sum[:]...)
 	}
 	for _, tc := range []struct {
 		name string
@@ -244,21 +279,17 @@ func TestBadVersionsKeepTheOldModel(t *testing.T) {
 			f.reg.set(servingtest.Version(modelName, 2, "models/cut.bin", cut), nil)
 		}, "checksum", false},
 		{"NaN weights", func(t *testing.T, f *fixture) {
-			bad := spoil(t, f.v2, func(l *linear.Model) { l.W[0] = float32(math.NaN()) })
+			bad := spoil(t, f.v2, float32(math.NaN()))
 			f.store.files["models/nan.bin"] = bad
 			f.reg.set(servingtest.Version(modelName, 2, "models/nan.bin", bad), nil)
 		}, "weight 0 is NaN", false},
-		{"smoke prediction fails", func(t *testing.T, f *fixture) {
-			// Finite, so it decodes, but the logits overflow to infinity
-			// and every probability comes out NaN.
-			bad := spoil(t, f.v2, func(l *linear.Model) {
-				for c := range l.Scale {
-					l.Scale[c], l.B[c] = 1e308, math.MaxFloat32
-				}
-			})
+		{"weights that overflow", func(t *testing.T, f *fixture) {
+			// Finite, but scores summed in float32 would reach infinity
+			// and the probabilities NaN.
+			bad := spoil(t, f.v2, math.MaxFloat32)
 			f.store.files["models/overflow.bin"] = bad
 			f.reg.set(servingtest.Version(modelName, 2, "models/overflow.bin", bad), nil)
-		}, "smoke prediction", false},
+		}, "weight 0 is 3.4028235e+38", false},
 		{"store unreachable", func(t *testing.T, f *fixture) {
 			f.promote(2)
 			f.store.err = errors.New("connection refused")

@@ -59,6 +59,7 @@ func Model(tb testing.TB, variant string) []byte {
 	if err != nil {
 		tb.Fatalf("servingtest: train: %v", err)
 	}
+	classifier.NameRakuten(m) // the listings carry prdtypecodes
 	data, err := m.Encode()
 	if err != nil {
 		tb.Fatalf("servingtest: encode: %v", err)

@@ -135,17 +135,27 @@ func NameRakuten(m *model.Model) {
 	}
 }
 
+// trainingLabels returns the sorted distinct labels of examples, which
+// must be at least two, and every example labelled.
+func trainingLabels(examples []dataset.Example) ([]string, error) {
+	labels := dataset.Labels(examples)
+	if len(labels) < 2 {
+		return nil, fmt.Errorf("%d distinct labels: want at least 2", len(labels))
+	}
+	if slices.Contains(labels, "") {
+		return nil, errors.New("some examples have no label")
+	}
+	return labels, nil
+}
+
 // Train runs the four stages on labelled examples and returns the model.
 func Train(ctx context.Context, examples []dataset.Example, p Params, o Options, metadata map[string]string) (*model.Model, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	labels := dataset.Labels(examples)
-	if len(labels) < 2 {
-		return nil, fmt.Errorf("train: %d distinct labels: want at least 2", len(labels))
-	}
-	if slices.Contains(labels, "") {
-		return nil, errors.New("train: some examples have no label")
+	labels, err := trainingLabels(examples)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	y, err := Encode(examples, labels)
 	if err != nil {

@@ -176,6 +176,16 @@ func TestSelectRejectsMoreFoldsThanExamples(t *testing.T) {
 	}
 }
 
+// Select refuses unlabelled examples, as Train does, rather than
+// cross-validating "" as a class.
+func TestSelectRejectsUnlabelledExamples(t *testing.T) {
+	ex := toyExamples()
+	ex[0].Label = ""
+	if _, err := Select(context.Background(), ex, smallParams(), Grid{}, 2, Options{}); err == nil || !strings.Contains(err.Error(), "no label") {
+		t.Errorf("err = %v, want an unlabelled-examples error", err)
+	}
+}
+
 func readSplit(t testing.TB, name, file string) *dataset.Dataset {
 	t.Helper()
 	f, err := os.Open(testenv.Split(t, name, file))

@@ -58,7 +58,10 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 	if err := base.Validate(); err != nil {
 		return nil, fmt.Errorf("select: %w", err)
 	}
-	labels := dataset.Labels(examples)
+	labels, err := trainingLabels(examples)
+	if err != nil {
+		return nil, fmt.Errorf("select: %w", err)
+	}
 	y, err := Encode(examples, labels)
 	if err != nil {
 		return nil, fmt.Errorf("select: %w", err)

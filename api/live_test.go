@@ -164,7 +164,8 @@ func startLive(t *testing.T) *liveAPI {
 	live.url = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- app.serve(ctx, ln) }()
+	hs := newHTTPServer(app.srv.handler(), io.Discard)
+	go func() { served <- app.serve(ctx, hs, ln.Addr(), startServing(hs, ln)) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {

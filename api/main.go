@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,19 +98,73 @@ func printHash(in io.Reader, out io.Writer) error {
 }
 
 func run(ctx context.Context, cfg config.Config, log *logrus.Logger) error {
-	a, err := newApp(ctx, cfg, log)
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return nil // stopped while waiting for the registry
-	}
-	if err != nil {
-		return err
-	}
-	defer a.close()
 	ln, err := net.Listen("tcp", cfg.API.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (PRODCAT_API_ADDR): %w", cfg.API.Addr, err)
 	}
-	return a.serve(ctx, ln)
+	// Serve at once, before the registry answers: /livez says the process
+	// is alive while it waits for PostgreSQL, so a liveness probe does not
+	// restart it in a loop through a database outage; the rest answers 503.
+	var h handlerSwitch
+	h.set(http.HandlerFunc(starting))
+	errLog := log.WriterLevel(logrus.WarnLevel)
+	defer errLog.Close()
+	hs := newHTTPServer(&h, errLog)
+	errc := startServing(hs, ln)
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		_ = hs.Close()
+		<-errc
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil // stopped while waiting for the registry
+		}
+		return err
+	}
+	defer a.close()
+	h.set(a.srv.handler())
+	return a.serve(ctx, hs, ln.Addr(), errc)
+}
+
+// handlerSwitch is an http.Handler whose handler can be replaced while it
+// serves.
+type handlerSwitch struct{ h atomic.Pointer[http.Handler] }
+
+func (s *handlerSwitch) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *handlerSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
+
+// starting answers while the API waits for the registry: alive, but not
+// ready for anything else.
+func starting(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/livez" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		_ = writeJSON(w, http.StatusOK, map[string]string{"status": "starting"})
+		return
+	}
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, codeNotReady, "starting: waiting for the model registry (PostgreSQL); see the logs")
+}
+
+// newHTTPServer returns the API's HTTP server, with its limits, answering
+// with h and logging its own errors to errLog.
+func newHTTPServer(h http.Handler, errLog io.Writer) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          stdlog.New(errLog, "http: ", 0),
+	}
+}
+
+// startServing serves hs on ln in a goroutine, which sends Serve's error.
+func startServing(hs *http.Server, ln net.Listener) <-chan error {
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	return errc
 }
 
 // app is the API with its connections: the server, the reloader that
@@ -210,9 +265,10 @@ func (a *app) close() {
 	}
 }
 
-// serve runs the reloader and answers requests on ln until ctx ends, then
-// shuts down gracefully.
-func (a *app) serve(ctx context.Context, ln net.Listener) error {
+// serve runs the reloader while hs, which serves the API on addr and
+// reports its end on errc, answers requests until ctx ends; then it shuts
+// down gracefully.
+func (a *app) serve(ctx context.Context, hs *http.Server, addr net.Addr, errc <-chan error) error {
 	rctx, stopReloader := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.reloader.Run(rctx) })
@@ -220,31 +276,19 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		stopReloader()
 		wg.Wait()
 	}()
-	errLog := a.log.WriterLevel(logrus.WarnLevel)
-	defer errLog.Close()
-	hs := &http.Server{
-		Handler:           a.srv.handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          stdlog.New(errLog, "http: ", 0),
-	}
 	a.log.WithFields(logrus.Fields{
-		"addr": ln.Addr().String(), "model": a.cfg.ModelName, "reload_interval": a.cfg.API.ReloadInterval.String(),
+		"addr": addr.String(), "model": a.cfg.ModelName, "reload_interval": a.cfg.API.ReloadInterval.String(),
 		"temporal": a.cfg.Temporal.Address,
 	}).Info("api: listening")
-	return serveHTTP(ctx, hs, ln, a.srv, a.cfg.API.DrainDelay, a.log)
+	return serveHTTP(ctx, hs, errc, a.srv, a.cfg.API.DrainDelay, a.log)
 }
 
-// serveHTTP serves hs on ln until ctx ends, then marks the server as
-// draining (so /readyz fails), keeps serving for drainDelay so load
-// balancers see that, stops accepting connections and waits up to
-// shutdownTimeout for the requests in flight to finish.
-func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, s *server, drainDelay time.Duration, log logrus.FieldLogger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+// serveHTTP waits for ctx to end while hs serves (Serve's error comes on
+// errc), then marks the server as draining (so /readyz fails), keeps
+// serving for drainDelay so load balancers see that, stops accepting
+// connections and waits up to shutdownTimeout for the requests in flight
+// to finish.
+func serveHTTP(ctx context.Context, hs *http.Server, errc <-chan error, s *server, drainDelay time.Duration, log logrus.FieldLogger) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: serve: %w", err)

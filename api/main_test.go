@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
@@ -127,5 +131,70 @@ func TestStartsWhileS3Hangs(t *testing.T) {
 	}
 	if !warned {
 		t.Error("no warning that the artifact store does not answer")
+	}
+}
+
+// While it waits for PostgreSQL the API is alive but not ready, so a
+// liveness probe does not restart it in a loop; a stop ends the wait.
+func TestAliveWhileWaitingForTheRegistry(t *testing.T) {
+	testenv.Integration(t)
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	cfg.DatabaseURL = "postgres://prodcat@" + free() + "/prodcat?sslmode=disable&connect_timeout=1"
+	cfg.API.Addr = free()
+	cfg.API.DevMode, cfg.API.Users, cfg.API.UsersFile = true, "", ""
+	log, _ := test.NewNullLogger()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log) }()
+
+	get := func(path string) (int, string, http.Header) {
+		resp, err := http.Get("http://" + cfg.API.Addr + path)
+		if err != nil {
+			return 0, err.Error(), nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	for i := 0; ; i++ {
+		if code, _, _ := get("/livez"); code != 0 {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the API does not listen while it waits for the registry")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body, _ := get("/livez"); code != http.StatusOK || !strings.Contains(body, `"starting"`) {
+		t.Errorf("/livez: %d %s", code, body)
+	}
+	for _, path := range []string{"/readyz", "/v1/models"} {
+		code, body, h := get(path)
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting for the model registry") || h.Get("Retry-After") == "" {
+			t.Errorf("%s: %d %s %v", path, code, body, h)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after a stop while waiting: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("run did not return after the stop")
+	}
+	if code, _, _ := get("/livez"); code != 0 {
+		t.Error("still listening after run returned")
 	}
 }

@@ -522,7 +522,8 @@ func TestGracefulShutdown(t *testing.T) {
 	addr := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- serveHTTP(ctx, &http.Server{Handler: h.h}, ln, h.srv, 0, logrus.New()) }()
+	hs := &http.Server{Handler: h.h}
+	go func() { served <- serveHTTP(ctx, hs, startServing(hs, ln), h.srv, 0, logrus.New()) }()
 
 	type answer struct {
 		status int
@@ -582,7 +583,8 @@ func TestDrainDelayKeepsServingWithReadyzFailing(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- serveHTTP(ctx, &http.Server{Handler: h.h}, ln, h.srv, 3*time.Second, logrus.New()) }()
+	hs := &http.Server{Handler: h.h}
+	go func() { served <- serveHTTP(ctx, hs, startServing(hs, ln), h.srv, 3*time.Second, logrus.New()) }()
 	ready := func() int {
 		resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
 		if err != nil {

@@ -119,6 +119,10 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("train: %w", err)
 	}
+	if lm.Unconverged > 0 {
+		a.logger(ctx).WithFields(map[string]any{"unconverged": lm.Unconverged, "max_iter": in.Params.Solver.MaxIter, "tol": in.Params.Solver.Tol}).
+			Warn("the solver stopped at max_iter before reaching tol; the model may be less accurate (raise max_iter or tol)")
+	}
 	// Only what determines the bytes goes into the file, so the same data,
 	// parameters and code give the same model; run lineage is in the registry.
 	m, err := classifier.Assemble(v, lm, labels, in.Params, map[string]string{

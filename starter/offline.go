@@ -43,6 +43,7 @@ type offlineFlags struct {
 	workers                      int
 	logLevel                     string
 	maxReject                    float64
+	params                       string
 }
 
 // offlineResult is what --json prints.
@@ -114,6 +115,7 @@ over a small grid, or over --grid, a JSON classifier.Grid such as
 	fl.StringVar(&f.grid, "grid", "", `parameter grid for --cv as JSON, e.g. {"c":[0.5,1,2],"char_ranges":[[2,5],[3,5]]} (default: a small built-in grid)`)
 	fl.IntVar(&f.workers, "workers", 0, "goroutines for training (0: all cores)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level")
+	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults); with --cv, the base the grid varies")
 	fl.Float64Var(&f.maxReject, "max-reject-fraction", workflows.DefaultMaxRejectFraction, "fail when a file has more rejected rows (malformed, no text, no or unknown label) than this share; 1 accepts any")
 	return cmd
 }
@@ -125,6 +127,15 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	log, err := logging.New(stderr, logging.Text, logging.Text, f.logLevel)
 	if err != nil {
 		return err
+	}
+	params := classifier.DefaultParams()
+	if f.params != "" {
+		if params, err = readParams(f.params); err != nil {
+			return err
+		}
+		if err := params.Validate(); err != nil {
+			return usagef("offline: --params %s: %w", f.params, err)
+		}
 	}
 	grid := classifier.DefaultGrid()
 	if f.grid != "" {
@@ -140,7 +151,7 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 		if f.folds < 2 {
 			return usagef("offline: --folds %d: want at least 2", f.folds)
 		}
-		if err := grid.Check(classifier.DefaultParams()); err != nil {
+		if err := grid.Check(params); err != nil {
 			return usagef("offline: --grid: %w", err)
 		}
 	}
@@ -151,7 +162,6 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	params := classifier.DefaultParams()
 	res := offlineResult{TrainRows: len(train.Examples), TestRows: len(test.Examples)}
 	for name, d := range map[string]*dataset.Dataset{"train": train, "test": test} {
 		if len(d.Rejects) > 0 {
@@ -196,6 +206,10 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	}
 	res.TrainSeconds = time.Since(start).Seconds()
 	log.WithField("seconds", fmt.Sprintf("%.2f", res.TrainSeconds)).Info("trained")
+	if n := m.Linear.Unconverged; n > 0 {
+		log.WithFields(logrus.Fields{"unconverged": n, "max_iter": params.Solver.MaxIter, "tol": params.Solver.Tol}).
+			Warn("the solver stopped at max_iter before reaching tol; the model may be less accurate (raise max_iter or tol)")
+	}
 
 	b, err := m.Encode()
 	if err != nil {

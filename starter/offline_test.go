@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -292,5 +293,35 @@ func TestWriteFile(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("%d files left in the directory, want 1", len(entries))
+	}
+}
+
+// --params trains with the given parameters; a solver stopped at max_iter
+// says so, and parameters out of range are a usage error.
+func TestOfflineParams(t *testing.T) {
+	train, _, _ := writeCatalogue(t, "train", 60)
+	test, _, _ := writeCatalogue(t, "test", 30)
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	f := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", logLevel: "info", maxReject: 1,
+		params: write("short.json", `{"solver":{"c":1,"tol":1e-9,"max_iter":1,"bias":1,"calibrate":true,"seed":1}}`)}
+	var stdout, stderr bytes.Buffer
+	if err := runOffline(context.Background(), f, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped at max_iter") {
+		t.Errorf("no warning that the solver stopped at max_iter: %q", stderr.String())
+	}
+	f.params = write("bad.json", `{"solver":{"c":-1}}`)
+	err := runOffline(context.Background(), f, &stdout, &stderr)
+	var usage usageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "regularisation C -1") {
+		t.Errorf("C -1: %v", err)
 	}
 }

@@ -173,7 +173,7 @@ func (t *trainer) trainCS(ctx context.Context, m *Model, cal []float64, progress
 			}
 			if stopping < epsShrink {
 				if stopping < eps && startFromAll {
-					break
+					return nil
 				}
 				active = rows
 				for i := range activeI {
@@ -185,6 +185,7 @@ func (t *trainer) trainCS(ctx context.Context, m *Model, cal []float64, progress
 				startFromAll = false
 			}
 		}
+		t.unconverged.Add(1)
 		return nil
 	}
 

@@ -118,6 +118,10 @@ type Model struct {
 	// nil (models from before per-class calibration), Scale is
 	// 1/Temperature and Offset 0 for every class.
 	Scale, Offset []float64
+	// Unconverged, after Train, counts the solves (a class, or the joint
+	// problem, in each phase) that stopped at MaxIter before the gradient
+	// fell within Tol. It is not stored in the model file.
+	Unconverged int
 }
 
 // Progress is told how many of total units of training work are done. It is
@@ -200,6 +204,7 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 	} else {
 		m.Scale, m.Offset = temperatureOnly(classes, 1)
 	}
+	m.Unconverged = int(t.unconverged.Load())
 	return m, nil
 }
 
@@ -249,6 +254,8 @@ type trainer struct {
 	order   []int32   // the rows, those of the first phase first
 	first   int       // rows in the first phase
 	block   int       // rows per block of an epoch's order; see shuffle
+	// unconverged counts the solves that stopped at MaxIter.
+	unconverged atomic.Int32
 }
 
 // blockBytes is how much of the matrix a block of rows should span: enough
@@ -437,6 +444,7 @@ func (s *solver) solve(ctx context.Context, c int, cp float64, rng *rand.Rand, r
 			pgMaxOld = math.Inf(1)
 		}
 	}
+	t.unconverged.Add(1)
 	return nil
 }
 

@@ -131,6 +131,24 @@ func TestTrainErrors(t *testing.T) {
 	}
 }
 
+// Train says how many solves stopped at MaxIter instead of converging.
+func TestTrainCountsUnconvergedSolves(t *testing.T) {
+	x, y := toy(60)
+	for _, mc := range []string{OneVsRest, CrammerSinger} {
+		p := DefaultParams()
+		p.Multiclass = mc
+		m, err := Train(context.Background(), x, y, 3, p, 1, nil)
+		if err != nil || m.Unconverged != 0 {
+			t.Errorf("%s, default: %d unconverged, %v", mc, m.Unconverged, err)
+		}
+		p.MaxIter, p.Tol = 1, 1e-9
+		m, err = Train(context.Background(), x, y, 3, p, 1, nil)
+		if err != nil || m.Unconverged == 0 {
+			t.Errorf("%s, one epoch to reach 1e-9: %d unconverged, %v", mc, m.Unconverged, err)
+		}
+	}
+}
+
 func TestEncodeDecode(t *testing.T) {
 	x, y := toy(60)
 	m, err := Train(context.Background(), x, y, 3, DefaultParams(), 1, nil)

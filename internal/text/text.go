@@ -33,6 +33,10 @@ func Normalize(s string) string { return string(AppendNormalized(nil, s)) }
 func AppendNormalized(dst []byte, s string) []byte {
 	if len(s) > MaxInputBytes {
 		s = s[:MaxInputBytes]
+		// A tag cut in two would be read as text, its attributes as words.
+		if i := strings.LastIndexByte(s, '<'); i > strings.LastIndexByte(s, '>') {
+			s = s[:i]
+		}
 	}
 	start := len(dst)
 	switch {

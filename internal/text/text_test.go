@@ -113,3 +113,14 @@ func TestHasText(t *testing.T) {
 		}
 	}
 }
+
+// Truncating a long description never cuts a tag in two, whose attributes
+// would otherwise come out as words.
+func TestTruncationKeepsTagsWhole(t *testing.T) {
+	pad := strings.Repeat("mot ", (MaxInputBytes-10)/4)
+	s := "<p>" + pad + `<a href="https://example.com/tracking?utm_source=feed">lien</a></p>`
+	got := Normalize(s)
+	if strings.Contains(got, "href") || strings.Contains(got, "utm") || !strings.HasSuffix(got, "mot") {
+		t.Errorf("normalised tail %q", got[max(0, len(got)-40):])
+	}
+}

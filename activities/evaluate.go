@@ -497,9 +497,9 @@ func textKey(e dataset.Example) [sha256.Size]byte {
 // FailRun marks the registry run failed, or canceled when in.Canceled,
 // with the error that ended it. A run that Ingest recorded without the
 // workflow learning its ID (Ingest was cancelled, or its completion lost,
-// after recording it) is found by the workflow execution. A run that succeeded stays so: its model was
-// published before the workflow failed, by a cancel that came as Register
-// finished.
+// after recording it) is found by the workflow execution. A run that
+// succeeded stays so: its model was published before the workflow failed,
+// by a cancel that came as Register finished.
 func (a *Activities) FailRun(ctx context.Context, in FailRunInput) error {
 	msg := in.Error
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {

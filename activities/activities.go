@@ -19,6 +19,8 @@ import (
 
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/features"
+	"github.com/prodcat/prodcat/internal/linear"
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
 )
@@ -85,7 +87,7 @@ func noModel(format string, args ...any) error {
 // may come back).
 func classify(op string, err error) error {
 	switch {
-	case errors.Is(err, dataset.ErrBadData):
+	case errors.Is(err, dataset.ErrBadData), errors.Is(err, features.ErrNoFeatures), errors.Is(err, linear.ErrClasses):
 		return badData("%s: %v", op, err)
 	case errors.Is(err, artifact.ErrNotFound), errors.Is(err, artifact.ErrCorrupt), errors.Is(err, artifact.ErrBadKey):
 		return badData("%s: %v", op, err)

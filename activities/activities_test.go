@@ -2,11 +2,16 @@ package activities
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/internal/dataset"
+	"github.com/prodcat/prodcat/internal/features"
+	"github.com/prodcat/prodcat/internal/linear"
 )
 
 // Temporal looks only at the top of an error chain for the application
@@ -32,5 +37,23 @@ func TestAnnotateKeepsNonRetryable(t *testing.T) {
 	err = annotate(io.ErrUnexpectedEOF, "read model")
 	if _, ok := err.(*temporal.ApplicationError); ok || !errors.Is(err, io.ErrUnexpectedEOF) || err.Error() != "read model: unexpected EOF" {
 		t.Errorf("annotate(plain) = %#v", err)
+	}
+}
+
+// Faults of the data fail a stage at once; anything else is retried.
+func TestClassifyDataFaults(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("fit: %w", features.ErrNoFeatures),
+		fmt.Errorf("train: 70000 classes: %w", linear.ErrClasses),
+		fmt.Errorf("read: %w", dataset.ErrBadData),
+	} {
+		var app *temporal.ApplicationError
+		if got := classify("stage", err); !errors.As(got, &app) || app.Type() != ErrBadData || !app.NonRetryable() {
+			t.Errorf("%v: classified as %v, want non-retryable %s", err, got, ErrBadData)
+		}
+	}
+	var app *temporal.ApplicationError
+	if got := classify("stage", errors.New("connection refused")); errors.As(got, &app) {
+		t.Errorf("an outage classified as %v, want it retried", got)
 	}
 }

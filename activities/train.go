@@ -117,7 +117,7 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 		Progress: func(d, t int) { done.Store(int64(d)); total.Store(int64(t)) },
 	})
 	if err != nil {
-		return TrainResult{}, fmt.Errorf("train: %w", err)
+		return TrainResult{}, classify("train", err)
 	}
 	if lm.Unconverged > 0 {
 		a.logger(ctx).WithFields(map[string]any{"unconverged": lm.Unconverged, "max_iter": in.Params.Solver.MaxIter, "tol": in.Params.Solver.Tol}).

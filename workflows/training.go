@@ -6,6 +6,7 @@ package workflows
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/linear"
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
@@ -195,10 +197,34 @@ const recordDefaultParams = "record-default-params"
 // failure.
 const recordEveryFailureChange = "record-every-failure"
 
+// strictSolverParamsChange is the change ID of the solver checks added
+// with it: a bias from -1000 to 1000, and no balanced class weights with
+// crammer-singer, which ignored them. A run that started before them got
+// past the checks it had, and its replay must too.
+const strictSolverParamsChange = "strict-solver-params"
+
+// withoutStrictSolverChecks returns p as the checks before
+// strictSolverParamsChange saw it, for validation only.
+func (p TrainingParams) withoutStrictSolverChecks() TrainingParams {
+	if p.Params == nil {
+		return p
+	}
+	cp := *p.Params
+	if cp.Solver.Multiclass == linear.CrammerSinger {
+		cp.Solver.Balanced = false
+	}
+	if !math.IsNaN(cp.Solver.Bias) && !math.IsInf(cp.Solver.Bias, 0) {
+		cp.Solver.Bias = max(-1, min(cp.Solver.Bias, 1))
+	}
+	p.Params = &cp
+	return p
+}
+
 // TrainingPipeline trains, evaluates and registers a model:
 // ingest → features → train → evaluate → register, after resolving the
 // latest version of a data feed when it is given one. A failure in any stage
-// is recorded on the registry run and returned, so the run shows as failed.
+// is recorded on the registry run and returned, so the run shows as failed,
+// or as canceled when someone cancelled it.
 func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, error) {
 	if in.Params == nil && workflow.GetVersion(ctx, recordDefaultParams, workflow.DefaultVersion, 1) == 1 {
 		// The default parameters live in the ML code, which changes
@@ -216,7 +242,11 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
 		return TrainingResult{}, err
 	}
-	if err := p.Validate(); err != nil {
+	check := p
+	if workflow.GetVersion(ctx, strictSolverParamsChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		check = p.withoutStrictSolverChecks()
+	}
+	if err := check.Validate(); err != nil {
 		return TrainingResult{}, temporal.NewNonRetryableApplicationError("invalid training parameters: "+err.Error(), activities.ErrBadParams, nil)
 	}
 	trainingQueue := p.TrainingQueue
@@ -225,9 +255,9 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	}
 
 	// A cancelled run waits for the stage under way to stop before it
-	// records the failure, so the record cannot race the stage's own
-	// writes: a Register that published meanwhile leaves a succeeded run,
-	// and one that did not leaves a failed run (with, if it stopped between
+	// records its end, so the record cannot race the stage's own writes: a
+	// Register that published meanwhile leaves a succeeded run, and one
+	// that did not leaves a canceled run (with, if it stopped between
 	// registering and publishing, a version no alias points at and no later
 	// run reuses). A failed Ingest is recorded too, since it may have
 	// recorded the run before it failed.
@@ -298,7 +328,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 			RetryPolicy: stageRetry(failRunAttempts),
 		}))
 		progress.Stage = "failed"
-		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error(), Canceled: temporal.IsCanceledError(err)}).Get(dctx, nil); ferr != nil {
+		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error(), Canceled: ctx.Err() != nil || temporal.IsCanceledError(err)}).Get(dctx, nil); ferr != nil {
 			log.Error("recording the failed run", "Error", ferr)
 		}
 		return res, err
@@ -321,7 +351,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		}
 		var tr activities.TrainResult
 		if err := stage(2, heavy, a.Train, activities.TrainInput{
-			TrainKey: ing.TrainKey, Features: feat, Params: *p.Params, DatasetDigest: ing.DatasetDigest, Rakuten: ing.Source.XKey != "",
+			TrainKey: ing.TrainKey, Features: feat, Params: *p.Params, DatasetDigest: ing.DatasetDigest, Rakuten: ingest.Source.XKey != "",
 		}, &tr); err != nil {
 			return err
 		}

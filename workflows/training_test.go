@@ -11,8 +11,11 @@ import (
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/linear"
 )
 
 type pipelineSuite struct {
@@ -47,8 +50,22 @@ var (
 func (s *pipelineSuite) mockUpToEvaluate() {
 	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
 	s.env.OnActivity(s.a.Features, mock.Anything, activities.FeaturesInput{TrainKey: ingested.TrainKey, Params: *params().WithDefaults().Params}).Return(featured, nil).Once()
-	s.env.OnActivity(s.a.Train, mock.Anything, mock.Anything).Return(trained, nil).Once()
+	// The challenge's files carry prdtypecodes, which the model names.
+	s.env.OnActivity(s.a.Train, mock.Anything, mock.MatchedBy(func(in activities.TrainInput) bool { return in.Rakuten })).Return(trained, nil).Once()
 	s.env.OnActivity(s.a.Evaluate, mock.Anything, activities.EvaluateInput{RunID: 7, ModelKey: "models/m.bin", HoldoutKey: ingested.HoldoutKey}).Return(scored, nil).Once()
+}
+
+// A generic CSV's labels are not named from the Rakuten taxonomy.
+func (s *pipelineSuite) TestGenericCSVIsNotNamedFromTheTaxonomy() {
+	p := params()
+	p.Source = activities.Source{CSVKey: "raw/c.csv", TextCols: []string{"title"}, LabelCol: "category"}
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
+	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).Return(featured, nil).Once()
+	s.env.OnActivity(s.a.Train, mock.Anything, mock.MatchedBy(func(in activities.TrainInput) bool { return !in.Rakuten })).
+		Return(activities.TrainResult{}, temporal.NewNonRetryableApplicationError("stop here", activities.ErrBadData, nil)).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	s.Require().ErrorContains(s.env.GetWorkflowError(), "stop here")
 }
 
 func (s *pipelineSuite) TestPromotes() {
@@ -196,6 +213,32 @@ func (s *pipelineSuite) TestInvalidParamsFailBeforeAnyActivity() {
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)
 	s.Contains(err.Error(), "raw input needs both x_key and y_key")
+}
+
+// Balanced class weights with crammer-singer, which ignores them, are
+// refused at once.
+func (s *pipelineSuite) TestBalancedCrammerSingerIsRefused() {
+	p := params()
+	cp := classifier.DefaultParams()
+	cp.Solver.Multiclass, cp.Solver.Balanced = linear.CrammerSinger, true
+	p.Params = &cp
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	s.Require().ErrorContains(s.env.GetWorkflowError(), "balanced class weights do not apply to crammer-singer")
+}
+
+// A run that started before the stricter solver checks got past the ones
+// it had, and its replay does too.
+func (s *pipelineSuite) TestStricterSolverChecksSpareOlderRuns() {
+	s.env.OnGetVersion(strictSolverParamsChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	p := params()
+	cp := classifier.DefaultParams()
+	cp.Solver.Multiclass, cp.Solver.Balanced, cp.Solver.Bias = linear.CrammerSinger, true, 5000
+	p.Params = &cp
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).
+		Return(activities.IngestResult{}, temporal.NewNonRetryableApplicationError("got to ingest", activities.ErrBadData, nil)).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	s.Require().ErrorContains(s.env.GetWorkflowError(), "got to ingest")
 }
 
 // A model name the registry would refuse fails at once as BadParams, not

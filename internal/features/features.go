@@ -163,6 +163,10 @@ func (v *Vectorizer) scratch() *Scratch {
 	return new(Scratch)
 }
 
+// ErrNoFeatures is returned by Fit for documents that give no feature: a
+// fault of the data, which trying again cannot mend.
+var ErrNoFeatures = errors.New("no features")
+
 // Fit learns document frequencies from docs using up to workers goroutines
 // (0 means GOMAXPROCS) and returns the fitted vectorizer.
 func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vectorizer, error) {
@@ -233,8 +237,8 @@ func Fit(ctx context.Context, docs []Document, cfg Config, workers int) (*Vector
 	}
 	v.index()
 	if v.numCols == 0 {
-		return nil, fmt.Errorf("fit vectorizer: no features: the %d documents have no word or character n-gram seen in enough of them (min df %d words, %d characters)",
-			len(docs), cfg.WordMinDF, cfg.CharMinDF)
+		return nil, fmt.Errorf("fit vectorizer: %w: the %d documents have no word or character n-gram seen in enough of them (min df %d words, %d characters)",
+			ErrNoFeatures, len(docs), cfg.WordMinDF, cfg.CharMinDF)
 	}
 	return v, nil
 }

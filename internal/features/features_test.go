@@ -3,9 +3,9 @@ package features
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/prodcat/prodcat/internal/wire"
@@ -139,7 +139,7 @@ func TestFitErrors(t *testing.T) {
 	// Punctuation and markup alone give no feature, which would make a
 	// model answering by its intercepts alone.
 	empty := []Document{{Title: "---"}, {Title: "<br>", Body: "&nbsp; !!"}}
-	if _, err := Fit(context.Background(), empty, DefaultConfig(), 1); err == nil || !strings.Contains(err.Error(), "no features") {
+	if _, err := Fit(context.Background(), empty, DefaultConfig(), 1); !errors.Is(err, ErrNoFeatures) {
 		t.Errorf("documents without text: %v", err)
 	}
 	bad := DefaultConfig()

@@ -149,7 +149,7 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 	case len(y) != n:
 		return nil, fmt.Errorf("train: %d labels for %d rows", len(y), n)
 	case classes < 2 || classes > MaxClasses:
-		return nil, fmt.Errorf("train: %d classes: want 2 to %d", classes, MaxClasses)
+		return nil, fmt.Errorf("train: %d classes: want 2 to %d: %w", classes, MaxClasses, ErrClasses)
 	}
 	counts := make([]int, classes)
 	for i, c := range y {
@@ -659,6 +659,10 @@ func (m *Model) Decode(r *wire.Reader, calibration bool) error {
 // MaxClasses bounds the classes of a model, as the file format does.
 const MaxClasses = 1 << 16
 
+// ErrClasses is returned by Train for fewer than 2 or more than MaxClasses
+// classes: a fault of the data, such as an ID column taken for the labels.
+var ErrClasses = errors.New("unusable number of classes")
+
 // maxMagnitude bounds the weights and the calibration, so that scores
 // and logits stay finite: a document has fewer than a million features,
 // each at most 1000, and scores add up in float32. Trained models are
@@ -673,8 +677,10 @@ func (m *Model) Validate() error {
 		return fmt.Errorf("%d classes, %d intercepts: want 2 to %d classes with an intercept each", m.Classes, len(m.B), MaxClasses)
 	case m.Features < 0 || len(m.W) != m.Classes*m.Features:
 		return fmt.Errorf("%d weights for %d×%d", len(m.W), m.Features, m.Classes)
-	case !(m.Temperature > 0) || m.Temperature > maxMagnitude:
-		return fmt.Errorf("bad temperature %v", m.Temperature)
+	case !(m.Temperature >= 1/maxMagnitude && m.Temperature <= maxMagnitude):
+		// Without Scale the logits are the scores over it, so it is bounded
+		// below as Scale is above.
+		return fmt.Errorf("bad temperature %v: want %g to %g", m.Temperature, 1/maxMagnitude, maxMagnitude)
 	case len(m.Scale) != len(m.Offset) || len(m.Scale) != 0 && len(m.Scale) != m.Classes:
 		return fmt.Errorf("calibration for %d and %d classes, want %d", len(m.Scale), len(m.Offset), m.Classes)
 	}

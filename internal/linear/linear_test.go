@@ -108,7 +108,7 @@ func TestTrainErrors(t *testing.T) {
 	if _, err := Train(ctx, x, y, 3, p, 1, nil); err == nil {
 		t.Error("C = 0: no error")
 	}
-	if _, err := Train(ctx, x, y, MaxClasses+1, DefaultParams(), 1, nil); err == nil || !strings.Contains(err.Error(), "classes: want 2 to 65536") {
+	if _, err := Train(ctx, x, y, MaxClasses+1, DefaultParams(), 1, nil); !errors.Is(err, ErrClasses) || !strings.Contains(err.Error(), "classes: want 2 to 65536") {
 		t.Errorf("more classes than a model file holds: err = %v", err)
 	}
 	for name, p := range map[string]Params{

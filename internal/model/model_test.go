@@ -195,6 +195,13 @@ func TestDecodeRejectsCraftedFiles(t *testing.T) {
 	if _, err := Decode(m.encode()); err == nil || !strings.Contains(err.Error(), "class 0: calibration") {
 		t.Errorf("huge calibration: err = %v", err)
 	}
+	// Without per-class calibration the logits are the scores over the
+	// temperature.
+	m2 := toy(t)
+	m2.Linear.Scale, m2.Linear.Offset, m2.Linear.Temperature = nil, nil, 1e-300
+	if _, err := m2.Encode(); err == nil || !strings.Contains(err.Error(), "bad temperature") {
+		t.Errorf("a tiny temperature: err = %v", err)
+	}
 	// What Decode refuses, Encode does not write.
 	if _, err := m.Encode(); err == nil || !strings.Contains(err.Error(), "class 0: calibration") {
 		t.Errorf("encoding a huge calibration: err = %v", err)

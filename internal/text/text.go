@@ -34,7 +34,7 @@ func AppendNormalized(dst []byte, s string) []byte {
 	if len(s) > MaxInputBytes {
 		s = s[:MaxInputBytes]
 		// A tag cut in two would be read as text, its attributes as words.
-		if i := strings.LastIndexByte(s, '<'); i > strings.LastIndexByte(s, '>') {
+		if i := strings.LastIndexByte(s, '<'); i > strings.LastIndexByte(s, '>') && opensTag(s[i+1:]) {
 			s = s[:i]
 		}
 	}
@@ -48,6 +48,23 @@ func AppendNormalized(dst []byte, s string) []byte {
 		dst = appendFolded(dst, s)
 	}
 	return trimSpace(dst, start)
+}
+
+// maxTagBytes bounds how far before a cut a '<' is taken for a tag the
+// cut went through: more is text, such as "M8<M10" early in a long field.
+const maxTagBytes = 4 << 10
+
+// opensTag reports whether rest, what follows a '<' up to a cut, can be
+// the start of a tag cut short.
+func opensTag(rest string) bool {
+	if len(rest) > maxTagBytes {
+		return false
+	}
+	if rest == "" {
+		return true
+	}
+	c := rest[0] | 0x20
+	return 'a' <= c && c <= 'z' || rest[0] == '/' || rest[0] == '!' || rest[0] == '?'
 }
 
 // HasText reports whether the normalised form of s has any word, that is

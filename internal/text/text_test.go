@@ -123,4 +123,17 @@ func TestTruncationKeepsTagsWhole(t *testing.T) {
 	if strings.Contains(got, "href") || strings.Contains(got, "utm") || !strings.HasSuffix(got, "mot") {
 		t.Errorf("normalised tail %q", got[max(0, len(got)-40):])
 	}
+	// A '<' that is text, early in a long field, keeps what follows it.
+	long := "Vis M8<M10 inox " + strings.Repeat("mot ", MaxInputBytes/4)
+	if got := Normalize(long); len(got) < MaxInputBytes/2 || !strings.HasPrefix(got, "vis m8 m10 inox mot") {
+		t.Errorf("a text '<' then %d bytes: normalised to %d bytes starting %q", len(long), len(got), got[:min(len(got), 30)])
+	}
+	if !HasText("<" + strings.Repeat("a", MaxInputBytes)) {
+		t.Error("a '<' then letters has no text")
+	}
+	// Nor is a comparison near the cut taken for a tag.
+	near := strings.Repeat("mot ", (MaxInputBytes-8)/4) + "a < 3 b c d e f"
+	if got := Normalize(near); !strings.HasSuffix(got, "mot a 3 b") {
+		t.Errorf("a comparison near the cut: tail %q", got[max(0, len(got)-20):])
+	}
 }

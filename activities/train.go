@@ -132,7 +132,7 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("train: %w", err)
 	}
-	if in.Rakuten {
+	if in.Rakuten == nil || *in.Rakuten {
 		classifier.NameRakuten(m)
 	}
 	data, err := m.Encode()

@@ -84,9 +84,11 @@ type TrainInput struct {
 	Params   classifier.Params `json:"params"`
 	// DatasetDigest is recorded in the model file's metadata.
 	DatasetDigest string `json:"dataset_digest"`
-	// Rakuten says the data came as the challenge's files, whose labels
-	// are prdtypecodes: the model file names them from the taxonomy.
-	Rakuten bool `json:"rakuten,omitempty"`
+	// Rakuten says whether the data came as the challenge's files, whose
+	// labels are prdtypecodes: the model file names them from the
+	// taxonomy. Nil, in the input of a run scheduled by an earlier version,
+	// names them as that version did, whenever a label is a known code.
+	Rakuten *bool `json:"rakuten,omitempty"`
 }
 
 // TrainResult names the trained model file.

@@ -18,6 +18,7 @@ import (
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/demodata"
+	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/taxonomy"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -187,6 +188,15 @@ func TestGateRefusesNarrowerOrForeignModels(t *testing.T) {
 	require.False(t, narrow.Promoted, narrow.Reason)
 	require.Equal(t, "challenger", narrow.Alias)
 	require.Contains(t, narrow.Reason, "does not know 24 of production v1's 27 labels")
+	// A CSV's codes mean what its owner says, even when they look like
+	// prdtypecodes: the model does not name them from the taxonomy.
+	data, err := h.store.Get(ctx, narrow.ModelKey)
+	require.NoError(t, err)
+	m, err := model.Decode(data)
+	require.NoError(t, err)
+	for _, l := range m.Labels {
+		require.Empty(t, l.EN+l.FR, "label %s of a CSV is named", l.Code)
+	}
 
 	// Every label moved to the next code: the same labels, other meanings.
 	codes := taxonomy.Codes()

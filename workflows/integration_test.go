@@ -203,6 +203,10 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	m, err := model.Decode(data)
 	require.NoError(t, err)
 	require.Len(t, m.Labels, 27)
+	for _, l := range m.Labels {
+		require.NotEmpty(t, l.EN, "the challenge's prdtypecode %s is named", l.Code)
+		require.NotEmpty(t, l.FR, "the challenge's prdtypecode %s is named", l.Code)
+	}
 	require.Equal(t, first.DatasetDigest, m.Metadata["dataset_digest"])
 	rep, err := h.store.Get(ctx, v.ReportKey)
 	require.NoError(t, err)

@@ -351,7 +351,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		}
 		var tr activities.TrainResult
 		if err := stage(2, heavy, a.Train, activities.TrainInput{
-			TrainKey: ing.TrainKey, Features: feat, Params: *p.Params, DatasetDigest: ing.DatasetDigest, Rakuten: ingest.Source.XKey != "",
+			TrainKey: ing.TrainKey, Features: feat, Params: *p.Params, DatasetDigest: ing.DatasetDigest, Rakuten: new(ingest.Source.XKey != ""),
 		}, &tr); err != nil {
 			return err
 		}

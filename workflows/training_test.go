@@ -51,7 +51,7 @@ func (s *pipelineSuite) mockUpToEvaluate() {
 	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
 	s.env.OnActivity(s.a.Features, mock.Anything, activities.FeaturesInput{TrainKey: ingested.TrainKey, Params: *params().WithDefaults().Params}).Return(featured, nil).Once()
 	// The challenge's files carry prdtypecodes, which the model names.
-	s.env.OnActivity(s.a.Train, mock.Anything, mock.MatchedBy(func(in activities.TrainInput) bool { return in.Rakuten })).Return(trained, nil).Once()
+	s.env.OnActivity(s.a.Train, mock.Anything, mock.MatchedBy(func(in activities.TrainInput) bool { return in.Rakuten != nil && *in.Rakuten })).Return(trained, nil).Once()
 	s.env.OnActivity(s.a.Evaluate, mock.Anything, activities.EvaluateInput{RunID: 7, ModelKey: "models/m.bin", HoldoutKey: ingested.HoldoutKey}).Return(scored, nil).Once()
 }
 
@@ -61,7 +61,7 @@ func (s *pipelineSuite) TestGenericCSVIsNotNamedFromTheTaxonomy() {
 	p.Source = activities.Source{CSVKey: "raw/c.csv", TextCols: []string{"title"}, LabelCol: "category"}
 	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
 	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).Return(featured, nil).Once()
-	s.env.OnActivity(s.a.Train, mock.Anything, mock.MatchedBy(func(in activities.TrainInput) bool { return !in.Rakuten })).
+	s.env.OnActivity(s.a.Train, mock.Anything, mock.MatchedBy(func(in activities.TrainInput) bool { return in.Rakuten != nil && !*in.Rakuten })).
 		Return(activities.TrainResult{}, temporal.NewNonRetryableApplicationError("stop here", activities.ErrBadData, nil)).Once()
 	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.Anything).Return(nil).Once()
 	s.env.ExecuteWorkflow(TrainingPipeline, p)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/internal/testenv"
 )
 
@@ -135,7 +137,8 @@ func TestStartsWhileS3Hangs(t *testing.T) {
 }
 
 // While it waits for PostgreSQL the API is alive but not ready, so a
-// liveness probe does not restart it in a loop; a stop ends the wait.
+// liveness probe does not restart it in a loop; once PostgreSQL answers it
+// serves the API, and a stop ends it.
 func TestAliveWhileWaitingForTheRegistry(t *testing.T) {
 	testenv.Integration(t)
 	cfg, err := config.Load()
@@ -150,9 +153,18 @@ func TestAliveWhileWaitingForTheRegistry(t *testing.T) {
 		defer ln.Close()
 		return ln.Addr().String()
 	}
-	cfg.DatabaseURL = "postgres://prodcat@" + free() + "/prodcat?sslmode=disable&connect_timeout=1"
+	// PostgreSQL is reached through a port that nothing serves at first.
+	real, err := url.Parse(cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbAddr := free()
+	via := *real
+	via.Host = dbAddr
+	cfg.DatabaseURL = via.String()
 	cfg.API.Addr = free()
 	cfg.API.DevMode, cfg.API.Users, cfg.API.UsersFile = true, "", ""
+	cfg.ModelName = servingtest.RandomName("apitest-") // no production model
 	log, _ := test.NewNullLogger()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -185,6 +197,21 @@ func TestAliveWhileWaitingForTheRegistry(t *testing.T) {
 			t.Errorf("%s: %d %s %v", path, code, body, h)
 		}
 	}
+
+	// PostgreSQL comes up: the API behind it takes over.
+	forward(t, dbAddr, real.Host)
+	for i := 0; ; i++ {
+		if _, body, _ := get("/livez"); strings.Contains(body, `"ok"`) {
+			break
+		}
+		if i == 600 {
+			t.Fatal("the API did not take over within a minute of PostgreSQL answering")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body, _ := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no model loaded") {
+		t.Errorf("/readyz with no production model: %d %s", code, body)
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -197,4 +224,32 @@ func TestAliveWhileWaitingForTheRegistry(t *testing.T) {
 	if code, _, _ := get("/livez"); code != 0 {
 		t.Error("still listening after run returned")
 	}
+}
+
+// forward relays TCP connections from listen to target until the test ends.
+func forward(t *testing.T, listen, target string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go func() { _, _ = io.Copy(u, c); u.Close() }()
+				_, _ = io.Copy(c, u)
+			}()
+		}
+	}()
 }

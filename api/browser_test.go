@@ -102,10 +102,23 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatalf("predict through the API: %d", code)
 	}
 
+	// A wrong password shows the API's refusal on the page, with no
+	// browser login prompt taking over, and is not kept.
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(live.url+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#login-btn")),
 		chromedp.SetValue(chromedp.CSS("#user"), "admin"),
+		chromedp.SetValue(chromedp.CSS("#password"), "wrong"),
+		chromedp.Click(chromedp.CSS("#login-btn")),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#error").textContent.includes("401")`),
+	)
+	if err != nil {
+		t.Fatalf("a wrong password on the page: %v\nAPI log:\n%s", err, live.logs)
+	}
+	if kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`sessionStorage.getItem("prodcat.auth") !== null`)); err != nil || kept {
+		t.Errorf("refused credentials kept in the session: %v, %v", kept, err)
+	}
+	err = chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS("#password"), "admin"),
 		chromedp.Click(chromedp.CSS("#login-btn")),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#whoami").textContent.includes("signed in as admin")`),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -167,6 +168,16 @@ func TestPredictAuth(t *testing.T) {
 	}
 	if c := req(predictUser, "wrong"); c != 401 {
 		t.Errorf("wrong password: %d", c)
+	}
+	// The demo page asks for no challenge, which would make a browser hold
+	// the request for its own login prompt.
+	r := httptest.NewRequest("GET", "/v1/whoami", nil)
+	r.SetBasicAuth(predictUser, "wrong")
+	r.Header.Set("X-Prodcat-Page", "1")
+	pw := httptest.NewRecorder()
+	h.h.ServeHTTP(pw, r)
+	if pw.Code != 401 || pw.Header().Get("WWW-Authenticate") != "" {
+		t.Errorf("the page's refused request: %d, WWW-Authenticate %q", pw.Code, pw.Header().Get("WWW-Authenticate"))
 	}
 	if c := req("nobody", predictPass); c != 401 {
 		t.Errorf("unknown user: %d", c)

@@ -391,7 +391,9 @@ func (s *server) answerError(w *statusWriter, r *http.Request, log *logrus.Entry
 	case !errors.As(err, &ae):
 		ae = &apiError{status: http.StatusInternalServerError, code: codeInternal, message: "internal error", cause: err}
 	}
-	if ae.status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+	// The demo page asks for no challenge: a browser would hold its
+	// request for a login prompt, and the page shows the refusal itself.
+	if ae.status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" && r.Header.Get("X-Prodcat-Page") == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="prodcat", charset="UTF-8"`)
 	}
 	if ae.retryAfter > 0 {

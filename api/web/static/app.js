@@ -39,14 +39,18 @@ function showError(msg) {
 // api calls the JSON API and returns the decoded answer, or throws an
 // Error with the API's message.
 async function api(method, path, body) {
-  const headers = { "Authorization": credentials() };
+  // X-Prodcat-Page asks the API not to challenge a 401 with Basic, which
+  // would make the browser hold the request for its own login prompt.
+  const headers = { "Authorization": credentials(), "X-Prodcat-Page": "1" };
   // The API refuses a POST that does not declare JSON, even an empty one.
   if (method === "POST") headers["Content-Type"] = "application/json";
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
     const e = data.error || {};
-    throw new Error(`${res.status} ${e.code || ""}: ${e.message || res.statusText}`);
+    const err = new Error(`${res.status} ${e.code || ""}: ${e.message || res.statusText}`);
+    err.status = res.status;
+    throw err;
   }
   return data;
 }
@@ -79,6 +83,7 @@ async function signIn(ev) {
   } catch (e) {
     role = "";
     $("#whoami").textContent = "not signed in";
+    if (e.status === 401) sessionStorage.removeItem("prodcat.auth");
     showError(e.message);
   }
 }

@@ -65,7 +65,6 @@ const (
 	KindDuplicateProduct = "duplicate productid"
 	KindInvalidUTF8      = "invalid UTF-8"
 	KindTooLong          = "field too long"
-	KindEmptyDesignation = "empty designation"
 	KindEmptyText        = "empty text"
 	KindMissingLabel     = "missing label"
 	KindUnknownLabel     = "unknown label"
@@ -185,7 +184,7 @@ func (d *Dataset) RejectCounts() map[string]int {
 }
 
 // RejectSummary describes the rejects in one line, most frequent kind first,
-// for example "7 empty designation, 5 unknown label"; "" when there are none.
+// for example "7 empty text, 5 unknown label"; "" when there are none.
 func (d *Dataset) RejectSummary() string {
 	return summarize(d.RejectCounts())
 }

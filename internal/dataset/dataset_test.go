@@ -28,8 +28,8 @@ func TestCounts(t *testing.T) {
 }
 
 func TestRejectSummary(t *testing.T) {
-	d := &Dataset{Rejects: []Reject{{Kind: KindUnknownLabel}, {Kind: KindEmptyDesignation}, {Kind: KindEmptyDesignation}, {Kind: KindMalformed}}}
-	if got, want := d.RejectSummary(), "2 empty designation, 1 malformed row, 1 unknown label"; got != want {
+	d := &Dataset{Rejects: []Reject{{Kind: KindUnknownLabel}, {Kind: KindEmptyText}, {Kind: KindEmptyText}, {Kind: KindMalformed}}}
+	if got, want := d.RejectSummary(), "2 empty text, 1 malformed row, 1 unknown label"; got != want {
 		t.Errorf("RejectSummary = %q, want %q", got, want)
 	}
 	if got := (&Dataset{}).RejectSummary(); got != "" {

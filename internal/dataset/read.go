@@ -108,10 +108,7 @@ func ReadRaw(x, y io.Reader, opts Options) (*Dataset, error) {
 		if !ok {
 			continue
 		}
-		if strings.TrimSpace(title) == "" {
-			v.reject(line, id, KindEmptyDesignation, "empty designation")
-			continue
-		}
+		// A description alone is a product, as the API takes it.
 		if !text.HasText(title) && !text.HasText(body) {
 			v.reject(line, id, KindEmptyText, "no letter or digit in designation or description")
 			continue

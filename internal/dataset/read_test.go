@@ -91,7 +91,7 @@ func TestReadRawRejects(t *testing.T) {
 		{"empty productid", "1,Table,,,1\n", "1,1560\n", Options{}, 3, "", KindMissingID, "empty productid"},
 		{"duplicate index", "0,Table,,501,1\n", "", Options{}, 3, "501", KindDuplicateIndex, "duplicate index 0, first at line 2"},
 		{"duplicate productid", "1,Chaise pliante bis,,500,1\n", "1,1560\n", Options{}, 3, "500", KindDuplicateProduct, "duplicate productid 500, first at line 2"},
-		{"empty designation", "1,  ,une description,501,1\n", "1,1560\n", Options{}, 3, "501", KindEmptyDesignation, "empty designation"},
+		{"empty designation and description", "1,  ,<p> </p>,501,1\n", "1,1560\n", Options{}, 3, "501", KindEmptyText, "no letter or digit in designation or description"},
 		{"invalid UTF-8 strict", "1,Table \xff,,501,1\n", "1,1560\n", Options{StrictUTF8: true}, 3, "501", KindInvalidUTF8, "invalid UTF-8 in designation"},
 		// IDs are keys: never repaired, since two repaired IDs could collide.
 		{"invalid UTF-8 in productid", "1,Table,,5\xff1,1\n", "1,1560\n", Options{}, 3, "", KindInvalidUTF8, "invalid UTF-8 in productid"},
@@ -271,9 +271,9 @@ func TestReadRawErrors(t *testing.T) {
 		{"missing Y label column", xHeader + "0,a,,1,1\n", ",label\n0,10\n", Options{}, `Y header ",label": missing column(s) "prdtypecode"`},
 		{"header only", xHeader, ",prdtypecode\n", Options{}, "dataset: no rows"},
 		{"no usable rows", xHeader + "0,,,1,1\n1,,,2,2\n2,a,,3,3\n", ",prdtypecode\n0,10\n1,10\n2,99\n",
-			Options{KnownLabels: []string{"10"}}, "dataset: no usable rows (3 rejected: 2 empty designation, 1 unknown label)"},
+			Options{KnownLabels: []string{"10"}}, "dataset: no usable rows (3 rejected: 2 empty text, 1 unknown label)"},
 		{"too many rejects", xHeader + "0,a,,1,1\n1,,,2,2\n2,c,,3,3\n", ",prdtypecode\n0,10\n1,10\n2,10\n",
-			Options{MaxRejectFraction: 0.25}, "1 of 3 records rejected (33.3%), above the limit of 25.0% (1 empty designation)"},
+			Options{MaxRejectFraction: 0.25}, "1 of 3 records rejected (33.3%), above the limit of 25.0% (1 empty text)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -457,4 +457,13 @@ func TestReadRawPandasIndexName(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertExamples(t, d.Examples, []Example{{ID: "42", Title: "Gourde inox", Label: "1302"}})
+}
+
+// A description alone is a product, as the API takes it.
+func TestReadRawDescriptionOnly(t *testing.T) {
+	d, err := readRaw(t, xHeader+"0,,<p>Tondeuse à gazon thermique</p>,10,1\n", ",prdtypecode\n0,2585\n", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertExamples(t, d.Examples, []Example{{ID: "10", Body: "<p>Tondeuse à gazon thermique</p>", Label: "2585"}})
 }

@@ -57,3 +57,28 @@ func TestClassifyDataFaults(t *testing.T) {
 		t.Errorf("an outage classified as %v, want it retried", got)
 	}
 }
+
+// A store that cannot be read is reported once, not once per object; wrong
+// headers are each reported.
+func TestCheckHeaders(t *testing.T) {
+	src := Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}
+	down := errors.New("cannot reach S3")
+	calls := 0
+	err := src.CheckHeaders(func(string) ([]byte, error) { calls++; return nil, down })
+	if !errors.Is(err, down) || calls != 1 || strings.Count(err.Error(), "cannot reach") != 1 {
+		t.Errorf("store down: %v after %d reads", err, calls)
+	}
+	err = src.CheckHeaders(func(string) ([]byte, error) { return []byte("a,b\n1,2\n"), nil })
+	if !errors.Is(err, dataset.ErrBadData) || !strings.Contains(err.Error(), "raw/x.csv") || !strings.Contains(err.Error(), "raw/y.csv") {
+		t.Errorf("wrong headers: %v", err)
+	}
+	err = src.CheckHeaders(func(key string) ([]byte, error) {
+		if key == src.XKey {
+			return []byte(",designation,description,productid,imageid\n"), nil
+		}
+		return []byte(",prdtypecode\n"), nil
+	})
+	if err != nil {
+		t.Errorf("right headers: %v", err)
+	}
+}

@@ -77,27 +77,32 @@ func (s Source) CheckKeys() error {
 // column is then refused when it is named, not by every run that reads it.
 // Errors about the files wrap dataset.ErrBadData.
 func (s Source) CheckHeaders(head func(key string) ([]byte, error)) error {
-	check := func(key string, fn func([]byte) error) error {
-		if key == "" {
-			return nil
-		}
-		b, err := head(key)
-		if err != nil {
-			return err
-		}
-		if err := fn(b); err != nil {
-			return fmt.Errorf("%s: %w", key, err)
-		}
-		return nil
-	}
 	if s.XKey != "" && s.XKey == s.YKey {
 		return fmt.Errorf("source: x_key and y_key are the same object %s: %w", s.XKey, dataset.ErrBadData)
 	}
-	return errors.Join(
-		check(s.XKey, dataset.CheckXHeader),
-		check(s.YKey, dataset.CheckYHeader),
-		check(s.CSVKey, func(b []byte) error { return dataset.CheckCSVHeader(b, s.TextCols, s.LabelCol) }),
-	)
+	var bad []error
+	for _, c := range []struct {
+		key   string
+		check func([]byte) error
+	}{
+		{s.XKey, dataset.CheckXHeader},
+		{s.YKey, dataset.CheckYHeader},
+		{s.CSVKey, func(b []byte) error { return dataset.CheckCSVHeader(b, s.TextCols, s.LabelCol) }},
+	} {
+		if c.key == "" {
+			continue
+		}
+		b, err := head(c.key)
+		if err != nil {
+			// A store that cannot be read fails every object alike:
+			// once is enough.
+			return err
+		}
+		if err := c.check(b); err != nil {
+			bad = append(bad, fmt.Errorf("%s: %w", c.key, err))
+		}
+	}
+	return errors.Join(bad...)
 }
 
 // ResolveFeedResult is the feed version a training reads.

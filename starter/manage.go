@@ -239,11 +239,18 @@ func newModelsCmd() *cobra.Command {
 	}
 	promote.Flags().IntVar(&expect, "expect", -1, "move only if the alias points at this version now (0: only if it is not set), so a move made meanwhile is not overwritten; unconditional when not given")
 	rollback.Flags().IntVar(&expect, "expect", -1, "undo only if the alias points at this version now, so two people rolling back the same version undo it once; unconditional when not given")
-	rollback.PreRunE = func(*cobra.Command, []string) error {
+	checkAlias := func(*cobra.Command, []string) error {
+		if err := registry.CheckName("alias", alias); err != nil {
+			return usagef("--alias: %w", err)
+		}
+		return nil
+	}
+	promote.PreRunE = checkAlias
+	rollback.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if expect == 0 {
 			return usagef("--expect 0: an alias that is not set has nothing to roll back; give the version it points at now")
 		}
-		return nil
+		return checkAlias(cmd, args)
 	}
 	cmd.AddCommand(list, show, promote, rollback)
 	return cmd

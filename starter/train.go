@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,7 +38,7 @@ type trainFlags struct {
 	textCols             []string
 	labelCol             string
 	model, id, params    string
-	c                    float64
+	c                    optionalFloat
 	holdout, floor, marg float64
 	maxReject            float64
 	wait, json           bool
@@ -72,7 +74,7 @@ func newTrainCmd() *cobra.Command {
 func (f *trainFlags) addParamFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.model, "model", "", "registered model name (default $PRODCAT_MODEL_NAME)")
 	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults)")
-	fl.Float64Var(&f.c, "c", 0, "override the solver's regularisation parameter C")
+	fl.Var(&f.c, "c", "override the solver's regularisation parameter C")
 	fl.Float64Var(&f.holdout, "holdout", workflows.DefaultHoldoutFraction, "share of the rows held out to evaluate the model, in (0, 1)")
 	fl.Float64Var(&f.maxReject, "max-reject-fraction", workflows.DefaultMaxRejectFraction, "fail when a file has more rejected rows (malformed, no text, no or unknown label) than this share; 1 accepts any")
 }
@@ -92,7 +94,10 @@ func (f *trainFlags) trainingParams(cfg config.Config) (workflows.TrainingParams
 		ModelName: cmp.Or(f.model, cfg.ModelName), HoldoutFraction: f.holdout, MaxRejectFraction: f.maxReject,
 		TrainingQueue: cfg.Temporal.TrainingQueue, Gate: f.gate(), GateSet: true,
 	}
-	if f.params != "" || f.c != 0 {
+	if f.c.set && !(f.c.v > 0 && !math.IsInf(f.c.v, 0)) {
+		return workflows.TrainingParams{}, usagef("--c %v: want a positive number", f.c.v)
+	}
+	if f.params != "" || f.c.set {
 		cp := classifier.DefaultParams()
 		if f.params != "" {
 			var err error
@@ -100,8 +105,8 @@ func (f *trainFlags) trainingParams(cfg config.Config) (workflows.TrainingParams
 				return workflows.TrainingParams{}, err
 			}
 		}
-		if f.c != 0 {
-			cp.Solver.C = f.c
+		if f.c.set {
+			cp.Solver.C = f.c.v
 		}
 		p.Params = &cp
 	}
@@ -167,6 +172,12 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 	if src.XKey == "" && src.YKey == "" && src.CSVKey == "" && src.Feed == "" {
 		return activities.Source{}, usagef("no input: give --x and --y (the challenge's files) or --csv with --text-col and --label-col, or the bucket keys --x-key and --y-key or --csv-key (train also takes --feed NAME)")
 	}
+	if (src.XKey == "") != (src.YKey == "") {
+		return activities.Source{}, usagef("the challenge's files come in pairs: give both --x (or --x-key) and --y (or --y-key)")
+	}
+	if f.x != "" && f.y != "" && sameFile(f.x, f.y) {
+		return activities.Source{}, usagef("--x and --y name the same file, %s", f.x)
+	}
 	if err := errors.Join(src.Validate(), src.CheckColumns()); err != nil {
 		return activities.Source{}, asUsage(err)
 	}
@@ -192,7 +203,42 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 		}
 		*up.key = ref.Key
 	}
+	if src.XKey != "" && src.XKey == src.YKey {
+		return activities.Source{}, usagef("--x %s and --y %s have the same content (%s): one file given twice?", cmp.Or(f.x, f.xKey), cmp.Or(f.y, f.yKey), src.XKey)
+	}
 	return src, nil
+}
+
+// optionalFloat is a float flag that knows whether it was given, so that
+// an explicit 0 is refused rather than taken for "not given".
+type optionalFloat struct {
+	v   float64
+	set bool
+}
+
+func (o *optionalFloat) String() string {
+	if !o.set {
+		return ""
+	}
+	return strconv.FormatFloat(o.v, 'g', -1, 64)
+}
+
+func (o *optionalFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("want a number")
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+func (o *optionalFloat) Type() string { return "float" }
+
+// sameFile reports whether paths a and b name the same file.
+func sameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // checkHeaders checks that the files src names are there and have the

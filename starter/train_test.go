@@ -96,6 +96,11 @@ func TestUsageErrors(t *testing.T) {
 		{"models", "rollback", "--reason", "x", "--expect", "0"},
 		{"train", "--x-key", "models/" + strings.Repeat("e", 64) + ".bin", "--y-key", "raw/" + strings.Repeat("f", 64) + ".csv"},
 		{"feed", "publish", "catalogue", "--x", "X.csv", "--y-key", "reports/" + strings.Repeat("f", 64) + ".json"},
+		{"train", "--x", "X.csv", "--y", "Y.csv", "--c", "0"},
+		{"schedule", "create", "nightly", "--feed", "catalogue", "--every", "24h", "--c", "-1"},
+		{"train", "--x", "X.csv"},
+		{"models", "promote", "1", "--alias", "bad alias!", "--reason", "x"},
+		{"models", "rollback", "--alias", "", "--reason", "x"},
 	} {
 		_, err := run(t, args...)
 		var usage usageError
@@ -103,8 +108,16 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
 		}
 	}
-	// A command that fails is not a usage error.
+	// The same file as X and Y.
 	dir := t.TempDir()
+	same := filepath.Join(dir, "X.csv")
+	if err := os.WriteFile(same, []byte(",designation,description,productid,imageid\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "train", "--x", same, "--y", same); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "--x and --y name the same file") {
+		t.Errorf("X given twice: err = %v, want a usage error", err)
+	}
+	// A command that fails is not a usage error.
 	_, err := run(t, "train", "--x", filepath.Join(dir, "X.csv"), "--y", filepath.Join(dir, "Y.csv"))
 	var usage usageError
 	if err == nil || errors.As(err, &usage) {

@@ -109,6 +109,10 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if spec.Every, err = parseDuration("every", req.Every); err != nil {
 		return err
 	}
+	if req.Every != "" && spec.Every <= 0 {
+		// Zero would read as "not given".
+		return badRequest("every %q: want at least 1m", req.Every)
+	}
 	if spec.Jitter, err = parseDuration("jitter", req.Jitter); err != nil {
 		return err
 	}

@@ -165,6 +165,7 @@ func TestPutScheduleErrors(t *testing.T) {
 		{"every as a number", "weekly", `{"every": 86400, "training": {` + src + `}}`, 400, codeInvalidJSON},
 		{"every not a duration", "weekly", `{"every": "daily", "training": {` + src + `}}`, 400, codeBadRequest},
 		{"every under a minute", "weekly", `{"every": "30s", "training": {` + src + `}}`, 400, codeBadRequest},
+		{"every zero", "weekly", `{"every": "0s", "training": {` + src + `}}`, 400, codeBadRequest},
 		{"negative jitter", "weekly", `{"every": "24h", "jitter": "-1m", "training": {` + src + `}}`, 400, codeBadRequest},
 		{"terminate_other", "weekly", `{"every": "24h", "overlap": "terminate_other", "training": {` + src + `}}`, 400, codeBadRequest},
 		{"bad id", "we%20ekly", `{"every": "24h", "training": {` + src + `}}`, 400, codeBadRequest},
@@ -177,6 +178,9 @@ func TestPutScheduleErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			msg := wantError(t, h.do("PUT", "/v1/schedules/"+tc.id, asAdmin, tc.body), tc.status, tc.code)
+			if tc.name == "every zero" && !strings.Contains(msg, "want at least 1m") {
+				t.Errorf("every 0s: %q", msg)
+			}
 			if h.sched.put != nil {
 				t.Errorf("a refused request (%s) saved %+v", msg, h.sched.put)
 			}

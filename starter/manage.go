@@ -271,6 +271,10 @@ func newScheduleCmd() *cobra.Command {
 			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 				spec.ID = args[0]
 				spec.TaskQueue = a.cfg.Temporal.TaskQueue
+				if c.Flags().Changed("every") && spec.Every <= 0 {
+					// Zero would read as "not given".
+					return usagef("--every %s: want at least 1m", spec.Every)
+				}
 				p, err := tf.trainingParams(a.cfg)
 				if err != nil {
 					return err
@@ -368,19 +372,21 @@ func newScheduleCmd() *cobra.Command {
 	})
 	// Checked before connecting to Temporal.
 	backfill.PreRunE = func(*cobra.Command, []string) (err error) {
-		if start, err = time.Parse(time.RFC3339, from); err != nil {
-			return usagef("--from: %w", err)
+		if start, err = parseFlagTime("--from", from); err != nil {
+			return err
 		}
-		if end, err = time.Parse(time.RFC3339, to); err != nil {
-			return usagef("--to: %w", err)
+		if end, err = parseFlagTime("--to", to); err != nil {
+			return err
 		}
 		if end.Before(start) {
 			return usagef("--to %s is before --from %s", to, from)
 		}
 		return nil
 	}
-	backfill.Flags().StringVar(&from, "from", "", "start, RFC 3339")
-	backfill.Flags().StringVar(&to, "to", "", "end, RFC 3339")
+	backfill.Flags().StringVar(&from, "from", "", "start, RFC 3339 (2026-11-01T00:00:00Z)")
+	backfill.Flags().StringVar(&to, "to", "", "end, RFC 3339 (2026-11-08T00:00:00Z)")
+	_ = backfill.MarkFlagRequired("from")
+	_ = backfill.MarkFlagRequired("to")
 	cmd.AddCommand(apply(true), apply(false),
 		simple("list", "list schedules", func(ctx context.Context, m *schedule.Manager, _ string) (any, error) { return m.List(ctx) }),
 		simple("describe ID", "show a schedule's next and recent runs", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return m.Describe(ctx, id) }),
@@ -421,4 +427,14 @@ func actor() string {
 		return "cli:" + u
 	}
 	return "cli"
+}
+
+// parseFlagTime reads the RFC 3339 time v of flag name; a mistake is a
+// usage error that shows the form.
+func parseFlagTime(name, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, usagef("%s %q: want an RFC 3339 time such as 2026-11-01T03:00:00Z", name, v)
+	}
+	return t, nil
 }

@@ -99,6 +99,8 @@ func TestUsageErrors(t *testing.T) {
 		{"train", "--x", "X.csv", "--y", "Y.csv", "--c", "0"},
 		{"schedule", "create", "nightly", "--feed", "catalogue", "--every", "24h", "--c", "-1"},
 		{"train", "--x", "X.csv"},
+		{"schedule", "create", "nightly", "--feed", "catalogue", "--every", "0s"},
+		{"schedule", "backfill", "nightly", "--from", "2026-11-01", "--to", "2026-11-02T00:00:00Z"},
 		{"models", "promote", "1", "--alias", "bad alias!", "--reason", "x"},
 		{"models", "rollback", "--alias", "", "--reason", "x"},
 	} {

@@ -366,7 +366,9 @@ func (s *server) authenticate(r *http.Request, need auth.Role) (*auth.Principal,
 	case errors.Is(err, auth.ErrBadCredentials):
 		// Logged for people and for tools that block guessers.
 		user, _, _ := r.BasicAuth()
-		s.log.WithFields(logrus.Fields{"user": strconv.QuoteToASCII(user[:min(len(user), 64)]), "remote": r.RemoteAddr, "path": r.URL.Path}).
+		// The formatters escape what they must; the name is bounded and made
+		// valid UTF-8, since a guesser chooses it.
+		s.log.WithFields(logrus.Fields{"user": strings.ToValidUTF8(user[:min(len(user), 64)], "\uFFFD"), "remote": r.RemoteAddr, "path": r.URL.Path}).
 			Warn("api: wrong user name or password")
 		return nil, errorf(http.StatusUnauthorized, codeUnauthorized, "wrong user name or password")
 	case errors.Is(err, auth.ErrBusy):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -620,8 +621,8 @@ func TestRoutesAreUnique(t *testing.T) {
 	}
 }
 
-// A wrong password is logged with the user name it was tried for, quoted,
-// and where it came from; the password is not.
+// A wrong password is logged with the user name it was tried for and
+// where it came from; the password is not. The name stays on one log line.
 func TestBadCredentialsAreLogged(t *testing.T) {
 	h := newHarness(t)
 	h.logs.Reset()
@@ -632,8 +633,12 @@ func TestBadCredentialsAreLogged(t *testing.T) {
 			continue
 		}
 		found = true
-		if e.Data["user"] != `"mallory\n"` || e.Data["remote"] == "" || strings.Contains(fmt.Sprint(e.Data), "guess-123") {
+		if e.Data["user"] != "mallory\n" || e.Data["remote"] == "" || strings.Contains(fmt.Sprint(e.Data), "guess-123") {
 			t.Errorf("log fields %v", e.Data)
+		}
+		line, err := (&logrus.JSONFormatter{}).Format(e)
+		if err != nil || bytes.Count(line, []byte("\n")) != 1 || !bytes.Contains(line, []byte(`"user":"mallory\n"`)) {
+			t.Errorf("JSON log line %q, %v", line, err)
 		}
 	}
 	if !found {

@@ -364,9 +364,11 @@ func newFakeStore(t testing.TB) *fakeStore {
 	// xKey serves as an X file and as a generic CSV with title, label and
 	// category columns.
 	return &fakeStore{files: map[string][]byte{
-		reportKey: data,
-		xKey:      []byte(",designation,description,productid,imageid,title,label,category\n0,Chaise,,1,2,Chaise,meuble,meuble\n"),
-		yKey:      []byte(",prdtypecode\n0,1560\n"),
+		reportKey:      data,
+		"models/1.bin": []byte("model 1"),
+		"models/2.bin": []byte("model 2"),
+		xKey:           []byte(",designation,description,productid,imageid,title,label,category\n0,Chaise,,1,2,Chaise,meuble,meuble\n"),
+		yKey:           []byte(",prdtypecode\n0,1560\n"),
 	}}
 }
 

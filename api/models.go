@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -135,6 +136,11 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	name, alias := r.PathValue("name"), r.PathValue("alias")
+	if !req.Rollback {
+		if err := s.checkModelFile(ctx, name, req.Version); err != nil {
+			return err
+		}
+	}
 	var (
 		mv  registry.AliasMove
 		err error
@@ -154,6 +160,24 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	}
 	s.log.WithFields(map[string]any{"model": name, "alias": alias, "from": mv.From, "to": mv.To, "moved": mv.Moved, "user": p.Name}).Info("api: alias move requested")
 	return writeJSON(w, http.StatusOK, mv)
+}
+
+// checkModelFile refuses to point an alias at a version whose model file
+// is gone from the bucket: the API would go on serving the old version
+// while the registry names the new one.
+func (s *server) checkModelFile(ctx context.Context, name string, version int) error {
+	v, err := s.registry.Version(ctx, name, version)
+	if err != nil {
+		return fromDependency("the registry", err)
+	}
+	ok, err := s.store.Exists(ctx, v.ArtifactKey)
+	if err != nil {
+		return fromDependency("the artifact store", err)
+	}
+	if !ok {
+		return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket", version, name, v.ArtifactKey)
+	}
+	return nil
 }
 
 // writeJSON answers with v as JSON.

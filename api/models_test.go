@@ -127,9 +127,20 @@ func TestMoveAlias(t *testing.T) {
 		{"rollback without history", "/v1/models/" + testModel + "/aliases/challenger", `{"rollback": true, "reason": "x"}`, 404, codeNotFound},
 		{"negative expected version", path, `{"version": 2, "reason": "x", "expected_version": -1}`, 400, codeBadRequest},
 		{"rollback of an alias expected unset", path, `{"rollback": true, "reason": "x", "expected_version": 0}`, 400, codeBadRequest},
+		{"model file gone", "/v1/models/" + testModel + "/aliases/challenger", `{"version": 1, "reason": "x"}`, 409, codeConflict},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wantError(t, h.do("POST", tc.path, asAdmin, tc.body), tc.status, tc.code)
+			if tc.name == "model file gone" {
+				h.store.mu.Lock()
+				file := h.store.files["models/1.bin"]
+				delete(h.store.files, "models/1.bin")
+				h.store.mu.Unlock()
+				defer func() { h.store.mu.Lock(); h.store.files["models/1.bin"] = file; h.store.mu.Unlock() }()
+			}
+			msg := wantError(t, h.do("POST", tc.path, asAdmin, tc.body), tc.status, tc.code)
+			if tc.name == "model file gone" && (!strings.Contains(msg, "models/1.bin is not in the bucket") || h.reg.aliases["challenger"] == 1) {
+				t.Errorf("%q; challenger at %d", msg, h.reg.aliases["challenger"])
+			}
 		})
 	}
 

@@ -201,6 +201,21 @@ func newModelsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The API would go on serving the old version while the
+			// registry named the new one.
+			ver, err := r.Version(ctx, name(a), v)
+			if err != nil {
+				return err
+			}
+			s, err := a.artifacts(ctx)
+			if err != nil {
+				return err
+			}
+			if ok, err := s.Exists(ctx, ver.ArtifactKey); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("version %d of %s has no model file: %s is not in bucket %s", v, name(a), ver.ArtifactKey, s.Bucket())
+			}
 			var mv registry.AliasMove
 			if expect >= 0 {
 				mv, err = r.CompareAndSetAlias(ctx, name(a), alias, expect, v, reason, actor())

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
+	"github.com/prodcat/prodcat/internal/testenv"
+)
+
+// models promote refuses a version whose model file is not in the bucket:
+// the API would go on serving the old one while the registry named it.
+func TestPromoteChecksTheModelFile(t *testing.T) {
+	testenv.Integration(t)
+	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
+	model := servingtest.RandomName("starter-promote-")
+	t.Setenv("PRODCAT_MODEL_NAME", model)
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reg, err := registry.Open(ctx, cfg.DatabaseURL, logrus.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	store, err := artifact.New(cfg.S3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := servingtest.Publish(t, reg, store, model, servingtest.Model(t, "promote"), nil)
+	gone := servingtest.Register(t, reg, store, model, "models/"+strings.Repeat("d", 64)+".bin", strings.Repeat("d", 64), nil)
+
+	if _, err := run(t, "models", "promote", strconv.Itoa(v1.Version), "--reason", "first"); err != nil {
+		t.Fatalf("promote a version with its file: %v", err)
+	}
+	_, err = run(t, "models", "promote", strconv.Itoa(gone.Version), "--reason", "second")
+	if err == nil || !strings.Contains(err.Error(), "has no model file") {
+		t.Errorf("promote a version without its file: %v", err)
+	}
+	if prod, err := reg.Alias(ctx, model, registry.AliasProduction); err != nil || prod.Version != v1.Version {
+		t.Errorf("production at %+v, %v; want version %d", prod.Version, err, v1.Version)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,6 +63,12 @@ func newPredictBatchCmd() *cobra.Command {
 				if err := checkWritable(out); err != nil {
 					return fmt.Errorf("--out: %w", err)
 				}
+			}
+			// A file without the columns the model reads is refused now,
+			// before it is uploaded and a run fails on it.
+			src := activities.Source{XKey: cmp.Or(xKey, x), CSVKey: cmp.Or(csvKey, csvPath), TextCols: cols}
+			if err := a.checkHeaders(ctx, src, map[string]bool{x: x != "", csvPath: csvPath != ""}); err != nil {
+				return err
 			}
 			for _, up := range []struct{ path, key *string }{{&x, &xKey}, {&csvPath, &csvKey}} {
 				if *up.path == "" {

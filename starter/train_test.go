@@ -61,6 +61,21 @@ func TestTrainChecksBeforeUploading(t *testing.T) {
 	}
 }
 
+// predict-batch refuses a file without the columns the model reads before
+// uploading it or starting a run (no services are up in this test).
+func TestPredictBatchChecksColumnsFirst(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "new.csv")
+	if err := os.WriteFile(csv, []byte("title,desc\nchaise,bois\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("S3_ENDPOINT", "127.0.0.1:1")
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+	_, err := run(t, "predict-batch", "--csv", csv, "--text-col", "nope")
+	if err == nil || !strings.Contains(err.Error(), `missing column(s) "nope"`) {
+		t.Errorf("err = %v, want the missing column named", err)
+	}
+}
+
 // Mistakes in the command line itself are usage errors (exit status 2);
 // a command that fails is not.
 func TestUsageErrors(t *testing.T) {

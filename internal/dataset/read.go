@@ -616,6 +616,16 @@ func findColumns(file string, header []string, names ...string) ([]int, error) {
 				break
 			}
 		}
+		if len(header) == 1 {
+			for _, sep := range []string{";", "\t", "|"} {
+				if strings.Contains(header[0], sep) {
+					// A spreadsheet's export in a locale that writes
+					// decimal commas, or a TSV.
+					msgs = append(msgs, fmt.Sprintf("its fields look separated by %q, not commas; export it as comma-separated CSV", sep))
+					break
+				}
+			}
+		}
 		return nil, fmt.Errorf("dataset: %s header %s: %s: %w", file, headerSummary(header), strings.Join(msgs, "; "), ErrBadData)
 	}
 	return pos, nil

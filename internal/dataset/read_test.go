@@ -436,6 +436,11 @@ func TestReadCSVErrors(t *testing.T) {
 	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "bare CR") || len(err.Error()) > 600 {
 		t.Errorf("CR line ends: err (%d bytes) = %.1000v", len(err.Error()), err)
 	}
+	// A file separated by semicolons reads as one column: the error says so.
+	_, err = ReadCSV(strings.NewReader("text;label\nchaise;meuble\n"), []string{"text"}, "label", Options{})
+	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), `separated by ";"`) {
+		t.Errorf("semicolons: err = %v", err)
+	}
 }
 
 func assertExamples(t *testing.T, got, want []Example) {

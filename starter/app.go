@@ -30,14 +30,17 @@ type app struct {
 	registry *registry.Registry
 }
 
+// newApp reads the settings and sets up logging. A setting the environment
+// gets wrong is a usage error, as it is exit status 2 for the API and the
+// worker.
 func newApp(stdout, stderr io.Writer) (*app, error) {
 	cfg, err := config.Load()
 	if err != nil {
-		return nil, err
+		return nil, asUsage(err)
 	}
 	log, err := logging.New(stderr, cfg.Log.Format, logging.Text, cfg.Log.Level)
 	if err != nil {
-		return nil, err
+		return nil, asUsage(err)
 	}
 	return &app{cfg: cfg, log: log, stdout: stdout, stderr: stderr}, nil
 }

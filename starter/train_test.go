@@ -125,6 +125,12 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
 		}
 	}
+	// A wrong setting in the environment.
+	t.Setenv("PRODCAT_LOG_LEVEL", "loud")
+	if _, err := run(t, "models", "list"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "loud") {
+		t.Errorf("PRODCAT_LOG_LEVEL=loud: err = %v, want a usage error", err)
+	}
+	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
 	// The same file as X and Y.
 	dir := t.TempDir()
 	same := filepath.Join(dir, "X.csv")

@@ -75,14 +75,7 @@ func TestOfflineGenericJSON(t *testing.T) {
 	if res["weighted_f1"].(float64) < 0.99 {
 		t.Errorf("weighted F1 %v on an easy catalogue", res["weighted_f1"])
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := readModel(t, out)
 	// A generic CSV's codes mean what its owner says, even when they look
 	// like prdtypecodes: the model does not name them from the taxonomy.
 	if p := m.Predict("Pompe pour piscine", "", 1); p.Best.Code != "2583" || p.Best.FR != "" || p.Best.EN != "" {
@@ -194,15 +187,7 @@ func TestOfflineRawReport(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	// The challenge's files carry prdtypecodes: the model names them.
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := m.Predict("Pompe pour piscine", "", 1); p.Best.Code != "2583" || p.Best.FR == "" || p.Best.EN == "" {
+	if p := readModel(t, out).Predict("Pompe pour piscine", "", 1); p.Best.Code != "2583" || p.Best.FR == "" || p.Best.EN == "" {
 		t.Errorf("prediction from the written model: %+v", p.Best)
 	}
 	for _, want := range []string{"weighted F1", "2583", "model", "peak RSS"} {
@@ -324,4 +309,19 @@ func TestOfflineParams(t *testing.T) {
 	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "regularisation C -1") {
 		t.Errorf("C -1: %v", err)
 	}
+}
+
+// readModel reads and decodes the model file at path.
+func readModel(t *testing.T, path string) *model.Model {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := model.Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -77,7 +77,7 @@ func TestFeedPublishShowAndTrainChecks(t *testing.T) {
 		"file and key":   {[]string{"feed", "publish", feed, "--csv", csv, "--csv-key", "raw/" + strings.Repeat("c", 64) + ".csv", "--text-col", "t", "--label-col", "l"}, "not both"},
 		"no columns":     {[]string{"feed", "publish", feed, "--csv", csv}, "needs text_cols and label_col"},
 		"wrong column":   {[]string{"feed", "publish", feed, "--csv", csv, "--text-col", "nosuch", "--label-col", "category"}, `missing column(s) "nosuch"`},
-		"X without Y":    {[]string{"feed", "publish", feed, "--x", filepath.Join(t.TempDir(), "missing.csv")}, "needs both x_key and y_key"},
+		"X without Y":    {[]string{"feed", "publish", feed, "--x", filepath.Join(t.TempDir(), "missing.csv")}, "give both --x (or --x-key) and --y"},
 		"bad name":       {[]string{"feed", "publish", "a/b", "--csv", csv, "--text-col", "title", "--label-col", "category"}, `feed name "a/b"`},
 		"unknown feed":   {[]string{"feed", "show", feed + "-none"}, "was never published"},
 		"train on none":  {[]string{"train", "--feed", feed + "-none"}, "was never published"},

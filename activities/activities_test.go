@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,5 +81,26 @@ func TestCheckHeaders(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("right headers: %v", err)
+	}
+}
+
+// A version of a generic CSV records its columns; one of the challenge's
+// files, or of a run from before, the challenge's signature.
+func TestSignature(t *testing.T) {
+	sig, err := signature(&Source{CSVKey: "raw/c.csv", TextCols: []string{"title", "desc"}, LabelCol: "category"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got CSVSignature
+	if err := json.Unmarshal(sig, &got); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got.TextCols, ",") != "title,desc" || got.LabelCol != "category" || got.Inputs["desc"] != "string" || got.Outputs["category"] != "string" {
+		t.Errorf("CSV signature %s", sig)
+	}
+	for _, src := range []*Source{nil, {XKey: "raw/x.csv", YKey: "raw/y.csv"}} {
+		if sig, err := signature(src); err != nil || !strings.Contains(string(sig), `"designation"`) {
+			t.Errorf("signature of %+v: %s, %v", src, sig, err)
+		}
 	}
 }

@@ -16,11 +16,41 @@ import (
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
-// signatureJSON is the input/output signature recorded with every version.
+// signatureJSON is the input/output signature recorded with a version of
+// the challenge's files.
 const signatureJSON = `{
   "inputs": {"designation": "string", "description": "string (HTML allowed, may be empty)"},
   "outputs": {"prdtypecode": "string", "probability": "number", "top_k": "[{prdtypecode, probability}]"}
 }`
+
+// CSVSignature is the signature recorded with a version trained on a
+// generic CSV: the columns it reads, the title first, and the one it
+// predicts. predict-batch reads the text columns back.
+type CSVSignature struct {
+	TextCols []string          `json:"text_cols"`
+	LabelCol string            `json:"label_col"`
+	Inputs   map[string]string `json:"inputs"`
+	Outputs  map[string]string `json:"outputs"`
+}
+
+// signature returns the signature of a version trained on src.
+func signature(src *Source) (json.RawMessage, error) {
+	if src == nil || src.CSVKey == "" {
+		return json.RawMessage(signatureJSON), nil
+	}
+	sig := CSVSignature{
+		TextCols: src.TextCols, LabelCol: src.LabelCol, Inputs: map[string]string{},
+		Outputs: map[string]string{src.LabelCol: "string", "probability": "number"},
+	}
+	for _, c := range src.TextCols {
+		sig.Inputs[c] = "string"
+	}
+	b, err := json.Marshal(sig)
+	if err != nil {
+		return nil, fmt.Errorf("encode signature: %w", err)
+	}
+	return b, nil
+}
 
 func jsonRaw(v any) (json.RawMessage, error) {
 	data, err := json.Marshal(v)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -86,12 +85,16 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	} else if same > 0 {
 		return a.reuseVersion(ctx, in, res, same)
 	}
+	sig, err := signature(in.Source)
+	if err != nil {
+		return RegisterResult{}, err
+	}
 	v, err := a.Registry.CreateVersion(ctx, registry.NewVersion{
 		Model: in.ModelName, RunID: in.RunID, WorkflowID: info.WorkflowExecution.ID, WorkflowRunID: info.WorkflowExecution.RunID,
 		DatasetDigest: in.DatasetDigest, Params: params, CodeVersion: a.CodeVersion,
 		ArtifactKey: in.Model.Key, ArtifactDigest: in.Model.Digest, ReportKey: ev.ReportKey,
 		Metrics:   ev.metrics(),
-		Signature: json.RawMessage(signatureJSON),
+		Signature: sig,
 	})
 	if err != nil {
 		return RegisterResult{}, classify("register", err)

@@ -139,6 +139,10 @@ type RegisterInput struct {
 	Model         artifact.Ref      `json:"model"`
 	Evaluation    EvaluateResult    `json:"evaluation"`
 	Gate          Gate              `json:"gate"`
+	// Source is what the model was trained on; a generic CSV's columns go
+	// into the version's signature. Nil (a run scheduled by an earlier
+	// version) records the challenge's signature, as that version did.
+	Source *Source `json:"source,omitempty"`
 }
 
 // RegisterResult says which version was created and where its aliases went.

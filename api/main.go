@@ -40,11 +40,15 @@ import (
 )
 
 // Server timeouts. Reading a request is quick; writing may wait for
-// Temporal or the registry, which handlers bound at dependencyTimeout.
+// Temporal or the registry, which handlers bound at dependencyTimeout. A
+// hung PostgreSQL holds a registry call past that, up to
+// registry.ReadTimeout (lib/pq reads on after the context ends): the
+// answer, a 503, must still reach the caller, who would otherwise not know
+// whether an alias moved.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second
-	writeTimeout      = dependencyTimeout + 20*time.Second
+	writeTimeout      = max(dependencyTimeout, registry.ReadTimeout) + 20*time.Second
 	idleTimeout       = 2 * time.Minute
 	maxHeaderBytes    = 64 << 10
 	// shutdownTimeout is how long in-flight requests get to finish.

@@ -3,9 +3,12 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -55,8 +58,15 @@ func newPredictBatchCmd() *cobra.Command {
 				return usagef("give exactly one of --x, --x-key, --csv and --csv-key")
 			}
 			cols := columns(textCols)
-			if (csvPath != "" || csvKey != "") && len(cols) == 0 {
-				return usagef("a generic CSV needs --text-col, the columns the model reads, the title first")
+			if model == "" {
+				model = a.cfg.ModelName
+			}
+			csv := csvPath != "" || csvKey != ""
+			if csv && len(cols) == 0 {
+				var err error
+				if cols, err = a.modelColumns(ctx, model, alias, nil); err != nil {
+					return err
+				}
 			}
 			if out != "" {
 				// Found out now, not after a run of hours.
@@ -69,6 +79,11 @@ func newPredictBatchCmd() *cobra.Command {
 			src := activities.Source{XKey: cmp.Or(xKey, x), CSVKey: cmp.Or(csvKey, csvPath), TextCols: cols}
 			if err := a.checkHeaders(ctx, src, map[string]bool{x: x != "", csvPath: csvPath != ""}); err != nil {
 				return err
+			}
+			if csv && len(textCols) > 0 {
+				if _, err := a.modelColumns(ctx, model, alias, cols); err != nil {
+					return err
+				}
 			}
 			for _, up := range []struct{ path, key *string }{{&x, &xKey}, {&csvPath, &csvKey}} {
 				if *up.path == "" {
@@ -83,10 +98,6 @@ func newPredictBatchCmd() *cobra.Command {
 			in := activities.BatchPredictInput{ModelName: model, Alias: alias, XKey: xKey}
 			if csvKey != "" {
 				in = activities.BatchPredictInput{ModelName: model, Alias: alias, CSVKey: csvKey, TextCols: cols}
-			}
-			if model == "" {
-				model = a.cfg.ModelName
-				in.ModelName = model
 			}
 			c, err := a.temporalClient(ctx)
 			if err != nil {
@@ -459,4 +470,32 @@ func parseFlagTime(name, v string) (time.Time, error) {
 		return time.Time{}, usagef("%s %q: want an RFC 3339 time such as 2026-11-01T03:00:00Z", name, v)
 	}
 	return t, nil
+}
+
+// modelColumns returns the text columns a batch prediction of a generic CSV
+// reads with the version alias of model points at: cols when given, else
+// the ones it was trained on, which its signature records. Its label
+// column is refused: the predictions would read the answers.
+func (a *app) modelColumns(ctx context.Context, model, alias string, cols []string) ([]string, error) {
+	r, err := a.models(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.Alias(ctx, model, alias)
+	if err != nil {
+		return nil, err
+	}
+	var sig activities.CSVSignature
+	_ = json.Unmarshal(v.Signature, &sig) // a version of the challenge's files has none of these fields
+	if len(cols) == 0 {
+		if len(sig.TextCols) == 0 {
+			return nil, usagef("a generic CSV needs --text-col, the columns the model reads, the title first (version %d of %s does not record them)", v.Version, model)
+		}
+		a.log.WithFields(map[string]any{"text_cols": strings.Join(sig.TextCols, ","), "version": v.Version}).Info("reading the columns the model was trained on")
+		return sig.TextCols, nil
+	}
+	if sig.LabelCol != "" && slices.Contains(cols, sig.LabelCol) {
+		return nil, usagef("--text-col %s: that is the column version %d of %s predicts; it reads %s", sig.LabelCol, v.Version, model, strings.Join(sig.TextCols, ","))
+	}
+	return cols, nil
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/config"
 	"github.com/prodcat/prodcat/internal/registry"
@@ -48,5 +53,48 @@ func TestPromoteChecksTheModelFile(t *testing.T) {
 	}
 	if prod, err := reg.Alias(ctx, model, registry.AliasProduction); err != nil || prod.Version != v1.Version {
 		t.Errorf("production at %+v, %v; want version %d", prod.Version, err, v1.Version)
+	}
+}
+
+// predict-batch of a generic CSV reads the columns the model was trained
+// on, which its signature records, and refuses the column it predicts.
+func TestPredictBatchReadsTheModelsColumns(t *testing.T) {
+	testenv.Integration(t)
+	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
+	model := servingtest.RandomName("starter-columns-")
+	t.Setenv("PRODCAT_MODEL_NAME", model)
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reg, err := registry.Open(ctx, cfg.DatabaseURL, logrus.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	store, err := artifact.New(cfg.S3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := json.Marshal(activities.CSVSignature{TextCols: []string{"title"}, LabelCol: "category"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := servingtest.Register(t, reg, store, model, "models/"+strings.Repeat("c", 64)+".bin", strings.Repeat("c", 64), nil,
+		func(nv *registry.NewVersion) { nv.Signature = sig })
+	if _, err := reg.SetAlias(ctx, model, registry.AliasProduction, v.Version, "test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(t.TempDir(), "new.csv")
+	if err := os.WriteFile(csv, []byte("name,category\nchaise,meuble\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Without --text-col, the model's own column, which this file lacks.
+	if _, err := run(t, "predict-batch", "--csv", csv); err == nil || !strings.Contains(err.Error(), `missing column(s) "title"`) {
+		t.Errorf("no --text-col: %v", err)
+	}
+	if _, err := run(t, "predict-batch", "--csv", csv, "--text-col", "category"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "the column version") {
+		t.Errorf("--text-col of the label: %v", err)
 	}
 }

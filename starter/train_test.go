@@ -70,6 +70,7 @@ func TestPredictBatchChecksColumnsFirst(t *testing.T) {
 	}
 	t.Setenv("S3_ENDPOINT", "127.0.0.1:1")
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+	t.Setenv("DATABASE_URL", "postgres://prodcat@127.0.0.1:1/prodcat?sslmode=disable")
 	_, err := run(t, "predict-batch", "--csv", csv, "--text-col", "nope")
 	if err == nil || !strings.Contains(err.Error(), `missing column(s) "nope"`) {
 		t.Errorf("err = %v, want the missing column named", err)

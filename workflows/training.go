@@ -364,7 +364,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		var reg activities.RegisterResult
 		if err := stage(4, light, a.Register, activities.RegisterInput{
 			ModelName: p.ModelName, RunID: ing.RunID, DatasetDigest: ing.DatasetDigest, HoldoutKey: ing.HoldoutKey,
-			Params: *p.Params, Model: tr.Model, Evaluation: ev, Gate: p.Gate,
+			Params: *p.Params, Model: tr.Model, Evaluation: ev, Gate: p.Gate, Source: &ingest.Source,
 		}, &reg); err != nil {
 			return err
 		}

@@ -11,12 +11,13 @@ import (
 // answers fails instead of hanging.
 const connectTimeout = 10 * time.Second
 
-// readTimeout bounds the wait for an answer after each message sent.
-// lib/pq does not stop reading when a query's context ends (it asks the
-// server to cancel, which a hung server never does), so without it a
-// PostgreSQL that hangs would hold its caller for good. Registry queries
-// answer in milliseconds.
-const readTimeout = 30 * time.Second
+// ReadTimeout bounds the wait for an answer after each message sent: a
+// registry call fails within it whatever the database does. lib/pq does
+// not stop reading when a query's context ends (it asks the server to
+// cancel, which a hung server never does), so without it a PostgreSQL that
+// hangs would hold its caller for good. Registry queries answer in
+// milliseconds.
+const ReadTimeout = 30 * time.Second
 
 // deadlineDialer dials connections whose reads give up readTimeout after
 // the last write.

@@ -54,7 +54,7 @@ type Registry struct {
 // key=value connection string, as lib/pq takes them), checks that it answers and applies the
 // pending schema migrations. log may be nil.
 func Open(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registry, error) {
-	return openTimed(ctx, dsn, log, readTimeout)
+	return openTimed(ctx, dsn, log, ReadTimeout)
 }
 
 func openTimed(ctx context.Context, dsn string, log logrus.FieldLogger, readTimeout time.Duration) (*Registry, error) {
@@ -106,10 +106,10 @@ func (r *Registry) Close() error {
 
 // Ping checks that the database answers, for readiness probes. It returns
 // when ctx ends even if the database hangs (lib/pq would go on waiting for
-// it, up to readTimeout); pings made meanwhile share the one under way.
+// it, up to ReadTimeout); pings made meanwhile share the one under way.
 func (r *Registry) Ping(ctx context.Context) error {
 	ch := r.ping.DoChan("ping", func() (any, error) {
-		pctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+		pctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
 		defer cancel()
 		return nil, r.db.PingContext(pctx)
 	})

@@ -79,8 +79,9 @@ func Publish(tb testing.TB, reg *registry.Registry, store *artifact.Store, model
 }
 
 // Register registers the file at key as the next version of model,
-// recording digest as its artifact digest, without checking either.
-func Register(tb testing.TB, reg *registry.Registry, store *artifact.Store, model, key, digest string, report []byte) registry.Version {
+// recording digest as its artifact digest, without checking either. Each
+// of with may change the version's record first.
+func Register(tb testing.TB, reg *registry.Registry, store *artifact.Store, model, key, digest string, report []byte, with ...func(*registry.NewVersion)) registry.Version {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -101,6 +102,9 @@ func Register(tb testing.TB, reg *registry.Registry, store *artifact.Store, mode
 		Digest: nv.DatasetDigest, SourceKeys: []string{"raw/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.csv", "raw/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.csv"}, Rows: 18, Classes: 3, TrainRows: 18,
 	}); err != nil {
 		tb.Fatal(err)
+	}
+	for _, fn := range with {
+		fn(&nv)
 	}
 	v, err := reg.CreateVersion(ctx, nv)
 	if err != nil {

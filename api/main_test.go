@@ -19,6 +19,7 @@ import (
 
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/internal/testenv"
 )
@@ -252,4 +253,13 @@ func forward(t *testing.T, listen, target string) {
 			}()
 		}
 	}()
+}
+
+// A registry call on a hung PostgreSQL ends within registry.ReadTimeout;
+// its 503 must reach the caller before the server's write deadline cuts
+// the connection, or an alias move's caller cannot tell what happened.
+func TestWriteTimeoutOutlastsTheRegistry(t *testing.T) {
+	if writeTimeout < registry.ReadTimeout+10*time.Second {
+		t.Errorf("write timeout %v, registry read timeout %v: want 10 s of room at least", writeTimeout, registry.ReadTimeout)
+	}
 }

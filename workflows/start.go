@@ -66,6 +66,9 @@ func QueryProgress(ctx context.Context, c client.Client, id, runID string) (Prog
 	if err := v.Get(&p); err != nil {
 		return Progress{}, fmt.Errorf("query progress of %s: %w", id, err)
 	}
+	if p.Done == nil {
+		p.Done = []string{} // a list, as documented, also from workers before it was one
+	}
 	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
 	if err != nil {
 		return p, nil // the query's figure is still right, only coarser

@@ -238,7 +238,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	}
 	p := in.WithDefaults()
 	log := workflow.GetLogger(ctx)
-	progress := Progress{Stage: "starting"}
+	progress := Progress{Stage: "starting", Done: []string{}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
 		return TrainingResult{}, err
 	}

@@ -94,6 +94,22 @@ func (s *pipelineSuite) TestPromotes() {
 	s.Equal(Progress{Stage: "done", Percent: 100, Done: []string{"ingest", "features", "train", "evaluate", "register"}}, p)
 }
 
+// Before any stage ends, the finished stages are an empty list, as the
+// API documents them, not null.
+func (s *pipelineSuite) TestProgressListsNoStageBeforeTheFirstEnds() {
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(func(context.Context, activities.IngestInput) (activities.IngestResult, error) {
+		v, err := s.env.QueryWorkflow(ProgressQuery)
+		s.Require().NoError(err)
+		var raw map[string]any
+		s.Require().NoError(v.Get(&raw))
+		s.Equal([]any{}, raw["done"])
+		return activities.IngestResult{}, temporal.NewNonRetryableApplicationError("stop", activities.ErrBadData, nil)
+	}).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, params())
+	s.Require().Error(s.env.GetWorkflowError())
+}
+
 func (s *pipelineSuite) TestChallengerWhenNotBetter() {
 	s.mockUpToEvaluate()
 	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).

@@ -52,9 +52,16 @@ const (
 
 // fakeModels serves whatever model a test sets.
 type fakeModels struct {
-	mu     sync.Mutex
-	m      *serving.Model
-	behind int
+	mu      sync.Mutex
+	m       *serving.Model
+	behind  int
+	loading bool
+}
+
+func (f *fakeModels) Loading() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.loading
 }
 
 func (f *fakeModels) Behind() int {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -39,6 +40,10 @@ type predictRequest struct {
 
 func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	m := s.models.Current()
+	if m == nil && s.models.Loading() {
+		return &apiError{status: http.StatusServiceUnavailable, code: codeNotReady, retryAfter: time.Second,
+			message: "the model is loading (the API has just started); try again in a moment"}
+	}
 	if m == nil {
 		return errorf(http.StatusServiceUnavailable, codeNoModel,
 			"no model is being served yet: either none is promoted to production (train one with starter train ... --wait; "+

@@ -152,6 +152,18 @@ func TestPredictWithoutModel(t *testing.T) {
 	}
 }
 
+// Just after start, before the first load has finished, the answer says
+// the model is loading and when to try again, not that there is none.
+func TestPredictWhileTheModelLoads(t *testing.T) {
+	h := newHarness(t)
+	h.models.set(nil)
+	h.models.loading = true
+	w := h.do("POST", "/v1/predict", asPredict, `{"designation": "x"}`)
+	if msg := wantError(t, w, 503, codeNotReady); !strings.Contains(msg, "loading") || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("message %q, Retry-After %q", msg, w.Header().Get("Retry-After"))
+	}
+}
+
 func TestPredictAuth(t *testing.T) {
 	h := newHarness(t)
 	w := h.do("POST", "/v1/predict", anonymous, `{"designation": "x"}`)

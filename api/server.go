@@ -35,6 +35,7 @@ import (
 type modelSource interface {
 	Current() *serving.Model
 	Behind() int
+	Loading() bool
 }
 
 // modelRegistry is what the API reads and moves in the registry.

@@ -98,6 +98,9 @@ type Reloader struct {
 	cfg     Config
 	log     logrus.FieldLogger
 	current atomic.Pointer[Model]
+	// reloaded is set once the first reload has finished, whatever its
+	// outcome.
+	reloaded atomic.Bool
 	// behind is the version the alias points at when it could not be
 	// served (fetching or checking it failed), 0 otherwise.
 	behind atomic.Int64
@@ -161,6 +164,10 @@ func New(cfg Config) (*Reloader, error) {
 
 // Current returns the model being served, or nil before the first load.
 func (r *Reloader) Current() *Model { return r.current.Load() }
+
+// Loading reports whether no model is served because the first reload has
+// not finished yet, as when the service has just started.
+func (r *Reloader) Loading() bool { return r.current.Load() == nil && !r.reloaded.Load() }
 
 // Behind returns the version the alias points at when the last reload
 // could not serve it, so that another version is served or none is; 0 when
@@ -244,6 +251,7 @@ func (r *Reloader) concerns(ev registry.AliasEvent) bool {
 func (r *Reloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.reloaded.Store(true)
 	err := r.serve(ctx)
 	r.preload(ctx)
 	return err

@@ -591,3 +591,15 @@ func TestStandbyForgetsOldVersions(t *testing.T) {
 		t.Errorf("ready %v, want only the new challenger 3", f.r.ready)
 	}
 }
+
+// Loading holds from start until the first reload ends, whatever its end.
+func TestLoadingUntilTheFirstReload(t *testing.T) {
+	f := newFixture(t, nil, time.Hour)
+	if !f.r.Loading() {
+		t.Error("not loading before the first reload")
+	}
+	_ = f.r.Reload(context.Background()) // no alias is set yet: nothing to serve
+	if f.r.Loading() || f.r.Current() != nil {
+		t.Errorf("after a reload with no alias: loading %v, serving %v", f.r.Loading(), f.r.Current())
+	}
+}

@@ -170,3 +170,24 @@ func TestRefusedBeforeTemporal(t *testing.T) {
 }
 
 var yesPaused = true
+
+func (f *fakeSchedules) Describe(context.Context) (*client.ScheduleDescription, error) {
+	if f.current == nil {
+		return nil, &serviceerror.NotFound{Message: "schedule not found"}
+	}
+	return &client.ScheduleDescription{Schedule: *f.current, Info: client.ScheduleInfo{NextActionTimes: []time.Time{time.Unix(1e9, 0)}}}, nil
+}
+
+// A paused schedule lists no next runs, though Temporal computes them.
+func TestDescribePausedHasNoNextRuns(t *testing.T) {
+	for _, paused := range []bool{false, true} {
+		f := &fakeSchedules{current: &client.Schedule{State: &client.ScheduleState{Paused: paused}, Spec: &client.ScheduleSpec{}}}
+		s, err := (&Manager{c: f}).Describe(context.Background(), "nightly")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{false: 1, true: 0}[paused]; len(s.NextRuns) != want || s.NextRuns == nil {
+			t.Errorf("paused %v: next runs %v, want %d", paused, s.NextRuns, want)
+		}
+	}
+}

@@ -168,10 +168,12 @@ func StateNote(paused bool, by, why string) string {
 
 // Summary is one schedule in a listing.
 type Summary struct {
-	ID         string      `json:"id"`
-	Paused     bool        `json:"paused"`
-	Note       string      `json:"note,omitempty"`
-	Spec       string      `json:"spec"`
+	ID     string `json:"id"`
+	Paused bool   `json:"paused"`
+	Note   string `json:"note,omitempty"`
+	Spec   string `json:"spec"`
+	// NextRuns are the times of the next runs; none while it is paused,
+	// though Temporal computes them still.
 	NextRuns   []time.Time `json:"next_runs"`
 	RecentRuns []Run       `json:"recent_runs"`
 	// Cron or Every is the spec as given to Put, when it is one cron
@@ -206,7 +208,7 @@ func (m *Manager) List(ctx context.Context) ([]Summary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
-		s := Summary{ID: e.ID, Paused: e.Paused, Note: e.Note, NextRuns: nonNil(e.NextActionTimes), RecentRuns: []Run{}}
+		s := Summary{ID: e.ID, Paused: e.Paused, Note: e.Note, NextRuns: nextRuns(e.Paused, e.NextActionTimes), RecentRuns: []Run{}}
 		s.describeSpec(e.Spec)
 		for _, r := range e.RecentActions {
 			s.RecentRuns = append(s.RecentRuns, runOf(r))
@@ -231,11 +233,12 @@ func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("describe schedule %s: %w", id, m.notFound(err))
 	}
-	s := Summary{ID: id, NextRuns: nonNil(d.Info.NextActionTimes), RecentRuns: []Run{}}
+	s := Summary{ID: id, RecentRuns: []Run{}}
 	s.describeSpec(d.Schedule.Spec)
 	if d.Schedule.State != nil {
 		s.Paused, s.Note = d.Schedule.State.Paused, d.Schedule.State.Note
 	}
+	s.NextRuns = nextRuns(s.Paused, d.Info.NextActionTimes)
 	if p := d.Schedule.Policy; p != nil {
 		s.Overlap = workflows.OverlapName(p.Overlap)
 		s.PauseOnFailure = &p.PauseOnFailure
@@ -245,6 +248,14 @@ func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 	}
 	s.Training = trainingOf(d.Schedule.Action)
 	return s, nil
+}
+
+// nextRuns returns the times a schedule runs next: none when it is paused.
+func nextRuns(paused bool, times []time.Time) []time.Time {
+	if paused {
+		return []time.Time{}
+	}
+	return nonNil(times)
 }
 
 // trainingOf returns the training parameters of a described action, nil

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
@@ -103,13 +102,11 @@ func newPredictBatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id := fmt.Sprintf("predict-%s-%s", model, time.Now().UTC().Format("20060102T150405.000Z"))
-			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: id, TaskQueue: a.cfg.Temporal.TaskQueue, StaticSummary: "batch prediction of " + xKey + csvKey,
-			}, workflows.BatchPredict, in)
+			run, err := workflows.StartBatchPredict(ctx, c, a.cfg.Temporal.TaskQueue, in)
 			if err != nil {
-				return fmt.Errorf("start batch prediction: %w", err)
+				return err
 			}
+			id := run.GetID()
 			wctx, stopWorkers := context.WithCancel(ctx)
 			defer stopWorkers()
 			go a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()[0])

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -235,13 +237,19 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, ch.Version)
 
-	// BatchPredict writes one prediction per input row.
+	// BatchPredict writes one prediction per input row; the Temporal UI
+	// finds it by the model's name.
 	xTest := h.upload(t, testenv.Split(t, "rakuten", "X_test.csv"))
-	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-predict-" + randomSuffix(), TaskQueue: h.queue},
-		workflows.BatchPredict, activities.BatchPredictInput{ModelName: h.model, XKey: xTest})
+	run, err := workflows.StartBatchPredict(ctx, h.client, h.queue, activities.BatchPredictInput{ModelName: h.model, XKey: xTest})
 	require.NoError(t, err)
 	var bp activities.BatchPredictResult
 	require.NoError(t, run.Get(ctx, &bp))
+	require.Eventually(t, func() bool {
+		l, err := h.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("ModelName = %q AND WorkflowType = 'BatchPredict'", h.model),
+		})
+		return err == nil && len(l.GetExecutions()) == 1 && l.GetExecutions()[0].GetExecution().GetWorkflowId() == run.GetID()
+	}, 30*time.Second, 200*time.Millisecond, "the batch prediction is listed under its model")
 	require.Equal(t, 732, bp.Rows)
 	require.Equal(t, 1, bp.ModelVersion)
 	out, err := h.store.Get(ctx, bp.PredictionsKey)

@@ -53,6 +53,23 @@ func StartTraining(ctx context.Context, c client.Client, queue, id string, p Tra
 	return run, nil
 }
 
+// StartBatchPredict starts BatchPredict on queue as
+// predict-<model>-<UTC time>, with a summary for the Temporal UI and the
+// ModelName search attribute, so the UI lists a model's batch predictions
+// beside its trainings.
+func StartBatchPredict(ctx context.Context, c client.Client, queue string, in activities.BatchPredictInput) (client.WorkflowRun, error) {
+	id := fmt.Sprintf("predict-%s-%s", in.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: queue,
+		StaticSummary:         fmt.Sprintf("batch prediction of %s%s with %s", in.XKey, in.CSVKey, in.ModelName),
+		TypedSearchAttributes: temporal.NewSearchAttributes(attrModelName.ValueSet(in.ModelName)),
+	}, BatchPredict, in)
+	if err != nil {
+		return nil, fmt.Errorf("start batch prediction %s: %w", id, err)
+	}
+	return run, nil
+}
+
 // QueryProgress returns the progress of a running TrainingPipeline: the
 // progress query's answer, with the percentage refined by the heartbeat of
 // the stage in flight, so it moves inside a long stage. The query needs a

@@ -52,6 +52,10 @@ type Model struct {
 // implements it.
 type Registry interface {
 	Alias(ctx context.Context, model, alias string) (registry.Version, error)
+	// AliasHistory and Version find what to serve when nothing is served
+	// and the alias's version cannot be: the version it pointed at before.
+	AliasHistory(ctx context.Context, model string) ([]registry.AliasMove, error)
+	Version(ctx context.Context, model string, v int) (registry.Version, error)
 }
 
 // Store reads a model file; *artifact.Store implements it, verifying the
@@ -253,8 +257,58 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	defer r.mu.Unlock()
 	defer r.reloaded.Store(true)
 	err := r.serve(ctx)
+	if failed := int(r.behind.Load()); failed != 0 && r.current.Load() == nil {
+		r.fallback(ctx, failed)
+	}
 	r.preload(ctx)
 	return err
+}
+
+// maxFallbacks bounds the earlier versions fallback tries.
+const maxFallbacks = 3
+
+// fallback serves, when nothing is served and the alias's version (failed)
+// cannot be, the newest version the alias pointed at before that loads: an
+// API that starts while production's file is missing or broken serves the
+// last good model instead of nothing. Behind goes on naming failed, and
+// each reload tries failed again, so the alias's version is served as soon
+// as it can be.
+func (r *Reloader) fallback(ctx context.Context, failed int) {
+	hist, err := r.cfg.Registry.AliasHistory(ctx, r.cfg.Model)
+	if err != nil {
+		r.log.WithError(err).Warn("serving: cannot read the alias history to fall back on an earlier version")
+		return
+	}
+	tried := map[int]bool{failed: true}
+	for _, mv := range hist { // newest first
+		if mv.Alias != r.cfg.Alias || tried[mv.To] {
+			continue
+		}
+		if len(tried) > maxFallbacks {
+			return
+		}
+		tried[mv.To] = true
+		log := r.log.WithFields(logrus.Fields{"version": mv.To, "alias_version": failed})
+		v, err := r.cfg.Registry.Version(ctx, r.cfg.Model, mv.To)
+		if err != nil {
+			log.WithError(err).Warn("serving: cannot fall back on this version")
+			continue
+		}
+		data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
+		if err != nil {
+			log.WithError(err).Warn("serving: cannot fall back on this version")
+			continue
+		}
+		m, err := Load(v, data)
+		if err != nil {
+			log.WithError(err).Warn("serving: cannot fall back on this version")
+			continue
+		}
+		r.current.Store(m)
+		log.Warn("serving: the alias's version cannot be served; serving the version it pointed at before until it can")
+		r.observe(Loaded)
+		return
+	}
 }
 
 // serve swaps in the version the alias points at.

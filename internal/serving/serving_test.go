@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,9 +23,11 @@ const modelName = "prdtypecode"
 
 // fakeRegistry serves one alias.
 type fakeRegistry struct {
-	mu      sync.Mutex
-	aliases map[string]registry.Version
-	err     error
+	mu       sync.Mutex
+	aliases  map[string]registry.Version
+	versions map[int]registry.Version
+	history  []registry.AliasMove // newest first
+	err      error
 	// calls, when set, receives a value per read of the production alias.
 	calls chan struct{}
 }
@@ -58,8 +61,33 @@ func (f *fakeRegistry) setAlias(alias string, v registry.Version) {
 	defer f.mu.Unlock()
 	if f.aliases == nil {
 		f.aliases = map[string]registry.Version{}
+		f.versions = map[int]registry.Version{}
 	}
 	f.aliases[alias] = v
+	f.versions[v.Version] = v
+	f.history = append([]registry.AliasMove{{Model: modelName, Alias: alias, To: v.Version, Moved: true}}, f.history...)
+}
+
+func (f *fakeRegistry) AliasHistory(_ context.Context, m string) ([]registry.AliasMove, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return slices.Clone(f.history), nil
+}
+
+func (f *fakeRegistry) Version(_ context.Context, m string, v int) (registry.Version, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ver, ok := f.versions[v]
+	if f.err != nil {
+		return registry.Version{}, f.err
+	}
+	if !ok {
+		return registry.Version{}, registry.ErrNotFound
+	}
+	return ver, nil
 }
 
 func (f *fakeRegistry) fail(err error) {
@@ -601,5 +629,45 @@ func TestLoadingUntilTheFirstReload(t *testing.T) {
 	_ = f.r.Reload(context.Background()) // no alias is set yet: nothing to serve
 	if f.r.Loading() || f.r.Current() != nil {
 		t.Errorf("after a reload with no alias: loading %v, serving %v", f.r.Loading(), f.r.Current())
+	}
+}
+
+// Started while production's file is missing, the service serves the
+// version production pointed at before, says which it should serve, and
+// serves that one once it can.
+func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
+	f := newFixture(t, nil, time.Hour)
+	f.promote(1)
+	f.promote(2)
+	f.store.mu.Lock()
+	v2 := f.store.files["models/2.bin"]
+	delete(f.store.files, "models/2.bin")
+	f.store.mu.Unlock()
+	ctx := context.Background()
+	if err := f.r.Reload(ctx); err == nil {
+		t.Error("the missing file was not reported")
+	}
+	if v := serving(t, f.r); v != 1 || f.r.Behind() != 2 || f.r.Loading() {
+		t.Fatalf("serving %d, behind %d; want 1, behind 2", v, f.r.Behind())
+	}
+	f.store.mu.Lock()
+	f.store.files["models/2.bin"] = v2
+	f.store.mu.Unlock()
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := serving(t, f.r); v != 2 || f.r.Behind() != 0 {
+		t.Errorf("after the file came back: serving %d, behind %d", v, f.r.Behind())
+	}
+
+	// With no earlier version to fall back on, nothing is served.
+	g := newFixture(t, nil, time.Hour)
+	g.promote(2)
+	g.store.mu.Lock()
+	delete(g.store.files, "models/2.bin")
+	g.store.mu.Unlock()
+	_ = g.r.Reload(ctx)
+	if g.r.Current() != nil || g.r.Behind() != 2 {
+		t.Errorf("no earlier version: serving %v, behind %d", g.r.Current(), g.r.Behind())
 	}
 }

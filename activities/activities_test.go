@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/features"
 	"github.com/prodcat/prodcat/internal/linear"
@@ -68,6 +69,11 @@ func TestCheckHeaders(t *testing.T) {
 	err := src.CheckHeaders(func(string) ([]byte, error) { calls++; return nil, down })
 	if !errors.Is(err, down) || calls != 1 || strings.Count(err.Error(), "cannot reach") != 1 {
 		t.Errorf("store down: %v after %d reads", err, calls)
+	}
+	// Missing objects are each the object's fault: all are named.
+	err = src.CheckHeaders(func(key string) ([]byte, error) { return nil, fmt.Errorf("%s: %w", key, artifact.ErrNotFound) })
+	if !errors.Is(err, artifact.ErrNotFound) || !strings.Contains(err.Error(), "raw/x.csv") || !strings.Contains(err.Error(), "raw/y.csv") {
+		t.Errorf("both missing: %v", err)
 	}
 	err = src.CheckHeaders(func(string) ([]byte, error) { return []byte("a,b\n1,2\n"), nil })
 	if !errors.Is(err, dataset.ErrBadData) || !strings.Contains(err.Error(), "raw/x.csv") || !strings.Contains(err.Error(), "raw/y.csv") {

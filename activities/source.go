@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -93,6 +94,10 @@ func (s Source) CheckHeaders(head func(key string) ([]byte, error)) error {
 			continue
 		}
 		b, err := head(c.key)
+		if errors.Is(err, artifact.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			bad = append(bad, err) // this object's fault: check the others too
+			continue
+		}
 		if err != nil {
 			// A store that cannot be read fails every object alike:
 			// once is enough.

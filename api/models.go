@@ -136,8 +136,12 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	name, alias := r.PathValue("name"), r.PathValue("alias")
-	if !req.Rollback {
-		if err := s.checkModelFile(ctx, name, req.Version); err != nil {
+	target := req.Version
+	if req.Rollback {
+		target = s.rollbackTarget(ctx, name, alias)
+	}
+	if target > 0 {
+		if err := s.checkModelFile(ctx, name, target); err != nil {
 			return err
 		}
 	}
@@ -178,6 +182,22 @@ func (s *server) checkModelFile(ctx context.Context, name string, version int) e
 		return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket", version, name, v.ArtifactKey)
 	}
 	return nil
+}
+
+// rollbackTarget returns the version a rollback of alias would move it to,
+// the one it pointed at before its last move, or 0 when that is not known
+// yet (the registry then refuses the rollback itself, or has moved on).
+func (s *server) rollbackTarget(ctx context.Context, name, alias string) int {
+	hist, err := s.registry.AliasHistory(ctx, name)
+	if err != nil {
+		return 0
+	}
+	for _, mv := range hist { // newest first
+		if mv.Alias == alias {
+			return mv.From
+		}
+	}
+	return 0
 }
 
 // writeJSON answers with v as JSON.

@@ -167,3 +167,20 @@ func TestMoveAlias(t *testing.T) {
 	h.reg.down = errors.New(errDownText)
 	wantError(t, h.do("POST", path, asAdmin, `{"version": 2, "reason": "x"}`), http.StatusServiceUnavailable, codeUnavailable)
 }
+
+// A rollback to a version whose model file is gone is refused as a
+// promotion of it is: the API would go on serving the other version.
+func TestRollbackToAMissingFile(t *testing.T) {
+	h := newHarness(t)
+	path := "/v1/models/" + testModel + "/aliases/production"
+	if w := h.do("POST", path, asAdmin, `{"version": 2, "reason": "better F1"}`); w.Code != 200 {
+		t.Fatalf("promote: %d %s", w.Code, w.Body)
+	}
+	h.store.mu.Lock()
+	delete(h.store.files, "models/1.bin")
+	h.store.mu.Unlock()
+	msg := wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "regression"}`), 409, codeConflict)
+	if !strings.Contains(msg, "models/1.bin is not in the bucket") || h.reg.aliases["production"] != 2 {
+		t.Errorf("%q; production at %d", msg, h.reg.aliases["production"])
+	}
+}

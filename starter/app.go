@@ -31,16 +31,15 @@ type app struct {
 }
 
 // newApp reads the settings and sets up logging. A setting the environment
-// gets wrong is a usage error, as it is exit status 2 for the API and the
-// worker.
+// gets wrong is a settingsError.
 func newApp(stdout, stderr io.Writer) (*app, error) {
 	cfg, err := config.Load()
 	if err != nil {
-		return nil, asUsage(err)
+		return nil, settingsError{err}
 	}
 	log, err := logging.New(stderr, cfg.Log.Format, logging.Text, cfg.Log.Level)
 	if err != nil {
-		return nil, asUsage(err)
+		return nil, settingsError{err}
 	}
 	return &app{cfg: cfg, log: log, stdout: stdout, stderr: stderr}, nil
 }

@@ -20,9 +20,12 @@ func main() {
 	context.AfterFunc(ctx, stop)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
-	var usage usageError
+	var (
+		usage    usageError
+		settings settingsError
+	)
 	switch {
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), errors.As(err, &settings):
 		os.Exit(2)
 	case err != nil:
 		os.Exit(1)
@@ -49,6 +52,13 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() + "; see --help" }
 func (e usageError) Unwrap() error { return e.err }
+
+// settingsError is a setting the environment gets wrong (PRODCAT_*): exit
+// status 2, as for the API and the worker, but no pointer to --help.
+type settingsError struct{ err error }
+
+func (e settingsError) Error() string { return e.err.Error() }
+func (e settingsError) Unwrap() error { return e.err }
 
 // usagef returns a usageError for flags that are wrong together or in
 // value, found by a command's own checks.

@@ -80,8 +80,13 @@ func newPredictBatchCmd() *cobra.Command {
 				return err
 			}
 			if csv && len(textCols) > 0 {
-				if _, err := a.modelColumns(ctx, model, alias, cols); err != nil {
+				// A check, not a need: a registry that cannot be read
+				// does not stop a batch the worker can run.
+				var usage usageError
+				if _, err := a.modelColumns(ctx, model, alias, cols); errors.As(err, &usage) {
 					return err
+				} else if err != nil {
+					a.log.WithError(err).Warn("cannot read the model's columns to check --text-col against them")
 				}
 			}
 			for _, up := range []struct{ path, key *string }{{&x, &xKey}, {&csvPath, &csvKey}} {
@@ -216,20 +221,8 @@ func newModelsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// The API would go on serving the old version while the
-			// registry named the new one.
-			ver, err := r.Version(ctx, name(a), v)
-			if err != nil {
+			if err := a.checkModelFile(ctx, r, name(a), v); err != nil {
 				return err
-			}
-			s, err := a.artifacts(ctx)
-			if err != nil {
-				return err
-			}
-			if ok, err := s.Exists(ctx, ver.ArtifactKey); err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("version %d of %s has no model file: %s is not in bucket %s", v, name(a), ver.ArtifactKey, s.Bucket())
 			}
 			var mv registry.AliasMove
 			if expect >= 0 {
@@ -249,6 +242,11 @@ func newModelsCmd() *cobra.Command {
 			r, err := a.models(ctx)
 			if err != nil {
 				return err
+			}
+			if to := rollbackTarget(ctx, r, name(a), alias); to > 0 {
+				if err := a.checkModelFile(ctx, r, name(a), to); err != nil {
+					return err
+				}
 			}
 			var mv registry.AliasMove
 			if expect >= 0 {
@@ -495,4 +493,39 @@ func (a *app) modelColumns(ctx context.Context, model, alias string, cols []stri
 		return nil, usagef("--text-col %s: that is the column version %d of %s predicts; it reads %s", sig.LabelCol, v.Version, model, strings.Join(sig.TextCols, ","))
 	}
 	return cols, nil
+}
+
+// checkModelFile refuses to point an alias at version v of model when its
+// model file is gone from the bucket: the API would go on serving the old
+// version while the registry named the new one.
+func (a *app) checkModelFile(ctx context.Context, r *registry.Registry, model string, v int) error {
+	ver, err := r.Version(ctx, model, v)
+	if err != nil {
+		return err
+	}
+	s, err := a.artifacts(ctx)
+	if err != nil {
+		return err
+	}
+	if ok, err := s.Exists(ctx, ver.ArtifactKey); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("version %d of %s has no model file: %s is not in bucket %s", v, model, ver.ArtifactKey, s.Bucket())
+	}
+	return nil
+}
+
+// rollbackTarget returns the version a rollback of alias would move it to,
+// or 0 when that is not known (the registry then refuses the rollback).
+func rollbackTarget(ctx context.Context, r *registry.Registry, model, alias string) int {
+	hist, err := r.AliasHistory(ctx, model)
+	if err != nil {
+		return 0
+	}
+	for _, mv := range hist { // newest first
+		if mv.Alias == alias {
+			return mv.From
+		}
+	}
+	return 0
 }

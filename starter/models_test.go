@@ -54,6 +54,16 @@ func TestPromoteChecksTheModelFile(t *testing.T) {
 	if prod, err := reg.Alias(ctx, model, registry.AliasProduction); err != nil || prod.Version != v1.Version {
 		t.Errorf("production at %+v, %v; want version %d", prod.Version, err, v1.Version)
 	}
+	// Nor does a rollback go to a version without its file.
+	if _, err := reg.SetAlias(ctx, model, "staging", gone.Version, "test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.SetAlias(ctx, model, "staging", v1.Version, "test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "models", "rollback", "--alias", "staging", "--reason", "back"); err == nil || !strings.Contains(err.Error(), "has no model file") {
+		t.Errorf("roll back to a version without its file: %v", err)
+	}
 }
 
 // predict-batch of a generic CSV reads the columns the model was trained

@@ -172,7 +172,7 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 	if src.XKey == "" && src.YKey == "" && src.CSVKey == "" && src.Feed == "" {
 		return activities.Source{}, usagef("no input: give --x and --y (the challenge's files) or --csv with --text-col and --label-col, or the bucket keys --x-key and --y-key or --csv-key (train also takes --feed NAME)")
 	}
-	if (src.XKey == "") != (src.YKey == "") {
+	if src.Feed == "" && src.CSVKey == "" && (src.XKey == "") != (src.YKey == "") {
 		return activities.Source{}, usagef("the challenge's files come in pairs: give both --x (or --x-key) and --y (or --y-key)")
 	}
 	if f.x != "" && f.y != "" && sameFile(f.x, f.y) {
@@ -255,7 +255,7 @@ func (a *app) checkHeaders(ctx context.Context, src activities.Source, local map
 		}
 		b, err := s.Head(ctx, key, dataset.HeaderBytes)
 		if errors.Is(err, artifact.ErrNotFound) {
-			return nil, fmt.Errorf("%s is not in bucket %s; upload it first (starter upload)", key, s.Bucket())
+			return nil, fmt.Errorf("%s is not in bucket %s; upload it first (starter upload): %w", key, s.Bucket(), artifact.ErrNotFound)
 		}
 		return b, err
 	})

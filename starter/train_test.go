@@ -128,8 +128,8 @@ func TestUsageErrors(t *testing.T) {
 	}
 	// A wrong setting in the environment.
 	t.Setenv("PRODCAT_LOG_LEVEL", "loud")
-	if _, err := run(t, "models", "list"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "loud") {
-		t.Errorf("PRODCAT_LOG_LEVEL=loud: err = %v, want a usage error", err)
+	if _, err := run(t, "models", "list"); !errors.As(err, new(settingsError)) || !strings.Contains(err.Error(), "loud") || strings.Contains(err.Error(), "--help") {
+		t.Errorf("PRODCAT_LOG_LEVEL=loud: err = %v, want a settings error", err)
 	}
 	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
 	// The same file as X and Y.

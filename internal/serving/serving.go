@@ -118,7 +118,9 @@ type Reloader struct {
 	// last failed validation when it was to be served or preloaded: it is
 	// not fetched again until the alias moves.
 	rejected, rejectedStandby versionKey
-	noModelLogged             bool
+	// rejectedFallbacks are the versions fallback found unloadable.
+	rejectedFallbacks map[versionKey]bool
+	noModelLogged     bool
 }
 
 type versionKey struct {
@@ -160,9 +162,10 @@ func New(cfg Config) (*Reloader, error) {
 		log = l
 	}
 	return &Reloader{
-		cfg:   cfg,
-		log:   log.WithFields(logrus.Fields{"component": "serving", "model": cfg.Model, "alias": cfg.Alias}),
-		ready: map[int]*Model{},
+		cfg:               cfg,
+		log:               log.WithFields(logrus.Fields{"component": "serving", "model": cfg.Model, "alias": cfg.Alias}),
+		ready:             map[int]*Model{},
+		rejectedFallbacks: map[versionKey]bool{},
 	}, nil
 }
 
@@ -272,26 +275,46 @@ const maxFallbacks = 3
 // API that starts while production's file is missing or broken serves the
 // last good model instead of nothing. Behind goes on naming failed, and
 // each reload tries failed again, so the alias's version is served as soon
-// as it can be.
+// as its file can be fetched (a file that fails its checks has the content
+// its digest names, and is not tried again until the alias moves).
 func (r *Reloader) fallback(ctx context.Context, failed int) {
 	hist, err := r.cfg.Registry.AliasHistory(ctx, r.cfg.Model)
 	if err != nil {
 		r.log.WithError(err).Warn("serving: cannot read the alias history to fall back on an earlier version")
 		return
 	}
+	var moves []registry.AliasMove // the alias's, newest first
+	for _, mv := range hist {
+		if mv.Alias == r.cfg.Alias {
+			moves = append(moves, mv)
+		}
+	}
+	// A version someone moved the alias back from (a move a→b right after
+	// b→a: a rollback, or a promotion by hand of the version before) was
+	// taken out of service on purpose: never fall back on it.
 	tried := map[int]bool{failed: true}
-	for _, mv := range hist { // newest first
-		if mv.Alias != r.cfg.Alias || tried[mv.To] {
+	for i, mv := range moves {
+		if i+1 < len(moves) && mv.From != 0 && moves[i+1].From == mv.To && moves[i+1].To == mv.From {
+			tried[mv.From] = true
+		}
+	}
+	attempts := 0
+	for _, mv := range moves {
+		if tried[mv.To] {
 			continue
 		}
-		if len(tried) > maxFallbacks {
+		if attempts == maxFallbacks {
 			return
 		}
 		tried[mv.To] = true
+		attempts++
 		log := r.log.WithFields(logrus.Fields{"version": mv.To, "alias_version": failed})
 		v, err := r.cfg.Registry.Version(ctx, r.cfg.Model, mv.To)
 		if err != nil {
 			log.WithError(err).Warn("serving: cannot fall back on this version")
+			continue
+		}
+		if r.rejectedFallbacks[keyOf(v)] {
 			continue
 		}
 		data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
@@ -301,6 +324,8 @@ func (r *Reloader) fallback(ctx context.Context, failed int) {
 		}
 		m, err := Load(v, data)
 		if err != nil {
+			// Its content is fixed by its digest: it will not load later.
+			r.rejectedFallbacks[keyOf(v)] = true
 			log.WithError(err).Warn("serving: cannot fall back on this version")
 			continue
 		}

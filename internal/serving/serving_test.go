@@ -63,9 +63,10 @@ func (f *fakeRegistry) setAlias(alias string, v registry.Version) {
 		f.aliases = map[string]registry.Version{}
 		f.versions = map[int]registry.Version{}
 	}
+	from := f.aliases[alias].Version
 	f.aliases[alias] = v
 	f.versions[v.Version] = v
-	f.history = append([]registry.AliasMove{{Model: modelName, Alias: alias, To: v.Version, Moved: true}}, f.history...)
+	f.history = append([]registry.AliasMove{{Model: modelName, Alias: alias, From: from, To: v.Version, Moved: true}}, f.history...)
 }
 
 func (f *fakeRegistry) AliasHistory(_ context.Context, m string) ([]registry.AliasMove, error) {
@@ -658,6 +659,19 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 	}
 	if v := serving(t, f.r); v != 2 || f.r.Behind() != 0 {
 		t.Errorf("after the file came back: serving %d, behind %d", v, f.r.Behind())
+	}
+
+	// A version production was moved back from is never fallen back on.
+	h := newFixture(t, nil, time.Hour)
+	h.promote(1)
+	h.promote(2)
+	h.promote(1) // a rollback: 2 was taken out of service
+	h.store.mu.Lock()
+	delete(h.store.files, "models/1.bin")
+	h.store.mu.Unlock()
+	_ = h.r.Reload(ctx)
+	if h.r.Current() != nil || h.r.Behind() != 1 {
+		t.Errorf("after a rollback: serving %v, behind %d; want nothing, behind 1", h.r.Current(), h.r.Behind())
 	}
 
 	// With no earlier version to fall back on, nothing is served.

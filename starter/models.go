@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prodcat/prodcat/internal/registry"
+)
+
+func newModelsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "models", Short: "list, show, promote and roll back registered model versions"}
+	var model string
+	cmd.PersistentFlags().StringVar(&model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")
+	name := func(a *app) string {
+		if model != "" {
+			return model
+		}
+		return a.cfg.ModelName
+	}
+	var listJSON bool
+	list := &cobra.Command{
+		Use: "list", Short: "list the versions of a model with their metrics and aliases", Args: cobra.NoArgs,
+		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			vs, err := r.Versions(ctx, name(a))
+			if err != nil {
+				return err
+			}
+			if listJSON {
+				if vs == nil {
+					vs = []registry.Version{}
+				}
+				return a.printJSON(vs)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tWEIGHTED F1\tALIASES\tDATASET\tCREATED")
+			for _, v := range vs { // v.Aliases are sorted
+				fmt.Fprintf(tw, "%d\t%.4f\t%v\t%.12s\t%s\n", v.Version, v.Metrics["weighted_f1"], v.Aliases, v.DatasetDigest, v.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		}),
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print the versions as a JSON array, with their lineage")
+	show := &cobra.Command{
+		Use: "show VERSION", Short: "show a version with its lineage and metrics", Args: cobra.ExactArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			v, err := parseVersion(args[0])
+			if err != nil {
+				return err
+			}
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			mv, err := r.Version(ctx, name(a), v)
+			if err != nil {
+				return err
+			}
+			return a.printJSON(mv)
+		}),
+	}
+	var reason, alias string
+	var expect int
+	promote := &cobra.Command{
+		Use: "promote VERSION", Short: "point an alias (production by default) at a version, recording why", Args: cobra.ExactArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			v, err := parseVersion(args[0])
+			if err != nil {
+				return err
+			}
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			if err := a.checkModelFile(ctx, r, name(a), v); err != nil {
+				return err
+			}
+			var mv registry.AliasMove
+			if expect >= 0 {
+				mv, err = r.CompareAndSetAlias(ctx, name(a), alias, expect, v, reason, actor())
+			} else {
+				mv, err = r.SetAlias(ctx, name(a), alias, v, reason, actor())
+			}
+			if err != nil {
+				return err
+			}
+			return a.printJSON(mv)
+		}),
+	}
+	rollback := &cobra.Command{
+		Use: "rollback", Short: "move an alias (production by default) back to the version it pointed at before", Args: cobra.NoArgs,
+		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			if to := rollbackTarget(ctx, r, name(a), alias); to > 0 {
+				if err := a.checkModelFile(ctx, r, name(a), to); err != nil {
+					return err
+				}
+			}
+			var mv registry.AliasMove
+			if expect >= 0 {
+				mv, err = r.RollbackFrom(ctx, name(a), alias, expect, reason, actor())
+			} else {
+				mv, err = r.Rollback(ctx, name(a), alias, reason, actor())
+			}
+			if err != nil {
+				return err
+			}
+			return a.printJSON(mv)
+		}),
+	}
+	for _, c := range []*cobra.Command{promote, rollback} {
+		c.Flags().StringVar(&reason, "reason", "", "why the alias moves (recorded in the history)")
+		c.Flags().StringVar(&alias, "alias", "production", "alias to move")
+		_ = c.MarkFlagRequired("reason")
+	}
+	promote.Flags().IntVar(&expect, "expect", -1, "move only if the alias points at this version now (0: only if it is not set), so a move made meanwhile is not overwritten; unconditional when not given")
+	rollback.Flags().IntVar(&expect, "expect", -1, "undo only if the alias points at this version now, so two people rolling back the same version undo it once; unconditional when not given")
+	checkAlias := func(*cobra.Command, []string) error {
+		if err := registry.CheckName("alias", alias); err != nil {
+			return usagef("--alias: %w", err)
+		}
+		return nil
+	}
+	promote.PreRunE = checkAlias
+	rollback.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if expect == 0 {
+			return usagef("--expect 0: an alias that is not set has nothing to roll back; give the version it points at now")
+		}
+		return checkAlias(cmd, args)
+	}
+	cmd.AddCommand(list, show, promote, rollback)
+	return cmd
+}
+
+// parseVersion parses a model version number argument.
+func parseVersion(s string) (int, error) {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 {
+		return 0, usagef("version %q: want a positive number", s)
+	}
+	return v, nil
+}
+
+// checkModelFile refuses to point an alias at version v of model when its
+// model file is gone from the bucket: the API would go on serving the old
+// version while the registry named the new one.
+func (a *app) checkModelFile(ctx context.Context, r *registry.Registry, model string, v int) error {
+	ver, err := r.Version(ctx, model, v)
+	if err != nil {
+		return err
+	}
+	s, err := a.artifacts(ctx)
+	if err != nil {
+		return err
+	}
+	if ok, err := s.Exists(ctx, ver.ArtifactKey); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("version %d of %s has no model file: %s is not in bucket %s", v, model, ver.ArtifactKey, s.Bucket())
+	}
+	return nil
+}
+
+// rollbackTarget returns the version a rollback of alias would move it to,
+// or 0 when that is not known (the registry then refuses the rollback).
+func rollbackTarget(ctx context.Context, r *registry.Registry, model, alias string) int {
+	hist, err := r.AliasHistory(ctx, model)
+	if err != nil {
+		return 0
+	}
+	for _, mv := range hist { // newest first
+		if mv.Alias == alias {
+			return mv.From
+		}
+	}
+	return 0
+}

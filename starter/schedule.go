@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prodcat/prodcat/internal/schedule"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+func newScheduleCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "schedule", Short: "manage retraining schedules on Temporal"}
+	var spec workflows.ScheduleSpec
+	var tf trainFlags
+	apply := func(create bool) *cobra.Command {
+		use, short := "update ID", "replace the spec of an existing schedule (give every setting, as for create)"
+		if create {
+			use, short = "create ID", "create a retraining schedule, or update it in place when it exists"
+		}
+		var c *cobra.Command
+		c = &cobra.Command{
+			Use: use, Short: short, Args: cobra.ExactArgs(1),
+			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+				spec.ID = args[0]
+				spec.TaskQueue = a.cfg.Temporal.TaskQueue
+				if c.Flags().Changed("every") && spec.Every <= 0 {
+					// Zero would read as "not given".
+					return usagef("--every %s: want at least 1m", spec.Every)
+				}
+				p, err := tf.trainingParams(a.cfg)
+				if err != nil {
+					return err
+				}
+				p.Source = tf.source()
+				// As from the API: the runs take the defaults of the code
+				// that runs them.
+				spec.Training = p.WithoutDefaults()
+				if err := spec.Validate(); err != nil { // the training too
+					return asUsage(err)
+				}
+				if err := a.checkFeed(ctx, spec.Training.Source); err != nil {
+					return err
+				}
+				if err := a.checkHeaders(ctx, spec.Training.Source, nil); err != nil {
+					return err
+				}
+				tc, err := a.temporalClient(ctx)
+				if err != nil {
+					return err
+				}
+				var paused *bool
+				if c.Flags().Changed("paused") {
+					paused = &spec.Paused
+				}
+				m := schedule.New(tc, a.cfg.Temporal.Namespace)
+				created := false
+				if create {
+					created, err = m.Put(ctx, spec, paused, actor())
+				} else if err = m.Update(ctx, spec, paused, actor()); errors.Is(err, schedule.ErrNotFound) {
+					err = fmt.Errorf("%w (use schedule create)", err)
+				}
+				if err != nil {
+					return scheduleUsage(err)
+				}
+				return a.printJSON(map[string]any{"id": spec.ID, "created": created})
+			}),
+		}
+		fl := c.Flags()
+		fl.StringVar(&spec.Cron, "cron", "", "cron expression, e.g. '0 3 * * 1'")
+		fl.DurationVar(&spec.Every, "every", 0, "fixed interval, e.g. 24h")
+		fl.DurationVar(&spec.Jitter, "jitter", 0, "random delay up to this much")
+		fl.StringVar(&spec.Overlap, "overlap", "skip", "what to do when a run is still going: skip, buffer_one, buffer_all, cancel_other or allow_all")
+		fl.BoolVar(&spec.PauseOnFailure, "pause-on-failure", true, "pause the schedule when a run fails")
+		fl.BoolVar(&spec.Paused, "paused", false, "pause it (false resumes it); left out, an existing schedule stays as it is")
+		fl.StringVar(&spec.Note, "note", "", "note shown with the schedule; with --paused, why")
+		tf.addSourceFlags(fl)
+		tf.addFeedFlag(fl)
+		tf.addParamFlags(fl)
+		tf.addGateFlags(fl)
+		return c
+	}
+	var note string
+	var from, to string
+	simple := func(use, short string, fn func(ctx context.Context, m *schedule.Manager, id string) (any, error)) *cobra.Command {
+		nargs := cobra.ExactArgs(1)
+		if use == "list" {
+			nargs = cobra.NoArgs
+		}
+		return &cobra.Command{Use: use, Short: short, Args: nargs,
+			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+				tc, err := a.temporalClient(ctx)
+				if err != nil {
+					return err
+				}
+				id := ""
+				if len(args) > 0 {
+					id = args[0]
+				}
+				out, err := fn(ctx, schedule.New(tc, a.cfg.Temporal.Namespace), id)
+				if err != nil {
+					return scheduleUsage(err)
+				}
+				return a.printJSON(out)
+			})}
+	}
+	ok := map[string]bool{"ok": true}
+	// The note says who, as the API's does.
+	pause := simple("pause ID", "pause a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+		return ok, m.Pause(ctx, id, schedule.StateNote(true, actor(), note))
+	})
+	unpause := simple("unpause ID", "resume a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+		return ok, m.Unpause(ctx, id, schedule.StateNote(false, actor(), note))
+	})
+	for _, c := range []*cobra.Command{pause, unpause} {
+		c.Flags().StringVar(&note, "note", "", "why")
+	}
+	var start, end time.Time
+	backfill := simple("backfill ID", "take the runs a schedule would have taken between --from and --to (both included)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+		times, err := m.Backfill(ctx, id, start, end)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"ok": true, "runs": times}, nil
+	})
+	// Checked before connecting to Temporal.
+	backfill.PreRunE = func(*cobra.Command, []string) (err error) {
+		if start, err = parseFlagTime("--from", from); err != nil {
+			return err
+		}
+		if end, err = parseFlagTime("--to", to); err != nil {
+			return err
+		}
+		if end.Before(start) {
+			return usagef("--to %s is before --from %s", to, from)
+		}
+		return nil
+	}
+	backfill.Flags().StringVar(&from, "from", "", "start, RFC 3339 (2026-11-01T00:00:00Z)")
+	backfill.Flags().StringVar(&to, "to", "", "end, RFC 3339 (2026-11-08T00:00:00Z)")
+	_ = backfill.MarkFlagRequired("from")
+	_ = backfill.MarkFlagRequired("to")
+	cmd.AddCommand(apply(true), apply(false),
+		simple("list", "list schedules", func(ctx context.Context, m *schedule.Manager, _ string) (any, error) { return m.List(ctx) }),
+		simple("describe ID", "show a schedule's next and recent runs", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return m.Describe(ctx, id) }),
+		pause, unpause,
+		simple("trigger ID", "start a run now, under the schedule's overlap policy (with skip, right after a run still going)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Trigger(ctx, id) }),
+		backfill,
+		simple("delete ID", "delete a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Delete(ctx, id) }),
+	)
+	return cmd
+}
+
+// scheduleUsage returns err as a usageError when it is a mistake in the
+// command line that only Temporal or the schedule's spec could tell: a cron
+// expression Temporal cannot parse, a note too long, a backfill window with
+// no run, too many or future ones.
+func scheduleUsage(err error) error {
+	for _, e := range []error{schedule.ErrInvalidSpec, schedule.ErrNoteTooLong, schedule.ErrNothingDue, schedule.ErrTooMany, schedule.ErrNotPast} {
+		if errors.Is(err, e) {
+			return asUsage(err)
+		}
+	}
+	return err
+}
+
+// actor names the person acting from the command line, in alias moves and
+// schedule notes.
+func actor() string {
+	if u, ok := lookupUser(); ok {
+		return "cli:" + u
+	}
+	return "cli"
+}
+
+// parseFlagTime reads the RFC 3339 time v of flag name; a mistake is a
+// usage error that shows the form.
+func parseFlagTime(name, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, usagef("%s %q: want an RFC 3339 time such as 2026-11-01T03:00:00Z", name, v)
+	}
+	return t, nil
+}

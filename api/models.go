@@ -185,19 +185,14 @@ func (s *server) checkModelFile(ctx context.Context, name string, version int) e
 }
 
 // rollbackTarget returns the version a rollback of alias would move it to,
-// the one it pointed at before its last move, or 0 when that is not known
-// yet (the registry then refuses the rollback itself, or has moved on).
+// or 0 when that is not known (the registry then refuses the rollback
+// itself).
 func (s *server) rollbackTarget(ctx context.Context, name, alias string) int {
 	hist, err := s.registry.AliasHistory(ctx, name)
 	if err != nil {
 		return 0
 	}
-	for _, mv := range hist { // newest first
-		if mv.Alias == alias {
-			return mv.From
-		}
-	}
-	return 0
+	return registry.PreviousVersion(hist, alias)
 }
 
 // writeJSON answers with v as JSON.

@@ -179,10 +179,5 @@ func rollbackTarget(ctx context.Context, r *registry.Registry, model, alias stri
 	if err != nil {
 		return 0
 	}
-	for _, mv := range hist { // newest first
-		if mv.Alias == alias {
-			return mv.From
-		}
-	}
-	return 0
+	return registry.PreviousVersion(hist, alias)
 }

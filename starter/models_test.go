@@ -23,31 +23,15 @@ import (
 // models promote refuses a version whose model file is not in the bucket:
 // the API would go on serving the old one while the registry named it.
 func TestPromoteChecksTheModelFile(t *testing.T) {
-	testenv.Integration(t)
-	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
-	model := servingtest.RandomName("starter-promote-")
-	t.Setenv("PRODCAT_MODEL_NAME", model)
-	cfg, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	reg, err := registry.Open(ctx, cfg.DatabaseURL, logrus.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	store, err := artifact.New(cfg.S3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	model, reg, store := services(t, "starter-promote-")
 	v1 := servingtest.Publish(t, reg, store, model, servingtest.Model(t, "promote"), nil)
 	gone := servingtest.Register(t, reg, store, model, "models/"+strings.Repeat("d", 64)+".bin", strings.Repeat("d", 64), nil)
 
 	if _, err := run(t, "models", "promote", strconv.Itoa(v1.Version), "--reason", "first"); err != nil {
 		t.Fatalf("promote a version with its file: %v", err)
 	}
-	_, err = run(t, "models", "promote", strconv.Itoa(gone.Version), "--reason", "second")
+	_, err := run(t, "models", "promote", strconv.Itoa(gone.Version), "--reason", "second")
 	if err == nil || !strings.Contains(err.Error(), "has no model file") {
 		t.Errorf("promote a version without its file: %v", err)
 	}
@@ -69,24 +53,8 @@ func TestPromoteChecksTheModelFile(t *testing.T) {
 // predict-batch of a generic CSV reads the columns the model was trained
 // on, which its signature records, and refuses the column it predicts.
 func TestPredictBatchReadsTheModelsColumns(t *testing.T) {
-	testenv.Integration(t)
-	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
-	model := servingtest.RandomName("starter-columns-")
-	t.Setenv("PRODCAT_MODEL_NAME", model)
-	cfg, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	reg, err := registry.Open(ctx, cfg.DatabaseURL, logrus.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	store, err := artifact.New(cfg.S3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	model, reg, store := services(t, "starter-columns-")
 	sig, err := json.Marshal(activities.CSVSignature{TextCols: []string{"title"}, LabelCol: "category"})
 	if err != nil {
 		t.Fatal(err)
@@ -107,4 +75,28 @@ func TestPredictBatchReadsTheModelsColumns(t *testing.T) {
 	if _, err := run(t, "predict-batch", "--csv", csv, "--text-col", "category"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "the column version") {
 		t.Errorf("--text-col of the label: %v", err)
 	}
+}
+
+// services opens the registry and the bucket the environment names, for a
+// model of a fresh name that the starter's commands then default to.
+func services(t *testing.T, prefix string) (string, *registry.Registry, *artifact.Store) {
+	t.Helper()
+	testenv.Integration(t)
+	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
+	model := servingtest.RandomName(prefix)
+	t.Setenv("PRODCAT_MODEL_NAME", model)
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Open(context.Background(), cfg.DatabaseURL, logrus.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	store, err := artifact.New(cfg.S3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model, reg, store
 }

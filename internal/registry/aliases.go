@@ -366,6 +366,19 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 	return mv, nil
 }
 
+// PreviousVersion returns the version alias pointed at before its last move
+// in hist, newest first as AliasHistory returns it: where Rollback would
+// take it. It is 0 when the alias has no move in hist or was not set
+// before its last one.
+func PreviousVersion(hist []AliasMove, alias string) int {
+	for _, mv := range hist {
+		if mv.Alias == alias {
+			return mv.From
+		}
+	}
+	return 0
+}
+
 // AliasHistory returns every alias move of the model, newest first, or
 // ErrNotFound for an unknown model.
 func (r *Registry) AliasHistory(ctx context.Context, model string) ([]AliasMove, error) {

@@ -210,3 +210,18 @@ func TestReadsRefuseImpossibleNames(t *testing.T) {
 		}
 	}
 }
+
+// PreviousVersion is where a rollback takes an alias: the version before
+// its last move.
+func TestPreviousVersion(t *testing.T) {
+	hist := []AliasMove{ // newest first
+		{Alias: AliasChallenger, From: 0, To: 3},
+		{Alias: AliasProduction, From: 1, To: 2},
+		{Alias: AliasProduction, From: 0, To: 1},
+	}
+	for alias, want := range map[string]int{AliasProduction: 1, AliasChallenger: 0, "staging": 0} {
+		if got := PreviousVersion(hist, alias); got != want {
+			t.Errorf("PreviousVersion(%s) = %d, want %d", alias, got, want)
+		}
+	}
+}

@@ -474,7 +474,6 @@ func (a *Activities) unseenBy(ctx context.Context, whose, trainedOn, digest stri
 	return rows, fmt.Sprintf(" (on the %d of %d holdout rows production was not trained on)", len(rows), len(holdout)), nil
 }
 
-// textKey identifies an example's text, whatever its ID and label.
 // snapshotIfKept reads the dataset snapshot at key, the what of an earlier
 // run; ok is false when it is gone from the bucket, which the callers
 // tolerate.
@@ -493,6 +492,7 @@ func (a *Activities) snapshotIfKept(ctx context.Context, what, key string) (ex [
 	return ex, true, nil
 }
 
+// textKey identifies an example's text, whatever its ID and label.
 func textKey(e dataset.Example) [sha256.Size]byte {
 	return sha256.Sum256([]byte(e.Title + "\x00" + e.Body))
 }

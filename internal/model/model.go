@@ -63,24 +63,32 @@ type Model struct {
 	pool sync.Pool // *scratch
 }
 
-// Validate checks that the parts of m fit together.
+// Validate checks that the parts of m fit together and that its weights
+// keep every score finite.
 func (m *Model) Validate() error {
+	if err := m.checkParts(); err != nil {
+		return err
+	}
+	if err := m.Linear.Validate(); err != nil {
+		return fmt.Errorf("model: weights: %w", err)
+	}
+	return nil
+}
+
+// checkParts is Validate without the check of the weights, which
+// linear.Model.Decode makes as it reads them.
+func (m *Model) checkParts() error {
 	switch {
 	case m.Vectorizer == nil || m.Linear == nil:
 		return errors.New("model: missing vectorizer or weights")
 	case len(m.Labels) != m.Linear.Classes:
 		return fmt.Errorf("model: %d labels for %d classes", len(m.Labels), m.Linear.Classes)
-	case len(m.Labels) > maxLabels:
-		return fmt.Errorf("model: %d labels, more than %d", len(m.Labels), maxLabels)
 	case m.Vectorizer.NumFeatures() != m.Linear.Features:
 		return fmt.Errorf("model: vectorizer has %d features, weights %d", m.Vectorizer.NumFeatures(), m.Linear.Features)
 	case len(m.Params) > 0 && !json.Valid(m.Params):
 		return errors.New("model: params are not valid JSON")
 	case len(m.Metadata) > maxMetadata:
 		return fmt.Errorf("model: %d metadata entries, more than %d", len(m.Metadata), maxMetadata)
-	}
-	if err := m.Linear.Validate(); err != nil {
-		return fmt.Errorf("model: weights: %w", err)
 	}
 	seen := make(map[string]bool, len(m.Labels))
 	for _, l := range m.Labels {
@@ -223,7 +231,7 @@ func Decode(data []byte) (*Model, error) {
 	if r.Remaining() != 0 {
 		return nil, fmt.Errorf("decode model: %d trailing bytes", r.Remaining())
 	}
-	if err := m.Validate(); err != nil {
+	if err := m.checkParts(); err != nil {
 		return nil, fmt.Errorf("decode model: %w", err)
 	}
 	return m, nil

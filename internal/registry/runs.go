@@ -130,9 +130,9 @@ func checkRun(run Run) error {
 }
 
 // FinishRun marks the run succeeded, failed or canceled, with errText
-// saying why it did not succeed. Repeating the call with the same status is a no-op that keeps the
-// first finish time and error; finishing a finished run with another status
-// is ErrConflict.
+// saying why it did not succeed. Repeating the call with the same status
+// is a no-op that keeps the first finish time and error; finishing a
+// finished run with another status is ErrConflict.
 func (r *Registry) FinishRun(ctx context.Context, runID int64, status RunStatus, errText string) error {
 	if err := finishRun(ctx, r.db, runID, status, errText); err != nil {
 		return fmt.Errorf("registry: %w", err)

@@ -317,15 +317,11 @@ func (r *Reloader) fallback(ctx context.Context, failed int) {
 		if r.rejectedFallbacks[keyOf(v)] {
 			continue
 		}
-		data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
+		m, rejected, err := r.fetch(ctx, v)
 		if err != nil {
-			log.WithError(err).Warn("serving: cannot fall back on this version")
-			continue
-		}
-		m, err := Load(v, data)
-		if err != nil {
-			// Its content is fixed by its digest: it will not load later.
-			r.rejectedFallbacks[keyOf(v)] = true
+			if rejected {
+				r.rejectedFallbacks[keyOf(v)] = true
+			}
 			log.WithError(err).Warn("serving: cannot fall back on this version")
 			continue
 		}
@@ -437,15 +433,14 @@ func (r *Reloader) preload(ctx context.Context) {
 			continue
 		}
 		log = log.WithField("version", v.Version)
-		data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
-		if err != nil {
-			log.WithError(err).Warn("serving: cannot fetch a standby version; it loads when it is promoted")
-			continue
-		}
-		m, err := Load(v, data)
-		if err != nil {
+		m, rejected, err := r.fetch(ctx, v)
+		if rejected {
 			r.rejectedStandby = keyOf(v)
 			log.WithError(err).Warn("serving: standby version rejected; promoting it would keep the current model")
+			continue
+		}
+		if err != nil {
+			log.WithError(err).Warn("serving: cannot fetch a standby version; it loads when it is promoted")
 			continue
 		}
 		r.ready[v.Version] = m
@@ -456,6 +451,20 @@ func (r *Reloader) preload(ctx context.Context) {
 			delete(r.ready, version)
 		}
 	}
+}
+
+// fetch gets version v's file and loads it. rejected says the file failed
+// its checks, as it always will: its content is the one its digest names.
+// Otherwise an error is a fetch that may succeed later.
+func (r *Reloader) fetch(ctx context.Context, v registry.Version) (m *Model, rejected bool, err error) {
+	data, err := r.cfg.Store.Get(ctx, v.ArtifactKey)
+	if err != nil {
+		return nil, false, err
+	}
+	if m, err = Load(v, data); err != nil {
+		return nil, true, err
+	}
+	return m, false, nil
 }
 
 func (r *Reloader) observe(res Result) {

@@ -117,7 +117,9 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	acts := &activities.Activities{Store: store, Registry: reg, Log: log, CodeVersion: version.Commit()}
 	var workers []worker.Worker
 	if slices.Contains(queues, "main") {
-		w := worker.New(c, cfg.Temporal.TaskQueue, opts(worker.Options{}))
+		// Bounded, unlike the SDK's default of 1000: a backfill or a burst
+		// of batch predictions would otherwise load every file at once.
+		w := worker.New(c, cfg.Temporal.TaskQueue, opts(worker.Options{MaxConcurrentActivityExecutionSize: cfg.Temporal.MainActivities}))
 		workflows.RegisterMain(w, acts)
 		workers = append(workers, w)
 	}
@@ -133,9 +135,13 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 		}
 	}
 	if slices.Contains(queues, "main") {
-		// A run whose workflow was terminated or timed out cannot record its
-		// end; the main worker marks such runs failed.
-		go reconcile.Every(ctx, reconcileInterval, reg, c, log)
+		// A run whose workflow ended without recording its end is marked
+		// by the main worker. It stops before the clients it uses close.
+		rctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { reconcile.Every(rctx, reconcileInterval, reg, c, log) })
+		defer wg.Wait()
+		defer cancel()
 	}
 	log.WithFields(logrus.Fields{"queues": queues, "task_queue": cfg.Temporal.TaskQueue, "training_queue": cfg.Temporal.TrainingQueue,
 		"temporal": cfg.Temporal.Address, "code_version": acts.CodeVersion}).Info("worker started")

@@ -1,5 +1,8 @@
-// Package reconcile marks registry runs failed whose workflow ended without
-// recording its end: a workflow terminated or timed out runs no more code.
+// Package reconcile finishes registry runs whose workflow ended without
+// recording their end: a workflow terminated or timed out runs no more
+// code, and one that failed while the registry stayed out of reach for
+// longer than its record's retries (or that predates recording a failed
+// Ingest) left its run running.
 package reconcile
 
 import (
@@ -31,12 +34,15 @@ type Temporal interface {
 const page = 100
 
 // Runs checks the runs marked running that started before before against
-// Temporal and marks failed those whose workflow was terminated or timed
-// out, unless a later run of the same workflow ID is running (a reset goes
-// on with the first run's registry row). Workflows that failed or were
-// cancelled record their own end, and one Temporal does not know (another
-// namespace's, or one past retention) is left alone. A run that cannot be
-// checked is logged and skipped. It returns how many it marked.
+// Temporal and finishes those whose workflow has closed: canceled if it was
+// cancelled, failed otherwise, unless a later run of the same workflow ID
+// is running (a reset goes on with the first run's registry row). A
+// workflow records its own end before it closes, so a run still running
+// then never will be; a workflow that completed is left alone, as its run
+// ends in the same transaction as its registration, and so is one
+// Temporal does not know (another namespace's, or one past retention). A
+// run that cannot be checked is logged and skipped. It returns how many it
+// finished.
 func Runs(ctx context.Context, reg Registry, tc Temporal, before time.Time, log logrus.FieldLogger) (int, error) {
 	marked := 0
 	for after := int64(0); ; {
@@ -47,7 +53,7 @@ func Runs(ctx context.Context, reg Registry, tc Temporal, before time.Time, log 
 		for _, run := range runs {
 			after = run.ID
 			fields := logrus.Fields{"run": run.ID, "model": run.Model, "workflow_id": run.WorkflowID, "workflow_run_id": run.WorkflowRunID}
-			why, err := ended(ctx, tc, run)
+			status, why, err := ended(ctx, tc, run)
 			if err != nil {
 				if ctx.Err() != nil {
 					return marked, ctx.Err()
@@ -58,7 +64,7 @@ func Runs(ctx context.Context, reg Registry, tc Temporal, before time.Time, log 
 			if why == "" {
 				continue
 			}
-			err = reg.FinishRun(ctx, run.ID, registry.RunFailed, why)
+			err = reg.FinishRun(ctx, run.ID, status, why)
 			if errors.Is(err, registry.ErrRunFinished) {
 				continue // it recorded its end meanwhile
 			}
@@ -66,41 +72,45 @@ func Runs(ctx context.Context, reg Registry, tc Temporal, before time.Time, log 
 				return marked, err
 			}
 			marked++
-			log.WithFields(fields).Warn("reconcile: " + why + "; marked its run failed")
+			log.WithFields(fields).WithFields(logrus.Fields{"status": status, "reason": why}).Warn("reconcile: finished a run whose workflow could not record its end")
 		}
 	}
 }
 
-// ended says why run's workflow can no longer record its end, or "" when
-// it still can or Temporal does not know it.
-func ended(ctx context.Context, tc Temporal, run registry.Run) (string, error) {
+// ended says how run should end and why, as its workflow can no longer
+// record its end, or "" when it still can or Temporal does not know it.
+func ended(ctx context.Context, tc Temporal, run registry.Run) (registry.RunStatus, string, error) {
 	d, err := tc.DescribeWorkflowExecution(ctx, run.WorkflowID, run.WorkflowRunID)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("describe workflow %s: %w", run.WorkflowID, err)
+		return "", "", fmt.Errorf("describe workflow %s: %w", run.WorkflowID, err)
 	}
-	how := ""
+	status, how := registry.RunFailed, ""
 	switch d.GetWorkflowExecutionInfo().GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		how = "terminated"
+		how = "was terminated"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
 		how = "timed out"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		how = "failed"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		status, how = registry.RunCanceled, "was canceled"
 	default:
-		return "", nil
+		return "", "", nil
 	}
 	// A reset terminates the run it resets; the new run replays Ingest and
 	// goes on with the same registry row.
 	latest, err := tc.DescribeWorkflowExecution(ctx, run.WorkflowID, "")
 	if err != nil && !errors.As(err, &nf) {
-		return "", fmt.Errorf("describe workflow %s: %w", run.WorkflowID, err)
+		return "", "", fmt.Errorf("describe workflow %s: %w", run.WorkflowID, err)
 	}
 	if err == nil && latest.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return "", nil
+		return "", "", nil
 	}
-	return fmt.Sprintf("workflow %s/%s was %s, so it could not record its end", run.WorkflowID, run.WorkflowRunID, how), nil
+	return status, fmt.Sprintf("workflow %s/%s %s without recording its end", run.WorkflowID, run.WorkflowRunID, how), nil
 }
 
 // minAge is how long ago a run must have started to be checked: long

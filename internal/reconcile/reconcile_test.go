@@ -71,27 +71,34 @@ func TestRunsMarksOnlyWorkflowsThatCannotRecordTheirEnd(t *testing.T) {
 		"running":    enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
 		"timed-out":  enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
 		"raced":      enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
-		"failed":     enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, // records its own end, retrying
+		"failed":     enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, // its record of the failure gave up
+		"canceled":   enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED,
+		"completed":  enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, // its run ended with its registration
 		"reset":      enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
 	}, latest: map[string]enumspb.WorkflowExecutionStatus{
 		"reset": enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, // goes on with the same registry row
 	}}
 	// "gone" is another namespace's, or past retention: left alone.
-	for i, id := range []string{"terminated", "running", "gone", "timed-out", "raced", "failed", "reset", "flaky"} {
+	for i, id := range []string{"terminated", "running", "gone", "timed-out", "raced", "failed", "canceled", "completed", "reset", "flaky"} {
 		reg.runs = append(reg.runs, registry.Run{ID: int64(i + 1), WorkflowID: id, WorkflowRunID: "r"})
 	}
 	log, hook := test.NewNullLogger()
 	n, err := Runs(t.Context(), reg, tc, time.Now(), log)
-	if err != nil || n != 2 {
-		t.Fatalf("marked %d, %v; want 2", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("finished %d, %v; want 4", n, err)
 	}
-	for id, want := range map[int64]string{1: "was terminated", 4: "was timed out"} {
-		if got := reg.finished[id]; !strings.HasPrefix(got, "failed: ") || !strings.Contains(got, want) {
-			t.Errorf("run %d: %q, want failed and %q", id, got, want)
+	for id, want := range map[int64]string{
+		1: "failed: workflow terminated/r was terminated without recording its end",
+		4: "failed: workflow timed-out/r timed out without recording its end",
+		6: "failed: workflow failed/r failed without recording its end",
+		7: "canceled: workflow canceled/r was canceled without recording its end",
+	} {
+		if got := reg.finished[id]; got != want {
+			t.Errorf("run %d: %q, want %q", id, got, want)
 		}
 	}
-	if len(reg.finished) != 2 || len(hook.AllEntries()) != 3 {
-		t.Errorf("finished %v with %d log lines (want 2 and a warning for the flaky one)", reg.finished, len(hook.AllEntries()))
+	if len(reg.finished) != 4 || len(hook.AllEntries()) != 5 {
+		t.Errorf("finished %v with %d log lines (want 4 and a warning for the flaky one)", reg.finished, len(hook.AllEntries()))
 	}
 }
 

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"net"
@@ -122,5 +123,46 @@ func TestHungDatabase(t *testing.T) {
 	}
 	if _, err := r.Models(testCtx(t)); err != nil {
 		t.Errorf("after recovery: %v", err)
+	}
+}
+
+// Migrating may take longer than a query may: here Open waits for another
+// process's migration (its advisory lock) for longer than the read timeout.
+func TestMigrationOutlastsReadTimeout(t *testing.T) {
+	dsn := freshSchema(t)
+	ctx := testCtx(t)
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLockKey); err != nil {
+		t.Fatal(err)
+	}
+	const held = 1500 * time.Millisecond
+	released := make(chan error, 1)
+	time.AfterFunc(held, func() {
+		_, err := holder.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, migrationLockKey)
+		released <- err
+	})
+	start := time.Now()
+	r, err := openTimed(ctx, dsn, nil, held/5)
+	if err != nil {
+		t.Fatalf("open while another migration holds the lock: %v", err)
+	}
+	defer r.Close()
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < held/2 {
+		t.Errorf("open returned after %v, before the lock was released", waited)
+	}
+	if _, err := r.Models(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -21,6 +21,12 @@ var migrationFS embed.FS
 // processes ("prodcat" in ASCII).
 const migrationLockKey int64 = 0x70726f64636174
 
+// migrationReadTimeout bounds the wait for one reply while migrating, as
+// ReadTimeout does for other queries: a migration may wait for another
+// process's, and one that checks every row of a large table takes as long
+// as the table is large.
+const migrationReadTimeout = time.Hour
+
 type migration struct {
 	version int
 	name    string // file name, e.g. 0001_init.sql
@@ -57,17 +63,17 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
-// migrate applies the pending migrations, each in its own transaction,
-// holding a session advisory lock so that concurrent Opens apply each
-// migration exactly once.
-func (r *Registry) migrate(ctx context.Context) (err error) {
+// migrate applies the pending migrations on db, each in its own
+// transaction, holding a session advisory lock so that concurrent Opens
+// apply each migration exactly once.
+func (r *Registry) migrate(ctx context.Context, db *sql.DB) (err error) {
 	ms, err := loadMigrations(migrationFS)
 	if err != nil {
 		return fmt.Errorf("registry: migrations: %w", err)
 	}
 	// The lock belongs to a session, so every statement must use this one
 	// connection.
-	conn, err := r.db.Conn(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("registry: migrate: %w", err)
 	}
@@ -105,6 +111,7 @@ func (r *Registry) migrate(ctx context.Context) (err error) {
 		if applied[m.version] {
 			continue
 		}
+		r.log.WithField("migration", m.name).Info("registry: applying schema migration")
 		if err := applyMigration(ctx, conn, m); err != nil {
 			return fmt.Errorf("registry: migrate: %s: %w", m.name, err)
 		}

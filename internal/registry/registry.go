@@ -73,6 +73,11 @@ func openTimed(ctx context.Context, dsn string, log logrus.FieldLogger, readTime
 		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", redact(err), ErrInvalid)
 	}
 	conn.Dialer(deadlineDialer{readTimeout: readTimeout})
+	mconn, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", redact(err), ErrInvalid)
+	}
+	mconn.Dialer(deadlineDialer{readTimeout: max(readTimeout, migrationReadTimeout)})
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(8)
@@ -89,7 +94,13 @@ func openTimed(ctx context.Context, dsn string, log logrus.FieldLogger, readTime
 		return nil, connectError(cfg, err)
 	}
 	r := &Registry{db: db, log: log.WithField("component", "registry")}
-	if err := r.migrate(ctx); err != nil {
+	// Migrations get a connection of their own: waiting for another
+	// process's migration, or checking every row of a large table, takes
+	// longer than any query may.
+	mdb := sql.OpenDB(mconn)
+	err = r.migrate(ctx, mdb)
+	mdb.Close()
+	if err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -97,6 +97,9 @@ type fakeRegistry struct {
 	block   chan struct{}
 	entered chan struct{}
 	panics  bool
+	// afterTarget, when set, runs after RollbackTarget has read the
+	// history, as another client's move might.
+	afterTarget func()
 }
 
 func newFakeRegistry() *fakeRegistry {
@@ -286,6 +289,22 @@ func (f *fakeRegistry) AliasHistory(_ context.Context, model string) ([]registry
 		out[len(out)-1-i] = mv
 	}
 	return out, nil
+}
+
+func (f *fakeRegistry) RollbackTarget(_ context.Context, model, alias string) (current, to int, err error) {
+	f.mu.Lock()
+	err = f.down
+	for _, mv := range slices.Backward(f.history) {
+		if mv.Alias == alias && err == nil {
+			current, to = mv.To, mv.From
+			break
+		}
+	}
+	f.mu.Unlock()
+	if f.afterTarget != nil {
+		f.afterTarget()
+	}
+	return current, to, err
 }
 
 func (f *fakeRegistry) SetAlias(_ context.Context, model, alias string, version int, reason, actor string) (registry.AliasMove, error) {

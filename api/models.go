@@ -136,9 +136,17 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	name, alias := r.PathValue("name"), r.PathValue("alias")
-	target := req.Version
+	target, exp := req.Version, req.ExpectedVersion
 	if req.Rollback {
-		target = s.rollbackTarget(ctx, name, alias)
+		current, to, err := s.registry.RollbackTarget(ctx, name, alias)
+		if err != nil {
+			return fromDependency("the registry", err)
+		}
+		target = to
+		if exp == nil && current > 0 {
+			// Roll back from the state the target was read from.
+			exp = &current
+		}
 	}
 	if target > 0 {
 		if err := s.checkModelFile(ctx, name, target); err != nil {
@@ -149,7 +157,7 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		mv  registry.AliasMove
 		err error
 	)
-	switch exp := req.ExpectedVersion; {
+	switch {
 	case req.Rollback && exp != nil:
 		mv, err = s.registry.RollbackFrom(ctx, name, alias, *exp, req.Reason, p.Name)
 	case req.Rollback:
@@ -182,17 +190,6 @@ func (s *server) checkModelFile(ctx context.Context, name string, version int) e
 		return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket", version, name, v.ArtifactKey)
 	}
 	return nil
-}
-
-// rollbackTarget returns the version a rollback of alias would move it to,
-// or 0 when that is not known (the registry then refuses the rollback
-// itself).
-func (s *server) rollbackTarget(ctx context.Context, name, alias string) int {
-	hist, err := s.registry.AliasHistory(ctx, name)
-	if err != nil {
-		return 0
-	}
-	return registry.PreviousVersion(hist, alias)
 }
 
 // writeJSON answers with v as JSON.

@@ -168,6 +168,32 @@ func TestMoveAlias(t *testing.T) {
 	wantError(t, h.do("POST", path, asAdmin, `{"version": 2, "reason": "x"}`), http.StatusServiceUnavailable, codeUnavailable)
 }
 
+// A rollback checks the version it goes back to, and it goes back from
+// the version it read that from: an alias moved meanwhile is a conflict,
+// not a rollback to a version nobody checked.
+func TestRollbackRacingAMove(t *testing.T) {
+	h := newHarness(t)
+	path := "/v1/models/" + testModel + "/aliases/production"
+	for _, v := range []int{1, 2} {
+		if w := h.do("POST", path, asAdmin, fmt.Sprintf(`{"version": %d, "reason": "x"}`, v)); w.Code != 200 {
+			t.Fatalf("promote %d: %d %s", v, w.Code, w.Body)
+		}
+	}
+	h.reg.afterTarget = func() {
+		h.reg.afterTarget = nil
+		if _, err := h.reg.SetAlias(t.Context(), testModel, "production", 1, "by someone else", "bob"); err != nil {
+			t.Error(err)
+		}
+	}
+	msg := wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "v2 is bad"}`), http.StatusConflict, codeConflict)
+	if !strings.Contains(msg, "not the expected 2") || h.reg.aliases["production"] != 1 {
+		t.Errorf("%q; production at %d, want 1 (bob's move)", msg, h.reg.aliases["production"])
+	}
+	// The history cannot be read: nothing moves.
+	h.reg.down = errors.New(errDownText)
+	wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "x"}`), http.StatusServiceUnavailable, codeUnavailable)
+}
+
 // A rollback to a version whose model file is gone is refused as a
 // promotion of it is: the API would go on serving the other version.
 func TestRollbackToAMissingFile(t *testing.T) {

@@ -51,6 +51,7 @@ type modelRegistry interface {
 	CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (registry.AliasMove, error)
 	Rollback(ctx context.Context, model, alias, reason, actor string) (registry.AliasMove, error)
 	RollbackFrom(ctx context.Context, model, alias string, expected int, reason, actor string) (registry.AliasMove, error)
+	RollbackTarget(ctx context.Context, model, alias string) (current, to int, err error)
 	Feed(ctx context.Context, feed string) (registry.FeedVersion, error)
 	FeedHistory(ctx context.Context, feed string) ([]registry.FeedVersion, error)
 	Feeds(ctx context.Context) ([]registry.FeedVersion, error)

@@ -102,10 +102,17 @@ func newModelsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if to := rollbackTarget(ctx, r, name(a), alias); to > 0 {
+			current, to, err := r.RollbackTarget(ctx, name(a), alias)
+			if err != nil {
+				return err
+			}
+			if to > 0 {
 				if err := a.checkModelFile(ctx, r, name(a), to); err != nil {
 					return err
 				}
+			}
+			if expect < 0 && current > 0 {
+				expect = current // roll back from the state the target was read from
 			}
 			var mv registry.AliasMove
 			if expect >= 0 {
@@ -170,14 +177,4 @@ func (a *app) checkModelFile(ctx context.Context, r *registry.Registry, model st
 		return fmt.Errorf("version %d of %s has no model file: %s is not in bucket %s", v, model, ver.ArtifactKey, s.Bucket())
 	}
 	return nil
-}
-
-// rollbackTarget returns the version a rollback of alias would move it to,
-// or 0 when that is not known (the registry then refuses the rollback).
-func rollbackTarget(ctx context.Context, r *registry.Registry, model, alias string) int {
-	hist, err := r.AliasHistory(ctx, model)
-	if err != nil {
-		return 0
-	}
-	return registry.PreviousVersion(hist, alias)
 }

@@ -366,17 +366,29 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 	return mv, nil
 }
 
-// PreviousVersion returns the version alias pointed at before its last move
-// in hist, newest first as AliasHistory returns it: where Rollback would
-// take it. It is 0 when the alias has no move in hist or was not set
-// before its last one.
-func PreviousVersion(hist []AliasMove, alias string) int {
-	for _, mv := range hist {
-		if mv.Alias == alias {
-			return mv.From
-		}
+// RollbackTarget returns the version alias points at now and the one
+// Rollback would move it to, the version before its last move. Both are 0
+// when the alias has never moved; to is 0 when it was not set before its
+// last move. A caller that checks the target before rolling back passes
+// current to RollbackFrom, so that an alias moved meanwhile is not rolled
+// back to a version that was not checked.
+func (r *Registry) RollbackTarget(ctx context.Context, model, alias string) (current, to int, err error) {
+	if err := checkName("model", model); err != nil {
+		return 0, 0, fmt.Errorf("registry: rollback target: %w", err)
 	}
-	return 0
+	if err := checkName("alias", alias); err != nil {
+		return 0, 0, fmt.Errorf("registry: rollback target: %w", err)
+	}
+	var from sql.NullInt64
+	err = r.db.QueryRowContext(ctx, `SELECT from_version, to_version FROM alias_history
+		WHERE model_name = $1 AND alias = $2 ORDER BY id DESC LIMIT 1`, model, alias).Scan(&from, &current)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("registry: rollback target of alias %s of %s: %w", alias, model, err)
+	}
+	return current, int(from.Int64), nil
 }
 
 // AliasHistory returns every alias move of the model, newest first, or

@@ -872,3 +872,28 @@ func TestRollbackFrom(t *testing.T) {
 		t.Errorf("expected 0: err = %v, want ErrInvalid", err)
 	}
 }
+
+// RollbackTarget names the alias's version and where a rollback takes it.
+func TestRollbackTarget(t *testing.T) {
+	r, _, ctx, model := withVersions(t, 3)
+	for _, v := range []int{1, 2} {
+		if _, err := r.SetAlias(ctx, model, AliasProduction, v, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.SetAlias(ctx, model, AliasChallenger, 3, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	for alias, want := range map[string][2]int{AliasProduction: {2, 1}, AliasChallenger: {3, 0}, "staging": {0, 0}} {
+		if cur, to, err := r.RollbackTarget(ctx, model, alias); err != nil || cur != want[0] || to != want[1] {
+			t.Errorf("RollbackTarget(%s) = %d, %d, %v; want %d, %d", alias, cur, to, err, want[0], want[1])
+		}
+	}
+	// After the rollback, the next one would undo it.
+	if _, err := r.Rollback(ctx, model, AliasProduction, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if cur, to, err := r.RollbackTarget(ctx, model, AliasProduction); err != nil || cur != 1 || to != 2 {
+		t.Errorf("after the rollback: %d, %d, %v; want 1, 2", cur, to, err)
+	}
+}

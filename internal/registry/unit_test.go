@@ -204,24 +204,13 @@ func TestReadsRefuseImpossibleNames(t *testing.T) {
 		"Feed":         func() error { _, err := r.Feed(ctx, "\x00"); return err },
 		"FeedHistory":  func() error { _, err := r.FeedHistory(ctx, "\xfe"); return err },
 		"Runs":         func() error { _, err := r.Runs(ctx, "", 1); return err },
+		"RollbackTarget": func() error {
+			_, _, err := r.RollbackTarget(ctx, "m", "a b")
+			return err
+		},
 	} {
 		if err := call(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
-		}
-	}
-}
-
-// PreviousVersion is where a rollback takes an alias: the version before
-// its last move.
-func TestPreviousVersion(t *testing.T) {
-	hist := []AliasMove{ // newest first
-		{Alias: AliasChallenger, From: 0, To: 3},
-		{Alias: AliasProduction, From: 1, To: 2},
-		{Alias: AliasProduction, From: 0, To: 1},
-	}
-	for alias, want := range map[string]int{AliasProduction: 1, AliasChallenger: 0, "staging": 0} {
-		if got := PreviousVersion(hist, alias); got != want {
-			t.Errorf("PreviousVersion(%s) = %d, want %d", alias, got, want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/temporal"
@@ -90,10 +91,13 @@ func newPredictBatchCmd() *cobra.Command {
 			}
 			id := run.GetID()
 			wctx, stopWorkers := context.WithCancel(ctx)
-			defer stopWorkers()
-			go a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()[0])
+			var wg sync.WaitGroup
+			wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()[0]) })
 			var res activities.BatchPredictResult
-			if err := run.Get(ctx, &res); err != nil {
+			err = run.Get(ctx, &res)
+			stopWorkers()
+			wg.Wait() // so that it logs nothing after the result
+			if err != nil {
 				if ctx.Err() != nil {
 					return fmt.Errorf("stopped watching %s; the batch prediction goes on (see the Temporal UI)", id)
 				}

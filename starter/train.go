@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -342,18 +343,21 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 // watch shows the run's progress until it ends and returns its result.
 func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun) (workflows.TrainingResult, error) {
 	bar := newProgressBar(a.stderr, "training")
-	done := make(chan struct{})
-	go func() {
+	// The watchers end before the bar does, so neither draws or logs
+	// after the result.
+	wctx, stopWatching := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
 		last := ""
 		for {
 			select {
-			case <-done:
+			case <-wctx.Done():
 				return
 			case <-t.C:
 			}
-			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			qctx, cancel := context.WithTimeout(wctx, 2*time.Second)
 			p, err := workflows.QueryProgress(qctx, c, run.GetID(), run.GetRunID())
 			cancel()
 			if err != nil {
@@ -365,12 +369,11 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 				last = p.Stage
 			}
 		}
-	}()
-	wctx, stopWorkers := context.WithCancel(ctx)
-	go a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()...)
+	})
+	wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()...) })
 	res, err := a.waitResult(ctx, run)
-	stopWorkers()
-	close(done)
+	stopWatching()
+	wg.Wait()
 	bar.Done()
 	if err != nil && ctx.Err() != nil {
 		return res, fmt.Errorf("stopped watching %s; the run goes on (see the Temporal UI)", run.GetID())

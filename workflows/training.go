@@ -281,6 +281,14 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		RetryPolicy:         stageRetry(heavyStageAttempts),
 		WaitForCancellation: recordEveryFailure,
 	})
+	// record is for FailRun, which runs on a disconnected context so that
+	// a cancelled run is recorded too.
+	record := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		// A run left "running" would wait for the worker's reconciler,
+		// so outlast any outage of the registry.
+		RetryPolicy: stageRetry(failRunAttempts),
+	})
 
 	var a *activities.Activities
 	res := TrainingResult{ModelName: p.ModelName}
@@ -321,12 +329,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	// successful. Before Ingest returns, the run's ID is unknown and
 	// FailRun finds it by the workflow execution.
 	fail := func(err error) (TrainingResult, error) {
-		dctx, _ := workflow.NewDisconnectedContext(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: time.Minute,
-			// A run left "running" in the registry would never be
-			// corrected, so outlast any outage of the registry.
-			RetryPolicy: stageRetry(failRunAttempts),
-		}))
+		dctx, _ := workflow.NewDisconnectedContext(record)
 		progress.Stage = "failed"
 		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error(), Canceled: ctx.Err() != nil || temporal.IsCanceledError(err)}).Get(dctx, nil); ferr != nil {
 			log.Error("recording the failed run", "Error", ferr)

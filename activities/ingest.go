@@ -51,6 +51,11 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	if err := errors.Join(in.Source.CheckKeys(), in.Source.CheckColumns()); err != nil {
 		return IngestResult{}, badParams("ingest: %v", err)
 	}
+	// The pipeline leaves the classifier's parameters to the activities,
+	// whose checks may change between deploys; this is the first of them.
+	if err := in.Params.Validate(); err != nil {
+		return IngestResult{}, badParams("invalid training parameters: %v", err)
+	}
 	switch s := in.Source; {
 	case s.XKey != "" && s.YKey != "":
 		sources = []string{s.XKey, s.YKey}

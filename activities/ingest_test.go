@@ -8,11 +8,20 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/prodcat/prodcat/internal/classifier"
+	"github.com/prodcat/prodcat/internal/linear"
 )
+
+func badParamsExample() classifier.Params {
+	p := classifier.DefaultParams()
+	p.Solver.Multiclass, p.Solver.Balanced = linear.CrammerSinger, true
+	return p
+}
 
 // Ingest refuses inputs it cannot record truthfully before it reads or
 // writes anything: the Activities here have no store or registry at all.
-func TestIngestRefusesUnresolvedOrHalfNamedFeed(t *testing.T) {
+func TestIngestRefusesBadParamsFirst(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	log := logrus.New()
@@ -24,6 +33,8 @@ func TestIngestRefusesUnresolvedOrHalfNamedFeed(t *testing.T) {
 		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, Feed: "catalogue"},
 		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, FeedVersion: 2},
 		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, Feed: "catalogue", FeedVersion: -1},
+		// The classifier's parameters: the pipeline leaves them to Ingest.
+		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv", TextCols: []string{"text"}, LabelCol: "label"}, Params: badParamsExample()},
 	} {
 		_, err := env.ExecuteActivity(a.Ingest, in)
 		var app *temporal.ApplicationError

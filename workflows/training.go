@@ -203,6 +203,13 @@ const recordEveryFailureChange = "record-every-failure"
 // past the checks it had, and its replay must too.
 const strictSolverParamsChange = "strict-solver-params"
 
+// paramsCheckedByActivitiesChange is the change ID of leaving the
+// classifier's parameters to the activities (Ingest checks them first):
+// checks in the ML packages may grow stricter between deploys, and a
+// workflow that ran them would fail the replay of a run that got past
+// older ones. The pipeline's own settings are still checked here.
+const paramsCheckedByActivitiesChange = "params-checked-by-activities"
+
 // withoutStrictSolverChecks returns p as the checks before
 // strictSolverParamsChange saw it, for validation only.
 func (p TrainingParams) withoutStrictSolverChecks() TrainingParams {
@@ -245,6 +252,9 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	check := p
 	if workflow.GetVersion(ctx, strictSolverParamsChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		check = p.withoutStrictSolverChecks()
+	}
+	if workflow.GetVersion(ctx, paramsCheckedByActivitiesChange, workflow.DefaultVersion, 1) == 1 {
+		check.Params = nil
 	}
 	if err := check.Validate(); err != nil {
 		return TrainingResult{}, temporal.NewNonRetryableApplicationError("invalid training parameters: "+err.Error(), activities.ErrBadParams, nil)

@@ -234,9 +234,27 @@ func (s *pipelineSuite) TestInvalidParamsFailBeforeAnyActivity() {
 	s.Contains(err.Error(), "raw input needs both x_key and y_key")
 }
 
-// Balanced class weights with crammer-singer, which ignores them, are
-// refused at once.
-func (s *pipelineSuite) TestBalancedCrammerSingerIsRefused() {
+// The classifier's parameters are left to the activities, whose checks
+// may change between deploys: Ingest refuses them first, and the run fails
+// as BadParams.
+func (s *pipelineSuite) TestClassifierParamsAreCheckedByIngest() {
+	p := params()
+	cp := classifier.DefaultParams()
+	cp.Solver.Multiclass, cp.Solver.Balanced = linear.CrammerSinger, true
+	p.Params = &cp
+	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.MatchedBy(func(in activities.IngestInput) bool { return in.Params.Solver.Balanced })).
+		Return(activities.IngestResult{}, temporal.NewNonRetryableApplicationError("invalid training parameters: balanced class weights do not apply to crammer-singer", activities.ErrBadParams, nil)).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.ExecuteWorkflow(TrainingPipeline, p)
+	var app *temporal.ApplicationError
+	s.Require().ErrorAs(s.env.GetWorkflowError(), &app)
+	s.Equal(activities.ErrBadParams, app.Type())
+}
+
+// A run that started while the workflow checked them refuses them before
+// any activity, as it did then.
+func (s *pipelineSuite) TestOlderRunsCheckClassifierParamsThemselves() {
+	s.env.OnGetVersion(paramsCheckedByActivitiesChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	p := params()
 	cp := classifier.DefaultParams()
 	cp.Solver.Multiclass, cp.Solver.Balanced = linear.CrammerSinger, true
@@ -249,6 +267,7 @@ func (s *pipelineSuite) TestBalancedCrammerSingerIsRefused() {
 // it had, and its replay does too.
 func (s *pipelineSuite) TestStricterSolverChecksSpareOlderRuns() {
 	s.env.OnGetVersion(strictSolverParamsChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	s.env.OnGetVersion(paramsCheckedByActivitiesChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	p := params()
 	cp := classifier.DefaultParams()
 	cp.Solver.Multiclass, cp.Solver.Balanced, cp.Solver.Bias = linear.CrammerSinger, true, 5000

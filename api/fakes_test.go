@@ -398,17 +398,38 @@ func newFakeStore(t testing.TB) *fakeStore {
 	}}
 }
 
-func (f *fakeStore) Get(_ context.Context, key string) ([]byte, error) {
+func (f *fakeStore) GetMax(_ context.Context, key string, max int64) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
 		return nil, f.down
 	}
 	data, ok := f.files[key]
-	if !ok {
+	switch {
+	case !ok:
 		return nil, errors.New("no such key")
+	case int64(len(data)) > max:
+		return nil, fmt.Errorf("get %s: %w", key, artifact.ErrTooLarge)
 	}
 	return data, nil
+}
+
+// Verify takes the content "corrupt" for a file whose bytes do not match
+// its key.
+func (f *fakeStore) Verify(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return f.down
+	}
+	data, ok := f.files[key]
+	switch {
+	case !ok:
+		return fmt.Errorf("get %s: %w", key, artifact.ErrNotFound)
+	case string(data) == "corrupt":
+		return fmt.Errorf("get %s: %w: content hashes to 0000", key, artifact.ErrCorrupt)
+	}
+	return nil
 }
 
 func (f *fakeStore) Exists(_ context.Context, key string) (bool, error) {

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/registry"
 )
@@ -67,6 +70,11 @@ type versionDetail struct {
 	ReportError string             `json:"report_error,omitempty"`
 }
 
+// maxReportBytes bounds the evaluation report a version's answer
+// includes. Reports list at most metrics.MaxConfused mistakes, but one
+// written before that bound could hold a matrix of millions of cells.
+const maxReportBytes = 8 << 20
+
 func (s *server) getVersion(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
@@ -87,7 +95,9 @@ func (s *server) getVersion(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 	}
 	if v.ReportKey == "" {
 		d.ReportError = "this version has no evaluation report"
-	} else if data, err := s.store.Get(ctx, v.ReportKey); err != nil {
+	} else if data, err := s.store.GetMax(ctx, v.ReportKey, maxReportBytes); errors.Is(err, artifact.ErrTooLarge) {
+		d.ReportError = fmt.Sprintf("the evaluation report is larger than %d MiB, too large to include here; it is %s in the bucket", maxReportBytes>>20, v.ReportKey)
+	} else if err != nil {
 		s.log.WithError(err).WithField("report_key", v.ReportKey).Warn("api: evaluation report not readable")
 		d.ReportError = "the evaluation report cannot be read from the bucket right now"
 	} else {
@@ -175,19 +185,20 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 }
 
 // checkModelFile refuses to point an alias at a version whose model file
-// is gone from the bucket: the API would go on serving the old version
-// while the registry names the new one.
+// is gone from the bucket or corrupt: the API would go on serving the old
+// version while the registry names the new one.
 func (s *server) checkModelFile(ctx context.Context, name string, version int) error {
 	v, err := s.registry.Version(ctx, name, version)
 	if err != nil {
 		return fromDependency("the registry", err)
 	}
-	ok, err := s.store.Exists(ctx, v.ArtifactKey)
-	if err != nil {
-		return fromDependency("the artifact store", err)
-	}
-	if !ok {
+	switch err := s.store.Verify(ctx, v.ArtifactKey); {
+	case errors.Is(err, artifact.ErrNotFound):
 		return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket", version, name, v.ArtifactKey)
+	case errors.Is(err, artifact.ErrCorrupt):
+		return errorf(http.StatusConflict, codeConflict, "version %d of %s has a corrupt model file: the bytes of %s do not match its digest", version, name, v.ArtifactKey)
+	case err != nil:
+		return fromDependency("the artifact store", err)
 	}
 	return nil
 }

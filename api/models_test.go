@@ -72,6 +72,13 @@ func TestGetVersion(t *testing.T) {
 	if d.Report != nil || !strings.Contains(d.ReportError, "malformed") {
 		t.Errorf("malformed report: %v %q", d.Report, d.ReportError)
 	}
+	// A report too large to hold is named, not read.
+	h.store.files[reportKey] = make([]byte, maxReportBytes+1)
+	d = versionDetail{}
+	decodeBody(t, h.do("GET", "/v1/models/"+testModel+"/versions/2", asPredict, ""), &d)
+	if d.Report != nil || !strings.Contains(d.ReportError, "larger than 8 MiB") || !strings.Contains(d.ReportError, reportKey) {
+		t.Errorf("oversized report: %v %q", d.Report, d.ReportError)
+	}
 
 	for path, status := range map[string]int{
 		"/v1/models/" + testModel + "/versions/9":   http.StatusNotFound,
@@ -207,6 +214,14 @@ func TestRollbackToAMissingFile(t *testing.T) {
 	h.store.mu.Unlock()
 	msg := wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "regression"}`), 409, codeConflict)
 	if !strings.Contains(msg, "models/1.bin is not in the bucket") || h.reg.aliases["production"] != 2 {
+		t.Errorf("%q; production at %d", msg, h.reg.aliases["production"])
+	}
+	// A file whose bytes no longer match its digest is refused too.
+	h.store.mu.Lock()
+	h.store.files["models/1.bin"] = []byte("corrupt")
+	h.store.mu.Unlock()
+	msg = wantError(t, h.do("POST", path, asAdmin, `{"version": 1, "reason": "back to 1"}`), 409, codeConflict)
+	if !strings.Contains(msg, "corrupt model file") || h.reg.aliases["production"] != 2 {
 		t.Errorf("%q; production at %d", msg, h.reg.aliases["production"])
 	}
 }

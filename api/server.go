@@ -61,7 +61,8 @@ type modelRegistry interface {
 // artifacts reads evaluation reports, checks training inputs and stores
 // uploaded data.
 type artifacts interface {
-	Get(ctx context.Context, key string) ([]byte, error)
+	GetMax(ctx context.Context, key string, max int64) ([]byte, error)
+	Verify(ctx context.Context, key string) error
 	Exists(ctx context.Context, key string) (bool, error)
 	Head(ctx context.Context, key string, n int64) ([]byte, error)
 	PutFile(ctx context.Context, kind, path, ext, contentType string) (artifact.Ref, error)

@@ -39,7 +39,7 @@ func TestUpload(t *testing.T) {
 	if ref.Key != key || ref.Digest != digest || ref.Size != int64(len(csv)) {
 		t.Errorf("answer %+v, want key %s", ref, key)
 	}
-	if got, err := h.store.Get(t.Context(), key); err != nil || string(got) != csv {
+	if got, err := h.store.GetMax(t.Context(), key, 1<<20); err != nil || string(got) != csv {
 		t.Errorf("stored %q, %v", got, err)
 	}
 	// The key names it for a training right away.

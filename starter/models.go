@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
@@ -160,7 +162,7 @@ func parseVersion(s string) (int, error) {
 }
 
 // checkModelFile refuses to point an alias at version v of model when its
-// model file is gone from the bucket: the API would go on serving the old
+// model file is gone from the bucket or corrupt: the API would go on serving the old
 // version while the registry named the new one.
 func (a *app) checkModelFile(ctx context.Context, r *registry.Registry, model string, v int) error {
 	ver, err := r.Version(ctx, model, v)
@@ -171,10 +173,13 @@ func (a *app) checkModelFile(ctx context.Context, r *registry.Registry, model st
 	if err != nil {
 		return err
 	}
-	if ok, err := s.Exists(ctx, ver.ArtifactKey); err != nil {
-		return err
-	} else if !ok {
+	switch err := s.Verify(ctx, ver.ArtifactKey); {
+	case errors.Is(err, artifact.ErrNotFound):
 		return fmt.Errorf("version %d of %s has no model file: %s is not in bucket %s", v, model, ver.ArtifactKey, s.Bucket())
+	case errors.Is(err, artifact.ErrCorrupt):
+		return fmt.Errorf("version %d of %s has a corrupt model file: the bytes of %s in bucket %s do not match its digest", v, model, ver.ArtifactKey, s.Bucket())
+	case err != nil:
+		return err
 	}
 	return nil
 }

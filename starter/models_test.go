@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/sirupsen/logrus"
 
 	"github.com/prodcat/prodcat/activities"
@@ -47,6 +50,33 @@ func TestPromoteChecksTheModelFile(t *testing.T) {
 	}
 	if _, err := run(t, "models", "rollback", "--alias", "staging", "--reason", "back"); err == nil || !strings.Contains(err.Error(), "has no model file") {
 		t.Errorf("roll back to a version without its file: %v", err)
+	}
+
+	// Nor a version whose file was overwritten.
+	digest := strings.Repeat("e", 64)
+	key := "models/" + digest + ".bin"
+	putRaw(t, key, []byte("not the model the key names"))
+	corrupt := servingtest.Register(t, reg, store, model, key, digest, nil)
+	_, err = run(t, "models", "promote", strconv.Itoa(corrupt.Version), "--reason", "third")
+	if err == nil || !strings.Contains(err.Error(), "has a corrupt model file") {
+		t.Errorf("promote a version with a corrupt file: %v", err)
+	}
+}
+
+// putRaw writes data under key in the bucket as is, as a user overwriting
+// an object by hand would.
+func putRaw(t *testing.T, key string, data []byte) {
+	t.Helper()
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := minio.New(cfg.S3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(cfg.S3.AccessKey, cfg.S3.SecretKey, ""), Secure: cfg.S3.UseTLS, Region: cfg.S3.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(t.Context(), cfg.S3.Bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -42,6 +42,9 @@ var ErrNotFound = errors.New("artifact not found")
 // ErrCorrupt reports an object whose bytes do not match the digest in its key.
 var ErrCorrupt = errors.New("artifact digest mismatch")
 
+// ErrTooLarge reports an object larger than the caller would read.
+var ErrTooLarge = errors.New("artifact too large")
+
 // ErrBadKey reports a key that is not content-addressed, so its bytes
 // cannot be verified: objects must be put through Put (or `starter upload`).
 var ErrBadKey = errors.New("artifact key is not content-addressed")
@@ -183,6 +186,39 @@ func (s *Store) put(ctx context.Context, ref Ref, r io.Reader, contentType strin
 // Get returns the bytes of key after checking them against the digest the
 // key carries.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	return s.get(ctx, key, -1)
+}
+
+// GetMax is Get for an object the caller holds in memory only up to max
+// bytes: a larger one is ErrTooLarge, read no further than that.
+func (s *Store) GetMax(ctx context.Context, key string, max int64) ([]byte, error) {
+	return s.get(ctx, key, max)
+}
+
+// Verify checks that key is in the bucket and that its bytes match the
+// digest it carries, reading them through without keeping them.
+func (s *Store) Verify(ctx context.Context, key string) error {
+	want, err := DigestOf(key)
+	if err != nil {
+		return err
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return s.wrap("get "+key, err)
+	}
+	defer obj.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, obj); err != nil {
+		return s.wrap("get "+key, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("get %s: %w: content hashes to %s", key, ErrCorrupt, got)
+	}
+	return nil
+}
+
+// get is Get, reading at most max bytes when max is not negative.
+func (s *Store) get(ctx context.Context, key string, max int64) ([]byte, error) {
 	want, err := DigestOf(key)
 	if err != nil {
 		return nil, err
@@ -192,9 +228,16 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, s.wrap("get "+key, err)
 	}
 	defer obj.Close()
-	data, err := io.ReadAll(obj)
+	var r io.Reader = obj
+	if max >= 0 {
+		r = io.LimitReader(obj, max+1)
+	}
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, s.wrap("get "+key, err)
+	}
+	if max >= 0 && int64(len(data)) > max {
+		return nil, fmt.Errorf("get %s: %w: more than %d bytes", key, ErrTooLarge, max)
 	}
 	sum := sha256.Sum256(data)
 	if got := hex.EncodeToString(sum[:]); got != want {

@@ -143,9 +143,38 @@ func TestGetDetectsCorruptionAndAbsence(t *testing.T) {
 	if _, err := s.Get(ctx, key); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Get of a tampered object: %v, want ErrCorrupt", err)
 	}
+	if err := s.Verify(ctx, key); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Verify of a tampered object: %v, want ErrCorrupt", err)
+	}
 	missing, _ := Key(Report, []byte("never stored "+time.Now().String()), "")
 	if _, err := s.Get(ctx, missing); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of a missing object: %v, want ErrNotFound", err)
+	}
+	if err := s.Verify(ctx, missing); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Verify of a missing object: %v, want ErrNotFound", err)
+	}
+}
+
+// GetMax reads an object up to a bound and refuses a larger one; Verify
+// checks one without keeping it.
+func TestGetMaxAndVerify(t *testing.T) {
+	s, ctx := store(t, nil)
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("ten bytes! " + time.Now().String())
+	ref, err := s.Put(ctx, Report, data, ".txt", "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetMax(ctx, ref.Key, int64(len(data))); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("GetMax at the object's size = %q, %v", got, err)
+	}
+	if got, err := s.GetMax(ctx, ref.Key, int64(len(data))-1); !errors.Is(err, ErrTooLarge) || got != nil {
+		t.Errorf("GetMax below the object's size = %q, %v; want ErrTooLarge", got, err)
+	}
+	if err := s.Verify(ctx, ref.Key); err != nil {
+		t.Errorf("Verify of an intact object: %v", err)
 	}
 }
 

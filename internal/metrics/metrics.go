@@ -6,7 +6,9 @@
 package metrics
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -36,9 +38,15 @@ type Report struct {
 	// Classes has one entry per label, in the order of Labels, including
 	// labels that do not occur.
 	Classes []Class `json:"classes"`
-	// Confusion[i][j] counts examples of true label i predicted as j.
-	Confusion [][]int  `json:"confusion"`
-	Labels    []string `json:"labels"`
+	// Confusion[i][j] counts examples of true label i predicted as j. It is
+	// left out for more than MaxConfusionLabels labels, whose matrix would
+	// be mostly zeros and too large to store or draw: Confused lists the
+	// mistakes instead.
+	Confusion [][]int `json:"confusion,omitempty"`
+	// Confused lists the most frequent mistakes, most frequent first, up to
+	// MaxConfused of them, when Confusion is left out.
+	Confused []Mistake `json:"confused,omitempty"`
+	Labels   []string  `json:"labels"`
 	// Calibration scores the predicted probabilities, when the caller had
 	// them (Evaluate sees only labels and leaves it nil).
 	Calibration *Calibration `json:"calibration,omitempty"`
@@ -55,41 +63,46 @@ func Evaluate(labels []string, yTrue, yPred []int) (Report, error) {
 	}
 	k := len(labels)
 	r := Report{N: len(yTrue), Labels: append([]string(nil), labels...)}
-	r.Confusion = make([][]int, k)
-	cells := make([]int, k*k) // one allocation for the whole matrix
-	for i := range r.Confusion {
-		r.Confusion[i] = cells[i*k : (i+1)*k : (i+1)*k]
+	dense := k <= MaxConfusionLabels
+	if dense {
+		r.Confusion = make([][]int, k)
+		cells := make([]int, k*k) // one allocation for the whole matrix
+		for i := range r.Confusion {
+			r.Confusion[i] = cells[i*k : (i+1)*k : (i+1)*k]
+		}
 	}
+	mistakes := make(map[[2]int]int)
+	tps, support, predicted := make([]int, k), make([]int, k), make([]int, k)
 	correct := 0
 	for n, t := range yTrue {
 		p := yPred[n]
 		if t < 0 || t >= k || p < 0 || p >= k {
 			return Report{}, fmt.Errorf("metrics: example %d: label index true %d, predicted %d, want 0..%d", n, t, p, k-1)
 		}
-		r.Confusion[t][p]++
+		support[t]++
+		predicted[p]++
+		switch {
+		case dense:
+			r.Confusion[t][p]++
+		case t != p:
+			mistakes[[2]int{t, p}]++
+		}
 		if t == p {
+			tps[t]++
 			correct++
 		}
 	}
 	if r.N > 0 {
 		r.Accuracy = float64(correct) / float64(r.N)
 	}
-
-	predicted := make([]int, k) // column sums
-	for _, row := range r.Confusion {
-		for j, c := range row {
-			predicted[j] += c
-		}
+	if !dense {
+		r.Confused = topMistakes(labels, mistakes)
 	}
 	r.Classes = make([]Class, k)
 	var weighted, macro float64
 	present := 0
 	for i, l := range labels {
-		tp := r.Confusion[i][i]
-		support := 0
-		for _, c := range r.Confusion[i] {
-			support += c
-		}
+		tp, support := tps[i], support[i]
 		fp, fn := predicted[i]-tp, support-tp
 		c := Class{Label: l, Support: support,
 			Precision: ratio(tp, tp+fp),
@@ -112,6 +125,45 @@ func Evaluate(labels []string, yTrue, yPred []int) (Report, error) {
 		r.MacroF1 = macro / float64(present)
 	}
 	return r, nil
+}
+
+// MaxConfusionLabels is the most labels a report keeps the confusion
+// matrix for (10,000 cells); MaxConfused bounds the mistakes it lists
+// instead.
+const (
+	MaxConfusionLabels = 100
+	MaxConfused        = 1000
+)
+
+// Mistake counts the examples of one true label predicted as another.
+type Mistake struct {
+	True      string `json:"true"`
+	Predicted string `json:"predicted"`
+	Count     int    `json:"count"`
+}
+
+// topMistakes returns the most frequent of the mistakes counted by label
+// index pair, most frequent first and then in label order, so that the
+// report does not depend on map order.
+func topMistakes(labels []string, counts map[[2]int]int) []Mistake {
+	pairs := make([][2]int, 0, len(counts))
+	for p := range counts {
+		pairs = append(pairs, p)
+	}
+	slices.SortFunc(pairs, func(a, b [2]int) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[1], b[1])
+	})
+	out := make([]Mistake, 0, min(len(pairs), MaxConfused))
+	for _, p := range pairs[:min(len(pairs), MaxConfused)] {
+		out = append(out, Mistake{True: labels[p[0]], Predicted: labels[p[1]], Count: counts[p]})
+	}
+	return out
 }
 
 // EvaluateStrings is Evaluate for string labels. The label set is labels

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -220,5 +221,52 @@ func TestStrings(t *testing.T) {
 	want := "true\\pred   10 2583\n       10    1    0\n     2583    1    1\n"
 	if c != want {
 		t.Errorf("ConfusionString() =\n%q\nwant\n%q", c, want)
+	}
+}
+
+// Past MaxConfusionLabels the report lists the mistakes, most frequent
+// first, instead of a matrix of mostly zeros; the other figures are those
+// the matrix would give.
+func TestManyLabelsListMistakes(t *testing.T) {
+	labels := make([]string, MaxConfusionLabels+1)
+	for i := range labels {
+		labels[i] = fmt.Sprint("c", i)
+	}
+	yTrue, yPred := []int{0, 0, 1, 2, 2, 2}, []int{0, 1, 1, 2, 0, 0}
+	r, err := Evaluate(labels, yTrue, yPred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Mistake{{True: "c2", Predicted: "c0", Count: 2}, {True: "c0", Predicted: "c1", Count: 1}}
+	if r.Confusion != nil || !slices.Equal(r.Confused, want) {
+		t.Errorf("confusion %v, mistakes %v; want none and %v", r.Confusion, r.Confused, want)
+	}
+	small, err := Evaluate(labels[:3], yTrue, yPred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Classes[:3], small.Classes) || r.Accuracy != small.Accuracy || r.WeightedF1 != small.WeightedF1 || r.MacroF1 != small.MacroF1 {
+		t.Errorf("figures differ from the matrix's: %+v against %+v", r, small)
+	}
+	if c := r.Classes[0]; c.Precision != 1.0/3 || c.Recall != 0.5 || c.F1 != 0.4 || c.Support != 2 {
+		t.Errorf("class c0: %+v, want precision 1/3, recall 1/2, F1 0.4, support 2", c)
+	}
+
+	// A mistake per pair, and more pairs than are listed.
+	yTrue, yPred = nil, nil
+	for i := range MaxConfusionLabels {
+		for j := range MaxConfusionLabels {
+			if i != j {
+				yTrue, yPred = append(yTrue, i), append(yPred, j)
+			}
+		}
+	}
+	yTrue, yPred = append(yTrue, 5), append(yPred, 7) // one pair twice
+	r, err = Evaluate(labels, yTrue, yPred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Confused) != MaxConfused || r.Confused[0] != (Mistake{True: "c5", Predicted: "c7", Count: 2}) || r.Confused[1] != (Mistake{True: "c0", Predicted: "c1", Count: 1}) {
+		t.Errorf("%d mistakes listed, first %v; want %d, led by c5 → c7 twice then c0 → c1", len(r.Confused), r.Confused[:2], MaxConfused)
 	}
 }

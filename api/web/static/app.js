@@ -173,8 +173,14 @@ async function showVersion(n) {
       if (r.calibration) {
         parts.push(el("p", {}, `Probabilities: log-loss ${fmt(r.calibration.log_loss)}, expected calibration error ${fmt(r.calibration.ece)}`));
       }
-      parts.push(el("h4", {}, "Confusion matrix (rows: true class, columns: predicted; shade: share of the row)"));
-      parts.push(heatmap(r.labels, r.confusion));
+      if (r.confusion) {
+        parts.push(el("h4", {}, "Confusion matrix (rows: true class, columns: predicted; shade: share of the row)"));
+        parts.push(heatmap(r.labels, r.confusion));
+      } else {
+        // Past 100 classes the report lists the most frequent mistakes.
+        parts.push(el("h4", {}, `Most frequent mistakes (${r.labels.length} classes: too many for a matrix)`));
+        parts.push(mistakes(r.confused || []));
+      }
     } else {
       parts.push(el("p", { className: "muted" }, v.report_error || "no report"));
     }
@@ -182,6 +188,14 @@ async function showVersion(n) {
   } catch (e) {
     box.replaceChildren(el("p", { className: "error" }, e.message));
   }
+}
+
+function mistakes(list) {
+  if (!list.length) return el("p", { className: "muted" }, "no mistakes on the holdout");
+  const table = el("table", { id: "mistakes" });
+  table.append(el("thead", {}, el("tr", {}, el("th", {}, "true class"), el("th", {}, "predicted"), el("th", {}, "rows"))));
+  table.append(el("tbody", {}, ...list.map((m) => el("tr", {}, el("td", {}, m.true), el("td", {}, m.predicted), el("td", {}, String(m.count))))));
+  return table;
 }
 
 function heatmap(labels, m) {

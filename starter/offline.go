@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,6 +174,9 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 		}
 	}
 	log.WithFields(logrus.Fields{"train": len(train.Examples), "test": len(test.Examples)}).Info("data read")
+	if err := checkTestLabels(train.Examples, test.Examples, f.maxReject, log); err != nil {
+		return err
+	}
 	opts := classifier.Options{Workers: f.workers}
 	if f.cv {
 		bar := newProgressBar(stderr, "cross-validation")
@@ -244,6 +248,37 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "probabilities: log-loss %.4f, expected calibration error %.4f\n", res.LogLoss, res.ECE)
 	fmt.Fprintf(stdout, "train %.2f s on %d rows, %d classes, %d features\n", res.TrainSeconds, res.TrainRows, res.Classes, res.Features)
 	fmt.Fprintf(stdout, "predict %.0f rows/s (one goroutine), model %d bytes, peak RSS %d MiB\n", res.PredictRowsPerSecond, res.ModelBytes, res.PeakRSSBytes>>20)
+	return nil
+}
+
+// checkTestLabels warns about test rows whose label the training set
+// lacks: the model cannot predict them, and they count as its mistakes, as
+// scikit-learn counts them. More than maxShare of them is an error, as it
+// says the test file is not one of the same task.
+func checkTestLabels(train, test []dataset.Example, maxShare float64, log logrus.FieldLogger) error {
+	known := make(map[string]bool)
+	for _, e := range train {
+		known[e.Label] = true
+	}
+	unknown := 0
+	var examples []string
+	for _, e := range test {
+		if !known[e.Label] {
+			unknown++
+			if len(examples) < 5 && !slices.Contains(examples, e.Label) {
+				examples = append(examples, e.Label)
+			}
+		}
+	}
+	if unknown == 0 {
+		return nil
+	}
+	share := float64(unknown) / float64(len(test))
+	if share > maxShare {
+		return fmt.Errorf("offline: %d of %d test rows (%.0f%%) have labels the training set lacks, such as %q: is --test a file of the same task? (--max-reject-fraction %v)",
+			unknown, len(test), 100*share, examples, maxShare)
+	}
+	log.WithFields(logrus.Fields{"rows": unknown, "labels": examples}).Warn("test rows with labels the training set lacks count as mistakes")
 	return nil
 }
 

@@ -162,6 +162,46 @@ func TestOfflineRejectLimit(t *testing.T) {
 	}
 }
 
+// Test rows whose label the training set lacks count as mistakes, with a
+// warning; a test file made mostly of them is refused.
+func TestOfflineTestLabelsTheTrainingSetLacks(t *testing.T) {
+	train, _, _ := writeCatalogue(t, "train", 60)
+	test, _, _ := writeCatalogue(t, "test", 30)
+	f, err := os.OpenFile(test, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("\"Chaise en bois\",,1560\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	flags := offlineFlags{train: train, test: test, textCols: []string{"title,desc"}, labelCol: "label", jsonOut: true, logLevel: "warn", maxReject: 0.1}
+	if err := runOffline(context.Background(), flags, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var res offlineResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.TestRows != 31 || res.Accuracy > 30.0/31 || !strings.Contains(stderr.String(), "labels the training set lacks") || !strings.Contains(stderr.String(), "1560") {
+		t.Errorf("%d test rows, accuracy %v, log %q; want 31, the unknown row a mistake, and a warning naming 1560", res.TestRows, res.Accuracy, stderr.String())
+	}
+
+	// Training on one task and testing on another.
+	other := filepath.Join(t.TempDir(), "other.csv")
+	if err := os.WriteFile(other, []byte("title,desc,label\nChaise,,1560\nTable,,1560\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags.test = other
+	err = runOffline(context.Background(), flags, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "2 of 2 test rows (100%) have labels the training set lacks") {
+		t.Errorf("err = %v, want the test file refused", err)
+	}
+}
+
 func TestOfflinePredictionsUnwritable(t *testing.T) {
 	train, _, _ := writeCatalogue(t, "train", 60)
 	test, _, _ := writeCatalogue(t, "test", 30)

@@ -217,9 +217,16 @@ func TestHealth(t *testing.T) {
 	}
 
 	h.models.set(nil)
+	h.logs.Reset()
 	msg := wantError(t, h.do("GET", "/readyz", anonymous, ""), http.StatusServiceUnavailable, codeNotReady)
 	if !strings.Contains(msg, "no model") {
 		t.Errorf("readyz without a model: %q", msg)
+	}
+	// Probes ask every few seconds: not being ready is no error to log.
+	for _, e := range h.logs.AllEntries() {
+		if e.Level <= logrus.WarnLevel {
+			t.Errorf("readyz without a model logged %s %q", e.Level, e.Message)
+		}
 	}
 	h.models.set(h.model)
 

@@ -238,10 +238,11 @@ up_postgres() {
 		write_env "$url"
 		return
 	fi
-	local home pgdata pglog="$logs/postgres.log" bindir port
+	local home pgdata pglog="$logs/postgres.log" bindir port pgpw
 	bindir=$(pg_bindir)
 	home=$(pg_home)
 	pgdata="$home/postgres"
+	pgpw="$home/postgres.superuser-password"
 	if [ "$home" != "$data" ]; then
 		pglog="$home/postgres.log"
 		mkdir -p "$home" && ln -sfn "$pglog" "$logs/postgres.log"
@@ -254,8 +255,17 @@ up_postgres() {
 		if [ ! -f "$pgdata/PG_VERSION" ]; then
 			mkdir -p "$pgdata"
 			[ "$(id -u)" = 0 ] && chown postgres: "$pgdata" && chmod 700 "$pgdata"
-			as_pg "$bindir/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$pglog" 2>&1 ||
-				die "postgresql: initdb failed; see $pglog"
+			# Passwords on every connection, so a wrong one fails here as
+			# it would in production; the superuser's is random and kept
+			# beside the cluster for this script alone.
+			local pwtmp
+			pwtmp=$(umask 077 && mktemp)
+			(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pgpw") &&
+				cp "$pgpw" "$pwtmp" && { [ "$(id -u)" != 0 ] || chown postgres: "$pwtmp"; } ||
+				die "postgresql: cannot write $pgpw"
+			as_pg "$bindir/initdb" -D "$pgdata" -U postgres --auth=scram-sha-256 --pwfile="$pwtmp" -E UTF8 --locale=C.UTF-8 >>"$pglog" 2>&1 ||
+				{ rm -f "$pwtmp"; die "postgresql: initdb failed; see $pglog"; }
+			rm -f "$pwtmp"
 		fi
 		port=$(pg_port)
 		[ "$(id -u)" = 0 ] && touch "$pglog" && chown postgres: "$pglog"
@@ -266,7 +276,9 @@ up_postgres() {
 		write_pid postgres "$(head -1 "$pgdata/postmaster.pid")"
 		say "postgresql: up on 127.0.0.1:$port (pid $(pid_of postgres))"
 	fi
+	# A cluster made before passwords were set trusts every connection.
 	local psqlc=(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1)
+	[ -f "$pgpw" ] && psqlc=(env PGPASSWORD="$(cat "$pgpw")" "${psqlc[@]}")
 	if [ "$("${psqlc[@]}" -c "select 1 from pg_roles where rolname='prodcat'")" != 1 ]; then
 		"${psqlc[@]}" -c "create role prodcat login password 'prodcat'" >/dev/null
 	fi

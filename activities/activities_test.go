@@ -81,9 +81,9 @@ func TestCheckHeaders(t *testing.T) {
 	}
 	err = src.CheckHeaders(func(key string) ([]byte, error) {
 		if key == src.XKey {
-			return []byte(",designation,description,productid,imageid\n"), nil
+			return []byte(",designation,description,productid,imageid\n0,Chaise,,1,2\n"), nil
 		}
-		return []byte(",prdtypecode\n"), nil
+		return []byte(",prdtypecode\n0,1560\n"), nil
 	})
 	if err != nil {
 		t.Errorf("right headers: %v", err)

@@ -2,6 +2,8 @@ package dataset
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 )
 
 // The first bytes of a file CheckXHeader, CheckYHeader and CheckCSVHeader
@@ -25,31 +27,50 @@ func CheckYHeader(head []byte) error {
 // CheckCSVHeader is CheckXHeader for a generic CSV read by ReadCSV with
 // these columns.
 func CheckCSVHeader(head []byte, textCols []string, labelCol string) error {
-	header, err := headerOf(head, "CSV")
+	header, rows, err := headerOf(head, "CSV")
 	if err != nil || header == nil {
 		return err
 	}
-	_, _, err = csvColumns(header, textCols, labelCol, "")
-	return err
+	if _, _, err = csvColumns(header, textCols, labelCol, ""); err != nil {
+		return err
+	}
+	return checkRows(rows, "CSV")
 }
 
 // checkHeader parses the header row at the start of head and looks for the
 // columns want names for it.
 func checkHeader(head []byte, name string, want func(header []string) []string) error {
-	header, err := headerOf(head, name)
+	header, rows, err := headerOf(head, name)
 	if err != nil || header == nil {
 		return err
 	}
-	_, err = findColumns(name, header, want(header)...)
-	return err
+	if _, err = findColumns(name, header, want(header)...); err != nil {
+		return err
+	}
+	return checkRows(rows, name)
 }
 
-// headerOf parses the header row at the start of head. A header longer
+// checkRows refuses a file of a header alone: it has nothing to train on
+// or predict.
+func checkRows(rows bool, name string) error {
+	if !rows {
+		return fmt.Errorf("dataset: %s: no rows after the header: %w", name, ErrBadData)
+	}
+	return nil
+}
+
+// headerOf parses the header row at the start of head, and says whether a
+// row follows it (a head cut short in a row has that row). A header longer
 // than head cannot be checked here and gives nil and no error: the reader
 // checks it.
-func headerOf(head []byte, name string) ([]string, error) {
+func headerOf(head []byte, name string) (header []string, rows bool, err error) {
 	if len(head) >= HeaderBytes && !bytes.ContainsAny(head, "\r\n") {
-		return nil, nil
+		return nil, false, nil
 	}
-	return newSource(bytes.NewReader(head), name).header()
+	src := newSource(bytes.NewReader(head), name)
+	if header, err = src.header(); err != nil {
+		return nil, false, err
+	}
+	_, err = src.r.Read()
+	return header, err != io.EOF, nil
 }

@@ -17,7 +17,10 @@ func TestCheckHeaders(t *testing.T) {
 		{"X without description", CheckXHeader([]byte(",designation,productid,imageid\n")), `missing column(s) "description"`},
 		{"Y", CheckYHeader([]byte(",prdtypecode\n0,10\n")), ""},
 		{"Y given an X", CheckYHeader([]byte(",designation,description,productid,imageid\n")), `missing column(s) "prdtypecode"`},
-		{"CSV", CheckCSVHeader([]byte("title,body,category\n"), []string{"title", "body"}, "category"), ""},
+		{"CSV", CheckCSVHeader([]byte("title,body,category\nChaise,,meuble\n"), []string{"title", "body"}, "category"), ""},
+		// A header alone: nothing to train on. Blank lines are no rows.
+		{"CSV header alone", CheckCSVHeader([]byte("title,body,category\n\n"), []string{"title", "body"}, "category"), "no rows after the header"},
+		{"Y header alone", CheckYHeader([]byte(",prdtypecode\r\n")), "no rows after the header"},
 		{"CSV without the label", CheckCSVHeader([]byte("title,body\n"), []string{"title"}, "category"), `missing column(s) "category"`},
 		{"empty", CheckCSVHeader(nil, []string{"title"}, "category"), "empty file"},
 		// A header longer than the head is left to the reader.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -72,9 +71,6 @@ type trainingRequest struct {
 	trainingSpec
 }
 
-// workflowIDPattern keeps workflow IDs readable and safe in URLs.
-var workflowIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$`)
-
 // trainingStarted is the answer to POST /v1/trainings.
 type trainingStarted struct {
 	WorkflowID string `json:"workflow_id"`
@@ -89,8 +85,10 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err := s.decodeRequest(w, r, &req, false); err != nil {
 		return err
 	}
-	if req.ID != "" && !workflowIDPattern.MatchString(req.ID) {
-		return badRequest("id %q: want up to 200 letters, digits, '.', '_', ':' or '-'", req.ID)
+	if req.ID != "" {
+		if err := workflows.CheckWorkflowID(req.ID); err != nil {
+			return badRequest("id %q: %v", req.ID, err)
+		}
 	}
 	params := s.trainingParams(req.trainingSpec)
 	if err := errors.Join(params.Validate(), params.Source.CheckColumns()); err != nil {

@@ -296,6 +296,13 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 }
 
 func (a *app) train(ctx context.Context, f trainFlags) error {
+	if f.id != "" {
+		// As POST /v1/trainings: Temporal takes IDs awkward in URLs, and
+		// refuses some (not ASCII) only with a transport error.
+		if err := workflows.CheckWorkflowID(f.id); err != nil {
+			return usagef("--id %q: %w", f.id, err)
+		}
+	}
 	p, err := f.trainingParams(a.cfg)
 	if err != nil {
 		return err

@@ -119,6 +119,11 @@ func TestUsageErrors(t *testing.T) {
 		{"schedule", "backfill", "nightly", "--from", "2026-11-01", "--to", "2026-11-02T00:00:00Z"},
 		{"models", "promote", "1", "--alias", "bad alias!", "--reason", "x"},
 		{"models", "rollback", "--alias", "", "--reason", "x"},
+		// Workflow IDs POST /v1/trainings refuses.
+		{"train", "--feed", "demo", "--id", "bad id"},
+		{"train", "--feed", "demo", "--id", strings.Repeat("a", 300)},
+		{"train", "--feed", "demo", "--id", "x/../y"},
+		{"train", "--feed", "demo", "--id", "é"},
 	} {
 		_, err := run(t, args...)
 		var usage usageError

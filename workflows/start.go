@@ -3,8 +3,10 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -22,6 +24,18 @@ const TrainingWorkflowType = "TrainingPipeline"
 
 // BatchWorkflowType is the workflow type name of BatchPredict.
 const BatchWorkflowType = "BatchPredict"
+
+// workflowIDPattern keeps workflow IDs readable and safe in URLs.
+var workflowIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$`)
+
+// CheckWorkflowID refuses a training's workflow ID that the API and the
+// starter do not take, saying what they do.
+func CheckWorkflowID(id string) error {
+	if !workflowIDPattern.MatchString(id) {
+		return errors.New("want up to 200 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
+	}
+	return nil
+}
 
 // StartTraining starts TrainingPipeline on queue with a meaningful ID
 // (train-<model>-<UTC time> when id is empty), a summary for the Temporal

@@ -96,8 +96,12 @@ func (a *app) models(ctx context.Context) (*registry.Registry, error) {
 	return a.registry, nil
 }
 
-// uploadFile puts a local file in the bucket under its content address.
+// uploadFile puts a local file in the bucket under its content address,
+// refusing what POST /v1/uploads refuses.
 func (a *app) uploadFile(ctx context.Context, path string) (artifact.Ref, error) {
+	if err := checkUpload(path); err != nil {
+		return artifact.Ref{}, err
+	}
 	s, err := a.artifacts(ctx)
 	if err != nil {
 		return artifact.Ref{}, err

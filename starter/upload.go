@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -13,6 +17,12 @@ func newUploadCmd() *cobra.Command {
 		Short: "put local files in the bucket under their content address and print the keys",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			// All checked first, so a bad file uploads none.
+			for _, path := range args {
+				if err := checkUpload(path); err != nil {
+					return err
+				}
+			}
 			for _, path := range args {
 				ref, err := a.uploadFile(ctx, path)
 				if err != nil {
@@ -23,4 +33,31 @@ func newUploadCmd() *cobra.Command {
 			return nil
 		}),
 	}
+}
+
+// uploadSniffBytes is how much of a file checkUpload reads: what POST
+// /v1/uploads reads for the same check.
+const uploadSniffBytes = 8 << 10
+
+// checkUpload refuses a file POST /v1/uploads refuses: an empty one, or
+// one that is not text (a NUL byte in its first 8 KiB). Stored, either
+// would only fail the runs that read it.
+func checkUpload(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, uploadSniffBytes)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("upload: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("upload %s: the file is empty; give the CSV file", path)
+	}
+	if i := bytes.IndexByte(head[:n], 0); i >= 0 {
+		return fmt.Errorf("upload %s: not text (a NUL byte at offset %d); give the CSV file", path, i)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -135,21 +136,37 @@ func newModelsCmd() *cobra.Command {
 	}
 	promote.Flags().IntVar(&expect, "expect", -1, "move only if the alias points at this version now (0: only if it is not set), so a move made meanwhile is not overwritten; unconditional when not given")
 	rollback.Flags().IntVar(&expect, "expect", -1, "undo only if the alias points at this version now, so two people rolling back the same version undo it once; unconditional when not given")
-	checkAlias := func(*cobra.Command, []string) error {
+	checkMove := func(*cobra.Command, []string) error {
 		if err := registry.CheckName("alias", alias); err != nil {
 			return usagef("--alias: %w", err)
 		}
-		return nil
+		return checkReason(reason)
 	}
-	promote.PreRunE = checkAlias
+	promote.PreRunE = checkMove
 	rollback.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if expect == 0 {
 			return usagef("--expect 0: an alias that is not set has nothing to roll back; give the version it points at now")
 		}
-		return checkAlias(cmd, args)
+		return checkMove(cmd, args)
 	}
 	cmd.AddCommand(list, show, promote, rollback)
 	return cmd
+}
+
+// maxReasonBytes bounds the reason of an alias move, as the API does; the
+// registry would cut a longer one.
+const maxReasonBytes = 1 << 10
+
+// checkReason refuses the reasons the API refuses: a blank one says
+// nothing in the alias history.
+func checkReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return usagef("--reason is blank: say why the alias moves (it is kept in the alias history)")
+	}
+	if len(reason) > maxReasonBytes {
+		return usagef("--reason is %d bytes; the limit is %d", len(reason), maxReasonBytes)
+	}
+	return nil
 }
 
 // parseVersion parses a model version number argument.

@@ -119,6 +119,11 @@ func TestUsageErrors(t *testing.T) {
 		{"schedule", "backfill", "nightly", "--from", "2026-11-01", "--to", "2026-11-02T00:00:00Z"},
 		{"models", "promote", "1", "--alias", "bad alias!", "--reason", "x"},
 		{"models", "rollback", "--alias", "", "--reason", "x"},
+		// Reasons the API refuses.
+		{"models", "promote", "1", "--reason", ""},
+		{"models", "promote", "1", "--reason", " \t"},
+		{"models", "rollback", "--reason", ""},
+		{"models", "rollback", "--reason", strings.Repeat("r", 1025)},
 		// Workflow IDs POST /v1/trainings refuses.
 		{"train", "--feed", "demo", "--id", "bad id"},
 		{"train", "--feed", "demo", "--id", strings.Repeat("a", 300)},

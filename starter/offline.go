@@ -115,7 +115,7 @@ over a small grid, or over --grid, a JSON classifier.Grid such as
 	fl.IntVar(&f.folds, "folds", 3, "folds for --cv")
 	fl.StringVar(&f.grid, "grid", "", `parameter grid for --cv as JSON, e.g. {"c":[0.5,1,2],"char_ranges":[[2,5],[3,5]]} (default: a small built-in grid)`)
 	fl.IntVar(&f.workers, "workers", 0, "goroutines for training (0: all cores)")
-	fl.StringVar(&f.logLevel, "log-level", "info", "log level")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&f.params, "params", "", "JSON file with classifier parameters (default: the built-in defaults); with --cv, the base the grid varies")
 	fl.Float64Var(&f.maxReject, "max-reject-fraction", workflows.DefaultMaxRejectFraction, "fail when a file has more rejected rows (malformed, no text, no or unknown label) than this share; 1 accepts any")
 	return cmd
@@ -127,7 +127,7 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 	}
 	log, err := logging.New(stderr, logging.Text, logging.Text, f.logLevel)
 	if err != nil {
-		return err
+		return usagef("offline: --log-level %q: want debug, info, warn or error", f.logLevel)
 	}
 	params := classifier.DefaultParams()
 	if f.params != "" {

@@ -101,6 +101,7 @@ func TestUsageErrors(t *testing.T) {
 		{"offline", "--train", "t.csv", "--test", "t.csv", "--cv", "--grid", `{"char_ranges":[[5,3]]}`},
 		{"offline", "--train", "t.csv", "--test", "t.csv", "--workers", "-3"},
 		{"offline", "--train", "t.csv"},
+		{"offline", "--log-level", "bogus"},
 		{"schedule", "create", "nightly", "--feed", "catalogue"},
 		{"schedule", "create", "nightly", "--feed", "catalogue", "--cron", "0 3 * * *", "--overlap", "bogus"},
 		{"schedule", "backfill", "nightly", "--from", "2026-11-01T00:00:00Z"},

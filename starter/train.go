@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -502,6 +503,17 @@ func newCancelCmd() *cobra.Command {
 which runs no more code, the pipeline lets the stage under way stop, keeps a model it
 already published, and marks its registry run canceled.`,
 		Args: cobra.ExactArgs(1),
+		PreRunE: func(*cobra.Command, []string) error {
+			// Temporal's run IDs are UUIDs in their 36-character form; it
+			// refuses others with a bare "Invalid RunId.".
+			if runID == "" {
+				return nil
+			}
+			if _, err := uuid.Parse(runID); err != nil || len(runID) != 36 {
+				return usagef("--run-id %q: want a run ID, a UUID such as the run_id train prints (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", runID)
+			}
+			return nil
+		},
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			c, err := a.temporalClient(ctx)
 			if err != nil {

@@ -120,6 +120,8 @@ func TestUsageErrors(t *testing.T) {
 		{"schedule", "backfill", "nightly", "--from", "2026-11-01", "--to", "2026-11-02T00:00:00Z"},
 		{"models", "promote", "1", "--alias", "bad alias!", "--reason", "x"},
 		{"models", "rollback", "--alias", "", "--reason", "x"},
+		{"cancel", "train-x", "--run-id", "bogus"},
+		{"cancel", "train-x", "--run-id", "9b2bd5a10c5e4f8e9d3e2f1c6a7b8c9d"},
 		// Reasons the API refuses.
 		{"models", "promote", "1", "--reason", ""},
 		{"models", "promote", "1", "--reason", " \t"},

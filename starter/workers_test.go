@@ -161,7 +161,9 @@ func TestCancel(t *testing.T) {
 	if err := c.TerminateWorkflow(t.Context(), id, "", "ended"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := run(t, "cancel", id); err == nil || !strings.Contains(err.Error(), "has ended (terminated)") {
-		t.Errorf("cancel of an ended workflow: %v", err)
+	for _, args := range [][]string{{"cancel", id}, {"cancel", id, "--run-id", wr.GetRunID()}} {
+		if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), "has ended (terminated)") {
+			t.Errorf("%v of an ended workflow: %v", args, err)
+		}
 	}
 }

@@ -102,9 +102,14 @@ func TestFeedPublishShowAndTrainChecks(t *testing.T) {
 	if _, err := run(t, "schedule", "create", id, "--every", "24h", "--paused", "--feed", feed, "--margin", "0", "--floor", "0.6"); err != nil {
 		t.Fatal(err)
 	}
+	// A window with no slot due is refused without pointing at --help.
+	_, berr := run(t, "schedule", "backfill", id, "--from", "2025-01-01T01:00:00Z", "--to", "2025-01-01T01:01:00Z")
 	out, err = run(t, "schedule", "describe", id)
 	if _, derr := run(t, "schedule", "delete", id); derr != nil {
 		t.Errorf("delete the schedule: %v", derr)
+	}
+	if berr == nil || !strings.Contains(berr.Error(), "no run is due") || strings.Contains(berr.Error(), "--help") || exitCode(berr) != 2 {
+		t.Errorf("backfill with no slot due: %v (exit %d), want exit 2 and no --help", berr, exitCode(berr))
 	}
 	if err != nil {
 		t.Fatal(err)

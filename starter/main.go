@@ -20,16 +20,24 @@ func main() {
 	context.AfterFunc(ctx, stop)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the exit status for what a command returned: 2 for a usage,
+// settings or refused error, 1 for any other failure.
+func exitCode(err error) int {
 	var (
 		usage    usageError
 		settings settingsError
+		refused  refusedError
 	)
 	switch {
-	case errors.As(err, &usage), errors.As(err, &settings):
-		os.Exit(2)
-	case err != nil:
-		os.Exit(1)
+	case err == nil:
+		return 0
+	case errors.As(err, &usage), errors.As(err, &settings), errors.As(err, &refused):
+		return 2
 	}
+	return 1
 }
 
 func newRootCmd() *cobra.Command {
@@ -59,6 +67,15 @@ type settingsError struct{ err error }
 
 func (e settingsError) Error() string { return e.err.Error() }
 func (e settingsError) Unwrap() error { return e.err }
+
+// refusedError is a well-formed request that cannot be done as asked, as
+// only the service can tell (a backfill window with no run due): exit
+// status 2, as the API answers 400, but no pointer to --help, which would
+// not help.
+type refusedError struct{ err error }
+
+func (e refusedError) Error() string { return e.err.Error() }
+func (e refusedError) Unwrap() error { return e.err }
 
 // usagef returns a usageError for flags that are wrong together or in
 // value, found by a command's own checks.

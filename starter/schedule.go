@@ -155,13 +155,19 @@ func newScheduleCmd() *cobra.Command {
 }
 
 // scheduleUsage returns err as a usageError when it is a mistake in the
-// command line that only Temporal or the schedule's spec could tell: a cron
-// expression Temporal cannot parse, a note too long, a backfill window with
-// no run, too many or future ones.
+// command line that only Temporal or the schedule's spec could tell (a cron
+// expression Temporal cannot parse, a note too long), and as a
+// refusedError for a backfill window with no run, too many or future ones,
+// which are no misuse of a flag.
 func scheduleUsage(err error) error {
-	for _, e := range []error{schedule.ErrInvalidSpec, schedule.ErrNoteTooLong, schedule.ErrNothingDue, schedule.ErrTooMany, schedule.ErrNotPast} {
+	for _, e := range []error{schedule.ErrInvalidSpec, schedule.ErrNoteTooLong} {
 		if errors.Is(err, e) {
 			return asUsage(err)
+		}
+	}
+	for _, e := range []error{schedule.ErrNothingDue, schedule.ErrTooMany, schedule.ErrNotPast} {
+		if errors.Is(err, e) {
+			return refusedError{err}
 		}
 	}
 	return err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -326,11 +327,14 @@ func checkWritable(path string) error {
 		return fmt.Errorf("%s is a directory", path)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
+	if err == nil {
+		tmp.Close()
+		err = os.Remove(tmp.Name())
 	}
-	tmp.Close()
-	return os.Remove(tmp.Name())
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, withoutFileName(err))
+	}
+	return nil
 }
 
 // writeFile writes data to path through a temporary file in the same
@@ -338,18 +342,36 @@ func checkWritable(path string) error {
 func writeFile(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", path, withoutFileName(err))
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	_, err = tmp.Write(data)
-	err = errors.Join(err, tmp.Chmod(0o644), tmp.Close())
+	if _, err = tmp.Write(data); err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, withoutFileName(err))
 	}
 	return nil
+}
+
+// withoutFileName returns the cause of a *fs.PathError or *os.LinkError:
+// they name the temporary file, which means nothing to the user.
+func withoutFileName(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // raw reports whether f names any of the challenge's raw files.

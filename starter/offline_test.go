@@ -292,8 +292,9 @@ func TestCheckWritable(t *testing.T) {
 		t.Errorf("a new file in a writable directory: %v", err)
 	}
 	for _, bad := range []string{dir, filepath.Join(dir, "missing", "p.csv")} {
-		if err := checkWritable(bad); err == nil {
-			t.Errorf("%s: no error", bad)
+		// The error names the path given, not the temporary file.
+		if err := checkWritable(bad); err == nil || !strings.Contains(err.Error(), bad) || strings.Contains(err.Error(), ".p.csv-") {
+			t.Errorf("%s: err = %v, want one naming it", bad, err)
 		}
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -318,6 +319,15 @@ func TestWriteFile(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("%d files left in the directory, want 1", len(entries))
+	}
+	missing := filepath.Join(filepath.Dir(path), "missing", "x.csv")
+	if err := writeFile(missing, nil); err == nil || err.Error() != "write "+missing+": no such file or directory" {
+		t.Errorf("into a missing directory: err = %v, want it to name %s alone", err, missing)
+	}
+	// The rename onto a directory fails, after the temporary file is made.
+	dir := filepath.Dir(path)
+	if err := writeFile(dir, nil); err == nil || !strings.HasPrefix(err.Error(), "write "+dir+": ") || strings.Contains(err.Error(), "."+filepath.Base(dir)+"-") {
+		t.Errorf("onto a directory: err = %v, want it without the temporary file's name", err)
 	}
 }
 

@@ -117,7 +117,7 @@ func newPredictBatchCmd() *cobra.Command {
 					return fmt.Errorf("the predictions are in the bucket as %s, but fetching them failed: %w", res.PredictionsKey, err)
 				}
 				if err := writeFile(out, data); err != nil {
-					return fmt.Errorf("the predictions are in the bucket as %s, but writing %s failed: %w", res.PredictionsKey, out, err)
+					return fmt.Errorf("the predictions are in the bucket as %s; %w", res.PredictionsKey, err) // err names out
 				}
 			}
 			return a.printJSON(res)

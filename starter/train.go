@@ -371,6 +371,11 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 			if err != nil {
 				continue // not started yet, or no worker to answer: try again
 			}
+			if p.Stage == "failed" {
+				// Also said while a canceled run records its end: the
+				// result says which.
+				continue
+			}
 			bar.Update(p.Percent, 100)
 			if !bar.on && p.Stage != last {
 				a.log.WithField("stage", p.Stage).WithField("percent", p.Percent).Info("progress")
@@ -386,14 +391,24 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 	if err != nil && ctx.Err() != nil {
 		return res, fmt.Errorf("stopped watching %s; the run goes on (see the Temporal UI)", run.GetID())
 	}
-	if err != nil {
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) {
-			return res, fmt.Errorf("training %s failed (%s): %s", run.GetID(), app.Type(), app.Message())
-		}
-		return res, fmt.Errorf("training %s failed: %w", run.GetID(), err)
+	return res, trainingError(run.GetID(), err)
+}
+
+// trainingError says how the training id ended when err, its result's
+// error, is not nil: canceled, as the API says of it, or failed and why.
+func trainingError(id string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return res, nil
+	// Temporal ends a run canceled when its error holds a CanceledError.
+	if temporal.IsCanceledError(err) {
+		return fmt.Errorf("training %s was canceled", id)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return fmt.Errorf("training %s failed (%s): %s", id, app.Type(), app.Message())
+	}
+	return fmt.Errorf("training %s failed: %w", id, err)
 }
 
 // waitResult waits for the run's result. Losing contact with Temporal (a

@@ -167,3 +167,57 @@ func TestCancel(t *testing.T) {
 		}
 	}
 }
+
+// A canceled training watched with --wait is said to be canceled, as the
+// API says of it, not failed.
+func TestWatchSaysCanceled(t *testing.T) {
+	c, cfg := testenv.Temporal(t)
+	log, _ := test.NewNullLogger()
+	a := &app{cfg: cfg, log: log, stdout: io.Discard, stderr: io.Discard}
+	queue := fmt.Sprintf("starter-watch-cancel-%d", time.Now().UnixNano())
+	w := worker.New(c, queue, worker.Options{})
+	// Stands in for the pipeline: in a stage until canceled, then "failed"
+	// while it records the end, and ends with the stage's error.
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, _ workflows.TrainingParams) (workflows.TrainingResult, error) {
+		p := workflows.Progress{Stage: "train", Percent: 40, Done: []string{"ingest", "features"}}
+		if err := workflow.SetQueryHandler(ctx, workflows.ProgressQuery, func() (workflows.Progress, error) { return p, nil }); err != nil {
+			return workflows.TrainingResult{}, err
+		}
+		err := workflow.NewTimer(ctx, time.Hour).Get(ctx, nil)
+		p.Stage = "failed"
+		return workflows.TrainingResult{}, err
+	}, workflow.RegisterOptions{Name: workflows.TrainingWorkflowType})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	run, err := c.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{ID: queue, TaskQueue: queue}, workflows.TrainingWorkflowType, workflows.TrainingParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(time.Second) // so the watcher sees the stage first
+		_ = c.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID())
+	}()
+	_, err = a.watch(t.Context(), c, run)
+	if want := "training " + queue + " was canceled"; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+func TestTrainingError(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("workflow execution error: %w", temporal.NewCanceledError()), "training t was canceled"},
+		{temporal.NewNonRetryableApplicationError("3 rows", "BadData", nil), "training t failed (BadData): 3 rows"},
+		{errors.New("boom"), "training t failed: boom"},
+	} {
+		err := trainingError("t", tc.err)
+		if got := fmt.Sprint(err); (err == nil) != (tc.want == "") || err != nil && got != tc.want {
+			t.Errorf("trainingError(%v) = %v, want %q", tc.err, err, tc.want)
+		}
+	}
+}

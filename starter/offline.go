@@ -471,13 +471,14 @@ func peakRSS() int64 {
 }
 
 // progressBar draws "label [#####.....] done/total" on a terminal and
-// nothing otherwise. Update may be called from any goroutine.
+// nothing otherwise. Update and Relabel may be called from any goroutine.
 type progressBar struct {
 	mu    sync.Mutex
 	w     io.Writer
 	label string
 	on    bool
 	drawn bool
+	width int // of the line drawn last, to blank what a shorter one leaves
 }
 
 func newProgressBar(w io.Writer, label string) *progressBar {
@@ -499,8 +500,16 @@ func (b *progressBar) Update(done, total int) {
 	defer b.mu.Unlock()
 	const width = 30
 	n := min(width, done*width/total)
-	fmt.Fprintf(b.w, "\r%s [%s%s] %d/%d", b.label, strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
-	b.drawn = true
+	line := fmt.Sprintf("%s [%s%s] %d/%d", b.label, strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+	fmt.Fprintf(b.w, "\r%-*s", b.width, line)
+	b.drawn, b.width = true, len(line)
+}
+
+// Relabel sets the label the next Update draws.
+func (b *progressBar) Relabel(label string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.label = label
 }
 
 // Done ends the bar's line.
@@ -509,6 +518,6 @@ func (b *progressBar) Done() {
 	defer b.mu.Unlock()
 	if b.drawn {
 		fmt.Fprintln(b.w)
-		b.drawn = false
+		b.drawn, b.width = false, 0
 	}
 }

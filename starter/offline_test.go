@@ -375,3 +375,20 @@ func readModel(t *testing.T, path string) *model.Model {
 	}
 	return m
 }
+
+// The bar shows the label it is given, and a shorter line blanks what the
+// longer one before it leaves.
+func TestProgressBarRelabel(t *testing.T) {
+	var buf bytes.Buffer
+	b := &progressBar{w: &buf, label: "features", on: true}
+	b.Update(20, 100)
+	b.Relabel("train")
+	b.Update(45, 100)
+	b.Done()
+	first := "features [######........................] 20/100"
+	second := "train [#############.................] 45/100"
+	want := "\r" + first + "\r" + second + strings.Repeat(" ", len(first)-len(second)) + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("drew %q, want %q", got, want)
+	}
+}

@@ -350,7 +350,7 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 
 // watch shows the run's progress until it ends and returns its result.
 func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun) (workflows.TrainingResult, error) {
-	bar := newProgressBar(a.stderr, "training")
+	bar := newProgressBar(a.stderr, "starting") // then the stage under way
 	// The watchers end before the bar does, so neither draws or logs
 	// after the result.
 	wctx, stopWatching := context.WithCancel(ctx)
@@ -376,6 +376,7 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 				// result says which.
 				continue
 			}
+			bar.Relabel(p.Stage)
 			bar.Update(p.Percent, 100)
 			if !bar.on && p.Stage != last {
 				a.log.WithField("stage", p.Stage).WithField("percent", p.Percent).Info("progress")

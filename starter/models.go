@@ -100,6 +100,12 @@ func newModelsCmd() *cobra.Command {
 	}
 	rollback := &cobra.Command{
 		Use: "rollback", Short: "move an alias (production by default) back to the version it pointed at before", Args: cobra.NoArgs,
+		Long: `rollback undoes the alias's last move, pointing it back at the version it pointed at
+before. A rollback is a move too: run twice, the second rollback undoes the first and
+puts the rolled-back version back. Give --expect with the version to roll back from
+(the one the alias points at now), so that a second rollback, yours or anyone's, is
+refused instead.`,
+		Example: `  starter models rollback --reason "regression on shoes" --expect 5   # only if production is still v5`,
 		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
 			r, err := a.models(ctx)
 			if err != nil {
@@ -135,7 +141,7 @@ func newModelsCmd() *cobra.Command {
 		_ = c.MarkFlagRequired("reason")
 	}
 	promote.Flags().IntVar(&expect, "expect", -1, "move only if the alias points at this version now (0: only if it is not set), so a move made meanwhile is not overwritten; unconditional when not given")
-	rollback.Flags().IntVar(&expect, "expect", -1, "undo only if the alias points at this version now, so two people rolling back the same version undo it once; unconditional when not given")
+	rollback.Flags().IntVar(&expect, "expect", -1, "undo only if the alias points at this version now, so two people rolling back the same version undo it once; without it, a second rollback undoes the first")
 	checkMove := func(*cobra.Command, []string) error {
 		if err := registry.CheckName("alias", alias); err != nil {
 			return usagef("--alias: %w", err)

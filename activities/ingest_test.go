@@ -3,6 +3,7 @@ package activities
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
@@ -33,13 +34,28 @@ func TestIngestRefusesBadParamsFirst(t *testing.T) {
 		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, Feed: "catalogue"},
 		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, FeedVersion: 2},
 		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, Feed: "catalogue", FeedVersion: -1},
-		// The classifier's parameters: the pipeline leaves them to Ingest.
-		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv", TextCols: []string{"text"}, LabelCol: "label"}, Params: badParamsExample()},
 	} {
 		_, err := env.ExecuteActivity(a.Ingest, in)
 		var app *temporal.ApplicationError
 		if !errors.As(err, &app) || app.Type() != ErrBadParams || !app.NonRetryable() {
 			t.Errorf("Ingest(source %+v, feed %q version %d): err = %v, want non-retryable %s", in.Source, in.Feed, in.FeedVersion, err, ErrBadParams)
 		}
+	}
+}
+
+// The pipeline leaves the classifier's parameters to Ingest, which refuses
+// bad ones before it reads anything.
+func TestIngestRefusesBadClassifierParams(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	a := &Activities{Log: log}
+	env.RegisterActivity(a)
+	key := "raw/" + strings.Repeat("a", 64) + ".csv"
+	_, err := env.ExecuteActivity(a.Ingest, IngestInput{ModelName: "m", Source: Source{CSVKey: key, TextCols: []string{"text"}, LabelCol: "label"}, Params: badParamsExample()})
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrBadParams || !strings.Contains(app.Error(), "invalid training parameters: ") || !strings.Contains(app.Error(), "crammer-singer") {
+		t.Errorf("err = %v, want BadParams naming the parameters", err)
 	}
 }

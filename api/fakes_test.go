@@ -97,8 +97,8 @@ type fakeRegistry struct {
 	block   chan struct{}
 	entered chan struct{}
 	panics  bool
-	// afterTarget, when set, runs after RollbackTarget has read the
-	// history, as another client's move might.
+	// afterTarget, when set, runs after LastMove has read the history,
+	// as another client's move might.
 	afterTarget func()
 }
 
@@ -291,12 +291,15 @@ func (f *fakeRegistry) AliasHistory(_ context.Context, model string) ([]registry
 	return out, nil
 }
 
-func (f *fakeRegistry) RollbackTarget(_ context.Context, model, alias string) (current, to int, err error) {
+func (f *fakeRegistry) LastMove(_ context.Context, model, alias string) (registry.AliasMove, error) {
 	f.mu.Lock()
-	err = f.down
+	var (
+		last registry.AliasMove
+		err  = f.down
+	)
 	for _, mv := range slices.Backward(f.history) {
 		if mv.Alias == alias && err == nil {
-			current, to = mv.To, mv.From
+			last = mv
 			break
 		}
 	}
@@ -304,7 +307,23 @@ func (f *fakeRegistry) RollbackTarget(_ context.Context, model, alias string) (c
 	if f.afterTarget != nil {
 		f.afterTarget()
 	}
-	return current, to, err
+	return last, err
+}
+
+func (f *fakeRegistry) RollbackOf(ctx context.Context, model, alias string, move int64, reason, actor string) (registry.AliasMove, error) {
+	f.mu.Lock()
+	var last int64
+	for _, mv := range slices.Backward(f.history) {
+		if mv.Alias == alias {
+			last = mv.ID
+			break
+		}
+	}
+	f.mu.Unlock()
+	if last != move {
+		return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: the alias moved meanwhile: its last move is %d, not %d: %w", alias, model, last, move, registry.ErrConflict)
+	}
+	return f.Rollback(ctx, model, alias, reason, actor)
 }
 
 func (f *fakeRegistry) SetAlias(_ context.Context, model, alias string, version int, reason, actor string) (registry.AliasMove, error) {

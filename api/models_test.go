@@ -186,15 +186,24 @@ func TestRollbackRacingAMove(t *testing.T) {
 			t.Fatalf("promote %d: %d %s", v, w.Code, w.Body)
 		}
 	}
+	// Bob moves production away and back while the file is checked: it
+	// points where it did, but its last move is no longer the one checked.
 	h.reg.afterTarget = func() {
 		h.reg.afterTarget = nil
-		if _, err := h.reg.SetAlias(t.Context(), testModel, "production", 1, "by someone else", "bob"); err != nil {
-			t.Error(err)
+		for _, v := range []int{1, 2} {
+			if _, err := h.reg.SetAlias(t.Context(), testModel, "production", v, "by someone else", "bob"); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 	msg := wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "v2 is bad"}`), http.StatusConflict, codeConflict)
-	if !strings.Contains(msg, "not the expected 2") || h.reg.aliases["production"] != 1 {
-		t.Errorf("%q; production at %d, want 1 (bob's move)", msg, h.reg.aliases["production"])
+	if !strings.Contains(msg, "moved meanwhile") || h.reg.aliases["production"] != 2 || len(h.reg.history) != 4 {
+		t.Errorf("%q; production at %d after %d moves, want 2 after bob's two", msg, h.reg.aliases["production"], len(h.reg.history))
+	}
+	// An expected version that is not the alias's: nothing moves.
+	msg = wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "v1 is bad", "expected_version": 1}`), http.StatusConflict, codeConflict)
+	if !strings.Contains(msg, "not the expected 1") || h.reg.aliases["production"] != 2 {
+		t.Errorf("%q; production at %d", msg, h.reg.aliases["production"])
 	}
 	// The history cannot be read: nothing moves.
 	h.reg.down = errors.New(errDownText)

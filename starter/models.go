@@ -111,22 +111,26 @@ refused instead.`,
 			if err != nil {
 				return err
 			}
-			current, to, err := r.RollbackTarget(ctx, name(a), alias)
+			last, err := r.LastMove(ctx, name(a), alias)
 			if err != nil {
 				return err
 			}
-			if to > 0 {
-				if err := a.checkModelFile(ctx, r, name(a), to); err != nil {
+			if expect >= 0 && last.ID > 0 && expect != last.To {
+				return fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, name(a), last.To, expect, registry.ErrConflict)
+			}
+			if last.From > 0 {
+				if err := a.checkModelFile(ctx, r, name(a), last.From); err != nil {
 					return err
 				}
 			}
-			if expect < 0 && current > 0 {
-				expect = current // roll back from the state the target was read from
-			}
 			var mv registry.AliasMove
-			if expect >= 0 {
+			switch {
+			case last.ID > 0:
+				// Undo the move whose target was checked, or nothing.
+				mv, err = r.RollbackOf(ctx, name(a), alias, last.ID, reason, actor())
+			case expect >= 0:
 				mv, err = r.RollbackFrom(ctx, name(a), alias, expect, reason, actor())
-			} else {
+			default:
 				mv, err = r.Rollback(ctx, name(a), alias, reason, actor())
 			}
 			if err != nil {

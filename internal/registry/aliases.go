@@ -233,7 +233,7 @@ func (r *Registry) Publish(ctx context.Context, p Publication) (AliasMove, error
 // first setting has nothing to go back to, which is ErrConflict. An empty
 // reason is recorded as "rollback of move N".
 func (r *Registry) Rollback(ctx context.Context, model, alias, reason, actor string) (AliasMove, error) {
-	return r.rollback(ctx, model, alias, -1, reason, actor)
+	return r.rollback(ctx, model, alias, -1, 0, reason, actor)
 }
 
 // RollbackFrom is Rollback on condition that the alias still points at
@@ -244,12 +244,23 @@ func (r *Registry) RollbackFrom(ctx context.Context, model, alias string, expect
 	if expected < 1 {
 		return AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: expected version %d: %w", alias, model, expected, ErrInvalid)
 	}
-	return r.rollback(ctx, model, alias, expected, reason, actor)
+	return r.rollback(ctx, model, alias, expected, 0, reason, actor)
+}
+
+// RollbackOf is Rollback on condition that the alias's last move is still
+// move (an AliasMove.ID, as LastMove returns it); otherwise it changes
+// nothing and returns ErrConflict. The alias then goes back exactly where
+// the caller saw the move come from.
+func (r *Registry) RollbackOf(ctx context.Context, model, alias string, move int64, reason, actor string) (AliasMove, error) {
+	if move < 1 {
+		return AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: move %d: %w", alias, model, move, ErrInvalid)
+	}
+	return r.rollback(ctx, model, alias, -1, move, reason, actor)
 }
 
 // rollback is Rollback, conditional on the alias pointing at expected when
-// expected is positive.
-func (r *Registry) rollback(ctx context.Context, model, alias string, expected int, reason, actor string) (AliasMove, error) {
+// expected is positive, and on its last move being move when move is.
+func (r *Registry) rollback(ctx context.Context, model, alias string, expected int, move int64, reason, actor string) (AliasMove, error) {
 	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
 		if expected > 0 {
 			if err := aliasAt(ctx, tx, model, alias, expected, expected); err != nil {
@@ -267,6 +278,9 @@ func (r *Registry) rollback(ctx context.Context, model, alias string, expected i
 		}
 		if err != nil {
 			return AliasMove{}, err
+		}
+		if move > 0 && id != move {
+			return AliasMove{}, fmt.Errorf("the alias moved meanwhile: its last move is %d, not %d (now to version %d): %w", id, move, to.Int64, ErrConflict)
 		}
 		if !from.Valid {
 			return AliasMove{}, fmt.Errorf("its last move (%d) first set it to version %d; there is no earlier version: %w", id, to.Int64, ErrConflict)
@@ -366,29 +380,31 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 	return mv, nil
 }
 
-// RollbackTarget returns the version alias points at now and the one
-// Rollback would move it to, the version before its last move. Both are 0
-// when the alias has never moved; to is 0 when it was not set before its
-// last move. A caller that checks the target before rolling back passes
-// current to RollbackFrom, so that an alias moved meanwhile is not rolled
-// back to a version that was not checked.
-func (r *Registry) RollbackTarget(ctx context.Context, model, alias string) (current, to int, err error) {
+// LastMove returns the last move of alias, which Rollback undoes: its To
+// is where the alias points now and its From where a rollback takes it. It
+// is the zero AliasMove when the alias has never moved. A caller that
+// checks From before rolling back passes the move's ID to RollbackOf, so
+// that a move made meanwhile is a conflict, not a rollback to a version
+// nobody checked.
+func (r *Registry) LastMove(ctx context.Context, model, alias string) (AliasMove, error) {
 	if err := checkName("model", model); err != nil {
-		return 0, 0, fmt.Errorf("registry: rollback target: %w", err)
+		return AliasMove{}, fmt.Errorf("registry: last move: %w", err)
 	}
 	if err := checkName("alias", alias); err != nil {
-		return 0, 0, fmt.Errorf("registry: rollback target: %w", err)
+		return AliasMove{}, fmt.Errorf("registry: last move: %w", err)
 	}
+	mv := AliasMove{Model: model, Alias: alias, Moved: true}
 	var from sql.NullInt64
-	err = r.db.QueryRowContext(ctx, `SELECT from_version, to_version FROM alias_history
-		WHERE model_name = $1 AND alias = $2 ORDER BY id DESC LIMIT 1`, model, alias).Scan(&from, &current)
+	err := r.db.QueryRowContext(ctx, `SELECT id, from_version, to_version, reason, actor, moved_at FROM alias_history
+		WHERE model_name = $1 AND alias = $2 ORDER BY id DESC LIMIT 1`, model, alias).Scan(&mv.ID, &from, &mv.To, &mv.Reason, &mv.Actor, &mv.MovedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil
+		return AliasMove{}, nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("registry: rollback target of alias %s of %s: %w", alias, model, err)
+		return AliasMove{}, fmt.Errorf("registry: last move of alias %s of %s: %w", alias, model, err)
 	}
-	return current, int(from.Int64), nil
+	mv.From = int(from.Int64)
+	return mv, nil
 }
 
 // AliasHistory returns every alias move of the model, newest first, or

@@ -873,8 +873,9 @@ func TestRollbackFrom(t *testing.T) {
 	}
 }
 
-// RollbackTarget names the alias's version and where a rollback takes it.
-func TestRollbackTarget(t *testing.T) {
+// LastMove names the alias's version and where a rollback takes it, and
+// RollbackOf undoes that move or nothing.
+func TestLastMoveAndRollbackOf(t *testing.T) {
 	r, _, ctx, model := withVersions(t, 3)
 	for _, v := range []int{1, 2} {
 		if _, err := r.SetAlias(ctx, model, AliasProduction, v, "", ""); err != nil {
@@ -885,15 +886,35 @@ func TestRollbackTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	for alias, want := range map[string][2]int{AliasProduction: {2, 1}, AliasChallenger: {3, 0}, "staging": {0, 0}} {
-		if cur, to, err := r.RollbackTarget(ctx, model, alias); err != nil || cur != want[0] || to != want[1] {
-			t.Errorf("RollbackTarget(%s) = %d, %d, %v; want %d, %d", alias, cur, to, err, want[0], want[1])
+		if mv, err := r.LastMove(ctx, model, alias); err != nil || mv.To != want[0] || mv.From != want[1] || (mv.ID == 0) != (want[0] == 0) {
+			t.Errorf("LastMove(%s) = %+v, %v; want to %d from %d", alias, mv, err, want[0], want[1])
 		}
 	}
-	// After the rollback, the next one would undo it.
-	if _, err := r.Rollback(ctx, model, AliasProduction, "", ""); err != nil {
+	last, err := r.LastMove(ctx, model, AliasProduction)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if cur, to, err := r.RollbackTarget(ctx, model, AliasProduction); err != nil || cur != 1 || to != 2 {
-		t.Errorf("after the rollback: %d, %d, %v; want 1, 2", cur, to, err)
+	// Someone moves production away and back: it points where it did,
+	// but the move read is no longer its last, and nothing rolls back.
+	for _, v := range []int{3, 2} {
+		if _, err := r.SetAlias(ctx, model, AliasProduction, v, "", "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.RollbackOf(ctx, model, AliasProduction, last.ID, "", "alice"); !errors.Is(err, ErrConflict) {
+		t.Errorf("RollbackOf a move since followed by others: %v, want ErrConflict", err)
+	}
+	if a, err := r.Alias(ctx, model, AliasProduction); err != nil || a.Version != 2 {
+		t.Errorf("production = %+v, %v; want 2", a, err)
+	}
+	last, err = r.LastMove(ctx, model, AliasProduction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv, err := r.RollbackOf(ctx, model, AliasProduction, last.ID, "", "alice"); err != nil || mv.To != 3 {
+		t.Errorf("RollbackOf the last move = %+v, %v; want back to 3", mv, err)
+	}
+	if _, err := r.RollbackOf(ctx, model, AliasProduction, 0, "", ""); !errors.Is(err, ErrInvalid) {
+		t.Errorf("move 0: %v, want ErrInvalid", err)
 	}
 }

@@ -204,10 +204,7 @@ func TestReadsRefuseImpossibleNames(t *testing.T) {
 		"Feed":         func() error { _, err := r.Feed(ctx, "\x00"); return err },
 		"FeedHistory":  func() error { _, err := r.FeedHistory(ctx, "\xfe"); return err },
 		"Runs":         func() error { _, err := r.Runs(ctx, "", 1); return err },
-		"RollbackTarget": func() error {
-			_, _, err := r.RollbackTarget(ctx, "m", "a b")
-			return err
-		},
+		"LastMove":     func() error { _, err := r.LastMove(ctx, "m", "a b"); return err },
 	} {
 		if err := call(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)

@@ -71,6 +71,7 @@ func headerOf(head []byte, name string) (header []string, rows bool, err error) 
 	if header, err = src.header(); err != nil {
 		return nil, false, err
 	}
+	// A full head may end in blank lines before the first row.
 	_, err = src.r.Read()
-	return header, err != io.EOF, nil
+	return header, err != io.EOF || len(head) >= HeaderBytes, nil
 }

@@ -21,6 +21,8 @@ func TestCheckHeaders(t *testing.T) {
 		// A header alone: nothing to train on. Blank lines are no rows.
 		{"CSV header alone", CheckCSVHeader([]byte("title,body,category\n\n"), []string{"title", "body"}, "category"), "no rows after the header"},
 		{"Y header alone", CheckYHeader([]byte(",prdtypecode\r\n")), "no rows after the header"},
+		// Blank lines that fill the head: the rows may come after it.
+		{"blank lines past the head", CheckYHeader([]byte(",prdtypecode\r\n" + strings.Repeat("\r\n", HeaderBytes))[:HeaderBytes]), ""},
 		{"CSV without the label", CheckCSVHeader([]byte("title,body\n"), []string{"title"}, "category"), `missing column(s) "category"`},
 		{"empty", CheckCSVHeader(nil, []string{"title"}, "category"), "empty file"},
 		// A header longer than the head is left to the reader.

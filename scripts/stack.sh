@@ -259,12 +259,16 @@ up_postgres() {
 			# it would in production; the superuser's is random and kept
 			# beside the cluster for this script alone.
 			local pwtmp
-			pwtmp=$(umask 077 && mktemp)
-			(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pgpw") &&
-				cp "$pgpw" "$pwtmp" && { [ "$(id -u)" != 0 ] || chown postgres: "$pwtmp"; } ||
+			pwtmp=$(umask 077 && mktemp) || die "postgresql: cannot make a temporary file"
+			if ! { (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pgpw") &&
+				cp "$pgpw" "$pwtmp" && { [ "$(id -u)" != 0 ] || chown postgres: "$pwtmp"; }; }; then
+				rm -f "$pwtmp"
 				die "postgresql: cannot write $pgpw"
-			as_pg "$bindir/initdb" -D "$pgdata" -U postgres --auth=scram-sha-256 --pwfile="$pwtmp" -E UTF8 --locale=C.UTF-8 >>"$pglog" 2>&1 ||
-				{ rm -f "$pwtmp"; die "postgresql: initdb failed; see $pglog"; }
+			fi
+			if ! as_pg "$bindir/initdb" -D "$pgdata" -U postgres --auth=scram-sha-256 --pwfile="$pwtmp" -E UTF8 --locale=C.UTF-8 >>"$pglog" 2>&1; then
+				rm -f "$pwtmp"
+				die "postgresql: initdb failed; see $pglog"
+			fi
 			rm -f "$pwtmp"
 		fi
 		port=$(pg_port)
@@ -278,7 +282,12 @@ up_postgres() {
 	fi
 	# A cluster made before passwords were set trusts every connection.
 	local psqlc=(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1)
-	[ -f "$pgpw" ] && psqlc=(env PGPASSWORD="$(cat "$pgpw")" "${psqlc[@]}")
+	# Through a password file, as a command line shows in ps.
+	if [ -f "$pgpw" ]; then
+		(umask 077 && printf '*:*:*:postgres:%s\n' "$(cat "$pgpw")" >"$home/postgres.pgpass") ||
+			die "postgresql: cannot write $home/postgres.pgpass"
+		psqlc=(env PGPASSFILE="$home/postgres.pgpass" "${psqlc[@]}")
+	fi
 	if [ "$("${psqlc[@]}" -c "select 1 from pg_roles where rolname='prodcat'")" != 1 ]; then
 		"${psqlc[@]}" -c "create role prodcat login password 'prodcat'" >/dev/null
 	fi

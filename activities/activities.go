@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
@@ -39,6 +40,25 @@ type Activities struct {
 	CodeVersion string
 	// Workers bounds the goroutines of CPU-heavy stages; 0 means all cores.
 	Workers int
+	// DataSlots, when set, bounds the activities that hold a data file in
+	// memory (Ingest, Evaluate, Register, BatchPredict) at once; the others
+	// wait for a slot. Light activities, such as recording a failure, never
+	// wait behind them.
+	DataSlots *semaphore.Weighted
+}
+
+// holdData waits for one of the data slots and returns its release.
+func (a *Activities) holdData(ctx context.Context) (release func(), err error) {
+	if a.DataSlots == nil {
+		return func() {}, nil
+	}
+	if !a.DataSlots.TryAcquire(1) {
+		a.logger(ctx).Info("waiting for a data slot: the worker holds as many data files as PRODCAT_DATA_ACTIVITIES allows")
+		if err := a.DataSlots.Acquire(ctx, 1); err != nil {
+			return nil, fmt.Errorf("wait for a data slot: %w", err)
+		}
+	}
+	return func() { a.DataSlots.Release(1) }, nil
 }
 
 // logger returns the activity's logger with its workflow coordinates.

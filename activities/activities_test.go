@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
@@ -108,5 +112,42 @@ func TestSignature(t *testing.T) {
 		if sig, err := signature(src); err != nil || !strings.Contains(string(sig), `"designation"`) {
 			t.Errorf("signature of %+v: %s, %v", src, sig, err)
 		}
+	}
+}
+
+// An activity that holds a data file waits for a data slot, gives up when
+// its context ends, and hands the slot back when done.
+func TestHoldData(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	a := &Activities{Log: log, DataSlots: semaphore.NewWeighted(1)}
+	if !a.DataSlots.TryAcquire(1) { // another activity's
+		t.Fatal("a fresh semaphore is full")
+	}
+	hold := func(ctx context.Context) error {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := a.holdData(cctx); !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("with every slot taken and the context ended: %v, want context.Canceled", err)
+		}
+		a.DataSlots.Release(1) // the other activity ends
+		release, err := a.holdData(ctx)
+		if err != nil {
+			return err
+		}
+		if a.DataSlots.TryAcquire(1) {
+			return errors.New("the slot was not taken")
+		}
+		release()
+		if !a.DataSlots.TryAcquire(1) {
+			return errors.New("the slot was not given back")
+		}
+		return nil
+	}
+	env.RegisterActivity(hold)
+	if _, err := env.ExecuteActivity(hold); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -80,6 +80,11 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	case err != nil:
 		return BatchPredictResult{}, badParams("batch predict: %v", err)
 	}
+	release, err := a.holdData(ctx)
+	if err != nil {
+		return BatchPredictResult{}, err
+	}
+	defer release()
 	alias := in.Alias
 	if alias == "" {
 		alias = "production"

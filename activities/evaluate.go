@@ -25,6 +25,11 @@ import (
 // metrics on the registry run.
 func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateResult, error) {
 	defer heartbeat(ctx, func() any { return StageProgress{Stage: "evaluate"} })()
+	release, err := a.holdData(ctx)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	defer release()
 	m, err := a.loadModel(ctx, in.ModelKey)
 	if err != nil {
 		return EvaluateResult{}, err
@@ -76,6 +81,12 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	if res, done, err := a.registered(ctx, in); err != nil || done {
 		return res, err
 	}
+	// The gate loads both models and the holdouts.
+	release, err := a.holdData(ctx)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	defer release()
 	res, err := a.gate(ctx, in)
 	if err != nil {
 		return RegisterResult{}, err

@@ -56,6 +56,11 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	if err := in.Params.Validate(); err != nil {
 		return IngestResult{}, badParams("invalid training parameters: %v", err)
 	}
+	release, err := a.holdData(ctx)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer release()
 	switch s := in.Source; {
 	case s.XKey != "" && s.YKey != "":
 		sources = []string{s.XKey, s.YKey}

@@ -20,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -114,12 +115,13 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 		o.OnFatalError = func(err error) { fatal <- err }
 		return o
 	}
-	acts := &activities.Activities{Store: store, Registry: reg, Log: log, CodeVersion: version.Commit()}
+	// A backfill or a burst of batch predictions would otherwise load
+	// every file at once.
+	acts := &activities.Activities{Store: store, Registry: reg, Log: log, CodeVersion: version.Commit(),
+		DataSlots: semaphore.NewWeighted(int64(cfg.Temporal.DataActivities))}
 	var workers []worker.Worker
 	if slices.Contains(queues, "main") {
-		// Bounded, unlike the SDK's default of 1000: a backfill or a burst
-		// of batch predictions would otherwise load every file at once.
-		w := worker.New(c, cfg.Temporal.TaskQueue, opts(worker.Options{MaxConcurrentActivityExecutionSize: cfg.Temporal.MainActivities}))
+		w := worker.New(c, cfg.Temporal.TaskQueue, opts(worker.Options{}))
 		workflows.RegisterMain(w, acts)
 		workers = append(workers, w)
 	}

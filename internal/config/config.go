@@ -49,9 +49,9 @@ type Temporal struct {
 	UIURL         string
 	TaskQueue     string
 	TrainingQueue string
-	// MainActivities bounds the activities a worker runs at once on the
-	// main task queue: each of them may hold a whole data file in memory.
-	MainActivities int
+	// DataActivities bounds the activities a worker runs at once that
+	// hold a whole data file in memory; light ones are not counted.
+	DataActivities int
 }
 
 // S3 locates the artifact bucket on any S3-compatible store.
@@ -107,7 +107,7 @@ func Vars() []Var {
 		{"TEMPORAL_UI_URL", DefaultTemporalUIURL, "base URL of the Temporal UI, used in links"},
 		{"PRODCAT_TASK_QUEUE", DefaultTaskQueue, "task queue for workflows and light activities"},
 		{"PRODCAT_TRAINING_QUEUE", DefaultTrainingQueue, "task queue for heavy activities (features, train)"},
-		{"PRODCAT_MAIN_ACTIVITIES", "4", "activities a worker runs at once on the main task queue (ingest, evaluate, register, batch predictions), each of which may hold a data file in memory"},
+		{"PRODCAT_DATA_ACTIVITIES", "4", "activities that hold a data file in memory (ingest, evaluate, register, batch predictions) a worker runs at once; more wait their turn, while light ones (recording a run's end) do not"},
 		{"S3_ENDPOINT", DefaultS3Endpoint, "S3-compatible endpoint host:port (MinIO, AWS S3, Ceph, ...)"},
 		{"S3_ACCESS_KEY", DefaultS3AccessKey, "S3 access key"},
 		{"S3_SECRET_KEY", DefaultS3SecretKey, "S3 secret key"},
@@ -205,11 +205,11 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Sprintf("PRODCAT_DRAIN_DELAY: want a duration of 0s or more such as 5s, got %q", get("PRODCAT_DRAIN_DELAY")))
 	}
 	c.API.DrainDelay = dd
-	ma, err := strconv.Atoi(get("PRODCAT_MAIN_ACTIVITIES"))
-	if err != nil || ma <= 0 {
-		errs = append(errs, fmt.Sprintf("PRODCAT_MAIN_ACTIVITIES: want a positive count, got %q", get("PRODCAT_MAIN_ACTIVITIES")))
+	da, err := strconv.Atoi(get("PRODCAT_DATA_ACTIVITIES"))
+	if err != nil || da <= 0 {
+		errs = append(errs, fmt.Sprintf("PRODCAT_DATA_ACTIVITIES: want a positive count, got %q", get("PRODCAT_DATA_ACTIVITIES")))
 	}
-	c.Temporal.MainActivities = ma
+	c.Temporal.DataActivities = da
 	switch c.Log.Format {
 	case "", "json", "text":
 	default:

@@ -21,8 +21,8 @@ func TestDefaultsMatchLocalStack(t *testing.T) {
 	if c.API.ReloadInterval != 10*time.Second || c.API.MaxBodyBytes != 1<<20 {
 		t.Errorf("API defaults: %+v", c.API)
 	}
-	if c.Temporal.MainActivities != 4 {
-		t.Errorf("main activities %d, want 4", c.Temporal.MainActivities)
+	if c.Temporal.DataActivities != 4 {
+		t.Errorf("data activities %d, want 4", c.Temporal.DataActivities)
 	}
 	if c.API.DevMode {
 		t.Error("dev mode must be off unless asked for")
@@ -40,11 +40,11 @@ func TestOverrides(t *testing.T) {
 }
 
 func TestInvalidValuesAreReportedTogether(t *testing.T) {
-	_, err := load(env(map[string]string{"S3_USE_TLS": "maybe", "PRODCAT_RELOAD_INTERVAL": "-1s", "PRODCAT_LOG_FORMAT": "xml", "PRODCAT_MAIN_ACTIVITIES": "0"}))
+	_, err := load(env(map[string]string{"S3_USE_TLS": "maybe", "PRODCAT_RELOAD_INTERVAL": "-1s", "PRODCAT_LOG_FORMAT": "xml", "PRODCAT_DATA_ACTIVITIES": "0"}))
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"S3_USE_TLS", "PRODCAT_RELOAD_INTERVAL", "PRODCAT_LOG_FORMAT", "PRODCAT_MAIN_ACTIVITIES"} {
+	for _, want := range []string{"S3_USE_TLS", "PRODCAT_RELOAD_INTERVAL", "PRODCAT_LOG_FORMAT", "PRODCAT_DATA_ACTIVITIES"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -71,4 +72,49 @@ func (c *deadlineConn) SetDeadline(t time.Time) error {
 func (c *deadlineConn) SetReadDeadline(t time.Time) error {
 	c.set = t
 	return c.Conn.SetReadDeadline(t)
+}
+
+// closingDialer is a deadlineDialer that can close every connection it
+// dialed, for work that may wait on the database for longer than a query
+// should (migrating), so that it still stops when its caller gives up.
+type closingDialer struct {
+	deadlineDialer
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+}
+
+func (d *closingDialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+func (d *closingDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, address)
+}
+
+func (d *closingDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := d.deadlineDialer.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	d.conns = append(d.conns, c)
+	return c, nil
+}
+
+// closeAll closes the connections dialed so far and refuses new ones.
+func (d *closingDialer) closeAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	for _, c := range d.conns {
+		c.Close()
+	}
 }

@@ -166,3 +166,54 @@ func TestMigrationOutlastsReadTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A migration waits long for the database, but not past its caller: Open
+// returns when its context ends even if the database hangs meanwhile and
+// never answers the request to cancel.
+func TestMigrationStopsWithItsContext(t *testing.T) {
+	dsn := freshSchema(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Skipf("DATABASE_URL is not a postgres:// URL with a host (%v)", err)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	holder, err := db.Conn(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.ExecContext(testCtx(t), `SELECT pg_advisory_lock($1)`, migrationLockKey); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, migrationLockKey)
+
+	proxy := newFreezingProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		r, err := openTimed(ctx, u.String(), nil, time.Second)
+		if err == nil {
+			r.Close()
+		}
+		done <- err
+	}()
+	// Waiting for the lock held above, the database hangs; then the caller
+	// gives up.
+	time.Sleep(500 * time.Millisecond)
+	proxy.frozen.Store(true)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Open succeeded while another migration held the lock")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Open did not return when its context ended")
+	}
+}

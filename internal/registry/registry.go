@@ -77,7 +77,8 @@ func openTimed(ctx context.Context, dsn string, log logrus.FieldLogger, readTime
 	if err != nil {
 		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", redact(err), ErrInvalid)
 	}
-	mconn.Dialer(deadlineDialer{readTimeout: max(readTimeout, migrationReadTimeout)})
+	mdial := &closingDialer{deadlineDialer: deadlineDialer{readTimeout: max(readTimeout, migrationReadTimeout)}}
+	mconn.Dialer(mdial)
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(8)
@@ -96,9 +97,13 @@ func openTimed(ctx context.Context, dsn string, log logrus.FieldLogger, readTime
 	r := &Registry{db: db, log: log.WithField("component", "registry")}
 	// Migrations get a connection of their own: waiting for another
 	// process's migration, or checking every row of a large table, takes
-	// longer than any query may.
+	// longer than any query may. With so long a read timeout, the
+	// connection is closed when ctx ends, as a hung server would never
+	// answer lib/pq's request to cancel.
 	mdb := sql.OpenDB(mconn)
+	stop := context.AfterFunc(ctx, mdial.closeAll)
 	err = r.migrate(ctx, mdb)
+	stop()
 	mdb.Close()
 	if err != nil {
 		db.Close()

@@ -371,10 +371,8 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 			if err != nil {
 				continue // not started yet, or no worker to answer: try again
 			}
-			if p.Stage == "failed" {
-				// Also said while a canceled run records its end: the
-				// result says which.
-				continue
+			if p.Stage == "failed" || p.Stage == "canceled" {
+				continue // the result says so
 			}
 			bar.Relabel(p.Stage)
 			bar.Update(p.Percent, 100)

@@ -340,8 +340,12 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	// FailRun finds it by the workflow execution.
 	fail := func(err error) (TrainingResult, error) {
 		dctx, _ := workflow.NewDisconnectedContext(record)
+		canceled := ctx.Err() != nil || temporal.IsCanceledError(err)
 		progress.Stage = "failed"
-		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error(), Canceled: ctx.Err() != nil || temporal.IsCanceledError(err)}).Get(dctx, nil); ferr != nil {
+		if canceled {
+			progress.Stage = "canceled"
+		}
+		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error(), Canceled: canceled}).Get(dctx, nil); ferr != nil {
 			log.Error("recording the failed run", "Error", ferr)
 		}
 		return res, err

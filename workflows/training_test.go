@@ -200,6 +200,16 @@ func (s *pipelineSuite) TestCancelRecordsTheRunCanceled() {
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
 	s.env.ExecuteWorkflow(TrainingPipeline, params())
 	s.True(temporal.IsCanceledError(s.env.GetWorkflowError()), "%v", s.env.GetWorkflowError())
+	s.Equal("canceled", s.progress().Stage)
+}
+
+// progress answers the progress query of the workflow run.
+func (s *pipelineSuite) progress() Progress {
+	v, err := s.env.QueryWorkflow(ProgressQuery)
+	s.Require().NoError(err)
+	var p Progress
+	s.Require().NoError(v.Get(&p))
+	return p
 }
 
 // A run that fails is not recorded as canceled.
@@ -210,6 +220,7 @@ func (s *pipelineSuite) TestFailureIsNotRecordedAsCanceled() {
 	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool { return in.RunID == 7 && !in.Canceled })).Return(nil).Once()
 	s.env.ExecuteWorkflow(TrainingPipeline, params())
 	s.Require().Error(s.env.GetWorkflowError())
+	s.Equal("failed", s.progress().Stage)
 }
 
 func (s *pipelineSuite) TestQualityGateFailsRunAndRecordsIt() {

@@ -291,37 +291,40 @@ func (f *fakeRegistry) AliasHistory(_ context.Context, model string) ([]registry
 	return out, nil
 }
 
-func (f *fakeRegistry) LastMove(_ context.Context, model, alias string) (registry.AliasMove, error) {
-	f.mu.Lock()
-	var (
-		last registry.AliasMove
-		err  = f.down
-	)
+// moves returns the alias's moves, newest first.
+func (f *fakeRegistry) moves(alias string) []registry.AliasMove {
+	var moves []registry.AliasMove
 	for _, mv := range slices.Backward(f.history) {
-		if mv.Alias == alias && err == nil {
-			last = mv
-			break
+		if mv.Alias == alias {
+			moves = append(moves, mv)
 		}
+	}
+	return moves
+}
+
+func (f *fakeRegistry) RollbackTarget(_ context.Context, model, alias string) (undo registry.AliasMove, latest int64, err error) {
+	f.mu.Lock()
+	err = f.down
+	if moves := f.moves(alias); err == nil && len(moves) > 0 {
+		latest = moves[0].ID
+		undo, _ = registry.UndoTarget(moves)
 	}
 	f.mu.Unlock()
 	if f.afterTarget != nil {
 		f.afterTarget()
 	}
-	return last, err
+	return undo, latest, err
 }
 
-func (f *fakeRegistry) RollbackOf(ctx context.Context, model, alias string, move int64, reason, actor string) (registry.AliasMove, error) {
+func (f *fakeRegistry) RollbackOf(ctx context.Context, model, alias string, latest int64, reason, actor string) (registry.AliasMove, error) {
 	f.mu.Lock()
 	var last int64
-	for _, mv := range slices.Backward(f.history) {
-		if mv.Alias == alias {
-			last = mv.ID
-			break
-		}
+	if moves := f.moves(alias); len(moves) > 0 {
+		last = moves[0].ID
 	}
 	f.mu.Unlock()
-	if last != move {
-		return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: the alias moved meanwhile: its last move is %d, not %d: %w", alias, model, last, move, registry.ErrConflict)
+	if last != latest {
+		return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: the alias moved meanwhile: its last move is %d, not %d: %w", alias, model, last, latest, registry.ErrConflict)
 	}
 	return f.Rollback(ctx, model, alias, reason, actor)
 }
@@ -369,13 +372,15 @@ func (f *fakeRegistry) Rollback(_ context.Context, model, alias, reason, actor s
 	if err := f.check(model); err != nil {
 		return registry.AliasMove{}, err
 	}
-	for i := len(f.history) - 1; i >= 0; i-- {
-		if mv := f.history[i]; mv.Alias == alias {
-			if mv.From == 0 {
-				return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: nothing to go back to: %w", alias, model, registry.ErrConflict)
-			}
-			return f.move(alias, mv.From, reason, actor), nil
+	if moves := f.moves(alias); len(moves) > 0 {
+		undo, err := registry.UndoTarget(moves)
+		if err != nil {
+			return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: %w", alias, model, err)
 		}
+		mv := f.move(alias, undo.From, reason, actor)
+		mv.RollbackOf = undo.ID
+		f.history[len(f.history)-1].RollbackOf = undo.ID
+		return mv, nil
 	}
 	return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: alias has no history: %w", alias, model, registry.ErrNotFound)
 }

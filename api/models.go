@@ -148,16 +148,16 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	defer cancel()
 	name, alias := r.PathValue("name"), r.PathValue("alias")
 	target, exp := req.Version, req.ExpectedVersion
-	var last registry.AliasMove
+	var latest int64
 	if req.Rollback {
-		var err error
-		if last, err = s.registry.LastMove(ctx, name, alias); err != nil {
+		undo, l, err := s.registry.RollbackTarget(ctx, name, alias)
+		if err != nil {
 			return fromDependency("the registry", err)
 		}
-		if exp != nil && last.ID > 0 && *exp != last.To {
-			return fromDependency("the registry", fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, name, last.To, *exp, registry.ErrConflict))
+		if exp != nil && undo.ID > 0 && *exp != undo.To {
+			return fromDependency("the registry", fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, name, undo.To, *exp, registry.ErrConflict))
 		}
-		target = last.From
+		target, latest = undo.From, l
 	}
 	if target > 0 {
 		if err := s.checkModelFile(r.Context(), name, target); err != nil {
@@ -169,9 +169,9 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		err error
 	)
 	switch {
-	case req.Rollback && last.ID > 0:
-		// Undo the move whose target was checked, or nothing.
-		mv, err = s.registry.RollbackOf(ctx, name, alias, last.ID, req.Reason, p.Name)
+	case req.Rollback && latest > 0:
+		// Back to the version checked, or nowhere.
+		mv, err = s.registry.RollbackOf(ctx, name, alias, latest, req.Reason, p.Name)
 	case req.Rollback && exp != nil:
 		mv, err = s.registry.RollbackFrom(ctx, name, alias, *exp, req.Reason, p.Name)
 	case req.Rollback:

@@ -175,6 +175,33 @@ func TestMoveAlias(t *testing.T) {
 	wantError(t, h.do("POST", path, asAdmin, `{"version": 2, "reason": "x"}`), http.StatusServiceUnavailable, codeUnavailable)
 }
 
+// Rollbacks go back through the promotions one after another: the second
+// never brings back the version the first took out of service.
+func TestRollbacksGoFurtherBack(t *testing.T) {
+	h := newHarness(t)
+	v3 := h.reg.versions[2]
+	v3.Version, v3.ArtifactKey = 3, "models/3.bin"
+	h.reg.versions[3] = v3
+	h.store.files["models/3.bin"] = []byte("model 3")
+	path := "/v1/models/" + testModel + "/aliases/production"
+	for _, v := range []int{2, 3} {
+		if w := h.do("POST", path, asAdmin, fmt.Sprintf(`{"version": %d, "reason": "x"}`, v)); w.Code != 200 {
+			t.Fatalf("promote %d: %d %s", v, w.Code, w.Body)
+		}
+	}
+	for _, want := range []int{2, 1} {
+		var mv registry.AliasMove
+		decodeBody(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "bad"}`), &mv)
+		if mv.To != want || mv.RollbackOf == 0 {
+			t.Fatalf("rollback %+v; want to %d, naming the move it undid", mv, want)
+		}
+	}
+	msg := wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "bad"}`), http.StatusConflict, codeConflict)
+	if !strings.Contains(msg, "no earlier version") || h.reg.aliases["production"] != 1 {
+		t.Errorf("%q; production at %d, want 1", msg, h.reg.aliases["production"])
+	}
+}
+
 // A rollback checks the version it goes back to, and it goes back from
 // the version it read that from: an alias moved meanwhile is a conflict,
 // not a rollback to a version nobody checked.

@@ -100,34 +100,35 @@ func newModelsCmd() *cobra.Command {
 	}
 	rollback := &cobra.Command{
 		Use: "rollback", Short: "move an alias (production by default) back to the version it pointed at before", Args: cobra.NoArgs,
-		Long: `rollback undoes the alias's last move, pointing it back at the version it pointed at
-before. A rollback is a move too: run twice, the second rollback undoes the first and
-puts the rolled-back version back. Give --expect with the version to roll back from
-(the one the alias points at now), so that a second rollback, yours or anyone's, is
-refused instead.`,
+		Long: `rollback moves the alias back to the version it pointed at before its last move
+that was not a rollback: run again, it goes one promotion further back, never to the
+version the first rollback took out of service, and it is refused when there is nothing
+earlier. Give --expect with the version to roll back from (the one the alias points at
+now), so that a second rollback, yours or anyone's, of the same version is refused
+instead of going back two steps.`,
 		Example: `  starter models rollback --reason "regression on shoes" --expect 5   # only if production is still v5`,
 		RunE: withApp(func(ctx context.Context, a *app, _ []string) error {
 			r, err := a.models(ctx)
 			if err != nil {
 				return err
 			}
-			last, err := r.LastMove(ctx, name(a), alias)
+			undo, latest, err := r.RollbackTarget(ctx, name(a), alias)
 			if err != nil {
 				return err
 			}
-			if expect >= 0 && last.ID > 0 && expect != last.To {
-				return fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, name(a), last.To, expect, registry.ErrConflict)
+			if expect >= 0 && undo.ID > 0 && expect != undo.To {
+				return fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, name(a), undo.To, expect, registry.ErrConflict)
 			}
-			if last.From > 0 {
-				if err := a.checkModelFile(ctx, r, name(a), last.From); err != nil {
+			if undo.From > 0 {
+				if err := a.checkModelFile(ctx, r, name(a), undo.From); err != nil {
 					return err
 				}
 			}
 			var mv registry.AliasMove
 			switch {
-			case last.ID > 0:
-				// Undo the move whose target was checked, or nothing.
-				mv, err = r.RollbackOf(ctx, name(a), alias, last.ID, reason, actor())
+			case latest > 0:
+				// Back to the version checked, or nowhere.
+				mv, err = r.RollbackOf(ctx, name(a), alias, latest, reason, actor())
 			case expect >= 0:
 				mv, err = r.RollbackFrom(ctx, name(a), alias, expect, reason, actor())
 			default:

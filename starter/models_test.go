@@ -131,14 +131,14 @@ func services(t *testing.T, prefix string) (string, *registry.Registry, *artifac
 	return model, reg, store
 }
 
-// rollback's help says that a second rollback undoes the first, and what
-// prevents it.
+// rollback's help says where a second rollback goes, and what makes a
+// second one of the same version refused.
 func TestRollbackHelpWarnsAboutTwice(t *testing.T) {
 	out, err := run(t, "models", "rollback", "--help")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"the second rollback undoes the first", "Give --expect", "--expect 5"} {
+	for _, want := range []string{"one promotion further back", "never to the\nversion the first rollback took out of service", "Give --expect", "--expect 5"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help does not say %q:\n%s", want, out)
 		}

@@ -38,6 +38,9 @@ type AliasMove struct {
 	Reason  string    `json:"reason,omitzero"`
 	Actor   string    `json:"actor,omitzero"`
 	MovedAt time.Time `json:"moved_at,omitzero"`
+	// RollbackOf is the ID of the move a rollback undid; 0 for other
+	// moves, and for rollbacks recorded before it was.
+	RollbackOf int64 `json:"rollback_of,omitzero"`
 	// Moved is false when SetAlias found the alias already at To and
 	// changed nothing; entries of AliasHistory always have it true.
 	Moved bool `json:"moved"`
@@ -126,7 +129,7 @@ func (r *Registry) SetAlias(ctx context.Context, model, alias string, version in
 		if version <= 0 {
 			return AliasMove{}, fmt.Errorf("version %d: %w", version, ErrInvalid)
 		}
-		return r.moveAlias(ctx, tx, model, alias, version, reason, actor)
+		return r.moveAlias(ctx, tx, model, alias, version, 0, reason, actor)
 	})
 	if err != nil {
 		return AliasMove{}, fmt.Errorf("registry: set alias %s of %s to version %d: %w", alias, model, version, err)
@@ -144,7 +147,7 @@ func (r *Registry) CompareAndSetAlias(ctx context.Context, model, alias string, 
 		if err := checkExpected(ctx, tx, model, alias, expected, version); err != nil {
 			return AliasMove{}, err
 		}
-		return r.moveAlias(ctx, tx, model, alias, version, reason, actor)
+		return r.moveAlias(ctx, tx, model, alias, version, 0, reason, actor)
 	})
 	if err != nil {
 		return AliasMove{}, fmt.Errorf("registry: set alias %s of %s to version %d: %w", alias, model, version, err)
@@ -215,7 +218,7 @@ func (r *Registry) Publish(ctx context.Context, p Publication) (AliasMove, error
 				return AliasMove{}, err
 			}
 		}
-		mv, err := r.moveAlias(ctx, tx, p.Model, p.Alias, p.Version, p.Reason, p.Actor)
+		mv, err := r.moveAlias(ctx, tx, p.Model, p.Alias, p.Version, 0, p.Reason, p.Actor)
 		if err != nil {
 			return AliasMove{}, err
 		}
@@ -228,10 +231,11 @@ func (r *Registry) Publish(ctx context.Context, p Publication) (AliasMove, error
 }
 
 // Rollback moves the model's alias back to the version it pointed at
-// before its last move: an undo, so a second Rollback undoes the first.
-// An alias without history is ErrNotFound; one whose last move was its
-// first setting has nothing to go back to, which is ErrConflict. An empty
-// reason is recorded as "rollback of move N".
+// before its last move that was not a rollback or undone by one (see
+// UndoTarget): a second Rollback goes further back, never to the version
+// the first took out of service. An alias without history is ErrNotFound;
+// one with nothing earlier to go back to is ErrConflict. An empty reason
+// is recorded as "rollback of move N".
 func (r *Registry) Rollback(ctx context.Context, model, alias, reason, actor string) (AliasMove, error) {
 	return r.rollback(ctx, model, alias, -1, 0, reason, actor)
 }
@@ -247,53 +251,104 @@ func (r *Registry) RollbackFrom(ctx context.Context, model, alias string, expect
 	return r.rollback(ctx, model, alias, expected, 0, reason, actor)
 }
 
-// RollbackOf is Rollback on condition that the alias's last move is still
-// move (an AliasMove.ID, as LastMove returns it); otherwise it changes
-// nothing and returns ErrConflict. The alias then goes back exactly where
-// the caller saw the move come from.
-func (r *Registry) RollbackOf(ctx context.Context, model, alias string, move int64, reason, actor string) (AliasMove, error) {
-	if move < 1 {
-		return AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: move %d: %w", alias, model, move, ErrInvalid)
+// RollbackOf is Rollback on condition that the alias's history still ends
+// with move latest (as RollbackTarget returns it); otherwise it changes
+// nothing and returns ErrConflict. The alias then goes exactly where the
+// caller saw a rollback would take it.
+func (r *Registry) RollbackOf(ctx context.Context, model, alias string, latest int64, reason, actor string) (AliasMove, error) {
+	if latest < 1 {
+		return AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: move %d: %w", alias, model, latest, ErrInvalid)
 	}
-	return r.rollback(ctx, model, alias, -1, move, reason, actor)
+	return r.rollback(ctx, model, alias, -1, latest, reason, actor)
 }
 
 // rollback is Rollback, conditional on the alias pointing at expected when
-// expected is positive, and on its last move being move when move is.
-func (r *Registry) rollback(ctx context.Context, model, alias string, expected int, move int64, reason, actor string) (AliasMove, error) {
+// expected is positive, and on its last move being latest when latest is.
+func (r *Registry) rollback(ctx context.Context, model, alias string, expected int, latest int64, reason, actor string) (AliasMove, error) {
 	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
 		if expected > 0 {
 			if err := aliasAt(ctx, tx, model, alias, expected, expected); err != nil {
 				return AliasMove{}, err
 			}
 		}
-		var (
-			id       int64
-			from, to sql.NullInt64
-		)
-		err := tx.QueryRowContext(ctx, `SELECT id, from_version, to_version FROM alias_history
-			WHERE model_name = $1 AND alias = $2 ORDER BY id DESC LIMIT 1`, model, alias).Scan(&id, &from, &to)
-		if errors.Is(err, sql.ErrNoRows) {
-			return AliasMove{}, fmt.Errorf("alias has no history: %w", ErrNotFound)
-		}
+		moves, err := aliasMoves(ctx, tx, model, alias)
 		if err != nil {
 			return AliasMove{}, err
 		}
-		if move > 0 && id != move {
-			return AliasMove{}, fmt.Errorf("the alias moved meanwhile: its last move is %d, not %d (now to version %d): %w", id, move, to.Int64, ErrConflict)
+		if len(moves) == 0 {
+			return AliasMove{}, fmt.Errorf("alias has no history: %w", ErrNotFound)
 		}
-		if !from.Valid {
-			return AliasMove{}, fmt.Errorf("its last move (%d) first set it to version %d; there is no earlier version: %w", id, to.Int64, ErrConflict)
+		if latest > 0 && moves[0].ID != latest {
+			return AliasMove{}, fmt.Errorf("the alias moved meanwhile: its last move is %d, not %d (now to version %d): %w", moves[0].ID, latest, moves[0].To, ErrConflict)
+		}
+		undo, err := UndoTarget(moves)
+		if err != nil {
+			return AliasMove{}, err
 		}
 		if reason == "" {
-			reason = fmt.Sprintf("rollback of move %d", id)
+			reason = fmt.Sprintf("rollback of move %d", undo.ID)
 		}
-		return r.moveAlias(ctx, tx, model, alias, int(from.Int64), reason, actor)
+		return r.moveAlias(ctx, tx, model, alias, undo.From, undo.ID, reason, actor)
 	})
 	if err != nil {
 		return AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: %w", alias, model, err)
 	}
 	return mv, nil
+}
+
+// UndoTarget returns the move a rollback undoes, given an alias's moves
+// newest first (as AliasHistory lists them, for one alias): the newest
+// that is neither a rollback nor undone by one.
+// Rollbacks so go further back one after another, as a stack of
+// promotions, instead of undoing each other; a move made by hand since is
+// undone first. The alias points at the move's To, and goes back to its
+// From.
+func UndoTarget(moves []AliasMove) (AliasMove, error) {
+	undone := make(map[int64]bool)
+	for _, mv := range moves {
+		switch {
+		case mv.RollbackOf != 0:
+			undone[mv.RollbackOf] = true
+		case undone[mv.ID]:
+		case mv.To != moves[0].To:
+			// Cannot happen with a history that records every move.
+			return AliasMove{}, fmt.Errorf("move %d set version %d, but the alias points at %d: %w", mv.ID, mv.To, moves[0].To, ErrConflict)
+		case mv.From == 0:
+			return AliasMove{}, fmt.Errorf("move %d first set it to version %d; there is no earlier version: %w", mv.ID, mv.To, ErrConflict)
+		default:
+			return mv, nil
+		}
+	}
+	return AliasMove{}, fmt.Errorf("every move of it has been rolled back; there is no earlier version: %w", ErrConflict)
+}
+
+// rowsQuerier is what aliasMoves needs of a *sql.DB or *sql.Tx.
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// aliasMoves returns the moves of one alias, newest first, with what
+// UndoTarget reads.
+func aliasMoves(ctx context.Context, q rowsQuerier, model, alias string) ([]AliasMove, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, from_version, to_version, rollback_of FROM alias_history
+		WHERE model_name = $1 AND alias = $2 ORDER BY id DESC`, model, alias)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var moves []AliasMove
+	for rows.Next() {
+		var (
+			mv               AliasMove
+			from, rollbackOf sql.NullInt64
+		)
+		if err := rows.Scan(&mv.ID, &from, &mv.To, &rollbackOf); err != nil {
+			return nil, err
+		}
+		mv.Model, mv.Alias, mv.From, mv.RollbackOf, mv.Moved = model, alias, int(from.Int64), rollbackOf.Int64, true
+		moves = append(moves, mv)
+	}
+	return moves, rows.Err()
 }
 
 // inModelTx runs fn in a transaction holding the model's row lock, which
@@ -336,7 +391,7 @@ func (r *Registry) inModelTx(ctx context.Context, model, alias string, fn func(*
 // moveAlias points alias at version inside tx, which holds the model's
 // lock: it updates the alias, appends the history row and queues the
 // NOTIFY, which PostgreSQL delivers only if tx commits.
-func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias string, version int, reason, actor string) (AliasMove, error) {
+func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias string, version int, rollbackOf int64, reason, actor string) (AliasMove, error) {
 	if !versionInRange(version) {
 		return AliasMove{}, fmt.Errorf("version %w", ErrNotFound)
 	}
@@ -358,16 +413,17 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 
 	mv := AliasMove{
 		Model: model, Alias: alias, From: from, To: version,
-		Reason: cleanText(reason, maxNoteText), Actor: cleanText(actor, maxNoteText), Moved: true,
+		Reason: cleanText(reason, maxNoteText), Actor: cleanText(actor, maxNoteText), Moved: true, RollbackOf: rollbackOf,
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO aliases (model_name, alias, version) VALUES ($1, $2, $3)
 		ON CONFLICT (model_name, alias) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
 		model, alias, version); err != nil {
 		return AliasMove{}, err
 	}
-	if err := tx.QueryRowContext(ctx, `INSERT INTO alias_history (model_name, alias, from_version, to_version, reason, actor)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, moved_at`,
-		model, alias, sql.NullInt64{Int64: int64(from), Valid: from != 0}, version, mv.Reason, mv.Actor).Scan(&mv.ID, &mv.MovedAt); err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO alias_history (model_name, alias, from_version, to_version, reason, actor, rollback_of)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, moved_at`,
+		model, alias, sql.NullInt64{Int64: int64(from), Valid: from != 0}, version, mv.Reason, mv.Actor,
+		sql.NullInt64{Int64: rollbackOf, Valid: rollbackOf != 0}).Scan(&mv.ID, &mv.MovedAt); err != nil {
 		return AliasMove{}, err
 	}
 	payload, err := json.Marshal(AliasEvent{Model: model, Alias: alias, From: mv.From, To: version})
@@ -380,31 +436,32 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 	return mv, nil
 }
 
-// LastMove returns the last move of alias, which Rollback undoes: its To
-// is where the alias points now and its From where a rollback takes it. It
-// is the zero AliasMove when the alias has never moved. A caller that
-// checks From before rolling back passes the move's ID to RollbackOf, so
-// that a move made meanwhile is a conflict, not a rollback to a version
-// nobody checked.
-func (r *Registry) LastMove(ctx context.Context, model, alias string) (AliasMove, error) {
+// RollbackTarget returns the move Rollback would undo (the alias points at
+// its To and would go back to its From) and the ID of the alias's last
+// move. The move is the zero AliasMove when there is nothing to go back to,
+// and latest is 0 when the alias has never moved. A caller that checks the
+// From version before rolling back passes latest to RollbackOf, so that a
+// move made meanwhile is a conflict, not a rollback to a version nobody
+// checked.
+func (r *Registry) RollbackTarget(ctx context.Context, model, alias string) (undo AliasMove, latest int64, err error) {
 	if err := checkName("model", model); err != nil {
-		return AliasMove{}, fmt.Errorf("registry: last move: %w", err)
+		return AliasMove{}, 0, fmt.Errorf("registry: rollback target: %w", err)
 	}
 	if err := checkName("alias", alias); err != nil {
-		return AliasMove{}, fmt.Errorf("registry: last move: %w", err)
+		return AliasMove{}, 0, fmt.Errorf("registry: rollback target: %w", err)
 	}
-	mv := AliasMove{Model: model, Alias: alias, Moved: true}
-	var from sql.NullInt64
-	err := r.db.QueryRowContext(ctx, `SELECT id, from_version, to_version, reason, actor, moved_at FROM alias_history
-		WHERE model_name = $1 AND alias = $2 ORDER BY id DESC LIMIT 1`, model, alias).Scan(&mv.ID, &from, &mv.To, &mv.Reason, &mv.Actor, &mv.MovedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return AliasMove{}, nil
-	}
+	moves, err := aliasMoves(ctx, r.db, model, alias)
 	if err != nil {
-		return AliasMove{}, fmt.Errorf("registry: last move of alias %s of %s: %w", alias, model, err)
+		return AliasMove{}, 0, fmt.Errorf("registry: rollback target of alias %s of %s: %w", alias, model, err)
 	}
-	mv.From = int(from.Int64)
-	return mv, nil
+	if len(moves) == 0 {
+		return AliasMove{}, 0, nil
+	}
+	undo, err = UndoTarget(moves)
+	if err != nil {
+		return AliasMove{}, moves[0].ID, nil // RollbackOf says why
+	}
+	return undo, moves[0].ID, nil
 }
 
 // AliasHistory returns every alias move of the model, newest first, or
@@ -413,7 +470,7 @@ func (r *Registry) AliasHistory(ctx context.Context, model string) ([]AliasMove,
 	if err := checkName("model", model); err != nil {
 		return nil, fmt.Errorf("registry: alias history: %w", err)
 	}
-	rows, err := r.db.QueryContext(ctx, `SELECT id, model_name, alias, from_version, to_version, reason, actor, moved_at
+	rows, err := r.db.QueryContext(ctx, `SELECT id, model_name, alias, from_version, to_version, reason, actor, moved_at, rollback_of
 		FROM alias_history WHERE model_name = $1 ORDER BY id DESC`, model)
 	if err != nil {
 		return nil, fmt.Errorf("registry: alias history of %s: %w", model, err)
@@ -425,10 +482,11 @@ func (r *Registry) AliasHistory(ctx context.Context, model string) ([]AliasMove,
 			mv   AliasMove
 			from sql.NullInt64
 		)
-		if err := rows.Scan(&mv.ID, &mv.Model, &mv.Alias, &from, &mv.To, &mv.Reason, &mv.Actor, &mv.MovedAt); err != nil {
+		var rollbackOf sql.NullInt64
+		if err := rows.Scan(&mv.ID, &mv.Model, &mv.Alias, &from, &mv.To, &mv.Reason, &mv.Actor, &mv.MovedAt, &rollbackOf); err != nil {
 			return nil, fmt.Errorf("registry: alias history of %s: %w", model, err)
 		}
-		mv.From = int(from.Int64)
+		mv.From, mv.RollbackOf = int(from.Int64), rollbackOf.Int64
 		mv.Moved = true
 		moves = append(moves, mv)
 	}

@@ -617,9 +617,10 @@ func TestAliasesHistoryNotifyRollback(t *testing.T) {
 	if got, want := next(t, events, model), (AliasEvent{Model: model, Alias: AliasProduction, From: 2, To: 1}); got != want {
 		t.Errorf("rollback event %+v, want %+v", got, want)
 	}
-	// A second rollback undoes the first.
-	if rb2, err := r.Rollback(ctx, model, AliasProduction, "undo", "bob"); err != nil || rb2.To != 2 || rb2.Reason != "undo" {
-		t.Errorf("second Rollback = %+v, %v", rb2, err)
+	// A second rollback goes further back, not to the version the first
+	// took out of service: here there is nothing further back.
+	if rb2, err := r.Rollback(ctx, model, AliasProduction, "undo", "bob"); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "no earlier version") {
+		t.Errorf("second Rollback = %+v, %v; want ErrConflict", rb2, err)
 	}
 	if _, err := r.Rollback(ctx, model, AliasChallenger, "", ""); !errors.Is(err, ErrConflict) {
 		t.Errorf("rollback of an alias set once: err = %v, want ErrConflict", err)
@@ -643,13 +644,13 @@ func TestAliasesHistoryNotifyRollback(t *testing.T) {
 			t.Errorf("history entry %+v", h)
 		}
 	}
-	want := []step{{"production", 1, 2}, {"production", 2, 1}, {"production", 1, 2}, {"challenger", 0, 2}, {"production", 0, 1}}
+	want := []step{{"production", 2, 1}, {"production", 1, 2}, {"challenger", 0, 2}, {"production", 0, 1}}
 	if !slices.Equal(got, want) {
 		t.Errorf("history %v, want %v (newest first, no entry for the no-op)", got, want)
 	}
 
 	models, err := r.Models(ctx)
-	if err != nil || len(models) != 1 || !reflect.DeepEqual(models[0].Aliases, map[string]int{AliasProduction: 2, AliasChallenger: 2}) {
+	if err != nil || len(models) != 1 || !reflect.DeepEqual(models[0].Aliases, map[string]int{AliasProduction: 1, AliasChallenger: 2}) {
 		t.Errorf("Models = %+v, %v", models, err)
 	}
 	if err := stop(); err != nil {
@@ -873,46 +874,62 @@ func TestRollbackFrom(t *testing.T) {
 	}
 }
 
-// LastMove names the alias's version and where a rollback takes it, and
-// RollbackOf undoes that move or nothing.
-func TestLastMoveAndRollbackOf(t *testing.T) {
-	r, _, ctx, model := withVersions(t, 3)
-	for _, v := range []int{1, 2} {
+// Rollbacks go back through the promotions one after another, never to a
+// version one of them took out of service; RollbackOf rolls back only from
+// the history its caller read.
+func TestRollbackTargetAndRollbackOf(t *testing.T) {
+	r, _, ctx, model := withVersions(t, 4)
+	for _, v := range []int{1, 4, 2} {
 		if _, err := r.SetAlias(ctx, model, AliasProduction, v, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.SetAlias(ctx, model, AliasChallenger, 3, "", ""); err != nil {
-		t.Fatal(err)
+	if undo, latest, err := r.RollbackTarget(ctx, model, "staging"); err != nil || undo.ID != 0 || latest != 0 {
+		t.Errorf("RollbackTarget of an unset alias = %+v, %d, %v", undo, latest, err)
 	}
-	for alias, want := range map[string][2]int{AliasProduction: {2, 1}, AliasChallenger: {3, 0}, "staging": {0, 0}} {
-		if mv, err := r.LastMove(ctx, model, alias); err != nil || mv.To != want[0] || mv.From != want[1] || (mv.ID == 0) != (want[0] == 0) {
-			t.Errorf("LastMove(%s) = %+v, %v; want to %d from %d", alias, mv, err, want[0], want[1])
+	// 2 is bad, then 4 too: back to 2's predecessor 4, then to 1.
+	for _, want := range []int{4, 1} {
+		undo, latest, err := r.RollbackTarget(ctx, model, AliasProduction)
+		if err != nil || undo.From != want || latest == 0 {
+			t.Fatalf("RollbackTarget = %+v, %d, %v; want back to %d", undo, latest, err, want)
+		}
+		mv, err := r.RollbackOf(ctx, model, AliasProduction, latest, "", "alice")
+		if err != nil || mv.To != want || mv.RollbackOf != undo.ID {
+			t.Fatalf("RollbackOf = %+v, %v; want to %d undoing move %d", mv, err, want, undo.ID)
 		}
 	}
-	last, err := r.LastMove(ctx, model, AliasProduction)
+	if undo, latest, err := r.RollbackTarget(ctx, model, AliasProduction); err != nil || undo.ID != 0 || latest == 0 {
+		t.Errorf("RollbackTarget with nothing further back = %+v, %d, %v", undo, latest, err)
+	}
+	if _, err := r.Rollback(ctx, model, AliasProduction, "", ""); !errors.Is(err, ErrConflict) {
+		t.Errorf("Rollback with nothing further back: %v, want ErrConflict", err)
+	}
+	hist, err := r.AliasHistory(ctx, model)
+	if err != nil || len(hist) != 5 || hist[0].RollbackOf == 0 || hist[0].RollbackOf != hist[3].ID {
+		t.Errorf("history %+v, %v; want the last rollback to name the move 1 → 4", hist, err)
+	}
+
+	// Someone moves production away and back while a caller checks: it
+	// points where it did, but its history does not end where it did.
+	_, latest, err := r.RollbackTarget(ctx, model, AliasProduction)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Someone moves production away and back: it points where it did,
-	// but the move read is no longer its last, and nothing rolls back.
-	for _, v := range []int{3, 2} {
+	for _, v := range []int{3, 1} {
 		if _, err := r.SetAlias(ctx, model, AliasProduction, v, "", "bob"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.RollbackOf(ctx, model, AliasProduction, last.ID, "", "alice"); !errors.Is(err, ErrConflict) {
-		t.Errorf("RollbackOf a move since followed by others: %v, want ErrConflict", err)
+	if _, err := r.RollbackOf(ctx, model, AliasProduction, latest, "", "alice"); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "moved meanwhile") {
+		t.Errorf("RollbackOf a history since moved on: %v, want ErrConflict", err)
 	}
-	if a, err := r.Alias(ctx, model, AliasProduction); err != nil || a.Version != 2 {
-		t.Errorf("production = %+v, %v; want 2", a, err)
+	// A move by hand is undone first: 1 goes back to 3.
+	undo, latest, err := r.RollbackTarget(ctx, model, AliasProduction)
+	if err != nil || undo.From != 3 {
+		t.Fatalf("RollbackTarget after moves by hand = %+v, %v; want back to 3", undo, err)
 	}
-	last, err = r.LastMove(ctx, model, AliasProduction)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mv, err := r.RollbackOf(ctx, model, AliasProduction, last.ID, "", "alice"); err != nil || mv.To != 3 {
-		t.Errorf("RollbackOf the last move = %+v, %v; want back to 3", mv, err)
+	if mv, err := r.RollbackOf(ctx, model, AliasProduction, latest, "", "alice"); err != nil || mv.To != 3 {
+		t.Errorf("RollbackOf = %+v, %v; want back to 3", mv, err)
 	}
 	if _, err := r.RollbackOf(ctx, model, AliasProduction, 0, "", ""); !errors.Is(err, ErrInvalid) {
 		t.Errorf("move 0: %v, want ErrInvalid", err)

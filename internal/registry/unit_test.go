@@ -204,10 +204,43 @@ func TestReadsRefuseImpossibleNames(t *testing.T) {
 		"Feed":         func() error { _, err := r.Feed(ctx, "\x00"); return err },
 		"FeedHistory":  func() error { _, err := r.FeedHistory(ctx, "\xfe"); return err },
 		"Runs":         func() error { _, err := r.Runs(ctx, "", 1); return err },
-		"LastMove":     func() error { _, err := r.LastMove(ctx, "m", "a b"); return err },
+		"RollbackTarget": func() error {
+			_, _, err := r.RollbackTarget(ctx, "m", "a b")
+			return err
+		},
 	} {
 		if err := call(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// UndoTarget walks the history as a stack of promotions: a rollback pops
+// the move it undid, and the next one goes further back.
+func TestUndoTarget(t *testing.T) {
+	mv := func(id int64, from, to int, rollbackOf int64) AliasMove {
+		return AliasMove{ID: id, From: from, To: to, RollbackOf: rollbackOf}
+	}
+	for _, tc := range []struct {
+		name  string
+		moves []AliasMove // newest first
+		want  int64       // the move undone; 0 for none
+	}{
+		{"promotion", []AliasMove{mv(2, 1, 2, 0), mv(1, 0, 1, 0)}, 2},
+		{"first setting", []AliasMove{mv(1, 0, 1, 0)}, 0},
+		{"after a rollback, the move before", []AliasMove{mv(4, 2, 4, 3), mv(3, 4, 2, 0), mv(2, 1, 4, 0), mv(1, 0, 1, 0)}, 2},
+		{"after two rollbacks, nothing", []AliasMove{mv(5, 4, 1, 2), mv(4, 2, 4, 3), mv(3, 4, 2, 0), mv(2, 1, 4, 0), mv(1, 0, 1, 0)}, 0},
+		{"a move by hand since", []AliasMove{mv(4, 1, 3, 0), mv(3, 2, 1, 2), mv(2, 1, 2, 0), mv(1, 0, 1, 0)}, 4},
+		// Rollbacks recorded before they named their move count as moves.
+		{"an old rollback", []AliasMove{mv(3, 2, 1, 0), mv(2, 1, 2, 0), mv(1, 0, 1, 0)}, 3},
+		{"a history that skips a move", []AliasMove{mv(3, 2, 1, 2), mv(2, 5, 2, 0), mv(1, 0, 9, 0)}, 0},
+	} {
+		got, err := UndoTarget(tc.moves)
+		switch {
+		case tc.want == 0 && !errors.Is(err, ErrConflict):
+			t.Errorf("%s: %+v, %v; want ErrConflict", tc.name, got, err)
+		case tc.want != 0 && (err != nil || got.ID != tc.want):
+			t.Errorf("%s: %+v, %v; want move %d", tc.name, got, err, tc.want)
 		}
 	}
 }

@@ -289,12 +289,12 @@ func (r *Reloader) fallback(ctx context.Context, failed int) {
 			moves = append(moves, mv)
 		}
 	}
-	// A version someone moved the alias back from (a move a→b right after
-	// b→a: a rollback, or a promotion by hand of the version before) was
+	// A version someone moved the alias back from (a rollback, or a move
+	// a→b right after b→a: a promotion by hand of the version before) was
 	// taken out of service on purpose: never fall back on it.
 	tried := map[int]bool{failed: true}
 	for i, mv := range moves {
-		if i+1 < len(moves) && mv.From != 0 && moves[i+1].From == mv.To && moves[i+1].To == mv.From {
+		if mv.RollbackOf != 0 || i+1 < len(moves) && mv.From != 0 && moves[i+1].From == mv.To && moves[i+1].To == mv.From {
 			tried[mv.From] = true
 		}
 	}

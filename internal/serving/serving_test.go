@@ -674,6 +674,26 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 		t.Errorf("after a rollback: serving %v, behind %d; want nothing, behind 1", h.r.Current(), h.r.Behind())
 	}
 
+	// Nor on one a rollback went back from, two promotions back: 3 → 2 was
+	// rolled back to 1, which is not the move's own From.
+	k := newFixture(t, nil, time.Hour)
+	k.promote(2)
+	k.promote(1)
+	k.reg.mu.Lock()
+	k.reg.history = []registry.AliasMove{ // newest first
+		{ID: 3, Model: modelName, Alias: registry.AliasProduction, From: 2, To: 1, RollbackOf: 1, Moved: true},
+		{ID: 2, Model: modelName, Alias: registry.AliasProduction, From: 3, To: 2, Moved: true},
+		{ID: 1, Model: modelName, Alias: registry.AliasProduction, From: 1, To: 3, Moved: true},
+	}
+	k.reg.mu.Unlock()
+	k.store.mu.Lock()
+	delete(k.store.files, "models/1.bin")
+	k.store.mu.Unlock()
+	_ = k.r.Reload(ctx)
+	if k.r.Current() != nil || k.r.Behind() != 1 {
+		t.Errorf("after a rollback two promotions back: serving %v, behind %d; want nothing, behind 1", k.r.Current(), k.r.Behind())
+	}
+
 	// With no earlier version to fall back on, nothing is served.
 	g := newFixture(t, nil, time.Hour)
 	g.promote(2)

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // readBody reads the request body, at most maxBodyBytes of it, into buf.
@@ -53,6 +55,10 @@ func decodeJSON(body []byte, v any, emptyOK bool) error {
 		}
 		return errorf(http.StatusBadRequest, codeInvalidJSON, "the request body is empty; send a JSON object")
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would turn the bad bytes into U+FFFD unseen.
+		return errorf(http.StatusBadRequest, codeInvalidJSON, "the body is not UTF-8 (Latin-1?); send UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -76,7 +82,7 @@ func jsonError(err error) *apiError {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errorf(http.StatusBadRequest, codeInvalidJSON, "the JSON is cut short")
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := jsonPath(typ.Field)
 		if field == "" {
 			return errorf(http.StatusBadRequest, codeInvalidJSON, "want a JSON object, got %s", typ.Value)
 		}
@@ -86,6 +92,15 @@ func jsonError(err error) *apiError {
 		return errorf(http.StatusBadRequest, codeUnknownField, "%s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return errorf(http.StatusBadRequest, codeInvalidJSON, "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonPath drops from an encoding/json field path the names of embedded
+// structs (trainingRequest embeds trainingSpec), which are Go type names:
+// the API's JSON names are all snake_case, so a name with a capital is
+// not one of them.
+func jsonPath(field string) string {
+	parts := strings.Split(field, ".")
+	return strings.Join(slices.DeleteFunc(parts, func(p string) bool { return strings.ToLower(p) != p }), ".")
 }
 
 // jsonType names a Go type the way a JSON user would.

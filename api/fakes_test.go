@@ -102,6 +102,9 @@ type fakeRegistry struct {
 	afterTarget func()
 }
 
+// testRunID is the run ID the fake trainer gives every training.
+const testRunID = "00000000-0000-4000-8000-000000000001"
+
 func newFakeRegistry() *fakeRegistry {
 	f := &fakeRegistry{versions: map[int]registry.Version{}, aliases: map[string]int{}}
 	for v := 1; v <= 2; v++ {
@@ -516,7 +519,7 @@ func (f *fakeTrainer) Start(_ context.Context, id string, p workflows.TrainingPa
 		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists", id)
 	}
 	f.started = append(f.started, p)
-	t := training{WorkflowID: id, RunID: "r-1", Status: "running", UIURL: "http://ui/" + id, ModelName: p.ModelName}
+	t := training{WorkflowID: id, RunID: testRunID, Status: "running", UIURL: "http://ui/" + id, ModelName: p.ModelName}
 	f.runs[id] = t
 	return t, nil
 }

@@ -344,7 +344,10 @@ func checkPost(r *http.Request, want string) error {
 	if ct == want {
 		return nil
 	}
-	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == want {
+	if mt, params, err := mime.ParseMediaType(ct); err == nil && mt == want {
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "charset %q: send UTF-8", cs)
+		}
 		return nil
 	}
 	if ct == "" {

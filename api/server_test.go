@@ -71,6 +71,7 @@ func TestPostNeedsJSONContentType(t *testing.T) {
 		{"application/x-www-form-urlencoded", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
 		{"multipart/form-data; boundary=x", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
 		{"application/jsonx", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
+		{"application/json; charset=latin1", "", http.StatusUnsupportedMediaType, codeUnsupportedType},
 		{"application/json", "cross-site", http.StatusForbidden, codeForbidden},
 	} {
 		r := httptest.NewRequest("POST", "/v1/models/prdtypecode/aliases/production", strings.NewReader(body))
@@ -109,7 +110,17 @@ func TestPostNeedsJSONContentType(t *testing.T) {
 	h.h.ServeHTTP(w, r)
 	wantError(t, w, http.StatusUnsupportedMediaType, codeUnsupportedType)
 
-	for _, ctype := range []string{"application/json; charset=utf-8", "Application/JSON"} {
+	// Bytes that are not UTF-8 are refused, not turned into U+FFFD.
+	r = httptest.NewRequest("POST", "/v1/predict", strings.NewReader("{\"designation\": \"chaise en h\xeatre\"}"))
+	r.SetBasicAuth(predictUser, predictPass)
+	r.Header.Set("Content-Type", "application/json")
+	w = httptest.NewRecorder()
+	h.h.ServeHTTP(w, r)
+	if msg := wantError(t, w, http.StatusBadRequest, codeInvalidJSON); !strings.Contains(msg, "not UTF-8") {
+		t.Errorf("Latin-1 body: %q", msg)
+	}
+
+	for _, ctype := range []string{"application/json; charset=utf-8", "Application/JSON", "application/json; charset=UTF-8"} {
 		r := httptest.NewRequest("POST", "/v1/predict", strings.NewReader(`{"designation": "chaise de jardin"}`))
 		r.SetBasicAuth(predictUser, predictPass)
 		r.Header.Set("Content-Type", ctype)

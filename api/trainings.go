@@ -190,6 +190,17 @@ func (s *server) checkObjects(ctx context.Context, src activities.Source, prefix
 	return nil
 }
 
+// checkRunID refuses a run_id that is given but is not a run ID.
+func checkRunID(runID string) error {
+	if runID == "" {
+		return nil
+	}
+	if err := workflows.CheckRunID(runID); err != nil {
+		return badRequest("run_id %q: %v", runID, err)
+	}
+	return nil
+}
+
 func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
@@ -198,6 +209,9 @@ func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 		return err
 	}
 	if err := checkTemporalID("training run", runID); err != nil {
+		return err
+	}
+	if err := checkRunID(runID); err != nil {
 		return err
 	}
 	// Runs of a workflow ID (a schedule's, triggered twice in one second)
@@ -258,6 +272,9 @@ func (s *server) cancelTraining(w http.ResponseWriter, r *http.Request, p *auth.
 		return err
 	}
 	if err := checkTemporalID("training run", runID); err != nil {
+		return err
+	}
+	if err := checkRunID(runID); err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r)

@@ -96,7 +96,13 @@ func TestStartTrainingErrors(t *testing.T) {
 		})
 	}
 
+	// A type error names the field by its JSON path alone.
 	h := newHarness(t)
+	msg := wantError(t, h.do("POST", "/v1/trainings", asAdmin, `{"source": {"csv_key": "`+xKey+`", "text_cols": "title"}}`), 400, codeInvalidJSON)
+	if msg != "field source.text_cols: want an array, got string" {
+		t.Errorf("type error %q", msg)
+	}
+
 	h.trainer.down = errors.New(errDownText)
 	wantError(t, h.do("POST", "/v1/trainings", asAdmin, `{`+raw+`}`), http.StatusServiceUnavailable, codeUnavailable)
 	h.trainer.down = nil
@@ -196,7 +202,9 @@ func TestCancelTraining(t *testing.T) {
 	if w := h.do("POST", "/v1/trainings/train-c/cancel", asPredict, ""); w.Code != http.StatusForbidden {
 		t.Errorf("cancel as a predict user: %d", w.Code)
 	}
-	wantError(t, h.do("POST", "/v1/trainings/train-c/cancel?run_id=r-9", asAdmin, ""), http.StatusNotFound, codeNotFound)
+	wantError(t, h.do("POST", "/v1/trainings/train-c/cancel?run_id=00000000-0000-4000-8000-000000000009", asAdmin, ""), http.StatusNotFound, codeNotFound)
+	wantError(t, h.do("POST", "/v1/trainings/train-c/cancel?run_id=r-9", asAdmin, ""), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("GET", "/v1/trainings/train-c?run_id=bogus", asAdmin, ""), http.StatusBadRequest, codeBadRequest)
 	var got struct {
 		WorkflowID string `json:"workflow_id"`
 		RunID      string `json:"run_id"`
@@ -208,7 +216,7 @@ func TestCancelTraining(t *testing.T) {
 		t.Fatalf("cancel: %d %s", w.Code, w.Body)
 	}
 	decodeBody(t, w, &got)
-	if got.WorkflowID != "train-c" || got.RunID != "r-1" || got.Action != "cancel_requested" || got.StatusURL != "/v1/trainings/train-c?run_id=r-1" {
+	if got.WorkflowID != "train-c" || got.RunID != testRunID || got.Action != "cancel_requested" || got.StatusURL != "/v1/trainings/train-c?run_id="+testRunID {
 		t.Errorf("answer %+v", got)
 	}
 	if len(h.trainer.canceled) != 1 {

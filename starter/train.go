@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -523,8 +522,8 @@ already published, and marks its registry run canceled.`,
 			if runID == "" {
 				return nil
 			}
-			if _, err := uuid.Parse(runID); err != nil || len(runID) != 36 {
-				return usagef("--run-id %q: want a run ID, a UUID such as the run_id train prints (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", runID)
+			if err := workflows.CheckRunID(runID); err != nil {
+				return usagef("--run-id %q: %v (train prints it as run_id)", runID, err)
 			}
 			return nil
 		},

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -33,6 +34,15 @@ var workflowIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$`
 func CheckWorkflowID(id string) error {
 	if !workflowIDPattern.MatchString(id) {
 		return errors.New("want up to 200 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
+	}
+	return nil
+}
+
+// CheckRunID refuses what is not a Temporal run ID, a UUID in its
+// 36-character form, which Temporal refuses with a bare "Invalid RunId.".
+func CheckRunID(runID string) error {
+	if _, err := uuid.Parse(runID); err != nil || len(runID) != 36 {
+		return errors.New("want a run ID, a UUID such as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
 	}
 	return nil
 }

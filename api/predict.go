@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -145,10 +146,14 @@ func checkProduct(prefix, designation, description string) error {
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%sdesignation is %d bytes; the limit is %d", prefix, len(designation), maxDesignationBytes)
 	case len(description) > maxDescriptionBytes:
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%sdescription is %d bytes; the limit is %d", prefix, len(description), maxDescriptionBytes)
+	case designation == "" && description == "" && prefix == "":
+		return badRequest("give a product's designation and/or description, or items")
+	case designation == "" && description == "":
+		return badRequest("%s: give a designation and/or a description", strings.TrimSuffix(prefix, "."))
 	case !text.HasText(designation) && !text.HasText(description):
 		// Markup, punctuation or spaces alone would be classified by the
 		// model's intercepts: a confident answer about nothing.
-		return badRequest("%sdesignation: a product needs a designation or a description with a letter or a digit", prefix)
+		return badRequest("%sdesignation and %sdescription have no letter or digit (markup or punctuation alone): nothing to classify", prefix, prefix)
 	}
 	return nil
 }

@@ -108,37 +108,42 @@ func TestPredictErrors(t *testing.T) {
 		name, body string
 		status     int
 		code       string
+		want       string // in the message, when set
 	}{
-		{"empty body", "", 400, codeInvalidJSON},
-		{"not JSON", "designation=x", 400, codeInvalidJSON},
-		{"bad JSON", `{"designation": "x",}`, 400, codeInvalidJSON},
-		{"truncated JSON", `{"designation": "x"`, 400, codeInvalidJSON},
-		{"array", `[{"designation": "x"}]`, 400, codeInvalidJSON},
-		{"wrong type", `{"designation": 42}`, 400, codeInvalidJSON},
-		{"unknown field", `{"designation": "x", "price": 3}`, 400, codeUnknownField},
-		{"unknown field in an item", `{"items": [{"designation": "x", "price": 3}]}`, 400, codeUnknownField},
-		{"trailing data", `{"designation": "x"} {"designation": "y"}`, 400, codeInvalidJSON},
-		{"nothing to classify", `{"designation": "  ", "description": ""}`, 400, codeBadRequest},
-		{"punctuation only", `{"designation": "!!! --"}`, 400, codeBadRequest},
-		{"markup only", `{"designation": "&nbsp;", "description": "<br><p></p>"}`, 400, codeBadRequest},
-		{"invisible only", `{"designation": "\u200b\u0000"}`, 400, codeBadRequest},
-		{"empty item", `{"items": [{"designation": "x"}, {}]}`, 400, codeBadRequest},
-		{"punctuation item", `{"items": [{"designation": "x"}, {"designation": "--"}]}`, 400, codeBadRequest},
-		{"both one and items", `{"designation": "x", "items": [{"designation": "y"}]}`, 400, codeBadRequest},
-		{"empty batch", `{"items": []}`, 400, codeBadRequest},
-		{"top_k too large", `{"designation": "x", "top_k": 11}`, 400, codeBadRequest},
-		{"top_k negative", `{"designation": "x", "top_k": -1}`, 400, codeBadRequest},
-		{"batch too large", items(maxBatchItems + 1), 413, codeTooLarge},
-		{"designation too long", fmt.Sprintf(`{"designation": %q}`, strings.Repeat("é", maxDesignationBytes/2+1)), 413, codeTooLarge},
-		{"description too long", fmt.Sprintf(`{"designation": "x", "description": %q}`, strings.Repeat("a", maxDescriptionBytes+1)), 413, codeTooLarge},
-		{"item too long", fmt.Sprintf(`{"items": [{"designation": %q}]}`, strings.Repeat("a", maxDesignationBytes+1)), 413, codeTooLarge},
-		{"body too large", fmt.Sprintf(`{"designation": "x", "description": %q}`, strings.Repeat("a", testMaxBody)), 413, codeTooLarge},
+		{"empty body", "", 400, codeInvalidJSON, ""},
+		{"no product", `{}`, 400, codeBadRequest, "give a product's designation and/or description, or items"},
+		{"null items", `{"items": null}`, 400, codeBadRequest, "give a product's designation and/or description, or items"},
+		{"not JSON", "designation=x", 400, codeInvalidJSON, ""},
+		{"bad JSON", `{"designation": "x",}`, 400, codeInvalidJSON, ""},
+		{"truncated JSON", `{"designation": "x"`, 400, codeInvalidJSON, ""},
+		{"array", `[{"designation": "x"}]`, 400, codeInvalidJSON, ""},
+		{"wrong type", `{"designation": 42}`, 400, codeInvalidJSON, ""},
+		{"unknown field", `{"designation": "x", "price": 3}`, 400, codeUnknownField, ""},
+		{"unknown field in an item", `{"items": [{"designation": "x", "price": 3}]}`, 400, codeUnknownField, ""},
+		{"trailing data", `{"designation": "x"} {"designation": "y"}`, 400, codeInvalidJSON, ""},
+		{"nothing to classify", `{"designation": "  ", "description": ""}`, 400, codeBadRequest, ""},
+		{"punctuation only", `{"designation": "!!! --"}`, 400, codeBadRequest, ""},
+		{"markup only", `{"designation": "&nbsp;", "description": "<br><p></p>"}`, 400, codeBadRequest, "designation and description have no letter or digit"},
+		{"invisible only", `{"designation": "\u200b\u0000"}`, 400, codeBadRequest, ""},
+		{"empty item", `{"items": [{"designation": "x"}, {}]}`, 400, codeBadRequest, "items[1]: give a designation and/or a description"},
+		{"punctuation item", `{"items": [{"designation": "x"}, {"designation": "--"}]}`, 400, codeBadRequest, ""},
+		{"both one and items", `{"designation": "x", "items": [{"designation": "y"}]}`, 400, codeBadRequest, ""},
+		{"empty batch", `{"items": []}`, 400, codeBadRequest, ""},
+		{"top_k too large", `{"designation": "x", "top_k": 11}`, 400, codeBadRequest, ""},
+		{"top_k negative", `{"designation": "x", "top_k": -1}`, 400, codeBadRequest, ""},
+		{"batch too large", items(maxBatchItems + 1), 413, codeTooLarge, ""},
+		{"designation too long", fmt.Sprintf(`{"designation": %q}`, strings.Repeat("é", maxDesignationBytes/2+1)), 413, codeTooLarge, ""},
+		{"description too long", fmt.Sprintf(`{"designation": "x", "description": %q}`, strings.Repeat("a", maxDescriptionBytes+1)), 413, codeTooLarge, ""},
+		{"item too long", fmt.Sprintf(`{"items": [{"designation": %q}]}`, strings.Repeat("a", maxDesignationBytes+1)), 413, codeTooLarge, ""},
+		{"body too large", fmt.Sprintf(`{"designation": "x", "description": %q}`, strings.Repeat("a", testMaxBody)), 413, codeTooLarge, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			w := h.do("POST", "/v1/predict", asPredict, tc.body)
 			msg := wantError(t, w, tc.status, tc.code)
-			t.Logf("%d %s: %s", tc.status, tc.code, msg)
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("message %q, want %q", msg, tc.want)
+			}
 		})
 	}
 }

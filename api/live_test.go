@@ -306,6 +306,30 @@ func TestLiveUploadAndPublish(t *testing.T) {
 	}
 }
 
+// A training ID is Temporal's for good: starting it again is a conflict
+// that names the run it is, for a client retrying a start.
+func TestLiveTrainingIDInUse(t *testing.T) {
+	live := startLive(t)
+	c, _ := testenv.Temporal(t)
+	ref, err := live.store.Put(t.Context(), artifact.Raw, []byte("title,category\nred cotton shirt,top\nblue denim jeans,bottom\n"), ".csv", "text/csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := servingtest.RandomName("dup-")
+	body := `{"id": "` + id + `", "source": {"csv_key": "` + ref.Key + `", "text_cols": ["title"], "label_col": "category"}}`
+	var started struct {
+		RunID string `json:"run_id"`
+	}
+	if code := live.call(t, "POST", "/v1/trainings", body, &started); code != http.StatusAccepted || started.RunID == "" {
+		t.Fatalf("start: %d %+v", code, started)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), id, "", "test done") })
+	var e errorBody
+	if code := live.call(t, "POST", "/v1/trainings", body, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "run "+started.RunID+"; GET /v1/trainings/"+id) {
+		t.Errorf("start again: %d %+v", code, e)
+	}
+}
+
 // Schedules are created, shown, replaced, paused, resumed and deleted on
 // the real Temporal, with their training checked against the real bucket.
 func TestLiveSchedules(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -38,7 +39,10 @@ func (t *temporalTrainer) Start(ctx context.Context, id string, p workflows.Trai
 			// Generated IDs are unique to the millisecond: a twin request.
 			return training{}, errorf(http.StatusConflict, codeConflict, "a training of %s was started in the same millisecond; try again", p.ModelName)
 		}
-		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists; choose another id", id)
+		// Temporal keeps the ID for good: the run it names is the one
+		// that was started with it, which the caller may be retrying.
+		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists (run %s; GET /v1/trainings/%s shows it); choose another id to start another",
+			id, started.RunId, url.PathEscape(id))
 	}
 	if err != nil {
 		return training{}, err

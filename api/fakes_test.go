@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -434,7 +433,7 @@ func (f *fakeStore) GetMax(_ context.Context, key string, max int64) ([]byte, er
 	data, ok := f.files[key]
 	switch {
 	case !ok:
-		return nil, errors.New("no such key")
+		return nil, fmt.Errorf("get %s: %w", key, artifact.ErrNotFound)
 	case int64(len(data)) > max:
 		return nil, fmt.Errorf("get %s: %w", key, artifact.ErrTooLarge)
 	}

@@ -261,3 +261,24 @@ func TestRollbackToAMissingFile(t *testing.T) {
 		t.Errorf("%q; production at %d", msg, h.reg.aliases["production"])
 	}
 }
+
+// An admin reads a report the bucket holds, such as the rows an ingest
+// rejected, by the name a training's error gives.
+func TestGetReport(t *testing.T) {
+	h := newHarness(t)
+	name := strings.Repeat("d", 64) + ".rejects.json"
+	h.store.files["reports/"+name] = []byte(`{"rows": 3}`)
+	w := h.do("GET", "/v1/reports/"+name, asAdmin, "")
+	if w.Code != http.StatusOK || w.Body.String() != `{"rows": 3}` || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("GET: %d %q %q", w.Code, w.Body, w.Header().Get("Content-Type"))
+	}
+	wantError(t, h.do("GET", "/v1/reports/"+name, asPredict, ""), http.StatusForbidden, codeForbidden)
+	wantError(t, h.do("GET", "/v1/reports/"+strings.Repeat("e", 64)+".json", asAdmin, ""), http.StatusNotFound, codeNotFound)
+	for _, bad := range []string{"x.json", strings.Repeat("d", 64) + ".bin", "..%2Fmodels%2F1.bin"} {
+		wantError(t, h.do("GET", "/v1/reports/"+bad, asAdmin, ""), http.StatusBadRequest, codeBadRequest)
+	}
+	h.store.files["reports/"+name] = make([]byte, maxServedReportBytes+1)
+	wantError(t, h.do("GET", "/v1/reports/"+name, asAdmin, ""), http.StatusNotImplemented, codeTooLarge)
+	h.store.down = errors.New(errDownText)
+	wantError(t, h.do("GET", "/v1/reports/"+name, asAdmin, ""), http.StatusServiceUnavailable, codeUnavailable)
+}

@@ -202,6 +202,7 @@ func (s *server) routes() []route {
 		{method: "POST", pattern: "/v1/schedules/{id}/unpause", role: auth.RoleAdmin, handle: s.unpauseSchedule},
 		{method: "POST", pattern: "/v1/schedules/{id}/trigger", role: auth.RoleAdmin, handle: s.triggerSchedule},
 		{method: "POST", pattern: "/v1/schedules/{id}/backfill", role: auth.RoleAdmin, handle: s.backfillSchedule},
+		{method: "GET", pattern: "/v1/reports/{name}", role: auth.RoleAdmin, handle: s.getReport},
 		{method: "GET", pattern: "/v1/whoami", role: auth.RolePredict, handle: s.whoami},
 		{method: "GET", pattern: "/livez", handle: s.livez},
 		{method: "GET", pattern: "/readyz", handle: s.readyz},

@@ -94,13 +94,15 @@ func jsonError(err error) *apiError {
 	return errorf(http.StatusBadRequest, codeInvalidJSON, "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
-// jsonPath drops from an encoding/json field path the names of embedded
-// structs (trainingRequest embeds trainingSpec), which are Go type names:
-// the API's JSON names are all snake_case, so a name with a capital is
-// not one of them.
+// embeddedStructs are the Go type names encoding/json puts in a field's
+// path for the structs a request embeds; they are not JSON names.
+var embeddedStructs = map[string]bool{"trainingSpec": true}
+
+// jsonPath drops the embedded structs' names from an encoding/json field
+// path, leaving the JSON names a caller sent.
 func jsonPath(field string) string {
 	parts := strings.Split(field, ".")
-	return strings.Join(slices.DeleteFunc(parts, func(p string) bool { return strings.ToLower(p) != p }), ".")
+	return strings.Join(slices.DeleteFunc(parts, func(p string) bool { return embeddedStructs[p] }), ".")
 }
 
 // jsonType names a Go type the way a JSON user would.

@@ -380,8 +380,10 @@ func (f *fakeRegistry) Rollback(_ context.Context, model, alias, reason, actor s
 			return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: %w", alias, model, err)
 		}
 		mv := f.move(alias, undo.From, reason, actor)
-		mv.RollbackOf = undo.ID
-		f.history[len(f.history)-1].RollbackOf = undo.ID
+		if mv.Moved {
+			mv.RollbackOf = undo.ID
+			f.history[len(f.history)-1].RollbackOf = undo.ID
+		}
 		return mv, nil
 	}
 	return registry.AliasMove{}, fmt.Errorf("registry: roll back alias %s of %s: alias has no history: %w", alias, model, registry.ErrNotFound)

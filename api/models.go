@@ -113,8 +113,8 @@ func (s *server) getVersion(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 	return writeJSON(w, http.StatusOK, d)
 }
 
-// aliasRequest moves an alias to a version, or back to where it was
-// before its last move.
+// aliasRequest moves an alias to a version, or back one promotion (see
+// registry.UndoTarget).
 type aliasRequest struct {
 	Version  int    `json:"version"`
 	Rollback bool   `json:"rollback"`

@@ -153,7 +153,7 @@ func checkProduct(prefix, designation, description string) error {
 	case !text.HasText(designation) && !text.HasText(description):
 		// Markup, punctuation or spaces alone would be classified by the
 		// model's intercepts: a confident answer about nothing.
-		return badRequest("%sdesignation and %sdescription have no letter or digit (markup or punctuation alone): nothing to classify", prefix, prefix)
+		return badRequest("%sdesignation and %sdescription have no letter or digit (markup, punctuation or spaces alone): nothing to classify", prefix, prefix)
 	}
 	return nil
 }

@@ -330,6 +330,16 @@ func (s *server) wrap(rt route) http.Handler {
 	})
 }
 
+// utf8Charset reports whether a charset parameter names UTF-8 or its
+// subset ASCII.
+func utf8Charset(cs string) bool {
+	switch strings.ToLower(cs) {
+	case "utf-8", "utf8", "us-ascii", "ascii":
+		return true
+	}
+	return false
+}
+
 // checkPost refuses a POST or PUT that does not declare the route's media type
 // (want: application/json, or text/csv for uploads), and one the browser
 // marks as cross-site. A browser attaches its cached Basic credentials to a
@@ -346,7 +356,8 @@ func checkPost(r *http.Request, want string) error {
 		return nil
 	}
 	if mt, params, err := mime.ParseMediaType(ct); err == nil && mt == want {
-		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		// A CSV's encoding is the dataset reader's to check and repair.
+		if cs, ok := params["charset"]; ok && mt == "application/json" && !utf8Charset(cs) {
 			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedType, "charset %q: send UTF-8", cs)
 		}
 		return nil

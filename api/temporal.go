@@ -39,8 +39,9 @@ func (t *temporalTrainer) Start(ctx context.Context, id string, p workflows.Trai
 			// Generated IDs are unique to the millisecond: a twin request.
 			return training{}, errorf(http.StatusConflict, codeConflict, "a training of %s was started in the same millisecond; try again", p.ModelName)
 		}
-		// Temporal keeps the ID for good: the run it names is the one
-		// that was started with it, which the caller may be retrying.
+		// Temporal keeps the ID for its retention period: the run it
+		// names is the one started with it, which the caller may be
+		// retrying.
 		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists (run %s; GET /v1/trainings/%s shows it); choose another id to start another",
 			id, started.RunId, url.PathEscape(id))
 	}

@@ -47,6 +47,12 @@ func TestUpload(t *testing.T) {
 	if w := h.do("POST", "/v1/trainings", asAdmin, body); w.Code != http.StatusAccepted {
 		t.Errorf("training on the upload: %d %s", w.Code, w.Body)
 	}
+	// A CSV's declared charset is the dataset reader's to deal with.
+	for _, ct := range []string{"text/csv; charset=us-ascii", "text/csv; charset=iso-8859-1"} {
+		if w := h.upload("title,category\nblue jeans,bottom\n", ct); w.Code != http.StatusCreated {
+			t.Errorf("upload as %s: %d %s", ct, w.Code, w.Body)
+		}
+	}
 
 	wantError(t, h.upload("", "text/csv"), http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.upload(csv, "application/json"), http.StatusUnsupportedMediaType, codeUnsupportedType)

@@ -146,7 +146,7 @@ instead of going back two steps.`,
 		_ = c.MarkFlagRequired("reason")
 	}
 	promote.Flags().IntVar(&expect, "expect", -1, "move only if the alias points at this version now (0: only if it is not set), so a move made meanwhile is not overwritten; unconditional when not given")
-	rollback.Flags().IntVar(&expect, "expect", -1, "undo only if the alias points at this version now, so two people rolling back the same version undo it once; without it, a second rollback undoes the first")
+	rollback.Flags().IntVar(&expect, "expect", -1, "roll back only if the alias points at this version now, so two people rolling back the same version go back once; without it, a second rollback goes one promotion further back")
 	checkMove := func(*cobra.Command, []string) error {
 		if err := registry.CheckName("alias", alias); err != nil {
 			return usagef("--alias: %w", err)

@@ -39,7 +39,8 @@ type AliasMove struct {
 	Actor   string    `json:"actor,omitzero"`
 	MovedAt time.Time `json:"moved_at,omitzero"`
 	// RollbackOf is the ID of the move a rollback undid; 0 for other
-	// moves, and for rollbacks recorded before it was.
+	// moves. Moves recorded before it was are taken as rollbacks when they
+	// exactly reverse the move before them.
 	RollbackOf int64 `json:"rollback_of,omitzero"`
 	// Moved is false when SetAlias found the alias already at To and
 	// changed nothing; entries of AliasHistory always have it true.
@@ -307,9 +308,10 @@ func UndoTarget(moves []AliasMove) (AliasMove, error) {
 	undone := make(map[int64]bool)
 	for _, mv := range moves {
 		switch {
+		case undone[mv.ID]:
+			// Undone, and if it was a rollback, what it undid stands.
 		case mv.RollbackOf != 0:
 			undone[mv.RollbackOf] = true
-		case undone[mv.ID]:
 		case mv.To != moves[0].To:
 			// Cannot happen with a history that records every move.
 			return AliasMove{}, fmt.Errorf("move %d set version %d, but the alias points at %d: %w", mv.ID, mv.To, moves[0].To, ErrConflict)

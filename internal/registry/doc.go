@@ -40,9 +40,10 @@
 //     the compare-and-set condition of CompareAndSetAlias) and finishes the
 //     run in one transaction; repeating it after it landed changes nothing.
 //
-// Rollback is an undo of the alias's last move and is deliberately not
-// idempotent: a second Rollback undoes the first. Use SetAlias with an
-// explicit version for a move that may be retried.
+// Rollback goes back one promotion and is deliberately not idempotent: a
+// second Rollback goes one further (UndoTarget), never to the version the
+// first took out of service. Use RollbackFrom, or SetAlias with an
+// explicit version, for a move that may be retried.
 //
 // # Alias notifications
 //

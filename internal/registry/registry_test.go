@@ -935,3 +935,39 @@ func TestRollbackTargetAndRollbackOf(t *testing.T) {
 		t.Errorf("move 0: %v, want ErrInvalid", err)
 	}
 }
+
+// Migration 0005 takes a move that exactly reverses the one before it,
+// recorded before rollbacks named the move they undid, for a rollback: the
+// next rollback does not bring back the version it took out of service.
+func TestMigrationNamesOldRollbacks(t *testing.T) {
+	r, dsn, ctx, model := withVersions(t, 2)
+	for _, v := range []int{1, 2, 1} { // the last one as old code rolled back
+		if _, err := r.SetAlias(ctx, model, AliasProduction, v, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 5 })
+	if i < 0 || !strings.Contains(ms[i].sql, "UPDATE alias_history") {
+		t.Fatal("migration 5 does not update alias_history")
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	backfill := ms[i].sql[strings.Index(ms[i].sql, "UPDATE alias_history"):]
+	if _, err := db.ExecContext(ctx, backfill); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := r.AliasHistory(ctx, model)
+	if err != nil || len(hist) != 3 || hist[0].RollbackOf != hist[1].ID || hist[1].RollbackOf != 0 || hist[2].RollbackOf != 0 {
+		t.Fatalf("history after the migration %+v, %v; want the last move named a rollback of the one before", hist, err)
+	}
+	if _, err := r.Rollback(ctx, model, AliasProduction, "", ""); !errors.Is(err, ErrConflict) {
+		t.Errorf("Rollback after an old rollback: %v, want ErrConflict (not back to 2)", err)
+	}
+}

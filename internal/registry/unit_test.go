@@ -231,8 +231,12 @@ func TestUndoTarget(t *testing.T) {
 		{"after a rollback, the move before", []AliasMove{mv(4, 2, 4, 3), mv(3, 4, 2, 0), mv(2, 1, 4, 0), mv(1, 0, 1, 0)}, 2},
 		{"after two rollbacks, nothing", []AliasMove{mv(5, 4, 1, 2), mv(4, 2, 4, 3), mv(3, 4, 2, 0), mv(2, 1, 4, 0), mv(1, 0, 1, 0)}, 0},
 		{"a move by hand since", []AliasMove{mv(4, 1, 3, 0), mv(3, 2, 1, 2), mv(2, 1, 2, 0), mv(1, 0, 1, 0)}, 4},
-		// Rollbacks recorded before they named their move count as moves.
-		{"an old rollback", []AliasMove{mv(3, 2, 1, 0), mv(2, 1, 2, 0), mv(1, 0, 1, 0)}, 3},
+		// A rollback written by code from before rollback_of, during a
+		// rolling deploy, counts as a move.
+		{"an unnamed rollback", []AliasMove{mv(3, 2, 1, 0), mv(2, 1, 2, 0), mv(1, 0, 1, 0)}, 3},
+		// A rollback undone (as the migration reads a promotion by hand
+		// of the version rolled back from) lets the move it undid stand.
+		{"a rollback undone", []AliasMove{mv(4, 1, 2, 3), mv(3, 2, 1, 2), mv(2, 1, 2, 0), mv(1, 0, 1, 0)}, 2},
 		{"a history that skips a move", []AliasMove{mv(3, 2, 1, 2), mv(2, 5, 2, 0), mv(1, 0, 9, 0)}, 0},
 	} {
 		got, err := UndoTarget(tc.moves)

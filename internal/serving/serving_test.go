@@ -674,16 +674,24 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 		t.Errorf("after a rollback: serving %v, behind %d; want nothing, behind 1", h.r.Current(), h.r.Behind())
 	}
 
-	// Nor on one a rollback went back from, two promotions back: 3 → 2 was
-	// rolled back to 1, which is not the move's own From.
+	// Nor on one a second rollback went back from: 1 → 3 → 2, rolled back
+	// to 3 and then to 1. The second rollback is no reversal of the move
+	// before it, but 3 is out of service all the same.
 	k := newFixture(t, nil, time.Hour)
 	k.promote(2)
 	k.promote(1)
+	v3 := servingtest.Model(t, "c")
 	k.reg.mu.Lock()
+	k.store.mu.Lock()
+	k.store.files["models/3.bin"] = v3
+	k.store.mu.Unlock()
+	k.reg.versions[3] = servingtest.Version(modelName, 3, "models/3.bin", v3)
 	k.reg.history = []registry.AliasMove{ // newest first
-		{ID: 3, Model: modelName, Alias: registry.AliasProduction, From: 2, To: 1, RollbackOf: 1, Moved: true},
-		{ID: 2, Model: modelName, Alias: registry.AliasProduction, From: 3, To: 2, Moved: true},
-		{ID: 1, Model: modelName, Alias: registry.AliasProduction, From: 1, To: 3, Moved: true},
+		{ID: 5, Model: modelName, Alias: registry.AliasProduction, From: 3, To: 1, RollbackOf: 2, Moved: true},
+		{ID: 4, Model: modelName, Alias: registry.AliasProduction, From: 2, To: 3, RollbackOf: 3, Moved: true},
+		{ID: 3, Model: modelName, Alias: registry.AliasProduction, From: 3, To: 2, Moved: true},
+		{ID: 2, Model: modelName, Alias: registry.AliasProduction, From: 1, To: 3, Moved: true},
+		{ID: 1, Model: modelName, Alias: registry.AliasProduction, From: 0, To: 1, Moved: true},
 	}
 	k.reg.mu.Unlock()
 	k.store.mu.Lock()

@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sirupsen/logrus"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -118,11 +116,8 @@ func TestSignature(t *testing.T) {
 // An activity that holds a data file waits for a data slot, gives up when
 // its context ends, and hands the slot back when done.
 func TestHoldData(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestActivityEnvironment()
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	a := &Activities{Log: log, DataSlots: semaphore.NewWeighted(1)}
+	a := &Activities{DataSlots: semaphore.NewWeighted(1)}
+	env := newActivityEnv(a)
 	if !a.DataSlots.TryAcquire(1) { // another activity's
 		t.Fatal("a fresh semaphore is full")
 	}

@@ -20,15 +20,23 @@ func badParamsExample() classifier.Params {
 	return p
 }
 
-// Ingest refuses inputs it cannot record truthfully before it reads or
-// writes anything: the Activities here have no store or registry at all.
-func TestIngestRefusesBadParamsFirst(t *testing.T) {
+// newActivityEnv returns a test environment running a's activities, with
+// its logs discarded.
+func newActivityEnv(a *Activities) *testsuite.TestActivityEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	a := &Activities{Log: log}
+	a.Log = log
 	env.RegisterActivity(a)
+	return env
+}
+
+// Ingest refuses inputs it cannot record truthfully before it reads or
+// writes anything: the Activities here have no store or registry at all.
+func TestIngestRefusesUnresolvedOrHalfNamedFeed(t *testing.T) {
+	a := &Activities{}
+	env := newActivityEnv(a)
 	for _, in := range []IngestInput{
 		{ModelName: "m", Source: Source{Feed: "catalogue"}},
 		{ModelName: "m", Source: Source{CSVKey: "raw/a.csv"}, Feed: "catalogue"},
@@ -46,12 +54,8 @@ func TestIngestRefusesBadParamsFirst(t *testing.T) {
 // The pipeline leaves the classifier's parameters to Ingest, which refuses
 // bad ones before it reads anything.
 func TestIngestRefusesBadClassifierParams(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestActivityEnvironment()
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	a := &Activities{Log: log}
-	env.RegisterActivity(a)
+	a := &Activities{}
+	env := newActivityEnv(a)
 	key := "raw/" + strings.Repeat("a", 64) + ".csv"
 	_, err := env.ExecuteActivity(a.Ingest, IngestInput{ModelName: "m", Source: Source{CSVKey: key, TextCols: []string{"text"}, LabelCol: "label"}, Params: badParamsExample()})
 	var app *temporal.ApplicationError

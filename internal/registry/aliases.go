@@ -299,11 +299,10 @@ func (r *Registry) rollback(ctx context.Context, model, alias string, expected i
 
 // UndoTarget returns the move a rollback undoes, given an alias's moves
 // newest first (as AliasHistory lists them, for one alias): the newest
-// that is neither a rollback nor undone by one.
-// Rollbacks so go further back one after another, as a stack of
-// promotions, instead of undoing each other; a move made by hand since is
-// undone first. The alias points at the move's To, and goes back to its
-// From.
+// that is neither a rollback nor undone by one. Successive rollbacks so go
+// back through the promotions instead of undoing each other, and a move
+// made by hand since is undone first. The alias points at the move's To
+// and goes back to its From.
 func UndoTarget(moves []AliasMove) (AliasMove, error) {
 	undone := make(map[int64]bool)
 	for _, mv := range moves {

@@ -90,6 +90,9 @@ func (s ScheduleSpec) Validate() error {
 		// Every; that is what Every is for.
 		return fmt.Errorf("schedule %s: cron %q: want 5 fields (minute hour day-of-month month day-of-week) or one of @yearly, @monthly, @weekly, @daily and @hourly; for an interval use every", s.ID, s.Cron)
 	}
+	if cronNeverFires(s.Cron) {
+		return fmt.Errorf("schedule %s: cron %q never fires: no month has that day of the month", s.ID, s.Cron)
+	}
 	if s.Every < 0 || (s.Every > 0 && s.Every < time.Minute) {
 		return fmt.Errorf("schedule %s: every %s: want at least 1m", s.ID, s.Every)
 	}

@@ -52,6 +52,7 @@ func TestScheduleSpecRejects(t *testing.T) {
 		"short cron":                {func(s *ScheduleSpec) { s.Cron = "0 3 *" }, "want 5 fields"},
 		"@every":                    {func(s *ScheduleSpec) { s.Cron = "@every 1s" }, "for an interval use every"},
 		"tiny interval":             {func(s *ScheduleSpec) { s.Cron, s.Every = "", time.Second }, "at least 1m"},
+		"31 February":               {func(s *ScheduleSpec) { s.Cron = "0 3 31 2 *" }, "never fires"},
 		"bad overlap":               {func(s *ScheduleSpec) { s.Overlap = "sometimes" }, "overlap policy"},
 		"terminate":                 {func(s *ScheduleSpec) { s.Overlap = "terminate_other" }, "use cancel_other"},
 		"no queue":                  {func(s *ScheduleSpec) { s.TaskQueue = "" }, "task queue is empty"},
@@ -121,5 +122,27 @@ func TestOverlapNameRoundTrips(t *testing.T) {
 	}
 	if got := OverlapName(enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER); got != "terminate_other" {
 		t.Errorf("terminate_other: %q", got)
+	}
+}
+
+// A cron is refused as never firing only when that is certain.
+func TestCronNeverFires(t *testing.T) {
+	for expr, want := range map[string]bool{
+		"0 3 31 2 *":         true,
+		"0 3 30,31 FEB *":    true,
+		"0 3 31 4,6,9,11 *":  true,
+		"0 3 31 APR-JUN/2 *": true,  // April and June
+		"0 3 29 2 *":         false, // leap years
+		"0 3 31 2,3 *":       false,
+		"0 3 31 2 MON":       false, // the weekday may match
+		"0 3 */15 2 *":       false,
+		"0 3 31 * *":         false,
+		"0 3 L 2 *":          false, // not read here: Temporal's to judge
+		"@daily":             false,
+		"0 3 31 1-12/3 *":    false, // January
+	} {
+		if got := cronNeverFires(expr); got != want {
+			t.Errorf("cronNeverFires(%q) = %v, want %v", expr, got, want)
+		}
 	}
 }

@@ -91,13 +91,24 @@ func fromDependency(dependency string, err error) *apiError {
 	)
 	switch {
 	case errors.Is(err, registry.ErrNotFound), errors.Is(err, schedule.ErrNotFound), errors.As(err, &nf):
-		return &apiError{status: http.StatusNotFound, code: codeNotFound, message: err.Error()}
+		return &apiError{status: http.StatusNotFound, code: codeNotFound, message: clientMessage(err)}
 	case errors.Is(err, registry.ErrInvalid), errors.As(err, &inv):
-		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, message: err.Error()}
+		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, message: clientMessage(err)}
 	case errors.Is(err, registry.ErrConflict):
-		return &apiError{status: http.StatusConflict, code: codeConflict, message: err.Error()}
+		return &apiError{status: http.StatusConflict, code: codeConflict, message: clientMessage(err)}
 	}
 	return unavailable(dependency, err)
+}
+
+// clientMessage is a registry error's text for the caller: without the
+// package's prefix, and without the sentinel at its end (": conflict"),
+// which the status code already says.
+func clientMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "registry: ")
+	for _, s := range []error{registry.ErrConflict, registry.ErrNotFound, registry.ErrInvalid} {
+		msg = strings.TrimSuffix(msg, ": "+s.Error())
+	}
+	return msg
 }
 
 // checkTemporalID answers 404 for an ID from a URL that no workflow or

@@ -209,9 +209,9 @@ func (s *server) checkModelFile(ctx context.Context, name string, version int) e
 	defer cancel()
 	switch err := s.store.Verify(vctx, v.ArtifactKey); {
 	case errors.Is(err, artifact.ErrNotFound):
-		return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket", version, name, v.ArtifactKey)
+		return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket; point the alias at another version", version, name, v.ArtifactKey)
 	case errors.Is(err, artifact.ErrCorrupt):
-		return errorf(http.StatusConflict, codeConflict, "version %d of %s has a corrupt model file: the bytes of %s do not match its digest", version, name, v.ArtifactKey)
+		return errorf(http.StatusConflict, codeConflict, "version %d of %s has a corrupt model file: the bytes of %s do not match its digest; point the alias at another version", version, name, v.ArtifactKey)
 	case err != nil:
 		return fromDependency("the artifact store", err)
 	}

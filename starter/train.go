@@ -461,6 +461,9 @@ func printResult(a *app, r workflows.TrainingResult) {
 		r.Evaluation.WeightedF1, r.Evaluation.MacroF1, r.Evaluation.Accuracy, r.Dataset.HoldoutRows)
 	fmt.Fprintf(w, "probability log-loss %.4f   expected calibration error %.4f\n", r.Evaluation.LogLoss, r.Evaluation.ECE)
 	fmt.Fprintf(w, "dataset     %s (%d rows, %d classes, %d rejected)\n", r.DatasetDigest, r.Dataset.Rows, r.Dataset.Classes, r.Dataset.Rejected)
+	if r.Dataset.RejectsKey != "" {
+		fmt.Fprintf(w, "rejects     %s (rows left out or repaired, and why)\n", r.Dataset.RejectsKey)
+	}
 	if r.Dataset.FeedVersion > 0 {
 		fmt.Fprintf(w, "feed        %s version %d\n", r.Dataset.Feed, r.Dataset.FeedVersion)
 	}

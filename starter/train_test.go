@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/workflows"
 )
 
 func TestReadParams(t *testing.T) {
@@ -162,5 +166,17 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if _, err := run(t, "models"); err != nil {
 		t.Errorf("a command group alone shows its help: err = %v", err)
+	}
+}
+
+// A run's summary names the report of the rows it left out, when it has
+// one, and says nothing of it otherwise.
+func TestPrintResultNamesTheRejects(t *testing.T) {
+	for key, want := range map[string]bool{"reports/" + strings.Repeat("a", 64) + ".rejects.json": true, "": false} {
+		var out bytes.Buffer
+		printResult(&app{stdout: &out}, workflows.TrainingResult{ModelName: "m", Version: 2, Dataset: activities.IngestResult{Rows: 10, Rejected: 3, RejectsKey: key}})
+		if got := strings.Contains(out.String(), "rejects     "+key+" "); got != want {
+			t.Errorf("rejects key %q: summary\n%s", key, out.String())
+		}
 	}
 }

@@ -172,7 +172,11 @@ func aliasAt(ctx context.Context, tx *sql.Tx, model, alias string, expected, ver
 	if err != nil {
 		return err
 	}
-	if now != expected && now != version {
+	switch {
+	case now == expected || now == version:
+	case now == 0:
+		return fmt.Errorf("alias is not set, not at the expected version %d: %w", expected, ErrConflict)
+	default:
 		return fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
 	}
 	return nil
@@ -315,12 +319,12 @@ func UndoTarget(moves []AliasMove) (AliasMove, error) {
 			// Cannot happen with a history that records every move.
 			return AliasMove{}, fmt.Errorf("move %d set version %d, but the alias points at %d: %w", mv.ID, mv.To, moves[0].To, ErrConflict)
 		case mv.From == 0:
-			return AliasMove{}, fmt.Errorf("move %d first set it to version %d; there is no earlier version: %w", mv.ID, mv.To, ErrConflict)
+			return AliasMove{}, fmt.Errorf("version %d is the first it pointed at: there is nothing earlier to go back to: %w", mv.To, ErrConflict)
 		default:
 			return mv, nil
 		}
 	}
-	return AliasMove{}, fmt.Errorf("every move of it has been rolled back; there is no earlier version: %w", ErrConflict)
+	return AliasMove{}, fmt.Errorf("every promotion of it has been rolled back: there is nothing earlier to go back to: %w", ErrConflict)
 }
 
 // rowsQuerier is what aliasMoves needs of a *sql.DB or *sql.Tx.

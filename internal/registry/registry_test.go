@@ -619,7 +619,7 @@ func TestAliasesHistoryNotifyRollback(t *testing.T) {
 	}
 	// A second rollback goes further back, not to the version the first
 	// took out of service: here there is nothing further back.
-	if rb2, err := r.Rollback(ctx, model, AliasProduction, "undo", "bob"); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "no earlier version") {
+	if rb2, err := r.Rollback(ctx, model, AliasProduction, "undo", "bob"); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "nothing earlier to go back to") {
 		t.Errorf("second Rollback = %+v, %v; want ErrConflict", rb2, err)
 	}
 	if _, err := r.Rollback(ctx, model, AliasChallenger, "", ""); !errors.Is(err, ErrConflict) {

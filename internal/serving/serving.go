@@ -289,27 +289,24 @@ func (r *Reloader) fallback(ctx context.Context, failed int) {
 			moves = append(moves, mv)
 		}
 	}
-	// A version someone moved the alias back from (a rollback, or a move
-	// a→b right after b→a: a promotion by hand of the version before) was
-	// taken out of service on purpose: never fall back on it.
+	// The versions tried are those successive rollbacks would go to
+	// (registry.UndoTarget), so never one a rollback took out of service,
+	// unless someone promoted it again since.
 	tried := map[int]bool{failed: true}
-	for i, mv := range moves {
-		if mv.RollbackOf != 0 || i+1 < len(moves) && mv.From != 0 && moves[i+1].From == mv.To && moves[i+1].To == mv.From {
-			tried[mv.From] = true
+	for attempts, synthetic := 0, int64(0); attempts < maxFallbacks; {
+		undo, err := registry.UndoTarget(moves)
+		if err != nil {
+			return // nothing earlier
 		}
-	}
-	attempts := 0
-	for _, mv := range moves {
-		if tried[mv.To] {
+		synthetic--
+		moves = append([]registry.AliasMove{{ID: synthetic, From: undo.To, To: undo.From, RollbackOf: undo.ID}}, moves...)
+		if tried[undo.From] {
 			continue
 		}
-		if attempts == maxFallbacks {
-			return
-		}
-		tried[mv.To] = true
+		tried[undo.From] = true
 		attempts++
-		log := r.log.WithFields(logrus.Fields{"version": mv.To, "alias_version": failed})
-		v, err := r.cfg.Registry.Version(ctx, r.cfg.Model, mv.To)
+		log := r.log.WithFields(logrus.Fields{"version": undo.From, "alias_version": failed})
+		v, err := r.cfg.Registry.Version(ctx, r.cfg.Model, undo.From)
 		if err != nil {
 			log.WithError(err).Warn("serving: cannot fall back on this version")
 			continue
@@ -326,10 +323,19 @@ func (r *Reloader) fallback(ctx context.Context, failed int) {
 			continue
 		}
 		r.current.Store(m)
-		log.Warn("serving: the alias's version cannot be served; serving the version it pointed at before until it can")
+		log.Warn("serving: the alias's version cannot be served; serving the version a rollback would go to until it can")
 		r.observe(Loaded)
 		return
 	}
+}
+
+// keeping adds to log what is served while the alias's model cannot be:
+// the model served so far, or nothing.
+func keeping(log logrus.FieldLogger, cur *Model) logrus.FieldLogger {
+	if cur == nil {
+		return log.WithField("serving", "nothing until it can be, or an earlier version is")
+	}
+	return log.WithField("serving", "the current one")
 }
 
 // serve swaps in the version the alias points at.
@@ -373,7 +379,7 @@ func (r *Reloader) serve(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("serving: load version %d: %w", v.Version, err)
 		r.behind.Store(int64(v.Version))
-		log.WithError(err).Error("serving: cannot fetch the new model; keeping the current one")
+		keeping(log, cur).WithError(err).Error("serving: cannot fetch the alias's model")
 		r.observe(Failed)
 		return err
 	}
@@ -383,7 +389,7 @@ func (r *Reloader) serve(ctx context.Context) error {
 		// The file will not get better: do not fetch it on every tick.
 		r.rejected = keyOf(v)
 		r.behind.Store(int64(v.Version))
-		log.WithError(err).Error("serving: new model rejected; keeping the current one")
+		keeping(log, cur).WithError(err).Error("serving: the alias's model is rejected")
 		r.observe(Failed)
 		return err
 	}

@@ -66,7 +66,7 @@ func (f *fakeRegistry) setAlias(alias string, v registry.Version) {
 	from := f.aliases[alias].Version
 	f.aliases[alias] = v
 	f.versions[v.Version] = v
-	f.history = append([]registry.AliasMove{{Model: modelName, Alias: alias, From: from, To: v.Version, Moved: true}}, f.history...)
+	f.history = append([]registry.AliasMove{{ID: int64(len(f.history) + 1), Model: modelName, Alias: alias, From: from, To: v.Version, Moved: true}}, f.history...)
 }
 
 func (f *fakeRegistry) AliasHistory(_ context.Context, m string) ([]registry.AliasMove, error) {
@@ -666,12 +666,34 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 	h.promote(1)
 	h.promote(2)
 	h.promote(1) // a rollback: 2 was taken out of service
+	h.reg.mu.Lock()
+	h.reg.history[0].RollbackOf = h.reg.history[1].ID
+	h.reg.mu.Unlock()
 	h.store.mu.Lock()
 	delete(h.store.files, "models/1.bin")
 	h.store.mu.Unlock()
 	_ = h.r.Reload(ctx)
 	if h.r.Current() != nil || h.r.Behind() != 1 {
 		t.Errorf("after a rollback: serving %v, behind %d; want nothing, behind 1", h.r.Current(), h.r.Behind())
+	}
+
+	// A version promoted again by hand after a rollback is fallen back on,
+	// as a rollback would go to it.
+	j := newFixture(t, nil, time.Hour)
+	j.promote(1)
+	j.promote(2)
+	j.promote(1) // a rollback of 2
+	j.reg.mu.Lock()
+	j.reg.history[0].RollbackOf = j.reg.history[1].ID
+	j.reg.mu.Unlock()
+	j.promote(2) // promoted again by hand
+	j.promote(1) // and 1 once more, whose file then goes
+	j.store.mu.Lock()
+	delete(j.store.files, "models/1.bin")
+	j.store.mu.Unlock()
+	_ = j.r.Reload(ctx)
+	if v := serving(t, j.r); v != 2 || j.r.Behind() != 1 {
+		t.Errorf("after a promotion by hand since the rollback: serving %d, behind %d; want 2, behind 1", v, j.r.Behind())
 	}
 
 	// Nor on one a second rollback went back from: 1 → 3 → 2, rolled back

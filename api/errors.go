@@ -101,14 +101,11 @@ func fromDependency(dependency string, err error) *apiError {
 }
 
 // clientMessage is a registry error's text for the caller: without the
-// package's prefix, and without the sentinel at its end (": conflict"),
-// which the status code already says.
+// package's prefix, and without ": conflict" at its end, which the status
+// code already says after a message that gives the reason. "not found"
+// and "invalid input" stay: they are often all the message says.
 func clientMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "registry: ")
-	for _, s := range []error{registry.ErrConflict, registry.ErrNotFound, registry.ErrInvalid} {
-		msg = strings.TrimSuffix(msg, ": "+s.Error())
-	}
-	return msg
+	return strings.TrimSuffix(strings.TrimPrefix(err.Error(), "registry: "), ": "+registry.ErrConflict.Error())
 }
 
 // checkTemporalID answers 404 for an ID from a URL that no workflow or

@@ -663,3 +663,18 @@ func TestBadCredentialsAreLogged(t *testing.T) {
 		t.Error("a wrong password was not logged")
 	}
 }
+
+// Registry refusals reach the caller without the package's prefix, and
+// without ": conflict" after a reason; "not found" stays, as it is often
+// all a message says.
+func TestClientMessage(t *testing.T) {
+	for in, want := range map[error]string{
+		fmt.Errorf("registry: roll back alias p of m: its last move is 5, not 4: %w", registry.ErrConflict): "roll back alias p of m: its last move is 5, not 4",
+		fmt.Errorf("registry: version 99 of m: %w", registry.ErrNotFound):                                   "version 99 of m: not found",
+		fmt.Errorf("registry: roll back alias p of m: move 0: %w", registry.ErrInvalid):                     "roll back alias p of m: move 0: invalid input",
+	} {
+		if got := clientMessage(in); got != want {
+			t.Errorf("clientMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

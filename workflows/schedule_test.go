@@ -134,7 +134,7 @@ func TestCronNeverFires(t *testing.T) {
 		"0 3 31 APR-JUN/2 *": true,  // April and June
 		"0 3 29 2 *":         false, // leap years
 		"0 3 31 2,3 *":       false,
-		"0 3 31 2 MON":       false, // the weekday may match
+		"0 3 31 2 MON":       false, // never fires either, but weekdays are left to Temporal
 		"0 3 */15 2 *":       false,
 		"0 3 31 * *":         false,
 		"0 3 L 2 *":          false, // not read here: Temporal's to judge

@@ -308,23 +308,53 @@ func (r *Registry) rollback(ctx context.Context, model, alias string, expected i
 // made by hand since is undone first. The alias points at the move's To
 // and goes back to its From.
 func UndoTarget(moves []AliasMove) (AliasMove, error) {
+	targets, err := undoTargets(moves, 1)
+	if len(targets) == 0 {
+		return AliasMove{}, err
+	}
+	return targets[0], nil
+}
+
+// RollbackTargets returns the moves up to n successive rollbacks would
+// undo, in order, as UndoTarget finds each: the versions they would go to
+// are the moves' From. Fewer are returned when the history has no more.
+func RollbackTargets(moves []AliasMove, n int) []AliasMove {
+	targets, _ := undoTargets(moves, n)
+	return targets
+}
+
+// undoTargets walks moves once for up to n targets, and says why it found
+// fewer.
+func undoTargets(moves []AliasMove, n int) ([]AliasMove, error) {
+	if len(moves) == 0 {
+		return nil, fmt.Errorf("alias has no history: %w", ErrNotFound)
+	}
 	undone := make(map[int64]bool)
+	current := moves[0].To
+	var targets []AliasMove
 	for _, mv := range moves {
+		if len(targets) == n {
+			return targets, nil
+		}
 		switch {
 		case undone[mv.ID]:
 			// Undone, and if it was a rollback, what it undid stands.
 		case mv.RollbackOf != 0:
 			undone[mv.RollbackOf] = true
-		case mv.To != moves[0].To:
+		case mv.To != current:
 			// Cannot happen with a history that records every move.
-			return AliasMove{}, fmt.Errorf("move %d set version %d, but the alias points at %d: %w", mv.ID, mv.To, moves[0].To, ErrConflict)
+			return targets, fmt.Errorf("move %d set version %d, but the alias points at %d: %w", mv.ID, mv.To, current, ErrConflict)
 		case mv.From == 0:
-			return AliasMove{}, fmt.Errorf("version %d is the first it pointed at: there is nothing earlier to go back to: %w", mv.To, ErrConflict)
+			return targets, fmt.Errorf("version %d is the first it pointed at: there is nothing earlier to go back to: %w", mv.To, ErrConflict)
 		default:
-			return mv, nil
+			targets = append(targets, mv)
+			current = mv.From // where the rollback takes it
 		}
 	}
-	return AliasMove{}, fmt.Errorf("every promotion of it has been rolled back: there is nothing earlier to go back to: %w", ErrConflict)
+	if len(targets) == n {
+		return targets, nil
+	}
+	return targets, fmt.Errorf("every promotion of it has been rolled back: there is nothing earlier to go back to: %w", ErrConflict)
 }
 
 // rowsQuerier is what aliasMoves needs of a *sql.DB or *sql.Tx.

@@ -872,6 +872,9 @@ func TestRollbackFrom(t *testing.T) {
 	if _, err := r.RollbackFrom(ctx, model, AliasProduction, 0, "", ""); !errors.Is(err, ErrInvalid) {
 		t.Errorf("expected 0: err = %v, want ErrInvalid", err)
 	}
+	if _, err := r.RollbackFrom(ctx, model, "staging", 2, "", ""); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "alias is not set, not at the expected version 2") {
+		t.Errorf("an alias never set: err = %v, want it said", err)
+	}
 }
 
 // Rollbacks go back through the promotions one after another, never to a

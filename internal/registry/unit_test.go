@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -246,5 +247,29 @@ func TestUndoTarget(t *testing.T) {
 		case tc.want != 0 && (err != nil || got.ID != tc.want):
 			t.Errorf("%s: %+v, %v; want move %d", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// RollbackTargets lists, in one pass, the moves successive rollbacks
+// would undo: those UndoTarget finds one rollback after another.
+func TestRollbackTargets(t *testing.T) {
+	mv := func(id int64, from, to int, rollbackOf int64) AliasMove {
+		return AliasMove{ID: id, From: from, To: to, RollbackOf: rollbackOf}
+	}
+	// 1 → 4 → 3, rolled back to 4, then 2 by hand.
+	moves := []AliasMove{mv(5, 4, 2, 0), mv(4, 3, 4, 3), mv(3, 4, 3, 0), mv(2, 1, 4, 0), mv(1, 0, 1, 0)}
+	var froms []int
+	for _, m := range RollbackTargets(moves, 10) {
+		froms = append(froms, m.From)
+	}
+	// Back to 4, then past the undone move to 3, to 1.
+	if want := []int{4, 1}; !slices.Equal(froms, want) {
+		t.Errorf("targets go back to %v, want %v", froms, want)
+	}
+	if got := RollbackTargets(moves, 1); len(got) != 1 || got[0].ID != 5 {
+		t.Errorf("first target %+v, want move 5", got)
+	}
+	if got := RollbackTargets(nil, 3); len(got) != 0 {
+		t.Errorf("targets of no history: %+v", got)
 	}
 }

@@ -290,16 +290,18 @@ func (r *Reloader) fallback(ctx context.Context, failed int) {
 		}
 	}
 	// The versions tried are those successive rollbacks would go to
-	// (registry.UndoTarget), so never one a rollback took out of service,
-	// unless someone promoted it again since.
+	// (registry.RollbackTargets), so never one a rollback took out of
+	// service, unless someone promoted it again since.
 	tried := map[int]bool{failed: true}
-	for attempts, synthetic := 0, int64(0); attempts < maxFallbacks; {
-		undo, err := registry.UndoTarget(moves)
-		if err != nil {
-			return // nothing earlier
+	attempts := 0
+	targets := registry.RollbackTargets(moves, len(moves))
+	if len(targets) == 0 {
+		r.log.WithField("alias_version", failed).Warn("serving: no earlier version to fall back on")
+	}
+	for _, undo := range targets {
+		if attempts == maxFallbacks {
+			return
 		}
-		synthetic--
-		moves = append([]registry.AliasMove{{ID: synthetic, From: undo.To, To: undo.From, RollbackOf: undo.ID}}, moves...)
 		if tried[undo.From] {
 			continue
 		}
@@ -351,7 +353,7 @@ func (r *Reloader) serve(ctx context.Context) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("serving: read alias %s of %s: %w", r.cfg.Alias, r.cfg.Model, err)
-		r.log.WithError(err).Error("serving: cannot check for a new model; keeping the current one")
+		keeping(r.log, r.current.Load()).WithError(err).Error("serving: cannot check for a new model")
 		r.observe(Failed)
 		return err
 	}

@@ -83,13 +83,17 @@ func unavailable(dependency string, err error) *apiError {
 
 // fromDependency turns an error of the registry, the schedule manager or
 // Temporal into an answer: the sentinels become 400, 404 and 409 with
-// their own (safe, specific) message, anything else 503.
+// their own (safe, specific) message, anything else 503. An answer the API
+// made itself, returned through a dependency's callback, stands.
 func fromDependency(dependency string, err error) *apiError {
 	var (
 		nf  *serviceerror.NotFound
 		inv *serviceerror.InvalidArgument
+		ae  *apiError
 	)
 	switch {
+	case errors.As(err, &ae):
+		return ae
 	case errors.Is(err, registry.ErrNotFound), errors.Is(err, schedule.ErrNotFound), errors.As(err, &nf):
 		return &apiError{status: http.StatusNotFound, code: codeNotFound, message: clientMessage(err)}
 	case errors.Is(err, registry.ErrInvalid), errors.As(err, &inv):

@@ -16,9 +16,6 @@ import (
 	"github.com/prodcat/prodcat/internal/registry"
 )
 
-// maxReasonBytes bounds the reason of an alias move, as the registry does.
-const maxReasonBytes = 1 << 10
-
 func (s *server) listModels(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
@@ -133,8 +130,8 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	switch {
 	case strings.TrimSpace(req.Reason) == "":
 		return badRequest("reason is required: say why the alias moves (it is kept in the alias history)")
-	case len(req.Reason) > maxReasonBytes:
-		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "reason is %d bytes; the limit is %d", len(req.Reason), maxReasonBytes)
+	case len(req.Reason) > registry.MaxNoteBytes:
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "reason is %d bytes; the limit is %d", len(req.Reason), registry.MaxNoteBytes)
 	case req.Rollback && req.Version != 0:
 		return badRequest("give either version or rollback, not both")
 	case !req.Rollback && req.Version <= 0:
@@ -147,39 +144,28 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	name, alias := r.PathValue("name"), r.PathValue("alias")
-	target, exp := req.Version, req.ExpectedVersion
-	var latest int64
-	if req.Rollback {
-		undo, l, err := s.registry.RollbackTarget(ctx, name, alias)
-		if err != nil {
-			return fromDependency("the registry", err)
-		}
-		if exp != nil && undo.ID > 0 && *exp != undo.To {
-			return fromDependency("the registry", fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, name, undo.To, *exp, registry.ErrConflict))
-		}
-		target, latest = undo.From, l
-	}
-	if target > 0 {
-		if err := s.checkModelFile(r.Context(), name, target); err != nil {
-			return err
-		}
-	}
+	exp := req.ExpectedVersion
 	var (
 		mv  registry.AliasMove
 		err error
 	)
 	switch {
-	case req.Rollback && latest > 0:
-		// Back to the version checked, or nowhere.
-		mv, err = s.registry.RollbackOf(ctx, name, alias, latest, req.Reason, p.Name)
-	case req.Rollback && exp != nil:
-		mv, err = s.registry.RollbackFrom(ctx, name, alias, *exp, req.Reason, p.Name)
 	case req.Rollback:
-		mv, err = s.registry.Rollback(ctx, name, alias, req.Reason, p.Name)
-	case exp != nil:
-		mv, err = s.registry.CompareAndSetAlias(ctx, name, alias, *exp, req.Version, req.Reason, p.Name)
+		expected := -1
+		if exp != nil {
+			expected = *exp
+		}
+		check := func(v int) error { return s.checkModelFile(r.Context(), name, v) }
+		mv, err = registry.RollbackChecked(ctx, s.registry, name, alias, expected, check, req.Reason, p.Name)
 	default:
-		mv, err = s.registry.SetAlias(ctx, name, alias, req.Version, req.Reason, p.Name)
+		if err := s.checkModelFile(r.Context(), name, req.Version); err != nil {
+			return err
+		}
+		if exp != nil {
+			mv, err = s.registry.CompareAndSetAlias(ctx, name, alias, *exp, req.Version, req.Reason, p.Name)
+		} else {
+			mv, err = s.registry.SetAlias(ctx, name, alias, req.Version, req.Reason, p.Name)
+		}
 	}
 	if err != nil {
 		return fromDependency("the registry", err)

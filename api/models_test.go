@@ -123,7 +123,7 @@ func TestMoveAlias(t *testing.T) {
 	}{
 		{"no reason", path, `{"version": 2}`, 400, codeBadRequest},
 		{"blank reason", path, `{"version": 2, "reason": " "}`, 400, codeBadRequest},
-		{"reason too long", path, fmt.Sprintf(`{"version": 2, "reason": %q}`, strings.Repeat("r", maxReasonBytes+1)), 413, codeTooLarge},
+		{"reason too long", path, fmt.Sprintf(`{"version": 2, "reason": %q}`, strings.Repeat("r", registry.MaxNoteBytes+1)), 413, codeTooLarge},
 		{"neither", path, `{"reason": "x"}`, 400, codeBadRequest},
 		{"both", path, `{"version": 2, "rollback": true, "reason": "x"}`, 400, codeBadRequest},
 		{"negative version", path, `{"version": -2, "reason": "x"}`, 400, codeBadRequest},

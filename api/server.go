@@ -49,10 +49,7 @@ type modelRegistry interface {
 	AliasHistory(ctx context.Context, model string) ([]registry.AliasMove, error)
 	SetAlias(ctx context.Context, model, alias string, version int, reason, actor string) (registry.AliasMove, error)
 	CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (registry.AliasMove, error)
-	Rollback(ctx context.Context, model, alias, reason, actor string) (registry.AliasMove, error)
-	RollbackFrom(ctx context.Context, model, alias string, expected int, reason, actor string) (registry.AliasMove, error)
-	RollbackOf(ctx context.Context, model, alias string, latest int64, reason, actor string) (registry.AliasMove, error)
-	RollbackTarget(ctx context.Context, model, alias string) (undo registry.AliasMove, latest int64, err error)
+	registry.Rollbacker
 	Feed(ctx context.Context, feed string) (registry.FeedVersion, error)
 	FeedHistory(ctx context.Context, feed string) ([]registry.FeedVersion, error)
 	Feeds(ctx context.Context) ([]registry.FeedVersion, error)

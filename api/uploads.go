@@ -12,6 +12,7 @@ import (
 
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/dataset"
 )
 
 // uploadTimeout bounds an upload, from reading the body to storing it.
@@ -46,7 +47,7 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		return err
 	}
 	defer os.Remove(f.Name())
-	head := &headWriter{max: 8 << 10}
+	head := &headWriter{max: dataset.TextSniffBytes}
 	n, err := io.Copy(io.MultiWriter(f, head), http.MaxBytesReader(w, r.Body, s.maxUploadBytes))
 	err = errors.Join(err, f.Close())
 	if err != nil {

@@ -112,28 +112,8 @@ instead of going back two steps.`,
 			if err != nil {
 				return err
 			}
-			undo, latest, err := r.RollbackTarget(ctx, name(a), alias)
-			if err != nil {
-				return err
-			}
-			if expect >= 0 && undo.ID > 0 && expect != undo.To {
-				return fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, name(a), undo.To, expect, registry.ErrConflict)
-			}
-			if undo.From > 0 {
-				if err := a.checkModelFile(ctx, r, name(a), undo.From); err != nil {
-					return err
-				}
-			}
-			var mv registry.AliasMove
-			switch {
-			case latest > 0:
-				// Back to the version checked, or nowhere.
-				mv, err = r.RollbackOf(ctx, name(a), alias, latest, reason, actor())
-			case expect >= 0:
-				mv, err = r.RollbackFrom(ctx, name(a), alias, expect, reason, actor())
-			default:
-				mv, err = r.Rollback(ctx, name(a), alias, reason, actor())
-			}
+			check := func(v int) error { return a.checkModelFile(ctx, r, name(a), v) }
+			mv, err := registry.RollbackChecked(ctx, r, name(a), alias, expect, check, reason, actor())
 			if err != nil {
 				return err
 			}
@@ -164,18 +144,14 @@ instead of going back two steps.`,
 	return cmd
 }
 
-// maxReasonBytes bounds the reason of an alias move, as the API does; the
-// registry would cut a longer one.
-const maxReasonBytes = 1 << 10
-
 // checkReason refuses the reasons the API refuses: a blank one says
 // nothing in the alias history.
 func checkReason(reason string) error {
 	if strings.TrimSpace(reason) == "" {
 		return usagef("--reason is blank: say why the alias moves (it is kept in the alias history)")
 	}
-	if len(reason) > maxReasonBytes {
-		return usagef("--reason is %d bytes; the limit is %d", len(reason), maxReasonBytes)
+	if len(reason) > registry.MaxNoteBytes {
+		return usagef("--reason is %d bytes; the limit is %d", len(reason), registry.MaxNoteBytes)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/spf13/cobra"
 )
 
@@ -35,10 +36,6 @@ func newUploadCmd() *cobra.Command {
 	}
 }
 
-// uploadSniffBytes is how much of a file checkUpload reads: what POST
-// /v1/uploads reads for the same check.
-const uploadSniffBytes = 8 << 10
-
 // checkUpload refuses a file POST /v1/uploads refuses: an empty one, or
 // one that is not text (a NUL byte in its first 8 KiB). Stored, either
 // would only fail the runs that read it.
@@ -48,7 +45,7 @@ func checkUpload(path string) error {
 		return fmt.Errorf("upload: %w", err)
 	}
 	defer f.Close()
-	head := make([]byte, uploadSniffBytes)
+	head := make([]byte, dataset.TextSniffBytes)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("upload: %w", err)

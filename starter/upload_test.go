@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prodcat/prodcat/internal/dataset"
 )
 
 // upload refuses what POST /v1/uploads refuses, before uploading anything
@@ -24,7 +26,7 @@ func TestUploadRefusesEmptyAndBinaryFiles(t *testing.T) {
 	good := write("good.csv", []byte("title,label\nchaise,meuble\n"))
 	empty := write("empty.csv", nil)
 	binary := write("ls.csv", append([]byte("\x7fELF"), make([]byte, 100)...))
-	late := write("late.csv", append([]byte(strings.Repeat("a", uploadSniffBytes)), 0))
+	late := write("late.csv", append([]byte(strings.Repeat("a", dataset.TextSniffBytes)), 0))
 	for _, tc := range []struct {
 		args []string
 		want string

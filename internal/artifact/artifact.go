@@ -186,18 +186,30 @@ func (s *Store) put(ctx context.Context, ref Ref, r io.Reader, contentType strin
 // Get returns the bytes of key after checking them against the digest the
 // key carries.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	return s.get(ctx, key, -1)
+	return s.GetMax(ctx, key, -1)
 }
 
 // GetMax is Get for an object the caller holds in memory only up to max
-// bytes: a larger one is ErrTooLarge, read no further than that.
+// bytes: a larger one is ErrTooLarge, read no further than that. A
+// negative max is no bound.
 func (s *Store) GetMax(ctx context.Context, key string, max int64) ([]byte, error) {
-	return s.get(ctx, key, max)
+	var buf bytes.Buffer
+	if err := s.read(ctx, key, &buf, max); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // Verify checks that key is in the bucket and that its bytes match the
 // digest it carries, reading them through without keeping them.
 func (s *Store) Verify(ctx context.Context, key string) error {
+	return s.read(ctx, key, io.Discard, -1)
+}
+
+// read copies the bytes of key to w, at most max of them when max is not
+// negative, and checks them against the digest the key carries. w may
+// have taken bytes when it fails.
+func (s *Store) read(ctx context.Context, key string, w io.Writer, max int64) error {
 	want, err := DigestOf(key)
 	if err != nil {
 		return err
@@ -207,43 +219,22 @@ func (s *Store) Verify(ctx context.Context, key string) error {
 		return s.wrap("get "+key, err)
 	}
 	defer obj.Close()
+	var r io.Reader = obj
+	if max >= 0 {
+		r = io.LimitReader(obj, max+1)
+	}
 	h := sha256.New()
-	if _, err := io.Copy(h, obj); err != nil {
+	n, err := io.Copy(io.MultiWriter(w, h), r)
+	if err != nil {
 		return s.wrap("get "+key, err)
+	}
+	if max >= 0 && n > max {
+		return fmt.Errorf("get %s: %w: more than %d bytes", key, ErrTooLarge, max)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		return fmt.Errorf("get %s: %w: content hashes to %s", key, ErrCorrupt, got)
 	}
 	return nil
-}
-
-// get is Get, reading at most max bytes when max is not negative.
-func (s *Store) get(ctx context.Context, key string, max int64) ([]byte, error) {
-	want, err := DigestOf(key)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return nil, s.wrap("get "+key, err)
-	}
-	defer obj.Close()
-	var r io.Reader = obj
-	if max >= 0 {
-		r = io.LimitReader(obj, max+1)
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, s.wrap("get "+key, err)
-	}
-	if max >= 0 && int64(len(data)) > max {
-		return nil, fmt.Errorf("get %s: %w: more than %d bytes", key, ErrTooLarge, max)
-	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != want {
-		return nil, fmt.Errorf("get %s: %w: content hashes to %s", key, ErrCorrupt, got)
-	}
-	return data, nil
 }
 
 // Head returns up to the first n bytes of key, unchecked: a glance at a

@@ -10,6 +10,10 @@ import (
 // need: enough for any header row.
 const HeaderBytes = 64 << 10
 
+// TextSniffBytes is how much of an uploaded data file is searched for a
+// NUL byte, which says it is not text.
+const TextSniffBytes = 8 << 10
+
 // CheckXHeader reports whether head, the start of a challenge X file, has
 // the columns ReadRaw reads, so a file that cannot be trained on is
 // refused when it is named rather than when every run reads it.

@@ -21,8 +21,10 @@ const (
 	AliasChallenger = "challenger"
 )
 
-// maxNoteText bounds the reason and actor of an alias move.
-const maxNoteText = 1 << 10
+// MaxNoteBytes bounds the reason and actor of an alias move, and the actor
+// and note of a feed version: the registry cuts longer ones, and the API
+// and the starter refuse a longer reason.
+const MaxNoteBytes = 1 << 10
 
 // AliasMove is one move of an alias, as recorded in the alias history.
 type AliasMove struct {
@@ -256,6 +258,41 @@ func (r *Registry) RollbackFrom(ctx context.Context, model, alias string, expect
 	return r.rollback(ctx, model, alias, expected, 0, reason, actor)
 }
 
+// Rollbacker moves aliases back; *Registry implements it.
+type Rollbacker interface {
+	RollbackTarget(ctx context.Context, model, alias string) (undo AliasMove, latest int64, err error)
+	RollbackOf(ctx context.Context, model, alias string, latest int64, reason, actor string) (AliasMove, error)
+	RollbackFrom(ctx context.Context, model, alias string, expected int, reason, actor string) (AliasMove, error)
+	Rollback(ctx context.Context, model, alias, reason, actor string) (AliasMove, error)
+}
+
+// RollbackChecked rolls alias back after check has accepted the version
+// it goes to, such as by finding its model file: the alias moves only
+// there, and only if it has not moved since (RollbackOf). With expected
+// not negative it is RollbackFrom, refused unless the alias points at
+// expected. An error of check is returned as it is.
+func RollbackChecked(ctx context.Context, r Rollbacker, model, alias string, expected int, check func(version int) error, reason, actor string) (AliasMove, error) {
+	undo, latest, err := r.RollbackTarget(ctx, model, alias)
+	if err != nil {
+		return AliasMove{}, err
+	}
+	if expected >= 0 && undo.ID > 0 && expected != undo.To {
+		return AliasMove{}, fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, model, undo.To, expected, ErrConflict)
+	}
+	if undo.From > 0 {
+		if err := check(undo.From); err != nil {
+			return AliasMove{}, err
+		}
+	}
+	switch {
+	case latest > 0:
+		return r.RollbackOf(ctx, model, alias, latest, reason, actor)
+	case expected >= 0:
+		return r.RollbackFrom(ctx, model, alias, expected, reason, actor)
+	}
+	return r.Rollback(ctx, model, alias, reason, actor)
+}
+
 // RollbackOf is Rollback on condition that the alias's history still ends
 // with move latest (as RollbackTarget returns it); otherwise it changes
 // nothing and returns ErrConflict. The alias then goes exactly where the
@@ -448,7 +485,7 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 
 	mv := AliasMove{
 		Model: model, Alias: alias, From: from, To: version,
-		Reason: cleanText(reason, maxNoteText), Actor: cleanText(actor, maxNoteText), Moved: true, RollbackOf: rollbackOf,
+		Reason: cleanText(reason, MaxNoteBytes), Actor: cleanText(actor, MaxNoteBytes), Moved: true, RollbackOf: rollbackOf,
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO aliases (model_name, alias, version) VALUES ($1, $2, $3)
 		ON CONFLICT (model_name, alias) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,

@@ -60,7 +60,7 @@ func (r *Registry) publishFeed(ctx context.Context, feed string, source json.Raw
 		return FeedVersion{}, false, fmt.Errorf("source: invalid UTF-8 or a NUL character: %w", ErrInvalid)
 	}
 	// Text for people, made storable as an alias move's reason is.
-	actor, note = cleanText(actor, maxNoteText), cleanText(note, maxNoteText)
+	actor, note = cleanText(actor, MaxNoteBytes), cleanText(note, MaxNoteBytes)
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return FeedVersion{}, false, err

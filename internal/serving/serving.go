@@ -53,7 +53,7 @@ type Model struct {
 type Registry interface {
 	Alias(ctx context.Context, model, alias string) (registry.Version, error)
 	// AliasHistory and Version find what to serve when nothing is served
-	// and the alias's version cannot be: the version it pointed at before.
+	// and the alias's version cannot be: where a rollback would go.
 	AliasHistory(ctx context.Context, model string) ([]registry.AliasMove, error)
 	Version(ctx context.Context, model string, v int) (registry.Version, error)
 }
@@ -271,9 +271,9 @@ func (r *Reloader) Reload(ctx context.Context) error {
 const maxFallbacks = 3
 
 // fallback serves, when nothing is served and the alias's version (failed)
-// cannot be, the newest version the alias pointed at before that loads: an
-// API that starts while production's file is missing or broken serves the
-// last good model instead of nothing. Behind goes on naming failed, and
+// cannot be, the first that loads of the versions successive rollbacks
+// would go to: an API that starts while production's file is missing or
+// broken serves the last good model instead of nothing. Behind goes on naming failed, and
 // each reload tries failed again, so the alias's version is served as soon
 // as its file can be fetched (a file that fails its checks has the content
 // its digest names, and is not tried again until the alias moves).

@@ -119,6 +119,13 @@ func (f *fakeStore) Get(_ context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
+// remove takes key's file away, as a bucket that lost it.
+func (f *fakeStore) remove(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.files, key)
+}
+
 func (f *fakeStore) reads() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -669,9 +676,7 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 	h.reg.mu.Lock()
 	h.reg.history[0].RollbackOf = h.reg.history[1].ID
 	h.reg.mu.Unlock()
-	h.store.mu.Lock()
-	delete(h.store.files, "models/1.bin")
-	h.store.mu.Unlock()
+	h.store.remove("models/1.bin")
 	_ = h.r.Reload(ctx)
 	if h.r.Current() != nil || h.r.Behind() != 1 {
 		t.Errorf("after a rollback: serving %v, behind %d; want nothing, behind 1", h.r.Current(), h.r.Behind())
@@ -688,9 +693,7 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 	j.reg.mu.Unlock()
 	j.promote(2) // promoted again by hand
 	j.promote(1) // and 1 once more, whose file then goes
-	j.store.mu.Lock()
-	delete(j.store.files, "models/1.bin")
-	j.store.mu.Unlock()
+	j.store.remove("models/1.bin")
 	_ = j.r.Reload(ctx)
 	if v := serving(t, j.r); v != 2 || j.r.Behind() != 1 {
 		t.Errorf("after a promotion by hand since the rollback: serving %d, behind %d; want 2, behind 1", v, j.r.Behind())
@@ -716,9 +719,7 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 		{ID: 1, Model: modelName, Alias: registry.AliasProduction, From: 0, To: 1, Moved: true},
 	}
 	k.reg.mu.Unlock()
-	k.store.mu.Lock()
-	delete(k.store.files, "models/1.bin")
-	k.store.mu.Unlock()
+	k.store.remove("models/1.bin")
 	_ = k.r.Reload(ctx)
 	if k.r.Current() != nil || k.r.Behind() != 1 {
 		t.Errorf("after a rollback two promotions back: serving %v, behind %d; want nothing, behind 1", k.r.Current(), k.r.Behind())
@@ -727,9 +728,7 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 	// With no earlier version to fall back on, nothing is served.
 	g := newFixture(t, nil, time.Hour)
 	g.promote(2)
-	g.store.mu.Lock()
-	delete(g.store.files, "models/2.bin")
-	g.store.mu.Unlock()
+	g.store.remove("models/2.bin")
 	_ = g.r.Reload(ctx)
 	if g.r.Current() != nil || g.r.Behind() != 2 {
 		t.Errorf("no earlier version: serving %v, behind %d", g.r.Current(), g.r.Behind())

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -556,19 +557,35 @@ func (f *fakeTrainer) Cancel(_ context.Context, id, runID string) error {
 	return nil
 }
 
-func (f *fakeTrainer) List(_ context.Context, model string, limit int) ([]training, error) {
+// List pages through the runs in workflow ID order; a page token is the
+// offset of the page's first run.
+func (f *fakeTrainer) List(_ context.Context, model string, limit int, page []byte) ([]training, []byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
-		return nil, f.down
+		return nil, nil, f.down
 	}
-	var out []training
+	var all []training
 	for _, t := range f.runs {
-		if len(out) < limit && (model == "" || t.ModelName == model) {
-			out = append(out, t)
+		if model == "" || t.ModelName == model {
+			all = append(all, t)
 		}
 	}
-	return out, nil
+	slices.SortFunc(all, func(a, b training) int { return strings.Compare(a.WorkflowID, b.WorkflowID) })
+	from := 0
+	if page != nil {
+		n, err := strconv.Atoi(string(page))
+		if err != nil || n < 0 || n > len(all) {
+			return nil, nil, serviceerror.NewInvalidArgument("invalid page token")
+		}
+		from = n
+	}
+	to := min(from+limit, len(all))
+	var next []byte
+	if to < len(all) {
+		next = []byte(strconv.Itoa(to))
+	}
+	return all[from:to], next, nil
 }
 
 // fakeScheduler has one schedule, "nightly".

@@ -72,9 +72,10 @@ type trainer interface {
 	// Get reads run runID of workflow id, or its latest run when runID is
 	// empty.
 	Get(ctx context.Context, id, runID string) (training, error)
-	// List returns the latest trainings, newest first; of model when it
-	// is not empty.
-	List(ctx context.Context, model string, limit int) ([]training, error)
+	// List returns a page of at most limit trainings, of model when it is
+	// not empty, from page (nil for the first), and the token of the next
+	// page (nil after the last).
+	List(ctx context.Context, model string, limit int, page []byte) ([]training, []byte, error)
 	// Cancel asks run runID of workflow id to stop.
 	Cancel(ctx context.Context, id, runID string) error
 }

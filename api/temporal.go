@@ -99,27 +99,29 @@ func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, 
 	return tr, nil
 }
 
-func (t *temporalTrainer) List(ctx context.Context, model string, limit int) ([]training, error) {
+func (t *temporalTrainer) List(ctx context.Context, model string, limit int, page []byte) ([]training, []byte, error) {
 	query := fmt.Sprintf("WorkflowType = '%s'", workflows.TrainingWorkflowType)
 	if model != "" {
 		// Model names are checked to be letters, digits and . _ - only.
 		query += fmt.Sprintf(" AND ModelName = '%s'", model)
 	}
 	resp, err := t.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: t.namespace,
-		PageSize:  int32(limit),
-		Query:     query,
+		Namespace:     t.namespace,
+		PageSize:      int32(limit),
+		NextPageToken: page,
+		Query:         query,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]training, 0, len(resp.GetExecutions()))
 	for _, info := range resp.GetExecutions() {
 		out = append(out, t.fromInfo(info))
 	}
-	// Visibility stores differ in their default order; newest first here.
+	// Visibility stores differ in their default order; a page is newest
+	// first here.
 	slices.SortStableFunc(out, func(a, b training) int { return b.StartTime.Compare(a.StartTime) })
-	return out[:min(len(out), limit)], nil
+	return out[:min(len(out), limit)], resp.GetNextPageToken(), nil
 }
 
 // Cancel asks run runID of workflow id to stop. The pipeline lets the

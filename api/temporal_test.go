@@ -87,7 +87,7 @@ func TestTemporalTrainer(t *testing.T) {
 	// Visibility is eventually consistent: wait until the list of the
 	// model's trainings shows it.
 	for found := false; !found; {
-		list, err := tr.List(ctx, p.ModelName, 100)
+		list, _, err := tr.List(ctx, p.ModelName, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func TestTemporalTrainer(t *testing.T) {
 	}
 
 	// A completed pipeline run, if the namespace has one, shows its result.
-	list, err := tr.List(ctx, "", 100)
+	list, _, err := tr.List(ctx, "", 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,4 +140,53 @@ func TestTemporalTrainer(t *testing.T) {
 		return
 	}
 	t.Log("no completed training in the namespace: the result path was not exercised")
+}
+
+// TestTemporalTrainerPages pages through a model's trainings on a real
+// Temporal: two pages of two and one, each run once.
+func TestTemporalTrainerPages(t *testing.T) {
+	c, cfg := testenv.Temporal(t)
+	tr := &temporalTrainer{c: c, queue: servingtest.RandomName("apitest-queue-"), namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL}
+	ctx := t.Context()
+	p := workflows.TrainingParams{ModelName: servingtest.RandomName("apitest-"), Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}}
+	for range 3 {
+		id := servingtest.RandomName("apitest-page-")
+		if _, err := tr.Start(ctx, id, p.WithDefaults()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = c.TerminateWorkflow(context.Background(), id, "", "test cleanup")
+		})
+	}
+	// Visibility is eventually consistent.
+	for {
+		all, _, err := tr.List(ctx, p.ModelName, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) == 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of the 3 trainings listed", len(all))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	first, next, err := tr.List(ctx, p.ModelName, 2, nil)
+	if err != nil || len(first) != 2 || len(next) == 0 {
+		t.Fatalf("first page: %d trainings, next %q, %v", len(first), next, err)
+	}
+	second, _, err := tr.List(ctx, p.ModelName, 2, next)
+	if err != nil || len(second) != 1 {
+		t.Fatalf("second page: %d trainings, %v", len(second), err)
+	}
+	seen := map[string]bool{}
+	for _, l := range append(first, second...) {
+		seen[l.WorkflowID] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("pages listed %v, want 3 trainings once each", seen)
+	}
 }

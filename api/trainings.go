@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -223,39 +226,89 @@ func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	return writeJSON(w, http.StatusOK, t)
 }
 
-// Bounds of GET /v1/trainings?limit=.
+// Bounds of GET /v1/trainings?limit=&page_token=.
 const (
 	defaultTrainingList = 20
 	maxTrainingList     = 100
+	maxPageToken        = 4 << 10
 )
 
+// trainingList is a page of GET /v1/trainings.
+type trainingList struct {
+	Trainings []training `json:"trainings"`
+	// NextPageToken, given as page_token, reads the next page; it is
+	// absent after the last.
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
 func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	q := r.URL.Query()
 	limit := defaultTrainingList
-	if q := r.URL.Query().Get("limit"); q != "" {
-		n, err := strconv.Atoi(q)
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxTrainingList {
-			return badRequest("limit %q: want 1 to %d", q, maxTrainingList)
+			return badRequest("limit %q: want 1 to %d", v, maxTrainingList)
 		}
 		limit = n
 	}
-	model := r.URL.Query().Get("model")
+	model := q.Get("model")
 	if model != "" {
 		if err := registry.CheckModelName(model); err != nil {
 			return badRequest("model: %v", err)
 		}
 	}
+	var page []byte
+	if v := q.Get("page_token"); v != "" {
+		var ok bool
+		if page, ok = openPageToken(model, v); !ok {
+			return badRequest("page_token: not a next_page_token this API gave for this model")
+		}
+	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	ts, err := s.trainer.List(ctx, model, limit)
+	ts, next, err := s.trainer.List(ctx, model, limit, page)
 	if err != nil {
 		return trainerError(err)
 	}
 	if ts == nil {
 		ts = []training{}
 	}
-	return writeJSON(w, http.StatusOK, struct {
-		Trainings []training `json:"trainings"`
-	}{ts})
+	return writeJSON(w, http.StatusOK, trainingList{Trainings: ts, NextPageToken: sealPageToken(model, next)})
+}
+
+// sealPageToken wraps a list's next-page token from Temporal with a digest
+// of it and the model filter; openPageToken unwraps it. Temporal retries a
+// token it cannot parse until the request times out, so one that was
+// mangled, or given with another filter, is refused here instead.
+func sealPageToken(model string, token []byte) string {
+	if len(token) == 0 {
+		return ""
+	}
+	sum := pageTokenSum(model, token)
+	return base64.RawURLEncoding.EncodeToString(append(sum[:], token...))
+}
+
+func openPageToken(model, s string) ([]byte, bool) {
+	if len(s) > maxPageToken {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) <= pageTokenSumBytes {
+		return nil, false
+	}
+	sum, token := b[:pageTokenSumBytes], b[pageTokenSumBytes:]
+	want := pageTokenSum(model, token)
+	return token, bytes.Equal(sum, want[:])
+}
+
+const pageTokenSumBytes = 12
+
+func pageTokenSum(model string, token []byte) [pageTokenSumBytes]byte {
+	h := sha256.New()
+	h.Write([]byte(model))
+	h.Write([]byte{0})
+	h.Write(token)
+	return [pageTokenSumBytes]byte(h.Sum(nil))
 }
 
 // cancelTraining asks a running training to stop (202). The stage under

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	"go.temporal.io/api/serviceerror"
@@ -140,20 +141,39 @@ func TestGetAndListTrainings(t *testing.T) {
 	}
 	wantError(t, h.do("GET", "/v1/trainings/zzz", asPredict, ""), http.StatusNotFound, codeNotFound)
 
-	var list struct {
-		Trainings []training `json:"trainings"`
-	}
+	var list trainingList
 	decodeBody(t, h.do("GET", "/v1/trainings?limit=2", asPredict, ""), &list)
-	if len(list.Trainings) != 2 {
-		t.Errorf("%d trainings with limit 2", len(list.Trainings))
+	if len(list.Trainings) != 2 || list.NextPageToken == "" {
+		t.Fatalf("%d trainings with limit 2, next page %q", len(list.Trainings), list.NextPageToken)
+	}
+	first, next := list.Trainings, list.NextPageToken
+	list = trainingList{}
+	decodeBody(t, h.do("GET", "/v1/trainings?limit=2&page_token="+next, asPredict, ""), &list)
+	if len(list.Trainings) != 1 || list.NextPageToken != "" {
+		t.Errorf("second page: %d trainings, next page %q; want the one left and no next page", len(list.Trainings), list.NextPageToken)
+	}
+	seen := map[string]bool{}
+	for _, tr := range append(first, list.Trainings...) {
+		seen[tr.WorkflowID] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("two pages gave %v, want a, b and c once each", seen)
 	}
 	decodeBody(t, h.do("GET", "/v1/trainings", asPredict, ""), &list)
-	if len(list.Trainings) != 3 {
-		t.Errorf("%d trainings", len(list.Trainings))
+	if len(list.Trainings) != 3 || list.NextPageToken != "" {
+		t.Errorf("%d trainings, next page %q", len(list.Trainings), list.NextPageToken)
 	}
-	for _, q := range []string{"0", "101", "x"} {
-		wantError(t, h.do("GET", "/v1/trainings?limit="+q, asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	// Bad limits, and page tokens this API did not give for this filter:
+	// mangled, too long, or given for another model.
+	mangled := []byte(next)
+	mangled[0] ^= 3 // always another character
+	for _, q := range []string{"limit=0", "limit=101", "limit=x", "page_token=*", "page_token=eHl6",
+		"page_token=" + string(mangled), "page_token=" + strings.Repeat("A", maxPageToken+1),
+		"page_token=" + next + "&model=" + testModel} {
+		wantError(t, h.do("GET", "/v1/trainings?"+q, asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	}
+	// A token the store refuses is the caller's mistake, not an outage.
+	wantError(t, h.do("GET", "/v1/trainings?page_token="+sealPageToken("", []byte("x")), asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	// By model: the server's model has the three, another none.
 	decodeBody(t, h.do("GET", "/v1/trainings?model="+testModel, asPredict, ""), &list)
 	if len(list.Trainings) != 3 {

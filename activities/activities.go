@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -47,13 +48,16 @@ type Activities struct {
 	DataSlots *semaphore.Weighted
 }
 
-// holdData waits for one of the data slots and returns its release.
-func (a *Activities) holdData(ctx context.Context) (release func(), err error) {
+// holdData waits for one of the data slots and returns its release. It
+// sets waiting while it waits, for the stage's heartbeat to show.
+func (a *Activities) holdData(ctx context.Context, waiting *atomic.Bool) (release func(), err error) {
 	if a.DataSlots == nil {
 		return func() {}, nil
 	}
 	if !a.DataSlots.TryAcquire(1) {
 		a.logger(ctx).Info("waiting for a data slot: the worker holds as many data files as PRODCAT_DATA_ACTIVITIES allows")
+		waiting.Store(true)
+		defer waiting.Store(false)
 		if err := a.DataSlots.Acquire(ctx, 1); err != nil {
 			return nil, fmt.Errorf("wait for a data slot: %w", err)
 		}

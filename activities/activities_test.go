@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/semaphore"
@@ -113,8 +115,8 @@ func TestSignature(t *testing.T) {
 	}
 }
 
-// An activity that holds a data file waits for a data slot, gives up when
-// its context ends, and hands the slot back when done.
+// An activity that holds a data file waits for a data slot, shows that it
+// waits, gives up when its context ends, and hands the slot back when done.
 func TestHoldData(t *testing.T) {
 	a := &Activities{DataSlots: semaphore.NewWeighted(1)}
 	env := newActivityEnv(a)
@@ -122,20 +124,43 @@ func TestHoldData(t *testing.T) {
 		t.Fatal("a fresh semaphore is full")
 	}
 	hold := func(ctx context.Context) error {
+		var waiting atomic.Bool
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := a.holdData(cctx); !errors.Is(err, context.Canceled) {
+		if _, err := a.holdData(cctx, &waiting); !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("with every slot taken and the context ended: %v, want context.Canceled", err)
 		}
+		if waiting.Load() {
+			return errors.New("still waiting after giving up")
+		}
+		type held struct {
+			release func()
+			err     error
+		}
+		got := make(chan held, 1)
+		go func() {
+			release, err := a.holdData(ctx, &waiting)
+			got <- held{release, err}
+		}()
+		for !waiting.Load() {
+			select {
+			case h := <-got:
+				return fmt.Errorf("took a slot none was free for: %v", h.err)
+			case <-time.After(time.Millisecond):
+			}
+		}
 		a.DataSlots.Release(1) // the other activity ends
-		release, err := a.holdData(ctx)
-		if err != nil {
-			return err
+		h := <-got
+		if h.err != nil {
+			return h.err
+		}
+		if waiting.Load() {
+			return errors.New("still waiting with the slot taken")
 		}
 		if a.DataSlots.TryAcquire(1) {
 			return errors.New("the slot was not taken")
 		}
-		release()
+		h.release()
 		if !a.DataSlots.TryAcquire(1) {
 			return errors.New("the slot was not given back")
 		}

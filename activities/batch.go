@@ -66,8 +66,13 @@ func jsonRaw(v any) (json.RawMessage, error) {
 // the reason). A generic CSV's rows are named by its pandas index column
 // when it has one, else by their row number.
 func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (BatchPredictResult, error) {
-	var done, total atomic.Int64
-	defer heartbeat(ctx, func() any { return StageProgress{Stage: "predict", Done: done.Load(), Total: total.Load()} })()
+	var (
+		done, total atomic.Int64
+		waiting     atomic.Bool
+	)
+	defer heartbeat(ctx, func() any {
+		return StageProgress{Stage: "predict", Done: done.Load(), Total: total.Load(), WaitingForDataSlot: waiting.Load()}
+	})()
 	key, header := in.XKey, []string{"productid", "prdtypecode", "category", "probability", "error"}
 	if in.CSVKey != "" {
 		key, header = in.CSVKey, []string{"id", "label", "category", "probability", "error"}
@@ -80,7 +85,7 @@ func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	case err != nil:
 		return BatchPredictResult{}, badParams("batch predict: %v", err)
 	}
-	release, err := a.holdData(ctx)
+	release, err := a.holdData(ctx, &waiting)
 	if err != nil {
 		return BatchPredictResult{}, err
 	}

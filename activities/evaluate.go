@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -24,8 +25,9 @@ import (
 // class figures and the confusion matrix) as an artifact and its headline
 // metrics on the registry run.
 func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateResult, error) {
-	defer heartbeat(ctx, func() any { return StageProgress{Stage: "evaluate"} })()
-	release, err := a.holdData(ctx)
+	var waiting atomic.Bool
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "evaluate", WaitingForDataSlot: waiting.Load()} })()
+	release, err := a.holdData(ctx, &waiting)
 	if err != nil {
 		return EvaluateResult{}, err
 	}
@@ -67,7 +69,8 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 // say) leaves no version behind. A candidate under the absolute floor is
 // not registered and fails the run.
 func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
-	defer heartbeat(ctx, func() any { return StageProgress{Stage: "register"} })()
+	var waiting atomic.Bool
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "register", WaitingForDataSlot: waiting.Load()} })()
 	ev := in.Evaluation
 	if ev.WeightedF1 < in.Gate.Floor {
 		return RegisterResult{}, temporal.NewNonRetryableApplicationError(
@@ -82,7 +85,7 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 		return res, err
 	}
 	// The gate loads both models and the holdouts.
-	release, err := a.holdData(ctx)
+	release, err := a.holdData(ctx, &waiting)
 	if err != nil {
 		return RegisterResult{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"go.temporal.io/sdk/activity"
 
@@ -35,7 +36,8 @@ type rejectsReport struct {
 // remains or when the rejects pass in.MaxRejectFraction.
 func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, error) {
 	log := a.logger(ctx)
-	defer heartbeat(ctx, func() any { return StageProgress{Stage: "ingest"} })()
+	var waiting atomic.Bool
+	defer heartbeat(ctx, func() any { return StageProgress{Stage: "ingest", WaitingForDataSlot: waiting.Load()} })()
 	opts := dataset.Options{MaxRejectFraction: in.MaxRejectFraction}
 	var (
 		ds      *dataset.Dataset
@@ -56,7 +58,7 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 	if err := in.Params.Validate(); err != nil {
 		return IngestResult{}, badParams("invalid training parameters: %v", err)
 	}
-	release, err := a.holdData(ctx)
+	release, err := a.holdData(ctx, &waiting)
 	if err != nil {
 		return IngestResult{}, err
 	}

@@ -15,11 +15,14 @@ import (
 	"github.com/prodcat/prodcat/internal/sparse"
 )
 
-// StageProgress is the heartbeat detail of the heavy stages.
+// StageProgress is the heartbeat detail of the stages.
 type StageProgress struct {
 	Stage string `json:"stage"`
 	Done  int64  `json:"done"`
 	Total int64  `json:"total"`
+	// WaitingForDataSlot is set while the stage waits for one of the
+	// worker's PRODCAT_DATA_ACTIVITIES slots.
+	WaitingForDataSlot bool `json:"waiting_for_data_slot,omitempty"`
 }
 
 // Features fits the vectorizer on the training part and writes it with the

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -373,11 +374,15 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 			if p.Stage == "failed" || p.Stage == "canceled" {
 				continue // the result says so
 			}
-			bar.Relabel(p.Stage)
+			label := p.Stage
+			if p.WaitingForDataSlot {
+				label += " (waiting for a data slot)"
+			}
+			bar.Relabel(label)
 			bar.Update(p.Percent, 100)
-			if !bar.on && p.Stage != last {
-				a.log.WithField("stage", p.Stage).WithField("percent", p.Percent).Info("progress")
-				last = p.Stage
+			if !bar.on && label != last {
+				a.log.WithFields(logrus.Fields{"stage": p.Stage, "percent": p.Percent, "waiting_for_data_slot": p.WaitingForDataSlot}).Info("progress")
+				last = label
 			}
 		}
 	})

@@ -120,9 +120,13 @@ func QueryProgress(ctx context.Context, c client.Client, id, runID string) (Prog
 			continue
 		}
 		var sp activities.StageProgress
-		if json.Unmarshal(payloads[0].GetData(), &sp) == nil && sp.Total > 0 {
+		if json.Unmarshal(payloads[0].GetData(), &sp) != nil {
+			continue
+		}
+		if sp.Total > 0 {
 			p.Percent += int(int64(StageShare(sp.Stage)) * sp.Done / sp.Total)
 		}
+		p.WaitingForDataSlot = p.WaitingForDataSlot || sp.WaitingForDataSlot
 	}
 	p.Percent = min(p.Percent, 100)
 	return p, nil

@@ -144,6 +144,10 @@ type Progress struct {
 	Percent int    `json:"percent"`
 	// Done lists the finished stages in order.
 	Done []string `json:"done"`
+	// WaitingForDataSlot says the stage under way waits for one of its
+	// worker's data slots (PRODCAT_DATA_ACTIVITIES). Only QueryProgress
+	// sets it, from the stage's heartbeat.
+	WaitingForDataSlot bool `json:"waiting_for_data_slot,omitempty"`
 }
 
 // Pipeline stages in order, with the share of the run each one usually takes.

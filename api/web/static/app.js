@@ -286,7 +286,7 @@ async function loadTrainings() {
     const t = await api("GET", `/v1/trainings?limit=15&model=${encodeURIComponent(modelName)}`);
     $("#trainings tbody").replaceChildren(...t.trainings.map((r) => el("tr", {},
       el("td", {}, el("a", { href: r.ui_url, target: "_blank", rel: "noopener" }, r.workflow_id)),
-      el("td", { className: "status-" + r.status }, r.status + (r.progress ? ` (${r.progress.percent} %)` : "")),
+      el("td", { className: "status-" + r.status }, r.status + (r.progress ? ` (${r.progress.stage} ${r.progress.percent} %${r.progress.waiting_for_data_slot ? ", waiting for a data slot" : ""})` : "")),
       el("td", {}, when(r.start_time)),
       el("td", {}, r.model_version ? "v" + r.model_version : ""),
       el("td", {}, r.weighted_f1 !== undefined ? fmt(r.weighted_f1) : ""),

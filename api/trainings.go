@@ -204,17 +204,27 @@ func checkRunID(runID string) error {
 	return nil
 }
 
+// trainingRef returns the training a request names: the workflow ID in
+// its path and the run ID, if any, in its query.
+func trainingRef(r *http.Request) (id, runID string, err error) {
+	id, runID = r.PathValue("id"), r.URL.Query().Get("run_id")
+	if err := checkTemporalID("training", id); err != nil {
+		return "", "", err
+	}
+	if err := checkTemporalID("training run", runID); err != nil {
+		return "", "", err
+	}
+	if err := checkRunID(runID); err != nil {
+		return "", "", err
+	}
+	return id, runID, nil
+}
+
 func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	id, runID := r.PathValue("id"), r.URL.Query().Get("run_id")
-	if err := checkTemporalID("training", id); err != nil {
-		return err
-	}
-	if err := checkTemporalID("training run", runID); err != nil {
-		return err
-	}
-	if err := checkRunID(runID); err != nil {
+	id, runID, err := trainingRef(r)
+	if err != nil {
 		return err
 	}
 	// Runs of a workflow ID (a schedule's, triggered twice in one second)
@@ -320,14 +330,8 @@ func (s *server) cancelTraining(w http.ResponseWriter, r *http.Request, p *auth.
 	if err := s.decodeRequest(w, r, &struct{}{}, true); err != nil {
 		return err
 	}
-	id, runID := r.PathValue("id"), r.URL.Query().Get("run_id")
-	if err := checkTemporalID("training", id); err != nil {
-		return err
-	}
-	if err := checkTemporalID("training run", runID); err != nil {
-		return err
-	}
-	if err := checkRunID(runID); err != nil {
+	id, runID, err := trainingRef(r)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r)

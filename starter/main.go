@@ -47,7 +47,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newOfflineCmd(), newUploadCmd(), newFeedCmd(), newTrainCmd(), newCancelCmd(), newScheduleCmd(), newModelsCmd(), newPredictBatchCmd(), newDemoDataCmd())
+	root.AddCommand(newOfflineCmd(), newUploadCmd(), newFeedCmd(), newTrainCmd(), newWatchCmd(), newCancelCmd(), newScheduleCmd(), newModelsCmd(), newPredictBatchCmd(), newDemoDataCmd())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	markUsageErrors(root)
 	return root

@@ -341,7 +341,13 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.json {
+	return a.showResult(res, f.json)
+}
+
+// showResult prints a training's result: as JSON with asJSON, else as a
+// summary.
+func (a *app) showResult(res workflows.TrainingResult, asJSON bool) error {
+	if asJSON {
 		return a.printJSON(res)
 	}
 	printResult(a, res)
@@ -523,35 +529,17 @@ func newCancelCmd() *cobra.Command {
 		Long: `cancel asks a running workflow to stop. Unlike terminating it in the Temporal UI,
 which runs no more code, the pipeline lets the stage under way stop, keeps a model it
 already published, and marks its registry run canceled.`,
-		Args: cobra.ExactArgs(1),
-		PreRunE: func(*cobra.Command, []string) error {
-			// Temporal's run IDs are UUIDs in their 36-character form; it
-			// refuses others with a bare "Invalid RunId.".
-			if runID == "" {
-				return nil
-			}
-			if err := workflows.CheckRunID(runID); err != nil {
-				return usagef("--run-id %q: %v (train prints it as run_id)", runID, err)
-			}
-			return nil
-		},
+		Args:    cobra.ExactArgs(1),
+		PreRunE: func(*cobra.Command, []string) error { return checkRunIDFlag(runID) },
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			c, err := a.temporalClient(ctx)
 			if err != nil {
 				return err
 			}
 			id := args[0]
-			d, err := c.DescribeWorkflowExecution(ctx, id, runID)
-			var nf *serviceerror.NotFound
-			if errors.As(err, &nf) {
-				return fmt.Errorf("cancel: no workflow %s", id)
-			}
+			info, err := describeWorkflow(ctx, c, "cancel", id, runID, "a training or a batch prediction", workflows.TrainingWorkflowType, workflows.BatchWorkflowType)
 			if err != nil {
-				return fmt.Errorf("cancel %s: %w", id, err)
-			}
-			info := d.GetWorkflowExecutionInfo()
-			if typ := info.GetType().GetName(); typ != workflows.TrainingWorkflowType && typ != workflows.BatchWorkflowType {
-				return fmt.Errorf("cancel: workflow %s is a %s, not a training or a batch prediction", id, typ)
+				return err
 			}
 			if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				return fmt.Errorf("cancel: workflow %s has ended (%s); there is nothing to cancel", id, workflows.StatusName(st))

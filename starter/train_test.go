@@ -126,6 +126,8 @@ func TestUsageErrors(t *testing.T) {
 		{"models", "rollback", "--alias", "", "--reason", "x"},
 		{"cancel", "train-x", "--run-id", "bogus"},
 		{"cancel", "train-x", "--run-id", "9b2bd5a10c5e4f8e9d3e2f1c6a7b8c9d"},
+		{"watch", "train-x", "--run-id", "bogus"},
+		{"watch"},
 		// Reasons the API refuses.
 		{"models", "promote", "1", "--reason", ""},
 		{"models", "promote", "1", "--reason", " \t"},

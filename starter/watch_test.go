@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/prodcat/prodcat/internal/testenv"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// watch follows a running training to its result, prints an ended one's
+// result at once, says how a failed one failed, and refuses workflows that
+// are not trainings.
+func TestWatch(t *testing.T) {
+	c, _ := testenv.Temporal(t)
+	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
+	queue := fmt.Sprintf("starter-watch-%d", time.Now().UnixNano())
+	w := worker.New(c, queue, worker.Options{})
+	// Stands in for the pipeline: version 7 after a second, or the failure
+	// its model name asks for.
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, p workflows.TrainingParams) (workflows.TrainingResult, error) {
+		if err := workflow.Sleep(ctx, time.Second); err != nil {
+			return workflows.TrainingResult{}, err
+		}
+		if p.ModelName == "bad" {
+			return workflows.TrainingResult{}, temporal.NewNonRetryableApplicationError("too many rejected rows", "BadData", nil)
+		}
+		return workflows.TrainingResult{ModelName: p.ModelName, Version: 7, Alias: "production", Reason: "first model"}, nil
+	}, workflow.RegisterOptions{Name: workflows.TrainingWorkflowType})
+	w.RegisterWorkflowWithOptions(func(workflow.Context) error { return nil }, workflow.RegisterOptions{Name: "NotATraining"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	start := func(name, typ string, p ...any) client.WorkflowRun {
+		t.Helper()
+		run, err := c.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{ID: queue + "-" + name, TaskQueue: queue}, typ, p...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run
+	}
+
+	good := start("good", workflows.TrainingWorkflowType, workflows.TrainingParams{ModelName: "m"})
+	out, err := run(t, "watch", good.GetID())
+	if err != nil || !strings.Contains(out, "version 7 → production") {
+		t.Fatalf("watching a running training: %q, %v", out, err)
+	}
+	// Ended: the same result, from the run named.
+	out, err = run(t, "watch", good.GetID(), "--run-id", good.GetRunID(), "--json")
+	if err != nil || !strings.Contains(out, `"version": 7`) {
+		t.Errorf("watching an ended training: %q, %v", out, err)
+	}
+
+	bad := start("bad", workflows.TrainingWorkflowType, workflows.TrainingParams{ModelName: "bad"})
+	if _, err := run(t, "watch", bad.GetID()); err == nil || err.Error() != "training "+bad.GetID()+" failed (BadData): too many rejected rows" {
+		t.Errorf("watching a failing training: %v", err)
+	}
+	other := start("other", "NotATraining")
+	if _, err := run(t, "watch", other.GetID()); err == nil || !strings.Contains(err.Error(), "is a NotATraining, not a training") {
+		t.Errorf("watching another kind of workflow: %v", err)
+	}
+	if _, err := run(t, "watch", queue+"-nosuch"); err == nil || !strings.Contains(err.Error(), "no workflow") {
+		t.Errorf("watching an unknown workflow: %v", err)
+	}
+}

@@ -62,6 +62,14 @@ func TestClassifyDataFaults(t *testing.T) {
 	if got := classify("stage", errors.New("connection refused")); errors.As(got, &app) {
 		t.Errorf("an outage classified as %v, want it retried", got)
 	}
+	// A feature file that is gone says why it may be.
+	got := featuresError("read matrix", fmt.Errorf("get features/x.csr: %w", artifact.ErrNotFound))
+	if !errors.As(got, &app) || app.Type() != ErrBadData || !app.NonRetryable() || !strings.Contains(got.Error(), "PRODCAT_FEATURES_EXPIRE_DAYS") {
+		t.Errorf("a missing feature file: %v", got)
+	}
+	if got := featuresError("read matrix", errors.New("connection refused")); errors.As(got, new(*temporal.ApplicationError)) {
+		t.Errorf("an outage reading features classified as %v, want it retried", got)
+	}
 }
 
 // A store that cannot be read is reported once, not once per object; wrong

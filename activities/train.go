@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -88,7 +89,7 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	}
 	vb, err := a.Store.Get(ctx, in.Features.VectorizerKey)
 	if err != nil {
-		return TrainResult{}, classify("read vectorizer", err)
+		return TrainResult{}, featuresError("read vectorizer", err)
 	}
 	v := new(features.Vectorizer)
 	if err := v.UnmarshalBinary(vb); err != nil {
@@ -96,7 +97,7 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	}
 	xb, err := a.Store.Get(ctx, in.Features.MatrixKey)
 	if err != nil {
-		return TrainResult{}, classify("read matrix", err)
+		return TrainResult{}, featuresError("read matrix", err)
 	}
 	x := new(sparse.Matrix)
 	if err := x.UnmarshalBinary(xb); err != nil {
@@ -149,4 +150,14 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	secs := time.Since(start).Seconds()
 	a.logger(ctx).WithFields(map[string]any{"model": ref.Key, "bytes": ref.Size, "seconds": secs}).Info("model trained")
 	return TrainResult{Model: ref, Seconds: secs}, nil
+}
+
+// featuresError classifies a failure to read what Features wrote. Feature
+// files expire (PRODCAT_FEATURES_EXPIRE_DAYS), so one that is gone most
+// likely waited longer than that for a training worker.
+func featuresError(op string, err error) error {
+	if errors.Is(err, artifact.ErrNotFound) {
+		return badData("%s: %v; feature files expire after PRODCAT_FEATURES_EXPIRE_DAYS days (the run waited that long for a training worker?): start the training again", op, err)
+	}
+	return classify(op, err)
 }

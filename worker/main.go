@@ -87,6 +87,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	if err != nil {
 		return err
 	}
+	expireFeatures(ctx, store, cfg.S3.FeaturesExpireDays, log)
 	// A PostgreSQL that is down is waited for, as a restart during a
 	// database outage should not leave the worker dead.
 	reg, err := registry.OpenWait(ctx, cfg.DatabaseURL, log)
@@ -162,4 +163,23 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	}
 	wg.Wait()
 	return stopErr
+}
+
+// expireFeatures makes the bucket delete the feature files trainings write
+// for their own use after days, so that retraining does not fill it. A key
+// not allowed to, or a store without lifecycle rules, is worth a warning,
+// not a worker that does not start.
+func expireFeatures(ctx context.Context, store *artifact.Store, days int, log logrus.FieldLogger) {
+	if days == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	changed, err := store.ExpireKind(ctx, artifact.Features, days)
+	switch {
+	case err != nil:
+		log.WithError(err).Warn("feature files (features/) will stay in the bucket until removed; set PRODCAT_FEATURES_EXPIRE_DAYS=0 if that is meant")
+	case changed:
+		log.WithFields(logrus.Fields{"bucket": store.Bucket(), "prefix": artifact.Features + "/", "days": days}).Info("bucket lifecycle set: feature files expire")
+	}
 }

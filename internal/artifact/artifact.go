@@ -18,10 +18,12 @@ import (
 	"net"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/lifecycle"
 
 	"github.com/prodcat/prodcat/internal/config"
 )
@@ -322,4 +324,50 @@ func (s *Store) wrap(op string, err error) error {
 		return fmt.Errorf("%s: cannot reach S3 at %s (is MinIO up? `go tool task up`): %w", op, s.endpoint, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// ExpireKind makes the bucket delete the objects of kind days after they
+// were written, through a lifecycle rule of its own (ID
+// prodcat-expire-<kind>) and keeping every other rule. It reports whether
+// it changed the bucket's lifecycle: a rule already so is left alone.
+func (s *Store) ExpireKind(ctx context.Context, kind string, days int) (changed bool, err error) {
+	if days <= 0 {
+		return false, fmt.Errorf("expire %s: %d days: want at least 1", kind, days)
+	}
+	op := "set the lifecycle of bucket " + s.bucket
+	cfg, err := s.client.GetBucketLifecycle(ctx, s.bucket)
+	if err != nil {
+		if minio.ToErrorResponse(err).Code != "NoSuchLifecycleConfiguration" {
+			return false, s.lifecycleError(op, err)
+		}
+		cfg = lifecycle.NewConfiguration()
+	}
+	rule := lifecycle.Rule{
+		ID:         "prodcat-expire-" + kind,
+		Status:     "Enabled",
+		RuleFilter: lifecycle.Filter{Prefix: kind + "/"},
+		Expiration: lifecycle.Expiration{Days: lifecycle.ExpirationDays(days)},
+	}
+	i := slices.IndexFunc(cfg.Rules, func(r lifecycle.Rule) bool { return r.ID == rule.ID })
+	switch {
+	case i < 0:
+		cfg.Rules = append(cfg.Rules, rule)
+	case cfg.Rules[i].Status == rule.Status && cfg.Rules[i].RuleFilter.Prefix == rule.RuleFilter.Prefix && cfg.Rules[i].Expiration.Days == rule.Expiration.Days:
+		return false, nil
+	default:
+		cfg.Rules[i] = rule
+	}
+	if err := s.client.SetBucketLifecycle(ctx, s.bucket, cfg); err != nil {
+		return false, s.lifecycleError(op, err)
+	}
+	return true, nil
+}
+
+// lifecycleError is wrap for lifecycle calls, which a key that may read and
+// write objects may still not be allowed to make.
+func (s *Store) lifecycleError(op string, err error) error {
+	if resp := minio.ToErrorResponse(err); resp.Code == "AccessDenied" || resp.Code == "NotImplemented" {
+		return fmt.Errorf("%s: %s refused (%s): the key needs s3:GetLifecycleConfiguration and s3:PutLifecycleConfiguration on the bucket, or the store does not support lifecycle rules", op, s.endpoint, resp.Code)
+	}
+	return s.wrap(op, err)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/lifecycle"
 
 	"github.com/prodcat/prodcat/internal/config"
 	"github.com/prodcat/prodcat/internal/testenv"
@@ -210,5 +211,53 @@ func TestCheckBucketCreatesNothing(t *testing.T) {
 	}
 	if ok, err := s.client.BucketExists(ctx, name); ok || err != nil {
 		t.Errorf("bucket %s exists (%v) after CheckBucket, %v", name, ok, err)
+	}
+}
+
+// ExpireKind adds its rule next to the bucket's own, leaves it alone when
+// it is already so, and updates its days.
+func TestExpireKind(t *testing.T) {
+	name := fmt.Sprintf("prodcat-lifecycle-%d", time.Now().UnixNano())
+	s, ctx := store(t, func(c *config.S3) { c.Bucket = name })
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.client.RemoveBucket(context.Background(), name) })
+	own := lifecycle.Rule{ID: "operators-own", Status: "Enabled", RuleFilter: lifecycle.Filter{Prefix: "predictions/"},
+		Expiration: lifecycle.Expiration{Days: 90}}
+	if err := s.client.SetBucketLifecycle(ctx, name, &lifecycle.Configuration{Rules: []lifecycle.Rule{own}}); err != nil {
+		t.Fatal(err)
+	}
+	rules := func() map[string]lifecycle.Rule {
+		t.Helper()
+		cfg, err := s.client.GetBucketLifecycle(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]lifecycle.Rule{}
+		for _, r := range cfg.Rules {
+			m[r.ID] = r
+		}
+		return m
+	}
+	for _, step := range []struct {
+		days    int
+		changed bool
+	}{{7, true}, {7, false}, {3, true}} {
+		changed, err := s.ExpireKind(ctx, Features, step.days)
+		if err != nil || changed != step.changed {
+			t.Fatalf("ExpireKind(%d days) = %v, %v; want changed %v", step.days, changed, err, step.changed)
+		}
+		got := rules()
+		r, ok := got["prodcat-expire-features"]
+		if !ok || r.RuleFilter.Prefix != "features/" || int(r.Expiration.Days) != step.days || r.Status != "Enabled" {
+			t.Errorf("after ExpireKind(%d days): rule %+v", step.days, r)
+		}
+		if o := got["operators-own"]; o.RuleFilter.Prefix != "predictions/" || o.Expiration.Days != 90 || len(got) != 2 {
+			t.Errorf("after ExpireKind(%d days): the bucket's own rule or count changed: %+v", step.days, got)
+		}
+	}
+	if _, err := s.ExpireKind(ctx, Features, 0); err == nil {
+		t.Error("ExpireKind(0 days): want an error")
 	}
 }

@@ -62,6 +62,11 @@ type S3 struct {
 	Bucket    string
 	Region    string
 	UseTLS    bool
+	// FeaturesExpireDays is how many days the bucket keeps the feature
+	// files a training writes for its own use (features/), through a
+	// lifecycle rule the worker sets; 0 leaves the bucket's lifecycle
+	// alone.
+	FeaturesExpireDays int
 }
 
 // API configures the HTTP server.
@@ -94,6 +99,9 @@ type Log struct {
 	Level  string
 }
 
+// maxExpireDays bounds PRODCAT_FEATURES_EXPIRE_DAYS at about ten years.
+const maxExpireDays = 3650
+
 // Var describes one environment variable, for documentation and tests.
 type Var struct {
 	Name, Default, Help string
@@ -114,6 +122,7 @@ func Vars() []Var {
 		{"S3_BUCKET", DefaultS3Bucket, "bucket holding every artifact"},
 		{"S3_REGION", DefaultS3Region, "S3 region"},
 		{"S3_USE_TLS", "false", "use https to reach S3"},
+		{"PRODCAT_FEATURES_EXPIRE_DAYS", "7", "days the bucket keeps the feature files a training writes for its own use (features/), through a lifecycle rule the worker sets at start; 0 leaves the bucket's lifecycle alone"},
 		{"DATABASE_URL", DefaultDatabaseURL, "PostgreSQL connection string for the model registry"},
 		{"PRODCAT_API_ADDR", DefaultAPIAddr, "HTTP listen address of the API"},
 		{"PRODCAT_API_USERS", "", "API users, comma-separated name:role:bcrypt-hash (roles: predict, admin)"},
@@ -210,6 +219,11 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Sprintf("PRODCAT_DATA_ACTIVITIES: want a positive count, got %q", get("PRODCAT_DATA_ACTIVITIES")))
 	}
 	c.Temporal.DataActivities = da
+	fe, err := strconv.Atoi(get("PRODCAT_FEATURES_EXPIRE_DAYS"))
+	if err != nil || fe < 0 || fe > maxExpireDays {
+		errs = append(errs, fmt.Sprintf("PRODCAT_FEATURES_EXPIRE_DAYS: want a day count from 0 to %d, got %q", maxExpireDays, get("PRODCAT_FEATURES_EXPIRE_DAYS")))
+	}
+	c.S3.FeaturesExpireDays = fe
 	switch c.Log.Format {
 	case "", "json", "text":
 	default:

@@ -21,8 +21,8 @@ func TestDefaultsMatchLocalStack(t *testing.T) {
 	if c.API.ReloadInterval != 10*time.Second || c.API.MaxBodyBytes != 1<<20 {
 		t.Errorf("API defaults: %+v", c.API)
 	}
-	if c.Temporal.DataActivities != 4 {
-		t.Errorf("data activities %d, want 4", c.Temporal.DataActivities)
+	if c.Temporal.DataActivities != 4 || c.S3.FeaturesExpireDays != 7 {
+		t.Errorf("data activities %d, features expire after %d days; want 4 and 7", c.Temporal.DataActivities, c.S3.FeaturesExpireDays)
 	}
 	if c.API.DevMode {
 		t.Error("dev mode must be off unless asked for")
@@ -30,21 +30,21 @@ func TestDefaultsMatchLocalStack(t *testing.T) {
 }
 
 func TestOverrides(t *testing.T) {
-	c, err := load(env(map[string]string{"S3_USE_TLS": "true", "TEMPORAL_UI_URL": "http://ui:8080/", "DATABASE_URL": "postgres://x"}))
+	c, err := load(env(map[string]string{"S3_USE_TLS": "true", "TEMPORAL_UI_URL": "http://ui:8080/", "DATABASE_URL": "postgres://x", "PRODCAT_FEATURES_EXPIRE_DAYS": "0"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.S3.UseTLS || c.Temporal.UIURL != "http://ui:8080" || c.DatabaseURL != "postgres://x" {
+	if !c.S3.UseTLS || c.Temporal.UIURL != "http://ui:8080" || c.DatabaseURL != "postgres://x" || c.S3.FeaturesExpireDays != 0 {
 		t.Errorf("overrides not applied: %+v", c)
 	}
 }
 
 func TestInvalidValuesAreReportedTogether(t *testing.T) {
-	_, err := load(env(map[string]string{"S3_USE_TLS": "maybe", "PRODCAT_RELOAD_INTERVAL": "-1s", "PRODCAT_LOG_FORMAT": "xml", "PRODCAT_DATA_ACTIVITIES": "0"}))
+	_, err := load(env(map[string]string{"S3_USE_TLS": "maybe", "PRODCAT_RELOAD_INTERVAL": "-1s", "PRODCAT_LOG_FORMAT": "xml", "PRODCAT_DATA_ACTIVITIES": "0", "PRODCAT_FEATURES_EXPIRE_DAYS": "-1"}))
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"S3_USE_TLS", "PRODCAT_RELOAD_INTERVAL", "PRODCAT_LOG_FORMAT", "PRODCAT_DATA_ACTIVITIES"} {
+	for _, want := range []string{"S3_USE_TLS", "PRODCAT_RELOAD_INTERVAL", "PRODCAT_LOG_FORMAT", "PRODCAT_DATA_ACTIVITIES", "PRODCAT_FEATURES_EXPIRE_DAYS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

@@ -59,11 +59,13 @@ func (a *Activities) Features(ctx context.Context, in FeaturesInput) (FeaturesRe
 	if err != nil {
 		return FeaturesResult{}, fmt.Errorf("encode matrix: %w", err)
 	}
-	vref, err := a.Store.Put(ctx, artifact.Features, vb, ".vectorizer", "application/octet-stream")
+	// Written afresh even when there from an earlier run on the same data,
+	// as feature files expire by age (PRODCAT_FEATURES_EXPIRE_DAYS).
+	vref, err := a.Store.PutFresh(ctx, artifact.Features, vb, ".vectorizer", "application/octet-stream")
 	if err != nil {
 		return FeaturesResult{}, err
 	}
-	xref, err := a.Store.Put(ctx, artifact.Features, xb, ".csr", "application/octet-stream")
+	xref, err := a.Store.PutFresh(ctx, artifact.Features, xb, ".csr", "application/octet-stream")
 	if err != nil {
 		return FeaturesResult{}, err
 	}

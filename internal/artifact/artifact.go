@@ -137,7 +137,15 @@ func Key(kind string, data []byte, ext string) (key, digest string) {
 // Storing bytes that are already there does nothing.
 func (s *Store) Put(ctx context.Context, kind string, data []byte, ext, contentType string) (Ref, error) {
 	key, digest := Key(kind, data, ext)
-	return s.put(ctx, Ref{Key: key, Digest: digest, Size: int64(len(data))}, bytes.NewReader(data), contentType)
+	return s.put(ctx, Ref{Key: key, Digest: digest, Size: int64(len(data))}, bytes.NewReader(data), contentType, false)
+}
+
+// PutFresh is Put for a kind that expires (ExpireKind): it writes the
+// bytes even when they are there, so that the object's age starts again
+// and it is not deleted just after a caller counted on it.
+func (s *Store) PutFresh(ctx context.Context, kind string, data []byte, ext, contentType string) (Ref, error) {
+	key, digest := Key(kind, data, ext)
+	return s.put(ctx, Ref{Key: key, Digest: digest, Size: int64(len(data))}, bytes.NewReader(data), contentType, true)
 }
 
 // PutFile stores the file at path as Put stores bytes, reading it twice (to
@@ -158,21 +166,27 @@ func (s *Store) PutFile(ctx context.Context, kind, path, ext, contentType string
 		return Ref{}, err
 	}
 	digest := hex.EncodeToString(h.Sum(nil))
-	return s.put(ctx, Ref{Key: kind + "/" + digest + ext, Digest: digest, Size: size}, f, contentType)
+	return s.put(ctx, Ref{Key: kind + "/" + digest + ext, Digest: digest, Size: size}, f, contentType, false)
 }
 
-// put stores the ref.Size bytes of r under ref.Key unless they are there.
-func (s *Store) put(ctx context.Context, ref Ref, r io.Reader, contentType string) (Ref, error) {
+// put stores the ref.Size bytes of r under ref.Key unless they are there
+// and fresh is false.
+func (s *Store) put(ctx context.Context, ref Ref, r io.Reader, contentType string, fresh bool) (Ref, error) {
 	key, digest := ref.Key, ref.Digest
-	if info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil {
-		if info.Size == ref.Size {
+	if !fresh {
+		info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+		switch code := minio.ToErrorResponse(err).Code; {
+		case err == nil && info.Size == ref.Size:
 			return ref, nil
+		case err == nil:
+			// A wrong size under a digest key can only be a damaged
+			// object; replace it.
+		case code != "NoSuchKey" && code != "AccessDenied":
+			// AccessDenied is what AWS answers for a missing object to a
+			// key without s3:ListBucket; the write says whether it may
+			// write.
+			return Ref{}, s.wrap("stat "+key, err)
 		}
-		// A wrong size under a digest key can only be a damaged object; replace it.
-	} else if code := minio.ToErrorResponse(err).Code; code != "NoSuchKey" && code != "AccessDenied" {
-		// AccessDenied is what AWS answers for a missing object to a key
-		// without s3:ListBucket; the write says whether it may write.
-		return Ref{}, s.wrap("stat "+key, err)
 	}
 	_, err := s.client.PutObject(ctx, s.bucket, key, r, ref.Size, minio.PutObjectOptions{
 		ContentType:    contentType,

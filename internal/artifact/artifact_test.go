@@ -76,6 +76,42 @@ func TestPutGetIsContentAddressedAndIdempotent(t *testing.T) {
 	}
 }
 
+// Put leaves bytes already there as they are; PutFresh writes them again,
+// so that an object of a kind that expires starts its age again.
+func TestPutFreshRestartsTheAge(t *testing.T) {
+	s, ctx := store(t, nil)
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("fresh test " + time.Now().String())
+	ref, err := s.Put(ctx, Features, data, ".bin", "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := func() time.Time {
+		t.Helper()
+		info, err := s.client.StatObject(ctx, s.bucket, ref.Key, minio.StatObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.LastModified
+	}
+	first := written()
+	time.Sleep(1100 * time.Millisecond) // Last-Modified counts whole seconds
+	if again, err := s.Put(ctx, Features, data, ".bin", "application/octet-stream"); err != nil || again != ref {
+		t.Fatalf("second Put = %+v, %v", again, err)
+	}
+	if w := written(); !w.Equal(first) {
+		t.Errorf("Put of bytes already there rewrote them: written %v, then %v", first, w)
+	}
+	if fresh, err := s.PutFresh(ctx, Features, data, ".bin", "application/octet-stream"); err != nil || fresh != ref {
+		t.Fatalf("PutFresh = %+v, %v", fresh, err)
+	}
+	if w := written(); !w.After(first) {
+		t.Errorf("PutFresh left the object as written at %v (now %v)", first, w)
+	}
+}
+
 // PutFile stores a file under the key Put gives its bytes.
 func TestPutFileMatchesPut(t *testing.T) {
 	s, ctx := store(t, nil)

@@ -83,9 +83,18 @@ func main() {
 	context.AfterFunc(ctx, stop)
 	if err := run(ctx, cfg, log); err != nil {
 		log.WithError(err).Error("api stopped")
+		if errors.As(err, new(settingsError)) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
+
+// settingsError is a mistake in the settings found after start-up, such
+// as no API users: the API exits 2 for it, as for the others.
+type settingsError struct{ error }
+
+func (e settingsError) Unwrap() error { return e.error }
 
 // printHash reads one line, the password, and prints its bcrypt hash.
 func printHash(in io.Reader, out io.Writer) error {
@@ -190,11 +199,11 @@ type app struct {
 func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, error) {
 	users, err := loadUsers(cfg.API, log)
 	if err != nil {
-		return nil, err
+		return nil, settingsError{err}
 	}
 	authn, err := auth.New(users)
 	if err != nil {
-		return nil, err
+		return nil, settingsError{err}
 	}
 	store, err := artifact.New(cfg.S3)
 	if err != nil {

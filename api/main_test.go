@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -73,6 +74,22 @@ func TestLoadUsers(t *testing.T) {
 				t.Errorf("loud dev-mode warning %v, want %v", warned, tc.warn)
 			}
 		})
+	}
+}
+
+// An API with no users stops at once with a settings error, which main
+// turns into exit status 2, before it reaches for any service.
+func TestRunWithoutUsersIsASettingsError(t *testing.T) {
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.API = config.API{Addr: "127.0.0.1:0"}
+	cfg.DatabaseURL = "postgres://nobody@127.0.0.1:1/none" // never reached
+	log, _ := test.NewNullLogger()
+	err = run(t.Context(), cfg, log)
+	if !errors.As(err, new(settingsError)) || !strings.Contains(err.Error(), "no API users") {
+		t.Errorf("run without users: %v, want a settings error naming the missing users", err)
 	}
 }
 

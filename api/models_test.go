@@ -200,6 +200,16 @@ func TestRollbacksGoFurtherBack(t *testing.T) {
 	if !strings.Contains(msg, "nothing earlier to go back to") || strings.HasPrefix(msg, "registry:") || strings.HasSuffix(msg, ": conflict") || h.reg.aliases["production"] != 1 {
 		t.Errorf("%q; production at %d, want 1", msg, h.reg.aliases["production"])
 	}
+	// Expecting another version than production's is what the caller
+	// hears, rather than that there is nothing earlier.
+	msg = wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "bad", "expected_version": 2}`), http.StatusConflict, codeConflict)
+	if !strings.Contains(msg, "points at version 1, not the expected 2") {
+		t.Errorf("rollback expecting 2 with production at 1: %q", msg)
+	}
+	msg = wantError(t, h.do("POST", path, asAdmin, `{"rollback": true, "reason": "bad", "expected_version": 1}`), http.StatusConflict, codeConflict)
+	if !strings.Contains(msg, "nothing earlier to go back to") {
+		t.Errorf("rollback expecting 1 with nothing earlier: %q", msg)
+	}
 }
 
 // A rollback checks the version it goes back to, and it goes back from

@@ -443,7 +443,7 @@ func TestReplayOfALiveRun(t *testing.T) {
 	defer cancel()
 	_, id := h.train(t, ctx, workflows.TrainingParams{Source: h.uploadDemo(t, ctx, 10, 5)})
 	markers := h.replay(t, ctx, id)
-	require.Equal(t, 5, markers, "four version markers and the recorded default parameters")
+	require.Equal(t, 6, markers, "five version markers and the recorded default parameters")
 }
 
 // replay replays the recorded history of workflow id on the current code,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,31 @@ func (h *harness) waitForRuns(t *testing.T, ctx context.Context, m *schedule.Man
 		require.NoError(t, h.client.GetWorkflow(ctx, r.WorkflowID, r.RunID).Get(ctx, &out[i]), "run %d (%s)", i, r.WorkflowID)
 	}
 	return out
+}
+
+// A scheduled run that fails pauses the schedule with a note that says why
+// (the stage's reason), not Temporal's bare "activity error".
+func TestScheduleFailureNoteSaysWhy(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	missing := activities.Source{XKey: "raw/" + strings.Repeat("0", 64) + ".csv", YKey: "raw/" + strings.Repeat("1", 64) + ".csv"}
+	spec := workflows.ScheduleSpec{
+		ID: "itest-" + randomSuffix(), Every: 24 * time.Hour, PauseOnFailure: true, TaskQueue: h.queue,
+		Training: workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: missing},
+	}
+	m := schedule.New(h.client, h.cfg.Temporal.Namespace)
+	_, err := m.Put(ctx, spec, nil, "test")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })
+	require.NoError(t, m.Trigger(ctx, spec.ID))
+	var d schedule.Summary
+	require.Eventually(t, func() bool {
+		d, err = m.Describe(ctx, spec.ID)
+		return err == nil && d.Paused
+	}, 2*time.Minute, 200*time.Millisecond, "the failed run pauses the schedule")
+	t.Logf("pause note: %s", d.Note)
+	require.Contains(t, d.Note, "not found")
+	require.NotContains(t, d.Note, "activity error")
 }

@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -214,6 +215,11 @@ const strictSolverParamsChange = "strict-solver-params"
 // older ones. The pipeline's own settings are still checked here.
 const paramsCheckedByActivitiesChange = "params-checked-by-activities"
 
+// scoreBeforeRegisterChange is the change ID of setting the WeightedF1
+// search attribute once Evaluate has scored the model, so that a run the
+// quality gate fails can be found by its score too.
+const scoreBeforeRegisterChange = "score-before-register"
+
 // withoutStrictSolverChecks returns p as the checks before
 // strictSolverParamsChange saw it, for validation only.
 func (p TrainingParams) withoutStrictSolverChecks() TrainingParams {
@@ -250,7 +256,10 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	p := in.WithDefaults()
 	log := workflow.GetLogger(ctx)
 	progress := Progress{Stage: "starting", Done: []string{}}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
+	if err := workflow.SetQueryHandlerWithOptions(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }, workflow.QueryHandlerOptions{
+		Description: "The stage under way (starting, resolve feed, ingest, features, train, evaluate, register; done, failed or canceled at the end), " +
+			"the finished stages, and the percentage of the run they stand for. The API and starter watch refine the percentage with the stage's heartbeat.",
+	}); err != nil {
 		return TrainingResult{}, err
 	}
 	check := p
@@ -309,7 +318,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	stage := func(i int, actx workflow.Context, fn, arg, out any) error {
 		s := stages[i]
 		progress.Stage = s.name
-		workflow.SetCurrentDetails(ctx, fmt.Sprintf("stage %d/%d: %s", i+1, len(stages), s.name))
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("stage %d of %d: %s", i+1, len(stages), s.name))
 		start := workflow.Now(ctx)
 		err := workflow.ExecuteActivity(actx, fn, arg).Get(ctx, out)
 		if err != nil {
@@ -333,7 +342,13 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		progress.Stage = "resolve feed"
 		var rf activities.ResolveFeedResult
 		if err := workflow.ExecuteActivity(light, a.ResolveFeed, p.Source.Feed).Get(ctx, &rf); err != nil {
-			return res, err
+			// No run is recorded before Ingest: nothing to mark failed.
+			if ctx.Err() != nil || temporal.IsCanceledError(err) {
+				return res, err
+			}
+			progress.Stage = "failed"
+			workflow.SetCurrentDetails(ctx, "failed at resolve feed: "+failureReason(err))
+			return res, stageFailure(failureReason(err), err)
 		}
 		ingest.Source, ingest.Feed, ingest.FeedVersion = rf.Source, rf.Feed, rf.Version
 	}
@@ -345,14 +360,21 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 	fail := func(err error) (TrainingResult, error) {
 		dctx, _ := workflow.NewDisconnectedContext(record)
 		canceled := ctx.Err() != nil || temporal.IsCanceledError(err)
+		during := progress.Stage
+		reason := failureReason(err)
 		progress.Stage = "failed"
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("failed at %s: %s", during, reason))
 		if canceled {
 			progress.Stage = "canceled"
+			workflow.SetCurrentDetails(ctx, "canceled during "+during)
 		}
-		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: err.Error(), Canceled: canceled}).Get(dctx, nil); ferr != nil {
+		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: during + ": " + reason, Canceled: canceled}).Get(dctx, nil); ferr != nil {
 			log.Error("recording the failed run", "Error", ferr)
 		}
-		return res, err
+		if canceled {
+			return res, err // a CanceledError, so the run ends canceled
+		}
+		return res, stageFailure(reason, err)
 	}
 	if err := stage(0, light, a.Ingest, ingest, &ing); err != nil {
 		if recordEveryFailure {
@@ -382,6 +404,11 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 			return err
 		}
 		res.Evaluation = ev
+		if workflow.GetVersion(ctx, scoreBeforeRegisterChange, workflow.DefaultVersion, 1) == 1 {
+			if err := workflow.UpsertTypedSearchAttributes(ctx, attrWeightedF1.ValueSet(ev.WeightedF1)); err != nil {
+				log.Warn("search attributes not updated", "Error", err)
+			}
+		}
 		var reg activities.RegisterResult
 		if err := stage(4, light, a.Register, activities.RegisterInput{
 			ModelName: p.ModelName, RunID: ing.RunID, DatasetDigest: ing.DatasetDigest, HoldoutKey: ing.HoldoutKey,
@@ -396,10 +423,42 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		return fail(err)
 	}
 	progress.Stage, progress.Percent = "done", 100
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s v%d: weighted F1 %.4f, %s (%s)", p.ModelName, res.Version, res.Evaluation.WeightedF1, res.Alias, res.Reason))
+	if res.Alias != "" {
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s v%d: weighted F1 %.4f, now %s (%s)", p.ModelName, res.Version, res.Evaluation.WeightedF1, res.Alias, res.Reason))
+	} else {
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s v%d: weighted F1 %.4f; %s", p.ModelName, res.Version, res.Evaluation.WeightedF1, res.Reason))
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		attrModelVersion.ValueSet(int64(res.Version)), attrWeightedF1.ValueSet(res.Evaluation.WeightedF1), attrPromoted.ValueSet(res.Promoted)); err != nil {
 		log.Warn("search attributes not updated", "Error", err)
 	}
 	return res, nil
+}
+
+// failureReason returns what a stage's failure says went wrong: the
+// activity's own message, without the activity error's coordinates.
+func failureReason(err error) string {
+	var (
+		app     *temporal.ApplicationError
+		timeout *temporal.TimeoutError
+	)
+	switch {
+	case errors.As(err, &app):
+		return app.Message()
+	case errors.As(err, &timeout):
+		return fmt.Sprintf("timed out (%s)", timeout.TimeoutType())
+	}
+	return err.Error()
+}
+
+// stageFailure is the error a failed run ends with: the stage's reason as
+// its message, so that the Temporal UI and a schedule's pause note say it
+// instead of "activity error", with the stage's error type (BadData,
+// QualityGate) and the activity error as its cause.
+func stageFailure(reason string, err error) error {
+	typ := "StageFailed"
+	if app := (*temporal.ApplicationError)(nil); errors.As(err, &app) && app.Type() != "" {
+		typ = app.Type()
+	}
+	return temporal.NewNonRetryableApplicationError(reason, typ, err)
 }

@@ -3,12 +3,15 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"github.com/stretchr/testify/suite"
+	enumspb "go.temporal.io/api/enums/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -201,6 +204,7 @@ func (s *pipelineSuite) TestCancelRecordsTheRunCanceled() {
 	s.env.ExecuteWorkflow(TrainingPipeline, params())
 	s.True(temporal.IsCanceledError(s.env.GetWorkflowError()), "%v", s.env.GetWorkflowError())
 	s.Equal("canceled", s.progress().Stage)
+	s.Equal("canceled during features", s.currentDetails())
 }
 
 // progress answers the progress query of the workflow run.
@@ -227,13 +231,31 @@ func (s *pipelineSuite) TestQualityGateFailsRunAndRecordsIt() {
 	s.mockUpToEvaluate()
 	s.env.OnActivity(s.a.Register, mock.Anything, mock.Anything).
 		Return(activities.RegisterResult{}, temporal.NewNonRetryableApplicationError("quality gate: under the floor", activities.ErrQualityGate, nil)).Once()
-	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool { return in.RunID == 7 })).Return(nil).Once()
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool {
+		return in.RunID == 7 && in.Error == "register: quality gate: under the floor"
+	})).Return(nil).Once()
 	s.env.ExecuteWorkflow(TrainingPipeline, params())
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)
+	// The run fails with the stage's reason, which the Temporal UI and a
+	// schedule's pause note show, not with "activity error".
 	var app *temporal.ApplicationError
-	s.Require().True(errors.As(err, &app))
+	s.Require().True(errors.As(errors.Unwrap(err), &app), "the workflow's failure: %v", err)
 	s.Equal(activities.ErrQualityGate, app.Type())
+	s.Equal("quality gate: under the floor", app.Message())
+	var act *temporal.ActivityError
+	s.True(errors.As(app, &act), "the activity error is kept as the cause")
+	s.Equal("failed at register: quality gate: under the floor", s.currentDetails())
+}
+
+// currentDetails returns what the Temporal UI shows as the run's current
+// details.
+func (s *pipelineSuite) currentDetails() string {
+	v, err := s.env.QueryWorkflow("__temporal_workflow_metadata")
+	s.Require().NoError(err)
+	var md sdkpb.WorkflowMetadata
+	s.Require().NoError(v.Get(&md))
+	return md.GetCurrentDetails()
 }
 
 func (s *pipelineSuite) TestInvalidParamsFailBeforeAnyActivity() {
@@ -343,4 +365,21 @@ func (s *pipelineSuite) TestUnresolvableFeedFails() {
 	var app *temporal.ApplicationError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &app))
 	s.Equal(activities.ErrBadData, app.Type())
+}
+
+func TestFailureReason(t *testing.T) {
+	app := temporal.NewNonRetryableApplicationError("ingest: no usable rows", activities.ErrBadData, nil)
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{app, "ingest: no usable rows"},
+		{fmt.Errorf("wrapped: %w", app), "ingest: no usable rows"},
+		{temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil), "timed out (StartToClose)"},
+		{errors.New("plain"), "plain"},
+	} {
+		if got := failureReason(tc.err); got != tc.want {
+			t.Errorf("failureReason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
 }

@@ -285,9 +285,11 @@ func RollbackChecked(ctx context.Context, r Rollbacker, model, alias string, exp
 		}
 	}
 	switch {
-	case latest > 0:
+	case latest > 0 && (undo.ID > 0 || expected < 0):
 		return r.RollbackOf(ctx, model, alias, latest, reason, actor)
 	case expected >= 0:
+		// Also with nothing to go back to: a caller who expected another
+		// version hears that first.
 		return r.RollbackFrom(ctx, model, alias, expected, reason, actor)
 	}
 	return r.Rollback(ctx, model, alias, reason, actor)

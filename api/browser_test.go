@@ -221,6 +221,12 @@ func TestBrowserDemo(t *testing.T) {
 	if n := len(slices.DeleteFunc(h, func(m registry.AliasMove) bool { return m.Alias != "production" })); n != 2 {
 		t.Errorf("production moved %d times in all after two promotions at once, want 2 (the first model, then v3)", n)
 	}
+	// The header follows the model the API serves once it has loaded v3.
+	served, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => { const s = document.querySelector("#served").textContent; return s.endsWith(" v3") ? s : null; })()`,
+		chromedp.WithPollingInterval(200*time.Millisecond)))
+	if err != nil {
+		t.Errorf("the header never said v3 is served: %q, %v", served, err)
+	}
 
 	// A paused schedule is listed; its resume button resumes it, and the
 	// API notes who did.
@@ -244,6 +250,13 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](row+`.querySelector("button").click()`)); err != nil {
 		t.Fatal(err)
+	}
+	// The row shows it resumed at once, from the schedule itself, not from
+	// the list that lags behind it.
+	state, err = chromedp.Run(ctx, chromedp.Poll[string](`(() => { const r = `+row+`; return r && r.textContent.includes("active") ? r.textContent : null; })()`,
+		chromedp.WithPollingInterval(100*time.Millisecond)))
+	if err != nil || !strings.Contains(state, "pause") {
+		t.Errorf("after the resume button the row says %q, %v: want it active, with a pause button", state, err)
 	}
 	var desc schedule.Summary
 	for deadline := time.Now().Add(time.Minute); ; {

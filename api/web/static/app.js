@@ -30,10 +30,15 @@ function encodeBasic(user, password) {
   return "Basic " + btoa(s);
 }
 
+// showError shows msg in the alert box until it is clicked, another
+// message replaces it, or 15 s pass.
+let errorTimer = 0;
 function showError(msg) {
   const box = $("#error");
   box.textContent = msg;
   box.hidden = !msg;
+  clearTimeout(errorTimer);
+  if (msg) errorTimer = setTimeout(() => showError(""), 15000);
 }
 
 // api calls the JSON API and returns the decoded answer, or throws an
@@ -79,6 +84,7 @@ async function signIn(ev) {
     $("#whoami").textContent = `signed in as ${me.user} (${me.role})`;
     document.querySelectorAll(".admin").forEach((e) => { e.hidden = role !== "admin"; });
     showError("");
+    $("#prediction").replaceChildren(); // a refusal from before signing in no longer applies
     await Promise.all([loadRegistry(), loadTrainings(), loadFeeds(), loadSchedules()]);
   } catch (e) {
     role = "";
@@ -130,13 +136,17 @@ async function loadRegistry() {
     return;
   }
   shownProduction = m.aliases.production || 0;
+  refreshServed();
   $("#aliases").replaceChildren(...Object.entries(m.aliases).map(([a, v]) =>
     el("span", { className: "alias" }, `${a} → v${v}`)));
   const rows = m.versions.map((v) => {
     const detail = el("button", { type: "button", className: "small", onclick: () => showVersion(v.version) }, "details");
+    detail.setAttribute("aria-label", `details of v${v.version}`);
     const actions = el("td", {}, detail);
     if (role === "admin" && !v.aliases.includes("production")) {
-      actions.append(" ", el("button", { type: "button", className: "small", onclick: () => promote(v.version) }, "promote"));
+      const b = el("button", { type: "button", className: "small", onclick: () => promote(v.version) }, "promote");
+      b.setAttribute("aria-label", `promote v${v.version} to production`);
+      actions.append(" ", b);
     }
     const tr = el("tr", {},
       el("td", {}, "v" + v.version), el("td", {}, fmt(v.metrics.weighted_f1)), el("td", {}, fmt(v.metrics.macro_f1)),
@@ -236,6 +246,20 @@ async function moveProduction(body) {
   } finally {
     moving = false;
     await loadRegistry();
+    // The API loads the new production model within a second or two.
+    setTimeout(refreshServed, 1500);
+    setTimeout(refreshServed, 5000);
+  }
+}
+
+// refreshServed shows the model the API serves, which follows production
+// once it has loaded it.
+async function refreshServed() {
+  try {
+    const r = await api("GET", "/readyz");
+    $("#served").textContent = `${r.model.name} v${r.model.version}` + (r.alias_version ? ` (production is v${r.alias_version}, which could not be loaded)` : "");
+  } catch (e) {
+    if (e.status === 503) $("#served").textContent = "no model loaded yet";
   }
 }
 
@@ -284,16 +308,39 @@ function feedChosen() {
 async function loadTrainings() {
   try {
     const t = await api("GET", `/v1/trainings?limit=15&model=${encodeURIComponent(modelName)}`);
-    $("#trainings tbody").replaceChildren(...t.trainings.map((r) => el("tr", {},
-      el("td", {}, el("a", { href: r.ui_url, target: "_blank", rel: "noopener" }, r.workflow_id)),
-      el("td", { className: "status-" + r.status }, r.status + (r.progress ? ` (${r.progress.stage} ${r.progress.percent} %${r.progress.waiting_for_data_slot ? ", waiting for a data slot" : ""})` : "")),
-      el("td", {}, when(r.start_time)),
-      el("td", {}, r.model_version ? "v" + r.model_version : ""),
-      el("td", {}, r.weighted_f1 !== undefined ? fmt(r.weighted_f1) : ""),
-      el("td", {}, r.promoted === undefined ? "" : (r.promoted ? "yes" : "no")))));
+    $("#trainings tbody").replaceChildren(...t.trainings.map((r) => {
+      const status = el("td", { className: "status-" + r.status }, r.status);
+      if (r.status !== "completed") showStatus(status, r);
+      return el("tr", {},
+        el("td", {}, el("a", { href: r.ui_url, target: "_blank", rel: "noopener" }, r.workflow_id)),
+        status,
+        el("td", {}, when(r.start_time)),
+        el("td", {}, r.model_version ? "v" + r.model_version : ""),
+        el("td", {}, r.weighted_f1 !== undefined ? fmt(r.weighted_f1) : ""),
+        el("td", {}, r.promoted === undefined ? "" : (r.promoted ? "yes" : "no")));
+    }));
   } catch (e) {
     $("#trainings tbody").replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "muted" }, e.message)));
   }
+}
+
+// showStatus fills a training's status cell from the run itself, which
+// the list does not carry: the stage under way, a wait for a data slot and
+// the stages being retried while it runs; why it failed once it has.
+async function showStatus(cell, r) {
+  let d;
+  try {
+    d = await api("GET", `/v1/trainings/${encodeURIComponent(r.workflow_id)}?run_id=${encodeURIComponent(r.run_id)}`);
+  } catch (e) {
+    return; // the list's status stands
+  }
+  const lines = [];
+  if (d.progress) {
+    lines.push(`${d.progress.stage} ${d.progress.percent} %${d.progress.waiting_for_data_slot ? ", waiting for a data slot" : ""}`);
+  }
+  for (const a of d.retrying || []) lines.push(`retrying ${a.activity} (attempt ${a.attempt}): ${a.last_error}`);
+  if (d.error) lines.push(d.error);
+  cell.replaceChildren(d.status, ...lines.map((l) => el("div", { className: "muted" }, l)));
 }
 
 async function startTraining(ev) {
@@ -319,15 +366,20 @@ function runLink(run) {
   return el("a", { href, target: "_blank", rel: "noopener", title: run.workflow_id }, when(run.started_at));
 }
 
-async function loadSchedules() {
+// loadSchedules lists the schedules; fresh, when given, is one just read
+// on its own, which the list (from Temporal's visibility store, a moment
+// behind) may not show yet.
+async function loadSchedules(fresh) {
   try {
     const s = await api("GET", "/v1/schedules");
     $("#schedules tbody").replaceChildren(...s.schedules.map((x) => {
       const last = x.recent_runs.at(-1);
+      if (fresh && fresh.id === x.id) x = fresh;
       const actions = role !== "admin" ? [] : [
         el("button", { type: "button", className: "small", onclick: () => scheduleAction(x.id, x.paused ? "unpause" : "pause") }, x.paused ? "resume" : "pause"),
         el("button", { type: "button", className: "small", onclick: () => scheduleAction(x.id, "trigger") }, "run now"),
       ];
+      actions.forEach((b) => b.setAttribute("aria-label", `${b.textContent} schedule ${x.id}`));
       const row = el("tr", {},
         el("td", { className: "mono" }, x.id),
         el("td", {}, x.spec),
@@ -347,13 +399,15 @@ async function loadSchedules() {
 // scheduleAction pauses, resumes or triggers a schedule. The API notes who
 // paused or resumed it.
 async function scheduleAction(id, action) {
+  let fresh;
   try {
     await api("POST", `/v1/schedules/${encodeURIComponent(id)}/${action}`);
     showError("");
+    fresh = await api("GET", `/v1/schedules/${encodeURIComponent(id)}`);
   } catch (e) {
     showError(e.message);
   }
-  await Promise.all([loadSchedules(), loadTrainings()]);
+  await Promise.all([loadSchedules(fresh), loadTrainings()]);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -364,6 +418,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#rollback-btn").addEventListener("click", rollback);
   $("#refresh-registry").addEventListener("click", loadRegistry);
   $("#refresh-trainings").addEventListener("click", loadTrainings);
-  $("#refresh-schedules").addEventListener("click", loadSchedules);
+  $("#refresh-schedules").addEventListener("click", () => loadSchedules());
+  $("#error").addEventListener("click", () => showError(""));
   if (credentials()) signIn();
 });

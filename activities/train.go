@@ -21,6 +21,8 @@ type StageProgress struct {
 	Stage string `json:"stage"`
 	Done  int64  `json:"done"`
 	Total int64  `json:"total"`
+	// Unit is what Done and Total count: steps, classes or rows.
+	Unit string `json:"unit,omitempty"`
 	// WaitingForDataSlot is set while the stage waits for one of the
 	// worker's PRODCAT_DATA_ACTIVITIES slots.
 	WaitingForDataSlot bool `json:"waiting_for_data_slot,omitempty"`
@@ -33,7 +35,9 @@ func (a *Activities) Features(ctx context.Context, in FeaturesInput) (FeaturesRe
 		return FeaturesResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadParams, nil)
 	}
 	var done atomic.Int64
-	defer heartbeat(ctx, func() any { return StageProgress{Stage: "features", Done: done.Load(), Total: 2} })()
+	defer heartbeat(ctx, func() any {
+		return StageProgress{Stage: "features", Done: done.Load(), Total: 2, Unit: "steps (fit, transform)"}
+	})()
 	train, err := a.snapshot(ctx, in.TrainKey)
 	if err != nil {
 		return FeaturesResult{}, err
@@ -84,7 +88,9 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 	// Heartbeat from the start: loading the inputs of a large data set
 	// takes longer than the heartbeat timeout.
 	var done, total atomic.Int64
-	defer heartbeat(ctx, func() any { return StageProgress{Stage: "train", Done: done.Load(), Total: total.Load()} })()
+	defer heartbeat(ctx, func() any {
+		return StageProgress{Stage: "train", Done: done.Load(), Total: total.Load(), Unit: "classes"}
+	})()
 	train, err := a.snapshot(ctx, in.TrainKey)
 	if err != nil {
 		return TrainResult{}, err

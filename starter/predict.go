@@ -90,6 +90,8 @@ func newPredictBatchCmd() *cobra.Command {
 				return err
 			}
 			id := run.GetID()
+			a.log.WithFields(map[string]any{"workflow_id": id, "run_id": run.GetRunID()}).Info("batch prediction started")
+			fmt.Fprintf(a.stderr, "Temporal UI: %s\n", workflows.UILink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, id, run.GetRunID()))
 			wctx, stopWorkers := context.WithCancel(ctx)
 			var wg sync.WaitGroup
 			wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()[0]) })

@@ -246,10 +246,10 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	require.NoError(t, run.Get(ctx, &bp))
 	require.Eventually(t, func() bool {
 		l, err := h.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Query: fmt.Sprintf("ModelName = %q AND WorkflowType = 'BatchPredict'", h.model),
+			Query: fmt.Sprintf("ModelName = %q AND ModelVersion = 1 AND WorkflowType = 'BatchPredict'", h.model),
 		})
 		return err == nil && len(l.GetExecutions()) == 1 && l.GetExecutions()[0].GetExecution().GetWorkflowId() == run.GetID()
-	}, 30*time.Second, 200*time.Millisecond, "the batch prediction is listed under its model")
+	}, 30*time.Second, 200*time.Millisecond, "the batch prediction is listed under its model and the version it used")
 	require.Equal(t, 732, bp.Rows)
 	require.Equal(t, 1, bp.ModelVersion)
 	out, err := h.store.Get(ctx, bp.PredictionsKey)
@@ -273,6 +273,7 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	require.ErrorAs(t, err, &app)
 	require.Equal(t, activities.ErrBadData, app.Type())
 	require.Contains(t, app.Error(), "no rows")
+	require.Contains(t, app.Message(), "no rows", "the batch fails with the activity's reason, not 'activity error'")
 
 	// A generic CSV with the text columns the model reads: its rows are
 	// numbered, and the label column is ignored.

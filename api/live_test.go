@@ -401,7 +401,7 @@ func TestLiveSchedules(t *testing.T) {
 		return s
 	}
 	s := get()
-	if !s.Paused || s.Note != "paused by admin through the API" || s.Spec != "every 24h0m0s" || s.Training == nil ||
+	if !s.Paused || s.Note != "paused by admin through the API" || s.Spec != "every 24h" || s.Training == nil ||
 		s.Training.ModelName != live.cfg.ModelName || s.Training.Source.CSVKey != ref.Key {
 		t.Fatalf("created schedule %+v", s)
 	}

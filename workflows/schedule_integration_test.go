@@ -46,7 +46,7 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 
 	desc, err := m.Describe(ctx, spec.ID)
 	require.NoError(t, err)
-	require.Equal(t, "every 24h0m0s", desc.Spec)
+	require.Equal(t, "every 24h", desc.Spec)
 	require.Equal(t, "updated", desc.Note)
 	require.NotEmpty(t, desc.NextRuns)
 
@@ -161,9 +161,9 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	d, err = m.Describe(ctx, spec.ID)
 	require.NoError(t, err)
 	require.Len(t, d.RecentRuns, 6, "a refused backfill took runs")
-	require.Equal(t, "every 24h0m0s", d.Spec)
-	require.Equal(t, "24h0m0s", d.Every)
-	require.Equal(t, "10m0s", d.Jitter)
+	require.Equal(t, "every 24h", d.Spec)
+	require.Equal(t, "24h", d.Every)
+	require.Equal(t, "10m", d.Jitter)
 	require.Equal(t, "skip", d.Overlap)
 	require.NotNil(t, d.PauseOnFailure)
 	require.True(t, *d.PauseOnFailure)
@@ -181,7 +181,7 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	require.ErrorIs(t, err, schedule.ErrNotFound)
 	desc, err = m.Describe(ctx, spec.ID)
 	require.NoError(t, err)
-	require.Equal(t, "every 24h0m0s", desc.Spec)
+	require.Equal(t, "every 24h", desc.Spec)
 
 	require.NoError(t, m.Delete(ctx, spec.ID))
 	_, err = m.Describe(ctx, spec.ID)

@@ -51,8 +51,11 @@ const (
 	writeTimeout      = max(dependencyTimeout, registry.ReadTimeout) + 20*time.Second
 	idleTimeout       = 2 * time.Minute
 	maxHeaderBytes    = 64 << 10
-	// shutdownTimeout is how long in-flight requests get to finish.
+	// shutdownTimeout is how long in-flight requests get to finish; those
+	// still running then (a slow upload) are cut, and their handlers get
+	// cleanupTimeout to clean up (an upload's temporary file).
 	shutdownTimeout = 30 * time.Second
+	cleanupTimeout  = 10 * time.Second
 	// bucketTimeout bounds the start-up check of S3, which may come later.
 	bucketTimeout = 5 * time.Second
 )
@@ -163,7 +166,7 @@ func starting(w http.ResponseWriter, r *http.Request) {
 // with h and logging its own errors to errLog.
 func newHTTPServer(h http.Handler, errLog io.Writer) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           &tracked{Handler: h},
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -171,6 +174,21 @@ func newHTTPServer(h http.Handler, errLog io.Writer) *http.Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          stdlog.New(errLog, "http: ", 0),
 	}
+}
+
+// tracked counts the requests its handler is serving, so that a shutdown
+// that had to cut some can wait for their handlers to return.
+type tracked struct {
+	http.Handler
+	n  atomic.Int64
+	wg sync.WaitGroup
+}
+
+func (t *tracked) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t.n.Add(1)
+	t.wg.Add(1)
+	defer func() { t.n.Add(-1); t.wg.Done() }()
+	t.Handler.ServeHTTP(w, r)
 }
 
 // startServing serves hs on ln in a goroutine, which sends Serve's error.
@@ -293,15 +311,16 @@ func (a *app) serve(ctx context.Context, hs *http.Server, addr net.Addr, errc <-
 		"addr": addr.String(), "model": a.cfg.ModelName, "reload_interval": a.cfg.API.ReloadInterval.String(),
 		"temporal": a.cfg.Temporal.Address,
 	}).Info("api: listening")
-	return serveHTTP(ctx, hs, errc, a.srv, a.cfg.API.DrainDelay, a.log)
+	return serveHTTP(ctx, hs, errc, a.srv, a.cfg.API.DrainDelay, shutdownTimeout, a.log)
 }
 
 // serveHTTP waits for ctx to end while hs serves (Serve's error comes on
 // errc), then marks the server as draining (so /readyz fails), keeps
 // serving for drainDelay so load balancers see that, stops accepting
 // connections and waits up to shutdownTimeout for the requests in flight
-// to finish.
-func serveHTTP(ctx context.Context, hs *http.Server, errc <-chan error, s *server, drainDelay time.Duration, log logrus.FieldLogger) error {
+// to finish, then cuts those still running. A stop that had to cut some is
+// still a stop, not a failure.
+func serveHTTP(ctx context.Context, hs *http.Server, errc <-chan error, s *server, drainDelay, grace time.Duration, log logrus.FieldLogger) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: serve: %w", err)
@@ -317,16 +336,41 @@ func serveHTTP(ctx context.Context, hs *http.Server, errc <-chan error, s *serve
 		}
 	}
 	log.Info("api: shutting down; finishing the requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("api: shutdown: %w", err)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("api: shutdown: %w", err)
+		}
+		cut(hs, grace, log)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("api: serve: %w", err)
 	}
 	log.Info("api: stopped")
 	return nil
+}
+
+// cut closes the connections of the requests still running after grace,
+// which makes their handlers fail and return, and waits up to
+// cleanupTimeout for them to have cleaned up after themselves.
+func cut(hs *http.Server, grace time.Duration, log logrus.FieldLogger) {
+	t, _ := hs.Handler.(*tracked)
+	if t != nil {
+		log = log.WithField("requests", t.n.Load())
+	}
+	log.WithField("shutdown_timeout", grace.String()).Warn("api: requests still running at the end of the shutdown timeout; cutting them")
+	_ = hs.Close()
+	if t == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cleanupTimeout):
+		log.WithField("requests", t.n.Load()).Warn("api: cut requests still running; stopping without them")
+	}
 }
 
 // loadUsers reads the API users from the configuration. Without any, only

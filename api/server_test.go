@@ -542,7 +542,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
 	hs := &http.Server{Handler: h.h}
-	go func() { served <- serveHTTP(ctx, hs, startServing(hs, ln), h.srv, 0, logrus.New()) }()
+	go func() { served <- serveHTTP(ctx, hs, startServing(hs, ln), h.srv, 0, shutdownTimeout, logrus.New()) }()
 
 	type answer struct {
 		status int
@@ -603,7 +603,9 @@ func TestDrainDelayKeepsServingWithReadyzFailing(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
 	hs := &http.Server{Handler: h.h}
-	go func() { served <- serveHTTP(ctx, hs, startServing(hs, ln), h.srv, 3*time.Second, logrus.New()) }()
+	go func() {
+		served <- serveHTTP(ctx, hs, startServing(hs, ln), h.srv, 3*time.Second, shutdownTimeout, logrus.New())
+	}()
 	ready := func() int {
 		resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
 		if err != nil {

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/sirupsen/logrus"
 )
 
 // upload posts body as text/csv with the admin's credentials.
@@ -157,5 +162,48 @@ func TestSlowBodyIsATimeout(t *testing.T) {
 	}
 	if e := body.Error; resp.StatusCode != http.StatusRequestTimeout || e.Code != codeTimeout || e.Message == "" || strings.Contains(e.Message, "127.0.0.1") {
 		t.Errorf("a stalled body: %d %+v; want 408 %s without addresses", resp.StatusCode, body.Error, codeTimeout)
+	}
+}
+
+// An upload still arriving when a stopping API's shutdown timeout ends is
+// cut: its connection closes, its temporary file is removed, and the stop
+// is a clean one.
+func TestShutdownCutsASlowUpload(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	h := newHarness(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	hs := newHTTPServer(h.h, io.Discard)
+	go func() {
+		served <- serveHTTP(ctx, hs, startServing(hs, ln), h.srv, 0, 200*time.Millisecond, logrus.New())
+	}()
+
+	// A client that sends the start of its CSV and then stalls.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head := "title,label\nPompe de piscine,2583\n"
+	fmt.Fprintf(conn, "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n%s",
+		base64.StdEncoding.EncodeToString([]byte(adminUser+":"+adminPass)), testMaxUpload, head)
+	spooled := func() []string {
+		m, _ := filepath.Glob(filepath.Join(tmp, "prodcat-upload-*"))
+		return m
+	}
+	for len(spooled()) == 0 {
+		time.Sleep(5 * time.Millisecond) // the handler has started spooling
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("a stop that cut an upload: %v, want a clean stop", err)
+	}
+	if left := spooled(); len(left) != 0 {
+		t.Errorf("the cut upload left %v behind", left)
 	}
 }

@@ -340,10 +340,17 @@ func (s *Store) wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
+// ErrForeignLifecycle reports a bucket whose lifecycle has rules that
+// prodcat did not write: ExpireKind leaves it alone rather than rewrite
+// them, since a read and a write back through minio-go's types may not
+// keep every detail of a rule (several transitions, say).
+var ErrForeignLifecycle = errors.New("the bucket has lifecycle rules of its own")
+
 // ExpireKind makes the bucket delete the objects of kind days after they
 // were written, through a lifecycle rule of its own (ID
-// prodcat-expire-<kind>) and keeping every other rule. It reports whether
-// it changed the bucket's lifecycle: a rule already so is left alone.
+// prodcat-expire-<kind>). It reports whether it changed the bucket's
+// lifecycle: a rule already so is left alone, and a lifecycle with rules
+// of others is not touched (ErrForeignLifecycle, naming the rule to add).
 func (s *Store) ExpireKind(ctx context.Context, kind string, days int) (changed bool, err error) {
 	if days <= 0 {
 		return false, fmt.Errorf("expire %s: %d days: want at least 1", kind, days)
@@ -361,6 +368,12 @@ func (s *Store) ExpireKind(ctx context.Context, kind string, days int) (changed 
 		Status:     "Enabled",
 		RuleFilter: lifecycle.Filter{Prefix: kind + "/"},
 		Expiration: lifecycle.Expiration{Days: lifecycle.ExpirationDays(days)},
+	}
+	for _, r := range cfg.Rules {
+		if !strings.HasPrefix(r.ID, "prodcat-") {
+			return false, fmt.Errorf("%s: %w (%q): add one that expires %s/ after %d days yourself, or set PRODCAT_FEATURES_EXPIRE_DAYS=0",
+				op, ErrForeignLifecycle, r.ID, kind, days)
+		}
 	}
 	i := slices.IndexFunc(cfg.Rules, func(r lifecycle.Rule) bool { return r.ID == rule.ID })
 	switch {

@@ -250,8 +250,8 @@ func TestCheckBucketCreatesNothing(t *testing.T) {
 	}
 }
 
-// ExpireKind adds its rule next to the bucket's own, leaves it alone when
-// it is already so, and updates its days.
+// ExpireKind adds its rule, leaves it alone when it is already so, and
+// updates its days; a bucket with rules of its own is not touched.
 func TestExpireKind(t *testing.T) {
 	name := fmt.Sprintf("prodcat-lifecycle-%d", time.Now().UnixNano())
 	s, ctx := store(t, func(c *config.S3) { c.Bucket = name })
@@ -259,11 +259,6 @@ func TestExpireKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.client.RemoveBucket(context.Background(), name) })
-	own := lifecycle.Rule{ID: "operators-own", Status: "Enabled", RuleFilter: lifecycle.Filter{Prefix: "predictions/"},
-		Expiration: lifecycle.Expiration{Days: 90}}
-	if err := s.client.SetBucketLifecycle(ctx, name, &lifecycle.Configuration{Rules: []lifecycle.Rule{own}}); err != nil {
-		t.Fatal(err)
-	}
 	rules := func() map[string]lifecycle.Rule {
 		t.Helper()
 		cfg, err := s.client.GetBucketLifecycle(ctx, name)
@@ -286,14 +281,25 @@ func TestExpireKind(t *testing.T) {
 		}
 		got := rules()
 		r, ok := got["prodcat-expire-features"]
-		if !ok || r.RuleFilter.Prefix != "features/" || int(r.Expiration.Days) != step.days || r.Status != "Enabled" {
-			t.Errorf("after ExpireKind(%d days): rule %+v", step.days, r)
-		}
-		if o := got["operators-own"]; o.RuleFilter.Prefix != "predictions/" || o.Expiration.Days != 90 || len(got) != 2 {
-			t.Errorf("after ExpireKind(%d days): the bucket's own rule or count changed: %+v", step.days, got)
+		if !ok || r.RuleFilter.Prefix != "features/" || int(r.Expiration.Days) != step.days || r.Status != "Enabled" || len(got) != 1 {
+			t.Errorf("after ExpireKind(%d days): rules %+v", step.days, got)
 		}
 	}
 	if _, err := s.ExpireKind(ctx, Features, 0); err == nil {
 		t.Error("ExpireKind(0 days): want an error")
+	}
+
+	// An operator's rule: the lifecycle is left as it is.
+	own := lifecycle.Rule{ID: "operators-own", Status: "Enabled", RuleFilter: lifecycle.Filter{Prefix: "predictions/"},
+		Expiration: lifecycle.Expiration{Days: 90}}
+	if err := s.client.SetBucketLifecycle(ctx, name, &lifecycle.Configuration{Rules: []lifecycle.Rule{own}}); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := s.ExpireKind(ctx, Features, 7)
+	if changed || !errors.Is(err, ErrForeignLifecycle) || !strings.Contains(err.Error(), "operators-own") {
+		t.Errorf("ExpireKind beside an operator's rule = %v, %v; want ErrForeignLifecycle naming it", changed, err)
+	}
+	if got := rules(); len(got) != 1 || got["operators-own"].Expiration.Days != 90 {
+		t.Errorf("the operator's lifecycle changed: %+v", got)
 	}
 }

@@ -573,6 +573,9 @@ func (f *fakeTrainer) List(_ context.Context, model string, limit int, page []by
 	}
 	slices.SortFunc(all, func(a, b training) int { return strings.Compare(a.WorkflowID, b.WorkflowID) })
 	from := 0
+	if string(page) == "hang" {
+		return nil, nil, context.DeadlineExceeded // as Temporal does with a token it cannot parse
+	}
 	if page != nil {
 		n, err := strconv.Atoi(string(page))
 		if err != nil || n < 0 || n > len(all) {

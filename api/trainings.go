@@ -16,6 +16,7 @@ import (
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/workflows"
+	"go.temporal.io/api/serviceerror"
 )
 
 // training is a TrainingPipeline run as the API shows it.
@@ -277,6 +278,12 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 	ctx, cancel := withTimeout(r)
 	defer cancel()
 	ts, next, err := s.trainer.List(ctx, model, limit, page)
+	var deadline *serviceerror.DeadlineExceeded
+	if err != nil && page != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline)) {
+		// Temporal retries a token it cannot parse until the deadline:
+		// a made-up one, since mangled ones fail their digest.
+		return badRequest("page_token: Temporal could not read it; start again from the first page")
+	}
 	if err != nil {
 		return trainerError(err)
 	}
@@ -289,7 +296,9 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 // sealPageToken wraps a list's next-page token from Temporal with a digest
 // of it and the model filter; openPageToken unwraps it. Temporal retries a
 // token it cannot parse until the request times out, so one that was
-// mangled, or given with another filter, is refused here instead.
+// mangled, or given with another filter, is refused here at once. The
+// digest has no key, so it does not stop a made-up token: that one is
+// refused when Temporal times out on it.
 func sealPageToken(model string, token []byte) string {
 	if len(token) == 0 {
 		return ""

@@ -172,8 +172,10 @@ func TestGetAndListTrainings(t *testing.T) {
 		"page_token=" + next + "&model=" + testModel} {
 		wantError(t, h.do("GET", "/v1/trainings?"+q, asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	}
-	// A token the store refuses is the caller's mistake, not an outage.
+	// A token the store refuses, or times out on, is the caller's mistake,
+	// not an outage.
 	wantError(t, h.do("GET", "/v1/trainings?page_token="+sealPageToken("", []byte("x")), asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("GET", "/v1/trainings?page_token="+sealPageToken("", []byte("hang")), asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	// By model: the server's model has the three, another none.
 	decodeBody(t, h.do("GET", "/v1/trainings?model="+testModel, asPredict, ""), &list)
 	if len(list.Trainings) != 3 {

@@ -310,7 +310,9 @@ func (f *fakeRegistry) RollbackTarget(_ context.Context, model, alias string) (u
 	err = f.down
 	if moves := f.moves(alias); err == nil && len(moves) > 0 {
 		latest = moves[0].ID
-		undo, _ = registry.UndoTarget(moves)
+		if undo, err = registry.UndoTarget(moves); err != nil {
+			undo, err = registry.AliasMove{To: moves[0].To}, nil
+		}
 	}
 	f.mu.Unlock()
 	if f.afterTarget != nil {

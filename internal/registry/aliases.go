@@ -276,7 +276,7 @@ func RollbackChecked(ctx context.Context, r Rollbacker, model, alias string, exp
 	if err != nil {
 		return AliasMove{}, err
 	}
-	if expected >= 0 && undo.ID > 0 && expected != undo.To {
+	if expected >= 0 && latest > 0 && expected != undo.To {
 		return AliasMove{}, fmt.Errorf("alias %s of %s points at version %d, not the expected %d: %w", alias, model, undo.To, expected, ErrConflict)
 	}
 	if undo.From > 0 {
@@ -285,11 +285,9 @@ func RollbackChecked(ctx context.Context, r Rollbacker, model, alias string, exp
 		}
 	}
 	switch {
-	case latest > 0 && (undo.ID > 0 || expected < 0):
+	case latest > 0:
 		return r.RollbackOf(ctx, model, alias, latest, reason, actor)
 	case expected >= 0:
-		// Also with nothing to go back to: a caller who expected another
-		// version hears that first.
 		return r.RollbackFrom(ctx, model, alias, expected, reason, actor)
 	}
 	return r.Rollback(ctx, model, alias, reason, actor)
@@ -512,8 +510,9 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 
 // RollbackTarget returns the move Rollback would undo (the alias points at
 // its To and would go back to its From) and the ID of the alias's last
-// move. The move is the zero AliasMove when there is nothing to go back to,
-// and latest is 0 when the alias has never moved. A caller that checks the
+// move. When there is nothing to go back to, the move has ID 0 and only
+// To, the version the alias points at; latest is 0 when the alias has
+// never moved. A caller that checks the
 // From version before rolling back passes latest to RollbackOf, so that a
 // move made meanwhile is a conflict, not a rollback to a version nobody
 // checked.
@@ -533,7 +532,7 @@ func (r *Registry) RollbackTarget(ctx context.Context, model, alias string) (und
 	}
 	undo, err = UndoTarget(moves)
 	if err != nil {
-		return AliasMove{}, moves[0].ID, nil // RollbackOf says why
+		return AliasMove{To: moves[0].To}, moves[0].ID, nil // RollbackOf says why
 	}
 	return undo, moves[0].ID, nil
 }

@@ -64,7 +64,7 @@ func TestClassifyDataFaults(t *testing.T) {
 	}
 	// A feature file that is gone says why it may be.
 	got := featuresError("read matrix", fmt.Errorf("get features/x.csr: %w", artifact.ErrNotFound))
-	if !errors.As(got, &app) || app.Type() != ErrBadData || !app.NonRetryable() || !strings.Contains(got.Error(), "PRODCAT_FEATURES_EXPIRE_DAYS") {
+	if !errors.As(got, &app) || app.Type() != ErrFeaturesGone || !app.NonRetryable() || !strings.Contains(got.Error(), "PRODCAT_FEATURES_EXPIRE_DAYS") {
 		t.Errorf("a missing feature file: %v", got)
 	}
 	if got := featuresError("read matrix", errors.New("connection refused")); errors.As(got, new(*temporal.ApplicationError)) {

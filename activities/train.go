@@ -165,7 +165,9 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, err
 // likely waited longer than that for a training worker.
 func featuresError(op string, err error) error {
 	if errors.Is(err, artifact.ErrNotFound) {
-		return badData("%s: %v; feature files expire after PRODCAT_FEATURES_EXPIRE_DAYS days (the run waited that long for a training worker?): start the training again", op, err)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"%s: %v; feature files expire after PRODCAT_FEATURES_EXPIRE_DAYS days (the run waited that long for a training worker?): start the training again", op, err),
+			ErrFeaturesGone, nil)
 	}
 	return classify(op, err)
 }

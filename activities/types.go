@@ -9,10 +9,11 @@ import (
 // Error types of non-retryable application errors. Workflows list them in
 // their retry policies and callers can match on them.
 const (
-	ErrBadData     = "BadData"     // the input cannot give a usable dataset
-	ErrBadParams   = "BadParams"   // the training parameters are invalid
-	ErrQualityGate = "QualityGate" // the model missed the absolute quality floor
-	ErrNoModel     = "NoModel"     // there is no model to predict with
+	ErrBadData      = "BadData"      // the input cannot give a usable dataset
+	ErrBadParams    = "BadParams"    // the training parameters are invalid
+	ErrQualityGate  = "QualityGate"  // the model missed the absolute quality floor
+	ErrNoModel      = "NoModel"      // there is no model to predict with
+	ErrFeaturesGone = "FeaturesGone" // the feature files expired before Train read them
 )
 
 // Source names the input objects of a training, already in the bucket.

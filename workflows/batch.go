@@ -31,7 +31,7 @@ func BatchPredict(ctx workflow.Context, in activities.BatchPredictInput) (activi
 		}
 		reason := failureReason(err)
 		workflow.SetCurrentDetails(ctx, "failed: "+reason)
-		return out, stageFailure(reason, err)
+		return out, stageFailure("predict", reason, err)
 	}
 	alias := in.Alias
 	if alias == "" {

@@ -344,11 +344,12 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		if err := workflow.ExecuteActivity(light, a.ResolveFeed, p.Source.Feed).Get(ctx, &rf); err != nil {
 			// No run is recorded before Ingest: nothing to mark failed.
 			if ctx.Err() != nil || temporal.IsCanceledError(err) {
+				progress.Stage = "canceled"
 				return res, err
 			}
 			progress.Stage = "failed"
 			workflow.SetCurrentDetails(ctx, "failed at resolve feed: "+failureReason(err))
-			return res, stageFailure(failureReason(err), err)
+			return res, stageFailure("resolve feed", failureReason(err), err)
 		}
 		ingest.Source, ingest.Feed, ingest.FeedVersion = rf.Source, rf.Feed, rf.Version
 	}
@@ -374,7 +375,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		if canceled {
 			return res, err // a CanceledError, so the run ends canceled
 		}
-		return res, stageFailure(reason, err)
+		return res, stageFailure(during, reason, err)
 	}
 	if err := stage(0, light, a.Ingest, ingest, &ing); err != nil {
 		if recordEveryFailure {
@@ -454,11 +455,11 @@ func failureReason(err error) string {
 // stageFailure is the error a failed run ends with: the stage's reason as
 // its message, so that the Temporal UI and a schedule's pause note say it
 // instead of "activity error", with the stage's error type (BadData,
-// QualityGate) and the activity error as its cause.
-func stageFailure(reason string, err error) error {
-	typ := "StageFailed"
+// QualityGate) and the activity error as its cause. A failure that is not
+// the activity's own (a timeout) names the stage, which it does not.
+func stageFailure(stage, reason string, err error) error {
 	if app := (*temporal.ApplicationError)(nil); errors.As(err, &app) && app.Type() != "" {
-		typ = app.Type()
+		return temporal.NewNonRetryableApplicationError(reason, app.Type(), err)
 	}
-	return temporal.NewNonRetryableApplicationError(reason, typ, err)
+	return temporal.NewNonRetryableApplicationError(stage+": "+reason, "StageFailed", err)
 }

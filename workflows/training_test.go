@@ -383,3 +383,15 @@ func TestFailureReason(t *testing.T) {
 		}
 	}
 }
+
+func TestStageFailure(t *testing.T) {
+	app := temporal.NewNonRetryableApplicationError("quality gate: under the floor", activities.ErrQualityGate, nil)
+	var got *temporal.ApplicationError
+	if err := stageFailure("register", failureReason(app), app); !errors.As(err, &got) || got.Type() != activities.ErrQualityGate || got.Message() != "quality gate: under the floor" {
+		t.Errorf("an activity's own failure: %v", err)
+	}
+	timeout := temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil)
+	if err := stageFailure("train", failureReason(timeout), timeout); !errors.As(err, &got) || got.Type() != "StageFailed" || got.Message() != "train: timed out (Heartbeat)" {
+		t.Errorf("a timeout: %v", err)
+	}
+}

@@ -337,7 +337,7 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 	if !f.wait {
 		return a.printJSON(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
 	}
-	res, err := a.watch(ctx, c, run)
+	res, err := a.watch(ctx, c, run, a.runQueues())
 	if err != nil {
 		return err
 	}
@@ -354,8 +354,9 @@ func (a *app) showResult(res workflows.TrainingResult, asJSON bool) error {
 	return nil
 }
 
-// watch shows the run's progress until it ends and returns its result.
-func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun) (workflows.TrainingResult, error) {
+// watch shows the run's progress until it ends and returns its result,
+// warning while no worker polls one of queues, the run's.
+func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun, queues []taskQueue) (workflows.TrainingResult, error) {
 	bar := newProgressBar(a.stderr, "starting") // then the stage under way
 	// The watchers end before the bar does, so neither draws or logs
 	// after the result.
@@ -392,7 +393,7 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 			}
 		}
 	})
-	wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()...) })
+	wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, queues...) })
 	res, err := a.waitResult(ctx, run)
 	stopWatching()
 	wg.Wait()

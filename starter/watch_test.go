@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -69,5 +71,16 @@ func TestWatch(t *testing.T) {
 	}
 	if _, err := run(t, "watch", queue+"-nosuch"); err == nil || !strings.Contains(err.Error(), "no workflow") {
 		t.Errorf("watching an unknown workflow: %v", err)
+	}
+
+	// The queues checked for workers are the run's, not this starter's.
+	heavy := start("queues", workflows.TrainingWorkflowType, workflows.TrainingParams{ModelName: "m", TrainingQueue: queue + "-heavy"})
+	d, err := c.DescribeWorkflowExecution(t.Context(), heavy.GetID(), heavy.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []taskQueue{{queue, enumspb.TASK_QUEUE_TYPE_WORKFLOW}, {queue + "-heavy", enumspb.TASK_QUEUE_TYPE_ACTIVITY}}
+	if got := trainingQueues(t.Context(), c, d.GetWorkflowExecutionInfo()); !slices.Equal(got, want) {
+		t.Errorf("queues of a run = %v, want %v", got, want)
 	}
 }

@@ -199,7 +199,7 @@ func TestWatchSaysCanceled(t *testing.T) {
 		time.Sleep(time.Second) // so the watcher sees the stage first
 		_ = c.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID())
 	}()
-	_, err = a.watch(t.Context(), c, run)
+	_, err = a.watch(t.Context(), c, run, a.runQueues())
 	if want := "training " + queue + " was canceled"; err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}

@@ -45,7 +45,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(2)
 	}
-	if err := run(cfg, log, strings.Split(*queues, ",")); err != nil {
+	qs := strings.Split(*queues, ",")
+	if err := checkQueues(cfg, qs); err != nil {
+		log.WithError(err).Error("worker: wrong settings")
+		os.Exit(2)
+	}
+	if err := run(cfg, log, qs); err != nil {
 		log.WithError(err).Error("worker stopped")
 		os.Exit(1)
 	}
@@ -58,7 +63,9 @@ const startTimeout = 30 * time.Second
 // workflow ended without recording its end.
 const reconcileInterval = 5 * time.Minute
 
-func run(cfg config.Config, log *logrus.Logger, queues []string) error {
+// checkQueues refuses settings the worker cannot run with, before it
+// connects to anything: the worker exits 2 for them.
+func checkQueues(cfg config.Config, queues []string) error {
 	for _, q := range queues {
 		if q != "main" && q != "training" {
 			return fmt.Errorf("-queues: unknown queue %q (want main and/or training)", q)
@@ -70,6 +77,10 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 		// unregistered.
 		return fmt.Errorf("PRODCAT_TRAINING_QUEUE is PRODCAT_TASK_QUEUE (%q): heavy activities need a queue of their own, where a worker runs one at a time; give it another name", cfg.Temporal.TaskQueue)
 	}
+	return nil
+}
+
+func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The first signal starts a graceful shutdown; a second one kills.

@@ -48,9 +48,11 @@ type apiError struct {
 	code    string
 	message string
 	cause   error
-	// retryAfter, when set, marks load shedding: it is sent as Retry-After
-	// and logged as a warning, not as a failure.
+	// retryAfter, when set, is sent as Retry-After.
 	retryAfter time.Duration
+	// dependency names the service that failed (unavailable): its
+	// outage is logged as a warning on each request, not as our failure.
+	dependency string
 }
 
 func (e *apiError) Error() string {
@@ -73,13 +75,18 @@ func badRequest(format string, args ...any) *apiError {
 // unavailable reports a dependency that failed: the caller learns which
 // one, the log gets the details.
 func unavailable(dependency string, err error) *apiError {
+	ae := &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+		message: dependency + " is unavailable; try again later", cause: err,
+		retryAfter: dependencyRetryAfter, dependency: dependency}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
-			message: dependency + " did not answer in time; try again later", cause: err}
+		ae.message = dependency + " did not answer in time; try again later"
 	}
-	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
-		message: dependency + " is unavailable; try again later", cause: err}
+	return ae
 }
+
+// dependencyRetryAfter is the Retry-After of an answer that a dependency
+// is down: long enough not to hammer it while it comes back.
+const dependencyRetryAfter = 5 * time.Second
 
 // fromDependency turns an error of the registry, the schedule manager or
 // Temporal into an answer: the sentinels become 400, 404 and 409 with

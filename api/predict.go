@@ -42,8 +42,8 @@ type predictRequest struct {
 func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	m := s.models.Current()
 	if m == nil && s.models.Loading() {
-		return &apiError{status: http.StatusServiceUnavailable, code: codeNotReady, retryAfter: time.Second,
-			message: "the model is loading (the API has just started); try again in a moment"}
+		return &apiError{status: http.StatusServiceUnavailable, code: codeNotReady, retryAfter: 2 * time.Second,
+			message: "the production model is not loaded yet: the API has just started, or the artifact store or the registry does not answer (see /readyz and the API's logs); try again in a moment"}
 	}
 	if m == nil {
 		return errorf(http.StatusServiceUnavailable, codeNoModel,

@@ -164,7 +164,7 @@ func TestPredictWhileTheModelLoads(t *testing.T) {
 	h.models.set(nil)
 	h.models.loading = true
 	w := h.do("POST", "/v1/predict", asPredict, `{"designation": "x"}`)
-	if msg := wantError(t, w, 503, codeNotReady); !strings.Contains(msg, "loading") || w.Header().Get("Retry-After") != "1" {
+	if msg := wantError(t, w, 503, codeNotReady); !strings.Contains(msg, "not loaded yet") || !strings.Contains(msg, "artifact store") || w.Header().Get("Retry-After") != "2" {
 		t.Errorf("message %q, Retry-After %q", msg, w.Header().Get("Retry-After"))
 	}
 }

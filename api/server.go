@@ -420,6 +420,8 @@ func (s *server) answerError(w *statusWriter, r *http.Request, log *logrus.Entry
 	}
 	fields := logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}
 	switch {
+	case ae.dependency != "":
+		log.WithError(err).WithFields(fields).WithField("dependency", ae.dependency).Warn("api: a dependency is unavailable")
 	case ae.retryAfter > 0:
 		log.WithError(err).WithFields(fields).Warn("api: request shed")
 	case ae.code == codeNotReady:

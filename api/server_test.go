@@ -347,12 +347,17 @@ func TestPanicIsRecovered(t *testing.T) {
 func TestDependencyFailureIsLoggedNotShown(t *testing.T) {
 	h := newHarness(t)
 	h.reg.down = errors.New("registry: cannot reach PostgreSQL at 10.1.2.3:5432: " + errDownText)
-	msg := wantError(t, h.do("GET", "/v1/models", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+	w := h.do("GET", "/v1/models", asPredict, "")
+	msg := wantError(t, w, http.StatusServiceUnavailable, codeUnavailable)
 	if strings.Contains(msg, "10.1.2.3") {
 		t.Errorf("the answer shows internal details: %q", msg)
 	}
+	if ra := w.Header().Get("Retry-After"); ra != "5" {
+		t.Errorf("Retry-After %q, want 5", ra)
+	}
+	// A warning naming the dependency: the outage is not the API's failure.
 	last := h.logs.LastEntry()
-	if last == nil || last.Level != logrus.ErrorLevel || !strings.Contains(last.Data[logrus.ErrorKey].(error).Error(), "10.1.2.3") {
+	if last == nil || last.Level != logrus.WarnLevel || last.Data["dependency"] != "the registry" || !strings.Contains(last.Data[logrus.ErrorKey].(error).Error(), "10.1.2.3") {
 		t.Errorf("the cause is not logged: %+v", last)
 	}
 }

@@ -181,3 +181,42 @@ func (a *Activities) loadModel(ctx context.Context, key string) (*model.Model, e
 	}
 	return m, nil
 }
+
+// stopGrace is how long a heavy stage goes on once its worker starts
+// stopping (a deploy, a scale-down). Past it the stage gives up and says
+// so, and Temporal retries it on another worker at once, rather than after
+// the heartbeat timeout once the worker has gone without a word. It stays
+// under the worker's WorkerStopTimeout (30 s), so the failure is reported.
+const stopGrace = 20 * time.Second
+
+// errWorkerStopping is why a stage gave up on a worker that is stopping.
+var errWorkerStopping = errors.New("the worker is stopping; another worker retries the stage")
+
+// untilWorkerStops returns ctx ended grace after the worker starts
+// stopping, and done, which releases it and returns the stage's error,
+// or errWorkerStopping when that is why the stage failed.
+func (a *Activities) untilWorkerStops(ctx context.Context, stage string, grace time.Duration) (context.Context, func(error) error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-activity.GetWorkerStopChannel(ctx):
+		case <-finished:
+			return
+		}
+		select {
+		case <-time.After(grace):
+			cancel(errWorkerStopping)
+		case <-finished:
+		}
+	}()
+	return sctx, func(err error) error {
+		close(finished)
+		defer cancel(nil)
+		if err != nil && errors.Is(context.Cause(sctx), errWorkerStopping) {
+			a.logger(ctx).WithField("stage", stage).Warn("stopping: gave up a stage still running; another worker retries it")
+			return fmt.Errorf("%s: %w", stage, errWorkerStopping)
+		}
+		return err
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/features"
 	"github.com/prodcat/prodcat/internal/linear"
+	"github.com/sirupsen/logrus"
 )
 
 // Temporal looks only at the top of an error chain for the application
@@ -177,5 +178,42 @@ func TestHoldData(t *testing.T) {
 	env.RegisterActivity(hold)
 	if _, err := env.ExecuteActivity(hold); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A stage on a worker that starts stopping gives up after the grace and
+// says so, so that another worker retries it at once; one that ends within
+// the grace, or on a worker that keeps running, is left alone.
+func TestUntilWorkerStops(t *testing.T) {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	a := &Activities{Log: log}
+	env := newActivityEnv(a)
+	stop := make(chan struct{})
+	env.SetWorkerStopChannel(stop)
+	stage := func(ctx context.Context, stopFirst bool) error {
+		ctx, done := a.untilWorkerStops(ctx, "train", 50*time.Millisecond)
+		if stopFirst {
+			close(stop)
+		}
+		select {
+		case <-ctx.Done():
+			return done(fmt.Errorf("train: %w", ctx.Err()))
+		case <-time.After(time.Second):
+			return done(nil)
+		}
+	}
+	env.RegisterActivity(stage)
+	_, err := env.ExecuteActivity(stage, false)
+	if err != nil {
+		t.Errorf("a stage on a worker that keeps running: %v", err)
+	}
+	_, err = env.ExecuteActivity(stage, true)
+	if err == nil || !strings.Contains(err.Error(), "the worker is stopping; another worker retries the stage") {
+		t.Errorf("a stage on a stopping worker: %v", err)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.NonRetryable() {
+		t.Errorf("a stage given up on a stopping worker is not retried: %v", err)
 	}
 }

@@ -66,6 +66,12 @@ func jsonRaw(v any) (json.RawMessage, error) {
 // the reason). A generic CSV's rows are named by its pandas index column
 // when it has one, else by their row number.
 func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (BatchPredictResult, error) {
+	ctx, done := a.untilWorkerStops(ctx, "batch predict", stopGrace)
+	res, err := a.batchPredict(ctx, in)
+	return res, done(err)
+}
+
+func (a *Activities) batchPredict(ctx context.Context, in BatchPredictInput) (BatchPredictResult, error) {
 	var (
 		done, total atomic.Int64
 		waiting     atomic.Bool

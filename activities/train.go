@@ -31,6 +31,12 @@ type StageProgress struct {
 // Features fits the vectorizer on the training part and writes it with the
 // training matrix.
 func (a *Activities) Features(ctx context.Context, in FeaturesInput) (FeaturesResult, error) {
+	ctx, done := a.untilWorkerStops(ctx, "features", stopGrace)
+	res, err := a.features(ctx, in)
+	return res, done(err)
+}
+
+func (a *Activities) features(ctx context.Context, in FeaturesInput) (FeaturesResult, error) {
 	if err := in.Params.Validate(); err != nil {
 		return FeaturesResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadParams, nil)
 	}
@@ -81,6 +87,12 @@ func (a *Activities) Features(ctx context.Context, in FeaturesInput) (FeaturesRe
 // model file. It heartbeats the solver's progress every second; a retry
 // starts cleanly from the stored inputs, since training is deterministic.
 func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, error) {
+	ctx, done := a.untilWorkerStops(ctx, "train", stopGrace)
+	res, err := a.train(ctx, in)
+	return res, done(err)
+}
+
+func (a *Activities) train(ctx context.Context, in TrainInput) (TrainResult, error) {
 	start := time.Now()
 	if err := in.Params.Validate(); err != nil {
 		return TrainResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadParams, nil)

@@ -752,7 +752,7 @@ func newHarness(t testing.TB) *harness {
 	h.model = m
 	h.models.set(m)
 	instruments := newMetrics()
-	instruments.watchModel(testModel, h.models.Current)
+	instruments.watchModel(testModel, h.models)
 	h.srv, err = newServer(deps{
 		logger: log, auth: authn, models: h.models, registry: h.reg, store: h.store, trainer: h.trainer,
 		schedules: h.sched, metrics: instruments, modelName: testModel,

@@ -266,7 +266,7 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 		a.close()
 		return nil, err
 	}
-	m.watchModel(cfg.ModelName, a.reloader.Current)
+	m.watchModel(cfg.ModelName, a.reloader)
 	a.srv, err = newServer(deps{
 		logger: log, auth: authn, models: a.reloader, registry: reg, store: store,
 		trainer: &temporalTrainer{

@@ -55,19 +55,25 @@ func newMetrics() *metrics {
 	return m
 }
 
-// watchModel exports the version of the model current returns, read at
-// each scrape.
-func (m *metrics) watchModel(modelName string, current func() *serving.Model) {
+// watchModel exports the version of the model being served, and the one
+// production points at when it could not be served, read at each scrape.
+func (m *metrics) watchModel(modelName string, models modelSource) {
+	labels := prometheus.Labels{"model": modelName}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "prodcat_model_version",
 		Help:        "Version of the model being served; 0 before one is loaded.",
-		ConstLabels: prometheus.Labels{"model": modelName},
+		ConstLabels: labels,
 	}, func() float64 {
-		if cur := current(); cur != nil {
+		if cur := models.Current(); cur != nil {
 			return float64(cur.Version)
 		}
 		return 0
-	}))
+	}), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "prodcat_model_production_unserved_version",
+		Help: "Version production points at while it cannot be loaded and an earlier one is served " +
+			"(a replica to alert on: it answers with another model than its peers); 0 when production's is served.",
+		ConstLabels: labels,
+	}, func() float64 { return float64(models.Behind()) }))
 }
 
 func (m *metrics) observeReload(r serving.Result) { m.reloads.WithLabelValues(string(r)).Inc() }

@@ -300,6 +300,7 @@ func TestMetrics(t *testing.T) {
 		`prodcat_http_request_duration_seconds_count{code="200",route="POST /v1/predict"} 3`,
 		`prodcat_predictions_total{class="2583"} 3`,
 		`prodcat_model_version{model="prdtypecode"} 1`,
+		`prodcat_model_production_unserved_version{model="prdtypecode"} 0`,
 		`prodcat_model_reloads_total{result="failure"} 1`,
 		`prodcat_model_reloads_total{result="success"} 0`,
 		`go_goroutines`,
@@ -307,6 +308,12 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	h.models.mu.Lock()
+	h.models.behind = 4 // production is v4, which could not be loaded
+	h.models.mu.Unlock()
+	if body := h.do("GET", "/metrics", anonymous, "").Body.String(); !strings.Contains(body, `prodcat_model_production_unserved_version{model="prdtypecode"} 4`) {
+		t.Error("the unserved production version is not exported")
 	}
 	h.models.set(nil)
 	if body := h.do("GET", "/metrics", anonymous, "").Body.String(); !strings.Contains(body, `prodcat_model_version{model="prdtypecode"} 0`) {

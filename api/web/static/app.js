@@ -259,7 +259,7 @@ async function refreshServed() {
     const r = await api("GET", "/readyz");
     $("#served").textContent = `${r.model.name} v${r.model.version}` + (r.alias_version ? ` (production is v${r.alias_version}, which could not be loaded)` : "");
   } catch (e) {
-    if (e.status === 503) $("#served").textContent = "no model loaded yet";
+    if (e.status === 503) $("#served").textContent = e.message.replace(/^503 [a-z_]*: /, "");
   }
 }
 
@@ -340,6 +340,7 @@ async function showStatus(cell, r) {
   }
   for (const a of d.retrying || []) lines.push(`retrying ${a.activity} (attempt ${a.attempt}): ${a.last_error}`);
   if (d.error) lines.push(d.error);
+  cell.className = "status-" + d.status;
   cell.replaceChildren(d.status, ...lines.map((l) => el("div", { className: "muted" }, l)));
 }
 

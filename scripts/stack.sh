@@ -197,6 +197,11 @@ free_port() {
 # other's; the first free one otherwise.
 pg_port() {
 	local last own
+	if [ -n "${PRODCAT_PG_PORT:-}" ]; then
+		port_open "127.0.0.1:$PRODCAT_PG_PORT" && die "postgresql: PRODCAT_PG_PORT $PRODCAT_PG_PORT is taken; choose another"
+		echo "$PRODCAT_PG_PORT"
+		return
+	fi
 	last=$(cat "$data/postgres.lastport" 2>/dev/null || true)
 	own=$((pg_port_default + 0x$(printf %s "$root" | sha256sum | cut -c1-4) % 100))
 	if [ -n "$last" ] && ! port_open "127.0.0.1:$last"; then
@@ -271,7 +276,7 @@ up_postgres() {
 			fi
 			rm -f "$pwtmp"
 		fi
-		port=$(pg_port)
+		port=$(pg_port) || exit 1
 		[ "$(id -u)" = 0 ] && touch "$pglog" && chown postgres: "$pglog"
 		as_pg "$bindir/pg_ctl" start -D "$pgdata" -l "$pglog" -w -t 60 \
 			-o "-p $port -k /tmp -c listen_addresses=127.0.0.1" >/dev/null || die "postgresql: start failed; see $pglog"

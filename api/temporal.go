@@ -70,10 +70,16 @@ func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, 
 	tr := t.fromInfo(info)
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		qctx, cancel := context.WithTimeout(ctx, progressTimeout)
-		defer cancel()
-		if p, err := workflows.QueryProgress(qctx, t.c, tr.WorkflowID, tr.RunID); err == nil {
-			tr.Progress = &p
+		// A run that waits for a worker that is not there says so, rather
+		// than showing a retry whose time has passed, and is not queried:
+		// the query needs a worker on its queue.
+		tr.NoWorker = workflows.Unpolled(ctx, t.c, workflows.RunQueues(ctx, t.c, info))
+		if !slices.Contains(tr.NoWorker, info.GetTaskQueue()) {
+			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
+			defer cancel()
+			if p, err := workflows.QueryProgress(qctx, t.c, tr.WorkflowID, tr.RunID); err == nil {
+				tr.Progress = &p
+			}
 		}
 		for _, a := range desc.GetPendingActivities() {
 			if f := a.GetLastFailure(); f != nil && a.GetAttempt() > 1 {

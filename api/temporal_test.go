@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,6 +48,9 @@ func TestTemporalTrainer(t *testing.T) {
 	if got.Status != "running" || got.RunID != started.RunID || got.Progress != nil || got.StartTime.IsZero() {
 		t.Errorf("running training %+v (no worker: no progress)", got)
 	}
+	if !slices.Equal(got.NoWorker, []string{tr.queue}) {
+		t.Errorf("a run with no worker on its queue names it: %v, want [%s]", got.NoWorker, tr.queue)
+	}
 	if _, err := tr.Get(ctx, "no-such-training-"+id, ""); !errors.Is(err, errTrainingNotFound) {
 		t.Errorf("unknown ID: %v", err)
 	}
@@ -82,6 +86,9 @@ func TestTemporalTrainer(t *testing.T) {
 	}
 	if r := got.Retrying[0]; r.Activity != "Ingest" || r.Attempt < 2 || r.LastError != "registry: cannot reach PostgreSQL" {
 		t.Errorf("retrying %+v", got.Retrying)
+	}
+	if len(got.NoWorker) != 0 {
+		t.Errorf("a worker polls the run's queue, yet no_worker says %v", got.NoWorker)
 	}
 
 	// Visibility is eventually consistent: wait until the list of the

@@ -38,6 +38,9 @@ type training struct {
 	// Retrying lists the stages a running run is retrying, with the
 	// attempt and its last error (a registry or bucket that is down).
 	Retrying []retryingStage `json:"retrying,omitempty"`
+	// NoWorker names the task queues a running run needs that no worker
+	// polls: the run waits until one does.
+	NoWorker []string `json:"no_worker,omitempty"`
 	// Result is set when it completed, Error when it did not.
 	Result *workflows.TrainingResult `json:"result,omitempty"`
 	Error  string                    `json:"error,omitempty"`

@@ -356,7 +356,7 @@ func (a *app) showResult(res workflows.TrainingResult, asJSON bool) error {
 
 // watch shows the run's progress until it ends and returns its result,
 // warning while no worker polls one of queues, the run's.
-func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun, queues []taskQueue) (workflows.TrainingResult, error) {
+func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun, queues []workflows.TaskQueue) (workflows.TrainingResult, error) {
 	bar := newProgressBar(a.stderr, "starting") // then the stage under way
 	// The watchers end before the bar does, so neither draws or logs
 	// after the result.

@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -46,7 +45,7 @@ exit status is 1 when the run failed or was canceled. Interrupting watch leaves 
 			fmt.Fprintf(a.stderr, "Temporal UI: %s\n", workflows.UILink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, id, run.GetRunID()))
 			var res workflows.TrainingResult
 			if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				res, err = a.watch(ctx, c, run, trainingQueues(ctx, c, info))
+				res, err = a.watch(ctx, c, run, workflows.RunQueues(ctx, c, info))
 			} else {
 				res, err = a.waitResult(ctx, run)
 				err = trainingError(id, err)
@@ -92,29 +91,4 @@ func describeWorkflow(ctx context.Context, c client.Client, verb, id, runID, kin
 		return nil, fmt.Errorf("%s: workflow %s is a %s, not %s", verb, id, typ, kinds)
 	}
 	return info, nil
-}
-
-// trainingQueues returns the task queues a running training needs, read
-// from the run itself, which a schedule or the API may have started on
-// other queues than this starter's: its own, and the training queue its
-// parameters name for the heavy stages.
-func trainingQueues(ctx context.Context, c client.Client, info *workflowpb.WorkflowExecutionInfo) []taskQueue {
-	qs := []taskQueue{{info.GetTaskQueue(), enumspb.TASK_QUEUE_TYPE_WORKFLOW}}
-	it := c.GetWorkflowHistory(ctx, info.GetExecution().GetWorkflowId(), info.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !it.HasNext() {
-		return qs
-	}
-	first, err := it.Next()
-	if err != nil {
-		return qs
-	}
-	var p workflows.TrainingParams
-	started := first.GetWorkflowExecutionStartedEventAttributes()
-	if started == nil || converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &p) != nil {
-		return qs
-	}
-	if p.TrainingQueue != "" && p.TrainingQueue != info.GetTaskQueue() {
-		qs = append(qs, taskQueue{p.TrainingQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY})
-	}
-	return qs
 }

@@ -79,8 +79,8 @@ func TestWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []taskQueue{{queue, enumspb.TASK_QUEUE_TYPE_WORKFLOW}, {queue + "-heavy", enumspb.TASK_QUEUE_TYPE_ACTIVITY}}
-	if got := trainingQueues(t.Context(), c, d.GetWorkflowExecutionInfo()); !slices.Equal(got, want) {
+	want := []workflows.TaskQueue{{Name: queue, Kind: enumspb.TASK_QUEUE_TYPE_WORKFLOW}, {Name: queue + "-heavy", Kind: enumspb.TASK_QUEUE_TYPE_ACTIVITY}}
+	if got := workflows.RunQueues(t.Context(), c, d.GetWorkflowExecutionInfo()); !slices.Equal(got, want) {
 		t.Errorf("queues of a run = %v, want %v", got, want)
 	}
 }

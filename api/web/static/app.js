@@ -338,6 +338,7 @@ async function showStatus(cell, r) {
   if (d.progress) {
     lines.push(`${d.progress.stage} ${d.progress.percent} %${d.progress.waiting_for_data_slot ? ", waiting for a data slot" : ""}`);
   }
+  for (const q of d.no_worker || []) lines.push(`waiting: no worker polls task queue ${q}`);
   for (const a of d.retrying || []) lines.push(`retrying ${a.activity} (attempt ${a.attempt}): ${a.last_error}`);
   if (d.error) lines.push(d.error);
   cell.className = "status-" + d.status;

@@ -1,0 +1,60 @@
+package workflows
+
+import (
+	"context"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+)
+
+// TaskQueue is a task queue a run needs a worker on, and for what.
+type TaskQueue struct {
+	Name string
+	Kind enumspb.TaskQueueType
+}
+
+// RunQueues returns the task queues a running TrainingPipeline needs, read
+// from the run itself, which a schedule, the API or another starter may
+// have started on other queues than the caller's settings name: its own
+// (workflow and light activities), and the training queue its parameters
+// name for the heavy stages.
+func RunQueues(ctx context.Context, c client.Client, info *workflowpb.WorkflowExecutionInfo) []TaskQueue {
+	qs := []TaskQueue{{info.GetTaskQueue(), enumspb.TASK_QUEUE_TYPE_WORKFLOW}}
+	it := c.GetWorkflowHistory(ctx, info.GetExecution().GetWorkflowId(), info.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return qs
+	}
+	first, err := it.Next()
+	if err != nil {
+		return qs
+	}
+	var p TrainingParams
+	started := first.GetWorkflowExecutionStartedEventAttributes()
+	if started == nil || converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &p) != nil {
+		return qs
+	}
+	if p.TrainingQueue != "" && p.TrainingQueue != info.GetTaskQueue() {
+		qs = append(qs, TaskQueue{p.TrainingQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY})
+	}
+	return qs
+}
+
+// Unpolled returns the names of the queues no worker polls. A queue that
+// cannot be checked is left out: Temporal being unwell shows elsewhere.
+// Temporal lists a worker for some minutes after its last poll, so a
+// worker that has just gone still counts.
+func Unpolled(ctx context.Context, c client.Client, queues []TaskQueue) []string {
+	var out []string
+	for _, q := range queues {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		d, err := c.DescribeTaskQueue(qctx, q.Name, q.Kind)
+		cancel()
+		if err == nil && len(d.GetPollers()) == 0 {
+			out = append(out, q.Name)
+		}
+	}
+	return out
+}

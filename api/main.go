@@ -180,15 +180,41 @@ func newHTTPServer(h http.Handler, errLog io.Writer) *http.Server {
 // that had to cut some can wait for their handlers to return.
 type tracked struct {
 	http.Handler
-	n  atomic.Int64
-	wg sync.WaitGroup
+	n      atomic.Int64
+	mu     sync.Mutex // closed and wg.Add, so that no Add races Wait
+	closed bool
+	wg     sync.WaitGroup
 }
 
 func (t *tracked) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		w.Header().Set("Connection", "close")
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	t.n.Add(1)
 	t.wg.Add(1)
+	t.mu.Unlock()
 	defer func() { t.n.Add(-1); t.wg.Done() }()
 	t.Handler.ServeHTTP(w, r)
+}
+
+// close refuses requests from now on and returns when those under way
+// have returned, or after timeout, reporting whether they all did.
+func (t *tracked) close(timeout time.Duration) bool {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 // startServing serves hs on ln in a goroutine, which sends Serve's error.
@@ -361,14 +387,7 @@ func cut(hs *http.Server, grace time.Duration, log logrus.FieldLogger) {
 	}
 	log.WithField("shutdown_timeout", grace.String()).Warn("api: requests still running at the end of the shutdown timeout; cutting them")
 	_ = hs.Close()
-	if t == nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() { t.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(cleanupTimeout):
+	if t != nil && !t.close(cleanupTimeout) {
 		log.WithField("requests", t.n.Load()).Warn("api: cut requests still running; stopping without them")
 	}
 }

@@ -370,9 +370,14 @@ func (s *Store) ExpireKind(ctx context.Context, kind string, days int) (changed 
 		Expiration: lifecycle.Expiration{Days: lifecycle.ExpirationDays(days)},
 	}
 	for _, r := range cfg.Rules {
-		if !strings.HasPrefix(r.ID, "prodcat-") {
-			return false, fmt.Errorf("%s: %w (%q): add one that expires %s/ after %d days yourself, or set PRODCAT_FEATURES_EXPIRE_DAYS=0",
-				op, ErrForeignLifecycle, r.ID, kind, days)
+		if expires(r, rule.RuleFilter.Prefix, days) && r.ID != rule.ID {
+			return false, nil // an operator's rule does it already
+		}
+	}
+	for _, r := range cfg.Rules {
+		if r.ID != rule.ID {
+			return false, fmt.Errorf("%s: %w (%q): add one (say %q) that expires %s/ after %d days or sooner yourself, or set PRODCAT_FEATURES_EXPIRE_DAYS=0",
+				op, ErrForeignLifecycle, r.ID, rule.ID, kind, days)
 		}
 	}
 	i := slices.IndexFunc(cfg.Rules, func(r lifecycle.Rule) bool { return r.ID == rule.ID })
@@ -388,6 +393,24 @@ func (s *Store) ExpireKind(ctx context.Context, kind string, days int) (changed 
 		return false, s.lifecycleError(op, err)
 	}
 	return true, nil
+}
+
+// expires reports whether rule r deletes every object under prefix within
+// days of its writing.
+func expires(r lifecycle.Rule, prefix string, days int) bool {
+	f := r.RuleFilter
+	if r.Status != "Enabled" || f.Tag.Key != "" || len(f.And.Tags) > 0 || f.ObjectSizeGreaterThan > 0 || f.ObjectSizeLessThan > 0 ||
+		f.And.ObjectSizeGreaterThan > 0 || f.And.ObjectSizeLessThan > 0 {
+		return false
+	}
+	p := f.Prefix
+	if p == "" {
+		p = f.And.Prefix
+	}
+	if p == "" {
+		p = r.Prefix
+	}
+	return strings.HasPrefix(prefix, p) && r.Expiration.Days > 0 && int(r.Expiration.Days) <= days
 }
 
 // lifecycleError is wrap for lifecycle calls, which a key that may read and

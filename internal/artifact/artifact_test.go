@@ -302,4 +302,12 @@ func TestExpireKind(t *testing.T) {
 	if got := rules(); len(got) != 1 || got["operators-own"].Expiration.Days != 90 {
 		t.Errorf("the operator's lifecycle changed: %+v", got)
 	}
+	// An operator's rule that expires features/ soon enough does the job.
+	own.RuleFilter.Prefix, own.Expiration.Days = "features/", 5
+	if err := s.client.SetBucketLifecycle(ctx, name, &lifecycle.Configuration{Rules: []lifecycle.Rule{own}}); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := s.ExpireKind(ctx, Features, 7); changed || err != nil {
+		t.Errorf("ExpireKind beside an operator's rule that expires features/ in 5 days = %v, %v; want nothing to do", changed, err)
+	}
 }

@@ -76,12 +76,28 @@ func badRequest(format string, args ...any) *apiError {
 // one, the log gets the details.
 func unavailable(dependency string, err error) *apiError {
 	ae := &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
-		message: dependency + " is unavailable; try again later", cause: err,
-		retryAfter: dependencyRetryAfter, dependency: dependency}
+		message: dependency + " is unavailable; try again later", cause: err}
 	if errors.Is(err, context.DeadlineExceeded) {
 		ae.message = dependency + " did not answer in time; try again later"
 	}
+	if outage(err) {
+		// Waiting mends it: say when to try again, and log it as the
+		// dependency's state rather than a failure of ours.
+		ae.retryAfter, ae.dependency = dependencyRetryAfter, dependency
+	}
 	return ae
+}
+
+// outage reports whether err says that a dependency is down or slow,
+// which waiting mends, rather than that it failed otherwise (a schema out
+// of date, a permission refused, a bug).
+func outage(err error) bool {
+	var (
+		down      *serviceerror.Unavailable
+		late      *serviceerror.DeadlineExceeded
+		exhausted *serviceerror.ResourceExhausted
+	)
+	return registry.Unreachable(err) || errors.As(err, &down) || errors.As(err, &late) || errors.As(err, &exhausted)
 }
 
 // dependencyRetryAfter is the Retry-After of an answer that a dependency

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -353,7 +354,7 @@ func TestPanicIsRecovered(t *testing.T) {
 
 func TestDependencyFailureIsLoggedNotShown(t *testing.T) {
 	h := newHarness(t)
-	h.reg.down = errors.New("registry: cannot reach PostgreSQL at 10.1.2.3:5432: " + errDownText)
+	h.reg.down = fmt.Errorf("registry: cannot reach PostgreSQL at 10.1.2.3:5432: %w", syscall.ECONNREFUSED)
 	w := h.do("GET", "/v1/models", asPredict, "")
 	msg := wantError(t, w, http.StatusServiceUnavailable, codeUnavailable)
 	if strings.Contains(msg, "10.1.2.3") {
@@ -366,6 +367,17 @@ func TestDependencyFailureIsLoggedNotShown(t *testing.T) {
 	last := h.logs.LastEntry()
 	if last == nil || last.Level != logrus.WarnLevel || last.Data["dependency"] != "the registry" || !strings.Contains(last.Data[logrus.ErrorKey].(error).Error(), "10.1.2.3") {
 		t.Errorf("the cause is not logged: %+v", last)
+	}
+	// Another failure of a dependency is an error of ours to look into, and
+	// no retry is promised.
+	h.reg.down = errors.New(`registry: pq: relation "model_versions" does not exist`)
+	w = h.do("GET", "/v1/models", asPredict, "")
+	wantError(t, w, http.StatusServiceUnavailable, codeUnavailable)
+	if ra := w.Header().Get("Retry-After"); ra != "" {
+		t.Errorf("Retry-After %q for a failure waiting does not mend", ra)
+	}
+	if last := h.logs.LastEntry(); last == nil || last.Level != logrus.ErrorLevel {
+		t.Errorf("a dependency's failure is not logged as an error: %+v", last)
 	}
 }
 

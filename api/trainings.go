@@ -245,6 +245,9 @@ const (
 	defaultTrainingList = 20
 	maxTrainingList     = 100
 	maxPageToken        = 4 << 10
+	// pageProbeTimeout bounds the first-page read that tells a page token
+	// Temporal cannot read from Temporal being down.
+	pageProbeTimeout = 2 * time.Second
 )
 
 // trainingList is a page of GET /v1/trainings.
@@ -283,9 +286,15 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 	ts, next, err := s.trainer.List(ctx, model, limit, page)
 	var deadline *serviceerror.DeadlineExceeded
 	if err != nil && page != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline)) {
-		// Temporal retries a token it cannot parse until the deadline:
-		// a made-up one, since mangled ones fail their digest.
-		return badRequest("page_token: Temporal could not read it; start again from the first page")
+		// Temporal retries a token it cannot parse until the deadline (a
+		// made-up one: mangled ones fail their digest), as it retries
+		// while it is down. A first page that comes says which.
+		pctx, cancel := context.WithTimeout(r.Context(), pageProbeTimeout)
+		_, _, perr := s.trainer.List(pctx, model, 1, nil)
+		cancel()
+		if perr == nil {
+			return badRequest("page_token: Temporal could not read it; start again from the first page")
+		}
 	}
 	if err != nil {
 		return trainerError(err)
@@ -301,7 +310,7 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 // token it cannot parse until the request times out, so one that was
 // mangled, or given with another filter, is refused here at once. The
 // digest has no key, so it does not stop a made-up token: that one is
-// refused when Temporal times out on it.
+// refused when Temporal times out on it while it serves a first page.
 func sealPageToken(model string, token []byte) string {
 	if len(token) == 0 {
 		return ""

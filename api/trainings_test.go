@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -176,6 +178,10 @@ func TestGetAndListTrainings(t *testing.T) {
 	// not an outage.
 	wantError(t, h.do("GET", "/v1/trainings?page_token="+sealPageToken("", []byte("x")), asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.do("GET", "/v1/trainings?page_token="+sealPageToken("", []byte("hang")), asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	// While Temporal itself times out, a good token is no mistake.
+	h.trainer.down = fmt.Errorf("list: %w", context.DeadlineExceeded)
+	wantError(t, h.do("GET", "/v1/trainings?limit=2&page_token="+next, asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+	h.trainer.down = nil
 	// By model: the server's model has the three, another none.
 	decodeBody(t, h.do("GET", "/v1/trainings?model="+testModel, asPredict, ""), &list)
 	if len(list.Trainings) != 3 {

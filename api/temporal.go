@@ -73,7 +73,7 @@ func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, 
 		// A run that waits for a worker that is not there says so, rather
 		// than showing a retry whose time has passed, and is not queried:
 		// the query needs a worker on its queue.
-		tr.NoWorker = workflows.Unpolled(ctx, t.c, workflows.RunQueues(ctx, t.c, info))
+		tr.NoWorker = workflows.Unpolled(ctx, t.c, workflows.Waiting(desc, workflows.RunQueues(ctx, t.c, t.namespace, info)))
 		if !slices.Contains(tr.NoWorker, info.GetTaskQueue()) {
 			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
 			defer cancel()

@@ -94,7 +94,7 @@ func newPredictBatchCmd() *cobra.Command {
 			fmt.Fprintf(a.stderr, "Temporal UI: %s\n", workflows.UILink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, id, run.GetRunID()))
 			wctx, stopWorkers := context.WithCancel(ctx)
 			var wg sync.WaitGroup
-			wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, a.runQueues()[0]) })
+			wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, run, a.runQueues()[0]) })
 			var res activities.BatchPredictResult
 			err = run.Get(ctx, &res)
 			stopWorkers()

@@ -393,7 +393,7 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 			}
 		}
 	})
-	wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, queues...) })
+	wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, run, queues...) })
 	res, err := a.waitResult(ctx, run)
 	stopWatching()
 	wg.Wait()

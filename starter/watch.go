@@ -45,7 +45,7 @@ exit status is 1 when the run failed or was canceled. Interrupting watch leaves 
 			fmt.Fprintf(a.stderr, "Temporal UI: %s\n", workflows.UILink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, id, run.GetRunID()))
 			var res workflows.TrainingResult
 			if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				res, err = a.watch(ctx, c, run, workflows.RunQueues(ctx, c, info))
+				res, err = a.watch(ctx, c, run, workflows.RunQueues(ctx, c, a.cfg.Temporal.Namespace, info))
 			} else {
 				res, err = a.waitResult(ctx, run)
 				err = trainingError(id, err)

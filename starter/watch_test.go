@@ -21,7 +21,7 @@ import (
 // result at once, says how a failed one failed, and refuses workflows that
 // are not trainings.
 func TestWatch(t *testing.T) {
-	c, _ := testenv.Temporal(t)
+	c, cfg := testenv.Temporal(t)
 	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
 	queue := fmt.Sprintf("starter-watch-%d", time.Now().UnixNano())
 	w := worker.New(c, queue, worker.Options{})
@@ -80,7 +80,7 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []workflows.TaskQueue{{Name: queue, Kind: enumspb.TASK_QUEUE_TYPE_WORKFLOW}, {Name: queue + "-heavy", Kind: enumspb.TASK_QUEUE_TYPE_ACTIVITY}}
-	if got := workflows.RunQueues(t.Context(), c, d.GetWorkflowExecutionInfo()); !slices.Equal(got, want) {
+	if got := workflows.RunQueues(t.Context(), c, cfg.Temporal.Namespace, d.GetWorkflowExecutionInfo()); !slices.Equal(got, want) {
 		t.Errorf("queues of a run = %v, want %v", got, want)
 	}
 }

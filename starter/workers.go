@@ -16,7 +16,7 @@ const workerCheckInterval = 5 * time.Second
 // watchWorkers warns, once per queue, when no worker polls a task queue the
 // run needs: the run would otherwise wait without a word. It says so again
 // when a worker turns up, and returns when ctx ends.
-func (a *app) watchWorkers(ctx context.Context, c client.Client, every time.Duration, queues ...workflows.TaskQueue) {
+func (a *app) watchWorkers(ctx context.Context, c client.Client, every time.Duration, run client.WorkflowRun, queues ...workflows.TaskQueue) {
 	warned := make(map[string]bool)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -28,8 +28,14 @@ func (a *app) watchWorkers(ctx context.Context, c client.Client, every time.Dura
 		}
 		// Temporal itself being unwell leaves a queue out: run.Get reports
 		// that.
-		unpolled := workflows.Unpolled(ctx, c, queues)
-		for _, q := range queues {
+		waiting := queues
+		if run != nil {
+			if d, err := c.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
+				waiting = workflows.Waiting(d, queues)
+			}
+		}
+		unpolled := workflows.Unpolled(ctx, c, waiting)
+		for _, q := range waiting {
 			log := a.log.WithField("task_queue", q.Name)
 			switch polled := !slices.Contains(unpolled, q.Name); {
 			case !polled && !warned[q.Name]:

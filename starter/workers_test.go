@@ -34,7 +34,7 @@ func TestWatchWorkersWarnsWithoutWorker(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		a.watchWorkers(ctx, c, 50*time.Millisecond, workflows.TaskQueue{Name: queue, Kind: enumspb.TASK_QUEUE_TYPE_WORKFLOW})
+		a.watchWorkers(ctx, c, 50*time.Millisecond, nil, workflows.TaskQueue{Name: queue, Kind: enumspb.TASK_QUEUE_TYPE_WORKFLOW})
 	}()
 	defer func() { cancel(); <-done }()
 

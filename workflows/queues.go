@@ -6,6 +6,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 )
@@ -21,18 +22,17 @@ type TaskQueue struct {
 // have started on other queues than the caller's settings name: its own
 // (workflow and light activities), and the training queue its parameters
 // name for the heavy stages.
-func RunQueues(ctx context.Context, c client.Client, info *workflowpb.WorkflowExecutionInfo) []TaskQueue {
+func RunQueues(ctx context.Context, c client.Client, namespace string, info *workflowpb.WorkflowExecutionInfo) []TaskQueue {
 	qs := []TaskQueue{{info.GetTaskQueue(), enumspb.TASK_QUEUE_TYPE_WORKFLOW}}
-	it := c.GetWorkflowHistory(ctx, info.GetExecution().GetWorkflowId(), info.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !it.HasNext() {
-		return qs
-	}
-	first, err := it.Next()
-	if err != nil {
+	// The first event alone, not a page of the whole history.
+	h, err := c.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace: namespace, Execution: info.GetExecution(), MaximumPageSize: 1,
+	})
+	if err != nil || len(h.GetHistory().GetEvents()) == 0 {
 		return qs
 	}
 	var p TrainingParams
-	started := first.GetWorkflowExecutionStartedEventAttributes()
+	started := h.GetHistory().GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
 	if started == nil || converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &p) != nil {
 		return qs
 	}
@@ -40,6 +40,26 @@ func RunQueues(ctx context.Context, c client.Client, info *workflowpb.WorkflowEx
 		qs = append(qs, TaskQueue{p.TrainingQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY})
 	}
 	return qs
+}
+
+// Waiting returns the queues of queues a run described by desc waits on:
+// its workflow queue always, and an activity queue only while one of its
+// activities is scheduled and not yet started. A worker busy with as many
+// activities as it runs at once (the training worker runs one) polls no
+// more until one ends, so its queue shows no poller though the run is not
+// waiting.
+func Waiting(desc *workflowservice.DescribeWorkflowExecutionResponse, queues []TaskQueue) []TaskQueue {
+	scheduled := false
+	for _, a := range desc.GetPendingActivities() {
+		scheduled = scheduled || a.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED
+	}
+	var out []TaskQueue
+	for _, q := range queues {
+		if q.Kind == enumspb.TASK_QUEUE_TYPE_WORKFLOW || scheduled {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // Unpolled returns the names of the queues no worker polls. A queue that

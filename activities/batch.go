@@ -65,10 +65,10 @@ func jsonRaw(v any) (json.RawMessage, error) {
 // line per input row (rows that cannot be read get an empty prediction and
 // the reason). A generic CSV's rows are named by its pandas index column
 // when it has one, else by their row number.
-func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (BatchPredictResult, error) {
+func (a *Activities) BatchPredict(ctx context.Context, in BatchPredictInput) (res BatchPredictResult, err error) {
 	ctx, done := a.untilWorkerStops(ctx, "batch predict", stopGrace)
-	res, err := a.batchPredict(ctx, in)
-	return res, done(err)
+	defer func() { err = done(err) }()
+	return a.batchPredict(ctx, in)
 }
 
 func (a *Activities) batchPredict(ctx context.Context, in BatchPredictInput) (BatchPredictResult, error) {

@@ -30,10 +30,10 @@ type StageProgress struct {
 
 // Features fits the vectorizer on the training part and writes it with the
 // training matrix.
-func (a *Activities) Features(ctx context.Context, in FeaturesInput) (FeaturesResult, error) {
+func (a *Activities) Features(ctx context.Context, in FeaturesInput) (res FeaturesResult, err error) {
 	ctx, done := a.untilWorkerStops(ctx, "features", stopGrace)
-	res, err := a.features(ctx, in)
-	return res, done(err)
+	defer func() { err = done(err) }()
+	return a.features(ctx, in)
 }
 
 func (a *Activities) features(ctx context.Context, in FeaturesInput) (FeaturesResult, error) {
@@ -86,10 +86,10 @@ func (a *Activities) features(ctx context.Context, in FeaturesInput) (FeaturesRe
 // Train fits the linear model on the stored training matrix and writes the
 // model file. It heartbeats the solver's progress every second; a retry
 // starts cleanly from the stored inputs, since training is deterministic.
-func (a *Activities) Train(ctx context.Context, in TrainInput) (TrainResult, error) {
+func (a *Activities) Train(ctx context.Context, in TrainInput) (res TrainResult, err error) {
 	ctx, done := a.untilWorkerStops(ctx, "train", stopGrace)
-	res, err := a.train(ctx, in)
-	return res, done(err)
+	defer func() { err = done(err) }()
+	return a.train(ctx, in)
 }
 
 func (a *Activities) train(ctx context.Context, in TrainInput) (TrainResult, error) {

@@ -198,6 +198,8 @@ free_port() {
 pg_port() {
 	local last own
 	if [ -n "${PRODCAT_PG_PORT:-}" ]; then
+		[[ $PRODCAT_PG_PORT =~ ^[0-9]+$ ]] && [ "$PRODCAT_PG_PORT" -ge 1 ] && [ "$PRODCAT_PG_PORT" -le 65535 ] ||
+			die "postgresql: PRODCAT_PG_PORT $PRODCAT_PG_PORT: want a port number"
 		port_open "127.0.0.1:$PRODCAT_PG_PORT" && die "postgresql: PRODCAT_PG_PORT $PRODCAT_PG_PORT is taken; choose another"
 		echo "$PRODCAT_PG_PORT"
 		return

@@ -188,7 +188,7 @@ func stageRetry(maxAttempts int32) *temporal.RetryPolicy {
 		BackoffCoefficient:     2,
 		MaximumInterval:        time.Minute,
 		MaximumAttempts:        maxAttempts,
-		NonRetryableErrorTypes: []string{activities.ErrBadData, activities.ErrBadParams, activities.ErrQualityGate, activities.ErrNoModel},
+		NonRetryableErrorTypes: []string{activities.ErrBadData, activities.ErrBadParams, activities.ErrQualityGate, activities.ErrNoModel, activities.ErrFeaturesGone},
 	}
 }
 
@@ -345,6 +345,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 			// No run is recorded before Ingest: nothing to mark failed.
 			if ctx.Err() != nil || temporal.IsCanceledError(err) {
 				progress.Stage = "canceled"
+				workflow.SetCurrentDetails(ctx, "canceled during resolve feed")
 				return res, err
 			}
 			progress.Stage = "failed"

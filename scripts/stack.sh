@@ -342,10 +342,13 @@ cmd_up() {
 }
 
 # stop_pid name: TERM, then KILL after 15 s; 40 s for the worker, which
-# gives running activities 30 s (WorkerStopTimeout) to finish.
+# gives running activities 30 s (WorkerStopTimeout) to finish, and 45 s
+# plus PRODCAT_DRAIN_DELAY for the API, which gives requests 30 s and cut
+# ones 10 s to clean up (an upload's temporary file).
 stop_pid() {
 	local name=$1 pid ticks=60
 	[ "$name" = worker ] && ticks=160
+	[ "$name" = api ] && ticks=$((180 + 4 * $(drain_seconds)))
 	[ -f "$run/$name.pid" ] || return 0
 	if pid=$(pid_of "$name"); then
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
@@ -355,6 +358,18 @@ stop_pid() {
 		say "$name: stopped (pid $pid)"
 	fi
 	rm -f "$run/$name.pid"
+}
+
+# drain_seconds: PRODCAT_DRAIN_DELAY in whole seconds, rounded up (0 when
+# unset or not a duration this understands).
+drain_seconds() {
+	local d=${PRODCAT_DRAIN_DELAY:-0s}
+	case $d in
+	*ms) echo 1 ;;
+	*m) echo $((${d%m} * 60)) ;;
+	*s) [[ ${d%s} =~ ^[0-9]+$ ]] && echo "${d%s}" || echo 0 ;;
+	*) echo 0 ;;
+	esac
 }
 
 stop_postgres() {

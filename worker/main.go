@@ -189,7 +189,7 @@ func expireFeatures(ctx context.Context, store *artifact.Store, days int, log lo
 	changed, err := store.ExpireKind(ctx, artifact.Features, days)
 	switch {
 	case err != nil:
-		log.WithError(err).Warn("feature files (features/) will stay in the bucket until removed; set PRODCAT_FEATURES_EXPIRE_DAYS=0 if that is meant")
+		log.WithError(err).WithField("days", days).Warn("feature files (features/) are not set to expire within PRODCAT_FEATURES_EXPIRE_DAYS days")
 	case changed:
 		log.WithFields(logrus.Fields{"bucket": store.Bucket(), "prefix": artifact.Features + "/", "days": days}).Info("bucket lifecycle set: feature files expire")
 	}

@@ -369,24 +369,24 @@ func (s *Store) ExpireKind(ctx context.Context, kind string, days int) (changed 
 		RuleFilter: lifecycle.Filter{Prefix: kind + "/"},
 		Expiration: lifecycle.Expiration{Days: lifecycle.ExpirationDays(days)},
 	}
-	for _, r := range cfg.Rules {
-		if expires(r, rule.RuleFilter.Prefix, days) && r.ID != rule.ID {
-			return false, nil // an operator's rule does it already
-		}
-	}
-	for _, r := range cfg.Rules {
-		if r.ID != rule.ID {
-			return false, fmt.Errorf("%s: %w (%q): add one (say %q) that expires %s/ after %d days or sooner yourself, or set PRODCAT_FEATURES_EXPIRE_DAYS=0",
-				op, ErrForeignLifecycle, r.ID, rule.ID, kind, days)
-		}
-	}
 	i := slices.IndexFunc(cfg.Rules, func(r lifecycle.Rule) bool { return r.ID == rule.ID })
-	switch {
-	case i < 0:
-		cfg.Rules = append(cfg.Rules, rule)
-	case cfg.Rules[i].Status == rule.Status && cfg.Rules[i].RuleFilter.Prefix == rule.RuleFilter.Prefix && cfg.Rules[i].Expiration.Days == rule.Expiration.Days:
+	if i >= 0 && cfg.Rules[i].Status == rule.Status && cfg.Rules[i].RuleFilter.Prefix == rule.RuleFilter.Prefix && cfg.Rules[i].Expiration.Days == rule.Expiration.Days {
 		return false, nil
-	default:
+	}
+	if j := slices.IndexFunc(cfg.Rules, func(r lifecycle.Rule) bool { return r.ID != rule.ID }); j >= 0 {
+		// Rules of others: never written back. A rule that expires the
+		// kind soon enough, ours from before or theirs, does the job.
+		for _, r := range cfg.Rules {
+			if expires(r, rule.RuleFilter.Prefix, days) {
+				return false, nil
+			}
+		}
+		return false, fmt.Errorf("%s: %w (%q) and none expires %s/ within %d days: add one that does (say %q) yourself, or set PRODCAT_FEATURES_EXPIRE_DAYS=0",
+			op, ErrForeignLifecycle, cfg.Rules[j].ID, kind, days, rule.ID)
+	}
+	if i < 0 {
+		cfg.Rules = append(cfg.Rules, rule)
+	} else {
 		cfg.Rules[i] = rule
 	}
 	if err := s.client.SetBucketLifecycle(ctx, s.bucket, cfg); err != nil {

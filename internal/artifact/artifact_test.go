@@ -310,4 +310,23 @@ func TestExpireKind(t *testing.T) {
 	if changed, err := s.ExpireKind(ctx, Features, 7); changed || err != nil {
 		t.Errorf("ExpireKind beside an operator's rule that expires features/ in 5 days = %v, %v; want nothing to do", changed, err)
 	}
+	// Our rule from before beside an operator's: left as it is, and it
+	// does the job when its days are few enough.
+	ours := lifecycle.Rule{ID: "prodcat-expire-features", Status: "Enabled", RuleFilter: lifecycle.Filter{Prefix: "features/"},
+		Expiration: lifecycle.Expiration{Days: 7}}
+	own.RuleFilter.Prefix, own.Expiration.Days = "tmp/", 30
+	if err := s.client.SetBucketLifecycle(ctx, name, &lifecycle.Configuration{Rules: []lifecycle.Rule{ours, own}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, days := range []int{7, 10} {
+		if changed, err := s.ExpireKind(ctx, Features, days); changed || err != nil {
+			t.Errorf("ExpireKind(%d days) with our 7-day rule beside an operator's = %v, %v; want nothing to do", days, changed, err)
+		}
+	}
+	if changed, err := s.ExpireKind(ctx, Features, 3); changed || !errors.Is(err, ErrForeignLifecycle) || !strings.Contains(err.Error(), "within 3 days") {
+		t.Errorf("ExpireKind(3 days) with our 7-day rule beside an operator's = %v, %v; want ErrForeignLifecycle", changed, err)
+	}
+	if got := rules(); len(got) != 2 || got["prodcat-expire-features"].Expiration.Days != 7 {
+		t.Errorf("the lifecycle changed: %+v", got)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -64,17 +65,30 @@ func Waiting(desc *workflowservice.DescribeWorkflowExecutionResponse, queues []T
 
 // Unpolled returns the names of the queues no worker polls. A queue that
 // cannot be checked is left out: Temporal being unwell shows elsewhere.
-// Temporal lists a worker for some minutes after its last poll, so a
-// worker that has just gone still counts.
 func Unpolled(ctx context.Context, c client.Client, queues []TaskQueue) []string {
 	var out []string
 	for _, q := range queues {
 		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		d, err := c.DescribeTaskQueue(qctx, q.Name, q.Kind)
 		cancel()
-		if err == nil && len(d.GetPollers()) == 0 {
+		if err == nil && !polled(d.GetPollers(), time.Now()) {
 			out = append(out, q.Name)
 		}
 	}
 	return out
+}
+
+// pollerGone is how long after its last poll a worker counts as gone. An
+// idle worker polls again within about 70 s (a long poll's limit), while
+// Temporal lists a worker for some 5 minutes after its last poll.
+const pollerGone = 2 * time.Minute
+
+// polled reports whether one of pollers polled within pollerGone of now.
+func polled(pollers []*taskqueuepb.PollerInfo, now time.Time) bool {
+	for _, p := range pollers {
+		if t := p.GetLastAccessTime(); t == nil || now.Sub(t.AsTime()) < pollerGone {
+			return true
+		}
+	}
+	return false
 }

@@ -159,7 +159,7 @@ func starting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Retry-After", "5")
-	writeError(w, http.StatusServiceUnavailable, codeNotReady, "starting: waiting for the model registry (PostgreSQL); see the logs")
+	writeError(w, http.StatusServiceUnavailable, codeNotReady, "starting: waiting for the model registry (PostgreSQL) and the artifact store; see the logs")
 }
 
 // newHTTPServer returns the API's HTTP server, with its limits, answering

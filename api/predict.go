@@ -46,9 +46,9 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 			message: "the production model is not loaded yet: the API has just started, or the artifact store or the registry does not answer (see /readyz and the API's logs); try again in a moment"}
 	}
 	if m == nil {
-		return errorf(http.StatusServiceUnavailable, codeNoModel,
-			"no model is being served yet: either none is promoted to production (train one with starter train ... --wait; "+
-				"the API loads it as soon as the alias moves) or loading it failed (see the API's logs)")
+		return &apiError{status: http.StatusServiceUnavailable, code: codeNoModel, retryAfter: dependencyRetryAfter,
+			message: "no model is being served yet: either none is promoted to production (train one with starter train ... --wait; " +
+				"the API loads it as soon as the alias moves) or loading it failed, say while the artifact store is down (see /readyz and the API's logs)"}
 	}
 	sc := s.getScratch()
 	defer s.putScratch(sc)

@@ -422,12 +422,12 @@ func (s *server) answerError(w *statusWriter, r *http.Request, log *logrus.Entry
 	switch {
 	case ae.dependency != "":
 		log.WithError(err).WithFields(fields).WithField("dependency", ae.dependency).Warn("api: a dependency is unavailable")
-	case ae.retryAfter > 0:
-		log.WithError(err).WithFields(fields).Warn("api: request shed")
-	case ae.code == codeNotReady:
+	case ae.code == codeNotReady || ae.code == codeNoModel:
 		// A state, logged where it changes, that probes ask about every
 		// few seconds.
 		log.WithFields(fields).Debug("api: not ready")
+	case ae.retryAfter > 0:
+		log.WithError(err).WithFields(fields).Warn("api: request shed")
 	case ae.status >= 500:
 		log.WithError(err).WithFields(fields).Error("api: request failed")
 	case s.logger.IsLevelEnabled(logrus.DebugLevel):

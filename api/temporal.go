@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -175,13 +176,15 @@ func decode(attrs map[string]*commonpb.Payload, name string, v any) bool {
 }
 
 // rootCause returns the innermost message of a workflow failure, which is
-// the one that says what went wrong (the activity's error).
+// the one that says what went wrong (the activity's error), without the
+// SDK's "(type: …, retryable: …)" after an application error's.
 func rootCause(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err.Error()
+	msg := err.Error()
+	for ; err != nil; err = errors.Unwrap(err) {
+		msg = err.Error()
+		if app, ok := err.(*temporal.ApplicationError); ok {
+			msg = app.Message()
 		}
-		err = next
 	}
+	return msg
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/prodcat/prodcat/activities"
@@ -195,5 +197,20 @@ func TestTemporalTrainerPages(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Errorf("pages listed %v, want 3 trainings once each", seen)
+	}
+}
+
+func TestRootCause(t *testing.T) {
+	gate := temporal.NewNonRetryableApplicationError("quality gate: weighted F1 0.71 is under the floor 0.99", "QualityGate", nil)
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("workflow: %w", fmt.Errorf("activity: %w", gate)), "quality gate: weighted F1 0.71 is under the floor 0.99"},
+		{fmt.Errorf("workflow: %w", errors.New("terminated")), "terminated"},
+	} {
+		if got := rootCause(tc.err); got != tc.want {
+			t.Errorf("rootCause(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

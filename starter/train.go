@@ -414,9 +414,18 @@ func trainingError(id string, err error) error {
 	if temporal.IsCanceledError(err) {
 		return fmt.Errorf("training %s was canceled", id)
 	}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
+	var (
+		app        *temporal.ApplicationError
+		terminated *temporal.TerminatedError
+		timeout    *temporal.TimeoutError
+	)
+	switch {
+	case errors.As(err, &app):
 		return fmt.Errorf("training %s failed (%s): %s", id, app.Type(), app.Message())
+	case errors.As(err, &terminated):
+		return fmt.Errorf("training %s was terminated (in the Temporal UI or CLI); it ran no more code, so its registry run is marked failed by the worker later", id)
+	case errors.As(err, &timeout):
+		return fmt.Errorf("training %s timed out (%s)", id, timeout.TimeoutType())
 	}
 	return fmt.Errorf("training %s failed: %w", id, err)
 }

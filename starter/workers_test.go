@@ -214,6 +214,7 @@ func TestTrainingError(t *testing.T) {
 		{fmt.Errorf("workflow execution error: %w", temporal.NewCanceledError()), "training t was canceled"},
 		{temporal.NewNonRetryableApplicationError("3 rows", "BadData", nil), "training t failed (BadData): 3 rows"},
 		{errors.New("boom"), "training t failed: boom"},
+		{fmt.Errorf("workflow execution error: %w", &temporal.TerminatedError{}), "training t was terminated (in the Temporal UI or CLI); it ran no more code, so its registry run is marked failed by the worker later"},
 	} {
 		err := trainingError("t", tc.err)
 		if got := fmt.Sprint(err); (err == nil) != (tc.want == "") || err != nil && got != tc.want {

@@ -339,7 +339,7 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 	}
 	res, err := a.watch(ctx, c, run, a.runQueues())
 	if err != nil {
-		return err
+		return a.ended(err, f.json)
 	}
 	return a.showResult(res, f.json)
 }
@@ -404,30 +404,64 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 	return res, trainingError(run.GetID(), err)
 }
 
+// runEnded is how a watched training ended when it did not complete; with
+// --json it is printed as such, so that a script can tell a failed run
+// from a canceled one, or from a watch that stopped.
+type runEnded struct {
+	WorkflowID string `json:"workflow_id"`
+	Status     string `json:"status"` // failed, canceled, terminated or timed_out
+	ErrorType  string `json:"error_type,omitempty"`
+	Reason     string `json:"error"`
+	msg        string
+	cause      error
+}
+
+func (e *runEnded) Error() string { return e.msg }
+func (e *runEnded) Unwrap() error { return e.cause }
+
 // trainingError says how the training id ended when err, its result's
 // error, is not nil: canceled, as the API says of it, or failed and why.
 func trainingError(id string, err error) error {
 	if err == nil {
 		return nil
 	}
-	// Temporal ends a run canceled when its error holds a CanceledError.
-	if temporal.IsCanceledError(err) {
-		return fmt.Errorf("training %s was canceled", id)
-	}
+	e := &runEnded{WorkflowID: id, Status: "failed", Reason: err.Error(), cause: err}
 	var (
 		app        *temporal.ApplicationError
 		terminated *temporal.TerminatedError
 		timeout    *temporal.TimeoutError
 	)
 	switch {
+	case temporal.IsCanceledError(err):
+		// Temporal ends a run canceled when its error holds a
+		// CanceledError.
+		e.Status, e.Reason = "canceled", "canceled"
+		e.msg = fmt.Sprintf("training %s was canceled", id)
 	case errors.As(err, &app):
-		return fmt.Errorf("training %s failed (%s): %s", id, app.Type(), app.Message())
+		e.ErrorType, e.Reason = app.Type(), app.Message()
+		e.msg = fmt.Sprintf("training %s failed (%s): %s", id, app.Type(), app.Message())
 	case errors.As(err, &terminated):
-		return fmt.Errorf("training %s was terminated (in the Temporal UI or CLI); it ran no more code, so its registry run is marked failed by the worker later", id)
+		e.Status, e.Reason = "terminated", "terminated"
+		e.msg = fmt.Sprintf("training %s was terminated (in the Temporal UI or CLI); it ran no more code, so its registry run is marked failed by the worker later", id)
 	case errors.As(err, &timeout):
-		return fmt.Errorf("training %s timed out (%s)", id, timeout.TimeoutType())
+		e.Status, e.Reason = "timed_out", fmt.Sprintf("timed out (%s)", timeout.TimeoutType())
+		e.msg = fmt.Sprintf("training %s timed out (%s)", id, timeout.TimeoutType())
+	default:
+		e.msg = fmt.Sprintf("training %s failed: %v", id, err)
 	}
-	return fmt.Errorf("training %s failed: %w", id, err)
+	return e
+}
+
+// ended prints how a training ended, with asJSON, when err says it did not
+// complete, and returns err.
+func (a *app) ended(err error, asJSON bool) error {
+	var e *runEnded
+	if asJSON && errors.As(err, &e) {
+		if perr := a.printJSON(e); perr != nil {
+			return errors.Join(err, perr)
+		}
+	}
+	return err
 }
 
 // waitResult waits for the run's result. Losing contact with Temporal (a

@@ -51,7 +51,7 @@ exit status is 1 when the run failed or was canceled. Interrupting watch leaves 
 				err = trainingError(id, err)
 			}
 			if err != nil {
-				return err
+				return a.ended(err, asJSON)
 			}
 			return a.showResult(res, asJSON)
 		}),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,6 +65,13 @@ func TestWatch(t *testing.T) {
 	bad := start("bad", workflows.TrainingWorkflowType, workflows.TrainingParams{ModelName: "bad"})
 	if _, err := run(t, "watch", bad.GetID()); err == nil || err.Error() != "training "+bad.GetID()+" failed (BadData): too many rejected rows" {
 		t.Errorf("watching a failing training: %v", err)
+	}
+	// With --json, how it ended is printed too, for scripts.
+	out, err = run(t, "watch", bad.GetID(), "--json")
+	var ended runEnded
+	if jerr := json.Unmarshal([]byte(out), &ended); err == nil || jerr != nil ||
+		ended.Status != "failed" || ended.ErrorType != "BadData" || ended.Reason != "too many rejected rows" {
+		t.Errorf("watching a failing training with --json: %q, %v", out, err)
 	}
 	other := start("other", "NotATraining")
 	if _, err := run(t, "watch", other.GetID()); err == nil || !strings.Contains(err.Error(), "is a NotATraining, not a training") {

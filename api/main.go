@@ -180,23 +180,26 @@ func newHTTPServer(h http.Handler, errLog io.Writer) *http.Server {
 // that had to cut some can wait for their handlers to return.
 type tracked struct {
 	http.Handler
-	n      atomic.Int64
-	mu     sync.Mutex // closed and wg.Add, so that no Add races Wait
+	n atomic.Int64
+	// mu guards closed; requests hold it shared while they count
+	// themselves in, so that no wg.Add races close's Wait and the hot
+	// path takes no exclusive lock.
+	mu     sync.RWMutex
 	closed bool
 	wg     sync.WaitGroup
 }
 
 func (t *tracked) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t.mu.Lock()
+	t.mu.RLock()
 	if t.closed {
-		t.mu.Unlock()
+		t.mu.RUnlock()
 		w.Header().Set("Connection", "close")
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	t.n.Add(1)
 	t.wg.Add(1)
-	t.mu.Unlock()
+	t.mu.RUnlock()
 	defer func() { t.n.Add(-1); t.wg.Done() }()
 	t.Handler.ServeHTTP(w, r)
 }

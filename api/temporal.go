@@ -78,7 +78,7 @@ func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, 
 		if !slices.Contains(tr.NoWorker, info.GetTaskQueue()) {
 			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
 			defer cancel()
-			if p, err := workflows.QueryProgress(qctx, t.c, tr.WorkflowID, tr.RunID); err == nil {
+			if p, err := workflows.QueryProgress(qctx, t.c, tr.WorkflowID, tr.RunID, desc); err == nil {
 				tr.Progress = &p
 			}
 		}

@@ -373,7 +373,7 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 			case <-t.C:
 			}
 			qctx, cancel := context.WithTimeout(wctx, 2*time.Second)
-			p, err := workflows.QueryProgress(qctx, c, run.GetID(), run.GetRunID())
+			p, err := workflows.QueryProgress(qctx, c, run.GetID(), run.GetRunID(), nil)
 			cancel()
 			if err != nil {
 				continue // not started yet, or no worker to answer: try again
@@ -576,12 +576,8 @@ already published, and marks its registry run canceled.`,
 		Args:    cobra.ExactArgs(1),
 		PreRunE: func(*cobra.Command, []string) error { return checkRunIDFlag(runID) },
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			c, err := a.temporalClient(ctx)
-			if err != nil {
-				return err
-			}
 			id := args[0]
-			info, err := describeWorkflow(ctx, c, "cancel", id, runID, "a training or a batch prediction", workflows.TrainingWorkflowType, workflows.BatchWorkflowType)
+			c, info, err := a.describeWorkflow(ctx, "cancel", id, runID, "a training or a batch prediction", workflows.TrainingWorkflowType, workflows.BatchWorkflowType)
 			if err != nil {
 				return err
 			}

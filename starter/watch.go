@@ -32,12 +32,8 @@ exit status is 1 when the run failed or was canceled. Interrupting watch leaves 
 		Args:    cobra.ExactArgs(1),
 		PreRunE: func(*cobra.Command, []string) error { return checkRunIDFlag(runID) },
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			c, err := a.temporalClient(ctx)
-			if err != nil {
-				return err
-			}
 			id := args[0]
-			info, err := describeWorkflow(ctx, c, "watch", id, runID, "a training", workflows.TrainingWorkflowType)
+			c, info, err := a.describeWorkflow(ctx, "watch", id, runID, "a training", workflows.TrainingWorkflowType)
 			if err != nil {
 				return err
 			}
@@ -74,21 +70,25 @@ func checkRunIDFlag(runID string) error {
 	return nil
 }
 
-// describeWorkflow reads run runID of workflow id (the latest when runID is
-// empty) for command verb, and refuses one that is not of the types named
-// by kinds.
-func describeWorkflow(ctx context.Context, c client.Client, verb, id, runID, kinds string, types ...string) (*workflowpb.WorkflowExecutionInfo, error) {
+// describeWorkflow connects to Temporal and reads run runID of workflow id
+// (the latest when runID is empty) for command verb, refusing one that is
+// not of the types named by kinds.
+func (a *app) describeWorkflow(ctx context.Context, verb, id, runID, kinds string, types ...string) (client.Client, *workflowpb.WorkflowExecutionInfo, error) {
+	c, err := a.temporalClient(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	d, err := c.DescribeWorkflowExecution(ctx, id, runID)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return nil, fmt.Errorf("%s: no workflow %s", verb, id)
+		return nil, nil, fmt.Errorf("%s: no workflow %s", verb, id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", verb, id, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", verb, id, err)
 	}
 	info := d.GetWorkflowExecutionInfo()
 	if typ := info.GetType().GetName(); !slices.Contains(types, typ) {
-		return nil, fmt.Errorf("%s: workflow %s is a %s, not %s", verb, id, typ, kinds)
+		return nil, nil, fmt.Errorf("%s: workflow %s is a %s, not %s", verb, id, typ, kinds)
 	}
-	return info, nil
+	return c, info, nil
 }

@@ -36,7 +36,7 @@ func TestProgressShowsTheWaitForADataSlot(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 		qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
-		got, err = workflows.QueryProgress(qctx, h.client, run.GetID(), run.GetRunID())
+		got, err = workflows.QueryProgress(qctx, h.client, run.GetID(), run.GetRunID(), nil)
 		qcancel()
 		require.NoError(t, err)
 	}

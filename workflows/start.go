@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -96,9 +97,10 @@ func StartBatchPredict(ctx context.Context, c client.Client, queue string, in ac
 
 // QueryProgress returns the progress of a running TrainingPipeline: the
 // progress query's answer, with the percentage refined by the heartbeat of
-// the stage in flight, so it moves inside a long stage. The query needs a
-// worker; give ctx a deadline.
-func QueryProgress(ctx context.Context, c client.Client, id, runID string) (Progress, error) {
+// the stage in flight, so it moves inside a long stage. desc is the run's
+// description when the caller has read it already, else nil. The query
+// needs a worker; give ctx a deadline.
+func QueryProgress(ctx context.Context, c client.Client, id, runID string, desc *workflowservice.DescribeWorkflowExecutionResponse) (Progress, error) {
 	v, err := c.QueryWorkflow(ctx, id, runID, ProgressQuery)
 	if err != nil {
 		return Progress{}, fmt.Errorf("query progress of %s: %w", id, err)
@@ -110,9 +112,11 @@ func QueryProgress(ctx context.Context, c client.Client, id, runID string) (Prog
 	if p.Done == nil {
 		p.Done = []string{} // a list, as documented, also from workers before it was one
 	}
-	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
-	if err != nil {
-		return p, nil // the query's figure is still right, only coarser
+	if desc == nil {
+		var err error
+		if desc, err = c.DescribeWorkflowExecution(ctx, id, runID); err != nil {
+			return p, nil // the query's figure is still right, only coarser
+		}
 	}
 	for _, pa := range desc.GetPendingActivities() {
 		payloads := pa.GetHeartbeatDetails().GetPayloads()

@@ -364,11 +364,12 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		canceled := ctx.Err() != nil || temporal.IsCanceledError(err)
 		during := progress.Stage
 		reason := failureReason(err)
-		progress.Stage = "failed"
-		workflow.SetCurrentDetails(ctx, fmt.Sprintf("failed at %s: %s", during, reason))
 		if canceled {
 			progress.Stage = "canceled"
 			workflow.SetCurrentDetails(ctx, "canceled during "+during)
+		} else {
+			progress.Stage = "failed"
+			workflow.SetCurrentDetails(ctx, fmt.Sprintf("failed at %s: %s", during, reason))
 		}
 		if ferr := workflow.ExecuteActivity(dctx, a.FailRun, activities.FailRunInput{RunID: ing.RunID, Error: during + ": " + reason, Canceled: canceled}).Get(dctx, nil); ferr != nil {
 			log.Error("recording the failed run", "Error", ferr)

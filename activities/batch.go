@@ -77,7 +77,7 @@ func (a *Activities) batchPredict(ctx context.Context, in BatchPredictInput) (Ba
 		waiting     atomic.Bool
 	)
 	defer heartbeat(ctx, func() any {
-		return StageProgress{Stage: "predict", Done: done.Load(), Total: total.Load(), Unit: "rows", WaitingForDataSlot: waiting.Load()}
+		return StageProgress{Stage: PredictStage, Done: done.Load(), Total: total.Load(), Unit: "rows", WaitingForDataSlot: waiting.Load()}
 	})()
 	key, header := in.XKey, []string{"productid", "prdtypecode", "category", "probability", "error"}
 	if in.CSVKey != "" {

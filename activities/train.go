@@ -16,6 +16,9 @@ import (
 	"github.com/prodcat/prodcat/internal/sparse"
 )
 
+// PredictStage names a batch prediction's one stage in its heartbeat.
+const PredictStage = "predict"
+
 // StageProgress is the heartbeat detail of the stages.
 type StageProgress struct {
 	Stage string `json:"stage"`

@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/workflows"
@@ -92,22 +90,9 @@ func newPredictBatchCmd() *cobra.Command {
 			id := run.GetID()
 			a.log.WithFields(map[string]any{"workflow_id": id, "run_id": run.GetRunID()}).Info("batch prediction started")
 			fmt.Fprintf(a.stderr, "Temporal UI: %s\n", workflows.UILink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, id, run.GetRunID()))
-			wctx, stopWorkers := context.WithCancel(ctx)
-			var wg sync.WaitGroup
-			wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, run, a.runQueues()[0]) })
 			var res activities.BatchPredictResult
-			err = run.Get(ctx, &res)
-			stopWorkers()
-			wg.Wait() // so that it logs nothing after the result
-			if err != nil {
-				if ctx.Err() != nil {
-					return fmt.Errorf("stopped watching %s; the batch prediction goes on (see the Temporal UI)", id)
-				}
-				var app *temporal.ApplicationError
-				if errors.As(err, &app) {
-					return fmt.Errorf("batch prediction %s failed (%s): %s", id, app.Type(), app.Message())
-				}
-				return fmt.Errorf("batch prediction %s failed: %w", id, err)
+			if err := a.watch(ctx, c, run, batchKind, a.runQueues()[:1], &res); err != nil {
+				return err
 			}
 			if out != "" {
 				store, err := a.artifacts(ctx)

@@ -9,20 +9,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -337,8 +330,8 @@ func (a *app) train(ctx context.Context, f trainFlags) error {
 	if !f.wait {
 		return a.printJSON(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
 	}
-	res, err := a.watch(ctx, c, run, a.runQueues())
-	if err != nil {
+	var res workflows.TrainingResult
+	if err := a.watch(ctx, c, run, trainingKind, a.runQueues(), &res); err != nil {
 		return a.ended(err, f.json)
 	}
 	return a.showResult(res, f.json)
@@ -352,156 +345,6 @@ func (a *app) showResult(res workflows.TrainingResult, asJSON bool) error {
 	}
 	printResult(a, res)
 	return nil
-}
-
-// watch shows the run's progress until it ends and returns its result,
-// warning while no worker polls one of queues, the run's.
-func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun, queues []workflows.TaskQueue) (workflows.TrainingResult, error) {
-	bar := newProgressBar(a.stderr, "starting") // then the stage under way
-	// The watchers end before the bar does, so neither draws or logs
-	// after the result.
-	wctx, stopWatching := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		last := ""
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case <-t.C:
-			}
-			qctx, cancel := context.WithTimeout(wctx, 2*time.Second)
-			p, err := workflows.QueryProgress(qctx, c, run.GetID(), run.GetRunID(), nil)
-			cancel()
-			if err != nil {
-				continue // not started yet, or no worker to answer: try again
-			}
-			if p.Stage == "failed" || p.Stage == "canceled" {
-				continue // the result says so
-			}
-			label := p.Stage
-			if p.WaitingForDataSlot {
-				label += " (waiting for a data slot)"
-			}
-			bar.Relabel(label)
-			bar.Update(p.Percent, 100)
-			if !bar.on && label != last {
-				a.log.WithFields(logrus.Fields{"stage": p.Stage, "percent": p.Percent, "waiting_for_data_slot": p.WaitingForDataSlot}).Info("progress")
-				last = label
-			}
-		}
-	})
-	wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, run, queues...) })
-	res, err := a.waitResult(ctx, run)
-	stopWatching()
-	wg.Wait()
-	bar.Done()
-	if err != nil && ctx.Err() != nil {
-		return res, fmt.Errorf("stopped watching %s; the run goes on (see the Temporal UI)", run.GetID())
-	}
-	return res, trainingError(run.GetID(), err)
-}
-
-// runEnded is how a watched training ended when it did not complete; with
-// --json it is printed as such, so that a script can tell a failed run
-// from a canceled one, or from a watch that stopped.
-type runEnded struct {
-	WorkflowID string `json:"workflow_id"`
-	Status     string `json:"status"` // failed, canceled, terminated or timed_out
-	ErrorType  string `json:"error_type,omitempty"`
-	Reason     string `json:"error"`
-	msg        string
-	cause      error
-}
-
-func (e *runEnded) Error() string { return e.msg }
-func (e *runEnded) Unwrap() error { return e.cause }
-
-// trainingError says how the training id ended when err, its result's
-// error, is not nil: canceled, as the API says of it, or failed and why.
-func trainingError(id string, err error) error {
-	if err == nil {
-		return nil
-	}
-	e := &runEnded{WorkflowID: id, Status: "failed", Reason: err.Error(), cause: err}
-	var (
-		app        *temporal.ApplicationError
-		terminated *temporal.TerminatedError
-		timeout    *temporal.TimeoutError
-	)
-	switch {
-	case temporal.IsCanceledError(err):
-		// Temporal ends a run canceled when its error holds a
-		// CanceledError.
-		e.Status, e.Reason = "canceled", "canceled"
-		e.msg = fmt.Sprintf("training %s was canceled", id)
-	case errors.As(err, &app):
-		e.ErrorType, e.Reason = app.Type(), app.Message()
-		e.msg = fmt.Sprintf("training %s failed (%s): %s", id, app.Type(), app.Message())
-	case errors.As(err, &terminated):
-		e.Status, e.Reason = "terminated", "terminated"
-		e.msg = fmt.Sprintf("training %s was terminated (in the Temporal UI or CLI); it ran no more code, so its registry run is marked failed by the worker later", id)
-	case errors.As(err, &timeout):
-		e.Status, e.Reason = "timed_out", fmt.Sprintf("timed out (%s)", timeout.TimeoutType())
-		e.msg = fmt.Sprintf("training %s timed out (%s)", id, timeout.TimeoutType())
-	default:
-		e.msg = fmt.Sprintf("training %s failed: %v", id, err)
-	}
-	return e
-}
-
-// ended prints how a training ended, with asJSON, when err says it did not
-// complete, and returns err.
-func (a *app) ended(err error, asJSON bool) error {
-	var e *runEnded
-	if asJSON && errors.As(err, &e) {
-		if perr := a.printJSON(e); perr != nil {
-			return errors.Join(err, perr)
-		}
-	}
-	return err
-}
-
-// waitResult waits for the run's result. Losing contact with Temporal (a
-// restart, a network blip) is not the run failing: it says so and waits on,
-// until the run ends or ctx is done.
-func (a *app) waitResult(ctx context.Context, run client.WorkflowRun) (workflows.TrainingResult, error) {
-	var res workflows.TrainingResult
-	backoff := time.Second
-	for {
-		err := run.Get(ctx, &res)
-		var ended *temporal.WorkflowExecutionError
-		switch {
-		case err == nil, errors.As(err, &ended):
-			return res, err
-		case ctx.Err() != nil:
-			return res, ctx.Err()
-		case !lostContact(err):
-			return res, err // the run is gone, or unreadable: waiting does not help
-		}
-		a.log.WithError(err).WithField("workflow_id", run.GetID()).Warn("lost contact with Temporal; the run goes on, still waiting for it")
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
-}
-
-// lostContact reports whether err says that Temporal could not be reached
-// or did not answer in time, rather than that the request cannot succeed.
-func lostContact(err error) bool {
-	var (
-		unavailable *serviceerror.Unavailable
-		deadline    *serviceerror.DeadlineExceeded
-		exhausted   *serviceerror.ResourceExhausted
-		ne          net.Error
-	)
-	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
-		errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func printResult(a *app, r workflows.TrainingResult) {

@@ -4,14 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"sync"
+	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/workflows"
 )
 
@@ -22,38 +28,51 @@ func newWatchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "watch WORKFLOW_ID",
-		Short: "follow a training started earlier: its progress while it runs, then its result",
+		Short: "follow a training or batch prediction started earlier: its progress while it runs, then its result",
 		Long: `watch attaches to a TrainingPipeline run, such as one started without --wait, by a
-schedule or through the API. It shows the progress of a running one until it ends and prints
-the result as train --wait does; for one that has ended it prints the result at once. The
-exit status is 1 when the run failed or was canceled. Interrupting watch leaves the run going.`,
+schedule or through the API, or to a BatchPredict run that predict-batch started. It shows
+the progress of a running one until it ends and prints the result as train --wait and
+predict-batch do; for one that has ended it prints the result at once. The exit status is 1
+when the run failed or was canceled. Interrupting watch leaves the run going.`,
 		Example: `  starter watch train-prdtypecode-20261122T101500.000Z
-  starter watch retrain-nightly-2026-11-22T03:00:00Z --json`,
+  starter watch retrain-nightly-2026-11-22T03:00:00Z --json
+  starter watch predict-prdtypecode-20261122T101500.000Z`,
 		Args:    cobra.ExactArgs(1),
 		PreRunE: func(*cobra.Command, []string) error { return checkRunIDFlag(runID) },
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			id := args[0]
-			c, info, err := a.describeWorkflow(ctx, "watch", id, runID, "a training", workflows.TrainingWorkflowType)
+			c, info, err := a.describeWorkflow(ctx, "watch", id, runID, "a training or a batch prediction",
+				workflows.TrainingWorkflowType, workflows.BatchWorkflowType)
 			if err != nil {
 				return err
 			}
 			run := c.GetWorkflow(ctx, id, info.GetExecution().GetRunId())
 			fmt.Fprintf(a.stderr, "Temporal UI: %s\n", workflows.UILink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, id, run.GetRunID()))
-			var res workflows.TrainingResult
+			var (
+				training workflows.TrainingResult
+				batch    activities.BatchPredictResult
+				out      any = &training
+				kind         = trainingKind
+			)
+			if info.GetType().GetName() == workflows.BatchWorkflowType {
+				out, kind = &batch, batchKind
+			}
 			if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				res, err = a.watch(ctx, c, run, workflows.RunQueues(ctx, c, a.cfg.Temporal.Namespace, info))
+				err = a.watch(ctx, c, run, kind, workflows.RunQueues(ctx, c, a.cfg.Temporal.Namespace, info), out)
 			} else {
-				res, err = a.waitResult(ctx, run)
-				err = trainingError(id, err)
+				err = runError(kind, id, a.waitResult(ctx, run, out))
 			}
-			if err != nil {
+			switch {
+			case err != nil:
 				return a.ended(err, asJSON)
+			case kind == batchKind:
+				return a.printJSON(batch)
 			}
-			return a.showResult(res, asJSON)
+			return a.showResult(training, asJSON)
 		}),
 	}
 	cmd.Flags().StringVar(&runID, "run-id", "", "which run of the workflow ID (default the latest)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a training's result as JSON (a batch prediction's always is)")
 	return cmd
 }
 
@@ -91,4 +110,164 @@ func (a *app) describeWorkflow(ctx context.Context, verb, id, runID, kinds strin
 		return nil, nil, fmt.Errorf("%s: workflow %s is a %s, not %s", verb, id, typ, kinds)
 	}
 	return c, info, nil
+}
+
+// What a watched run is, in messages.
+const (
+	trainingKind = "training"
+	batchKind    = "batch prediction"
+)
+
+// watch shows the progress of run, a kind of run, until it ends and stores
+// its result in out, warning while no worker polls one of queues, the
+// run's.
+func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun, kind string, queues []workflows.TaskQueue, out any) error {
+	bar := newProgressBar(a.stderr, "starting") // then the stage under way
+	// The watchers end before the bar does, so neither draws or logs
+	// after the result.
+	wctx, stopWatching := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		last := ""
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+			}
+			qctx, cancel := context.WithTimeout(wctx, 2*time.Second)
+			p, err := workflows.QueryProgress(qctx, c, run.GetID(), run.GetRunID(), nil)
+			cancel()
+			if err != nil {
+				continue // not started yet, or no worker to answer: try again
+			}
+			if p.Stage == "failed" || p.Stage == "canceled" {
+				continue // the result says so
+			}
+			label := p.Stage
+			if p.WaitingForDataSlot {
+				label += " (waiting for a data slot)"
+			}
+			bar.Relabel(label)
+			bar.Update(p.Percent, 100)
+			if !bar.on && label != last {
+				a.log.WithFields(logrus.Fields{"stage": p.Stage, "percent": p.Percent, "waiting_for_data_slot": p.WaitingForDataSlot}).Info("progress")
+				last = label
+			}
+		}
+	})
+	wg.Go(func() { a.watchWorkers(wctx, c, workerCheckInterval, run, queues...) })
+	err := a.waitResult(ctx, run, out)
+	stopWatching()
+	wg.Wait()
+	bar.Done()
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("stopped watching %s; the %s goes on (see the Temporal UI)", run.GetID(), kind)
+	}
+	return runError(kind, run.GetID(), err)
+}
+
+// runEnded is how a watched run ended when it did not complete; with
+// --json it is printed as such, so that a script can tell a failed run
+// from a canceled one, or from a watch that stopped.
+type runEnded struct {
+	WorkflowID string `json:"workflow_id"`
+	Status     string `json:"status"` // failed, canceled, terminated or timed_out
+	ErrorType  string `json:"error_type,omitempty"`
+	Reason     string `json:"error"`
+	msg        string
+	cause      error
+}
+
+func (e *runEnded) Error() string { return e.msg }
+func (e *runEnded) Unwrap() error { return e.cause }
+
+// runError says how the run id, a kind of run, ended when err, its
+// result's error, is not nil: canceled, as the API says of it, or failed
+// and why.
+func runError(kind, id string, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &runEnded{WorkflowID: id, Status: "failed", Reason: err.Error(), cause: err}
+	var (
+		app        *temporal.ApplicationError
+		terminated *temporal.TerminatedError
+		timeout    *temporal.TimeoutError
+	)
+	switch {
+	case temporal.IsCanceledError(err):
+		// Temporal ends a run canceled when its error holds a
+		// CanceledError.
+		e.Status, e.Reason = "canceled", "canceled"
+		e.msg = fmt.Sprintf("%s %s was canceled", kind, id)
+	case errors.As(err, &app):
+		e.ErrorType, e.Reason = app.Type(), app.Message()
+		e.msg = fmt.Sprintf("%s %s failed (%s): %s", kind, id, app.Type(), app.Message())
+	case errors.As(err, &terminated):
+		e.Status, e.Reason = "terminated", "terminated"
+		e.msg = fmt.Sprintf("%s %s was terminated (in the Temporal UI or CLI)", kind, id)
+		if kind == trainingKind {
+			e.msg += "; it ran no more code, so its registry run is marked failed by the worker later"
+		}
+	case errors.As(err, &timeout):
+		e.Status, e.Reason = "timed_out", fmt.Sprintf("timed out (%s)", timeout.TimeoutType())
+		e.msg = fmt.Sprintf("%s %s timed out (%s)", kind, id, timeout.TimeoutType())
+	default:
+		e.msg = fmt.Sprintf("%s %s failed: %v", kind, id, err)
+	}
+	return e
+}
+
+// ended prints how a run ended, with asJSON, when err says it did not
+// complete, and returns err.
+func (a *app) ended(err error, asJSON bool) error {
+	var e *runEnded
+	if asJSON && errors.As(err, &e) {
+		if perr := a.printJSON(e); perr != nil {
+			return errors.Join(err, perr)
+		}
+	}
+	return err
+}
+
+// waitResult waits for the run's result and stores it in out. Losing
+// contact with Temporal (a restart, a network blip) is not the run
+// failing: it says so and waits on, until the run ends or ctx is done.
+func (a *app) waitResult(ctx context.Context, run client.WorkflowRun, out any) error {
+	backoff := time.Second
+	for {
+		err := run.Get(ctx, out)
+		var ended *temporal.WorkflowExecutionError
+		switch {
+		case err == nil, errors.As(err, &ended):
+			return err
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !lostContact(err):
+			return err // the run is gone, or unreadable: waiting does not help
+		}
+		a.log.WithError(err).WithField("workflow_id", run.GetID()).Warn("lost contact with Temporal; the run goes on, still waiting for it")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// lostContact reports whether err says that Temporal could not be reached
+// or did not answer in time, rather than that the request cannot succeed.
+func lostContact(err error) bool {
+	var (
+		unavailable *serviceerror.Unavailable
+		deadline    *serviceerror.DeadlineExceeded
+		exhausted   *serviceerror.ResourceExhausted
+		ne          net.Error
+	)
+	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
+		errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
 }

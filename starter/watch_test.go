@@ -14,13 +14,14 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/testenv"
 	"github.com/prodcat/prodcat/workflows"
 )
 
-// watch follows a running training to its result, prints an ended one's
-// result at once, says how a failed one failed, and refuses workflows that
-// are not trainings.
+// watch follows a running training or batch prediction to its result,
+// prints an ended one's result at once, says how a failed one failed, and
+// refuses workflows of other kinds.
 func TestWatch(t *testing.T) {
 	c, cfg := testenv.Temporal(t)
 	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
@@ -37,6 +38,16 @@ func TestWatch(t *testing.T) {
 		}
 		return workflows.TrainingResult{ModelName: p.ModelName, Version: 7, Alias: "production", Reason: "first model"}, nil
 	}, workflow.RegisterOptions{Name: workflows.TrainingWorkflowType})
+	// Stands in for a batch prediction: 12 rows after a second, or no model.
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in activities.BatchPredictInput) (activities.BatchPredictResult, error) {
+		if err := workflow.Sleep(ctx, time.Second); err != nil {
+			return activities.BatchPredictResult{}, err
+		}
+		if in.ModelName == "none" {
+			return activities.BatchPredictResult{}, temporal.NewNonRetryableApplicationError("model none has no production version yet", activities.ErrNoModel, nil)
+		}
+		return activities.BatchPredictResult{PredictionsKey: "predictions/p.csv", Rows: 12, ModelVersion: 4}, nil
+	}, workflow.RegisterOptions{Name: workflows.BatchWorkflowType})
 	w.RegisterWorkflowWithOptions(func(workflow.Context) error { return nil }, workflow.RegisterOptions{Name: "NotATraining"})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -73,8 +84,19 @@ func TestWatch(t *testing.T) {
 		ended.Status != "failed" || ended.ErrorType != "BadData" || ended.Reason != "too many rejected rows" {
 		t.Errorf("watching a failing training with --json: %q, %v", out, err)
 	}
+	batch := start("batch", workflows.BatchWorkflowType, activities.BatchPredictInput{ModelName: "m"})
+	out, err = run(t, "watch", batch.GetID())
+	var predicted activities.BatchPredictResult
+	if jerr := json.Unmarshal([]byte(out), &predicted); err != nil || jerr != nil || predicted.Rows != 12 || predicted.PredictionsKey != "predictions/p.csv" {
+		t.Errorf("watching a batch prediction: %q, %v", out, err)
+	}
+	noModel := start("nomodel", workflows.BatchWorkflowType, activities.BatchPredictInput{ModelName: "none"})
+	if _, err := run(t, "watch", noModel.GetID()); err == nil || err.Error() != "batch prediction "+noModel.GetID()+" failed (NoModel): model none has no production version yet" {
+		t.Errorf("watching a failing batch prediction: %v", err)
+	}
+
 	other := start("other", "NotATraining")
-	if _, err := run(t, "watch", other.GetID()); err == nil || !strings.Contains(err.Error(), "is a NotATraining, not a training") {
+	if _, err := run(t, "watch", other.GetID()); err == nil || !strings.Contains(err.Error(), "is a NotATraining, not a training or a batch prediction") {
 		t.Errorf("watching another kind of workflow: %v", err)
 	}
 	if _, err := run(t, "watch", queue+"-nosuch"); err == nil || !strings.Contains(err.Error(), "no workflow") {

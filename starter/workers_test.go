@@ -99,7 +99,8 @@ func TestWaitResultOutlivesTemporalOutage(t *testing.T) {
 	log, hook := test.NewNullLogger()
 	a := &app{log: log, stdout: io.Discard, stderr: io.Discard}
 	run := &fakeRun{lost: 2}
-	res, err := a.waitResult(t.Context(), run)
+	var res workflows.TrainingResult
+	err := a.waitResult(t.Context(), run, &res)
 	if err != nil || res.Version != 3 || run.gets != 3 {
 		t.Fatalf("result %+v, err %v after %d gets; want version 3 after 3", res, err, run.gets)
 	}
@@ -108,20 +109,20 @@ func TestWaitResultOutlivesTemporalOutage(t *testing.T) {
 	}
 	failed := &temporal.WorkflowExecutionError{}
 	run = &fakeRun{end: failed}
-	if _, err := a.waitResult(t.Context(), run); !errors.Is(err, failed) || run.gets != 1 {
+	if err := a.waitResult(t.Context(), run, &res); !errors.Is(err, failed) || run.gets != 1 {
 		t.Errorf("a failed run: %v after %d gets", err, run.gets)
 	}
 	// A run Temporal does not know (past retention, another namespace)
 	// is not waited for.
 	gone := serviceerror.NewNotFound("workflow not found")
 	run = &fakeRun{end: gone}
-	if _, err := a.waitResult(t.Context(), run); !errors.Is(err, gone) || run.gets != 1 {
+	if err := a.waitResult(t.Context(), run, &res); !errors.Is(err, gone) || run.gets != 1 {
 		t.Errorf("a run Temporal does not know: %v after %d gets", err, run.gets)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	run = &fakeRun{lost: 1 << 30}
-	if _, err := a.waitResult(ctx, run); !errors.Is(err, context.Canceled) {
+	if err := a.waitResult(ctx, run, &res); !errors.Is(err, context.Canceled) {
 		t.Errorf("interrupted: %v", err)
 	}
 }
@@ -199,26 +200,30 @@ func TestWatchSaysCanceled(t *testing.T) {
 		time.Sleep(time.Second) // so the watcher sees the stage first
 		_ = c.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID())
 	}()
-	_, err = a.watch(t.Context(), c, run, a.runQueues())
+	err = a.watch(t.Context(), c, run, trainingKind, a.runQueues(), &workflows.TrainingResult{})
 	if want := "training " + queue + " was canceled"; err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
 
-func TestTrainingError(t *testing.T) {
+func TestRunError(t *testing.T) {
 	for _, tc := range []struct {
+		kind string
 		err  error
 		want string
 	}{
-		{nil, ""},
-		{fmt.Errorf("workflow execution error: %w", temporal.NewCanceledError()), "training t was canceled"},
-		{temporal.NewNonRetryableApplicationError("3 rows", "BadData", nil), "training t failed (BadData): 3 rows"},
-		{errors.New("boom"), "training t failed: boom"},
-		{fmt.Errorf("workflow execution error: %w", &temporal.TerminatedError{}), "training t was terminated (in the Temporal UI or CLI); it ran no more code, so its registry run is marked failed by the worker later"},
+		{trainingKind, nil, ""},
+		{trainingKind, fmt.Errorf("workflow execution error: %w", temporal.NewCanceledError()), "training t was canceled"},
+		{trainingKind, temporal.NewNonRetryableApplicationError("3 rows", "BadData", nil), "training t failed (BadData): 3 rows"},
+		{trainingKind, errors.New("boom"), "training t failed: boom"},
+		{trainingKind, fmt.Errorf("workflow execution error: %w", &temporal.TerminatedError{}), "training t was terminated (in the Temporal UI or CLI); it ran no more code, so its registry run is marked failed by the worker later"},
+		// A batch prediction has no registry run to mark.
+		{batchKind, fmt.Errorf("workflow execution error: %w", &temporal.TerminatedError{}), "batch prediction t was terminated (in the Temporal UI or CLI)"},
+		{batchKind, temporal.NewNonRetryableApplicationError("no production version", "NoModel", nil), "batch prediction t failed (NoModel): no production version"},
 	} {
-		err := trainingError("t", tc.err)
+		err := runError(tc.kind, "t", tc.err)
 		if got := fmt.Sprint(err); (err == nil) != (tc.want == "") || err != nil && got != tc.want {
-			t.Errorf("trainingError(%v) = %v, want %q", tc.err, err, tc.want)
+			t.Errorf("runError(%v) = %v, want %q", tc.err, err, tc.want)
 		}
 	}
 }

@@ -18,6 +18,15 @@ const batchVersionAttrChange = "batch-version-attr"
 // otherwise) over an unlabelled X file or generic CSV in the bucket and writes
 // predictions.csv next to the other artifacts.
 func BatchPredict(ctx workflow.Context, in activities.BatchPredictInput) (activities.BatchPredictResult, error) {
+	// Queries leave no trace in the history, so runs recorded before the
+	// handler existed replay as they were.
+	progress := Progress{Stage: activities.PredictStage, Done: []string{}}
+	if err := workflow.SetQueryHandlerWithOptions(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }, workflow.QueryHandlerOptions{
+		Description: "The stage: predict while the rows are predicted; done, failed or canceled at the end. " +
+			"The percentage is 0 until the end: starter watch refines it with the prediction's heartbeat (rows done of the total).",
+	}); err != nil {
+		return activities.BatchPredictResult{}, err
+	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Hour,
 		HeartbeatTimeout:    30 * time.Second,
@@ -27,12 +36,15 @@ func BatchPredict(ctx workflow.Context, in activities.BatchPredictInput) (activi
 	var out activities.BatchPredictResult
 	if err := workflow.ExecuteActivity(ctx, a.BatchPredict, in).Get(ctx, &out); err != nil {
 		if ctx.Err() != nil || temporal.IsCanceledError(err) {
+			progress.Stage = "canceled"
 			return out, err
 		}
+		progress.Stage = "failed"
 		reason := failureReason(err)
 		workflow.SetCurrentDetails(ctx, "failed: "+reason)
 		return out, stageFailure("predict", reason, err)
 	}
+	progress = Progress{Stage: "done", Percent: 100, Done: []string{activities.PredictStage}}
 	alias := in.Alias
 	if alias == "" {
 		alias = "production"

@@ -158,8 +158,12 @@ var stages = []struct {
 }{{"ingest", 10}, {"features", 20}, {"train", 50}, {"evaluate", 10}, {"register", 10}}
 
 // StageShare returns the percentage of a run that the named stage stands
-// for in Progress, or 0 for an unknown stage.
+// for in Progress, or 0 for an unknown stage. A batch prediction's one
+// stage is the whole run.
 func StageShare(name string) int {
+	if name == activities.PredictStage {
+		return 100
+	}
 	for _, s := range stages {
 		if s.name == name {
 			return s.share

@@ -68,11 +68,11 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		sources = []string{s.XKey, s.YKey}
 		x, xerr := a.Store.Get(ctx, s.XKey)
 		if xerr != nil {
-			return IngestResult{}, classify("read X", xerr)
+			return IngestResult{}, classify(in.readOp("X"), xerr)
 		}
 		y, yerr := a.Store.Get(ctx, s.YKey)
 		if yerr != nil {
-			return IngestResult{}, classify("read Y", yerr)
+			return IngestResult{}, classify(in.readOp("Y"), yerr)
 		}
 		// The challenge's files carry prdtypecodes: anything else is an unknown label.
 		opts.KnownLabels = taxonomy.Codes()
@@ -81,7 +81,7 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		sources = []string{s.CSVKey}
 		data, gerr := a.Store.Get(ctx, s.CSVKey)
 		if gerr != nil {
-			return IngestResult{}, classify("read CSV", gerr)
+			return IngestResult{}, classify(in.readOp("CSV"), gerr)
 		}
 		ds, err = dataset.ReadCSV(bytes.NewReader(data), s.TextCols, s.LabelCol, opts)
 	default:
@@ -182,4 +182,14 @@ func (a *Activities) putSnapshot(ctx context.Context, ex []dataset.Example) (art
 		return artifact.Ref{}, fmt.Errorf("write snapshot: %w", err)
 	}
 	return a.Store.Put(ctx, artifact.Dataset, buf.Bytes(), ".jsonl", "application/x-ndjson")
+}
+
+// readOp names the reading of one of the input's files in errors, with the
+// feed version that named it: an object removed from the bucket after it was
+// published fails every training on that version until a new one is.
+func (in IngestInput) readOp(file string) string {
+	if in.Feed == "" {
+		return "read " + file
+	}
+	return fmt.Sprintf("read %s of feed %s version %d (publish a new version if it was removed)", file, in.Feed, in.FeedVersion)
 }

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
@@ -27,7 +28,12 @@ import (
 func TestBrowserDemo(t *testing.T) {
 	live := startLive(t)
 	feed := servingtest.RandomName("feed-")
-	if _, _, err := live.reg.PublishFeed(t.Context(), feed, json.RawMessage(`{"csv_key":"raw/`+strings.Repeat("c", 64)+`.csv","text_cols":["title"],"label_col":"category"}`), "test", ""); err != nil {
+	// A real object: a schedule on a feed whose object is gone is refused.
+	obj, err := live.store.Put(t.Context(), artifact.Raw, []byte("title,category\nred shirt "+feed+",top\nblue jeans,bottom\n"), ".csv", "text/csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := live.reg.PublishFeed(t.Context(), feed, json.RawMessage(`{"csv_key":"`+obj.Key+`","text_cols":["title"],"label_col":"category"}`), "test", ""); err != nil {
 		t.Fatal(err)
 	}
 	browser := ""

@@ -224,7 +224,8 @@ func (l *liveAPI) call(t *testing.T, method, path, body string, v any) int {
 }
 
 // Feeds come from the real registry: a published feed is listed and shown,
-// and a training on a feed that was never published is refused up front.
+// and a training on a feed that was never published, or whose objects are
+// not in the bucket, is refused up front.
 func TestLiveFeeds(t *testing.T) {
 	live := startLive(t)
 	feed := servingtest.RandomName("feed-")
@@ -248,6 +249,13 @@ func TestLiveFeeds(t *testing.T) {
 	var e errorBody
 	if code := live.call(t, "POST", "/v1/trainings", `{"source": {"feed": "`+feed+`-none"}}`, &e); code != http.StatusBadRequest || !strings.Contains(e.Error.Message, "never published") {
 		t.Fatalf("training on an unpublished feed: %d %+v", code, e)
+	}
+	// Its latest version names objects that are not in the bucket (removed
+	// since, say): every run on it would fail.
+	if code := live.call(t, "POST", "/v1/trainings", `{"source": {"feed": "`+feed+`"}}`, &e); code != http.StatusBadRequest ||
+		!strings.Contains(e.Error.Message, `source.feed "`+feed+`" version 1 (publish a new version): source.x_key "raw/`) ||
+		!strings.Contains(e.Error.Message, "is not in the bucket") {
+		t.Fatalf("training on a feed whose objects are gone: %d %+v", code, e)
 	}
 	if code := live.call(t, "GET", "/v1/feeds/"+feed+"-none", "", &e); code != http.StatusNotFound {
 		t.Fatalf("GET an unknown feed: %d %+v", code, e)

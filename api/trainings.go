@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -156,13 +158,19 @@ func (s *server) checkInputs(ctx context.Context, src activities.Source, prefix 
 		return nil
 	}
 	// The run resolves the feed when it starts; checking here turns a feed
-	// that was never published into a 400 instead of a failed run.
-	if _, err := s.registry.Feed(ctx, src.Feed); errors.Is(err, registry.ErrNotFound) {
+	// that was never published, or whose latest version names an object
+	// since removed from the bucket, into a 400 instead of a failed run.
+	v, err := s.registry.Feed(ctx, src.Feed)
+	if errors.Is(err, registry.ErrNotFound) {
 		return badRequest("%ssource.feed %q was never published; publish it first (starter feed publish)", prefix, src.Feed)
 	} else if err != nil {
 		return unavailable("the registry", err)
 	}
-	return nil
+	var objects activities.Source
+	if json.Unmarshal(v.Source, &objects) != nil || objects.Feed != "" {
+		return nil // the run fails on it, saying why
+	}
+	return s.checkObjects(ctx, objects, fmt.Sprintf("%ssource.feed %q version %d (publish a new version): ", prefix, src.Feed, v.Version))
 }
 
 // checkObjects answers 400 when src names a key that is not a content

@@ -128,3 +128,23 @@ func TestFeedPublishShowAndTrainChecks(t *testing.T) {
 		t.Errorf("schedule trains %+v; want feed %s with margin 0 and floor 0.6 as given", tr, feed)
 	}
 }
+
+// A training or schedule on a feed whose latest version names an object
+// since removed from the bucket is refused before anything starts.
+func TestTrainOnFeedWithRemovedObject(t *testing.T) {
+	_, reg, _ := services(t, "starter-feedgone-")
+	feed := fmt.Sprintf("starter-gone-%d", time.Now().UnixNano())
+	gone := "raw/" + strings.Repeat("d", 64) + ".csv"
+	if _, _, err := reg.PublishFeed(t.Context(), feed, json.RawMessage(`{"csv_key":"`+gone+`","text_cols":["title"],"label_col":"category"}`), "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	want := "feed " + feed + " version 1 (publish a new version): "
+	for _, args := range [][]string{
+		{"train", "--feed", feed},
+		{"schedule", "create", "starter-test-" + feed, "--every", "24h", "--paused", "--feed", feed},
+	} {
+		if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), gone+" is not in bucket") {
+			t.Errorf("%s: error %v, want one naming the feed version and the missing object", args[0], err)
+		}
+	}
+}

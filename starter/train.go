@@ -271,7 +271,8 @@ func readHead(path string) ([]byte, error) {
 	return b[:n], nil
 }
 
-// checkFeed fails when src names a feed that was never published, which
+// checkFeed fails when src names a feed that was never published, or
+// whose latest version names an object no longer in the bucket, which
 // every run on it would fail on.
 func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 	if src.Feed == "" {
@@ -281,10 +282,18 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.Feed(ctx, src.Feed); errors.Is(err, registry.ErrNotFound) {
+	v, err := r.Feed(ctx, src.Feed)
+	if errors.Is(err, registry.ErrNotFound) {
 		return fmt.Errorf("feed %s was never published; publish it first: starter feed publish %s --x X.csv --y Y.csv", src.Feed, src.Feed)
 	} else if err != nil {
 		return err
+	}
+	var objects activities.Source
+	if json.Unmarshal(v.Source, &objects) != nil || objects.Feed != "" {
+		return nil // the run fails on it, saying why
+	}
+	if err := a.checkHeaders(ctx, objects, nil); err != nil {
+		return fmt.Errorf("feed %s version %d (publish a new version): %w", src.Feed, v.Version, err)
 	}
 	return nil
 }

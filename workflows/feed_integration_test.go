@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,13 @@ func TestTrainingOnUnpublishedFeedFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	feed := "itest-nofeed-" + randomSuffix()
+	require.Contains(t, h.trainOnFeedFails(t, ctx, feed), "feed "+feed+" was never published")
+}
+
+// trainOnFeedFails trains on the feed, wants the run to fail with BadData
+// and returns its message.
+func (h *harness) trainOnFeedFails(t *testing.T, ctx context.Context, feed string) string {
+	t.Helper()
 	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-train-" + randomSuffix(), TaskQueue: h.queue},
 		workflows.TrainingPipeline, workflows.TrainingParams{ModelName: h.model, TrainingQueue: h.training, Source: activities.Source{Feed: feed}})
 	require.NoError(t, err)
@@ -96,5 +104,24 @@ func TestTrainingOnUnpublishedFeedFails(t *testing.T) {
 	var app *temporal.ApplicationError
 	require.True(t, errors.As(err, &app), "error %v, want an application error", err)
 	require.Equal(t, activities.ErrBadData, app.Type())
-	require.Contains(t, app.Error(), "feed "+feed+" was never published")
+	return app.Error()
+}
+
+// A feed version whose object was removed from the bucket fails its
+// trainings with BadData naming the feed and version, not just the key.
+func TestTrainingOnFeedWithRemovedObjectNamesTheFeed(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	feed := "itest-gone-" + randomSuffix()
+	// Published, then gone: a key of the right form that the bucket lacks.
+	gone := "raw/" + strings.Repeat("e", 64) + ".csv"
+	raw, err := json.Marshal(activities.Source{CSVKey: gone, TextCols: []string{"text"}, LabelCol: "label"})
+	require.NoError(t, err)
+	_, _, err = h.reg.PublishFeed(ctx, feed, raw, "itest", "")
+	require.NoError(t, err)
+	msg := h.trainOnFeedFails(t, ctx, feed)
+	require.Contains(t, msg, "read CSV of feed "+feed+" version 1")
+	require.Contains(t, msg, gone)
 }

@@ -65,8 +65,9 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 // its lineage: production moves to the candidate only when it beats the
 // current production model, scored on the same holdout, by in.Gate.Margin;
 // otherwise the candidate becomes challenger. The gate decides before the
-// version is created, so a gate that fails (production's file unreadable,
-// say) leaves no version behind. A candidate under the absolute floor is
+// version is created, so a gate that fails (the bucket down past the
+// retries, say) leaves no version behind. A production version whose file
+// is missing or corrupt is replaced by a candidate that clears the floor. A candidate under the absolute floor is
 // not registered and fails the run.
 func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
 	var waiting atomic.Bool
@@ -279,11 +280,22 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 	// Score production on this run's holdout: metrics from another holdout
 	// are not comparable.
 	m, err := a.loadModel(ctx, prod.ArtifactKey)
+	var unloadable *temporal.ApplicationError
+	if errors.As(err, &unloadable) && unloadable.NonRetryable() {
+		// Production's file is missing or corrupt: no API can serve it
+		// (they serve an older version, or nothing), and failing here
+		// would fail every later run until someone repaired the file by
+		// hand. A candidate that clears the floor replaces it, on
+		// condition that production still points at that version.
+		res.BaselineVersion, res.Promoted, res.Alias = prod.Version, true, "production"
+		res.Reason = fmt.Sprintf("production v%d cannot be loaded (%s); weighted F1 %.4f clears the floor %.4f and replaces it",
+			prod.Version, unloadable.Message(), in.Evaluation.WeightedF1, in.Gate.Floor)
+		a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "production_version": prod.Version, "error": unloadable.Message()}).
+			Warn("quality gate: production's model file cannot be loaded; the candidate replaces it")
+		return res, nil
+	}
 	if err != nil {
-		// A missing or corrupt production file fails every later gate at
-		// once, until production points at a loadable version again; a
-		// store that is down is retried.
-		return res, annotate(err, "quality gate: load production model v%d", prod.Version)
+		return res, annotate(err, "quality gate: load production model v%d", prod.Version) // a store that is down: retried
 	}
 	holdout, err := a.snapshot(ctx, in.HoldoutKey)
 	if err != nil {

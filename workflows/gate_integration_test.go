@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -108,10 +107,10 @@ func TestGateKeepsARolledBackModelOut(t *testing.T) {
 	require.Len(t, versions, 2, "four runs on two data sets: two versions")
 }
 
-// A gate that cannot decide (production's model file is gone) fails the
-// run before the candidate's version is created: no version is left
-// without an alias and without a successful run.
-func TestFailedGateLeavesNoVersion(t *testing.T) {
+// A production version whose model file is gone cannot be served or
+// scored: the next run that clears the floor replaces it, instead of every
+// run failing until someone repairs the file by hand.
+func TestGateReplacesUnloadableProduction(t *testing.T) {
 	h := newHarness(t)
 	h.startWorkers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -128,18 +127,15 @@ func TestFailedGateLeavesNoVersion(t *testing.T) {
 
 	weak := classifier.DefaultParams()
 	weak.Solver.C = 0.3 // other bytes than production's
-	p := workflows.TrainingParams{Source: src, Params: &weak, ModelName: h.model, TrainingQueue: h.training}
-	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-train-" + randomSuffix(), TaskQueue: h.queue}, workflows.TrainingPipeline, p)
+	second, run := h.train(t, ctx, workflows.TrainingParams{Source: src, Params: &weak})
+	require.True(t, second.Promoted, second.Reason)
+	require.Equal(t, first.Version, second.Gate.BaselineVersion)
+	require.Contains(t, second.Reason, fmt.Sprintf("production v%d cannot be loaded", first.Version))
+	require.Contains(t, second.Reason, first.ModelKey)
+	prod, err := h.reg.Alias(ctx, h.model, "production")
 	require.NoError(t, err)
-	err = run.Get(ctx, nil)
-	var app *temporal.ApplicationError
-	require.ErrorAs(t, err, &app)
-	require.Equal(t, activities.ErrBadData, app.Type())
-	require.Contains(t, err.Error(), "load production model v1")
-	versions, err := h.reg.Versions(ctx, h.model)
-	require.NoError(t, err)
-	require.Len(t, versions, 1, "the failed run registered no version")
-	h.replay(t, ctx, run.GetID())
+	require.Equal(t, second.Version, prod.Version)
+	h.replay(t, ctx, run)
 }
 
 // uploadRelabelled puts a generated demo catalogue in the bucket as a

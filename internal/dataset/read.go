@@ -248,15 +248,22 @@ func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Da
 			return nil, err
 		}
 		row++
+		id := strconv.Itoa(row)
+		// A record that cannot be read has no ID of its own, but its row
+		// number is known: it is one record, even when an unclosed quote
+		// ran it over several lines.
+		unread := ""
+		if iID < 0 {
+			unread = id
+		}
 		if problem != "" {
-			v.reject(line, "", KindMalformed, problem)
+			v.reject(line, unread, KindMalformed, problem)
 			continue
 		}
 		if len(rec) != len(header) {
-			v.reject(line, "", KindFieldCount, fmt.Sprintf("wrong number of fields: got %d, want %d", len(rec), len(header)))
+			v.reject(line, unread, KindFieldCount, fmt.Sprintf("wrong number of fields: got %d, want %d", len(rec), len(header)))
 			continue
 		}
-		id := strconv.Itoa(row)
 		if iID >= 0 {
 			if id = strings.TrimSpace(rec[iID]); id == "" {
 				v.reject(line, "", KindMissingID, "empty id")

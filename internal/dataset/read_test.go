@@ -340,6 +340,33 @@ func TestReadCSV(t *testing.T) {
 	}
 }
 
+// Rows that cannot be read keep their row number as ID when the rows are
+// named by it, so batch predictions can say which row failed. A record an
+// unclosed quote runs over several lines is one row.
+func TestReadCSVRowNumbersOfUnreadableRows(t *testing.T) {
+	in := "text,label\n" +
+		"Chemise,Topwear\n" + // row 1
+		"Jupe,Bottom,extra\n" + // row 2: field count
+		"\"Robe \"courte\",Dress\n" + // row 3: bad quote
+		"Jean,Bottom\n" // row 4
+	d, err := ReadCSV(strings.NewReader(in), []string{"text"}, "label", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertExamples(t, d.Examples, []Example{{ID: "1", Title: "Chemise", Label: "Topwear"}, {ID: "4", Title: "Jean", Label: "Bottom"}})
+	if len(d.Rejects) != 2 || d.Rejects[0].ID != "2" || d.Rejects[0].Kind != KindFieldCount || d.Rejects[1].ID != "3" || d.Rejects[1].Kind != KindMalformed {
+		t.Fatalf("rejects = %+v, want rows 2 (field count) and 3 (malformed)", d.Rejects)
+	}
+	// With an ID column, an unreadable row has no ID.
+	d, err = ReadCSV(strings.NewReader("id,text,label\n5,Jupe,Bottom,extra\n6,Jean,Bottom\n"), []string{"text"}, "label", Options{IDColumn: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Rejects) != 1 || d.Rejects[0].ID != "" {
+		t.Fatalf("rejects = %+v, want one without an ID", d.Rejects)
+	}
+}
+
 func TestReadCSVIDColumns(t *testing.T) {
 	// A pandas index column is used as the ID.
 	d, err := ReadCSV(strings.NewReader(",text,label\n7,a,x\n7,b,y\n9,c,x\n"), []string{"text"}, "label", Options{})

@@ -149,6 +149,7 @@ func ReadRaw(x, y io.Reader, opts Options) (*Dataset, error) {
 	for _, ye := range orphans {
 		v.reject(0, "", KindOnlyInY, fmt.Sprintf("Y line %d: index %s has no well-formed row in X", ye.line, ye.index))
 	}
+	v.hidden = src.spanned
 	return v.finish()
 }
 
@@ -302,6 +303,7 @@ func ReadCSV(r io.Reader, textCols []string, labelCol string, opts Options) (*Da
 		}
 		v.ds.Examples = append(v.ds.Examples, Example{ID: id, Title: texts[0], Body: joinNonEmpty(texts[1:]), Label: label})
 	}
+	v.hidden = src.spanned
 	return v.finish()
 }
 
@@ -324,6 +326,9 @@ type validator struct {
 	opts  Options
 	known map[string]bool
 	ds    *Dataset
+	// hidden counts the rows malformed records most likely hid (see
+	// source.spanned): each counts as rejected against MaxRejectFraction.
+	hidden int
 }
 
 func newValidator(opts Options) *validator {
@@ -403,9 +408,15 @@ func (v *validator) finish() (*Dataset, error) {
 		}
 		return d, fmt.Errorf("dataset: no usable rows (%d rejected: %s): %w", bad, d.RejectSummary(), ErrBadData)
 	}
-	if limit := v.opts.MaxRejectFraction; limit > 0 && float64(bad) > limit*float64(n) {
-		return d, fmt.Errorf("dataset: %d of %d records rejected (%.1f%%), above the limit of %.1f%% (%s): %w",
-			bad, n, 100*float64(bad)/float64(n), 100*limit, d.RejectSummary(), ErrBadData)
+	// A malformed record over several lines most likely hid a row per
+	// line past its first: they count as rejected rows too.
+	if limit := v.opts.MaxRejectFraction; limit > 0 && float64(bad+v.hidden) > limit*float64(n+v.hidden) {
+		hidden := ""
+		if v.hidden > 0 {
+			hidden = fmt.Sprintf(", counting as rows the %d lines that malformed records ran over past their first", v.hidden)
+		}
+		return d, fmt.Errorf("dataset: %d of %d rows rejected (%.1f%%%s), above the limit of %.1f%% (%s): %w",
+			bad+v.hidden, n+v.hidden, 100*float64(bad+v.hidden)/float64(n+v.hidden), hidden, 100*limit, d.RejectSummary(), ErrBadData)
 	}
 	return d, nil
 }
@@ -428,6 +439,9 @@ type source struct {
 	r    *csv.Reader
 	// pending is a record read ahead after a malformed one; see next.
 	pending *record
+	// spanned counts the lines past their first that malformed records
+	// took: rows of the file, most likely, that an unclosed quote hid.
+	spanned int
 }
 
 // record is what source.read returns: a record starting on line, or a
@@ -484,6 +498,7 @@ func (s *source) next() (rec []string, line int, problem string, err error) {
 	// malformed record: fail rather than lose the rest of the file as a
 	// single reject. Every record is checked, the read-ahead ones too.
 	if r.problem != "" && r.lastLine > r.line {
+		s.spanned += r.lastLine - r.line
 		next := s.read()
 		if next.err == io.EOF {
 			return nil, 0, "", fmt.Errorf("dataset: %s line %d: a malformed record runs from there to the end of the file (line %d), "+

@@ -273,7 +273,7 @@ func TestReadRawErrors(t *testing.T) {
 		{"no usable rows", xHeader + "0,,,1,1\n1,,,2,2\n2,a,,3,3\n", ",prdtypecode\n0,10\n1,10\n2,99\n",
 			Options{KnownLabels: []string{"10"}}, "dataset: no usable rows (3 rejected: 2 empty text, 1 unknown label)"},
 		{"too many rejects", xHeader + "0,a,,1,1\n1,,,2,2\n2,c,,3,3\n", ",prdtypecode\n0,10\n1,10\n2,10\n",
-			Options{MaxRejectFraction: 0.25}, "1 of 3 records rejected (33.3%), above the limit of 25.0% (1 empty text)"},
+			Options{MaxRejectFraction: 0.25}, "1 of 3 rows rejected (33.3%), above the limit of 25.0% (1 empty text)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,6 +364,29 @@ func TestReadCSVRowNumbersOfUnreadableRows(t *testing.T) {
 	}
 	if len(d.Rejects) != 1 || d.Rejects[0].ID != "" {
 		t.Fatalf("rejects = %+v, want one without an ID", d.Rejects)
+	}
+}
+
+// A quote left open hides the lines up to where the CSV reader resyncs in
+// one malformed record: they count as rejected rows against the limit, so
+// losing them is not taken for one bad row.
+func TestRejectLimitCountsRowsHiddenByAnOpenQuote(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("text,label\n")
+	for i := range 20 {
+		if i == 5 {
+			b.WriteString("\"open quote,x\nrow a,x\nrow b,x\nrow c\" then text,x\n") // one record over lines 7 to 10
+			continue
+		}
+		fmt.Fprintf(&b, "row %d,x\n", i)
+	}
+	// 19 rows read, 1 rejected: 5% of records, but 4 of 23 rows (17%).
+	_, err := ReadCSV(strings.NewReader(b.String()), []string{"text"}, "label", Options{MaxRejectFraction: 0.1})
+	if !errors.Is(err, ErrBadData) || !strings.Contains(err.Error(), "4 of 23 rows rejected (17.4%, counting as rows the 3 lines") {
+		t.Fatalf("err = %v, want the hidden rows counted", err)
+	}
+	if _, err := ReadCSV(strings.NewReader(b.String()), []string{"text"}, "label", Options{MaxRejectFraction: 0.2}); err != nil {
+		t.Fatalf("under the limit: %v", err)
 	}
 }
 

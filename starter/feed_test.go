@@ -148,3 +148,73 @@ func TestTrainOnFeedWithRemovedObject(t *testing.T) {
 		}
 	}
 }
+
+// schedule update changes the settings it is given and keeps the others:
+// the model trained on, the source, the gate, the jitter, the state.
+func TestScheduleUpdateKeepsWhatIsNotGiven(t *testing.T) {
+	testenv.Integration(t)
+	t.Setenv("PRODCAT_LOG_LEVEL", "warn")
+	feed := fmt.Sprintf("starter-upd-%d", time.Now().UnixNano())
+	csv := filepath.Join(t.TempDir(), "products.csv")
+	if err := os.WriteFile(csv, []byte("title,category\nred cotton shirt "+feed+",top\nblue denim jeans,bottom\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "feed", "publish", feed, "--csv", csv, "--text-col", "title", "--label-col", "category"); err != nil {
+		t.Fatal(err)
+	}
+	id := "starter-test-" + feed
+	if _, err := run(t, "schedule", "create", id, "--cron", "0 3 * * *", "--jitter", "10m", "--paused", "--feed", feed,
+		"--model", "fashion", "--margin", "0", "--floor", "0.6", "--holdout", "0.3", "--overlap", "buffer_one"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = run(t, "schedule", "delete", id) })
+	describe := func() (s struct {
+		Paused   bool   `json:"paused"`
+		Cron     string `json:"cron"`
+		Every    string `json:"every"`
+		Jitter   string `json:"jitter"`
+		Overlap  string `json:"overlap"`
+		Training struct {
+			ModelName string             `json:"model_name"`
+			Source    map[string]any     `json:"source"`
+			Gate      map[string]float64 `json:"gate"`
+			Holdout   float64            `json:"holdout_fraction"`
+			Params    *struct {
+				Solver struct {
+					C float64 `json:"c"`
+				} `json:"solver"`
+			} `json:"params"`
+		} `json:"training"`
+	}) {
+		t.Helper()
+		out, err := run(t, "schedule", "describe", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("describe printed %q: %v", out, err)
+		}
+		return s
+	}
+	if _, err := run(t, "schedule", "update", id, "--cron", "0 4 * * *"); err != nil {
+		t.Fatal(err)
+	}
+	s := describe()
+	tr := s.Training
+	if s.Cron != "0 4 * * *" || s.Jitter != "10m" || !s.Paused || s.Overlap != "buffer_one" || tr.ModelName != "fashion" || tr.Source["feed"] != feed ||
+		tr.Gate["margin"] != 0 || tr.Gate["floor"] != 0.6 || tr.Holdout != 0.3 || tr.Params != nil {
+		t.Errorf("after update --cron: %+v; want only the cron changed", s)
+	}
+	if _, err := run(t, "schedule", "update", id, "--every", "12h", "--c", "2", "--floor", "0.7"); err != nil {
+		t.Fatal(err)
+	}
+	s = describe()
+	tr = s.Training
+	if s.Cron != "" || s.Every != "12h" || s.Jitter != "10m" || tr.ModelName != "fashion" || tr.Gate["margin"] != 0 || tr.Gate["floor"] != 0.7 ||
+		tr.Params == nil || tr.Params.Solver.C != 2 {
+		t.Errorf("after update --every --c --floor: %+v", s)
+	}
+	if _, err := run(t, "schedule", "update", id+"-none", "--every", "1h"); err == nil || !strings.Contains(err.Error(), "use schedule create") {
+		t.Errorf("update of an unknown schedule: %v", err)
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/prodcat/prodcat/internal/schedule"
 	"github.com/prodcat/prodcat/workflows"
@@ -17,7 +19,7 @@ func newScheduleCmd() *cobra.Command {
 	var spec workflows.ScheduleSpec
 	var tf trainFlags
 	apply := func(create bool) *cobra.Command {
-		use, short := "update ID", "replace the spec of an existing schedule (give every setting, as for create)"
+		use, short := "update ID", "change the settings given of an existing schedule; the others stay as they are"
 		if create {
 			use, short = "create ID", "create a retraining schedule, or update it in place when it exists"
 		}
@@ -36,6 +38,23 @@ func newScheduleCmd() *cobra.Command {
 					return err
 				}
 				p.Source = tf.source()
+				tc, err := a.temporalClient(ctx)
+				if err != nil {
+					return err
+				}
+				m := schedule.New(tc, a.cfg.Temporal.Namespace)
+				if !create {
+					cur, err := m.Describe(ctx, spec.ID)
+					if errors.Is(err, schedule.ErrNotFound) {
+						return fmt.Errorf("%w (use schedule create)", err)
+					}
+					if err != nil {
+						return err
+					}
+					if spec, p, err = keepUnchanged(c.Flags(), cur, spec, p); err != nil {
+						return err
+					}
+				}
 				// As from the API: the runs take the defaults of the code
 				// that runs them.
 				spec.Training = p.WithoutDefaults()
@@ -48,15 +67,10 @@ func newScheduleCmd() *cobra.Command {
 				if err := a.checkHeaders(ctx, spec.Training.Source, nil); err != nil {
 					return err
 				}
-				tc, err := a.temporalClient(ctx)
-				if err != nil {
-					return err
-				}
 				var paused *bool
 				if c.Flags().Changed("paused") {
 					paused = &spec.Paused
 				}
-				m := schedule.New(tc, a.cfg.Temporal.Namespace)
 				created := false
 				if create {
 					created, err = m.Put(ctx, spec, paused, actor())
@@ -190,4 +204,78 @@ func parseFlagTime(name, v string) (time.Time, error) {
 		return time.Time{}, usagef("%s %q: want an RFC 3339 time such as 2026-11-01T03:00:00Z", name, v)
 	}
 	return t, nil
+}
+
+// sourceFlags are the flags naming what a schedule trains on; any of them
+// replaces the whole source.
+var sourceFlags = []string{"feed", "x-key", "y-key", "csv-key", "text-col", "label-col"}
+
+// keepUnchanged returns the spec and training parameters that schedule
+// update writes: those of cur, the schedule as it is, with the settings
+// given on the command line (fl) taken from spec and p, which the flags
+// filled in. So an update changes what it is told to and nothing else, the
+// model trained on included; create and the API's PUT replace the whole
+// spec.
+func keepUnchanged(fl *pflag.FlagSet, cur schedule.Summary, spec workflows.ScheduleSpec, p workflows.TrainingParams) (workflows.ScheduleSpec, workflows.TrainingParams, error) {
+	given := fl.Changed
+	if cur.Training == nil {
+		return spec, p, fmt.Errorf("schedule %s does not start trainings; delete it and create it again", cur.ID)
+	}
+	if !given("cron") && !given("every") {
+		if cur.Cron == "" && cur.Every == "" {
+			return spec, p, usagef("schedule %s runs on a spec update cannot keep (%s): give --cron or --every", cur.ID, cur.Spec)
+		}
+		spec.Cron = cur.Cron
+		if cur.Every != "" {
+			every, err := time.ParseDuration(cur.Every)
+			if err != nil {
+				return spec, p, fmt.Errorf("schedule %s: interval %q: %w", cur.ID, cur.Every, err)
+			}
+			spec.Every = every
+		}
+	}
+	if !given("jitter") && cur.Jitter != "" {
+		jitter, err := time.ParseDuration(cur.Jitter)
+		if err != nil {
+			return spec, p, fmt.Errorf("schedule %s: jitter %q: %w", cur.ID, cur.Jitter, err)
+		}
+		spec.Jitter = jitter
+	}
+	if !given("overlap") {
+		spec.Overlap = cur.Overlap
+	}
+	if !given("pause-on-failure") && cur.PauseOnFailure != nil {
+		spec.PauseOnFailure = *cur.PauseOnFailure
+	}
+
+	t := cur.Training.WithDefaults()
+	if slices.ContainsFunc(sourceFlags, given) {
+		t.Source = p.Source
+	}
+	if given("model") {
+		t.ModelName = p.ModelName
+	}
+	switch {
+	case given("params"):
+		t.Params = p.Params // --c applied to the file's
+	case given("c"):
+		cp := *t.Params
+		cp.Solver.C = p.Params.Solver.C
+		t.Params = &cp
+	}
+	if given("holdout") {
+		t.HoldoutFraction = p.HoldoutFraction
+	}
+	if given("max-reject-fraction") {
+		t.MaxRejectFraction = p.MaxRejectFraction
+	}
+	if given("floor") {
+		t.Gate.Floor = p.Gate.Floor
+	}
+	if given("margin") {
+		t.Gate.Margin = p.Gate.Margin
+	}
+	t.GateSet = true
+	t.TrainingQueue = p.TrainingQueue // this deployment's
+	return spec, t, nil
 }

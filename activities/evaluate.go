@@ -252,6 +252,11 @@ func runActor(ctx context.Context) string {
 	return workflowActor + wf.ID + "/" + wf.RunID
 }
 
+// MinGateRows is the fewest holdout rows the gate promotes on: a score on
+// fewer says too little (one row is 5 points of accuracy at 20), so such a
+// model becomes challenger, even the first.
+const MinGateRows = 20
+
 // gate decides where the candidate goes; Version is left for Register.
 func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult, error) {
 	var res RegisterResult
@@ -259,6 +264,16 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 	prod, err := a.Registry.Alias(ctx, in.ModelName, "production")
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
+		holdout, err := a.snapshot(ctx, in.HoldoutKey)
+		if err != nil {
+			return res, err
+		}
+		if len(holdout) < MinGateRows {
+			res.Alias = "challenger"
+			res.Reason = fmt.Sprintf("first model, but a weighted F1 of %.4f on %d holdout rows proves little (the gate wants %d); promote it by hand if wanted",
+				in.Evaluation.WeightedF1, len(holdout), MinGateRows)
+			return res, nil
+		}
 		res.Promoted, res.Alias = true, "production"
 		res.Reason = fmt.Sprintf("first model: weighted F1 %.4f clears the floor %.4f", in.Evaluation.WeightedF1, in.Gate.Floor)
 		return res, nil
@@ -309,6 +324,12 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 	if len(rows) == 0 {
 		res.Alias = "challenger"
 		res.Reason = fmt.Sprintf("production v%d was trained on every holdout row, so the two cannot be compared; promote by hand if wanted", prod.Version)
+		return res, nil
+	}
+	if len(rows) < MinGateRows {
+		res.Alias = "challenger"
+		res.Reason = fmt.Sprintf("only %d holdout rows are new to production v%d, too few to compare the two (the gate wants %d); promote by hand if wanted",
+			len(rows), prod.Version, MinGateRows)
 		return res, nil
 	}
 	cand, err := a.loadModel(ctx, in.Model.Key)

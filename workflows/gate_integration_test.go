@@ -18,6 +18,7 @@ import (
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/demodata"
 	"github.com/prodcat/prodcat/internal/model"
+	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/taxonomy"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -180,7 +181,7 @@ func TestGateRefusesNarrowerOrForeignModels(t *testing.T) {
 
 	three := map[string]bool{"10": true, "2583": true, "1560": true}
 	narrow, _ := h.train(t, ctx, workflows.TrainingParams{Gate: anyGain, GateSet: true,
-		Source: h.uploadRelabelled(t, ctx, 30, 8, func(c string) (string, bool) { return c, three[c] })})
+		Source: h.uploadRelabelled(t, ctx, 40, 9, func(c string) (string, bool) { return c, three[c] })})
 	require.False(t, narrow.Promoted, narrow.Reason)
 	require.Equal(t, "challenger", narrow.Alias)
 	require.Contains(t, narrow.Reason, "does not know 24 of production v1's 27 labels")
@@ -210,4 +211,23 @@ func TestGateRefusesNarrowerOrForeignModels(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, first.Version, prod.Version)
 	t.Logf("narrow: %s\nforeign: %s", narrow.Reason, foreign.Reason)
+}
+
+// A first model scored on a handful of holdout rows is not put into
+// production: the score proves little. It becomes challenger, which a
+// person may promote.
+func TestGateWantsEnoughHoldoutRows(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	three := map[string]bool{"10": true, "2583": true, "1560": true}
+	tiny, _ := h.train(t, ctx, workflows.TrainingParams{
+		Source: h.uploadRelabelled(t, ctx, 10, 5, func(c string) (string, bool) { return c, three[c] })})
+	require.False(t, tiny.Promoted, tiny.Reason)
+	require.Equal(t, "challenger", tiny.Alias)
+	require.Less(t, tiny.Dataset.HoldoutRows, activities.MinGateRows)
+	require.Contains(t, tiny.Reason, fmt.Sprintf("on %d holdout rows proves little (the gate wants %d)", tiny.Dataset.HoldoutRows, activities.MinGateRows))
+	_, err := h.reg.Alias(ctx, h.model, "production")
+	require.ErrorIs(t, err, registry.ErrNotFound)
 }

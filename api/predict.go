@@ -47,8 +47,8 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 	}
 	if m == nil {
 		return &apiError{status: http.StatusServiceUnavailable, code: codeNoModel, retryAfter: dependencyRetryAfter,
-			message: "no model is being served yet: either none is promoted to production (train one with starter train ... --wait; " +
-				"the API loads it as soon as the alias moves) or loading it failed, say while the artifact store is down (see /readyz and the API's logs)"}
+			message: "no model is being served yet: either none is promoted to production (train one with starter train ... --wait, " +
+				"or promote a challenger with starter models promote VERSION; the API loads it as soon as the alias moves) or loading it failed, say while the artifact store is down (see /readyz and the API's logs)"}
 	}
 	sc := s.getScratch()
 	defer s.putScratch(sc)

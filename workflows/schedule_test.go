@@ -40,6 +40,17 @@ func TestScheduleSpecOptions(t *testing.T) {
 	}
 }
 
+// Jitter just under the shortest gap between cron runs is accepted.
+func TestCronJitterUnderTheGap(t *testing.T) {
+	for cron, jitter := range map[string]time.Duration{"0 3 * * *": 23 * time.Hour, "*/15 * * * *": 14 * time.Minute, "0 3 * * 1": 6 * 24 * time.Hour} {
+		s := validSpec()
+		s.Cron, s.Jitter = cron, jitter
+		if _, err := s.Options(); err != nil {
+			t.Errorf("cron %q, jitter %s: %v", cron, jitter, err)
+		}
+	}
+}
+
 func TestScheduleSpecRejects(t *testing.T) {
 	for name, tc := range map[string]struct {
 		mutate func(*ScheduleSpec)
@@ -59,6 +70,10 @@ func TestScheduleSpecRejects(t *testing.T) {
 		"no input":                  {func(s *ScheduleSpec) { s.Training.Source = activities.Source{} }, "no input given"},
 		"negative":                  {func(s *ScheduleSpec) { s.Jitter = -time.Second }, "negative jitter"},
 		"jitter past the next slot": {func(s *ScheduleSpec) { s.Cron, s.Every, s.Jitter = "", 24*time.Hour, 48*time.Hour }, "less than the interval"},
+		// A typo that would make a nightly run a daytime one.
+		"jitter past the next cron run": {func(s *ScheduleSpec) { s.Jitter = 100 * time.Hour }, `shortest time between two runs of cron "0 3 * * *", 24h`},
+		"jitter past a weekday cron":    {func(s *ScheduleSpec) { s.Cron, s.Jitter = "30 6 * * 1-5", 24*time.Hour }, "24h"},
+		"jitter past a monthly cron":    {func(s *ScheduleSpec) { s.Cron, s.Jitter = "@monthly", 700*time.Hour }, "672h"},
 		"leak": {func(s *ScheduleSpec) {
 			s.Training.Source = activities.Source{CSVKey: "c", TextCols: []string{"t", "l"}, LabelCol: "l"}
 		}, `column "l" is given as both text and label`},
@@ -143,6 +158,23 @@ func TestCronNeverFires(t *testing.T) {
 	} {
 		if got := cronNeverFires(expr); got != want {
 			t.Errorf("cronNeverFires(%q) = %v, want %v", expr, got, want)
+		}
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		24 * time.Hour:               "24h",
+		90 * time.Minute:             "1h30m",
+		30 * time.Minute:             "30m",
+		90 * time.Second:             "1m30s",
+		2*time.Hour + 30*time.Second: "2h0m30s",
+		10 * time.Second:             "10s",
+		1500 * time.Millisecond:      "1.5s",
+		0:                            "0s",
+	} {
+		if got := ShortDuration(d); got != want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -479,7 +479,7 @@ func (sum *Summary) describeSpec(s *client.ScheduleSpec) {
 		parts = append(parts, "cron "+sum.Cron)
 	}
 	for _, iv := range s.Intervals {
-		sum.Every = shortDuration(iv.Every)
+		sum.Every = workflows.ShortDuration(iv.Every)
 		parts = append(parts, "every "+sum.Every)
 	}
 	sum.Spec = strings.Join(parts, "; ")
@@ -488,21 +488,8 @@ func (sum *Summary) describeSpec(s *client.ScheduleSpec) {
 		sum.Cron, sum.Every = "", ""
 	}
 	if s.Jitter > 0 {
-		sum.Jitter = shortDuration(s.Jitter)
+		sum.Jitter = workflows.ShortDuration(s.Jitter)
 	}
-}
-
-// shortDuration writes d as time.Duration does, without the zero minutes
-// and seconds it ends with: 24h, not 24h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // calendarCron writes a calendar entry as a cron expression: five fields

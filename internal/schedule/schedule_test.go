@@ -93,20 +93,3 @@ func TestBackfillEnd(t *testing.T) {
 		}
 	}
 }
-
-func TestShortDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		24 * time.Hour:               "24h",
-		90 * time.Minute:             "1h30m",
-		30 * time.Minute:             "30m",
-		90 * time.Second:             "1m30s",
-		2*time.Hour + 30*time.Second: "2h0m30s",
-		10 * time.Second:             "10s",
-		1500 * time.Millisecond:      "1.5s",
-		0:                            "0s",
-	} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}

@@ -561,7 +561,7 @@ func (f *fakeTrainer) Cancel(_ context.Context, id, runID string) error {
 
 // List pages through the runs in workflow ID order; a page token is the
 // offset of the page's first run.
-func (f *fakeTrainer) List(_ context.Context, model string, limit int, page []byte) ([]training, []byte, error) {
+func (f *fakeTrainer) List(_ context.Context, filter trainingFilter, limit int, page []byte) ([]training, []byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
@@ -569,7 +569,7 @@ func (f *fakeTrainer) List(_ context.Context, model string, limit int, page []by
 	}
 	var all []training
 	for _, t := range f.runs {
-		if model == "" || t.ModelName == model {
+		if (filter.Model == "" || t.ModelName == filter.Model) && (filter.Status == "" || t.Status == filter.Status) {
 			all = append(all, t)
 		}
 	}

@@ -72,10 +72,10 @@ type trainer interface {
 	// Get reads run runID of workflow id, or its latest run when runID is
 	// empty.
 	Get(ctx context.Context, id, runID string) (training, error)
-	// List returns a page of at most limit trainings, of model when it is
-	// not empty, from page (nil for the first), and the token of the next
-	// page (nil after the last).
-	List(ctx context.Context, model string, limit int, page []byte) ([]training, []byte, error)
+	// List returns a page of at most limit trainings that f selects, from
+	// page (nil for the first), and the token of the next page (nil after
+	// the last).
+	List(ctx context.Context, f trainingFilter, limit int, page []byte) ([]training, []byte, error)
 	// Cancel asks run runID of workflow id to stop.
 	Cancel(ctx context.Context, id, runID string) error
 }
@@ -158,7 +158,10 @@ type route struct {
 	// bodyType is the media type a POST must declare; "" means
 	// application/json.
 	bodyType string
-	handle   handlerFunc
+	// query lists the query parameters an API route takes; others are
+	// refused, so a misspelt filter is not silently ignored.
+	query  []string
+	handle handlerFunc
 }
 
 func newServer(d deps) (*server, error) {
@@ -184,10 +187,10 @@ func (s *server) routes() []route {
 		{method: "GET", pattern: "/v1/models/{name}", role: auth.RolePredict, handle: s.getModel},
 		{method: "GET", pattern: "/v1/models/{name}/versions/{version}", role: auth.RolePredict, handle: s.getVersion},
 		{method: "POST", pattern: "/v1/models/{name}/aliases/{alias}", role: auth.RoleAdmin, handle: s.moveAlias},
-		{method: "GET", pattern: "/v1/trainings", role: auth.RolePredict, handle: s.listTrainings},
+		{method: "GET", pattern: "/v1/trainings", role: auth.RolePredict, query: []string{"limit", "model", "status", "page_token"}, handle: s.listTrainings},
 		{method: "POST", pattern: "/v1/trainings", role: auth.RoleAdmin, handle: s.startTraining},
-		{method: "GET", pattern: "/v1/trainings/{id}", role: auth.RolePredict, handle: s.getTraining},
-		{method: "POST", pattern: "/v1/trainings/{id}/cancel", role: auth.RoleAdmin, handle: s.cancelTraining},
+		{method: "GET", pattern: "/v1/trainings/{id}", role: auth.RolePredict, query: []string{"run_id"}, handle: s.getTraining},
+		{method: "POST", pattern: "/v1/trainings/{id}/cancel", role: auth.RoleAdmin, query: []string{"run_id"}, handle: s.cancelTraining},
 		{method: "GET", pattern: "/v1/feeds", role: auth.RolePredict, handle: s.listFeeds},
 		{method: "GET", pattern: "/v1/feeds/{name}", role: auth.RolePredict, handle: s.getFeed},
 		{method: "POST", pattern: "/v1/feeds/{name}", role: auth.RoleAdmin, handle: s.publishFeed},
@@ -311,11 +314,12 @@ func (s *server) wrap(rt route) http.Handler {
 			}
 			principal = p
 		}
-		var err error
-		switch rt.method {
-		case http.MethodPost, http.MethodPut:
+		err := checkQuery(r, rt)
+		switch {
+		case err != nil:
+		case rt.method == http.MethodPost, rt.method == http.MethodPut:
 			err = checkPost(r, cmp.Or(rt.bodyType, "application/json"))
-		case http.MethodDelete:
+		case rt.method == http.MethodDelete:
 			err = checkSameSite(r)
 		}
 		if err != nil {
@@ -326,6 +330,24 @@ func (s *server) wrap(rt route) http.Handler {
 			s.answerError(sw, r, log, err)
 		}
 	})
+}
+
+// checkQuery refuses a query parameter an API route does not take. The
+// probes, the metrics and the demo page take any, as tools add their own.
+func checkQuery(r *http.Request, rt route) error {
+	if rt.role == "" || rt.internal || r.URL.RawQuery == "" {
+		return nil
+	}
+	for name := range r.URL.Query() {
+		if slices.Contains(rt.query, name) {
+			continue
+		}
+		if len(rt.query) == 0 {
+			return badRequest("unknown query parameter %q: %s %s takes none", name, rt.method, rt.pattern)
+		}
+		return badRequest("unknown query parameter %q: %s %s takes %s", name, rt.method, rt.pattern, strings.Join(rt.query, ", "))
+	}
+	return nil
 }
 
 // utf8Charset reports whether a charset parameter names UTF-8 or its

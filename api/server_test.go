@@ -526,6 +526,23 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				t.Errorf("%s: 403 not documented", key)
 			}
 		}
+		// The query parameters documented are the ones the route takes
+		// (others are refused).
+		var params []struct{ Name, In string }
+		if len(op.Params) > 0 {
+			if err := json.Unmarshal(op.Params, &params); err != nil {
+				t.Fatalf("%s: parameters: %v", key, err)
+			}
+		}
+		var query []string
+		for _, p := range params {
+			if p.In == "query" {
+				query = append(query, p.Name)
+			}
+		}
+		if rt.role != "" && !slices.Equal(query, rt.query) {
+			t.Errorf("%s: documented query parameters %q, routed %q", key, query, rt.query)
+		}
 		for _, p := range regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(rt.pattern, -1) {
 			if !strings.Contains(string(op.Params), `"name": "`+p[1]+`"`) && !strings.Contains(string(op.Params), `"name":"`+p[1]+`"`) &&
 				!strings.Contains(string(op.Params), "#/components/parameters/") {

@@ -106,11 +106,14 @@ func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, 
 	return tr, nil
 }
 
-func (t *temporalTrainer) List(ctx context.Context, model string, limit int, page []byte) ([]training, []byte, error) {
+func (t *temporalTrainer) List(ctx context.Context, f trainingFilter, limit int, page []byte) ([]training, []byte, error) {
 	query := fmt.Sprintf("WorkflowType = '%s'", workflows.TrainingWorkflowType)
-	if model != "" {
+	if f.Model != "" {
 		// Model names are checked to be letters, digits and . _ - only.
-		query += fmt.Sprintf(" AND ModelName = '%s'", model)
+		query += fmt.Sprintf(" AND ModelName = '%s'", f.Model)
+	}
+	if s, ok := visibilityStatus[f.Status]; ok {
+		query += fmt.Sprintf(" AND ExecutionStatus = '%s'", s)
 	}
 	resp, err := t.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace:     t.namespace,
@@ -129,6 +132,13 @@ func (t *temporalTrainer) List(ctx context.Context, model string, limit int, pag
 	// first here.
 	slices.SortStableFunc(out, func(a, b training) int { return b.StartTime.Compare(a.StartTime) })
 	return out[:min(len(out), limit)], resp.GetNextPageToken(), nil
+}
+
+// visibilityStatus names the statuses of trainingStatuses as Temporal's
+// visibility queries do.
+var visibilityStatus = map[string]string{
+	"running": "Running", "completed": "Completed", "failed": "Failed",
+	"canceled": "Canceled", "terminated": "Terminated", "timed_out": "TimedOut",
 }
 
 // Cancel asks run runID of workflow id to stop. The pipeline lets the

@@ -96,7 +96,7 @@ func TestTemporalTrainer(t *testing.T) {
 	// Visibility is eventually consistent: wait until the list of the
 	// model's trainings shows it.
 	for found := false; !found; {
-		list, _, err := tr.List(ctx, p.ModelName, 100, nil)
+		list, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName, Status: "running"}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,9 +128,29 @@ func TestTemporalTrainer(t *testing.T) {
 	if got.Status != "terminated" || got.CloseTime == nil || got.Error == "" {
 		t.Errorf("terminated training %+v", got)
 	}
+	// The status filter is Temporal's: the run moves from one list to the
+	// other, once visibility catches up.
+	for {
+		terminated, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName, Status: "terminated"}, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		running, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName, Status: "running"}, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(terminated) == 1 && terminated[0].WorkflowID == id && len(running) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("terminated list %+v, running list %+v", terminated, running)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 
 	// A completed pipeline run, if the namespace has one, shows its result.
-	list, _, err := tr.List(ctx, "", 100, nil)
+	list, _, err := tr.List(ctx, trainingFilter{}, 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +189,7 @@ func TestTemporalTrainerPages(t *testing.T) {
 	}
 	// Visibility is eventually consistent.
 	for {
-		all, _, err := tr.List(ctx, p.ModelName, 100, nil)
+		all, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,11 +203,11 @@ func TestTemporalTrainerPages(t *testing.T) {
 		}
 	}
 
-	first, next, err := tr.List(ctx, p.ModelName, 2, nil)
+	first, next, err := tr.List(ctx, trainingFilter{Model: p.ModelName}, 2, nil)
 	if err != nil || len(first) != 2 || len(next) == 0 {
 		t.Fatalf("first page: %d trainings, next %q, %v", len(first), next, err)
 	}
-	second, _, err := tr.List(ctx, p.ModelName, 2, next)
+	second, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName}, 2, next)
 	if err != nil || len(second) != 1 {
 		t.Fatalf("second page: %d trainings, %v", len(second), err)
 	}

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prodcat/prodcat/activities"
@@ -276,29 +278,32 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 		}
 		limit = n
 	}
-	model := q.Get("model")
-	if model != "" {
-		if err := registry.CheckModelName(model); err != nil {
+	f := trainingFilter{Model: q.Get("model"), Status: q.Get("status")}
+	if f.Model != "" {
+		if err := registry.CheckModelName(f.Model); err != nil {
 			return badRequest("model: %v", err)
 		}
+	}
+	if f.Status != "" && !slices.Contains(trainingStatuses, f.Status) {
+		return badRequest("status %q: want one of %s", f.Status, strings.Join(trainingStatuses, ", "))
 	}
 	var page []byte
 	if v := q.Get("page_token"); v != "" {
 		var ok bool
-		if page, ok = openPageToken(model, v); !ok {
-			return badRequest("page_token: not a next_page_token this API gave for this model")
+		if page, ok = openPageToken(f.key(), v); !ok {
+			return badRequest("page_token: not a next_page_token this API gave for these filters")
 		}
 	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	ts, next, err := s.trainer.List(ctx, model, limit, page)
+	ts, next, err := s.trainer.List(ctx, f, limit, page)
 	var deadline *serviceerror.DeadlineExceeded
 	if err != nil && page != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline)) {
 		// Temporal retries a token it cannot parse until the deadline (a
 		// made-up one: mangled ones fail their digest), as it retries
 		// while it is down. A first page that comes says which.
 		pctx, cancel := context.WithTimeout(r.Context(), pageProbeTimeout)
-		_, _, perr := s.trainer.List(pctx, model, 1, nil)
+		_, _, perr := s.trainer.List(pctx, f, 1, nil)
 		cancel()
 		if perr == nil {
 			return badRequest("page_token: Temporal could not read it; start again from the first page")
@@ -310,24 +315,44 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 	if ts == nil {
 		ts = []training{}
 	}
-	return writeJSON(w, http.StatusOK, trainingList{Trainings: ts, NextPageToken: sealPageToken(model, next)})
+	return writeJSON(w, http.StatusOK, trainingList{Trainings: ts, NextPageToken: sealPageToken(f.key(), next)})
+}
+
+// trainingFilter selects the trainings GET /v1/trainings lists; empty
+// fields select all.
+type trainingFilter struct {
+	Model  string
+	Status string // one of trainingStatuses
+}
+
+// trainingStatuses are the statuses a list can be filtered by, as a
+// training's status names them.
+var trainingStatuses = []string{"running", "completed", "failed", "canceled", "terminated", "timed_out"}
+
+// key identifies the filter in page tokens; a model filter alone keys as
+// it did before there were others.
+func (f trainingFilter) key() string {
+	if f.Status == "" {
+		return f.Model
+	}
+	return f.Model + "\x00status=" + f.Status
 }
 
 // sealPageToken wraps a list's next-page token from Temporal with a digest
-// of it and the model filter; openPageToken unwraps it. Temporal retries a
+// of it and the filters (trainingFilter.key); openPageToken unwraps it. Temporal retries a
 // token it cannot parse until the request times out, so one that was
 // mangled, or given with another filter, is refused here at once. The
 // digest has no key, so it does not stop a made-up token: that one is
 // refused when Temporal times out on it while it serves a first page.
-func sealPageToken(model string, token []byte) string {
+func sealPageToken(filter string, token []byte) string {
 	if len(token) == 0 {
 		return ""
 	}
-	sum := pageTokenSum(model, token)
+	sum := pageTokenSum(filter, token)
 	return base64.RawURLEncoding.EncodeToString(append(sum[:], token...))
 }
 
-func openPageToken(model, s string) ([]byte, bool) {
+func openPageToken(filter, s string) ([]byte, bool) {
 	if len(s) > maxPageToken {
 		return nil, false
 	}
@@ -336,15 +361,15 @@ func openPageToken(model, s string) ([]byte, bool) {
 		return nil, false
 	}
 	sum, token := b[:pageTokenSumBytes], b[pageTokenSumBytes:]
-	want := pageTokenSum(model, token)
+	want := pageTokenSum(filter, token)
 	return token, bytes.Equal(sum, want[:])
 }
 
 const pageTokenSumBytes = 12
 
-func pageTokenSum(model string, token []byte) [pageTokenSumBytes]byte {
+func pageTokenSum(filter string, token []byte) [pageTokenSumBytes]byte {
 	h := sha256.New()
-	h.Write([]byte(model))
+	h.Write([]byte(filter))
 	h.Write([]byte{0})
 	h.Write(token)
 	return [pageTokenSumBytes]byte(h.Sum(nil))

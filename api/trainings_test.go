@@ -192,13 +192,52 @@ func TestGetAndListTrainings(t *testing.T) {
 		t.Errorf("%d trainings of another model, want 0", len(list.Trainings))
 	}
 	wantError(t, h.do("GET", "/v1/trainings?model=a%27b", asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	// By status, with pages that keep to it.
+	h.trainer.mu.Lock()
+	for id, tr := range h.trainer.runs {
+		if tr.WorkflowID != "b" {
+			tr.Status = "failed"
+			h.trainer.runs[id] = tr
+		}
+	}
+	h.trainer.mu.Unlock()
+	decodeBody(t, h.do("GET", "/v1/trainings?status=failed&limit=1", asPredict, ""), &list)
+	if len(list.Trainings) != 1 || list.Trainings[0].Status != "failed" || list.NextPageToken == "" {
+		t.Fatalf("first page of failed trainings: %+v", list)
+	}
+	firstFailed, failedNext := list.Trainings[0].WorkflowID, list.NextPageToken
+	decodeBody(t, h.do("GET", "/v1/trainings?status=failed&limit=1&page_token="+failedNext, asPredict, ""), &list)
+	if len(list.Trainings) != 1 || list.Trainings[0].Status != "failed" || list.Trainings[0].WorkflowID == firstFailed {
+		t.Errorf("second page of failed trainings: %+v", list)
+	}
+	decodeBody(t, h.do("GET", "/v1/trainings?status=running", asPredict, ""), &list)
+	if len(list.Trainings) != 1 || list.Trainings[0].WorkflowID != "b" {
+		t.Errorf("running trainings: %+v, want b alone", list)
+	}
+	wantError(t, h.do("GET", "/v1/trainings?status=running&page_token="+failedNext, asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	w := h.do("GET", "/v1/trainings?status=broken", asPredict, "")
+	if !strings.Contains(w.Body.String(), "want one of running, completed, failed") {
+		t.Errorf("unknown status: %s", w.Body)
+	}
+	wantError(t, w, http.StatusBadRequest, codeBadRequest)
+	// A misspelt filter is refused, not ignored.
+	w = h.do("GET", "/v1/trainings?staus=failed", asPredict, "")
+	if !strings.Contains(w.Body.String(), `unknown query parameter \"staus\": GET /v1/trainings takes limit, model, status, page_token`) {
+		t.Errorf("unknown parameter: %s", w.Body)
+	}
+	wantError(t, w, http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("GET", "/v1/trainings/b?verbose=1", asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("GET", "/v1/models?x=1", asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	if w := h.do("GET", "/readyz?probe=lb", anonymous, ""); w.Code == http.StatusBadRequest {
+		t.Errorf("a probe's own query parameter is refused: %d", w.Code)
+	}
 	h.trainer.down = errors.New(errDownText)
 	wantError(t, h.do("GET", "/v1/trainings", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
 	wantError(t, h.do("GET", "/v1/trainings/b", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
 
 	// An empty list is [], not null.
 	h = newHarness(t)
-	w := h.do("GET", "/v1/trainings", asPredict, "")
+	w = h.do("GET", "/v1/trainings", asPredict, "")
 	if body := w.Body.String(); body != "{\"trainings\":[]}\n" {
 		t.Errorf("empty list: %s", body)
 	}

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/prodcat/prodcat/activities"
@@ -67,7 +67,7 @@ func (s *server) publishFeed(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if req.Source.Feed != "" {
 		return badRequest("source.feed: a feed version names objects, not another feed")
 	}
-	if err := errors.Join(req.Source.Validate(), req.Source.CheckColumns()); err != nil {
+	if err := cmp.Or(req.Source.Validate(), req.Source.CheckColumns()); err != nil { // the first mistake only
 		return badRequest("%v", err)
 	}
 	ctx, cancel := withTimeout(r)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -102,7 +103,7 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 		}
 	}
 	params := s.trainingParams(req.trainingSpec)
-	if err := errors.Join(params.Validate(), params.Source.CheckColumns()); err != nil {
+	if err := cmp.Or(params.Validate(), params.Source.CheckColumns()); err != nil { // the first mistake only
 		return badRequest("%v", err)
 	}
 	ctx, cancel := withTimeout(r)

@@ -173,7 +173,9 @@ func (a *app) uploadSource(ctx context.Context, f trainFlags, check func(activit
 	if f.x != "" && f.y != "" && sameFile(f.x, f.y) {
 		return activities.Source{}, usagef("--x and --y name the same file, %s", f.x)
 	}
-	if err := errors.Join(src.Validate(), src.CheckColumns()); err != nil {
+	// The first mistake only: a source named two ways has no columns to
+	// check.
+	if err := cmp.Or(src.Validate(), src.CheckColumns()); err != nil {
 		return activities.Source{}, asUsage(err)
 	}
 	// Keys given as keys are checked before anything is uploaded.

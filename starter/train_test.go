@@ -145,6 +145,12 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
 		}
 	}
+	// A source named two ways is told once, not with the columns it then
+	// lacks as well.
+	if _, err := run(t, "train", "--feed", "demo", "--csv-key", "raw/"+strings.Repeat("a", 64)+".csv"); !errors.As(err, new(usageError)) ||
+		!strings.Contains(err.Error(), "not both") || strings.Contains(err.Error(), "text columns") {
+		t.Errorf("feed and csv: err = %v, want the one mistake", err)
+	}
 	// A wrong setting in the environment.
 	t.Setenv("PRODCAT_LOG_LEVEL", "loud")
 	if _, err := run(t, "models", "list"); !errors.As(err, new(settingsError)) || !strings.Contains(err.Error(), "loud") || strings.Contains(err.Error(), "--help") {

@@ -185,6 +185,11 @@ func TestBrowserDemo(t *testing.T) {
 	if !strings.Contains(history, "first model") {
 		t.Errorf("alias history %q lacks the first promotion", history)
 	}
+	// The version's own moves say why it is production.
+	moves, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#version-detail ul.moves")))
+	if err != nil || !strings.Contains(moves, "production → v1") || !strings.Contains(moves, "first model") {
+		t.Errorf("v1's alias moves %q, %v; want its promotion and why", moves, err)
+	}
 	trainings, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#trainings tbody tr").length`))
 	if err != nil || trainings == 0 {
 		t.Errorf("trainings table: %d rows, %v", trainings, err)

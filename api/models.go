@@ -66,6 +66,10 @@ type versionDetail struct {
 	// when it cannot be read.
 	Report      *activities.Report `json:"report"`
 	ReportError string             `json:"report_error,omitempty"`
+	// Moves are the alias moves to and from it, newest first, with who
+	// made them and why: the gate's reason for the run that registered
+	// it, then any promotion or rollback.
+	Moves []registry.AliasMove `json:"moves"`
 }
 
 // maxReportBytes bounds the evaluation report a version's answer
@@ -86,6 +90,11 @@ func (s *server) getVersion(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 		return fromDependency("the registry", err)
 	}
 	d := versionDetail{Version: v}
+	history, err := s.registry.AliasHistory(ctx, name)
+	if err != nil {
+		return fromDependency("the registry", err)
+	}
+	d.Moves = registry.MovesOf(history, v.Version)
 	if ds, err := s.registry.Dataset(ctx, v.DatasetDigest); err == nil {
 		d.Dataset = &ds
 	} else {

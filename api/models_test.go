@@ -51,6 +51,10 @@ func TestGetVersion(t *testing.T) {
 	if d.Dataset == nil || d.Dataset.SourceKeys[0] != xKey {
 		t.Errorf("dataset %+v", d.Dataset)
 	}
+	// Why it is production: the gate's reason, with who moved the alias.
+	if len(d.Moves) != 1 || d.Moves[0].Alias != "production" || d.Moves[0].To != 1 || d.Moves[0].Reason != "first model" {
+		t.Errorf("moves of v1 %+v, want the first model's promotion", d.Moves)
+	}
 	if d.Report == nil || d.ReportError != "" {
 		t.Fatalf("no report: %q", d.ReportError)
 	}
@@ -64,6 +68,9 @@ func TestGetVersion(t *testing.T) {
 	decodeBody(t, h.do("GET", "/v1/models/"+testModel+"/versions/2", asPredict, ""), &d)
 	if d.Report != nil || !strings.Contains(d.ReportError, "cannot be read") {
 		t.Errorf("report with the bucket down: %v %q", d.Report, d.ReportError)
+	}
+	if d.Moves == nil || len(d.Moves) != 0 {
+		t.Errorf("moves of v2, which no alias ever pointed at: %#v, want []", d.Moves)
 	}
 	h.store.down = nil
 	h.store.files[reportKey] = []byte("{not json")

@@ -53,7 +53,7 @@ func newModelsCmd() *cobra.Command {
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print the versions as a JSON array, with their lineage")
 	show := &cobra.Command{
-		Use: "show VERSION", Short: "show a version with its lineage and metrics", Args: cobra.ExactArgs(1),
+		Use: "show VERSION", Short: "show a version with its lineage, metrics and the alias moves to and from it (who and why)", Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			v, err := parseVersion(args[0])
 			if err != nil {
@@ -67,7 +67,14 @@ func newModelsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.printJSON(mv)
+			history, err := r.AliasHistory(ctx, name(a))
+			if err != nil {
+				return err
+			}
+			return a.printJSON(struct {
+				registry.Version
+				Moves []registry.AliasMove `json:"moves"`
+			}{mv, registry.MovesOf(history, v)})
 		}),
 	}
 	var reason, alias string

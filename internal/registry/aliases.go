@@ -537,6 +537,19 @@ func (r *Registry) RollbackTarget(ctx context.Context, model, alias string) (und
 	return undo, moves[0].ID, nil
 }
 
+// MovesOf returns the moves of history that point an alias at version or
+// away from it, in the order of history: why a version is production or
+// challenger, and why it stopped being so.
+func MovesOf(history []AliasMove, version int) []AliasMove {
+	out := []AliasMove{}
+	for _, m := range history {
+		if m.To == version || m.From == version {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // AliasHistory returns every alias move of the model, newest first, or
 // ErrNotFound for an unknown model.
 func (r *Registry) AliasHistory(ctx context.Context, model string) ([]AliasMove, error) {

@@ -177,6 +177,12 @@ async function showVersion(n) {
     add("model file", v.artifact_key);
     add("params", JSON.stringify(v.params));
     const parts = [el("h3", {}, `Version ${v.version}`), lineage];
+    if (v.moves && v.moves.length) {
+      // Why it is (or was) production or challenger, newest first.
+      parts.push(el("h4", {}, "Alias moves"), el("ul", { className: "moves" }, ...v.moves.map((m) =>
+        el("li", {}, `${m.moved_at ? new Date(m.moved_at).toLocaleString() + ": " : ""}${m.alias} ${m.to === v.version ? `→ v${m.to}` : `v${m.from} → v${m.to}`}` +
+          `${m.actor ? ` by ${m.actor}` : ""}${m.reason ? `: ${m.reason}` : ""}`))));
+    }
     if (v.report) {
       const r = v.report.metrics;
       parts.push(el("p", {}, `Holdout of ${r.n} rows: weighted F1 ${fmt(r.weighted_f1)}, macro F1 ${fmt(r.macro_f1)}, accuracy ${fmt(r.accuracy)}`));

@@ -16,7 +16,7 @@ import (
 )
 
 func newModelsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "models", Short: "list, show, promote and roll back registered model versions"}
+	cmd := &cobra.Command{Use: "models", Short: "list, show, evaluate, promote and roll back registered model versions"}
 	var model string
 	cmd.PersistentFlags().StringVar(&model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")
 	name := func(a *app) string {
@@ -147,7 +147,7 @@ instead of going back two steps.`,
 		}
 		return checkMove(cmd, args)
 	}
-	cmd.AddCommand(list, show, promote, rollback)
+	cmd.AddCommand(list, show, promote, rollback, newModelsEvaluateCmd(name))
 	return cmd
 }
 

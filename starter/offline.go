@@ -433,17 +433,17 @@ func columns(lists []string) []string {
 func readRaw(xPath, yPath string, opts dataset.Options) (*dataset.Dataset, error) {
 	x, err := os.Open(xPath)
 	if err != nil {
-		return nil, fmt.Errorf("offline: %w", err)
+		return nil, err // names the file
 	}
 	defer x.Close()
 	y, err := os.Open(yPath)
 	if err != nil {
-		return nil, fmt.Errorf("offline: %w", err)
+		return nil, err // names the file
 	}
 	defer y.Close()
 	d, err := dataset.ReadRaw(x, y, opts)
 	if err != nil {
-		return nil, fmt.Errorf("offline: read %s: %w", xPath, err)
+		return nil, fmt.Errorf("read %s: %w", xPath, err)
 	}
 	return d, nil
 }
@@ -451,12 +451,12 @@ func readRaw(xPath, yPath string, opts dataset.Options) (*dataset.Dataset, error
 func readGeneric(path string, textCols []string, labelCol string, opts dataset.Options) (*dataset.Dataset, error) {
 	r, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("offline: %w", err)
+		return nil, err // names the file
 	}
 	defer r.Close()
 	d, err := dataset.ReadCSV(r, textCols, labelCol, opts)
 	if err != nil {
-		return nil, fmt.Errorf("offline: read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return d, nil
 }

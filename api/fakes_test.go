@@ -508,6 +508,39 @@ type fakeTrainer struct {
 	runs     map[string]training
 	canceled []string
 	down     error
+	// batches are the batch predictions started, by workflow ID; each is
+	// running until a test sets it otherwise.
+	batches map[string]batchRun
+	batchIn []activities.BatchPredictInput
+}
+
+func (f *fakeTrainer) StartBatch(_ context.Context, in activities.BatchPredictInput) (batchRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return batchRun{}, f.down
+	}
+	if f.batches == nil {
+		f.batches = map[string]batchRun{}
+	}
+	id := fmt.Sprintf("predict-%s-%d", in.ModelName, len(f.batchIn))
+	f.batchIn = append(f.batchIn, in)
+	b := batchRun{WorkflowID: id, RunID: testRunID, Status: "running", UIURL: "http://ui/" + id, ModelName: in.ModelName}
+	f.batches[id] = b
+	return b, nil
+}
+
+func (f *fakeTrainer) GetBatch(_ context.Context, id, runID string) (batchRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return batchRun{}, f.down
+	}
+	b, ok := f.batches[id]
+	if !ok || (runID != "" && runID != b.RunID) {
+		return batchRun{}, fmt.Errorf("%w: %s", errBatchNotFound, id)
+	}
+	return b, nil
 }
 
 func (f *fakeTrainer) Start(_ context.Context, id string, p workflows.TrainingParams) (training, error) {

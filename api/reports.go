@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"regexp"
 
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -25,19 +26,25 @@ func (s *server) getReport(w http.ResponseWriter, r *http.Request, _ *auth.Princ
 	if !reportName.MatchString(name) {
 		return badRequest("report %q: want <sha256>.json or <sha256>.rejects.json, as a training's error or a data set's rejects_key names it", name)
 	}
+	return s.serveObject(w, r, artifact.Report+"/"+name, "report", maxServedReportBytes, "application/json")
+}
+
+// serveObject answers with the object at key, what it is, whole: at most
+// max bytes, read and checked against its digest before the first byte is
+// sent.
+func (s *server) serveObject(w http.ResponseWriter, r *http.Request, key, what string, max int64, contentType string) error {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	key := artifact.Report + "/" + name
-	data, err := s.store.GetMax(ctx, key, maxServedReportBytes)
+	data, err := s.store.GetMax(ctx, key, max)
 	switch {
 	case errors.Is(err, artifact.ErrNotFound):
-		return errorf(http.StatusNotFound, codeNotFound, "no report %s in the bucket", name)
+		return errorf(http.StatusNotFound, codeNotFound, "no %s %s in the bucket", what, path.Base(key))
 	case errors.Is(err, artifact.ErrTooLarge):
-		return errorf(http.StatusNotImplemented, codeTooLarge, "report %s is larger than %d MiB, more than the API serves; read %s from the bucket", name, maxServedReportBytes>>20, key)
+		return errorf(http.StatusNotImplemented, codeTooLarge, "%s %s is larger than %d MiB, more than the API serves; read %s from the bucket", what, path.Base(key), max>>20, key)
 	case err != nil:
-		return fromDependency("the artifact store", fmt.Errorf("read report %s: %w", name, err))
+		return fromDependency("the artifact store", fmt.Errorf("read %s %s: %w", what, path.Base(key), err))
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", contentType)
 	_, _ = w.Write(data) // a failed write means the client left
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/registry"
@@ -78,6 +79,10 @@ type trainer interface {
 	List(ctx context.Context, f trainingFilter, limit int, page []byte) ([]training, []byte, error)
 	// Cancel asks run runID of workflow id to stop.
 	Cancel(ctx context.Context, id, runID string) error
+	// StartBatch starts a batch prediction; GetBatch reads one as Get
+	// reads a training.
+	StartBatch(ctx context.Context, in activities.BatchPredictInput) (batchRun, error)
+	GetBatch(ctx context.Context, id, runID string) (batchRun, error)
 }
 
 // scheduler manages the retraining schedules.
@@ -191,6 +196,9 @@ func (s *server) routes() []route {
 		{method: "POST", pattern: "/v1/trainings", role: auth.RoleAdmin, handle: s.startTraining},
 		{method: "GET", pattern: "/v1/trainings/{id}", role: auth.RolePredict, query: []string{"run_id"}, handle: s.getTraining},
 		{method: "POST", pattern: "/v1/trainings/{id}/cancel", role: auth.RoleAdmin, query: []string{"run_id"}, handle: s.cancelTraining},
+		{method: "POST", pattern: "/v1/batch-predictions", role: auth.RoleAdmin, handle: s.startBatch},
+		{method: "GET", pattern: "/v1/batch-predictions/{id}", role: auth.RolePredict, query: []string{"run_id"}, handle: s.getBatch},
+		{method: "GET", pattern: "/v1/predictions/{name}", role: auth.RoleAdmin, handle: s.getPredictions},
 		{method: "GET", pattern: "/v1/feeds", role: auth.RolePredict, handle: s.listFeeds},
 		{method: "GET", pattern: "/v1/feeds/{name}", role: auth.RolePredict, handle: s.getFeed},
 		{method: "POST", pattern: "/v1/feeds/{name}", role: auth.RoleAdmin, handle: s.publishFeed},

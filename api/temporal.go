@@ -56,41 +56,15 @@ func (t *temporalTrainer) Start(ctx context.Context, id string, p workflows.Trai
 }
 
 func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, error) {
-	desc, err := t.c.DescribeWorkflowExecution(ctx, id, runID)
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return training{}, fmt.Errorf("%w: %s", errTrainingNotFound, id)
-	}
+	desc, err := t.describe(ctx, id, runID, workflows.TrainingWorkflowType, errTrainingNotFound)
 	if err != nil {
 		return training{}, err
 	}
 	info := desc.GetWorkflowExecutionInfo()
-	if info.GetType().GetName() != workflows.TrainingWorkflowType {
-		return training{}, fmt.Errorf("%w: %s is a %s workflow", errTrainingNotFound, id, info.GetType().GetName())
-	}
 	tr := t.fromInfo(info)
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		// A run that waits for a worker that is not there says so, rather
-		// than showing a retry whose time has passed, and is not queried:
-		// the query needs a worker on its queue.
-		tr.NoWorker = workflows.Unpolled(ctx, t.c, workflows.Waiting(desc, workflows.RunQueues(ctx, t.c, t.namespace, info)))
-		if !slices.Contains(tr.NoWorker, info.GetTaskQueue()) {
-			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
-			defer cancel()
-			if p, err := workflows.QueryProgress(qctx, t.c, tr.WorkflowID, tr.RunID, desc); err == nil {
-				tr.Progress = &p
-			}
-		}
-		for _, a := range desc.GetPendingActivities() {
-			if f := a.GetLastFailure(); f != nil && a.GetAttempt() > 1 {
-				r := retryingStage{Activity: a.GetActivityType().GetName(), Attempt: int(a.GetAttempt()), LastError: f.GetMessage()}
-				if a.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && a.GetScheduledTime() != nil {
-					r.NextTry = a.GetScheduledTime().AsTime()
-				}
-				tr.Retrying = append(tr.Retrying, r)
-			}
-		}
+		tr.Progress, tr.NoWorker, tr.Retrying = t.running(ctx, desc)
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		var res workflows.TrainingResult
 		if err := t.c.GetWorkflow(ctx, tr.WorkflowID, tr.RunID).Get(ctx, &res); err != nil {
@@ -98,12 +72,65 @@ func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, 
 		}
 		tr.Result = &res
 	default:
-		// Get returns the run's failure for every other closed state.
-		if err := t.c.GetWorkflow(ctx, tr.WorkflowID, tr.RunID).Get(ctx, nil); err != nil {
-			tr.Error = rootCause(err)
-		}
+		tr.Error = t.failure(ctx, tr.WorkflowID, tr.RunID)
 	}
 	return tr, nil
+}
+
+// describe reads run runID of workflow id (its latest run when runID is
+// empty), which must be of type typ: notFound, wrapped, otherwise.
+func (t *temporalTrainer) describe(ctx context.Context, id, runID, typ string, notFound error) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	desc, err := t.c.DescribeWorkflowExecution(ctx, id, runID)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil, fmt.Errorf("%w: %s", notFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if name := desc.GetWorkflowExecutionInfo().GetType().GetName(); name != typ {
+		return nil, fmt.Errorf("%w: %s is a %s workflow", notFound, id, name)
+	}
+	return desc, nil
+}
+
+// running says how a running run is doing: its progress, the queues it
+// waits on that no worker polls, and its stages being retried.
+func (t *temporalTrainer) running(ctx context.Context, desc *workflowservice.DescribeWorkflowExecutionResponse) (*workflows.Progress, []string, []retryingStage) {
+	info := desc.GetWorkflowExecutionInfo()
+	// A run that waits for a worker that is not there says so, rather
+	// than showing a retry whose time has passed, and is not queried:
+	// the query needs a worker on its queue.
+	noWorker := workflows.Unpolled(ctx, t.c, workflows.Waiting(desc, workflows.RunQueues(ctx, t.c, t.namespace, info)))
+	var progress *workflows.Progress
+	if !slices.Contains(noWorker, info.GetTaskQueue()) {
+		qctx, cancel := context.WithTimeout(ctx, progressTimeout)
+		defer cancel()
+		if p, err := workflows.QueryProgress(qctx, t.c, info.GetExecution().GetWorkflowId(), info.GetExecution().GetRunId(), desc); err == nil {
+			progress = &p
+		}
+	}
+	var retrying []retryingStage
+	for _, a := range desc.GetPendingActivities() {
+		if f := a.GetLastFailure(); f != nil && a.GetAttempt() > 1 {
+			r := retryingStage{Activity: a.GetActivityType().GetName(), Attempt: int(a.GetAttempt()), LastError: f.GetMessage()}
+			if a.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && a.GetScheduledTime() != nil {
+				r.NextTry = a.GetScheduledTime().AsTime()
+			}
+			retrying = append(retrying, r)
+		}
+	}
+	return progress, noWorker, retrying
+}
+
+// failure returns why a run that did not complete ended, "" when that
+// cannot be read.
+func (t *temporalTrainer) failure(ctx context.Context, id, runID string) string {
+	// Get returns the run's failure for every closed state but completed.
+	if err := t.c.GetWorkflow(ctx, id, runID).Get(ctx, nil); err != nil {
+		return rootCause(err)
+	}
+	return ""
 }
 
 func (t *temporalTrainer) List(ctx context.Context, f trainingFilter, limit int, page []byte) ([]training, []byte, error) {

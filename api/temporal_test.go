@@ -234,3 +234,57 @@ func TestRootCause(t *testing.T) {
 		}
 	}
 }
+
+// A batch prediction on the real Temporal: started on a queue no worker
+// polls, it runs and says so; a training is not read as one, nor a batch
+// prediction as a training. A worker standing in for the batch activity
+// then completes it with its result.
+func TestTemporalBatch(t *testing.T) {
+	c, cfg := testenv.Temporal(t)
+	tr := &temporalTrainer{c: c, queue: servingtest.RandomName("apitest-queue-"), namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL}
+	ctx := t.Context()
+	in := activities.BatchPredictInput{ModelName: servingtest.RandomName("apitest-"), XKey: "raw/x.csv"}
+	b, err := tr.StartBatch(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), b.WorkflowID, "", "test cleanup") })
+	got, err := tr.GetBatch(ctx, b.WorkflowID, "")
+	if err != nil || got.Status != "running" || got.ModelName != in.ModelName || !slices.Equal(got.NoWorker, []string{tr.queue}) {
+		t.Fatalf("running batch %+v, %v", got, err)
+	}
+	if _, err := tr.Get(ctx, b.WorkflowID, ""); !errors.Is(err, errTrainingNotFound) {
+		t.Errorf("a batch prediction read as a training: %v", err)
+	}
+	id := servingtest.RandomName("apitest-train-")
+	if _, err := tr.Start(ctx, id, workflows.TrainingParams{ModelName: in.ModelName, Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}}.WithDefaults()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), id, "", "test cleanup") })
+	if _, err := tr.GetBatch(ctx, id, ""); !errors.Is(err, errBatchNotFound) {
+		t.Errorf("a training read as a batch prediction: %v", err)
+	}
+
+	w := worker.New(c, tr.queue, worker.Options{})
+	w.RegisterWorkflow(workflows.BatchPredict)
+	w.RegisterActivityWithOptions(func(ctx context.Context, in activities.BatchPredictInput) (activities.BatchPredictResult, error) {
+		return activities.BatchPredictResult{PredictionsKey: "predictions/p.csv", Rows: 3, ModelVersion: 2}, nil
+	}, activity.RegisterOptions{Name: "BatchPredict"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for {
+		got, err = tr.GetBatch(ctx, b.WorkflowID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != "running" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got.Status != "completed" || got.Result == nil || got.Result.Rows != 3 || got.CloseTime == nil {
+		t.Errorf("completed batch %+v", got)
+	}
+}

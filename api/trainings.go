@@ -416,7 +416,7 @@ func trainerError(err error) error {
 	switch {
 	case errors.As(err, &ae):
 		return ae
-	case errors.Is(err, errTrainingNotFound):
+	case errors.Is(err, errTrainingNotFound), errors.Is(err, errBatchNotFound):
 		return errorf(http.StatusNotFound, codeNotFound, "%v", err)
 	}
 	return fromDependency("Temporal", err)

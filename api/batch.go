@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/artifact"
+	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// batchRequest is the body of POST /v1/batch-predictions: an unlabelled
+// file already uploaded (POST /v1/uploads), and the alias of the version to
+// predict with.
+type batchRequest struct {
+	XKey   string `json:"x_key"`
+	CSVKey string `json:"csv_key"`
+	// TextCols are a CSV's text columns; by default the ones the version
+	// was trained on.
+	TextCols []string `json:"text_cols"`
+	Alias    string   `json:"alias"`
+}
+
+// batchRun is a batch prediction as GET /v1/batch-predictions/{id} shows
+// it.
+type batchRun struct {
+	WorkflowID string     `json:"workflow_id"`
+	RunID      string     `json:"run_id"`
+	Status     string     `json:"status"` // as a training's
+	StartTime  time.Time  `json:"start_time"`
+	CloseTime  *time.Time `json:"close_time,omitempty"`
+	UIURL      string     `json:"ui_url"`
+	ModelName  string     `json:"model_name,omitempty"`
+	// ModelVersion is the version it predicted with, once it knows it.
+	ModelVersion int                 `json:"model_version,omitempty"`
+	Progress     *workflows.Progress `json:"progress,omitempty"`
+	Retrying     []retryingStage     `json:"retrying,omitempty"`
+	NoWorker     []string            `json:"no_worker,omitempty"`
+	// Result is the run's result once it completed; PredictionsURL is
+	// where this API serves its predictions file.
+	Result         *activities.BatchPredictResult `json:"result,omitempty"`
+	PredictionsURL string                         `json:"predictions_url,omitempty"`
+	Error          string                         `json:"error,omitempty"`
+}
+
+// errBatchNotFound is what a trainer returns for an unknown workflow ID, or
+// one that is not a batch prediction.
+var errBatchNotFound = errors.New("no such batch prediction")
+
+func (s *server) startBatch(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var req batchRequest
+	if err := s.decodeRequest(w, r, &req, false); err != nil {
+		return err
+	}
+	if (req.XKey == "") == (req.CSVKey == "") {
+		return badRequest("give exactly one of x_key (the challenge's X file) and csv_key (a generic CSV), as POST /v1/uploads names it")
+	}
+	if req.XKey != "" && len(req.TextCols) > 0 {
+		return badRequest("text_cols are for csv_key: the X file's columns are fixed")
+	}
+	alias := req.Alias
+	if alias == "" {
+		alias = registry.AliasProduction
+	}
+	if err := registry.CheckName("alias", alias); err != nil {
+		return badRequest("alias: %v", err)
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	v, err := s.aliasVersion(ctx, alias)
+	if err != nil {
+		return err
+	}
+	src := activities.Source{XKey: req.XKey, CSVKey: req.CSVKey}
+	if req.CSVKey != "" {
+		if src.TextCols, err = batchColumns(v, req.TextCols); err != nil {
+			return err
+		}
+	}
+	// As a training's: an object not in the bucket, or without the
+	// columns, fails at once rather than in the run.
+	if err := s.checkObjects(ctx, src, ""); err != nil {
+		return err
+	}
+	b, err := s.trainer.StartBatch(ctx, activities.BatchPredictInput{
+		ModelName: s.modelName, Alias: alias, XKey: src.XKey, CSVKey: src.CSVKey, TextCols: src.TextCols,
+	})
+	if err != nil {
+		return trainerError(err)
+	}
+	s.log.WithFields(map[string]any{"workflow_id": b.WorkflowID, "run_id": b.RunID, "user": p.Name, "model": s.modelName, "alias": alias}).Info("api: batch prediction started")
+	status := "/v1/batch-predictions/" + b.WorkflowID
+	w.Header().Set("Location", status)
+	return writeJSON(w, http.StatusAccepted, trainingStarted{WorkflowID: b.WorkflowID, RunID: b.RunID, UIURL: b.UIURL, StatusURL: status})
+}
+
+// aliasVersion returns the version of the served model that alias points
+// at; 409 when there is none, since a run on it would fail.
+func (s *server) aliasVersion(ctx context.Context, alias string) (registry.Version, error) {
+	aliases, err := s.registry.Aliases(ctx, s.modelName)
+	if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		return registry.Version{}, fromDependency("the registry", err)
+	}
+	n, ok := aliases[alias]
+	if !ok {
+		return registry.Version{}, errorf(http.StatusConflict, codeConflict, "model %s has no %s version to predict with", s.modelName, alias)
+	}
+	v, err := s.registry.Version(ctx, s.modelName, n)
+	if err != nil {
+		return registry.Version{}, fromDependency("the registry", err)
+	}
+	return v, nil
+}
+
+// batchColumns returns the text columns a batch prediction of a CSV reads
+// with version v: cols when given, else the ones it was trained on. Its
+// label column is refused: the predictions would read the answers.
+func batchColumns(v registry.Version, cols []string) ([]string, error) {
+	var sig activities.CSVSignature
+	_ = json.Unmarshal(v.Signature, &sig) // a version of the challenge's files has none of these fields
+	if len(cols) == 0 {
+		if len(sig.TextCols) == 0 {
+			return nil, badRequest("csv_key needs text_cols, the columns the model reads, the title first (version %d does not record them)", v.Version)
+		}
+		return sig.TextCols, nil
+	}
+	if sig.LabelCol != "" && slices.Contains(cols, sig.LabelCol) {
+		return nil, badRequest("text_cols: %s is the column version %d predicts; it reads %s", sig.LabelCol, v.Version, strings.Join(sig.TextCols, ","))
+	}
+	return cols, nil
+}
+
+func (s *server) getBatch(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	id, runID, err := trainingRef(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	b, err := s.trainer.GetBatch(ctx, id, runID)
+	if err != nil {
+		return trainerError(err)
+	}
+	if b.Result != nil {
+		b.PredictionsURL = "/v1/predictions/" + path.Base(b.Result.PredictionsKey)
+	}
+	return writeJSON(w, http.StatusOK, b)
+}
+
+// predictionsName is the name of a predictions file under
+// artifact.Predictions.
+var predictionsName = regexp.MustCompile(`^[0-9a-f]{64}\.csv$`)
+
+// maxServedPredictionsBytes bounds the predictions file the API serves;
+// larger ones are read from the bucket.
+const maxServedPredictionsBytes = 64 << 20
+
+// getPredictions serves a batch prediction's file. It holds rows of the
+// data, as reports do, so it needs the admin role.
+func (s *server) getPredictions(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	name := r.PathValue("name")
+	if !predictionsName.MatchString(name) {
+		return badRequest("predictions %q: want <sha256>.csv, as a batch prediction's predictions_url names it", name)
+	}
+	return s.serveObject(w, r, artifact.Predictions+"/"+name, "predictions file", maxServedPredictionsBytes, "text/csv; charset=utf-8")
+}
+
+func (t *temporalTrainer) StartBatch(ctx context.Context, in activities.BatchPredictInput) (batchRun, error) {
+	run, err := workflows.StartBatchPredict(ctx, t.c, t.queue, in)
+	if err != nil {
+		return batchRun{}, err
+	}
+	return batchRun{
+		WorkflowID: run.GetID(), RunID: run.GetRunID(), Status: "running", StartTime: time.Now().UTC(), ModelName: in.ModelName,
+		UIURL: workflows.UILink(t.uiURL, t.namespace, run.GetID(), run.GetRunID()),
+	}, nil
+}
+
+func (t *temporalTrainer) GetBatch(ctx context.Context, id, runID string) (batchRun, error) {
+	desc, err := t.describe(ctx, id, runID, workflows.BatchWorkflowType, errBatchNotFound)
+	if err != nil {
+		return batchRun{}, err
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	tr := t.fromInfo(info) // the fields they share
+	b := batchRun{
+		WorkflowID: tr.WorkflowID, RunID: tr.RunID, Status: tr.Status, StartTime: tr.StartTime, CloseTime: tr.CloseTime,
+		UIURL: tr.UIURL, ModelName: tr.ModelName, ModelVersion: tr.ModelVersion,
+	}
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		b.Progress, b.NoWorker, b.Retrying = t.running(ctx, desc)
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		var res activities.BatchPredictResult
+		if err := t.c.GetWorkflow(ctx, b.WorkflowID, b.RunID).Get(ctx, &res); err != nil {
+			return batchRun{}, err
+		}
+		b.Result = &res
+	default:
+		b.Error = t.failure(ctx, b.WorkflowID, b.RunID)
+	}
+	return b, nil
+}

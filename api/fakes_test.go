@@ -346,6 +346,25 @@ func (f *fakeRegistry) SetAlias(_ context.Context, model, alias string, version 
 	return f.move(alias, version, reason, actor), nil
 }
 
+func (f *fakeRegistry) RemoveAlias(_ context.Context, model, alias, reason, actor string) (registry.AliasMove, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(model); err != nil {
+		return registry.AliasMove{}, err
+	}
+	if alias == registry.AliasProduction {
+		return registry.AliasMove{}, fmt.Errorf("registry: remove alias: production cannot be removed: %w", registry.ErrConflict)
+	}
+	from, ok := f.aliases[alias]
+	if !ok {
+		return registry.AliasMove{}, fmt.Errorf("registry: remove alias %s: alias is not set: %w", alias, registry.ErrNotFound)
+	}
+	delete(f.aliases, alias)
+	mv := registry.AliasMove{ID: int64(len(f.history) + 1), Model: testModel, Alias: alias, From: from, Reason: reason, Actor: actor, Moved: true}
+	f.history = append(f.history, mv)
+	return mv, nil
+}
+
 func (f *fakeRegistry) CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (registry.AliasMove, error) {
 	if err := f.expect(alias, expected, version); err != nil {
 		return registry.AliasMove{}, err

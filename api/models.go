@@ -122,9 +122,11 @@ func (s *server) getVersion(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 // aliasRequest moves an alias to a version, or back one promotion (see
 // registry.UndoTarget).
 type aliasRequest struct {
-	Version  int    `json:"version"`
-	Rollback bool   `json:"rollback"`
-	Reason   string `json:"reason"`
+	Version  int  `json:"version"`
+	Rollback bool `json:"rollback"`
+	// Remove removes the alias (not production); a rollback puts it back.
+	Remove bool   `json:"remove"`
+	Reason string `json:"reason"`
 	// ExpectedVersion, when set, is where the caller saw the alias: the
 	// move happens only if it still points there (409 otherwise), so two
 	// people undoing the same bad version undo it once.
@@ -141,10 +143,12 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		return badRequest("reason is required: say why the alias moves (it is kept in the alias history)")
 	case len(req.Reason) > registry.MaxNoteBytes:
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "reason is %d bytes; the limit is %d", len(req.Reason), registry.MaxNoteBytes)
+	case req.Remove && (req.Rollback || req.Version != 0 || req.ExpectedVersion != nil):
+		return badRequest("remove takes a reason alone, no version, rollback or expected_version")
 	case req.Rollback && req.Version != 0:
 		return badRequest("give either version or rollback, not both")
-	case !req.Rollback && req.Version <= 0:
-		return badRequest("version: want a positive version number (or rollback: true)")
+	case !req.Rollback && !req.Remove && req.Version <= 0:
+		return badRequest("version: want a positive version number (or rollback: true, or remove: true)")
 	case req.ExpectedVersion != nil && *req.ExpectedVersion < 0:
 		return badRequest("expected_version: want the version the alias points at now (0: not set)")
 	case req.ExpectedVersion != nil && *req.ExpectedVersion == 0 && req.Rollback:
@@ -159,6 +163,8 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		err error
 	)
 	switch {
+	case req.Remove:
+		mv, err = s.registry.RemoveAlias(ctx, name, alias, req.Reason, p.Name)
 	case req.Rollback:
 		expected := -1
 		if exp != nil {

@@ -299,3 +299,28 @@ func TestGetReport(t *testing.T) {
 	h.store.down = errors.New(errDownText)
 	wantError(t, h.do("GET", "/v1/reports/"+name, asAdmin, ""), http.StatusServiceUnavailable, codeUnavailable)
 }
+
+// An alias other than production can be removed, with a reason; the
+// history keeps the removal.
+func TestRemoveAliasThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	path := "/v1/models/" + testModel + "/aliases/challenger"
+	if w := h.do("POST", path, asAdmin, `{"version": 2, "reason": "a candidate"}`); w.Code != http.StatusOK {
+		t.Fatalf("set challenger: %d %s", w.Code, w.Body)
+	}
+	var mv registry.AliasMove
+	decodeBody(t, h.do("POST", path, asAdmin, `{"remove": true, "reason": "lost the A/B test"}`), &mv)
+	if !mv.Moved || mv.From != 2 || mv.To != 0 || mv.Actor != adminUser || mv.Reason != "lost the A/B test" {
+		t.Errorf("removal %+v", mv)
+	}
+	var d modelDetail
+	decodeBody(t, h.do("GET", "/v1/models/"+testModel, asPredict, ""), &d)
+	if _, ok := d.Aliases["challenger"]; ok || d.History[0].To != 0 || d.History[0].Alias != "challenger" {
+		t.Errorf("after the removal: aliases %v, history %+v", d.Aliases, d.History)
+	}
+	wantError(t, h.do("POST", path, asAdmin, `{"remove": true, "reason": "again"}`), http.StatusNotFound, codeNotFound)
+	wantError(t, h.do("POST", "/v1/models/"+testModel+"/aliases/production", asAdmin, `{"remove": true, "reason": "oops"}`), http.StatusConflict, codeConflict)
+	wantError(t, h.do("POST", path, asAdmin, `{"remove": true, "version": 2, "reason": "x"}`), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("POST", path, asAdmin, `{"remove": true}`), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("POST", path, asPredict, `{"remove": true, "reason": "x"}`), http.StatusForbidden, codeForbidden)
+}

@@ -16,7 +16,7 @@ import (
 )
 
 func newModelsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "models", Short: "list, show, evaluate, promote and roll back registered model versions"}
+	cmd := &cobra.Command{Use: "models", Short: "list, show, evaluate, promote and roll back registered model versions, and remove aliases"}
 	var model string
 	cmd.PersistentFlags().StringVar(&model, "model", "", "registered model (default $PRODCAT_MODEL_NAME)")
 	name := func(a *app) string {
@@ -127,6 +127,32 @@ instead of going back two steps.`,
 			return a.printJSON(mv)
 		}),
 	}
+	removeAlias := &cobra.Command{
+		Use: "remove-alias ALIAS", Short: "remove an alias (not production), recording why; a rollback of it puts it back", Args: cobra.ExactArgs(1),
+		Example: `  starter models remove-alias challenger --reason "lost the A/B test"`,
+		PreRunE: func(_ *cobra.Command, args []string) error {
+			if err := registry.CheckName("alias", args[0]); err != nil {
+				return usagef("%w", err)
+			}
+			if args[0] == registry.AliasProduction {
+				return usagef("production cannot be removed: the API serves it; promote another version or roll it back")
+			}
+			return checkReason(reason)
+		},
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			r, err := a.models(ctx)
+			if err != nil {
+				return err
+			}
+			mv, err := r.RemoveAlias(ctx, name(a), args[0], reason, actor())
+			if err != nil {
+				return err
+			}
+			return a.printJSON(mv)
+		}),
+	}
+	removeAlias.Flags().StringVar(&reason, "reason", "", "why the alias is removed (recorded in the history)")
+	_ = removeAlias.MarkFlagRequired("reason")
 	for _, c := range []*cobra.Command{promote, rollback} {
 		c.Flags().StringVar(&reason, "reason", "", "why the alias moves (recorded in the history)")
 		c.Flags().StringVar(&alias, "alias", "production", "alias to move")
@@ -147,7 +173,7 @@ instead of going back two steps.`,
 		}
 		return checkMove(cmd, args)
 	}
-	cmd.AddCommand(list, show, promote, rollback, newModelsEvaluateCmd(name))
+	cmd.AddCommand(list, show, promote, rollback, removeAlias, newModelsEvaluateCmd(name))
 	return cmd
 }
 

@@ -144,3 +144,29 @@ func TestRollbackHelpWarnsAboutTwice(t *testing.T) {
 		}
 	}
 }
+
+// remove-alias removes an alias, not production, and says why it cannot.
+func TestRemoveAlias(t *testing.T) {
+	model, reg, store := services(t, "starter-unalias-")
+	v := servingtest.Publish(t, reg, store, model, servingtest.Model(t, "a"), nil)
+	if _, err := run(t, "models", "promote", strconv.Itoa(v.Version), "--alias", "staging", "--reason", "try it"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "models", "remove-alias", "staging", "--reason", "made by mistake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mv registry.AliasMove
+	if err := json.Unmarshal([]byte(out), &mv); err != nil || mv.From != v.Version || mv.To != 0 || mv.Reason != "made by mistake" {
+		t.Errorf("removal printed %q, %v", out, err)
+	}
+	if _, err := reg.Alias(t.Context(), model, "staging"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("staging after the removal: %v", err)
+	}
+	if _, err := run(t, "models", "remove-alias", "staging", "--reason", "again"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("removing it again: %v, want not found", err)
+	}
+	if _, err := run(t, "models", "remove-alias", "production", "--reason", "x"); !errors.As(err, new(usageError)) {
+		t.Errorf("removing production: %v, want a usage error", err)
+	}
+}

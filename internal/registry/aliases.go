@@ -34,7 +34,8 @@ type AliasMove struct {
 	Model string `json:"model"`
 	Alias string `json:"alias"`
 	// From is the version the alias pointed at before, 0 when it was not
-	// set; To is the version it points at after.
+	// set; To is the version it points at after, 0 when the move removed
+	// it (RemoveAlias).
 	From    int       `json:"from"`
 	To      int       `json:"to"`
 	Reason  string    `json:"reason,omitzero"`
@@ -54,7 +55,8 @@ type AliasMove struct {
 type AliasEvent struct {
 	Model string `json:"model"`
 	Alias string `json:"alias"`
-	// From is 0 when the alias was not set before.
+	// From is 0 when the alias was not set before; To is 0 when it was
+	// removed.
 	From int `json:"from"`
 	To   int `json:"to"`
 	// Resync is set, with the other fields empty, on an event Listen makes
@@ -411,13 +413,13 @@ func aliasMoves(ctx context.Context, q rowsQuerier, model, alias string) ([]Alia
 	var moves []AliasMove
 	for rows.Next() {
 		var (
-			mv               AliasMove
-			from, rollbackOf sql.NullInt64
+			mv                   AliasMove
+			from, to, rollbackOf sql.NullInt64
 		)
-		if err := rows.Scan(&mv.ID, &from, &mv.To, &rollbackOf); err != nil {
+		if err := rows.Scan(&mv.ID, &from, &to, &rollbackOf); err != nil {
 			return nil, err
 		}
-		mv.Model, mv.Alias, mv.From, mv.RollbackOf, mv.Moved = model, alias, int(from.Int64), rollbackOf.Int64, true
+		mv.Model, mv.Alias, mv.From, mv.To, mv.RollbackOf, mv.Moved = model, alias, int(from.Int64), int(to.Int64), rollbackOf.Int64, true
 		moves = append(moves, mv)
 	}
 	return moves, rows.Err()
@@ -492,17 +494,67 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 		model, alias, version); err != nil {
 		return AliasMove{}, err
 	}
-	if err := tx.QueryRowContext(ctx, `INSERT INTO alias_history (model_name, alias, from_version, to_version, reason, actor, rollback_of)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, moved_at`,
-		model, alias, sql.NullInt64{Int64: int64(from), Valid: from != 0}, version, mv.Reason, mv.Actor,
-		sql.NullInt64{Int64: rollbackOf, Valid: rollbackOf != 0}).Scan(&mv.ID, &mv.MovedAt); err != nil {
+	if err := recordMove(ctx, tx, &mv); err != nil {
 		return AliasMove{}, err
 	}
-	payload, err := json.Marshal(AliasEvent{Model: model, Alias: alias, From: mv.From, To: version})
+	return mv, nil
+}
+
+// nullVersion is v for a nullable version column: NULL for 0, not set.
+func nullVersion(v int) sql.NullInt64 { return sql.NullInt64{Int64: int64(v), Valid: v != 0} }
+
+// recordMove appends mv to the alias history inside tx, setting its ID
+// and time, and queues its NOTIFY.
+func recordMove(ctx context.Context, tx *sql.Tx, mv *AliasMove) error {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO alias_history (model_name, alias, from_version, to_version, reason, actor, rollback_of)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, moved_at`,
+		mv.Model, mv.Alias, nullVersion(mv.From), nullVersion(mv.To), mv.Reason, mv.Actor,
+		sql.NullInt64{Int64: mv.RollbackOf, Valid: mv.RollbackOf != 0}).Scan(&mv.ID, &mv.MovedAt); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(AliasEvent{Model: mv.Model, Alias: mv.Alias, From: mv.From, To: mv.To})
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, AliasChannel, string(payload))
+	return err
+}
+
+// RemoveAlias removes the model's alias, recording the removal (a move to
+// version 0) with its reason and actor and notifying AliasChannel, in one
+// transaction. An alias that is not set is ErrNotFound; production is
+// ErrConflict, since the API serves it: point it elsewhere or roll it back.
+// A rollback of the alias afterwards puts it back.
+func (r *Registry) RemoveAlias(ctx context.Context, model, alias, reason, actor string) (AliasMove, error) {
+	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
+		if alias == AliasProduction {
+			return AliasMove{}, fmt.Errorf("production cannot be removed: the API serves it; point it at another version or roll it back: %w", ErrConflict)
+		}
+		return removeAlias(ctx, tx, model, alias, reason, actor)
+	})
+	if err != nil {
+		return AliasMove{}, fmt.Errorf("registry: remove alias %s of %s: %w", alias, model, err)
+	}
+	return mv, nil
+}
+
+// removeAlias removes alias inside tx, which holds the model's lock.
+func removeAlias(ctx context.Context, tx *sql.Tx, model, alias, reason, actor string) (AliasMove, error) {
+	from, err := aliasVersion(ctx, tx, model, alias)
 	if err != nil {
 		return AliasMove{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, AliasChannel, string(payload)); err != nil {
+	if from == 0 {
+		return AliasMove{}, fmt.Errorf("alias is not set: %w", ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE model_name = $1 AND alias = $2`, model, alias); err != nil {
+		return AliasMove{}, err
+	}
+	mv := AliasMove{
+		Model: model, Alias: alias, From: from,
+		Reason: cleanText(reason, MaxNoteBytes), Actor: cleanText(actor, MaxNoteBytes), Moved: true,
+	}
+	if err := recordMove(ctx, tx, &mv); err != nil {
 		return AliasMove{}, err
 	}
 	return mv, nil
@@ -565,14 +617,13 @@ func (r *Registry) AliasHistory(ctx context.Context, model string) ([]AliasMove,
 	moves := []AliasMove{}
 	for rows.Next() {
 		var (
-			mv   AliasMove
-			from sql.NullInt64
+			mv                   AliasMove
+			from, to, rollbackOf sql.NullInt64
 		)
-		var rollbackOf sql.NullInt64
-		if err := rows.Scan(&mv.ID, &mv.Model, &mv.Alias, &from, &mv.To, &mv.Reason, &mv.Actor, &mv.MovedAt, &rollbackOf); err != nil {
+		if err := rows.Scan(&mv.ID, &mv.Model, &mv.Alias, &from, &to, &mv.Reason, &mv.Actor, &mv.MovedAt, &rollbackOf); err != nil {
 			return nil, fmt.Errorf("registry: alias history of %s: %w", model, err)
 		}
-		mv.From, mv.RollbackOf = int(from.Int64), rollbackOf.Int64
+		mv.From, mv.To, mv.RollbackOf = int(from.Int64), int(to.Int64), rollbackOf.Int64
 		mv.Moved = true
 		moves = append(moves, mv)
 	}

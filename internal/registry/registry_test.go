@@ -974,3 +974,59 @@ func TestMigrationNamesOldRollbacks(t *testing.T) {
 		t.Errorf("Rollback after an old rollback: %v, want ErrConflict (not back to 2)", err)
 	}
 }
+
+// An alias other than production can be removed: the history records who
+// removed it and why, listeners hear of it, and a rollback puts it back.
+func TestRemoveAlias(t *testing.T) {
+	r, dsn, ctx, model := withVersions(t, 2)
+	events, _ := listen(t, dsn)
+	if _, err := r.SetAlias(ctx, model, AliasProduction, 1, "first", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SetAlias(ctx, model, AliasChallenger, 2, "gate", "workflow"); err != nil {
+		t.Fatal(err)
+	}
+	mv, err := r.RemoveAlias(ctx, model, AliasChallenger, "lost the A/B test", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mv.Moved || mv.From != 2 || mv.To != 0 || mv.ID == 0 || mv.Reason != "lost the A/B test" || mv.Actor != "bob" {
+		t.Errorf("removal %+v", mv)
+	}
+	if aliases, err := r.Aliases(ctx, model); err != nil || len(aliases) != 1 || aliases[AliasProduction] != 1 {
+		t.Errorf("aliases after the removal: %v, %v", aliases, err)
+	}
+	if _, err := r.Alias(ctx, model, AliasChallenger); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Alias(challenger) after the removal: %v, want ErrNotFound", err)
+	}
+	for _, want := range []AliasEvent{
+		{Model: model, Alias: AliasProduction, To: 1},
+		{Model: model, Alias: AliasChallenger, To: 2},
+		{Model: model, Alias: AliasChallenger, From: 2, To: 0},
+	} {
+		if got := next(t, events, model); got != want {
+			t.Fatalf("event %+v, want %+v", got, want)
+		}
+	}
+	hist, err := r.AliasHistory(ctx, model)
+	if err != nil || len(hist) != 3 || hist[0].To != 0 || hist[0].From != 2 || hist[0].Reason != "lost the A/B test" {
+		t.Fatalf("history %+v, %v", hist, err)
+	}
+	if got := MovesOf(hist, 2); len(got) != 2 || got[0].ID != mv.ID {
+		t.Errorf("moves of v2 %+v, want its removal then its setting", got)
+	}
+	if _, err := r.RemoveAlias(ctx, model, AliasChallenger, "again", "bob"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("removing an alias not set: %v, want ErrNotFound", err)
+	}
+	if _, err := r.RemoveAlias(ctx, model, AliasProduction, "oops", "bob"); !errors.Is(err, ErrConflict) {
+		t.Errorf("removing production: %v, want ErrConflict", err)
+	}
+	// A rollback undoes the removal.
+	back, err := r.Rollback(ctx, model, AliasChallenger, "removed by mistake", "bob")
+	if err != nil || back.To != 2 || back.RollbackOf != mv.ID {
+		t.Fatalf("rollback of the removal: %+v, %v", back, err)
+	}
+	if v, err := r.Alias(ctx, model, AliasChallenger); err != nil || v.Version != 2 {
+		t.Errorf("challenger after the rollback: %+v, %v", v, err)
+	}
+}

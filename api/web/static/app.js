@@ -158,7 +158,7 @@ async function loadRegistry() {
   $("#versions tbody").replaceChildren(...rows);
   $("#history tbody").replaceChildren(...m.history.map((h) => el("tr", {},
     el("td", {}, when(h.moved_at)), el("td", {}, h.alias), el("td", {}, h.from ? "v" + h.from : "–"),
-    el("td", {}, "v" + h.to), el("td", {}, h.actor), el("td", {}, h.reason))));
+    el("td", {}, h.to ? "v" + h.to : "removed"), el("td", {}, h.actor), el("td", {}, h.reason))));
   const prod = m.versions.find((v) => v.aliases.includes("production"));
   if (prod && !$("#x-key").value) prefillTraining(prod.version);
 }
@@ -180,7 +180,7 @@ async function showVersion(n) {
     if (v.moves && v.moves.length) {
       // Why it is (or was) production or challenger, newest first.
       parts.push(el("h4", {}, "Alias moves"), el("ul", { className: "moves" }, ...v.moves.map((m) =>
-        el("li", {}, `${m.moved_at ? new Date(m.moved_at).toLocaleString() + ": " : ""}${m.alias} ${m.to === v.version ? `→ v${m.to}` : `v${m.from} → v${m.to}`}` +
+        el("li", {}, `${m.moved_at ? new Date(m.moved_at).toLocaleString() + ": " : ""}${m.alias} ${m.to === v.version ? `→ v${m.to}` : m.to ? `v${m.from} → v${m.to}` : `v${m.from} removed`}` +
           `${m.actor ? ` by ${m.actor}` : ""}${m.reason ? `: ${m.reason}` : ""}`))));
     }
     if (v.report) {

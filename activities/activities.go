@@ -86,20 +86,6 @@ func badParams(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrBadParams, nil)
 }
 
-// annotate prefixes err with context. Temporal reads an application error's
-// type and retryability only at the top of the chain, so a non-retryable one
-// is rebuilt around the context instead of being wrapped, which would make it
-// retryable.
-func annotate(err error, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.NonRetryable() {
-		// Its cause, not app itself: Error() would repeat the message.
-		return temporal.NewNonRetryableApplicationError(msg+": "+app.Message(), app.Type(), errors.Unwrap(app))
-	}
-	return fmt.Errorf("%s: %w", msg, err)
-}
-
 // noModel returns a non-retryable error: there is nothing to predict with.
 func noModel(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrNoModel, nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,6 +134,104 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterRe
 	}
 	a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "version": v.Version, "alias": res.Alias, "reason": res.Reason}).Info("model registered")
 	return res, nil
+}
+
+// productionModel loads production's model file. A file missing or corrupt
+// is returned as unloadable: no API can serve it either. A file of a newer
+// format (a newer build wrote it, during a rolling deploy) and a store that
+// does not answer are errors worth retrying.
+func (a *Activities) productionModel(ctx context.Context, prod registry.Version) (m *model.Model, unloadable, err error) {
+	data, err := a.Store.Get(ctx, prod.ArtifactKey)
+	switch {
+	case errors.Is(err, artifact.ErrNotFound), errors.Is(err, artifact.ErrCorrupt):
+		return nil, err, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("quality gate: load production model v%d: %w", prod.Version, err)
+	}
+	m, err = model.Decode(data)
+	switch {
+	case errors.Is(err, model.ErrVersion):
+		return nil, nil, fmt.Errorf("quality gate: production model v%d was written by a newer build (%w); a worker of that build can score it", prod.Version, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", prod.ArtifactKey, err), nil
+	}
+	return m, nil, nil
+}
+
+// replaceUnloadable decides on a candidate when production's model file
+// (prod's) is missing or corrupt (why): failing every run until someone
+// repaired the file by hand would be worse, so a candidate that clears the
+// floor replaces it, on the gate's other terms: enough holdout rows, and
+// the labels production's evaluation report shows. The move is on
+// condition that production still points at that version.
+func (a *Activities) replaceUnloadable(ctx context.Context, in RegisterInput, prod registry.Version, why error) (RegisterResult, error) {
+	res := RegisterResult{BaselineVersion: prod.Version, Alias: "challenger"}
+	broken := fmt.Sprintf("production v%d cannot be loaded (%v)", prod.Version, why)
+	a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "production_version": prod.Version, "error": why.Error()}).
+		Warn("quality gate: production's model file cannot be loaded")
+	holdout, err := a.snapshot(ctx, in.HoldoutKey)
+	if err != nil {
+		return res, err
+	}
+	if len(holdout) < MinGateRows {
+		res.Reason = fmt.Sprintf("%s, but a weighted F1 of %.4f on %d holdout rows proves little (the gate wants %d); promote it by hand if wanted",
+			broken, in.Evaluation.WeightedF1, len(holdout), MinGateRows)
+		return res, nil
+	}
+	cand, err := a.loadModel(ctx, in.Model.Key)
+	if err != nil {
+		return res, err
+	}
+	if labels, ok := a.reportLabels(ctx, prod.ReportKey); ok {
+		if why := missingLabels(labels, cand, prod.Version); why != "" {
+			res.Reason = broken + ", but " + why + "; promote it by hand if that is intended"
+			return res, nil
+		}
+	}
+	res.Promoted, res.Alias = true, "production"
+	res.Reason = fmt.Sprintf("%s; weighted F1 %.4f clears the floor %.4f and replaces it", broken, in.Evaluation.WeightedF1, in.Gate.Floor)
+	return res, nil
+}
+
+// reportLabels returns the labels of an evaluation report, and false when
+// it cannot be read.
+func (a *Activities) reportLabels(ctx context.Context, key string) ([]string, bool) {
+	if key == "" {
+		return nil, false
+	}
+	data, err := a.Store.Get(ctx, key)
+	if err != nil {
+		return nil, false
+	}
+	var rep Report
+	if json.Unmarshal(data, &rep) != nil {
+		return nil, false
+	}
+	return rep.Metrics.Labels, len(rep.Metrics.Labels) > 0
+}
+
+// missingLabels says which of production's labels (of version prod) the
+// candidate does not know, "" when it knows them all.
+func missingLabels(prodLabels []string, cand *model.Model, prod int) string {
+	known := make(map[string]bool, len(cand.Labels))
+	for _, l := range cand.Labels {
+		known[l.Code] = true
+	}
+	var missing []string
+	for _, l := range prodLabels {
+		if !known[l] {
+			missing = append(missing, l)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	shown := missing[:min(len(missing), 5)]
+	more := ""
+	if len(missing) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+	}
+	return fmt.Sprintf("it does not know %d of production v%d's %d labels (%s%s)", len(missing), prod, len(prodLabels), strings.Join(shown, ", "), more)
 }
 
 // identicalVersion returns the version of in.ModelName, registered by
@@ -294,23 +393,12 @@ func (a *Activities) gate(ctx context.Context, in RegisterInput) (RegisterResult
 	}
 	// Score production on this run's holdout: metrics from another holdout
 	// are not comparable.
-	m, err := a.loadModel(ctx, prod.ArtifactKey)
-	var unloadable *temporal.ApplicationError
-	if errors.As(err, &unloadable) && unloadable.NonRetryable() {
-		// Production's file is missing or corrupt: no API can serve it
-		// (they serve an older version, or nothing), and failing here
-		// would fail every later run until someone repaired the file by
-		// hand. A candidate that clears the floor replaces it, on
-		// condition that production still points at that version.
-		res.BaselineVersion, res.Promoted, res.Alias = prod.Version, true, "production"
-		res.Reason = fmt.Sprintf("production v%d cannot be loaded (%s); weighted F1 %.4f clears the floor %.4f and replaces it",
-			prod.Version, unloadable.Message(), in.Evaluation.WeightedF1, in.Gate.Floor)
-		a.logger(ctx).WithFields(map[string]any{"model": in.ModelName, "production_version": prod.Version, "error": unloadable.Message()}).
-			Warn("quality gate: production's model file cannot be loaded; the candidate replaces it")
-		return res, nil
-	}
+	m, unloadable, err := a.productionModel(ctx, prod)
 	if err != nil {
-		return res, annotate(err, "quality gate: load production model v%d", prod.Version) // a store that is down: retried
+		return res, err
+	}
+	if unloadable != nil {
+		return a.replaceUnloadable(ctx, in, prod, unloadable)
 	}
 	holdout, err := a.snapshot(ctx, in.HoldoutKey)
 	if err != nil {
@@ -384,24 +472,12 @@ const maxHoldoutDrop = 0.02
 // not know every label production knows (an export that lost categories),
 // or it does far worse on the holdout production was evaluated on.
 func (a *Activities) regression(ctx context.Context, in RegisterInput, prod registry.Version, prodModel, cand *model.Model) (string, error) {
-	known := make(map[string]bool, len(cand.Labels))
-	for _, l := range cand.Labels {
-		known[l.Code] = true
+	prodLabels := make([]string, len(prodModel.Labels))
+	for i, l := range prodModel.Labels {
+		prodLabels[i] = l.Code
 	}
-	var missing []string
-	for _, l := range prodModel.Labels {
-		if !known[l.Code] {
-			missing = append(missing, l.Code)
-		}
-	}
-	if len(missing) > 0 {
-		shown := missing[:min(len(missing), 5)]
-		more := ""
-		if len(missing) > len(shown) {
-			more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
-		}
-		return fmt.Sprintf("it does not know %d of production v%d's %d labels (%s%s)",
-			len(missing), prod.Version, len(prodModel.Labels), strings.Join(shown, ", "), more), nil
+	if why := missingLabels(prodLabels, cand, prod.Version); why != "" {
+		return why, nil
 	}
 	if prod.DatasetDigest == in.DatasetDigest {
 		return "", nil // production's holdout is the one just compared on

@@ -126,6 +126,17 @@ func TestGateReplacesUnloadableProduction(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, mc.RemoveObject(ctx, h.cfg.S3.Bucket, first.ModelKey, minio.RemoveObjectOptions{}))
 
+	// The gate's other terms still hold: enough holdout rows, and the
+	// labels production's report shows.
+	three := map[string]bool{"10": true, "2583": true, "1560": true}
+	tiny, _ := h.train(t, ctx, workflows.TrainingParams{Source: h.uploadRelabelled(t, ctx, 10, 5, func(c string) (string, bool) { return c, three[c] })})
+	require.Equal(t, "challenger", tiny.Alias, tiny.Reason)
+	require.Contains(t, tiny.Reason, "cannot be loaded")
+	require.Contains(t, tiny.Reason, "proves little")
+	narrow, _ := h.train(t, ctx, workflows.TrainingParams{Source: h.uploadRelabelled(t, ctx, 40, 9, func(c string) (string, bool) { return c, three[c] })})
+	require.Equal(t, "challenger", narrow.Alias, narrow.Reason)
+	require.Contains(t, narrow.Reason, "does not know 24 of production v1's 27 labels")
+
 	weak := classifier.DefaultParams()
 	weak.Solver.C = 0.3 // other bytes than production's
 	second, run := h.train(t, ctx, workflows.TrainingParams{Source: src, Params: &weak})

@@ -149,7 +149,11 @@ func ReadRaw(x, y io.Reader, opts Options) (*Dataset, error) {
 	for _, ye := range orphans {
 		v.reject(0, "", KindOnlyInY, fmt.Sprintf("Y line %d: index %s has no well-formed row in X", ye.line, ye.index))
 	}
-	v.hidden = src.spanned
+	if y == nil {
+		// With a Y file, each X row a malformed record hid is counted
+		// already, as a Y row with no X row.
+		v.hidden = src.spanned
+	}
 	return v.finish()
 }
 

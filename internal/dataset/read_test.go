@@ -522,3 +522,28 @@ func TestReadRawDescriptionOnly(t *testing.T) {
 	}
 	assertExamples(t, d.Examples, []Example{{ID: "10", Body: "<p>Tondeuse à gazon thermique</p>", Label: "2585"}})
 }
+
+// With a Y file, the rows an open quote hides in X are counted once, as Y
+// rows with no X row, not again as hidden lines.
+func TestRejectLimitCountsHiddenRawRowsOnce(t *testing.T) {
+	var x, y strings.Builder
+	x.WriteString(xHeader)
+	y.WriteString(",prdtypecode\n")
+	for i := range 40 {
+		if i == 5 {
+			fmt.Fprintf(&x, "%d,\"Tente ouverte,,%d,%d\n", i, i, i) // swallows the next rows up to a closing quote
+		} else if i == 9 {
+			fmt.Fprintf(&x, "%d,Tente\" fermée,,%d,%d\n", i, i, i)
+		} else {
+			fmt.Fprintf(&x, "%d,Tente %d,,%d,%d\n", i, i, i, i)
+		}
+		fmt.Fprintf(&y, "%d,2583\n", i)
+	}
+	d, err := readRaw(t, x.String(), y.String(), Options{MaxRejectFraction: 0.2})
+	if err != nil {
+		t.Fatalf("%v (rejects %+v)", err, d.Rejects)
+	}
+	if lost := 40 - len(d.Examples); lost < 2 || lost > 6 {
+		t.Errorf("%d rows read of 40, rejects %+v", len(d.Examples), d.Rejects)
+	}
+}

@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // daysIn is the most days each month has (February in a leap year).
@@ -40,6 +42,69 @@ func cronNeverFires(expr string) bool {
 		}
 	}
 	return true
+}
+
+// macroCron spells out the cron shorthands.
+var macroCron = map[string]string{
+	"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+	"@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+}
+
+// dayNames are the names a cron day-of-week field may use.
+var dayNames = map[string]int{"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
+
+// shortestCronGap returns the shortest time between two successive runs of
+// a cron expression, as Temporal runs it (a day must match the day of the
+// month and the day of the week, both), over eight years from a fixed
+// date, so the answer does not depend on when it is asked. It is false
+// when it cannot tell: an expression it cannot read is left to Temporal.
+func shortestCronGap(expr string) (time.Duration, bool) {
+	if m, ok := macroCron[expr]; ok {
+		expr = m
+	}
+	f := strings.Fields(expr)
+	if len(f) != 5 {
+		return 0, false
+	}
+	minutes, ok1 := cronField(f[0], 0, 59, nil)
+	hours, ok2 := cronField(f[1], 0, 23, nil)
+	days, ok3 := cronField(f[2], 1, 31, nil)
+	months, ok4 := cronField(f[3], 1, 12, monthNames)
+	weekdays, ok5 := cronField(f[4], 0, 7, dayNames)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+		return 0, false
+	}
+	var inDay []int // minutes of the day it runs at, in order
+	for _, h := range hours {
+		for _, m := range minutes {
+			inDay = append(inDay, h*60+m)
+		}
+	}
+	slices.Sort(inDay)
+	inDay = slices.Compact(inDay)
+	gap := 0
+	for i := 1; i < len(inDay); i++ {
+		if d := inDay[i] - inDay[i-1]; gap == 0 || d < gap {
+			gap = d
+		}
+	}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := -1 // the last day it ran, counted from start
+	for n := range 8 * 366 {
+		day := start.AddDate(0, 0, n)
+		wd := int(day.Weekday())
+		if !slices.Contains(months, int(day.Month())) || !slices.Contains(days, day.Day()) ||
+			!(slices.Contains(weekdays, wd) || wd == 0 && slices.Contains(weekdays, 7)) {
+			continue
+		}
+		if last >= 0 {
+			if d := (n-last)*24*60 - inDay[len(inDay)-1] + inDay[0]; gap == 0 || d < gap {
+				gap = d
+			}
+		}
+		last = n
+	}
+	return time.Duration(gap) * time.Minute, gap > 0
 }
 
 // cronField returns the values a cron field of lists, ranges and steps

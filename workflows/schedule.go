@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/prodcat/prodcat/internal/registry"
-	"github.com/robfig/cron/v3"
 )
 
 // ScheduleSpec describes a retraining schedule: when TrainingPipeline runs
@@ -163,35 +162,6 @@ func (s ScheduleSpec) Options() (client.ScheduleOptions, error) {
 		Paused:         s.Paused,
 		Note:           s.Note,
 	}, nil
-}
-
-// shortestCronGap returns the shortest time between two successive runs of
-// a cron expression over a year, and false when it cannot tell (Temporal
-// then checks the expression). The year is a fixed one, not a leap year
-// (February has its shortest length), so the answer does not depend on
-// when it is asked.
-func shortestCronGap(expr string) (time.Duration, bool) {
-	if expr == "" {
-		return 0, false
-	}
-	sched, err := cron.ParseStandard(expr)
-	if err != nil {
-		return 0, false
-	}
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	prev := sched.Next(start)
-	gap := time.Duration(0)
-	for i := 0; i < 2000 && prev.Before(start.AddDate(1, 0, 0)); i++ {
-		next := sched.Next(prev)
-		if next.IsZero() {
-			break
-		}
-		if d := next.Sub(prev); gap == 0 || d < gap {
-			gap = d
-		}
-		prev = next
-	}
-	return gap, gap > 0
 }
 
 // ShortDuration writes d as time.Duration does, without the zero minutes

@@ -178,3 +178,38 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+// Gaps as Temporal runs the expressions: a day must match both the day of
+// the month and the day of the week.
+func TestShortestCronGap(t *testing.T) {
+	day := 24 * time.Hour
+	for expr, want := range map[string]time.Duration{
+		"0 3 * * *":      day,
+		"*/15 * * * *":   15 * time.Minute,
+		"@hourly":        time.Hour,
+		"0 9-17 * * 1-5": time.Hour,
+		"30 6 * * 1-5":   day,
+		"0 3 * * 1":      7 * day,
+		"@monthly":       28 * day,
+		"0 3 1-7 * 1":    28 * day,   // the first Monday of the month
+		"0 3 13 * FRI":   28 * day,   // Friday the 13th: February then March, at the closest
+		"0 3 * * 0,7":    7 * day,    // 7 is Sunday too
+		"0 0 29 2 *":     1461 * day, // leap day to leap day
+	} {
+		got, ok := shortestCronGap(expr)
+		if !ok || got != want {
+			t.Errorf("shortestCronGap(%q) = %v, %v; want %v", expr, got, ok, want)
+		}
+	}
+	for _, expr := range []string{"0 3 L * *", "0 3 * *", "bogus", "0 0 31 2 *"} {
+		if got, ok := shortestCronGap(expr); ok {
+			t.Errorf("shortestCronGap(%q) = %v, want no answer", expr, got)
+		}
+	}
+	// Jitter that Temporal's reading of the expression allows.
+	s := validSpec()
+	s.Cron, s.Jitter = "0 3 1-7 * 1", 48*time.Hour
+	if _, err := s.Options(); err != nil {
+		t.Errorf("first Monday with 48h of jitter: %v", err)
+	}
+}

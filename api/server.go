@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"mime"
 	"net/http"
@@ -347,7 +348,9 @@ func checkQuery(r *http.Request, rt route) error {
 	if rt.role == "" || rt.internal || r.URL.RawQuery == "" {
 		return nil
 	}
-	for name := range r.URL.Query() {
+	// In order, so that a request naming several is always told of the
+	// same one.
+	for _, name := range slices.Sorted(maps.Keys(r.URL.Query())) {
 		if slices.Contains(rt.query, name) {
 			continue
 		}

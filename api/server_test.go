@@ -520,6 +520,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			if _, ok := op.Responses["401"]; !ok {
 				t.Errorf("%s: 401 not documented", key)
 			}
+			// Query parameters a route does not take are refused.
+			if _, ok := op.Responses["400"]; !ok {
+				t.Errorf("%s: 400 not documented", key)
+			}
 		}
 		if rt.role == auth.RoleAdmin {
 			if _, ok := op.Responses["403"]; !ok {

@@ -43,8 +43,9 @@ func newScheduleCmd() *cobra.Command {
 					return err
 				}
 				m := schedule.New(tc, a.cfg.Temporal.Namespace)
+				var cur schedule.Summary // what update merges with
 				if !create {
-					cur, err := m.Describe(ctx, spec.ID)
+					cur, err = m.Describe(ctx, spec.ID)
 					if errors.Is(err, schedule.ErrNotFound) {
 						return fmt.Errorf("%w (use schedule create)", err)
 					}
@@ -74,8 +75,14 @@ func newScheduleCmd() *cobra.Command {
 				created := false
 				if create {
 					created, err = m.Put(ctx, spec, paused, actor())
-				} else if err = m.Update(ctx, spec, paused, actor()); errors.Is(err, schedule.ErrNotFound) {
-					err = fmt.Errorf("%w (use schedule create)", err)
+				} else {
+					// Merged with cur: a change made since is not overwritten.
+					switch err = m.UpdateIfUnchanged(ctx, spec, paused, actor(), cur); {
+					case errors.Is(err, schedule.ErrNotFound):
+						err = fmt.Errorf("%w (use schedule create)", err)
+					case errors.Is(err, schedule.ErrChanged):
+						err = fmt.Errorf("schedule %s changed while this update was merged with it (another update); nothing was written: run the update again", spec.ID)
+					}
 				}
 				if err != nil {
 					return scheduleUsage(err)

@@ -235,3 +235,42 @@ func TestScheduleFailureNoteSaysWhy(t *testing.T) {
 	require.Contains(t, d.Note, "not found")
 	require.NotContains(t, d.Note, "activity error")
 }
+
+// A conditional update writes only over the settings it was merged with:
+// a change made since is ErrChanged, and stays.
+func TestScheduleUpdateIfUnchanged(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	spec := workflows.ScheduleSpec{
+		ID: "itest-" + randomSuffix(), Cron: "0 3 * * *", PauseOnFailure: true, TaskQueue: h.queue,
+		Training: workflows.TrainingParams{ModelName: h.model, Source: activities.Source{Feed: "itest-feed"}},
+	}
+	m := schedule.New(h.client, h.cfg.Temporal.Namespace)
+	paused := true
+	_, err := m.Put(ctx, spec, &paused, "test")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })
+	seen, err := m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+
+	// Someone else moves it to another model meanwhile.
+	other := spec
+	other.Training.ModelName = h.model + "-other"
+	require.NoError(t, m.Update(ctx, other, nil, "someone"))
+	mine := spec
+	mine.Cron = "0 4 * * *"
+	require.ErrorIs(t, m.UpdateIfUnchanged(ctx, mine, nil, "test", seen), schedule.ErrChanged)
+	now, err := m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	require.Equal(t, h.model+"-other", now.Training.ModelName)
+	require.Equal(t, "0 3 * * *", now.Cron)
+
+	// Merged with what it is now, the update goes through.
+	mine.Training.ModelName = now.Training.ModelName
+	require.NoError(t, m.UpdateIfUnchanged(ctx, mine, nil, "test", now))
+	now, err = m.Describe(ctx, spec.ID)
+	require.NoError(t, err)
+	require.Equal(t, "0 4 * * *", now.Cron)
+	require.True(t, now.Paused)
+}

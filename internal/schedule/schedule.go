@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,9 @@ var (
 	ErrNothingDue = errors.New("no run is due")
 	ErrTooMany    = errors.New("too many runs")
 	ErrNotPast    = errors.New("not in the past")
+	// ErrChanged reports a schedule changed since it was read, by a
+	// conditional update (UpdateIfUnchanged).
+	ErrChanged = errors.New("the schedule changed since it was read")
 )
 
 const (
@@ -87,6 +91,20 @@ func (m *Manager) Update(ctx context.Context, spec workflows.ScheduleSpec, pause
 	return err
 }
 
+// UpdateIfUnchanged is Update on condition that the schedule's settings
+// (what Describe says of it but its runs) are still those of seen: a
+// change made since seen was read is ErrChanged, not overwritten, for a
+// spec merged with seen. Temporal refuses the write if the schedule
+// changes while it is checked.
+func (m *Manager) UpdateIfUnchanged(ctx context.Context, spec workflows.ScheduleSpec, paused *bool, by string, seen Summary) error {
+	spec.Paused = paused != nil && *paused
+	opts, err := spec.Options()
+	if err != nil {
+		return err
+	}
+	return m.update(ctx, spec, opts, paused, by, &seen)
+}
+
 func (m *Manager) put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool, by string, mustExist bool) (created bool, err error) {
 	spec.Paused = paused != nil && *paused
 	opts, err := spec.Options()
@@ -94,14 +112,14 @@ func (m *Manager) put(ctx context.Context, spec workflows.ScheduleSpec, paused *
 		return false, err
 	}
 	if mustExist {
-		return false, m.update(ctx, spec, opts, paused, by)
+		return false, m.update(ctx, spec, opts, paused, by, nil)
 	}
 	if spec.Paused {
 		opts.Note = StateNote(true, by, spec.Note)
 	}
 	if noteErr := checkNote(opts.Note); noteErr != nil {
 		// Too long for a new schedule; an existing one may keep less.
-		if err := m.update(ctx, spec, opts, paused, by); !errors.Is(err, ErrNotFound) {
+		if err := m.update(ctx, spec, opts, paused, by, nil); !errors.Is(err, ErrNotFound) {
 			return false, err
 		}
 		return false, fmt.Errorf("schedule %s: %w", spec.ID, noteErr)
@@ -111,15 +129,19 @@ func (m *Manager) put(ctx context.Context, spec workflows.ScheduleSpec, paused *
 	case err == nil:
 		return true, nil
 	case errors.Is(err, temporal.ErrScheduleAlreadyRunning):
-		return false, m.update(ctx, spec, opts, paused, by)
+		return false, m.update(ctx, spec, opts, paused, by, nil)
 	}
 	return false, fmt.Errorf("schedule %s: %w", spec.ID, invalidSpec(err))
 }
 
-// update rewrites the existing schedule as put describes.
-func (m *Manager) update(ctx context.Context, spec workflows.ScheduleSpec, opts client.ScheduleOptions, paused *bool, by string) error {
+// update rewrites the existing schedule as put describes, on condition,
+// when seen is not nil, that its settings are still seen's.
+func (m *Manager) update(ctx context.Context, spec workflows.ScheduleSpec, opts client.ScheduleOptions, paused *bool, by string, seen *Summary) error {
 	err := m.c.GetHandle(ctx, spec.ID).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			if seen != nil && !sameSettings(summaryOf(spec.ID, &in.Description), *seen) {
+				return nil, ErrChanged // changes nothing
+			}
 			s := in.Description.Schedule
 			sp := spec.Spec()
 			s.Spec = &sp
@@ -233,6 +255,18 @@ func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("describe schedule %s: %w", id, m.notFound(err))
 	}
+	return summaryOf(id, d), nil
+}
+
+// sameSettings reports whether a and b describe the same settings of a
+// schedule: its spec, policies, state and what it trains on, not its runs.
+func sameSettings(a, b Summary) bool {
+	a.NextRuns, a.RecentRuns, b.NextRuns, b.RecentRuns = nil, nil, nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+// summaryOf summarises schedule id as d describes it.
+func summaryOf(id string, d *client.ScheduleDescription) Summary {
 	s := Summary{ID: id, RecentRuns: []Run{}}
 	s.describeSpec(d.Schedule.Spec)
 	if d.Schedule.State != nil {
@@ -247,7 +281,7 @@ func (m *Manager) Describe(ctx context.Context, id string) (Summary, error) {
 		s.RecentRuns = append(s.RecentRuns, runOf(r))
 	}
 	s.Training = trainingOf(d.Schedule.Action)
-	return s, nil
+	return s
 }
 
 // nextRuns returns the times a schedule runs next: none when it is paused.

@@ -68,8 +68,9 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 // otherwise the candidate becomes challenger. The gate decides before the
 // version is created, so a gate that fails (the bucket down past the
 // retries, say) leaves no version behind. A production version whose file
-// is missing or corrupt is replaced by a candidate that clears the floor. A candidate under the absolute floor is
-// not registered and fails the run.
+// is missing or corrupt is replaced by a candidate that passes the gate's
+// other terms. A candidate under the absolute floor is not registered and
+// fails the run.
 func (a *Activities) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
 	var waiting atomic.Bool
 	defer heartbeat(ctx, func() any { return StageProgress{Stage: "register", WaitingForDataSlot: waiting.Load()} })()

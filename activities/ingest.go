@@ -68,11 +68,11 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		sources = []string{s.XKey, s.YKey}
 		x, xerr := a.Store.Get(ctx, s.XKey)
 		if xerr != nil {
-			return IngestResult{}, classify(in.readOp("X"), xerr)
+			return IngestResult{}, in.readError("X", xerr)
 		}
 		y, yerr := a.Store.Get(ctx, s.YKey)
 		if yerr != nil {
-			return IngestResult{}, classify(in.readOp("Y"), yerr)
+			return IngestResult{}, in.readError("Y", yerr)
 		}
 		// The challenge's files carry prdtypecodes: anything else is an unknown label.
 		opts.KnownLabels = taxonomy.Codes()
@@ -81,7 +81,7 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		sources = []string{s.CSVKey}
 		data, gerr := a.Store.Get(ctx, s.CSVKey)
 		if gerr != nil {
-			return IngestResult{}, classify(in.readOp("CSV"), gerr)
+			return IngestResult{}, in.readError("CSV", gerr)
 		}
 		ds, err = dataset.ReadCSV(bytes.NewReader(data), s.TextCols, s.LabelCol, opts)
 	default:
@@ -184,12 +184,17 @@ func (a *Activities) putSnapshot(ctx context.Context, ex []dataset.Example) (art
 	return a.Store.Put(ctx, artifact.Dataset, buf.Bytes(), ".jsonl", "application/x-ndjson")
 }
 
-// readOp names the reading of one of the input's files in errors, with the
-// feed version that named it: an object removed from the bucket after it was
-// published fails every training on that version until a new one is.
-func (in IngestInput) readOp(file string) string {
-	if in.Feed == "" {
-		return "read " + file
+// readError is the error of reading one of the input's files, naming the
+// feed version that named it: an object removed from the bucket after it
+// was published fails every training on that version until a new one is.
+func (in IngestInput) readError(file string, err error) error {
+	op := "read " + file
+	switch {
+	case in.Feed == "":
+	case errors.Is(err, artifact.ErrNotFound):
+		op = fmt.Sprintf("read %s of feed %s version %d (publish a new version if it was removed)", file, in.Feed, in.FeedVersion)
+	default:
+		op = fmt.Sprintf("read %s of feed %s version %d", file, in.Feed, in.FeedVersion)
 	}
-	return fmt.Sprintf("read %s of feed %s version %d (publish a new version if it was removed)", file, in.Feed, in.FeedVersion)
+	return classify(op, err)
 }

@@ -70,6 +70,9 @@ type versionDetail struct {
 	// made them and why: the gate's reason for the run that registered
 	// it, then any promotion or rollback.
 	Moves []registry.AliasMove `json:"moves"`
+	// MovesError says why Moves is empty when the alias history cannot be
+	// read.
+	MovesError string `json:"moves_error,omitempty"`
 }
 
 // maxReportBytes bounds the evaluation report a version's answer
@@ -89,12 +92,13 @@ func (s *server) getVersion(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 	if err != nil {
 		return fromDependency("the registry", err)
 	}
-	d := versionDetail{Version: v}
-	history, err := s.registry.AliasHistory(ctx, name)
-	if err != nil {
-		return fromDependency("the registry", err)
+	d := versionDetail{Version: v, Moves: []registry.AliasMove{}}
+	if history, err := s.registry.AliasHistory(ctx, name); err == nil {
+		d.Moves = registry.MovesOf(history, v.Version)
+	} else {
+		s.log.WithError(err).WithField("model", name).Warn("api: alias history of a version not readable")
+		d.MovesError = "the alias history cannot be read right now"
 	}
-	d.Moves = registry.MovesOf(history, v.Version)
 	if ds, err := s.registry.Dataset(ctx, v.DatasetDigest); err == nil {
 		d.Dataset = &ds
 	} else {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -76,6 +77,9 @@ default to the ones the first version was trained on.`,
 				v, err := parseVersion(s)
 				if err != nil {
 					return err
+				}
+				if slices.Contains(versions[:i], v) {
+					return usagef("version %d is given twice", v)
 				}
 				versions[i] = v
 			}

@@ -294,8 +294,11 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 	if json.Unmarshal(v.Source, &objects) != nil || objects.Feed != "" {
 		return nil // the run fails on it, saying why
 	}
-	if err := a.checkHeaders(ctx, objects, nil); err != nil {
+	switch err := a.checkHeaders(ctx, objects, nil); {
+	case errors.Is(err, artifact.ErrNotFound), errors.Is(err, dataset.ErrBadData):
 		return fmt.Errorf("feed %s version %d (publish a new version): %w", src.Feed, v.Version, err)
+	case err != nil:
+		return fmt.Errorf("feed %s version %d: %w", src.Feed, v.Version, err)
 	}
 	return nil
 }

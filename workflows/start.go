@@ -98,9 +98,8 @@ func StartBatchPredict(ctx context.Context, c client.Client, queue string, in ac
 // QueryProgress returns the progress of a running TrainingPipeline or
 // BatchPredict: the progress query's answer, with the percentage refined by
 // the heartbeat of the stage in flight, so it moves inside a long stage.
-// desc is the run's
-// description when the caller has read it already, else nil. The query
-// needs a worker; give ctx a deadline.
+// desc is the run's description when the caller has read it already, else
+// nil. The query needs a worker; give ctx a deadline.
 func QueryProgress(ctx context.Context, c client.Client, id, runID string, desc *workflowservice.DescribeWorkflowExecutionResponse) (Progress, error) {
 	v, err := c.QueryWorkflow(ctx, id, runID, ProgressQuery)
 	if err != nil {

@@ -346,7 +346,7 @@ func (f *fakeRegistry) SetAlias(_ context.Context, model, alias string, version 
 	return f.move(alias, version, reason, actor), nil
 }
 
-func (f *fakeRegistry) RemoveAlias(_ context.Context, model, alias, reason, actor string) (registry.AliasMove, error) {
+func (f *fakeRegistry) RemoveAlias(_ context.Context, model, alias string, expected int, reason, actor string) (registry.AliasMove, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.check(model); err != nil {
@@ -358,6 +358,9 @@ func (f *fakeRegistry) RemoveAlias(_ context.Context, model, alias, reason, acto
 	from, ok := f.aliases[alias]
 	if !ok {
 		return registry.AliasMove{}, fmt.Errorf("registry: remove alias %s: alias is not set: %w", alias, registry.ErrNotFound)
+	}
+	if expected >= 0 && from != expected {
+		return registry.AliasMove{}, fmt.Errorf("registry: remove alias %s: alias points at version %d, not the expected %d: %w", alias, from, expected, registry.ErrConflict)
 	}
 	delete(f.aliases, alias)
 	mv := registry.AliasMove{ID: int64(len(f.history) + 1), Model: testModel, Alias: alias, From: from, Reason: reason, Actor: actor, Moved: true}

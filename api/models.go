@@ -147,8 +147,10 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		return badRequest("reason is required: say why the alias moves (it is kept in the alias history)")
 	case len(req.Reason) > registry.MaxNoteBytes:
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "reason is %d bytes; the limit is %d", len(req.Reason), registry.MaxNoteBytes)
-	case req.Remove && (req.Rollback || req.Version != 0 || req.ExpectedVersion != nil):
-		return badRequest("remove takes a reason alone, no version, rollback or expected_version")
+	case req.Remove && (req.Rollback || req.Version != 0):
+		return badRequest("remove takes a reason (and expected_version), no version or rollback")
+	case req.Remove && req.ExpectedVersion != nil && *req.ExpectedVersion == 0:
+		return badRequest("expected_version 0 says the alias is not set: there is nothing to remove")
 	case req.Rollback && req.Version != 0:
 		return badRequest("give either version or rollback, not both")
 	case !req.Rollback && !req.Remove && req.Version <= 0:
@@ -168,7 +170,11 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	)
 	switch {
 	case req.Remove:
-		mv, err = s.registry.RemoveAlias(ctx, name, alias, req.Reason, p.Name)
+		expected := -1
+		if exp != nil {
+			expected = *exp
+		}
+		mv, err = s.registry.RemoveAlias(ctx, name, alias, expected, req.Reason, p.Name)
 	case req.Rollback:
 		expected := -1
 		if exp != nil {

@@ -322,5 +322,13 @@ func TestRemoveAliasThroughTheAPI(t *testing.T) {
 	wantError(t, h.do("POST", "/v1/models/"+testModel+"/aliases/production", asAdmin, `{"remove": true, "reason": "oops"}`), http.StatusConflict, codeConflict)
 	wantError(t, h.do("POST", path, asAdmin, `{"remove": true, "version": 2, "reason": "x"}`), http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.do("POST", path, asAdmin, `{"remove": true}`), http.StatusBadRequest, codeBadRequest)
+	// Conditional, as moves are: a version set meanwhile is not removed unseen.
+	if w := h.do("POST", path, asAdmin, `{"version": 2, "reason": "again"}`); w.Code != http.StatusOK {
+		t.Fatalf("set challenger again: %d %s", w.Code, w.Body)
+	}
+	wantError(t, h.do("POST", path, asAdmin, `{"remove": true, "reason": "x", "expected_version": 1}`), http.StatusConflict, codeConflict)
+	if w := h.do("POST", path, asAdmin, `{"remove": true, "reason": "x", "expected_version": 2}`); w.Code != http.StatusOK {
+		t.Errorf("removal expecting where it points: %d %s", w.Code, w.Body)
+	}
 	wantError(t, h.do("POST", path, asPredict, `{"remove": true, "reason": "x"}`), http.StatusForbidden, codeForbidden)
 }

@@ -51,7 +51,7 @@ type modelRegistry interface {
 	AliasHistory(ctx context.Context, model string) ([]registry.AliasMove, error)
 	SetAlias(ctx context.Context, model, alias string, version int, reason, actor string) (registry.AliasMove, error)
 	CompareAndSetAlias(ctx context.Context, model, alias string, expected, version int, reason, actor string) (registry.AliasMove, error)
-	RemoveAlias(ctx context.Context, model, alias, reason, actor string) (registry.AliasMove, error)
+	RemoveAlias(ctx context.Context, model, alias string, expected int, reason, actor string) (registry.AliasMove, error)
 	registry.Rollbacker
 	Feed(ctx context.Context, feed string) (registry.FeedVersion, error)
 	FeedHistory(ctx context.Context, feed string) ([]registry.FeedVersion, error)

@@ -137,6 +137,9 @@ instead of going back two steps.`,
 			if args[0] == registry.AliasProduction {
 				return usagef("production cannot be removed: the API serves it; promote another version or roll it back")
 			}
+			if expect == 0 {
+				return usagef("--expect 0: an alias that is not set has nothing to remove; give the version it points at now")
+			}
 			return checkReason(reason)
 		},
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
@@ -144,7 +147,7 @@ instead of going back two steps.`,
 			if err != nil {
 				return err
 			}
-			mv, err := r.RemoveAlias(ctx, name(a), args[0], reason, actor())
+			mv, err := r.RemoveAlias(ctx, name(a), args[0], expect, reason, actor())
 			if err != nil {
 				return err
 			}
@@ -152,6 +155,7 @@ instead of going back two steps.`,
 		}),
 	}
 	removeAlias.Flags().StringVar(&reason, "reason", "", "why the alias is removed (recorded in the history)")
+	removeAlias.Flags().IntVar(&expect, "expect", -1, "remove it only if it points at this version now, so a version set meanwhile is not removed unseen")
 	_ = removeAlias.MarkFlagRequired("reason")
 	for _, c := range []*cobra.Command{promote, rollback} {
 		c.Flags().StringVar(&reason, "reason", "", "why the alias moves (recorded in the history)")

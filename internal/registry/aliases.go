@@ -383,6 +383,8 @@ func undoTargets(moves []AliasMove, n int) ([]AliasMove, error) {
 		case mv.To != current:
 			// Cannot happen with a history that records every move.
 			return targets, fmt.Errorf("move %d set version %d, but the alias points at %d: %w", mv.ID, mv.To, current, ErrConflict)
+		case mv.From == 0 && mv.ID != moves[len(moves)-1].ID:
+			return targets, fmt.Errorf("it was not set before it pointed at version %d (it had been removed): there is nothing earlier to go back to; remove it instead: %w", mv.To, ErrConflict)
 		case mv.From == 0:
 			return targets, fmt.Errorf("version %d is the first it pointed at: there is nothing earlier to go back to: %w", mv.To, ErrConflict)
 		default:
@@ -525,10 +527,23 @@ func recordMove(ctx context.Context, tx *sql.Tx, mv *AliasMove) error {
 // transaction. An alias that is not set is ErrNotFound; production is
 // ErrConflict, since the API serves it: point it elsewhere or roll it back.
 // A rollback of the alias afterwards puts it back.
-func (r *Registry) RemoveAlias(ctx context.Context, model, alias, reason, actor string) (AliasMove, error) {
+//
+// With expected 0 or more, the alias is removed only if it points at that
+// version, else ErrConflict, so a version set meanwhile is not removed
+// unseen; -1 removes it wherever it points.
+func (r *Registry) RemoveAlias(ctx context.Context, model, alias string, expected int, reason, actor string) (AliasMove, error) {
 	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
 		if alias == AliasProduction {
 			return AliasMove{}, fmt.Errorf("production cannot be removed: the API serves it; point it at another version or roll it back: %w", ErrConflict)
+		}
+		if expected >= 0 {
+			now, err := aliasVersion(ctx, tx, model, alias)
+			if err != nil {
+				return AliasMove{}, err
+			}
+			if now != 0 && now != expected {
+				return AliasMove{}, fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
+			}
 		}
 		return removeAlias(ctx, tx, model, alias, reason, actor)
 	})

@@ -986,7 +986,10 @@ func TestRemoveAlias(t *testing.T) {
 	if _, err := r.SetAlias(ctx, model, AliasChallenger, 2, "gate", "workflow"); err != nil {
 		t.Fatal(err)
 	}
-	mv, err := r.RemoveAlias(ctx, model, AliasChallenger, "lost the A/B test", "bob")
+	if _, err := r.RemoveAlias(ctx, model, AliasChallenger, 1, "not that one", "bob"); !errors.Is(err, ErrConflict) {
+		t.Errorf("removal expecting another version: %v, want ErrConflict", err)
+	}
+	mv, err := r.RemoveAlias(ctx, model, AliasChallenger, 2, "lost the A/B test", "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1015,10 +1018,10 @@ func TestRemoveAlias(t *testing.T) {
 	if got := MovesOf(hist, 2); len(got) != 2 || got[0].ID != mv.ID {
 		t.Errorf("moves of v2 %+v, want its removal then its setting", got)
 	}
-	if _, err := r.RemoveAlias(ctx, model, AliasChallenger, "again", "bob"); !errors.Is(err, ErrNotFound) {
+	if _, err := r.RemoveAlias(ctx, model, AliasChallenger, -1, "again", "bob"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("removing an alias not set: %v, want ErrNotFound", err)
 	}
-	if _, err := r.RemoveAlias(ctx, model, AliasProduction, "oops", "bob"); !errors.Is(err, ErrConflict) {
+	if _, err := r.RemoveAlias(ctx, model, AliasProduction, -1, "oops", "bob"); !errors.Is(err, ErrConflict) {
 		t.Errorf("removing production: %v, want ErrConflict", err)
 	}
 	// A rollback undoes the removal.
@@ -1028,5 +1031,16 @@ func TestRemoveAlias(t *testing.T) {
 	}
 	if v, err := r.Alias(ctx, model, AliasChallenger); err != nil || v.Version != 2 {
 		t.Errorf("challenger after the rollback: %+v, %v", v, err)
+	}
+	// Removed, then set again: before that it was not set, which a
+	// rollback says as such, not as its first version.
+	if _, err := r.RemoveAlias(ctx, model, AliasChallenger, -1, "again", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SetAlias(ctx, model, AliasChallenger, 1, "gate", "workflow"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Rollback(ctx, model, AliasChallenger, "undo", "bob"); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "it had been removed") {
+		t.Errorf("rollback of a move after a removal: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/testenv"
 )
 
@@ -213,6 +215,43 @@ func TestScheduleUpdateKeepsWhatIsNotGiven(t *testing.T) {
 	if s.Cron != "" || s.Every != "12h" || s.Jitter != "10m" || tr.ModelName != "fashion" || tr.Gate["margin"] != 0 || tr.Gate["floor"] != 0.7 ||
 		tr.Params == nil || tr.Params.Solver.C != 2 {
 		t.Errorf("after update --every --c --floor: %+v", s)
+	}
+	// A CSV's columns change alone, keeping the file and the other column.
+	three := filepath.Join(t.TempDir(), "three.csv")
+	if err := os.WriteFile(three, []byte("title,desc,category\nred shirt "+feed+",cotton,top\nblue jeans,denim,bottom\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keyOut, err := run(t, "upload", three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, _ := strings.Cut(strings.TrimSpace(keyOut), "\t") // key, then the file
+	csvID := id + "-csv"
+	if _, err := run(t, "schedule", "create", csvID, "--every", "24h", "--paused", "--csv-key", key, "--text-col", "title", "--label-col", "category"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = run(t, "schedule", "delete", csvID) })
+	if _, err := run(t, "schedule", "update", csvID, "--text-col", "title,desc"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "schedule", "describe", csvID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csvSched struct {
+		Training struct {
+			Source activities.Source `json:"source"`
+		} `json:"training"`
+	}
+	if err := json.Unmarshal([]byte(out), &csvSched); err != nil || csvSched.Training.Source.CSVKey != key ||
+		strings.Join(csvSched.Training.Source.TextCols, ",") != "title,desc" || csvSched.Training.Source.LabelCol != "category" {
+		t.Errorf("after update --text-col: %q, %v", out, err)
+	}
+	if _, err := run(t, "schedule", "update", csvID, "--label-col", "title"); err == nil || !strings.Contains(err.Error(), "both text and label") {
+		t.Errorf("update making the label a text column: %v", err)
+	}
+	if _, err := run(t, "schedule", "update", id); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "nothing to update") {
+		t.Errorf("update with no settings: %v", err)
 	}
 	if _, err := run(t, "schedule", "update", id+"-none", "--every", "1h"); err == nil || !strings.Contains(err.Error(), "use schedule create") {
 		t.Errorf("update of an unknown schedule: %v", err)

@@ -213,9 +213,9 @@ func parseFlagTime(name, v string) (time.Time, error) {
 	return t, nil
 }
 
-// sourceFlags are the flags naming what a schedule trains on; any of them
-// replaces the whole source.
-var sourceFlags = []string{"feed", "x-key", "y-key", "csv-key", "text-col", "label-col"}
+// inputFlags are the flags naming the input a schedule trains on; any of
+// them replaces the input, and a CSV's columns go with a CSV.
+var inputFlags = []string{"feed", "x-key", "y-key", "csv-key"}
 
 // keepUnchanged returns the spec and training parameters that schedule
 // update writes: those of cur, the schedule as it is, with the settings
@@ -225,6 +225,9 @@ var sourceFlags = []string{"feed", "x-key", "y-key", "csv-key", "text-col", "lab
 // spec.
 func keepUnchanged(fl *pflag.FlagSet, cur schedule.Summary, spec workflows.ScheduleSpec, p workflows.TrainingParams) (workflows.ScheduleSpec, workflows.TrainingParams, error) {
 	given := fl.Changed
+	if fl.NFlag() == 0 {
+		return spec, p, usagef("nothing to update: give the settings to change (schedule describe %s shows them)", cur.ID)
+	}
 	if cur.Training == nil {
 		return spec, p, fmt.Errorf("schedule %s does not start trainings; delete it and create it again", cur.ID)
 	}
@@ -256,9 +259,20 @@ func keepUnchanged(fl *pflag.FlagSet, cur schedule.Summary, spec workflows.Sched
 	}
 
 	t := cur.Training.WithDefaults()
-	if slices.ContainsFunc(sourceFlags, given) {
-		t.Source = p.Source
+	src := t.Source
+	if slices.ContainsFunc(inputFlags, given) {
+		src.Feed, src.XKey, src.YKey, src.CSVKey = p.Source.Feed, p.Source.XKey, p.Source.YKey, p.Source.CSVKey
+		if src.CSVKey == "" {
+			src.TextCols, src.LabelCol = nil, ""
+		}
 	}
+	if given("text-col") {
+		src.TextCols = p.Source.TextCols
+	}
+	if given("label-col") {
+		src.LabelCol = p.Source.LabelCol
+	}
+	t.Source = src
 	if given("model") {
 		t.ModelName = p.ModelName
 	}

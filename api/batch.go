@@ -16,6 +16,7 @@ import (
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -82,6 +83,10 @@ func (s *server) startBatch(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err != nil {
 		return err
 	}
+	// A run on a version whose file is gone or corrupt would fail.
+	if err := s.checkModelFile(r.Context(), s.modelName, v.Version); err != nil {
+		return err
+	}
 	src := activities.Source{XKey: req.XKey, CSVKey: req.CSVKey}
 	if req.CSVKey != "" {
 		if src.TextCols, err = batchColumns(v, req.TextCols); err != nil {
@@ -129,6 +134,11 @@ func (s *server) aliasVersion(ctx context.Context, alias string) (registry.Versi
 func batchColumns(v registry.Version, cols []string) ([]string, error) {
 	var sig activities.CSVSignature
 	_ = json.Unmarshal(v.Signature, &sig) // a version of the challenge's files has none of these fields
+	if len(cols) > 0 {
+		if err := dataset.CheckColumns(cols, "", ""); err != nil {
+			return nil, badRequest("text_cols: %v", err)
+		}
+	}
 	if len(cols) == 0 {
 		if len(sig.TextCols) == 0 {
 			return nil, badRequest("csv_key needs text_cols, the columns the model reads, the title first (version %d does not record them)", v.Version)

@@ -44,11 +44,18 @@ func TestStartBatch(t *testing.T) {
 		{`{"x_key": "` + xKey + `", "alias": "challenger"}`, http.StatusConflict, "has no challenger version"},
 		{`{"x_key": "` + xKey + `", "alias": "a b"}`, http.StatusBadRequest, `alias name \"a b\"`},
 		{`{"x_key": "` + xKey + `", "model": "other"}`, http.StatusBadRequest, "unknown field"},
+		{`{"csv_key": "` + xKey + `", "text_cols": [""]}`, http.StatusBadRequest, "empty name"},
 	} {
 		w := h.do("POST", "/v1/batch-predictions", asAdmin, tc.body)
 		if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.want) {
 			t.Errorf("%s: %d %s, want %d and %q", tc.body, w.Code, w.Body, tc.code, tc.want)
 		}
+	}
+	// A version whose model file is gone would fail the run.
+	delete(h.store.files, "models/1.bin")
+	w = h.do("POST", "/v1/batch-predictions", asAdmin, `{"x_key": "`+xKey+`"}`)
+	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "model file") {
+		t.Errorf("production's file gone: %d %s", w.Code, w.Body)
 	}
 	if len(h.trainer.batchIn) != 2 {
 		t.Errorf("refused requests started runs: %+v", h.trainer.batchIn)

@@ -350,8 +350,12 @@ func checkQuery(r *http.Request, rt route) error {
 	}
 	// In order, so that a request naming several is always told of the
 	// same one.
-	for _, name := range slices.Sorted(maps.Keys(r.URL.Query())) {
+	q := r.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if slices.Contains(rt.query, name) {
+			if n := len(q[name]); n > 1 {
+				return badRequest("query parameter %q is given %d times; give it once", name, n)
+			}
 			continue
 		}
 		if len(rt.query) == 0 {

@@ -227,6 +227,8 @@ func TestGetAndListTrainings(t *testing.T) {
 	}
 	wantError(t, w, http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.do("GET", "/v1/trainings/b?verbose=1", asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	// A filter given twice is not silently read as its first value.
+	wantError(t, h.do("GET", "/v1/trainings?status=running&status=failed", asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.do("GET", "/v1/models?x=1", asPredict, ""), http.StatusBadRequest, codeBadRequest)
 	if w := h.do("GET", "/readyz?probe=lb", anonymous, ""); w.Code == http.StatusBadRequest {
 		t.Errorf("a probe's own query parameter is refused: %d", w.Code)

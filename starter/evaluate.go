@@ -115,6 +115,9 @@ default to the ones the first version was trained on.`,
 				if err != nil {
 					return err
 				}
+				if err := dataset.CheckColumns(cols, label, ""); err != nil {
+					return usagef("%v", err)
+				}
 				test, err = readGeneric(csv, cols, label, opts)
 				if err != nil {
 					return err

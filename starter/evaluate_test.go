@@ -141,6 +141,9 @@ func TestModelsEvaluate(t *testing.T) {
 	if _, err := run(t, "models", "evaluate", "2", "--x", xf, "--y", yf, "--csv", csv); !errors.As(err, new(usageError)) {
 		t.Errorf("raw files and a CSV: %v, want a usage error", err)
 	}
+	if _, err := run(t, "models", "evaluate", "1", "--csv", csv, "--text-col", "text", "--label-col", "text"); !errors.As(err, new(usageError)) {
+		t.Errorf("the label column as text: %v, want a usage error", err)
+	}
 	// The version does not record its columns: they must be given.
 	if _, err := run(t, "models", "evaluate", "1", "--csv", csv); err == nil || !strings.Contains(err.Error(), "needs --text-col and --label-col") {
 		t.Errorf("no columns: %v", err)

@@ -140,12 +140,12 @@ func TestTrainOnFeedWithRemovedObject(t *testing.T) {
 	if _, _, err := reg.PublishFeed(t.Context(), feed, json.RawMessage(`{"csv_key":"`+gone+`","text_cols":["title"],"label_col":"category"}`), "test", ""); err != nil {
 		t.Fatal(err)
 	}
-	want := "feed " + feed + " version 1 (publish a new version): "
+	want := "feed " + feed + " version 1: "
 	for _, args := range [][]string{
 		{"train", "--feed", feed},
 		{"schedule", "create", "starter-test-" + feed, "--every", "24h", "--paused", "--feed", feed},
 	} {
-		if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), gone+" is not in bucket") {
+		if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), gone+" is not in bucket") || !strings.Contains(err.Error(), "publish a new version of the feed") || strings.Contains(err.Error(), "upload it first") {
 			t.Errorf("%s: error %v, want one naming the feed version and the missing object", args[0], err)
 		}
 	}

@@ -242,6 +242,12 @@ func sameFile(a, b string) bool {
 // columns a run reads, so a wrong one is refused now and not by every run.
 // The keys in local are paths of files not uploaded yet.
 func (a *app) checkHeaders(ctx context.Context, src activities.Source, local map[string]bool) error {
+	return a.checkHeadersOr(ctx, src, local, "upload it first (starter upload)")
+}
+
+// checkHeadersOr is checkHeaders, with fix as the advice for an object
+// not in the bucket.
+func (a *app) checkHeadersOr(ctx context.Context, src activities.Source, local map[string]bool, fix string) error {
 	return src.CheckHeaders(func(key string) ([]byte, error) {
 		if local[key] {
 			return readHead(key)
@@ -252,7 +258,7 @@ func (a *app) checkHeaders(ctx context.Context, src activities.Source, local map
 		}
 		b, err := s.Head(ctx, key, dataset.HeaderBytes)
 		if errors.Is(err, artifact.ErrNotFound) {
-			return nil, fmt.Errorf("%s is not in bucket %s; upload it first (starter upload): %w", key, s.Bucket(), artifact.ErrNotFound)
+			return nil, fmt.Errorf("%s is not in bucket %s; %s: %w", key, s.Bucket(), fix, artifact.ErrNotFound)
 		}
 		return b, err
 	})
@@ -294,10 +300,7 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 	if json.Unmarshal(v.Source, &objects) != nil || objects.Feed != "" {
 		return nil // the run fails on it, saying why
 	}
-	switch err := a.checkHeaders(ctx, objects, nil); {
-	case errors.Is(err, artifact.ErrNotFound), errors.Is(err, dataset.ErrBadData):
-		return fmt.Errorf("feed %s version %d (publish a new version): %w", src.Feed, v.Version, err)
-	case err != nil:
+	if err := a.checkHeadersOr(ctx, objects, nil, "publish a new version of the feed"); err != nil {
 		return fmt.Errorf("feed %s version %d: %w", src.Feed, v.Version, err)
 	}
 	return nil

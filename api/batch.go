@@ -77,14 +77,12 @@ func (s *server) startBatch(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err := registry.CheckName("alias", alias); err != nil {
 		return badRequest("alias: %v", err)
 	}
-	ctx, cancel := withTimeout(r)
+	// Checking the model file (verifyTimeout) must not leave the other
+	// calls without time.
+	ctx, cancel := context.WithTimeout(r.Context(), dependencyTimeout+verifyTimeout)
 	defer cancel()
 	v, err := s.aliasVersion(ctx, alias)
 	if err != nil {
-		return err
-	}
-	// A run on a version whose file is gone or corrupt would fail.
-	if err := s.checkModelFile(r.Context(), s.modelName, v.Version); err != nil {
 		return err
 	}
 	src := activities.Source{XKey: req.XKey, CSVKey: req.CSVKey}
@@ -94,8 +92,12 @@ func (s *server) startBatch(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		}
 	}
 	// As a training's: an object not in the bucket, or without the
-	// columns, fails at once rather than in the run.
+	// columns, fails at once rather than in the run, and so does a
+	// version whose model file is gone or corrupt.
 	if err := s.checkObjects(ctx, src, ""); err != nil {
+		return err
+	}
+	if err := s.checkModelFile(ctx, s.modelName, v.Version); err != nil {
 		return err
 	}
 	b, err := s.trainer.StartBatch(ctx, activities.BatchPredictInput{

@@ -356,6 +356,9 @@ func (f *fakeRegistry) RemoveAlias(_ context.Context, model, alias string, expec
 		return registry.AliasMove{}, fmt.Errorf("registry: remove alias: production cannot be removed: %w", registry.ErrConflict)
 	}
 	from, ok := f.aliases[alias]
+	if !ok && expected >= 0 {
+		return registry.AliasMove{Model: model, Alias: alias}, nil // a retry
+	}
 	if !ok {
 		return registry.AliasMove{}, fmt.Errorf("registry: remove alias %s: alias is not set: %w", alias, registry.ErrNotFound)
 	}

@@ -160,7 +160,9 @@ func (s *server) moveAlias(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	case req.ExpectedVersion != nil && *req.ExpectedVersion == 0 && req.Rollback:
 		return badRequest("expected_version 0 says the alias is not set: there is nothing to roll back")
 	}
-	ctx, cancel := withTimeout(r)
+	// A move checks the target's model file (verifyTimeout) between its
+	// registry calls, which must not run out of time because of it.
+	ctx, cancel := context.WithTimeout(r.Context(), dependencyTimeout+verifyTimeout)
 	defer cancel()
 	name, alias := r.PathValue("name"), r.PathValue("alias")
 	exp := req.ExpectedVersion

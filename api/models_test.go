@@ -330,5 +330,11 @@ func TestRemoveAliasThroughTheAPI(t *testing.T) {
 	if w := h.do("POST", path, asAdmin, `{"remove": true, "reason": "x", "expected_version": 2}`); w.Code != http.StatusOK {
 		t.Errorf("removal expecting where it points: %d %s", w.Code, w.Body)
 	}
+	// Retried, it is answered as a move already made is.
+	mv = registry.AliasMove{}
+	decodeBody(t, h.do("POST", path, asAdmin, `{"remove": true, "reason": "x", "expected_version": 2}`), &mv)
+	if mv.Moved || mv.Alias != "challenger" {
+		t.Errorf("retried removal %+v, want moved false", mv)
+	}
 	wantError(t, h.do("POST", path, asPredict, `{"remove": true, "reason": "x"}`), http.StatusForbidden, codeForbidden)
 }

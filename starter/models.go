@@ -137,8 +137,8 @@ instead of going back two steps.`,
 			if args[0] == registry.AliasProduction {
 				return usagef("production cannot be removed: the API serves it; promote another version or roll it back")
 			}
-			if expect == 0 {
-				return usagef("--expect 0: an alias that is not set has nothing to remove; give the version it points at now")
+			if expect == 0 || expect < -1 {
+				return usagef("--expect %d: give the version the alias points at now", expect)
 			}
 			return checkReason(reason)
 		},
@@ -167,6 +167,9 @@ instead of going back two steps.`,
 	checkMove := func(*cobra.Command, []string) error {
 		if err := registry.CheckName("alias", alias); err != nil {
 			return usagef("--alias: %w", err)
+		}
+		if expect < -1 {
+			return usagef("--expect %d: give the version the alias points at now (0: not set)", expect)
 		}
 		return checkReason(reason)
 	}

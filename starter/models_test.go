@@ -169,4 +169,19 @@ func TestRemoveAlias(t *testing.T) {
 	if _, err := run(t, "models", "remove-alias", "production", "--reason", "x"); !errors.As(err, new(usageError)) {
 		t.Errorf("removing production: %v, want a usage error", err)
 	}
+	// Conditional: not removed when it points elsewhere now.
+	if _, err := run(t, "models", "promote", strconv.Itoa(v.Version), "--alias", "staging", "--reason", "again"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "models", "remove-alias", "staging", "--reason", "x", "--expect", strconv.Itoa(v.Version+1)); !errors.Is(err, registry.ErrConflict) {
+		t.Errorf("removal expecting another version: %v, want a conflict", err)
+	}
+	for _, bad := range []string{"0", "-2"} {
+		if _, err := run(t, "models", "remove-alias", "staging", "--reason", "x", "--expect", bad); !errors.As(err, new(usageError)) {
+			t.Errorf("--expect %s: %v, want a usage error", bad, err)
+		}
+	}
+	if _, err := run(t, "models", "remove-alias", "staging", "--reason", "x", "--expect", strconv.Itoa(v.Version)); err != nil {
+		t.Errorf("removal expecting where it points: %v", err)
+	}
 }

@@ -26,6 +26,12 @@ func newScheduleCmd() *cobra.Command {
 		var c *cobra.Command
 		c = &cobra.Command{
 			Use: use, Short: short, Args: cobra.ExactArgs(1),
+			PreRunE: func(c *cobra.Command, args []string) error {
+				if !create && c.Flags().NFlag() == 0 {
+					return usagef("nothing to update: give the settings to change (schedule describe %s shows them)", args[0])
+				}
+				return nil
+			},
 			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 				spec.ID = args[0]
 				spec.TaskQueue = a.cfg.Temporal.TaskQueue
@@ -225,9 +231,6 @@ var inputFlags = []string{"feed", "x-key", "y-key", "csv-key"}
 // spec.
 func keepUnchanged(fl *pflag.FlagSet, cur schedule.Summary, spec workflows.ScheduleSpec, p workflows.TrainingParams) (workflows.ScheduleSpec, workflows.TrainingParams, error) {
 	given := fl.Changed
-	if fl.NFlag() == 0 {
-		return spec, p, usagef("nothing to update: give the settings to change (schedule describe %s shows them)", cur.ID)
-	}
 	if cur.Training == nil {
 		return spec, p, fmt.Errorf("schedule %s does not start trainings; delete it and create it again", cur.ID)
 	}

@@ -300,7 +300,10 @@ func (a *app) checkFeed(ctx context.Context, src activities.Source) error {
 	if json.Unmarshal(v.Source, &objects) != nil || objects.Feed != "" {
 		return nil // the run fails on it, saying why
 	}
-	if err := a.checkHeadersOr(ctx, objects, nil, "publish a new version of the feed"); err != nil {
+	switch err := a.checkHeadersOr(ctx, objects, nil, "publish a new version of the feed"); {
+	case errors.Is(err, dataset.ErrBadData) && !errors.Is(err, artifact.ErrNotFound):
+		return fmt.Errorf("feed %s version %d: %w; publish a new version of the feed", src.Feed, v.Version, err)
+	case err != nil:
 		return fmt.Errorf("feed %s version %d: %w", src.Feed, v.Version, err)
 	}
 	return nil

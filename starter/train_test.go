@@ -128,6 +128,7 @@ func TestUsageErrors(t *testing.T) {
 		{"cancel", "train-x", "--run-id", "9b2bd5a10c5e4f8e9d3e2f1c6a7b8c9d"},
 		{"watch", "train-x", "--run-id", "bogus"},
 		{"watch"},
+		{"schedule", "update", "nightly"}, // nothing to update, found before connecting
 		// Reasons the API refuses.
 		{"models", "promote", "1", "--reason", ""},
 		{"models", "promote", "1", "--reason", " \t"},

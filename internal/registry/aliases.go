@@ -530,7 +530,9 @@ func recordMove(ctx context.Context, tx *sql.Tx, mv *AliasMove) error {
 //
 // With expected 0 or more, the alias is removed only if it points at that
 // version, else ErrConflict, so a version set meanwhile is not removed
-// unseen; -1 removes it wherever it points.
+// unseen; if it is not set, nothing is written and the move has Moved
+// false, so a retried request is harmless. -1 removes it wherever it
+// points.
 func (r *Registry) RemoveAlias(ctx context.Context, model, alias string, expected int, reason, actor string) (AliasMove, error) {
 	mv, err := r.inModelTx(ctx, model, alias, func(tx *sql.Tx) (AliasMove, error) {
 		if alias == AliasProduction {
@@ -541,7 +543,12 @@ func (r *Registry) RemoveAlias(ctx context.Context, model, alias string, expecte
 			if err != nil {
 				return AliasMove{}, err
 			}
-			if now != 0 && now != expected {
+			switch {
+			case now == 0:
+				// Removed already, as a retried request finds it:
+				// answered as a move is when the alias is already there.
+				return AliasMove{Model: model, Alias: alias}, nil
+			case now != expected:
 				return AliasMove{}, fmt.Errorf("alias points at version %d, not the expected %d: %w", now, expected, ErrConflict)
 			}
 		}

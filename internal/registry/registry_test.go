@@ -1021,6 +1021,13 @@ func TestRemoveAlias(t *testing.T) {
 	if _, err := r.RemoveAlias(ctx, model, AliasChallenger, -1, "again", "bob"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("removing an alias not set: %v, want ErrNotFound", err)
 	}
+	// A conditional removal retried after it landed changes nothing.
+	if again, err := r.RemoveAlias(ctx, model, AliasChallenger, 2, "lost the A/B test", "bob"); err != nil || again.Moved {
+		t.Errorf("retried removal %+v, %v; want moved false", again, err)
+	}
+	if h, err := r.AliasHistory(ctx, model); err != nil || len(h) != 3 {
+		t.Errorf("history after the retry: %d moves, %v; want 3", len(h), err)
+	}
 	if _, err := r.RemoveAlias(ctx, model, AliasProduction, -1, "oops", "bob"); !errors.Is(err, ErrConflict) {
 		t.Errorf("removing production: %v, want ErrConflict", err)
 	}

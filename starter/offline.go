@@ -491,8 +491,14 @@ func newProgressBar(w io.Writer, label string) *progressBar {
 	return &progressBar{w: w, label: label, on: on}
 }
 
-// Update redraws the bar.
-func (b *progressBar) Update(done, total int) {
+// Update redraws the bar at done of total.
+func (b *progressBar) Update(done, total int) { b.draw(done, total, fmt.Sprintf("%d/%d", done, total)) }
+
+// Percent redraws the bar at p percent.
+func (b *progressBar) Percent(p int) { b.draw(p, 100, fmt.Sprintf("%d%%", p)) }
+
+// draw redraws the bar at done of total, followed by figure.
+func (b *progressBar) draw(done, total int, figure string) {
 	if !b.on || total <= 0 {
 		return
 	}
@@ -500,7 +506,7 @@ func (b *progressBar) Update(done, total int) {
 	defer b.mu.Unlock()
 	const width = 30
 	n := min(width, done*width/total)
-	line := fmt.Sprintf("%s [%s%s] %d/%d", b.label, strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+	line := fmt.Sprintf("%s [%s%s] %s", b.label, strings.Repeat("#", n), strings.Repeat(".", width-n), figure)
 	fmt.Fprintf(b.w, "\r%-*s", b.width, line)
 	b.drawn, b.width = true, len(line)
 }

@@ -392,3 +392,14 @@ func TestProgressBarRelabel(t *testing.T) {
 		t.Errorf("drew %q, want %q", got, want)
 	}
 }
+
+// A run's progress is drawn as a percentage.
+func TestProgressBarPercent(t *testing.T) {
+	var buf bytes.Buffer
+	b := &progressBar{w: &buf, label: "predict", on: true}
+	b.Percent(40)
+	b.Done()
+	if want := "\rpredict [############..................] 40%\n"; buf.String() != want {
+		t.Errorf("drew %q, want %q", buf.String(), want)
+	}
+}

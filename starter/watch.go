@@ -151,7 +151,7 @@ func (a *app) watch(ctx context.Context, c client.Client, run client.WorkflowRun
 				label += " (waiting for a data slot)"
 			}
 			bar.Relabel(label)
-			bar.Update(p.Percent, 100)
+			bar.Percent(p.Percent)
 			if !bar.on && label != last {
 				a.log.WithFields(logrus.Fields{"stage": p.Stage, "percent": p.Percent, "waiting_for_data_slot": p.WaitingForDataSlot}).Info("progress")
 				last = label

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -25,6 +27,9 @@ import (
 // file already uploaded (POST /v1/uploads), and the alias of the version to
 // predict with.
 type batchRequest struct {
+	// ID is the workflow ID; by default predict-<model>-<time>. A job that
+	// chooses its own can retry without starting a second run (409).
+	ID     string `json:"id"`
 	XKey   string `json:"x_key"`
 	CSVKey string `json:"csv_key"`
 	// TextCols are a CSV's text columns; by default the ones the version
@@ -64,6 +69,11 @@ func (s *server) startBatch(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err := s.decodeRequest(w, r, &req, false); err != nil {
 		return err
 	}
+	if req.ID != "" {
+		if err := workflows.CheckWorkflowID(req.ID); err != nil {
+			return badRequest("id %q: %v", req.ID, err)
+		}
+	}
 	if (req.XKey == "") == (req.CSVKey == "") {
 		return badRequest("give exactly one of x_key (the challenge's X file) and csv_key (a generic CSV), as POST /v1/uploads names it")
 	}
@@ -100,7 +110,7 @@ func (s *server) startBatch(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err := s.checkModelFile(ctx, s.modelName, v.Version); err != nil {
 		return err
 	}
-	b, err := s.trainer.StartBatch(ctx, activities.BatchPredictInput{
+	b, err := s.trainer.StartBatch(ctx, req.ID, activities.BatchPredictInput{
 		ModelName: s.modelName, Alias: alias, XKey: src.XKey, CSVKey: src.CSVKey, TextCols: src.TextCols,
 	})
 	if err != nil {
@@ -188,8 +198,13 @@ func (s *server) getPredictions(w http.ResponseWriter, r *http.Request, _ *auth.
 	return s.serveObject(w, r, artifact.Predictions+"/"+name, "predictions file", maxServedPredictionsBytes, "text/csv; charset=utf-8")
 }
 
-func (t *temporalTrainer) StartBatch(ctx context.Context, in activities.BatchPredictInput) (batchRun, error) {
-	run, err := workflows.StartBatchPredict(ctx, t.c, t.queue, in)
+func (t *temporalTrainer) StartBatch(ctx context.Context, id string, in activities.BatchPredictInput) (batchRun, error) {
+	run, err := workflows.StartBatchPredict(ctx, t.c, t.queue, id, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return batchRun{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists (run %s; GET /v1/batch-predictions/%s shows it); choose another id to start another",
+			id, started.RunId, url.PathEscape(id))
+	}
 	if err != nil {
 		return batchRun{}, err
 	}

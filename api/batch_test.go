@@ -63,6 +63,23 @@ func TestStartBatch(t *testing.T) {
 	wantError(t, h.do("POST", "/v1/batch-predictions", asPredict, `{"x_key": "`+xKey+`"}`), http.StatusForbidden, codeForbidden)
 }
 
+// A job that names its batch prediction can retry without starting a
+// second one.
+func TestStartBatchWithID(t *testing.T) {
+	h := newHarness(t)
+	var started trainingStarted
+	body := `{"id": "nightly-2026-11-22", "x_key": "` + xKey + `"}`
+	decodeBody(t, h.do("POST", "/v1/batch-predictions", asAdmin, body), &started)
+	if started.WorkflowID != "nightly-2026-11-22" {
+		t.Fatalf("started %+v", started)
+	}
+	wantError(t, h.do("POST", "/v1/batch-predictions", asAdmin, body), http.StatusConflict, codeConflict)
+	wantError(t, h.do("POST", "/v1/batch-predictions", asAdmin, `{"id": "a/b", "x_key": "`+xKey+`"}`), http.StatusBadRequest, codeBadRequest)
+	if len(h.trainer.batchIn) != 1 {
+		t.Errorf("%d runs started, want 1", len(h.trainer.batchIn))
+	}
+}
+
 // A batch prediction is read as a training is; once it completed it names
 // its predictions file, which admins can fetch.
 func TestGetBatchAndPredictions(t *testing.T) {

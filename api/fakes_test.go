@@ -539,7 +539,7 @@ type fakeTrainer struct {
 	batchIn []activities.BatchPredictInput
 }
 
-func (f *fakeTrainer) StartBatch(_ context.Context, in activities.BatchPredictInput) (batchRun, error) {
+func (f *fakeTrainer) StartBatch(_ context.Context, id string, in activities.BatchPredictInput) (batchRun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
@@ -548,7 +548,12 @@ func (f *fakeTrainer) StartBatch(_ context.Context, in activities.BatchPredictIn
 	if f.batches == nil {
 		f.batches = map[string]batchRun{}
 	}
-	id := fmt.Sprintf("predict-%s-%d", in.ModelName, len(f.batchIn))
+	if id == "" {
+		id = fmt.Sprintf("predict-%s-%d", in.ModelName, len(f.batchIn))
+	}
+	if _, dup := f.batches[id]; dup {
+		return batchRun{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists", id)
+	}
 	f.batchIn = append(f.batchIn, in)
 	b := batchRun{WorkflowID: id, RunID: testRunID, Status: "running", UIURL: "http://ui/" + id, ModelName: in.ModelName}
 	f.batches[id] = b

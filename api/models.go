@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,8 @@ type versionDetail struct {
 	// when it cannot be read.
 	Report      *activities.Report `json:"report"`
 	ReportError string             `json:"report_error,omitempty"`
+	// ReportURL is where this API serves the report (admin).
+	ReportURL string `json:"report_url,omitempty"`
 	// Moves are the alias moves to and from it, newest first, with who
 	// made them and why: the gate's reason for the run that registered
 	// it, then any promotion or rollback.
@@ -103,6 +106,9 @@ func (s *server) getVersion(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 		d.Dataset = &ds
 	} else {
 		s.log.WithError(err).WithField("dataset", v.DatasetDigest).Warn("api: dataset of a version not readable")
+	}
+	if v.ReportKey != "" {
+		d.ReportURL = "/v1/reports/" + path.Base(v.ReportKey)
 	}
 	if v.ReportKey == "" {
 		d.ReportError = "this version has no evaluation report"

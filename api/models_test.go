@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strings"
 	"testing"
 
@@ -57,6 +58,9 @@ func TestGetVersion(t *testing.T) {
 	}
 	if d.Report == nil || d.ReportError != "" {
 		t.Fatalf("no report: %q", d.ReportError)
+	}
+	if d.ReportURL != "/v1/reports/"+path.Base(reportKey) {
+		t.Errorf("report_url %q", d.ReportURL)
 	}
 	m := d.Report.Metrics
 	if len(m.Labels) != 3 || len(m.Confusion) != 3 || m.Confusion[0][1] != 1 || m.Confusion[2][2] != 2 || m.N != 5 {

@@ -118,7 +118,7 @@ func (s *server) putScratch(sc *scratch) {
 
 func (req *predictRequest) validate() error {
 	if req.TopK < 0 || req.TopK > maxTopK {
-		return badRequest("top_k %d: want 1 to %d (default %d)", req.TopK, maxTopK, defaultTopK)
+		return badRequest("top_k %d: want 1 to %d, or 0 for the default %d", req.TopK, maxTopK, defaultTopK)
 	}
 	if req.Items == nil {
 		return checkProduct("", req.Designation, req.Description)

@@ -83,7 +83,7 @@ type trainer interface {
 	Cancel(ctx context.Context, id, runID string) error
 	// StartBatch starts a batch prediction; GetBatch reads one as Get
 	// reads a training.
-	StartBatch(ctx context.Context, in activities.BatchPredictInput) (batchRun, error)
+	StartBatch(ctx context.Context, id string, in activities.BatchPredictInput) (batchRun, error)
 	GetBatch(ctx context.Context, id, runID string) (batchRun, error)
 }
 

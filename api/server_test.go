@@ -488,6 +488,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
+	// encoding/json keeps the last of two keys alike, as clients do: a
+	// name given twice hides the first definition.
+	if dup := duplicateKey(t, raw); dup != "" {
+		t.Errorf("the document gives %s twice", dup)
+	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Errorf("openapi %q, want 3.x", doc.OpenAPI)
 	}
@@ -562,6 +567,57 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, ref := range regexp.MustCompile(`"\$ref":\s*"#/components/(\w+)/(\w+)"`).FindAllStringSubmatch(string(raw), -1) {
 		if _, ok := doc.Comps[ref[1]][ref[2]]; !ok {
 			t.Errorf("dangling reference %s", ref[0])
+		}
+	}
+}
+
+// duplicateKey returns the path of the first key an object of the JSON
+// document doc gives twice, or "".
+func duplicateKey(t *testing.T, doc []byte) string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		key    string // the key whose value is being read
+		path   string
+	}
+	var stack []*frame
+	expectKey := func() bool { return len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].key == "" }
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return ""
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				path := ""
+				if n := len(stack); n > 0 {
+					path = stack[n-1].path + "/" + stack[n-1].key
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, object: v == '{', path: path})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if expectKey() {
+				f := stack[len(stack)-1]
+				if f.keys[v] {
+					return f.path + "/" + v
+				}
+				f.keys[v], f.key = true, v
+				continue
+			}
+		}
+		// A value ended: the object it was in wants a key next.
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].key = ""
 		}
 	}
 }

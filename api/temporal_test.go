@@ -244,7 +244,7 @@ func TestTemporalBatch(t *testing.T) {
 	tr := &temporalTrainer{c: c, queue: servingtest.RandomName("apitest-queue-"), namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL}
 	ctx := t.Context()
 	in := activities.BatchPredictInput{ModelName: servingtest.RandomName("apitest-"), XKey: "raw/x.csv"}
-	b, err := tr.StartBatch(ctx, in)
+	b, err := tr.StartBatch(ctx, "", in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +255,10 @@ func TestTemporalBatch(t *testing.T) {
 	}
 	if _, err := tr.Get(ctx, b.WorkflowID, ""); !errors.Is(err, errTrainingNotFound) {
 		t.Errorf("a batch prediction read as a training: %v", err)
+	}
+	var ae *apiError
+	if _, err := tr.StartBatch(ctx, b.WorkflowID, in); !errors.As(err, &ae) || ae.status != 409 {
+		t.Errorf("a second start with the same ID: %v, want a 409", err)
 	}
 	id := servingtest.RandomName("apitest-train-")
 	if _, err := tr.Start(ctx, id, workflows.TrainingParams{ModelName: in.ModelName, Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}}.WithDefaults()); err != nil {

@@ -165,7 +165,7 @@ func (s *server) checkInputs(ctx context.Context, src activities.Source, prefix 
 	// since removed from the bucket, into a 400 instead of a failed run.
 	v, err := s.registry.Feed(ctx, src.Feed)
 	if errors.Is(err, registry.ErrNotFound) {
-		return badRequest("%ssource.feed %q was never published; publish it first (starter feed publish)", prefix, src.Feed)
+		return badRequest("%ssource.feed %q was never published; publish it first (POST /v1/feeds/{name} or starter feed publish)", prefix, src.Feed)
 	} else if err != nil {
 		return unavailable("the registry", err)
 	}

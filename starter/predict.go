@@ -83,7 +83,7 @@ func newPredictBatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, err := workflows.StartBatchPredict(ctx, c, a.cfg.Temporal.TaskQueue, in)
+			run, err := workflows.StartBatchPredict(ctx, c, a.cfg.Temporal.TaskQueue, "", in)
 			if err != nil {
 				return err
 			}

@@ -240,7 +240,7 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	// BatchPredict writes one prediction per input row; the Temporal UI
 	// finds it by the model's name.
 	xTest := h.upload(t, testenv.Split(t, "rakuten", "X_test.csv"))
-	run, err := workflows.StartBatchPredict(ctx, h.client, h.queue, activities.BatchPredictInput{ModelName: h.model, XKey: xTest})
+	run, err := workflows.StartBatchPredict(ctx, h.client, h.queue, "", activities.BatchPredictInput{ModelName: h.model, XKey: xTest})
 	require.NoError(t, err)
 	var bp activities.BatchPredictResult
 	require.NoError(t, run.Get(ctx, &bp))

@@ -78,16 +78,22 @@ func StartTraining(ctx context.Context, c client.Client, queue, id string, p Tra
 	return run, nil
 }
 
-// StartBatchPredict starts BatchPredict on queue as
-// predict-<model>-<UTC time>, with a summary for the Temporal UI and the
-// ModelName search attribute, so the UI lists a model's batch predictions
-// beside its trainings.
-func StartBatchPredict(ctx context.Context, c client.Client, queue string, in activities.BatchPredictInput) (client.WorkflowRun, error) {
-	id := fmt.Sprintf("predict-%s-%s", in.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
+// StartBatchPredict starts BatchPredict on queue as id
+// (predict-<model>-<UTC time> when id is empty), with a summary for the
+// Temporal UI and the ModelName search attribute, so the UI lists a
+// model's batch predictions beside its trainings. An ID that is or was in
+// use fails with *serviceerror.WorkflowExecutionAlreadyStarted, so a job
+// that retries with its own ID starts one run.
+func StartBatchPredict(ctx context.Context, c client.Client, queue, id string, in activities.BatchPredictInput) (client.WorkflowRun, error) {
+	if id == "" {
+		id = fmt.Sprintf("predict-%s-%s", in.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
+	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: queue,
-		StaticSummary:         fmt.Sprintf("batch prediction of %s%s with %s", in.XKey, in.CSVKey, in.ModelName),
-		TypedSearchAttributes: temporal.NewSearchAttributes(attrModelName.ValueSet(in.ModelName)),
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            fmt.Sprintf("batch prediction of %s%s with %s", in.XKey, in.CSVKey, in.ModelName),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrModelName.ValueSet(in.ModelName)),
 	}, BatchPredict, in)
 	if err != nil {
 		return nil, fmt.Errorf("start batch prediction %s: %w", id, err)

@@ -44,13 +44,21 @@ func newScheduleCmd() *cobra.Command {
 					return err
 				}
 				p.Source = tf.source()
-				tc, err := a.temporalClient(ctx)
-				if err != nil {
+				// Temporal is reached only once the spec is known good,
+				// except by update, which merges with the schedule first.
+				var m *schedule.Manager
+				manager := func() error {
+					tc, err := a.temporalClient(ctx)
+					if err == nil {
+						m = schedule.New(tc, a.cfg.Temporal.Namespace)
+					}
 					return err
 				}
-				m := schedule.New(tc, a.cfg.Temporal.Namespace)
 				var cur schedule.Summary // what update merges with
 				if !create {
+					if err := manager(); err != nil {
+						return err
+					}
 					cur, err = m.Describe(ctx, spec.ID)
 					if errors.Is(err, schedule.ErrNotFound) {
 						return fmt.Errorf("%w (use schedule create)", err)
@@ -77,6 +85,11 @@ func newScheduleCmd() *cobra.Command {
 				var paused *bool
 				if c.Flags().Changed("paused") {
 					paused = &spec.Paused
+				}
+				if m == nil {
+					if err := manager(); err != nil {
+						return err
+					}
 				}
 				created := false
 				if create {

@@ -34,6 +34,14 @@ type CSVSignature struct {
 	Outputs  map[string]string `json:"outputs"`
 }
 
+// SignatureOf reads the CSV signature of a version from its recorded
+// signature; a version of the challenge's files has none of its fields.
+func SignatureOf(raw json.RawMessage) CSVSignature {
+	var sig CSVSignature
+	_ = json.Unmarshal(raw, &sig) // the challenge's signature is another shape
+	return sig
+}
+
 // signature returns the signature of a version trained on src.
 func signature(src *Source) (json.RawMessage, error) {
 	if src == nil || src.CSVKey == "" {

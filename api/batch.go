@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -144,8 +141,7 @@ func (s *server) aliasVersion(ctx context.Context, alias string) (registry.Versi
 // with version v: cols when given, else the ones it was trained on. Its
 // label column is refused: the predictions would read the answers.
 func batchColumns(v registry.Version, cols []string) ([]string, error) {
-	var sig activities.CSVSignature
-	_ = json.Unmarshal(v.Signature, &sig) // a version of the challenge's files has none of these fields
+	sig := activities.SignatureOf(v.Signature)
 	if len(cols) > 0 {
 		if err := dataset.CheckColumns(cols, "", ""); err != nil {
 			return nil, badRequest("text_cols: %v", err)
@@ -200,10 +196,8 @@ func (s *server) getPredictions(w http.ResponseWriter, r *http.Request, _ *auth.
 
 func (t *temporalTrainer) StartBatch(ctx context.Context, id string, in activities.BatchPredictInput) (batchRun, error) {
 	run, err := workflows.StartBatchPredict(ctx, t.c, t.queue, id, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return batchRun{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists (run %s; GET /v1/batch-predictions/%s shows it); choose another id to start another",
-			id, started.RunId, url.PathEscape(id))
+	if inUse := idInUse(err, id, "batch prediction of "+in.ModelName, "/v1/batch-predictions/"); inUse != nil {
+		return batchRun{}, inUse
 	}
 	if err != nil {
 		return batchRun{}, err

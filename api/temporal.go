@@ -34,17 +34,8 @@ const progressTimeout = 3 * time.Second
 
 func (t *temporalTrainer) Start(ctx context.Context, id string, p workflows.TrainingParams) (training, error) {
 	run, err := workflows.StartTraining(ctx, t.c, t.queue, id, p)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		if id == "" {
-			// Generated IDs are unique to the millisecond: a twin request.
-			return training{}, errorf(http.StatusConflict, codeConflict, "a training of %s was started in the same millisecond; try again", p.ModelName)
-		}
-		// Temporal keeps the ID for its retention period: the run it
-		// names is the one started with it, which the caller may be
-		// retrying.
-		return training{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists (run %s; GET /v1/trainings/%s shows it); choose another id to start another",
-			id, started.RunId, url.PathEscape(id))
+	if inUse := idInUse(err, id, "training of "+p.ModelName, "/v1/trainings/"); inUse != nil {
+		return training{}, inUse
 	}
 	if err != nil {
 		return training{}, err
@@ -75,6 +66,24 @@ func (t *temporalTrainer) Get(ctx context.Context, id, runID string) (training, 
 		tr.Error = t.failure(ctx, tr.WorkflowID, tr.RunID)
 	}
 	return tr, nil
+}
+
+// idInUse turns Temporal's refusal of a workflow ID in use, err, into a
+// 409 for a start of what with id, saying where its run is read (at
+// statusPath and the ID); it is nil for any other error.
+func idInUse(err error, id, what, statusPath string) error {
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &started) {
+		return nil
+	}
+	if id == "" {
+		// Generated IDs are unique to the millisecond: a twin request.
+		return errorf(http.StatusConflict, codeConflict, "a %s was started in the same millisecond; try again", what)
+	}
+	// Temporal keeps the ID for its retention period: the run it names is
+	// the one started with it, which the caller may be retrying.
+	return errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists (run %s; GET %s%s shows it); choose another id to start another",
+		id, started.RunId, statusPath, url.PathEscape(id))
 }
 
 // describe reads run runID of workflow id (its latest run when runID is

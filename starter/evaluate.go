@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -154,8 +153,7 @@ default to the ones the first version was trained on.`,
 // evaluationColumns returns the text and label columns to read a test CSV
 // with: those given, else the ones version v was trained on.
 func evaluationColumns(v registry.Version, cols []string, label string) ([]string, string, error) {
-	var sig activities.CSVSignature
-	_ = json.Unmarshal(v.Signature, &sig) // a version of the challenge's files has none of these fields
+	sig := activities.SignatureOf(v.Signature)
 	if len(cols) == 0 {
 		cols = sig.TextCols
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -134,8 +133,7 @@ func (a *app) modelColumns(ctx context.Context, model, alias string, cols []stri
 	if err != nil {
 		return nil, err
 	}
-	var sig activities.CSVSignature
-	_ = json.Unmarshal(v.Signature, &sig) // a version of the challenge's files has none of these fields
+	sig := activities.SignatureOf(v.Signature)
 	if len(cols) == 0 {
 		if len(sig.TextCols) == 0 {
 			return nil, usagef("a generic CSV needs --text-col, the columns the model reads, the title first (version %d of %s does not record them)", v.Version, model)

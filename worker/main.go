@@ -124,6 +124,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	fatal := make(chan error, 2)
 	opts := func(o worker.Options) worker.Options {
 		o.WorkerStopTimeout = 30 * time.Second
+		o.MaxHeartbeatThrottleInterval = workflows.HeartbeatSendInterval
 		o.OnFatalError = func(err error) { fatal <- err }
 		return o
 	}

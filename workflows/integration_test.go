@@ -84,12 +84,12 @@ func randomSuffix() string {
 // stand in for one of them, light or heavy.
 func (h *harness) startWorkers(t *testing.T, overrides ...func(worker.Registry)) {
 	t.Helper()
-	main := worker.New(h.client, h.queue, worker.Options{})
+	main := worker.New(h.client, h.queue, worker.Options{MaxHeartbeatThrottleInterval: workflows.HeartbeatSendInterval})
 	workflows.RegisterMain(main, h.acts)
 	for _, o := range overrides {
 		o(main)
 	}
-	heavy := worker.New(h.client, h.training, worker.Options{MaxConcurrentActivityExecutionSize: 1})
+	heavy := worker.New(h.client, h.training, worker.Options{MaxConcurrentActivityExecutionSize: 1, MaxHeartbeatThrottleInterval: workflows.HeartbeatSendInterval})
 	workflows.RegisterTraining(heavy, h.acts)
 	for _, o := range overrides {
 		o(heavy)

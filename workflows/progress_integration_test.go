@@ -26,8 +26,8 @@ func TestProgressShowsTheWaitForADataSlot(t *testing.T) {
 	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "itest-train-" + randomSuffix(), TaskQueue: h.queue}, workflows.TrainingPipeline, p)
 	require.NoError(t, err)
 
-	// The heartbeat that says so reaches Temporal up to 24 s after the wait
-	// starts (the SDK sends one per 0.8 × the heartbeat timeout).
+	// The heartbeat that says so reaches Temporal up to
+	// HeartbeatSendInterval after the wait starts.
 	var got workflows.Progress
 	for !got.WaitingForDataSlot {
 		select {

@@ -1,11 +1,19 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/prodcat/prodcat/activities"
 )
+
+// HeartbeatSendInterval is the worker.Options.MaxHeartbeatThrottleInterval
+// of the workers that run these activities. The SDK would otherwise hold
+// heartbeat details back for 80% of the heartbeat timeout (16 to 24 s), and
+// they are the progress users watch in the UI, the API and the starter.
+const HeartbeatSendInterval = 2 * time.Second
 
 // RegisterMain registers the workflows and the light activities on the
 // worker of the main task queue.

@@ -299,9 +299,9 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		TaskQueue:           trainingQueue,
 		StartToCloseTimeout: 2 * time.Hour,
 		// A dead worker is noticed within this and the stage retried on
-		// another one. Heavy stages beat every second, but the SDK sends at
-		// most one beat per 80% of the timeout, and a worker whose cores
-		// are all busy training needs room to be late.
+		// another one. Heavy stages beat every second and the worker sends
+		// them every HeartbeatSendInterval, but a worker whose cores are all
+		// busy training needs room to be late.
 		HeartbeatTimeout: 20 * time.Second,
 		// Bounded, since every attempt trains from scratch and a worker
 		// killed for memory would be killed again.

@@ -57,6 +57,29 @@ type batchRun struct {
 	Error          string                         `json:"error,omitempty"`
 }
 
+// batch returns the fields of a batch prediction read as a training
+// (fromInfo) that the two share.
+func (tr training) batch() batchRun {
+	return batchRun{
+		WorkflowID: tr.WorkflowID, RunID: tr.RunID, Status: tr.Status, StartTime: tr.StartTime, CloseTime: tr.CloseTime,
+		UIURL: tr.UIURL, ModelName: tr.ModelName, ModelVersion: tr.ModelVersion,
+	}
+}
+
+// batchList is a page of GET /v1/batch-predictions.
+type batchList struct {
+	BatchPredictions []batchRun `json:"batch_predictions"`
+	// NextPageToken is as a trainingList's.
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
+// listBatches lists batch predictions as listTrainings lists trainings.
+func (s *server) listBatches(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return listRuns(w, r, "batch\x00", s.trainer.ListBatches, func(bs []batchRun, next string) any {
+		return batchList{BatchPredictions: bs, NextPageToken: next}
+	})
+}
+
 // errBatchNotFound is what a trainer returns for an unknown workflow ID, or
 // one that is not a batch prediction.
 var errBatchNotFound = errors.New("no such batch prediction")
@@ -214,11 +237,7 @@ func (t *temporalTrainer) GetBatch(ctx context.Context, id, runID string) (batch
 		return batchRun{}, err
 	}
 	info := desc.GetWorkflowExecutionInfo()
-	tr := t.fromInfo(info) // the fields they share
-	b := batchRun{
-		WorkflowID: tr.WorkflowID, RunID: tr.RunID, Status: tr.Status, StartTime: tr.StartTime, CloseTime: tr.CloseTime,
-		UIURL: tr.UIURL, ModelName: tr.ModelName, ModelVersion: tr.ModelVersion,
-	}
+	b := t.fromInfo(info).batch()
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		b.Progress, b.NoWorker, b.Retrying = t.running(ctx, desc)

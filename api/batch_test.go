@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -114,4 +115,64 @@ func TestGetBatchAndPredictions(t *testing.T) {
 	wantError(t, h.do("GET", "/v1/predictions/..%2Freports%2Fr1.json", asAdmin, ""), http.StatusBadRequest, codeBadRequest)
 	wantError(t, h.do("GET", "/v1/batch-predictions/nope", asPredict, ""), http.StatusNotFound, codeNotFound)
 	wantError(t, h.do("GET", "/v1/batch-predictions/"+started.WorkflowID+"?run_id=bogus", asPredict, ""), http.StatusBadRequest, codeBadRequest)
+}
+
+// Batch predictions are listed a page at a time, filtered as trainings
+// are; a training list's page token does not page through them.
+func TestListBatches(t *testing.T) {
+	h := newHarness(t)
+	for _, id := range []string{"p1", "p2", "p3"} {
+		if w := h.do("POST", "/v1/batch-predictions", asAdmin, `{"id": "`+id+`", "x_key": "`+xKey+`"}`); w.Code != http.StatusAccepted {
+			t.Fatalf("start %s: %d %s", id, w.Code, w.Body)
+		}
+	}
+	h.trainer.mu.Lock()
+	b := h.trainer.batches["p2"]
+	b.Status = "completed"
+	h.trainer.batches["p2"] = b
+	h.trainer.mu.Unlock()
+
+	var list batchList
+	decodeBody(t, h.do("GET", "/v1/batch-predictions?limit=2", asPredict, ""), &list)
+	if len(list.BatchPredictions) != 2 || list.NextPageToken == "" {
+		t.Fatalf("first page: %+v", list)
+	}
+	next := list.NextPageToken
+	list = batchList{}
+	decodeBody(t, h.do("GET", "/v1/batch-predictions?limit=2&page_token="+next, asPredict, ""), &list)
+	if len(list.BatchPredictions) != 1 || list.BatchPredictions[0].WorkflowID != "p3" || list.NextPageToken != "" {
+		t.Errorf("second page: %+v, want p3 alone", list)
+	}
+	decodeBody(t, h.do("GET", "/v1/batch-predictions?status=completed&model="+testModel, asPredict, ""), &list)
+	if len(list.BatchPredictions) != 1 || list.BatchPredictions[0].WorkflowID != "p2" {
+		t.Errorf("completed: %+v, want p2 alone", list)
+	}
+	decodeBody(t, h.do("GET", "/v1/batch-predictions?model=other", asPredict, ""), &list)
+	if len(list.BatchPredictions) != 0 {
+		t.Errorf("another model's: %+v, want none", list)
+	}
+	// Trainings are another list, with their own page tokens.
+	for _, id := range []string{"a", "b", "c"} {
+		if w := h.do("POST", "/v1/trainings", asAdmin, `{"id": "`+id+`", "source": {"csv_key": "`+xKey+`", "text_cols": ["title"], "label_col": "label"}}`); w.Code != http.StatusAccepted {
+			t.Fatalf("start training %s: %d %s", id, w.Code, w.Body)
+		}
+	}
+	var trainings trainingList
+	decodeBody(t, h.do("GET", "/v1/trainings?limit=1", asPredict, ""), &trainings)
+	if trainings.NextPageToken == "" {
+		t.Fatalf("trainings: %+v", trainings)
+	}
+	for _, q := range []string{"page_token=" + trainings.NextPageToken, "status=done", "limit=0", "model=a%27b", "alias=production"} {
+		wantError(t, h.do("GET", "/v1/batch-predictions?"+q, asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	}
+	wantError(t, h.do("GET", "/v1/trainings?page_token="+next, asPredict, ""), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("GET", "/v1/batch-predictions", anonymous, ""), http.StatusUnauthorized, codeUnauthorized)
+	h.trainer.down = errors.New(errDownText)
+	wantError(t, h.do("GET", "/v1/batch-predictions", asPredict, ""), http.StatusServiceUnavailable, codeUnavailable)
+
+	// An empty list is [], not null.
+	h = newHarness(t)
+	if body := h.do("GET", "/v1/batch-predictions", asPredict, "").Body.String(); body != "{\"batch_predictions\":[]}\n" {
+		t.Errorf("empty list: %s", body)
+	}
 }

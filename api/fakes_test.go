@@ -632,11 +632,37 @@ func (f *fakeTrainer) List(_ context.Context, filter trainingFilter, limit int, 
 	}
 	var all []training
 	for _, t := range f.runs {
-		if (filter.Model == "" || t.ModelName == filter.Model) && (filter.Status == "" || t.Status == filter.Status) {
+		if filter.selects(t.ModelName, t.Status) {
 			all = append(all, t)
 		}
 	}
 	slices.SortFunc(all, func(a, b training) int { return strings.Compare(a.WorkflowID, b.WorkflowID) })
+	return fakePage(all, limit, page)
+}
+
+// ListBatches pages through the batch predictions as List does.
+func (f *fakeTrainer) ListBatches(_ context.Context, filter trainingFilter, limit int, page []byte) ([]batchRun, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return nil, nil, f.down
+	}
+	var all []batchRun
+	for _, b := range f.batches {
+		if filter.selects(b.ModelName, b.Status) {
+			all = append(all, b)
+		}
+	}
+	slices.SortFunc(all, func(a, b batchRun) int { return strings.Compare(a.WorkflowID, b.WorkflowID) })
+	return fakePage(all, limit, page)
+}
+
+func (f trainingFilter) selects(model, status string) bool {
+	return (f.Model == "" || model == f.Model) && (f.Status == "" || status == f.Status)
+}
+
+// fakePage returns the page of all that starts at the offset page holds.
+func fakePage[T any](all []T, limit int, page []byte) ([]T, []byte, error) {
 	from := 0
 	if string(page) == "hang" {
 		return nil, nil, context.DeadlineExceeded // as Temporal does with a token it cannot parse

@@ -85,6 +85,8 @@ type trainer interface {
 	// reads a training.
 	StartBatch(ctx context.Context, id string, in activities.BatchPredictInput) (batchRun, error)
 	GetBatch(ctx context.Context, id, runID string) (batchRun, error)
+	// ListBatches lists batch predictions as List lists trainings.
+	ListBatches(ctx context.Context, f trainingFilter, limit int, page []byte) ([]batchRun, []byte, error)
 }
 
 // scheduler manages the retraining schedules.
@@ -198,6 +200,7 @@ func (s *server) routes() []route {
 		{method: "POST", pattern: "/v1/trainings", role: auth.RoleAdmin, handle: s.startTraining},
 		{method: "GET", pattern: "/v1/trainings/{id}", role: auth.RolePredict, query: []string{"run_id"}, handle: s.getTraining},
 		{method: "POST", pattern: "/v1/trainings/{id}/cancel", role: auth.RoleAdmin, query: []string{"run_id"}, handle: s.cancelTraining},
+		{method: "GET", pattern: "/v1/batch-predictions", role: auth.RolePredict, query: []string{"limit", "model", "status", "page_token"}, handle: s.listBatches},
 		{method: "POST", pattern: "/v1/batch-predictions", role: auth.RoleAdmin, handle: s.startBatch},
 		{method: "GET", pattern: "/v1/batch-predictions/{id}", role: auth.RolePredict, query: []string{"run_id"}, handle: s.getBatch},
 		{method: "GET", pattern: "/v1/predictions/{name}", role: auth.RoleAdmin, handle: s.getPredictions},

@@ -143,7 +143,28 @@ func (t *temporalTrainer) failure(ctx context.Context, id, runID string) string 
 }
 
 func (t *temporalTrainer) List(ctx context.Context, f trainingFilter, limit int, page []byte) ([]training, []byte, error) {
-	query := fmt.Sprintf("WorkflowType = '%s'", workflows.TrainingWorkflowType)
+	infos, next, err := t.list(ctx, workflows.TrainingWorkflowType, f, limit, page)
+	out := make([]training, 0, len(infos))
+	for _, info := range infos {
+		out = append(out, t.fromInfo(info))
+	}
+	return out, next, err
+}
+
+// ListBatches lists batch predictions as List lists trainings.
+func (t *temporalTrainer) ListBatches(ctx context.Context, f trainingFilter, limit int, page []byte) ([]batchRun, []byte, error) {
+	infos, next, err := t.list(ctx, workflows.BatchWorkflowType, f, limit, page)
+	out := make([]batchRun, 0, len(infos))
+	for _, info := range infos {
+		out = append(out, t.fromInfo(info).batch())
+	}
+	return out, next, err
+}
+
+// list reads a page of the runs of workflow type typ that f selects,
+// newest-started first.
+func (t *temporalTrainer) list(ctx context.Context, typ string, f trainingFilter, limit int, page []byte) ([]*workflowpb.WorkflowExecutionInfo, []byte, error) {
+	query := fmt.Sprintf("WorkflowType = '%s'", typ)
 	if f.Model != "" {
 		// Model names are checked to be letters, digits and . _ - only.
 		query += fmt.Sprintf(" AND ModelName = '%s'", f.Model)
@@ -160,14 +181,13 @@ func (t *temporalTrainer) List(ctx context.Context, f trainingFilter, limit int,
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]training, 0, len(resp.GetExecutions()))
-	for _, info := range resp.GetExecutions() {
-		out = append(out, t.fromInfo(info))
-	}
+	infos := resp.GetExecutions()
 	// Visibility stores differ in their default order; a page is newest
 	// first here.
-	slices.SortStableFunc(out, func(a, b training) int { return b.StartTime.Compare(a.StartTime) })
-	return out[:min(len(out), limit)], resp.GetNextPageToken(), nil
+	slices.SortStableFunc(infos, func(a, b *workflowpb.WorkflowExecutionInfo) int {
+		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
+	})
+	return infos[:min(len(infos), limit)], resp.GetNextPageToken(), nil
 }
 
 // visibilityStatus names the statuses of trainingStatuses as Temporal's

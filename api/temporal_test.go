@@ -268,6 +268,25 @@ func TestTemporalBatch(t *testing.T) {
 	if _, err := tr.GetBatch(ctx, id, ""); !errors.Is(err, errBatchNotFound) {
 		t.Errorf("a training read as a batch prediction: %v", err)
 	}
+	// Each list holds its own kind of run. Visibility is eventually
+	// consistent: wait until the training shows in its list.
+	for {
+		trainings, _, err := tr.List(ctx, trainingFilter{Model: in.ModelName}, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(trainings) == 1 && trainings[0].WorkflowID == id {
+			break
+		}
+		if len(trainings) > 1 {
+			t.Fatalf("the trainings of %s: %+v, want %s alone", in.ModelName, trainings, id)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	batches, _, err := tr.ListBatches(ctx, trainingFilter{Model: in.ModelName, Status: "running"}, 100, nil)
+	if err != nil || len(batches) != 1 || batches[0].WorkflowID != b.WorkflowID || batches[0].ModelName != in.ModelName || batches[0].UIURL == "" {
+		t.Errorf("the running batch predictions of %s: %+v, %v; want %s alone", in.ModelName, batches, err, b.WorkflowID)
+	}
 
 	w := worker.New(c, tr.queue, worker.Options{})
 	w.RegisterWorkflow(workflows.BatchPredict)
@@ -290,5 +309,15 @@ func TestTemporalBatch(t *testing.T) {
 	}
 	if got.Status != "completed" || got.Result == nil || got.Result.Rows != 3 || got.CloseTime == nil {
 		t.Errorf("completed batch %+v", got)
+	}
+	for {
+		batches, _, err := tr.ListBatches(ctx, trainingFilter{Model: in.ModelName, Status: "completed"}, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batches) == 1 && batches[0].WorkflowID == b.WorkflowID && batches[0].ModelVersion == 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

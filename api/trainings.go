@@ -251,7 +251,7 @@ func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	return writeJSON(w, http.StatusOK, t)
 }
 
-// Bounds of GET /v1/trainings?limit=&page_token=.
+// Bounds of GET /v1/trainings and /v1/batch-predictions?limit=&page_token=.
 const (
 	defaultTrainingList = 20
 	maxTrainingList     = 100
@@ -270,6 +270,18 @@ type trainingList struct {
 }
 
 func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return listRuns(w, r, "", s.trainer.List, func(ts []training, next string) any {
+		return trainingList{Trainings: ts, NextPageToken: next}
+	})
+}
+
+// listRuns answers one page of a list of runs, trainings or batch
+// predictions, read with list: the query's limit, model, status and
+// page_token, and a page made by page. kind tells the lists' page tokens
+// apart.
+func listRuns[T any](w http.ResponseWriter, r *http.Request, kind string,
+	list func(ctx context.Context, f trainingFilter, limit int, page []byte) ([]T, []byte, error),
+	page func(items []T, next string) any) error {
 	q := r.URL.Query()
 	limit := defaultTrainingList
 	if v := q.Get("limit"); v != "" {
@@ -288,23 +300,24 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 	if f.Status != "" && !slices.Contains(trainingStatuses, f.Status) {
 		return badRequest("status %q: want one of %s", f.Status, strings.Join(trainingStatuses, ", "))
 	}
-	var page []byte
+	key := kind + f.key()
+	var from []byte
 	if v := q.Get("page_token"); v != "" {
 		var ok bool
-		if page, ok = openPageToken(f.key(), v); !ok {
-			return badRequest("page_token: not a next_page_token this API gave for these filters")
+		if from, ok = openPageToken(key, v); !ok {
+			return badRequest("page_token: not a next_page_token this API gave for this list and these filters")
 		}
 	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	ts, next, err := s.trainer.List(ctx, f, limit, page)
+	items, next, err := list(ctx, f, limit, from)
 	var deadline *serviceerror.DeadlineExceeded
-	if err != nil && page != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline)) {
+	if err != nil && from != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline)) {
 		// Temporal retries a token it cannot parse until the deadline (a
 		// made-up one: mangled ones fail their digest), as it retries
 		// while it is down. A first page that comes says which.
 		pctx, cancel := context.WithTimeout(r.Context(), pageProbeTimeout)
-		_, _, perr := s.trainer.List(pctx, f, 1, nil)
+		_, _, perr := list(pctx, f, 1, nil)
 		cancel()
 		if perr == nil {
 			return badRequest("page_token: Temporal could not read it; start again from the first page")
@@ -313,25 +326,25 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 	if err != nil {
 		return trainerError(err)
 	}
-	if ts == nil {
-		ts = []training{}
+	if items == nil {
+		items = []T{}
 	}
-	return writeJSON(w, http.StatusOK, trainingList{Trainings: ts, NextPageToken: sealPageToken(f.key(), next)})
+	return writeJSON(w, http.StatusOK, page(items, sealPageToken(key, next)))
 }
 
-// trainingFilter selects the trainings GET /v1/trainings lists; empty
-// fields select all.
+// trainingFilter selects the runs GET /v1/trainings and GET
+// /v1/batch-predictions list; empty fields select all.
 type trainingFilter struct {
 	Model  string
 	Status string // one of trainingStatuses
 }
 
 // trainingStatuses are the statuses a list can be filtered by, as a
-// training's status names them.
+// run's status names them.
 var trainingStatuses = []string{"running", "completed", "failed", "canceled", "terminated", "timed_out"}
 
 // key identifies the filter in page tokens; a model filter alone keys as
-// it did before there were others.
+// it did before there were others. A list's kind goes before it.
 func (f trainingFilter) key() string {
 	if f.Status == "" {
 		return f.Model

@@ -787,14 +787,24 @@ func (f *fakeScheduler) Unpause(_ context.Context, id, note string) error {
 	return nil
 }
 
-func (f *fakeScheduler) Trigger(_ context.Context, id string) error {
+// Trigger queues every trigger after the first behind it, as buffer_one
+// does while the first runs, and refuses the third.
+func (f *fakeScheduler) Trigger(_ context.Context, id string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.find(id); err != nil {
-		return err
+		return "", err
+	}
+	switch f.trigger {
+	case 0:
+	case 1:
+		f.trigger++
+		return "retrain-" + id + "-1", nil
+	default:
+		return "", fmt.Errorf("trigger schedule %s: %w", id, schedule.ErrWouldDrop)
 	}
 	f.trigger++
-	return nil
+	return "", nil
 }
 
 // harness is a server over fakes, with a served model.

@@ -139,7 +139,8 @@ func (s *server) putSchedule(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 // scheduleError answers an error of the schedule manager: the caller's
-// mistakes as 400 or 413, anything else as fromDependency does.
+// mistakes as 400 or 413, a trigger Temporal would drop as 409, anything
+// else as fromDependency does.
 func scheduleError(err error) error {
 	var inv *serviceerror.InvalidArgument
 	switch {
@@ -147,6 +148,8 @@ func scheduleError(err error) error {
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%v", err)
 	case errors.Is(err, schedule.ErrInvalidSpec), errors.Is(err, schedule.ErrNothingDue), errors.Is(err, schedule.ErrTooMany), errors.Is(err, schedule.ErrNotPast):
 		return badRequest("%v", err)
+	case errors.Is(err, schedule.ErrWouldDrop):
+		return errorf(http.StatusConflict, codeConflict, "%v", err)
 	case errors.As(err, &inv):
 		// Everything the caller sends is checked before Temporal is asked,
 		// so what Temporal refuses is ours to fix (a search attribute not
@@ -240,23 +243,23 @@ type scheduleAction struct {
 }
 
 func (s *server) pauseSchedule(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return s.scheduleAction(w, r, p, "paused", true, func(id, note string) error {
+	return s.scheduleAction(w, r, p, "paused", true, func(id, note string) (string, error) {
 		ctx, cancel := withTimeout(r)
 		defer cancel()
-		return s.schedules.Pause(ctx, id, note)
+		return "", s.schedules.Pause(ctx, id, note)
 	})
 }
 
 func (s *server) unpauseSchedule(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return s.scheduleAction(w, r, p, "unpaused", true, func(id, note string) error {
+	return s.scheduleAction(w, r, p, "unpaused", true, func(id, note string) (string, error) {
 		ctx, cancel := withTimeout(r)
 		defer cancel()
-		return s.schedules.Unpause(ctx, id, note)
+		return "", s.schedules.Unpause(ctx, id, note)
 	})
 }
 
 func (s *server) triggerSchedule(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return s.scheduleAction(w, r, p, "triggered", false, func(id, _ string) error {
+	return s.scheduleAction(w, r, p, "triggered", false, func(id, _ string) (string, error) {
 		ctx, cancel := withTimeout(r)
 		defer cancel()
 		return s.schedules.Trigger(ctx, id)
@@ -264,9 +267,10 @@ func (s *server) triggerSchedule(w http.ResponseWriter, r *http.Request, p *auth
 }
 
 // scheduleAction reads the optional {"note"} body, runs act and answers
-// {"id", "action", "note"}. When the action keeps a note (pause, unpause),
-// it records who acted.
-func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.Principal, done string, keepsNote bool, act func(id, note string) error) error {
+// {"id", "action", "note", "waits_for"}, with the run a triggered one waits
+// for as act returns it. When the action keeps a note (pause, unpause), it
+// records who acted.
+func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.Principal, done string, keepsNote bool, act func(id, note string) (waitsFor string, err error)) error {
 	var req scheduleAction
 	if err := s.decodeRequest(w, r, &req, true); err != nil {
 		return err
@@ -285,13 +289,15 @@ func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.
 	if err := checkTemporalID("schedule", id); err != nil {
 		return err
 	}
-	if err := act(id, note); err != nil {
+	waitsFor, err := act(id, note)
+	if err != nil {
 		return scheduleError(err)
 	}
 	s.log.WithFields(map[string]any{"schedule": id, "action": done, "user": p.Name}).Info("api: schedule " + done)
 	return writeJSON(w, http.StatusOK, struct {
-		ID     string `json:"id"`
-		Action string `json:"action"`
-		Note   string `json:"note,omitempty"`
-	}{id, done, note})
+		ID       string `json:"id"`
+		Action   string `json:"action"`
+		Note     string `json:"note,omitempty"`
+		WaitsFor string `json:"waits_for,omitempty"`
+	}{id, done, note, waitsFor})
 }

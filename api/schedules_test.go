@@ -14,9 +14,10 @@ import (
 )
 
 type actionJSON struct {
-	ID     string `json:"id"`
-	Action string `json:"action"`
-	Note   string `json:"note"`
+	ID       string `json:"id"`
+	Action   string `json:"action"`
+	Note     string `json:"note"`
+	WaitsFor string `json:"waits_for"`
 }
 
 func TestSchedules(t *testing.T) {
@@ -46,9 +47,20 @@ func TestSchedules(t *testing.T) {
 
 	a = actionJSON{}
 	decodeBody(t, h.do("POST", "/v1/schedules/nightly/trigger", asAdmin, ""), &a)
-	if a.Action != "triggered" || a.Note != "" || h.sched.trigger != 1 {
+	if a.Action != "triggered" || a.Note != "" || a.WaitsFor != "" || h.sched.trigger != 1 {
 		t.Errorf("trigger: %+v, %d triggers", a, h.sched.trigger)
 	}
+	// A second waits for the run going; a third would be dropped.
+	a = actionJSON{}
+	decodeBody(t, h.do("POST", "/v1/schedules/nightly/trigger", asAdmin, ""), &a)
+	if a.Action != "triggered" || a.WaitsFor != "retrain-nightly-1" {
+		t.Errorf("second trigger: %+v", a)
+	}
+	w := h.do("POST", "/v1/schedules/nightly/trigger", asAdmin, "")
+	if !strings.Contains(w.Body.String(), "another already waits") {
+		t.Errorf("third trigger: %s", w.Body)
+	}
+	wantError(t, w, http.StatusConflict, codeConflict)
 }
 
 func TestScheduleErrors(t *testing.T) {

@@ -96,7 +96,7 @@ type scheduler interface {
 	Put(ctx context.Context, spec workflows.ScheduleSpec, paused *bool, by string) (created bool, err error)
 	Pause(ctx context.Context, id, note string) error
 	Unpause(ctx context.Context, id, note string) error
-	Trigger(ctx context.Context, id string) error
+	Trigger(ctx context.Context, id string) (waitsFor string, err error)
 	Backfill(ctx context.Context, id string, start, end time.Time) ([]time.Time, error)
 	Delete(ctx context.Context, id string) error
 }

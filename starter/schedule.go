@@ -187,7 +187,13 @@ func newScheduleCmd() *cobra.Command {
 		simple("list", "list schedules", func(ctx context.Context, m *schedule.Manager, _ string) (any, error) { return m.List(ctx) }),
 		simple("describe ID", "show a schedule's next and recent runs", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return m.Describe(ctx, id) }),
 		pause, unpause,
-		simple("trigger ID", "start a run now, under the schedule's overlap policy (with skip, right after a run still going)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Trigger(ctx, id) }),
+		simple("trigger ID", "start a run now, under the schedule's overlap policy (with skip, right after a run still going)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+			waitsFor, err := m.Trigger(ctx, id)
+			if err != nil || waitsFor == "" {
+				return ok, err
+			}
+			return map[string]any{"ok": true, "waits_for": waitsFor}, nil
+		}),
 		backfill,
 		simple("delete ID", "delete a schedule", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return ok, m.Delete(ctx, id) }),
 	)
@@ -198,14 +204,14 @@ func newScheduleCmd() *cobra.Command {
 // command line that only Temporal or the schedule's spec could tell (a cron
 // expression Temporal cannot parse, a note too long), and as a
 // refusedError for a backfill window with no run, too many or future ones,
-// which are no misuse of a flag.
+// and a trigger Temporal would drop, which are no misuse of a flag.
 func scheduleUsage(err error) error {
 	for _, e := range []error{schedule.ErrInvalidSpec, schedule.ErrNoteTooLong} {
 		if errors.Is(err, e) {
 			return asUsage(err)
 		}
 	}
-	for _, e := range []error{schedule.ErrNothingDue, schedule.ErrTooMany, schedule.ErrNotPast} {
+	for _, e := range []error{schedule.ErrNothingDue, schedule.ErrTooMany, schedule.ErrNotPast, schedule.ErrWouldDrop} {
 		if errors.Is(err, e) {
 			return refusedError{err}
 		}

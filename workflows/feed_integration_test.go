@@ -55,7 +55,8 @@ func TestScheduleRetrainsOnFeedsLatestVersion(t *testing.T) {
 	require.NotNil(t, desc.Training, "describe shows what the schedule trains on")
 	require.Equal(t, feed, desc.Training.Source.Feed)
 
-	require.NoError(t, m.Trigger(ctx, spec.ID))
+	_, err = m.Trigger(ctx, spec.ID)
+	require.NoError(t, err)
 	runs := h.waitForRuns(t, ctx, m, spec.ID, 1)
 	require.Equal(t, feed, runs[0].Dataset.Feed)
 	require.Equal(t, 1, runs[0].Dataset.FeedVersion)
@@ -65,7 +66,8 @@ func TestScheduleRetrainsOnFeedsLatestVersion(t *testing.T) {
 	require.NotEqual(t, first, second)
 	// Temporal names a schedule's runs by the second they are due in.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-	require.NoError(t, m.Trigger(ctx, spec.ID))
+	_, err = m.Trigger(ctx, spec.ID)
+	require.NoError(t, err)
 	runs = h.waitForRuns(t, ctx, m, spec.ID, 2)
 	require.Equal(t, 2, runs[1].Dataset.FeedVersion)
 	require.Equal(t, second, runs[1].Dataset.Source.XKey)

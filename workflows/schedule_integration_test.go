@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -53,15 +54,32 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 	// The first run waits for a worker, so it is still going when the
 	// second trigger comes; under skip that one would be dropped, and must
 	// run after it instead.
-	require.NoError(t, m.Trigger(ctx, spec.ID))
+	waitsFor, err := m.Trigger(ctx, spec.ID)
+	require.NoError(t, err)
+	require.Empty(t, waitsFor, "no run was going")
+	var first string
 	require.Eventually(t, func() bool {
 		d, err := m.Describe(ctx, spec.ID)
-		return err == nil && len(d.RecentRuns) == 1
+		if err != nil || len(d.RecentRuns) != 1 {
+			return false
+		}
+		first = d.RecentRuns[0].WorkflowID
+		return true
 	}, time.Minute, 100*time.Millisecond, "the first triggered run starts")
 	// Temporal names a schedule's runs by the second they are due in, so
 	// two triggers within one second would share a workflow ID.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-	require.NoError(t, m.Trigger(ctx, spec.ID))
+	waitsFor, err = m.Trigger(ctx, spec.ID)
+	require.NoError(t, err)
+	require.Equal(t, first, waitsFor)
+	// A third, while the second waits, would be dropped: it is refused.
+	require.Eventually(t, func() bool {
+		d, err := h.client.WorkflowService().DescribeSchedule(ctx, &workflowservice.DescribeScheduleRequest{Namespace: h.cfg.Temporal.Namespace, ScheduleId: spec.ID})
+		return err == nil && d.GetInfo().GetBufferSize() == 1
+	}, time.Minute, 100*time.Millisecond, "the second trigger waits in the buffer")
+	_, err = m.Trigger(ctx, spec.ID)
+	require.ErrorIs(t, err, schedule.ErrWouldDrop)
+	require.ErrorContains(t, err, first+" is going")
 	h.startWorkers(t)
 	runs := h.waitForRuns(t, ctx, m, spec.ID, 2)
 	require.Equal(t, 1, runs[0].Version)
@@ -225,7 +243,8 @@ func TestScheduleFailureNoteSaysWhy(t *testing.T) {
 	_, err := m.Put(ctx, spec, nil, "test")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Delete(context.Background(), spec.ID) })
-	require.NoError(t, m.Trigger(ctx, spec.ID))
+	_, err = m.Trigger(ctx, spec.ID)
+	require.NoError(t, err)
 	var d schedule.Summary
 	require.Eventually(t, func() bool {
 		d, err = m.Describe(ctx, spec.ID)

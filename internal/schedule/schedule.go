@@ -41,6 +41,10 @@ var (
 	// ErrChanged reports a schedule changed since it was read, by a
 	// conditional update (UpdateIfUnchanged).
 	ErrChanged = errors.New("the schedule changed since it was read")
+	// ErrWouldDrop reports a trigger that Temporal would drop: a run is
+	// going and another already waits to follow it, and the overlap
+	// policy (buffer_one, or skip) keeps one waiting run only.
+	ErrWouldDrop = errors.New("a run is going and another already waits to follow it")
 )
 
 const (
@@ -336,17 +340,44 @@ func (m *Manager) Unpause(ctx context.Context, id, note string) error {
 
 // Trigger starts a run now under the schedule's overlap policy, except that
 // under skip (the default) a run still going makes it start right after
-// that one: skip would drop the request without a word.
-func (m *Manager) Trigger(ctx context.Context, id string) error {
+// that one: skip would drop the request without a word. It returns the
+// workflow ID of the run going that the new one waits for, if it waits
+// (buffer_one and buffer_all; under buffer_all, after any others that
+// already wait). Under buffer_one a run that already waits would make
+// Temporal drop the new one, so it is refused (ErrWouldDrop). The check
+// and the trigger are two calls, so a run that falls due between them
+// can still make Temporal drop it.
+func (m *Manager) Trigger(ctx context.Context, id string) (waitsFor string, err error) {
 	h := m.c.GetHandle(ctx, id)
 	d, err := h.Describe(ctx)
-	if err == nil {
-		err = h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE)})
-	}
 	if err != nil {
-		return fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
+		return "", fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
 	}
-	return nil
+	overlap := insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE)
+	effective := overlap
+	if effective == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED {
+		effective = d.Schedule.Policy.Overlap
+	}
+	if running := d.Info.RunningWorkflows; len(running) > 0 {
+		switch effective {
+		case enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE:
+			// The SDK's description leaves out the buffer.
+			raw, err := m.svc.DescribeSchedule(ctx, &workflowservice.DescribeScheduleRequest{Namespace: m.namespace, ScheduleId: id})
+			if err != nil {
+				return "", fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
+			}
+			if raw.GetInfo().GetBufferSize() > 0 {
+				return "", fmt.Errorf("trigger schedule %s: %w (%s is going); trigger it again once the waiting run has started", id, ErrWouldDrop, running[0].WorkflowID)
+			}
+			waitsFor = running[0].WorkflowID
+		case enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL:
+			waitsFor = running[0].WorkflowID
+		}
+	}
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: overlap}); err != nil {
+		return "", fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
+	}
+	return waitsFor, nil
 }
 
 // Backfill takes the actions the schedule would have taken between start

@@ -15,7 +15,6 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
-	"github.com/prodcat/prodcat/internal/taxonomy"
 )
 
 // rejectsReport is the quarantine artifact: every rejected row and why.
@@ -63,30 +62,15 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		return IngestResult{}, err
 	}
 	defer release()
-	switch s := in.Source; {
-	case s.XKey != "" && s.YKey != "":
-		sources = []string{s.XKey, s.YKey}
-		x, xerr := a.Store.Get(ctx, s.XKey)
-		if xerr != nil {
-			return IngestResult{}, in.readError("X", xerr)
-		}
-		y, yerr := a.Store.Get(ctx, s.YKey)
-		if yerr != nil {
-			return IngestResult{}, in.readError("Y", yerr)
-		}
-		// The challenge's files carry prdtypecodes: anything else is an unknown label.
-		opts.KnownLabels = taxonomy.Codes()
-		ds, err = dataset.ReadRaw(bytes.NewReader(x), bytes.NewReader(y), opts)
-	case s.CSVKey != "":
-		sources = []string{s.CSVKey}
-		data, gerr := a.Store.Get(ctx, s.CSVKey)
-		if gerr != nil {
-			return IngestResult{}, in.readError("CSV", gerr)
-		}
-		ds, err = dataset.ReadCSV(bytes.NewReader(data), s.TextCols, s.LabelCol, opts)
-	default:
+	sources = in.Source.objectKeys()
+	if len(sources) == 0 {
 		return IngestResult{}, badData("ingest: no input objects given")
 	}
+	objects, err := a.getObjects(ctx, in.Source, in.readError)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	ds, err = in.Source.readLabelled(objects, opts)
 
 	var rejectsKey string
 	if ds != nil && (len(ds.Rejects) > 0 || len(ds.Repairs) > 0) {

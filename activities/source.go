@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/taxonomy"
 )
 
 // Validate reports whether s names its input in exactly one way. It runs
@@ -143,4 +145,45 @@ func (a *Activities) ResolveFeed(ctx context.Context, feed string) (ResolveFeedR
 	}
 	a.logger(ctx).WithFields(map[string]any{"feed": feed, "feed_version": v.Version}).Info("feed resolved")
 	return ResolveFeedResult{Feed: feed, Version: v.Version, Source: src}, nil
+}
+
+// objectKeys returns the objects s names, in the order readLabelled takes
+// them: X and Y, or the CSV. A feed names none until it is resolved.
+func (s Source) objectKeys() []string {
+	switch {
+	case s.XKey != "" && s.YKey != "":
+		return []string{s.XKey, s.YKey}
+	case s.CSVKey != "":
+		return []string{s.CSVKey}
+	}
+	return nil
+}
+
+// getObjects reads the objects s names (objectKeys). readErr words the
+// failure to read one, named "X", "Y" or "CSV", as the stage says it.
+func (a *Activities) getObjects(ctx context.Context, s Source, readErr func(file string, err error) error) ([][]byte, error) {
+	names := []string{"X", "Y"}
+	if s.CSVKey != "" {
+		names = []string{"CSV"}
+	}
+	var objects [][]byte
+	for i, key := range s.objectKeys() {
+		data, err := a.Store.Get(ctx, key)
+		if err != nil {
+			return nil, readErr(names[i], err)
+		}
+		objects = append(objects, data)
+	}
+	return objects, nil
+}
+
+// readLabelled reads the labelled rows of the objects getObjects read. The
+// challenge's files carry prdtypecodes: any other label is refused as
+// unknown.
+func (s Source) readLabelled(objects [][]byte, opts dataset.Options) (*dataset.Dataset, error) {
+	if s.CSVKey != "" {
+		return dataset.ReadCSV(bytes.NewReader(objects[0]), s.TextCols, s.LabelCol, opts)
+	}
+	opts.KnownLabels = taxonomy.Codes()
+	return dataset.ReadRaw(bytes.NewReader(objects[0]), bytes.NewReader(objects[1]), opts)
 }

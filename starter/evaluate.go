@@ -4,53 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
-	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/taxonomy"
 )
-
-// evaluation is what models evaluate prints.
-type evaluation struct {
-	Model    string `json:"model"`
-	Rows     int    `json:"rows"`
-	Rejected int    `json:"rejected"`
-	// Versions are scored on the same rows, in the order given.
-	Versions []versionScore `json:"versions"`
-	// Pairs compares every two versions row by row.
-	Pairs []pairScore `json:"pairs"`
-}
-
-type versionScore struct {
-	Version    int     `json:"version"`
-	WeightedF1 float64 `json:"weighted_f1"`
-	MacroF1    float64 `json:"macro_f1"`
-	Accuracy   float64 `json:"accuracy"`
-	LogLoss    float64 `json:"log_loss"`
-	ECE        float64 `json:"ece"`
-	// UnknownLabels counts rows whose label the version does not know:
-	// they count as mistakes.
-	UnknownLabels int `json:"unknown_labels"`
-}
-
-// pairScore says how two versions differ on the same rows: the rows only
-// one of them gets right, and McNemar's exact test of whether that split
-// could be chance.
-type pairScore struct {
-	A          int     `json:"a"`
-	B          int     `json:"b"`
-	OnlyARight int     `json:"only_a_right"`
-	OnlyBRight int     `json:"only_b_right"`
-	McNemarP   float64 `json:"mcnemar_p"`
-}
 
 func newModelsEvaluateCmd(name func(*app) string) *cobra.Command {
 	var x, y, csv, labelCol string
@@ -133,7 +97,7 @@ default to the ones the first version was trained on.`,
 					return err
 				}
 			}
-			res, err := evaluateVersions(modelName, vs, models, test)
+			res, err := activities.Compare(ctx, modelName, versions, models, test, nil)
 			if err != nil {
 				return err
 			}
@@ -180,69 +144,4 @@ func fetchModel(ctx context.Context, store *artifact.Store, v registry.Version) 
 		return nil, fmt.Errorf("version %d: model file %s: %w", v.Version, v.ArtifactKey, err)
 	}
 	return m, nil
-}
-
-// evaluateVersions scores each model (of version vs[i]) on test, and
-// compares every two row by row.
-func evaluateVersions(name string, vs []registry.Version, models []*model.Model, test *dataset.Dataset) (evaluation, error) {
-	res := evaluation{Model: name, Rows: len(test.Examples), Rejected: len(test.Rejects), Versions: []versionScore{}, Pairs: []pairScore{}}
-	right := make([][]bool, len(models))
-	for i, m := range models {
-		rep, err := classifier.Evaluate(m, test.Examples)
-		if err != nil {
-			return evaluation{}, fmt.Errorf("version %d: %w", vs[i].Version, err)
-		}
-		s := versionScore{Version: vs[i].Version, WeightedF1: rep.WeightedF1, MacroF1: rep.MacroF1, Accuracy: rep.Accuracy}
-		if c := rep.Calibration; c != nil {
-			s.LogLoss, s.ECE = c.LogLoss, c.ECE
-		}
-		known := make(map[string]bool, len(m.Labels))
-		for _, l := range m.Labels {
-			known[l.Code] = true
-		}
-		right[i] = make([]bool, len(test.Examples))
-		for k, e := range test.Examples {
-			if !known[e.Label] {
-				s.UnknownLabels++
-				continue
-			}
-			right[i][k] = m.Predict(e.Title, e.Body, 1).Best.Code == e.Label
-		}
-		res.Versions = append(res.Versions, s)
-	}
-	for i := range models {
-		for j := i + 1; j < len(models); j++ {
-			p := pairScore{A: vs[i].Version, B: vs[j].Version}
-			for k := range test.Examples {
-				switch {
-				case right[i][k] && !right[j][k]:
-					p.OnlyARight++
-				case right[j][k] && !right[i][k]:
-					p.OnlyBRight++
-				}
-			}
-			p.McNemarP = mcNemarExact(p.OnlyARight, p.OnlyBRight)
-			res.Pairs = append(res.Pairs, p)
-		}
-	}
-	return res, nil
-}
-
-// mcNemarExact returns the two-sided exact McNemar p-value for b and c
-// discordant rows: the chance, if each were equally likely to favour
-// either side, of a split at least as uneven.
-func mcNemarExact(b, c int) float64 {
-	n, k := b+c, min(b, c)
-	if n == 0 {
-		return 1
-	}
-	// P(X <= k) for X ~ Binomial(n, 1/2), summed in logs: n may be large.
-	lgN1, _ := math.Lgamma(float64(n + 1))
-	var tail float64
-	for i := 0; i <= k; i++ {
-		lgI, _ := math.Lgamma(float64(i + 1))
-		lgNI, _ := math.Lgamma(float64(n - i + 1))
-		tail += math.Exp(lgN1 - lgI - lgNI - float64(n)*math.Ln2)
-	}
-	return min(1, 2*tail)
 }

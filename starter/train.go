@@ -432,7 +432,7 @@ func newCancelCmd() *cobra.Command {
 	var runID string
 	cmd := &cobra.Command{
 		Use:   "cancel WORKFLOW_ID",
-		Short: "ask a running training or batch prediction to stop: the stage under way stops first, then the run is marked canceled",
+		Short: "ask a running training, batch prediction or comparison to stop: the stage under way stops first, then the run is marked canceled",
 		Long: `cancel asks a running workflow to stop. Unlike terminating it in the Temporal UI,
 which runs no more code, the pipeline lets the stage under way stop, keeps a model it
 already published, and marks its registry run canceled.`,
@@ -440,7 +440,8 @@ already published, and marks its registry run canceled.`,
 		PreRunE: func(*cobra.Command, []string) error { return checkRunIDFlag(runID) },
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			id := args[0]
-			c, info, err := a.describeWorkflow(ctx, "cancel", id, runID, "a training or a batch prediction", workflows.TrainingWorkflowType, workflows.BatchWorkflowType)
+			c, info, err := a.describeWorkflow(ctx, "cancel", id, runID, "a training, a batch prediction or a comparison",
+				workflows.TrainingWorkflowType, workflows.BatchWorkflowType, workflows.CompareWorkflowType)
 			if err != nil {
 				return err
 			}

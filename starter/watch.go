@@ -28,9 +28,10 @@ func newWatchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "watch WORKFLOW_ID",
-		Short: "follow a training or batch prediction started earlier: its progress while it runs, then its result",
+		Short: "follow a training, batch prediction or comparison started earlier: its progress while it runs, then its result",
 		Long: `watch attaches to a TrainingPipeline run, such as one started without --wait, by a
-schedule or through the API, or to a BatchPredict run that predict-batch started. It shows
+schedule or through the API, to a BatchPredict run that predict-batch or the API started, or
+to a CompareVersions run that the API started (POST /v1/comparisons). It shows
 the progress of a running one until it ends and prints the result as train --wait and
 predict-batch do; for one that has ended it prints the result at once. The exit status is 1
 when the run failed or was canceled. Interrupting watch leaves the run going.`,
@@ -41,21 +42,25 @@ when the run failed or was canceled. Interrupting watch leaves the run going.`,
 		PreRunE: func(*cobra.Command, []string) error { return checkRunIDFlag(runID) },
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			id := args[0]
-			c, info, err := a.describeWorkflow(ctx, "watch", id, runID, "a training or a batch prediction",
-				workflows.TrainingWorkflowType, workflows.BatchWorkflowType)
+			c, info, err := a.describeWorkflow(ctx, "watch", id, runID, "a training, a batch prediction or a comparison",
+				workflows.TrainingWorkflowType, workflows.BatchWorkflowType, workflows.CompareWorkflowType)
 			if err != nil {
 				return err
 			}
 			run := c.GetWorkflow(ctx, id, info.GetExecution().GetRunId())
 			fmt.Fprintf(a.stderr, "Temporal UI: %s\n", workflows.UILink(a.cfg.Temporal.UIURL, a.cfg.Temporal.Namespace, id, run.GetRunID()))
 			var (
-				training workflows.TrainingResult
-				batch    activities.BatchPredictResult
-				out      any = &training
-				kind         = trainingKind
+				training   workflows.TrainingResult
+				batch      activities.BatchPredictResult
+				comparison activities.Comparison
+				out        any = &training
+				kind           = trainingKind
 			)
-			if info.GetType().GetName() == workflows.BatchWorkflowType {
+			switch info.GetType().GetName() {
+			case workflows.BatchWorkflowType:
 				out, kind = &batch, batchKind
+			case workflows.CompareWorkflowType:
+				out, kind = &comparison, compareKind
 			}
 			if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				err = a.watch(ctx, c, run, kind, workflows.RunQueues(ctx, c, a.cfg.Temporal.Namespace, info), out)
@@ -67,12 +72,14 @@ when the run failed or was canceled. Interrupting watch leaves the run going.`,
 				return a.ended(err, asJSON)
 			case kind == batchKind:
 				return a.printJSON(batch)
+			case kind == compareKind:
+				return a.printJSON(comparison)
 			}
 			return a.showResult(training, asJSON)
 		}),
 	}
 	cmd.Flags().StringVar(&runID, "run-id", "", "which run of the workflow ID (default the latest)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a training's result as JSON (a batch prediction's always is)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a training's result as JSON (a batch prediction's and a comparison's always are)")
 	return cmd
 }
 
@@ -116,6 +123,7 @@ func (a *app) describeWorkflow(ctx context.Context, verb, id, runID, kinds strin
 const (
 	trainingKind = "training"
 	batchKind    = "batch prediction"
+	compareKind  = "comparison"
 )
 
 // watch shows the progress of run, a kind of run, until it ends and stores

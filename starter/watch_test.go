@@ -19,7 +19,7 @@ import (
 	"github.com/prodcat/prodcat/workflows"
 )
 
-// watch follows a running training or batch prediction to its result,
+// watch follows a running training, batch prediction or comparison to its result,
 // prints an ended one's result at once, says how a failed one failed, and
 // refuses workflows of other kinds.
 func TestWatch(t *testing.T) {
@@ -48,6 +48,10 @@ func TestWatch(t *testing.T) {
 		}
 		return activities.BatchPredictResult{PredictionsKey: "predictions/p.csv", Rows: 12, ModelVersion: 4}, nil
 	}, workflow.RegisterOptions{Name: workflows.BatchWorkflowType})
+	// Stands in for a comparison.
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in activities.CompareInput) (activities.Comparison, error) {
+		return activities.Comparison{Model: in.ModelName, Rows: 5, Versions: []activities.VersionScore{{Version: 2, WeightedF1: 0.5}}}, nil
+	}, workflow.RegisterOptions{Name: workflows.CompareWorkflowType})
 	w.RegisterWorkflowWithOptions(func(workflow.Context) error { return nil }, workflow.RegisterOptions{Name: "NotATraining"})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -95,8 +99,15 @@ func TestWatch(t *testing.T) {
 		t.Errorf("watching a failing batch prediction: %v", err)
 	}
 
+	comparison := start("compare", workflows.CompareWorkflowType, activities.CompareInput{ModelName: "m", Versions: []int{2}})
+	out, err = run(t, "watch", comparison.GetID())
+	var compared activities.Comparison
+	if jerr := json.Unmarshal([]byte(out), &compared); err != nil || jerr != nil || compared.Rows != 5 || len(compared.Versions) != 1 {
+		t.Errorf("watching a comparison: %q, %v", out, err)
+	}
+
 	other := start("other", "NotATraining")
-	if _, err := run(t, "watch", other.GetID()); err == nil || !strings.Contains(err.Error(), "is a NotATraining, not a training or a batch prediction") {
+	if _, err := run(t, "watch", other.GetID()); err == nil || !strings.Contains(err.Error(), "is a NotATraining, not a training, a batch prediction or a comparison") {
 		t.Errorf("watching another kind of workflow: %v", err)
 	}
 	if _, err := run(t, "watch", queue+"-nosuch"); err == nil || !strings.Contains(err.Error(), "no workflow") {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/config"
+	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/demodata"
 	"github.com/prodcat/prodcat/internal/logging"
 	"github.com/prodcat/prodcat/internal/model"
@@ -295,6 +297,40 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorAs(t, run.Get(ctx, &bp), &app)
 	require.Equal(t, activities.ErrBadParams, app.Type())
+
+	// CompareVersions scores both versions on the labelled test split, on
+	// the same rows; the first's figure is the one its model gives here.
+	yTest := h.upload(t, testenv.Split(t, "rakuten", "Y_test.csv"))
+	in := activities.CompareInput{ModelName: h.model, Versions: []int{1, 2}, Source: activities.Source{XKey: xTest, YKey: yTest}, MaxRejectFraction: 0.1}
+	run, err = workflows.StartCompareVersions(ctx, h.client, h.queue, "", in)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(run.GetID(), "compare-"+h.model+"-"), run.GetID())
+	var c activities.Comparison
+	require.NoError(t, run.Get(ctx, &c))
+	require.Equal(t, 732, c.Rows)
+	require.Len(t, c.Versions, 2)
+	require.Len(t, c.Pairs, 1)
+	require.Equal(t, 1, c.Versions[0].Version)
+	require.Greater(t, c.Versions[0].WeightedF1, c.Versions[1].WeightedF1, "the weak model scores lower")
+	require.Greater(t, c.Pairs[0].OnlyARight, c.Pairs[0].OnlyBRight)
+	xf, err := os.Open(testenv.Split(t, "rakuten", "X_test.csv"))
+	require.NoError(t, err)
+	defer xf.Close()
+	yf, err := os.Open(testenv.Split(t, "rakuten", "Y_test.csv"))
+	require.NoError(t, err)
+	defer yf.Close()
+	test, err := dataset.ReadRaw(xf, yf, dataset.Options{MaxRejectFraction: 0.1})
+	require.NoError(t, err)
+	local, err := classifier.Evaluate(m, test.Examples)
+	require.NoError(t, err)
+	require.InDelta(t, local.WeightedF1, c.Versions[0].WeightedF1, 1e-12)
+	// A version that does not exist fails the run, naming it.
+	in.Versions = []int{1, 9}
+	run, err = workflows.StartCompareVersions(ctx, h.client, h.queue, "", in)
+	require.NoError(t, err)
+	require.ErrorAs(t, run.Get(ctx, &c), &app)
+	require.Equal(t, activities.ErrNoModel, app.Type())
+	require.Contains(t, app.Message(), "has no version 9")
 }
 
 // runTwice executes an activity twice in a row with the same input, as

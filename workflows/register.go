@@ -20,6 +20,7 @@ const HeartbeatSendInterval = 2 * time.Second
 func RegisterMain(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflow(TrainingPipeline)
 	w.RegisterWorkflow(BatchPredict)
+	w.RegisterWorkflow(CompareVersions)
 	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg(a.ResolveFeed, "ResolveFeed")
 	reg(a.Ingest, "Ingest")
@@ -27,6 +28,7 @@ func RegisterMain(w worker.Registry, a *activities.Activities) {
 	reg(a.Register, "Register")
 	reg(a.FailRun, "FailRun")
 	reg(a.BatchPredict, "BatchPredict")
+	reg(a.CompareVersions, "CompareVersions")
 }
 
 // RegisterTraining registers the CPU-heavy activities on the worker of the

@@ -1,12 +1,15 @@
 package workflows
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +29,9 @@ const TrainingWorkflowType = "TrainingPipeline"
 
 // BatchWorkflowType is the workflow type name of BatchPredict.
 const BatchWorkflowType = "BatchPredict"
+
+// CompareWorkflowType is the workflow type name of CompareVersions.
+const CompareWorkflowType = "CompareVersions"
 
 // workflowIDPattern keeps workflow IDs readable and safe in URLs.
 var workflowIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$`)
@@ -85,24 +91,45 @@ func StartTraining(ctx context.Context, c client.Client, queue, id string, p Tra
 // use fails with *serviceerror.WorkflowExecutionAlreadyStarted, so a job
 // that retries with its own ID starts one run.
 func StartBatchPredict(ctx context.Context, c client.Client, queue, id string, in activities.BatchPredictInput) (client.WorkflowRun, error) {
-	if id == "" {
-		id = fmt.Sprintf("predict-%s-%s", in.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
+	return startOneStage(ctx, c, queue, cmp.Or(id, runID("predict", in.ModelName)), in.ModelName, "batch prediction",
+		fmt.Sprintf("batch prediction of %s%s with %s", in.XKey, in.CSVKey, in.ModelName), BatchPredict, in)
+}
+
+// StartCompareVersions starts CompareVersions as StartBatchPredict starts
+// BatchPredict, as id or compare-<model>-<UTC time>.
+func StartCompareVersions(ctx context.Context, c client.Client, queue, id string, in activities.CompareInput) (client.WorkflowRun, error) {
+	vs := make([]string, len(in.Versions))
+	for i, v := range in.Versions {
+		vs[i] = "v" + strconv.Itoa(v)
 	}
+	return startOneStage(ctx, c, queue, cmp.Or(id, runID("compare", in.ModelName)), in.ModelName, "comparison",
+		fmt.Sprintf("compare %s %s on %s%s", in.ModelName, strings.Join(vs, ", "), in.Source.XKey, in.Source.CSVKey), CompareVersions, in)
+}
+
+// runID is a one-stage run's default workflow ID: what-<model>-<UTC time>.
+func runID(what, model string) string {
+	return fmt.Sprintf("%s-%s-%s", what, model, time.Now().UTC().Format("20060102T150405.000Z"))
+}
+
+// startOneStage starts workflow wf(in) for model as id, with a summary for
+// the Temporal UI and the ModelName search attribute. what names the run
+// in errors.
+func startOneStage(ctx context.Context, c client.Client, queue, id, model, what, summary string, wf, in any) (client.WorkflowRun, error) {
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: queue,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            fmt.Sprintf("batch prediction of %s%s with %s", in.XKey, in.CSVKey, in.ModelName),
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrModelName.ValueSet(in.ModelName)),
-	}, BatchPredict, in)
+		StaticSummary:                            summary,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrModelName.ValueSet(model)),
+	}, wf, in)
 	if err != nil {
-		return nil, fmt.Errorf("start batch prediction %s: %w", id, err)
+		return nil, fmt.Errorf("start %s %s: %w", what, id, err)
 	}
 	return run, nil
 }
 
-// QueryProgress returns the progress of a running TrainingPipeline or
-// BatchPredict: the progress query's answer, with the percentage refined by
+// QueryProgress returns the progress of a running TrainingPipeline,
+// BatchPredict or CompareVersions: the progress query's answer, with the percentage refined by
 // the heartbeat of the stage in flight, so it moves inside a long stage.
 // desc is the run's description when the caller has read it already, else
 // nil. The query needs a worker; give ctx a deadline.

@@ -158,10 +158,10 @@ var stages = []struct {
 }{{"ingest", 10}, {"features", 20}, {"train", 50}, {"evaluate", 10}, {"register", 10}}
 
 // StageShare returns the percentage of a run that the named stage stands
-// for in Progress, or 0 for an unknown stage. A batch prediction's one
-// stage is the whole run.
+// for in Progress, or 0 for an unknown stage. The one stage of a batch
+// prediction or a comparison is the whole run.
 func StageShare(name string) int {
-	if name == activities.PredictStage {
+	if name == activities.PredictStage || name == activities.CompareStage {
 		return 100
 	}
 	for _, s := range stages {

@@ -24,6 +24,13 @@ const OtherLabels = "(other labels the model does not know)"
 // gets its own row in the report, up to maxUnknownLabels of them, and
 // probability 0), not as a failure.
 func Evaluate(m *model.Model, examples []dataset.Example) (metrics.Report, error) {
+	r, _, _, err := evaluate(m, examples)
+	return r, err
+}
+
+// evaluate is Evaluate, which also returns which examples m gets right and
+// how many have a label m does not know.
+func evaluate(m *model.Model, examples []dataset.Example) (r metrics.Report, correct []bool, unknown int, err error) {
 	labels := make([]string, len(m.Labels))
 	index := make(map[string]int, len(m.Labels))
 	for i, l := range m.Labels {
@@ -31,7 +38,8 @@ func Evaluate(m *model.Model, examples []dataset.Example) (metrics.Report, error
 	}
 	n := len(examples)
 	yTrue, yPred := make([]int, n), make([]int, n)
-	pTrue, pPred, correct := make([]float64, n), make([]float64, n), make([]bool, n)
+	pTrue, pPred := make([]float64, n), make([]float64, n)
+	correct = make([]bool, n)
 	var probs []float64
 	for i, e := range examples {
 		probs = m.Probabilities(e.Title, e.Body, probs)
@@ -42,6 +50,9 @@ func Evaluate(m *model.Model, examples []dataset.Example) (metrics.Report, error
 			}
 		}
 		c, ok := index[e.Label]
+		if !ok || c >= len(m.Labels) {
+			unknown++
+		}
 		if !ok {
 			c = len(labels)
 			if c-len(m.Labels) >= maxUnknownLabels {
@@ -56,16 +67,16 @@ func Evaluate(m *model.Model, examples []dataset.Example) (metrics.Report, error
 			pTrue[i] = probs[c]
 		}
 	}
-	r, err := metrics.Evaluate(labels, yTrue, yPred)
+	r, err = metrics.Evaluate(labels, yTrue, yPred)
 	if err != nil {
-		return metrics.Report{}, fmt.Errorf("evaluate: %w", err)
+		return metrics.Report{}, nil, 0, fmt.Errorf("evaluate: %w", err)
 	}
 	cal, err := metrics.EvaluateCalibration(pTrue, pPred, correct)
 	if err != nil {
-		return metrics.Report{}, fmt.Errorf("evaluate: %w", err)
+		return metrics.Report{}, nil, 0, fmt.Errorf("evaluate: %w", err)
 	}
 	r.Calibration = &cal
-	return r, nil
+	return r, correct, unknown, nil
 }
 
 // unknownRow returns the row of OtherLabels, adding it on first use.

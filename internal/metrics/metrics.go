@@ -1,8 +1,9 @@
 // Package metrics computes classification metrics: accuracy, weighted and
 // macro F1 (the challenge ranks by weighted F1), per-class precision, recall
 // and F1, the confusion matrix, and the calibration of predicted
-// probabilities (log-loss and expected calibration error). The definitions
-// are scikit-learn's, so figures can be compared with the Python anchors.
+// probabilities (log-loss and expected calibration error), and McNemar's
+// test of two models scored on the same rows. The definitions are
+// scikit-learn's, so figures can be compared with the Python anchors.
 package metrics
 
 import (

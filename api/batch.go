@@ -8,9 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
-
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -36,34 +33,13 @@ type batchRequest struct {
 }
 
 // batchRun is a batch prediction as GET /v1/batch-predictions/{id} shows
-// it.
+// it. Its ModelVersion is the version it predicted with, once it knows it.
 type batchRun struct {
-	WorkflowID string     `json:"workflow_id"`
-	RunID      string     `json:"run_id"`
-	Status     string     `json:"status"` // as a training's
-	StartTime  time.Time  `json:"start_time"`
-	CloseTime  *time.Time `json:"close_time,omitempty"`
-	UIURL      string     `json:"ui_url"`
-	ModelName  string     `json:"model_name,omitempty"`
-	// ModelVersion is the version it predicted with, once it knows it.
-	ModelVersion int                 `json:"model_version,omitempty"`
-	Progress     *workflows.Progress `json:"progress,omitempty"`
-	Retrying     []retryingStage     `json:"retrying,omitempty"`
-	NoWorker     []string            `json:"no_worker,omitempty"`
+	stageRun
 	// Result is the run's result once it completed; PredictionsURL is
 	// where this API serves its predictions file.
 	Result         *activities.BatchPredictResult `json:"result,omitempty"`
 	PredictionsURL string                         `json:"predictions_url,omitempty"`
-	Error          string                         `json:"error,omitempty"`
-}
-
-// batch returns the fields of a batch prediction read as a training
-// (fromInfo) that the two share.
-func (tr training) batch() batchRun {
-	return batchRun{
-		WorkflowID: tr.WorkflowID, RunID: tr.RunID, Status: tr.Status, StartTime: tr.StartTime, CloseTime: tr.CloseTime,
-		UIURL: tr.UIURL, ModelName: tr.ModelName, ModelVersion: tr.ModelVersion,
-	}
 }
 
 // batchList is a page of GET /v1/batch-predictions.
@@ -225,30 +201,18 @@ func (t *temporalTrainer) StartBatch(ctx context.Context, id string, in activiti
 	if err != nil {
 		return batchRun{}, err
 	}
-	return batchRun{
-		WorkflowID: run.GetID(), RunID: run.GetRunID(), Status: "running", StartTime: time.Now().UTC(), ModelName: in.ModelName,
-		UIURL: workflows.UILink(t.uiURL, t.namespace, run.GetID(), run.GetRunID()),
-	}, nil
+	return batchRun{stageRun: t.started(run, in.ModelName)}, nil
 }
 
 func (t *temporalTrainer) GetBatch(ctx context.Context, id, runID string) (batchRun, error) {
-	desc, err := t.describe(ctx, id, runID, workflows.BatchWorkflowType, errBatchNotFound)
+	var res activities.BatchPredictResult
+	r, done, err := t.getStageRun(ctx, id, runID, workflows.BatchWorkflowType, errBatchNotFound, &res)
 	if err != nil {
 		return batchRun{}, err
 	}
-	info := desc.GetWorkflowExecutionInfo()
-	b := t.fromInfo(info).batch()
-	switch info.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		b.Progress, b.NoWorker, b.Retrying = t.running(ctx, desc)
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		var res activities.BatchPredictResult
-		if err := t.c.GetWorkflow(ctx, b.WorkflowID, b.RunID).Get(ctx, &res); err != nil {
-			return batchRun{}, err
-		}
+	b := batchRun{stageRun: r}
+	if done {
 		b.Result = &res
-	default:
-		b.Error = t.failure(ctx, b.WorkflowID, b.RunID)
 	}
 	return b, nil
 }

@@ -537,6 +537,9 @@ type fakeTrainer struct {
 	// running until a test sets it otherwise.
 	batches map[string]batchRun
 	batchIn []activities.BatchPredictInput
+	// comparisons are as batches.
+	comparisons map[string]comparisonRun
+	compareIn   []activities.CompareInput
 }
 
 func (f *fakeTrainer) StartBatch(_ context.Context, id string, in activities.BatchPredictInput) (batchRun, error) {
@@ -555,9 +558,60 @@ func (f *fakeTrainer) StartBatch(_ context.Context, id string, in activities.Bat
 		return batchRun{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists", id)
 	}
 	f.batchIn = append(f.batchIn, in)
-	b := batchRun{WorkflowID: id, RunID: testRunID, Status: "running", UIURL: "http://ui/" + id, ModelName: in.ModelName}
+	b := batchRun{stageRun: stageRun{WorkflowID: id, RunID: testRunID, Status: "running", UIURL: "http://ui/" + id, ModelName: in.ModelName}}
 	f.batches[id] = b
 	return b, nil
+}
+
+func (f *fakeTrainer) StartComparison(_ context.Context, id string, in activities.CompareInput) (comparisonRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return comparisonRun{}, f.down
+	}
+	if f.comparisons == nil {
+		f.comparisons = map[string]comparisonRun{}
+	}
+	if id == "" {
+		id = fmt.Sprintf("compare-%s-%d", in.ModelName, len(f.compareIn))
+	}
+	if _, dup := f.comparisons[id]; dup {
+		return comparisonRun{}, errorf(http.StatusConflict, codeConflict, "a workflow with ID %q already exists", id)
+	}
+	f.compareIn = append(f.compareIn, in)
+	c := comparisonRun{stageRun: stageRun{WorkflowID: id, RunID: testRunID, Status: "running", UIURL: "http://ui/" + id, ModelName: in.ModelName}}
+	f.comparisons[id] = c
+	return c, nil
+}
+
+func (f *fakeTrainer) GetComparison(_ context.Context, id, runID string) (comparisonRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return comparisonRun{}, f.down
+	}
+	c, ok := f.comparisons[id]
+	if !ok || (runID != "" && runID != c.RunID) {
+		return comparisonRun{}, fmt.Errorf("%w: %s", errComparisonNotFound, id)
+	}
+	return c, nil
+}
+
+// ListComparisons pages through the comparisons as List does.
+func (f *fakeTrainer) ListComparisons(_ context.Context, filter trainingFilter, limit int, page []byte) ([]comparisonRun, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return nil, nil, f.down
+	}
+	var all []comparisonRun
+	for _, c := range f.comparisons {
+		if filter.selects(c.ModelName, c.Status) {
+			all = append(all, c)
+		}
+	}
+	slices.SortFunc(all, func(a, b comparisonRun) int { return strings.Compare(a.WorkflowID, b.WorkflowID) })
+	return fakePage(all, limit, page)
 }
 
 func (f *fakeTrainer) GetBatch(_ context.Context, id, runID string) (batchRun, error) {

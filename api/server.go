@@ -87,6 +87,11 @@ type trainer interface {
 	GetBatch(ctx context.Context, id, runID string) (batchRun, error)
 	// ListBatches lists batch predictions as List lists trainings.
 	ListBatches(ctx context.Context, f trainingFilter, limit int, page []byte) ([]batchRun, []byte, error)
+	// StartComparison, GetComparison and ListComparisons do for
+	// comparisons what the batch methods do for batch predictions.
+	StartComparison(ctx context.Context, id string, in activities.CompareInput) (comparisonRun, error)
+	GetComparison(ctx context.Context, id, runID string) (comparisonRun, error)
+	ListComparisons(ctx context.Context, f trainingFilter, limit int, page []byte) ([]comparisonRun, []byte, error)
 }
 
 // scheduler manages the retraining schedules.
@@ -203,6 +208,9 @@ func (s *server) routes() []route {
 		{method: "GET", pattern: "/v1/batch-predictions", role: auth.RolePredict, query: []string{"limit", "model", "status", "page_token"}, handle: s.listBatches},
 		{method: "POST", pattern: "/v1/batch-predictions", role: auth.RoleAdmin, handle: s.startBatch},
 		{method: "GET", pattern: "/v1/batch-predictions/{id}", role: auth.RolePredict, query: []string{"run_id"}, handle: s.getBatch},
+		{method: "GET", pattern: "/v1/comparisons", role: auth.RolePredict, query: []string{"limit", "model", "status", "page_token"}, handle: s.listComparisons},
+		{method: "POST", pattern: "/v1/comparisons", role: auth.RoleAdmin, handle: s.startComparison},
+		{method: "GET", pattern: "/v1/comparisons/{id}", role: auth.RolePredict, query: []string{"run_id"}, handle: s.getComparison},
 		{method: "GET", pattern: "/v1/predictions/{name}", role: auth.RoleAdmin, handle: s.getPredictions},
 		{method: "GET", pattern: "/v1/feeds", role: auth.RolePredict, handle: s.listFeeds},
 		{method: "GET", pattern: "/v1/feeds/{name}", role: auth.RolePredict, handle: s.getFeed},

@@ -153,10 +153,10 @@ func (t *temporalTrainer) List(ctx context.Context, f trainingFilter, limit int,
 
 // ListBatches lists batch predictions as List lists trainings.
 func (t *temporalTrainer) ListBatches(ctx context.Context, f trainingFilter, limit int, page []byte) ([]batchRun, []byte, error) {
-	infos, next, err := t.list(ctx, workflows.BatchWorkflowType, f, limit, page)
-	out := make([]batchRun, 0, len(infos))
-	for _, info := range infos {
-		out = append(out, t.fromInfo(info).batch())
+	rs, next, err := t.listStageRuns(ctx, workflows.BatchWorkflowType, f, limit, page)
+	out := make([]batchRun, len(rs))
+	for i, r := range rs {
+		out[i] = batchRun{stageRun: r}
 	}
 	return out, next, err
 }

@@ -321,3 +321,70 @@ func TestTemporalBatch(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A comparison on the real Temporal: running while no worker polls its
+// queue, listed under its model, not read as a batch prediction, and
+// completed with its result by a worker standing in for the activity.
+func TestTemporalComparison(t *testing.T) {
+	c, cfg := testenv.Temporal(t)
+	tr := &temporalTrainer{c: c, queue: servingtest.RandomName("apitest-queue-"), namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL}
+	ctx := t.Context()
+	in := activities.CompareInput{ModelName: servingtest.RandomName("apitest-"), Versions: []int{1, 2}, Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}, MaxRejectFraction: 0.1}
+	started, err := tr.StartComparison(ctx, "", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), started.WorkflowID, "", "test cleanup") })
+	got, err := tr.GetComparison(ctx, started.WorkflowID, "")
+	if err != nil || got.Status != "running" || got.ModelName != in.ModelName || !slices.Equal(got.NoWorker, []string{tr.queue}) {
+		t.Fatalf("running comparison %+v, %v", got, err)
+	}
+	if _, err := tr.GetBatch(ctx, started.WorkflowID, ""); !errors.Is(err, errBatchNotFound) {
+		t.Errorf("a comparison read as a batch prediction: %v", err)
+	}
+	var ae *apiError
+	if _, err := tr.StartComparison(ctx, started.WorkflowID, in); !errors.As(err, &ae) || ae.status != 409 {
+		t.Errorf("a second start with the same ID: %v, want a 409", err)
+	}
+
+	w := worker.New(c, tr.queue, worker.Options{})
+	w.RegisterWorkflow(workflows.CompareVersions)
+	w.RegisterActivityWithOptions(func(ctx context.Context, in activities.CompareInput) (activities.Comparison, error) {
+		return activities.Comparison{Model: in.ModelName, Rows: 3, Versions: []activities.VersionScore{{Version: 1}, {Version: 2}},
+			Pairs: []activities.VersionPair{{A: 1, B: 2, McNemarP: 1}}}, nil
+	}, activity.RegisterOptions{Name: "CompareVersions"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for {
+		got, err = tr.GetComparison(ctx, started.WorkflowID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != "running" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got.Status != "completed" || got.Result == nil || got.Result.Rows != 3 || len(got.Result.Pairs) != 1 || got.CloseTime == nil {
+		t.Errorf("completed comparison %+v", got)
+	}
+	// Visibility is eventually consistent.
+	for {
+		list, _, err := tr.ListComparisons(ctx, trainingFilter{Model: in.ModelName, Status: "completed"}, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 1 && list[0].WorkflowID == started.WorkflowID {
+			break
+		}
+		if len(list) > 1 {
+			t.Fatalf("comparisons of %s: %+v", in.ModelName, list)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if batches, _, err := tr.ListBatches(ctx, trainingFilter{Model: in.ModelName}, 100, nil); err != nil || len(batches) != 0 {
+		t.Errorf("batch predictions of %s: %+v, %v; want none", in.ModelName, batches, err)
+	}
+}

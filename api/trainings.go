@@ -429,7 +429,7 @@ func trainerError(err error) error {
 	switch {
 	case errors.As(err, &ae):
 		return ae
-	case errors.Is(err, errTrainingNotFound), errors.Is(err, errBatchNotFound):
+	case errors.Is(err, errTrainingNotFound), errors.Is(err, errBatchNotFound), errors.Is(err, errComparisonNotFound):
 		return errorf(http.StatusNotFound, codeNotFound, "%v", err)
 	}
 	return fromDependency("Temporal", err)

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/prodcat/prodcat/activities"
+	"github.com/prodcat/prodcat/internal/auth"
+	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/workflows"
+)
+
+// comparisonRequest is the body of POST /v1/comparisons: versions of the
+// served model and a labelled test set already uploaded (POST
+// /v1/uploads) to score them on.
+type comparisonRequest struct {
+	// ID is the workflow ID; by default compare-<model>-<time>.
+	ID       string `json:"id"`
+	Versions []int  `json:"versions"`
+	XKey     string `json:"x_key"`
+	YKey     string `json:"y_key"`
+	CSVKey   string `json:"csv_key"`
+	// TextCols and LabelCol are a CSV's columns; by default the ones the
+	// first version was trained on.
+	TextCols          []string `json:"text_cols"`
+	LabelCol          string   `json:"label_col"`
+	MaxRejectFraction *float64 `json:"max_reject_fraction"`
+}
+
+// defaultComparisonRejects is the share of a test set's rows that may be
+// unreadable unless a request says otherwise, as starter models evaluate's.
+const defaultComparisonRejects = 0.1
+
+// comparisonRun is a comparison as GET /v1/comparisons/{id} shows it.
+type comparisonRun struct {
+	stageRun
+	// Result is the comparison once it completed.
+	Result *activities.Comparison `json:"result,omitempty"`
+}
+
+// comparisonList is a page of GET /v1/comparisons.
+type comparisonList struct {
+	Comparisons []comparisonRun `json:"comparisons"`
+	// NextPageToken is as a trainingList's.
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
+// errComparisonNotFound is what a trainer returns for an unknown workflow
+// ID, or one that is not a comparison.
+var errComparisonNotFound = errors.New("no such comparison")
+
+// startComparison starts a CompareVersions run. What every run would fail
+// on is refused first: an unknown version, a version without its model
+// file, an object not in the bucket or without the columns.
+func (s *server) startComparison(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var req comparisonRequest
+	if err := s.decodeRequest(w, r, &req, false); err != nil {
+		return err
+	}
+	if req.ID != "" {
+		if err := workflows.CheckWorkflowID(req.ID); err != nil {
+			return badRequest("id %q: %v", req.ID, err)
+		}
+	}
+	if len(req.Versions) == 0 {
+		return badRequest("versions: give the versions to compare, such as [3, 4]")
+	}
+	in := activities.CompareInput{
+		ModelName: s.modelName, Versions: req.Versions, MaxRejectFraction: defaultComparisonRejects,
+		Source: activities.Source{XKey: req.XKey, YKey: req.YKey, CSVKey: req.CSVKey, TextCols: req.TextCols, LabelCol: req.LabelCol},
+	}
+	if req.MaxRejectFraction != nil {
+		in.MaxRejectFraction = *req.MaxRejectFraction
+	}
+	if req.CSVKey != "" && (req.XKey != "" || req.YKey != "") {
+		return badRequest("give either x_key and y_key or csv_key, not both")
+	}
+	if req.CSVKey == "" && (req.XKey == "" || req.YKey == "") {
+		return badRequest("give the labelled test set: x_key and y_key (the challenge's files) or csv_key, as POST /v1/uploads names them")
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	first := true
+	for _, n := range req.Versions {
+		if n < 1 {
+			break // Check says so
+		}
+		v, err := s.registry.Version(ctx, s.modelName, n)
+		if errors.Is(err, registry.ErrNotFound) {
+			return badRequest("versions: model %s has no version %d", s.modelName, n)
+		}
+		if err != nil {
+			return fromDependency("the registry", err)
+		}
+		if ok, err := s.store.Exists(ctx, v.ArtifactKey); err != nil {
+			return unavailable("the artifact store", err)
+		} else if !ok {
+			return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket", n, s.modelName, v.ArtifactKey)
+		}
+		if first && req.CSVKey != "" {
+			// The columns default to the ones the first version read.
+			sig := activities.SignatureOf(v.Signature)
+			if len(in.Source.TextCols) == 0 {
+				in.Source.TextCols = sig.TextCols
+			}
+			if in.Source.LabelCol == "" {
+				in.Source.LabelCol = sig.LabelCol
+			}
+			if len(in.Source.TextCols) == 0 || in.Source.LabelCol == "" {
+				return badRequest("csv_key needs text_cols and label_col (version %d does not record them)", n)
+			}
+		}
+		first = false
+	}
+	if err := in.Check(); err != nil {
+		return badRequest("%v", err)
+	}
+	if err := s.checkObjects(ctx, in.Source, ""); err != nil {
+		return err
+	}
+	c, err := s.trainer.StartComparison(ctx, req.ID, in)
+	if err != nil {
+		return trainerError(err)
+	}
+	s.log.WithFields(map[string]any{"workflow_id": c.WorkflowID, "run_id": c.RunID, "user": p.Name, "model": s.modelName, "versions": req.Versions}).Info("api: comparison started")
+	status := "/v1/comparisons/" + c.WorkflowID
+	w.Header().Set("Location", status)
+	return writeJSON(w, http.StatusAccepted, trainingStarted{WorkflowID: c.WorkflowID, RunID: c.RunID, UIURL: c.UIURL, StatusURL: status})
+}
+
+func (s *server) getComparison(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	id, runID, err := trainingRef(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r)
+	defer cancel()
+	c, err := s.trainer.GetComparison(ctx, id, runID)
+	if err != nil {
+		return trainerError(err)
+	}
+	return writeJSON(w, http.StatusOK, c)
+}
+
+// listComparisons lists comparisons as listTrainings lists trainings.
+func (s *server) listComparisons(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return listRuns(w, r, "compare\x00", s.trainer.ListComparisons, func(cs []comparisonRun, next string) any {
+		return comparisonList{Comparisons: cs, NextPageToken: next}
+	})
+}
+
+func (t *temporalTrainer) StartComparison(ctx context.Context, id string, in activities.CompareInput) (comparisonRun, error) {
+	run, err := workflows.StartCompareVersions(ctx, t.c, t.queue, id, in)
+	if inUse := idInUse(err, id, "comparison of "+in.ModelName, "/v1/comparisons/"); inUse != nil {
+		return comparisonRun{}, inUse
+	}
+	if err != nil {
+		return comparisonRun{}, err
+	}
+	return comparisonRun{stageRun: t.started(run, in.ModelName)}, nil
+}
+
+func (t *temporalTrainer) GetComparison(ctx context.Context, id, runID string) (comparisonRun, error) {
+	var res activities.Comparison
+	r, done, err := t.getStageRun(ctx, id, runID, workflows.CompareWorkflowType, errComparisonNotFound, &res)
+	if err != nil {
+		return comparisonRun{}, err
+	}
+	c := comparisonRun{stageRun: r}
+	if done {
+		c.Result = &res
+	}
+	return c, nil
+}
+
+// ListComparisons lists comparisons as List lists trainings.
+func (t *temporalTrainer) ListComparisons(ctx context.Context, f trainingFilter, limit int, page []byte) ([]comparisonRun, []byte, error) {
+	rs, next, err := t.listStageRuns(ctx, workflows.CompareWorkflowType, f, limit, page)
+	out := make([]comparisonRun, len(rs))
+	for i, r := range rs {
+		out[i] = comparisonRun{stageRun: r}
+	}
+	return out, next, err
+}

@@ -23,6 +23,7 @@ const (
 	maxBatchItems       = 100
 	defaultTopK         = 3
 	maxTopK             = 10
+	maxExplain          = 20
 )
 
 type productInput struct {
@@ -31,12 +32,15 @@ type productInput struct {
 }
 
 // predictRequest is one product (designation, description) or a batch
-// (items); top_k applies to each.
+// (items); top_k and explain apply to each.
 type predictRequest struct {
 	Designation string         `json:"designation"`
 	Description string         `json:"description"`
 	Items       []productInput `json:"items"`
 	TopK        int            `json:"top_k"`
+	// Explain asks for the words that weigh most in each prediction, up
+	// to this many.
+	Explain int `json:"explain"`
 }
 
 func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
@@ -71,15 +75,23 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 
 	enc := s.encoding(m)
 	out := body[:0] // the body is decoded; reuse its buffer for the answer
+	predict := func(b []byte, designation, description string) []byte {
+		p := m.Predict(designation, description, k)
+		var why []model.Contribution
+		if req.Explain > 0 {
+			why = m.Explain(designation, description, p.Best.Code, req.Explain)
+		}
+		return enc.appendPrediction(b, p, why)
+	}
 	if req.Items == nil {
-		out = enc.appendPrediction(out, m.Predict(req.Designation, req.Description, k))
+		out = predict(out, req.Designation, req.Description)
 	} else {
 		out = append(out, `{"predictions":[`...)
 		for i, it := range req.Items {
 			if i > 0 {
 				out = append(out, ',')
 			}
-			out = enc.appendPrediction(out, m.Predict(it.Designation, it.Description, k))
+			out = predict(out, it.Designation, it.Description)
 		}
 		out = append(out, "]}"...)
 	}
@@ -119,6 +131,9 @@ func (s *server) putScratch(sc *scratch) {
 func (req *predictRequest) validate() error {
 	if req.TopK < 0 || req.TopK > maxTopK {
 		return badRequest("top_k %d: want 1 to %d, or 0 for the default %d", req.TopK, maxTopK, defaultTopK)
+	}
+	if req.Explain < 0 || req.Explain > maxExplain {
+		return badRequest("explain %d: want the number of words to show, 1 to %d, or 0 for none", req.Explain, maxExplain)
 	}
 	if req.Items == nil {
 		return checkProduct("", req.Designation, req.Description)
@@ -225,10 +240,11 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// appendPrediction appends the answer for one product:
+// appendPrediction appends the answer for one product, with the words
+// that explain it when why is not nil:
 //
-//	{"prdtypecode","category","category_fr","probability","top_k":[…],"model":{"name","version"}}
-func (e *encodedModel) appendPrediction(b []byte, p model.Prediction) []byte {
+//	{"prdtypecode","category","category_fr","probability","top_k":[…],"explanation":[…],"model":{"name","version"}}
+func (e *encodedModel) appendPrediction(b []byte, p model.Prediction, why []model.Contribution) []byte {
 	b = append(b, '{')
 	b = e.appendScored(b, p.Best)
 	b = append(b, `,"top_k":[`...)
@@ -241,6 +257,20 @@ func (e *encodedModel) appendPrediction(b []byte, p model.Prediction) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, "],"...)
+	if why != nil {
+		b = append(b, `"explanation":[`...)
+		for i, c := range why {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"text":`...)
+			b = append(b, mustJSON(c.Text)...)
+			b = append(b, `,"weight":`...)
+			b = strconv.AppendFloat(b, c.Weight, 'g', 4, 64)
+			b = append(b, '}')
+		}
+		b = append(b, "],"...)
+	}
 	b = append(b, e.model...)
 	b = append(b, '}')
 	if l := e.labels[p.Best.Code]; l != nil {

@@ -75,6 +75,41 @@ func TestPredictOne(t *testing.T) {
 	}
 }
 
+// explain names the words that weigh most in each prediction, telling
+// first, and only when asked.
+func TestPredictExplain(t *testing.T) {
+	h := newHarness(t)
+	type explained struct {
+		predictionJSON
+		Explanation []struct {
+			Text   string  `json:"text"`
+			Weight float64 `json:"weight"`
+		} `json:"explanation"`
+	}
+	var p explained
+	decodeBody(t, h.do("POST", "/v1/predict", asPredict, `{"designation": "Pompe de filtration pour piscine", "explain": 3}`), &p)
+	checkPrediction(t, p.predictionJSON, defaultTopK)
+	if len(p.Explanation) != 3 || p.Explanation[0].Text != "piscine" || p.Explanation[0].Weight <= 0 {
+		t.Errorf("explanation %+v, want 3 words, piscine first and for the pool category", p.Explanation)
+	}
+	var b struct {
+		Predictions []explained `json:"predictions"`
+	}
+	decodeBody(t, h.do("POST", "/v1/predict", asPredict, `{"items": [{"designation": "Manette sans fil"}, {"designation": "Roman policier"}], "explain": 1}`), &b)
+	if len(b.Predictions) != 2 || len(b.Predictions[0].Explanation) != 1 || len(b.Predictions[1].Explanation) != 1 {
+		t.Errorf("batch explanations %+v", b)
+	}
+	w := h.do("POST", "/v1/predict", asPredict, `{"designation": "Manette sans fil"}`)
+	if strings.Contains(w.Body.String(), "explanation") {
+		t.Errorf("an explanation no one asked for: %s", w.Body)
+	}
+	for _, body := range []string{`{"designation": "x", "explain": 21}`, `{"designation": "x", "explain": -1}`} {
+		if msg := wantError(t, h.do("POST", "/v1/predict", asPredict, body), 400, codeBadRequest); !strings.Contains(msg, "explain") {
+			t.Errorf("%s: %s", body, msg)
+		}
+	}
+}
+
 func TestPredictBatch(t *testing.T) {
 	h := newHarness(t)
 	w := h.do("POST", "/v1/predict", asPredict, `{"items": [
@@ -210,7 +245,7 @@ func TestAppendPredictionClampsProbabilities(t *testing.T) {
 	p := h.model.Predict("piscine", "", 2)
 	p.Top[0].Prob, p.Top[1].Prob = math.NaN(), 1.5
 	p.Best = p.Top[0]
-	out := string(enc.appendPrediction(nil, p))
+	out := string(enc.appendPrediction(nil, p, nil))
 	if strings.Contains(out, "NaN") || !strings.Contains(out, `"probability":0,`) || !strings.Contains(out, `"probability":1}`) {
 		t.Errorf("out-of-range probabilities not clamped: %s", out)
 	}

@@ -462,6 +462,12 @@ func mix(x uint64) uint64 {
 	return x
 }
 
+// bucket is the hash bucket of an n-gram hashed to h, in the block of seed.
+func bucket(h, seed uint64, shift uint) uint32 { return uint32(mix(h^seed) >> shift) }
+
+// pairHash is the hash of a word bigram from the hashes of its words.
+func pairHash(prev, h uint64) uint64 { return prev*0x9e3779b97f4a7c15 ^ h }
+
 // appendWordKeys appends the buckets of the word 1..n-grams of the
 // normalised text t (words separated by single spaces).
 func appendWordKeys(keys []uint32, t []byte, n int, seed uint64, shift uint) []uint32 {
@@ -473,9 +479,9 @@ func appendWordKeys(keys []uint32, t []byte, n int, seed uint64, shift uint) []u
 			j = i + k
 		}
 		h := fnv(t[i:j])
-		keys = append(keys, uint32(mix(h^seed)>>shift))
+		keys = append(keys, bucket(h, seed, shift))
 		if n >= 2 && havePrev {
-			keys = append(keys, uint32(mix(prev*0x9e3779b97f4a7c15^h^seed)>>shift))
+			keys = append(keys, bucket(pairHash(prev, h), seed, shift))
 		}
 		prev, havePrev = h, true
 		i = j + 1
@@ -500,9 +506,7 @@ func appendEndKeys(keys []uint32, t []byte, seed uint64, shift uint) []uint32 {
 		first = t[:i]
 		last = t[bytes.LastIndexByte(t, ' ')+1:]
 	}
-	return append(keys,
-		uint32(mix(fnv(first)^seed^firstWordSeed)>>shift),
-		uint32(mix(fnv(last)^seed^lastWordSeed)>>shift))
+	return append(keys, bucket(fnv(first)^firstWordSeed, seed, shift), bucket(fnv(last)^lastWordSeed, seed, shift))
 }
 
 // fnv returns the FNV-1a hash of b.
@@ -555,7 +559,7 @@ func appendCharKeys(keys []uint32, t []byte, min, max int, seed uint64, shift ui
 					h = (h ^ uint64(c)) * fnvPrime
 				}
 				if n >= min {
-					keys = append(keys, uint32(mix(h^seed)>>shift))
+					keys = append(keys, bucket(h, seed, shift))
 				}
 			}
 		}

@@ -565,6 +565,21 @@ func axpy(sum, row []float32, x float32) {
 	}
 }
 
+// Weight returns the weight of feature j for class c.
+func (m *Model) Weight(j, c int) float64 { return float64(m.W[j*m.Classes+c]) }
+
+// LogitScale returns how much class c's calibrated logit moves per unit
+// of its decision value (see Logits).
+func (m *Model) LogitScale(c int) float64 {
+	if len(m.Scale) == 0 {
+		if t := m.Temperature; t > 0 {
+			return 1 / t
+		}
+		return 1
+	}
+	return m.Scale[c]
+}
+
 // Logits turns decision values into calibrated logits in place.
 func (m *Model) Logits(scores []float64) {
 	if len(m.Scale) == 0 {

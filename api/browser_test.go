@@ -151,6 +151,14 @@ func TestBrowserDemo(t *testing.T) {
 	if len(bars) != 5 || bars[0] != want.Code {
 		t.Errorf("bars %v, want the 5 best starting with %s", bars, want.Code)
 	}
+	why, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#prediction .why")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page explains: %s", why)
+	if words := strings.Split(strings.TrimPrefix(why, "Words that weigh most: "), ", "); len(words) < 2 || words[0] == "" {
+		t.Errorf("page explains %q, want the words that weigh most", why)
+	}
 
 	// The registry: the three versions with their aliases; then version 1
 	// with its confusion matrix.

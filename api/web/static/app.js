@@ -105,6 +105,7 @@ async function predict(ev) {
       designation: $("#designation").value,
       description: $("#description").value,
       top_k: Number($("#topk").value),
+      explain: 6,
     });
     const bars = el("div", { className: "bars" });
     for (const s of p.top_k) {
@@ -116,10 +117,14 @@ async function predict(ev) {
         el("div", { className: "track" }, fill),
         el("span", { className: "prob" }, pct(s.probability))));
     }
+    // The words that weigh most, for the class (+) or against it (−).
+    const why = el("p", { className: "muted why" }, "Words that weigh most: ",
+      ...(p.explanation || []).map((c, i) => el("span", { title: `weight ${c.weight.toFixed(3)}` },
+        (i > 0 ? ", " : "") + `${c.text} ${c.weight >= 0 ? "+" : "−"}${Math.abs(c.weight).toFixed(2)}`)));
     out.replaceChildren(
       el("p", { className: "answer" }, el("strong", {}, `${p.prdtypecode} · ${p.category}`),
         ` (${p.category_fr}) with probability ${pct(p.probability)} — ${p.model.name} v${p.model.version}`),
-      bars);
+      bars, why);
   } catch (e) {
     out.replaceChildren(el("p", { className: "error" }, e.message));
   }

@@ -486,6 +486,18 @@ func (r *Registry) moveAlias(ctx context.Context, tx *sql.Tx, model, alias strin
 	if from == version {
 		return AliasMove{Model: model, Alias: alias, From: version, To: version}, nil
 	}
+	if from == 0 {
+		// Aliases are case-sensitive: a new one that differs from another
+		// only in case is a typo far more often than a wish.
+		var other string
+		err := tx.QueryRowContext(ctx, `SELECT alias FROM aliases WHERE model_name = $1 AND lower(alias) = lower($2) AND alias <> $2 LIMIT 1`, model, alias).Scan(&other)
+		switch {
+		case err == nil:
+			return AliasMove{}, fmt.Errorf("alias %q would be a new alias beside %q, which differs only in case (aliases are case-sensitive): %w", alias, other, ErrInvalid)
+		case !errors.Is(err, sql.ErrNoRows):
+			return AliasMove{}, err
+		}
+	}
 
 	mv := AliasMove{
 		Model: model, Alias: alias, From: from, To: version,

@@ -764,6 +764,31 @@ func TestCompareAndSetAlias(t *testing.T) {
 	}
 }
 
+// A new alias that differs from another only in case is refused as a
+// typo; moving the existing one, and aliases of other names, are not.
+func TestAliasCaseTypo(t *testing.T) {
+	r, _, ctx, model := withVersions(t, 2)
+	if _, err := r.SetAlias(ctx, model, AliasProduction, 1, "first", "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.SetAlias(ctx, model, "Production", 2, "typo", "test")
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `beside "production", which differs only in case`) {
+		t.Fatalf("Production beside production: %v, want ErrInvalid naming production", err)
+	}
+	if _, err := r.Alias(ctx, model, "Production"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the refused alias was set: %v", err)
+	}
+	if mv, err := r.SetAlias(ctx, model, AliasProduction, 2, "move", "test"); err != nil || !mv.Moved {
+		t.Errorf("moving production: %+v, %v", mv, err)
+	}
+	if mv, err := r.SetAlias(ctx, model, "Staging", 1, "new", "test"); err != nil || !mv.Moved {
+		t.Errorf("a new alias of another name: %+v, %v", mv, err)
+	}
+	if mv, err := r.SetAlias(ctx, model, "Staging", 2, "move", "test"); err != nil || !mv.Moved {
+		t.Errorf("moving it: %+v, %v", mv, err)
+	}
+}
+
 // TestPublishIsAtomic checks that Publish moves the alias and finishes the
 // run together: a stale expectation or a run that already failed leaves
 // both as they were, and a repeat of a landed publication changes nothing.

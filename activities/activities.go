@@ -42,9 +42,9 @@ type Activities struct {
 	// Workers bounds the goroutines of CPU-heavy stages; 0 means all cores.
 	Workers int
 	// DataSlots, when set, bounds the activities that hold a data file in
-	// memory (Ingest, Evaluate, Register, BatchPredict) at once; the others
-	// wait for a slot. Light activities, such as recording a failure, never
-	// wait behind them.
+	// memory (Ingest, Evaluate, Register, BatchPredict, CompareVersions) at
+	// once; the others wait for a slot. Light activities, such as recording
+	// a failure, never wait behind them.
 	DataSlots *semaphore.Weighted
 }
 
@@ -164,6 +164,20 @@ func (a *Activities) loadModel(ctx context.Context, key string) (*model.Model, e
 	m, err := model.Decode(data)
 	if err != nil {
 		return nil, badData("decode model %s: %v", key, err)
+	}
+	return m, nil
+}
+
+// loadModelFor loads a model file as loadModel does, for op, which starts
+// its errors; a non-retryable one stays so.
+func (a *Activities) loadModelFor(ctx context.Context, key, op string) (*model.Model, error) {
+	m, err := a.loadModel(ctx, key)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.NonRetryable() {
+		return nil, temporal.NewNonRetryableApplicationError(op+": "+app.Message(), app.Type(), nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return m, nil
 }

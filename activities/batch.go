@@ -14,7 +14,6 @@ import (
 	"github.com/prodcat/prodcat/internal/artifact"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/registry"
-	"go.temporal.io/sdk/temporal"
 )
 
 // signatureJSON is the input/output signature recorded with a version of
@@ -122,14 +121,9 @@ func (a *Activities) batchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	if err != nil {
 		return BatchPredictResult{}, err
 	}
-	m, err := a.loadModel(ctx, v.ArtifactKey)
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.NonRetryable() {
-		return BatchPredictResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("batch predict: model %s v%d (%s): %s", in.ModelName, v.Version, alias, app.Message()), app.Type(), nil)
-	}
+	m, err := a.loadModelFor(ctx, v.ArtifactKey, fmt.Sprintf("batch predict: model %s v%d (%s)", in.ModelName, v.Version, alias))
 	if err != nil {
-		return BatchPredictResult{}, fmt.Errorf("batch predict: model %s v%d (%s): %w", in.ModelName, v.Version, alias, err)
+		return BatchPredictResult{}, err
 	}
 	data, err := a.Store.Get(ctx, key)
 	if err != nil {

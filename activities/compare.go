@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/prodcat/prodcat/internal/classifier"
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/model"
@@ -34,29 +32,37 @@ type CompareInput struct {
 	MaxRejectFraction float64 `json:"max_reject_fraction"`
 }
 
-// Check reports whether in can be compared at all: the checks that need no
-// service.
-func (in CompareInput) Check() error {
+// CheckVersions reports whether in's versions and reject share can be
+// compared, naming the fields as the API's request does: the checks that
+// need no service and no column defaults.
+func (in CompareInput) CheckVersions() error {
 	if err := registry.CheckModelName(in.ModelName); err != nil {
 		return err
 	}
 	switch {
 	case len(in.Versions) == 0 || len(in.Versions) > MaxCompareVersions:
-		return fmt.Errorf("%d versions: want 1 to %d", len(in.Versions), MaxCompareVersions)
-	case in.Source.Feed != "":
-		return errors.New("source: a feed holds training data; give the test set's object keys")
+		return fmt.Errorf("versions: %d given; want 1 to %d", len(in.Versions), MaxCompareVersions)
 	case !(in.MaxRejectFraction > 0 && in.MaxRejectFraction <= 1):
-		return fmt.Errorf("max reject fraction %v: want a share in (0, 1]", in.MaxRejectFraction)
+		return fmt.Errorf("max_reject_fraction %v: want a share in (0, 1]", in.MaxRejectFraction)
 	}
 	for i, v := range in.Versions {
 		if v < 1 {
-			return fmt.Errorf("version %d: want a positive number", v)
+			return fmt.Errorf("versions: %d is not a version number", v)
 		}
 		if slices.Contains(in.Versions[:i], v) {
-			return fmt.Errorf("version %d is given twice", v)
+			return fmt.Errorf("versions: %d is given twice", v)
 		}
 	}
-	return errors.Join(in.Source.Validate(), in.Source.CheckKeys(), in.Source.CheckColumns())
+	return nil
+}
+
+// Check reports whether in can be compared at all: CheckVersions, and a
+// source of object keys and columns (no feed: it holds training data).
+func (in CompareInput) Check() error {
+	if in.Source.Feed != "" {
+		return errors.New("source: a feed holds training data; give the test set's object keys")
+	}
+	return errors.Join(in.CheckVersions(), in.Source.Validate(), in.Source.CheckKeys(), in.Source.CheckColumns())
 }
 
 // Comparison is what CompareVersions returns and starter models evaluate
@@ -99,6 +105,9 @@ type VersionPair struct {
 // compares every two. done is as classifier.Compare's.
 func Compare(ctx context.Context, name string, versions []int, models []*model.Model, test *dataset.Dataset, done func(models int)) (Comparison, error) {
 	scores, pairs, err := classifier.Compare(ctx, models, test.Examples, done)
+	if ce := (*classifier.CompareError)(nil); errors.As(err, &ce) {
+		return Comparison{}, fmt.Errorf("compare: version %d: %w", versions[ce.Model], ce.Err)
+	}
 	if err != nil {
 		return Comparison{}, fmt.Errorf("compare: %w", err)
 	}
@@ -141,26 +150,8 @@ func (a *Activities) compareVersions(ctx context.Context, in CompareInput) (Comp
 		return Comparison{}, err
 	}
 	defer release()
-	models := make([]*model.Model, len(in.Versions))
-	for i, n := range in.Versions {
-		v, err := a.Registry.Version(ctx, in.ModelName, n)
-		if errors.Is(err, registry.ErrNotFound) {
-			return Comparison{}, noModel("compare versions: model %s has no version %d", in.ModelName, n)
-		}
-		if err != nil {
-			return Comparison{}, classify(fmt.Sprintf("compare versions: model %s v%d", in.ModelName, n), err)
-		}
-		m, err := a.loadModel(ctx, v.ArtifactKey)
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) && app.NonRetryable() {
-			return Comparison{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("compare versions: model %s v%d: %s", in.ModelName, n, app.Message()), app.Type(), nil)
-		}
-		if err != nil {
-			return Comparison{}, fmt.Errorf("compare versions: model %s v%d: %w", in.ModelName, n, err)
-		}
-		models[i] = m
-	}
+	// The test set first: it is the likelier mistake, and cheaper to find
+	// than every model file.
 	objects, err := a.getObjects(ctx, in.Source, func(file string, err error) error {
 		return classify("compare versions: read "+file, err)
 	})
@@ -174,6 +165,19 @@ func (a *Activities) compareVersions(ctx context.Context, in CompareInput) (Comp
 	if err != nil {
 		// ReadCSV refuses columns given twice and the like as a usage error.
 		return Comparison{}, badParams("compare versions: %v", err)
+	}
+	models := make([]*model.Model, len(in.Versions))
+	for i, n := range in.Versions {
+		v, err := a.Registry.Version(ctx, in.ModelName, n)
+		if errors.Is(err, registry.ErrNotFound) {
+			return Comparison{}, noModel("compare versions: model %s has no version %d", in.ModelName, n)
+		}
+		if err != nil {
+			return Comparison{}, classify(fmt.Sprintf("compare versions: model %s v%d", in.ModelName, n), err)
+		}
+		if models[i], err = a.loadModelFor(ctx, v.ArtifactKey, fmt.Sprintf("compare versions: model %s v%d", in.ModelName, n)); err != nil {
+			return Comparison{}, err
+		}
 	}
 	res, err := Compare(ctx, in.ModelName, in.Versions, models, test, func(n int) { scored.Store(int64(n)) })
 	if err != nil {

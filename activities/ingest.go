@@ -62,7 +62,7 @@ func (a *Activities) Ingest(ctx context.Context, in IngestInput) (IngestResult, 
 		return IngestResult{}, err
 	}
 	defer release()
-	sources = in.Source.objectKeys()
+	sources, _ = in.Source.objects()
 	if len(sources) == 0 {
 		return IngestResult{}, badData("ingest: no input objects given")
 	}

@@ -147,43 +147,54 @@ func (a *Activities) ResolveFeed(ctx context.Context, feed string) (ResolveFeedR
 	return ResolveFeedResult{Feed: feed, Version: v.Version, Source: src}, nil
 }
 
-// objectKeys returns the objects s names, in the order readLabelled takes
-// them: X and Y, or the CSV. A feed names none until it is resolved.
-func (s Source) objectKeys() []string {
+// objects returns the objects s names, in the order readLabelled takes
+// them, with their names in messages: X and Y, or the CSV. A feed names
+// none until it is resolved.
+func (s Source) objects() (keys, names []string) {
 	switch {
 	case s.XKey != "" && s.YKey != "":
-		return []string{s.XKey, s.YKey}
+		return []string{s.XKey, s.YKey}, []string{"X", "Y"}
 	case s.CSVKey != "":
-		return []string{s.CSVKey}
+		return []string{s.CSVKey}, []string{"CSV"}
 	}
-	return nil
+	return nil, nil
 }
 
-// getObjects reads the objects s names (objectKeys). readErr words the
+// getObjects reads the objects s names (see objects). readErr words the
 // failure to read one, named "X", "Y" or "CSV", as the stage says it.
 func (a *Activities) getObjects(ctx context.Context, s Source, readErr func(file string, err error) error) ([][]byte, error) {
-	names := []string{"X", "Y"}
-	if s.CSVKey != "" {
-		names = []string{"CSV"}
-	}
-	var objects [][]byte
-	for i, key := range s.objectKeys() {
-		data, err := a.Store.Get(ctx, key)
+	keys, names := s.objects()
+	var data [][]byte
+	for i, key := range keys {
+		b, err := a.Store.Get(ctx, key)
 		if err != nil {
 			return nil, readErr(names[i], err)
 		}
-		objects = append(objects, data)
+		data = append(data, b)
 	}
-	return objects, nil
+	return data, nil
 }
 
 // readLabelled reads the labelled rows of the objects getObjects read. The
 // challenge's files carry prdtypecodes: any other label is refused as
 // unknown.
 func (s Source) readLabelled(objects [][]byte, opts dataset.Options) (*dataset.Dataset, error) {
-	if s.CSVKey != "" {
+	if len(objects) == 1 {
 		return dataset.ReadCSV(bytes.NewReader(objects[0]), s.TextCols, s.LabelCol, opts)
 	}
 	opts.KnownLabels = taxonomy.Codes()
 	return dataset.ReadRaw(bytes.NewReader(objects[0]), bytes.NewReader(objects[1]), opts)
+}
+
+// Columns returns the text and label columns to read a labelled CSV with
+// for a version whose signature is sig: cols and label where given, else
+// the ones it was trained on; ok is false when some are still missing.
+func (sig CSVSignature) Columns(cols []string, label string) (textCols []string, labelCol string, ok bool) {
+	if len(cols) == 0 {
+		cols = sig.TextCols
+	}
+	if label == "" {
+		label = sig.LabelCol
+	}
+	return cols, label, len(cols) > 0 && label != ""
 }

@@ -100,7 +100,7 @@ func (s *server) startBatch(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	// As a training's: an object not in the bucket, or without the
 	// columns, fails at once rather than in the run, and so does a
 	// version whose model file is gone or corrupt.
-	if err := s.checkObjects(ctx, src, ""); err != nil {
+	if err := s.checkObjects(ctx, src, "", ""); err != nil {
 		return err
 	}
 	if err := s.checkModelFile(ctx, s.modelName, v.Version); err != nil {

@@ -23,14 +23,11 @@ type comparisonRequest struct {
 	CSVKey   string `json:"csv_key"`
 	// TextCols and LabelCol are a CSV's columns; by default the ones the
 	// first version was trained on.
-	TextCols          []string `json:"text_cols"`
-	LabelCol          string   `json:"label_col"`
+	TextCols []string `json:"text_cols"`
+	LabelCol string   `json:"label_col"`
+	// MaxRejectFraction is by default a training's.
 	MaxRejectFraction *float64 `json:"max_reject_fraction"`
 }
-
-// defaultComparisonRejects is the share of a test set's rows that may be
-// unreadable unless a request says otherwise, as starter models evaluate's.
-const defaultComparisonRejects = 0.1
 
 // comparisonRun is a comparison as GET /v1/comparisons/{id} shows it.
 type comparisonRun struct {
@@ -51,8 +48,10 @@ type comparisonList struct {
 var errComparisonNotFound = errors.New("no such comparison")
 
 // startComparison starts a CompareVersions run. What every run would fail
-// on is refused first: an unknown version, a version without its model
-// file, an object not in the bucket or without the columns.
+// on is refused first, the checks that need no service before the others:
+// the versions (400), an unknown version (400), a version whose model file
+// is gone or corrupt (409), an object not in the bucket or without the
+// columns (400).
 func (s *server) startComparison(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var req comparisonRequest
 	if err := s.decodeRequest(w, r, &req, false); err != nil {
@@ -63,29 +62,27 @@ func (s *server) startComparison(w http.ResponseWriter, r *http.Request, p *auth
 			return badRequest("id %q: %v", req.ID, err)
 		}
 	}
-	if len(req.Versions) == 0 {
-		return badRequest("versions: give the versions to compare, such as [3, 4]")
+	switch {
+	case req.CSVKey != "" && (req.XKey != "" || req.YKey != ""):
+		return badRequest("give either x_key and y_key or csv_key, not both")
+	case req.CSVKey == "" && (req.XKey == "" || req.YKey == ""):
+		return badRequest("give the labelled test set: x_key and y_key (the challenge's files) or csv_key, as POST /v1/uploads names them")
 	}
 	in := activities.CompareInput{
-		ModelName: s.modelName, Versions: req.Versions, MaxRejectFraction: defaultComparisonRejects,
+		ModelName: s.modelName, Versions: req.Versions, MaxRejectFraction: workflows.DefaultMaxRejectFraction,
 		Source: activities.Source{XKey: req.XKey, YKey: req.YKey, CSVKey: req.CSVKey, TextCols: req.TextCols, LabelCol: req.LabelCol},
 	}
 	if req.MaxRejectFraction != nil {
 		in.MaxRejectFraction = *req.MaxRejectFraction
 	}
-	if req.CSVKey != "" && (req.XKey != "" || req.YKey != "") {
-		return badRequest("give either x_key and y_key or csv_key, not both")
+	if err := errors.Join(in.CheckVersions(), in.Source.CheckKeys()); err != nil {
+		return badRequest("%v", err)
 	}
-	if req.CSVKey == "" && (req.XKey == "" || req.YKey == "") {
-		return badRequest("give the labelled test set: x_key and y_key (the challenge's files) or csv_key, as POST /v1/uploads names them")
-	}
-	ctx, cancel := withTimeout(r)
+	// Checking the model files (verifyTimeout) must not leave the other
+	// calls without time.
+	ctx, cancel := context.WithTimeout(r.Context(), dependencyTimeout+verifyTimeout)
 	defer cancel()
-	first := true
-	for _, n := range req.Versions {
-		if n < 1 {
-			break // Check says so
-		}
+	for i, n := range in.Versions {
 		v, err := s.registry.Version(ctx, s.modelName, n)
 		if errors.Is(err, registry.ErrNotFound) {
 			return badRequest("versions: model %s has no version %d", s.modelName, n)
@@ -93,30 +90,20 @@ func (s *server) startComparison(w http.ResponseWriter, r *http.Request, p *auth
 		if err != nil {
 			return fromDependency("the registry", err)
 		}
-		if ok, err := s.store.Exists(ctx, v.ArtifactKey); err != nil {
-			return unavailable("the artifact store", err)
-		} else if !ok {
-			return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket", n, s.modelName, v.ArtifactKey)
+		if err := s.verifyModelFile(ctx, v, "leave it out of the comparison"); err != nil {
+			return err
 		}
-		if first && req.CSVKey != "" {
-			// The columns default to the ones the first version read.
-			sig := activities.SignatureOf(v.Signature)
-			if len(in.Source.TextCols) == 0 {
-				in.Source.TextCols = sig.TextCols
-			}
-			if in.Source.LabelCol == "" {
-				in.Source.LabelCol = sig.LabelCol
-			}
-			if len(in.Source.TextCols) == 0 || in.Source.LabelCol == "" {
-				return badRequest("csv_key needs text_cols and label_col (version %d does not record them)", n)
+		if i == 0 && req.CSVKey != "" {
+			var ok bool
+			if in.Source.TextCols, in.Source.LabelCol, ok = activities.SignatureOf(v.Signature).Columns(req.TextCols, req.LabelCol); !ok {
+				return badRequest("csv_key needs text_cols and label_col (version %d does not record the columns it was trained on)", n)
 			}
 		}
-		first = false
 	}
 	if err := in.Check(); err != nil {
 		return badRequest("%v", err)
 	}
-	if err := s.checkObjects(ctx, in.Source, ""); err != nil {
+	if err := s.checkObjects(ctx, in.Source, "", ""); err != nil {
 		return err
 	}
 	c, err := s.trainer.StartComparison(ctx, req.ID, in)
@@ -175,7 +162,7 @@ func (t *temporalTrainer) GetComparison(ctx context.Context, id, runID string) (
 }
 
 // ListComparisons lists comparisons as List lists trainings.
-func (t *temporalTrainer) ListComparisons(ctx context.Context, f trainingFilter, limit int, page []byte) ([]comparisonRun, []byte, error) {
+func (t *temporalTrainer) ListComparisons(ctx context.Context, f runFilter, limit int, page []byte) ([]comparisonRun, []byte, error) {
 	rs, next, err := t.listStageRuns(ctx, workflows.CompareWorkflowType, f, limit, page)
 	out := make([]comparisonRun, len(rs))
 	for i, r := range rs {

@@ -56,21 +56,22 @@ func TestStartComparison(t *testing.T) {
 		code int
 		want string
 	}{
-		{`{` + xy + `}`, http.StatusBadRequest, "give the versions to compare"},
+		{`{` + xy + `}`, http.StatusBadRequest, "versions: 0 given; want 1 to 10"},
 		{`{"versions": [1]}`, http.StatusBadRequest, "give the labelled test set"},
 		{`{"versions": [1], "x_key": "` + xKey + `"}`, http.StatusBadRequest, "give the labelled test set"},
-		{`{"versions": [1, 1], ` + xy + `}`, http.StatusBadRequest, "version 1 is given twice"},
-		{`{"versions": [0], ` + xy + `}`, http.StatusBadRequest, "want a positive number"},
-		{`{"versions": [1,2,1,2,1,2,1,2,1,2,1], ` + xy + `}`, http.StatusBadRequest, "11 versions: want 1 to 10"},
-		{`{"versions": [1, 9], ` + xy + `}`, http.StatusBadRequest, "has no version 9"},
+		{`{"versions": [1, 1], ` + xy + `}`, http.StatusBadRequest, "versions: 1 is given twice"},
+		{`{"versions": [0], ` + xy + `}`, http.StatusBadRequest, "versions: 0 is not a version number"},
+		{`{"versions": [1,2,3,4,5,6,7,8,9,10,11], ` + xy + `}`, http.StatusBadRequest, "versions: 11 given; want 1 to 10"},
+		{`{"versions": [1, 9], ` + xy + `}`, http.StatusBadRequest, "versions: model " + testModel + " has no version 9"},
 		{`{"versions": [1], ` + xy + `, "csv_key": "` + xKey + `"}`, http.StatusBadRequest, "either x_key and y_key or csv_key"},
 		{`{"versions": [1], "csv_key": "` + xKey + `"}`, http.StatusBadRequest, "csv_key needs text_cols and label_col"},
+		{`{"versions": [1], "x_key": "` + xKey + `", "y_key": "raw/` + strings.Repeat("c", 64) + `.csv"}`, http.StatusBadRequest, `y_key \"raw/`},
 		{`{"versions": [1], "csv_key": "` + xKey + `", "text_cols": ["title"], "label_col": "nope"}`, http.StatusBadRequest, `missing column(s) \"nope\"`},
 		{`{"versions": [1], "csv_key": "` + xKey + `", "text_cols": ["label"], "label_col": "label"}`, http.StatusBadRequest, "label"},
 		{`{"versions": [1], "x_key": "` + yKey + `", "y_key": "` + yKey + `"}`, http.StatusBadRequest, "the same object"},
 		{`{"versions": [1], "x_key": "raw/` + strings.Repeat("c", 64) + `.csv", "y_key": "` + yKey + `"}`, http.StatusBadRequest, "is not in the bucket"},
 		{`{"versions": [1], "x_key": "models/1.bin", "y_key": "` + yKey + `"}`, http.StatusBadRequest, "not content-addressed"},
-		{`{"versions": [1], ` + xy + `, "max_reject_fraction": 0}`, http.StatusBadRequest, "max reject fraction 0"},
+		{`{"versions": [1], ` + xy + `, "max_reject_fraction": 0}`, http.StatusBadRequest, "max_reject_fraction 0"},
 		{`{"versions": [1], "feed": "catalogue"}`, http.StatusBadRequest, "unknown field"},
 		{`{"versions": [1], ` + xy + `, "id": "a b"}`, http.StatusBadRequest, `id \"a b\"`},
 	} {
@@ -79,7 +80,13 @@ func TestStartComparison(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d and %q", tc.body, w.Code, w.Body, tc.code, tc.want)
 		}
 	}
-	// A version whose model file is gone would fail the run.
+	// A version whose model file is corrupt, or gone, would fail the run.
+	h.store.files["models/2.bin"] = []byte("corrupt")
+	w = h.do("POST", "/v1/comparisons", asAdmin, `{"versions": [1, 2], `+xy+`}`)
+	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "version 2 of "+testModel+" has a corrupt model file") ||
+		!strings.Contains(w.Body.String(), "leave it out of the comparison") {
+		t.Errorf("a corrupt model file: %d %s", w.Code, w.Body)
+	}
 	delete(h.store.files, "models/2.bin")
 	w = h.do("POST", "/v1/comparisons", asAdmin, `{"versions": [1, 2], `+xy+`}`)
 	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "version 2 of "+testModel+" has no model file") {
@@ -91,6 +98,9 @@ func TestStartComparison(t *testing.T) {
 	wantError(t, h.do("POST", "/v1/comparisons", asPredict, `{"versions": [1], `+xy+`}`), http.StatusForbidden, codeForbidden)
 	h.reg.down = errors.New(errDownText)
 	wantError(t, h.do("POST", "/v1/comparisons", asAdmin, `{"versions": [1], `+xy+`}`), http.StatusServiceUnavailable, codeUnavailable)
+	// What needs no service is refused as such while the registry is down.
+	wantError(t, h.do("POST", "/v1/comparisons", asAdmin, `{"versions": [1, 1], `+xy+`}`), http.StatusBadRequest, codeBadRequest)
+	wantError(t, h.do("POST", "/v1/comparisons", asAdmin, `{"versions": [1,2,3,4,5,6,7,8,9,10,11], `+xy+`}`), http.StatusBadRequest, codeBadRequest)
 }
 
 // A comparison is read with its result once it completed, and listed as

@@ -598,7 +598,7 @@ func (f *fakeTrainer) GetComparison(_ context.Context, id, runID string) (compar
 }
 
 // ListComparisons pages through the comparisons as List does.
-func (f *fakeTrainer) ListComparisons(_ context.Context, filter trainingFilter, limit int, page []byte) ([]comparisonRun, []byte, error) {
+func (f *fakeTrainer) ListComparisons(_ context.Context, filter runFilter, limit int, page []byte) ([]comparisonRun, []byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
@@ -678,7 +678,7 @@ func (f *fakeTrainer) Cancel(_ context.Context, id, runID string) error {
 
 // List pages through the runs in workflow ID order; a page token is the
 // offset of the page's first run.
-func (f *fakeTrainer) List(_ context.Context, filter trainingFilter, limit int, page []byte) ([]training, []byte, error) {
+func (f *fakeTrainer) List(_ context.Context, filter runFilter, limit int, page []byte) ([]training, []byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
@@ -695,7 +695,7 @@ func (f *fakeTrainer) List(_ context.Context, filter trainingFilter, limit int, 
 }
 
 // ListBatches pages through the batch predictions as List does.
-func (f *fakeTrainer) ListBatches(_ context.Context, filter trainingFilter, limit int, page []byte) ([]batchRun, []byte, error) {
+func (f *fakeTrainer) ListBatches(_ context.Context, filter runFilter, limit int, page []byte) ([]batchRun, []byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
@@ -711,7 +711,7 @@ func (f *fakeTrainer) ListBatches(_ context.Context, filter trainingFilter, limi
 	return fakePage(all, limit, page)
 }
 
-func (f trainingFilter) selects(model, status string) bool {
+func (f runFilter) selects(model, status string) bool {
 	return (f.Model == "" || model == f.Model) && (f.Status == "" || status == f.Status)
 }
 
@@ -855,7 +855,7 @@ func (f *fakeScheduler) Trigger(_ context.Context, id string) (string, error) {
 		f.trigger++
 		return "retrain-" + id + "-1", nil
 	default:
-		return "", fmt.Errorf("trigger schedule %s: %w", id, schedule.ErrWouldDrop)
+		return "", fmt.Errorf("trigger schedule %s: %w", id, schedule.ErrAlreadyWaiting)
 	}
 	f.trigger++
 	return "", nil

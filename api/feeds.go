@@ -72,7 +72,7 @@ func (s *server) publishFeed(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	if err := s.checkObjects(ctx, req.Source, ""); err != nil {
+	if err := s.checkObjects(ctx, req.Source, "", "source."); err != nil {
 		return err
 	}
 	src, err := json.Marshal(req.Source)

@@ -400,16 +400,15 @@ func TestLiveSchedules(t *testing.T) {
 	if code, saved, e := put(`{"every": "24h", "paused": true, ` + training + `}`); code != http.StatusCreated || !saved.Created {
 		t.Fatalf("create: %d %+v %+v", code, saved, e)
 	}
-	get := func() schedule.Summary {
+	getInto := func(v any) {
 		t.Helper()
 		// Temporal answers a schedule's description from the schedule's
 		// own workflow, which may still be taking the update in: on a
 		// loaded machine that outlasts the API's deadline (503), once.
 		for range 3 {
-			var s schedule.Summary
-			switch code := live.call(t, "GET", "/v1/schedules/"+id, "", &s); code {
+			switch code := live.call(t, "GET", "/v1/schedules/"+id, "", v); code {
 			case http.StatusOK:
-				return s
+				return
 			case http.StatusServiceUnavailable:
 				continue
 			default:
@@ -417,7 +416,12 @@ func TestLiveSchedules(t *testing.T) {
 			}
 		}
 		t.Fatal("GET: 503 three times")
-		return schedule.Summary{}
+	}
+	get := func() schedule.Summary {
+		t.Helper()
+		var s schedule.Summary
+		getInto(&s)
+		return s
 	}
 	s := get()
 	if !s.Paused || s.Note != "paused by admin through the API" || s.Spec != "every 24h" || s.Training == nil ||
@@ -440,8 +444,8 @@ func TestLiveSchedules(t *testing.T) {
 		PauseOnFailure *bool        `json:"pause_on_failure"`
 		Training       trainingSpec `json:"training"`
 	}
-	if code := live.call(t, "GET", "/v1/schedules/"+id, "", &view); code != http.StatusOK || view.Cron != "0 3 * * 1" || view.Overlap != "buffer_one" || view.PauseOnFailure == nil {
-		t.Fatalf("GET: %d %+v", code, view)
+	if getInto(&view); view.Cron != "0 3 * * 1" || view.Overlap != "buffer_one" || view.PauseOnFailure == nil {
+		t.Fatalf("GET: %+v", view)
 	}
 	body, err := json.Marshal(view)
 	if err != nil {

@@ -222,15 +222,21 @@ func (s *server) checkModelFile(ctx context.Context, name string, version int) e
 	if err != nil {
 		return fromDependency("the registry", err)
 	}
+	return s.verifyModelFile(ctx, v, "point the alias at another version")
+}
+
+// verifyModelFile answers 409 when version v's model file is gone from the
+// bucket or corrupt, with hint saying what to do instead.
+func (s *server) verifyModelFile(ctx context.Context, v registry.Version, hint string) error {
 	// The whole file is read and hashed, which takes longer than a
 	// registry call for a large model.
 	vctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	defer cancel()
 	switch err := s.store.Verify(vctx, v.ArtifactKey); {
 	case errors.Is(err, artifact.ErrNotFound):
-		return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket; point the alias at another version", version, name, v.ArtifactKey)
+		return errorf(http.StatusConflict, codeConflict, "version %d of %s has no model file: %s is not in the bucket; %s", v.Version, v.Model, v.ArtifactKey, hint)
 	case errors.Is(err, artifact.ErrCorrupt):
-		return errorf(http.StatusConflict, codeConflict, "version %d of %s has a corrupt model file: the bytes of %s do not match its digest; point the alias at another version", version, name, v.ArtifactKey)
+		return errorf(http.StatusConflict, codeConflict, "version %d of %s has a corrupt model file: the bytes of %s do not match its digest; %s", v.Version, v.Model, v.ArtifactKey, hint)
 	case err != nil:
 		return fromDependency("the artifact store", err)
 	}

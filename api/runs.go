@@ -72,7 +72,7 @@ func (t *temporalTrainer) getStageRun(ctx context.Context, id, runID, typ string
 
 // listStageRuns lists the runs of workflow type typ as List lists
 // trainings.
-func (t *temporalTrainer) listStageRuns(ctx context.Context, typ string, f trainingFilter, limit int, page []byte) ([]stageRun, []byte, error) {
+func (t *temporalTrainer) listStageRuns(ctx context.Context, typ string, f runFilter, limit int, page []byte) ([]stageRun, []byte, error) {
 	infos, next, err := t.list(ctx, typ, f, limit, page)
 	out := make([]stageRun, 0, len(infos))
 	for _, info := range infos {

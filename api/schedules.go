@@ -148,7 +148,7 @@ func scheduleError(err error) error {
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "%v", err)
 	case errors.Is(err, schedule.ErrInvalidSpec), errors.Is(err, schedule.ErrNothingDue), errors.Is(err, schedule.ErrTooMany), errors.Is(err, schedule.ErrNotPast):
 		return badRequest("%v", err)
-	case errors.Is(err, schedule.ErrWouldDrop):
+	case errors.Is(err, schedule.ErrAlreadyWaiting):
 		return errorf(http.StatusConflict, codeConflict, "%v", err)
 	case errors.As(err, &inv):
 		// Everything the caller sends is checked before Temporal is asked,

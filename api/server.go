@@ -78,7 +78,7 @@ type trainer interface {
 	// List returns a page of at most limit trainings that f selects, from
 	// page (nil for the first), and the token of the next page (nil after
 	// the last).
-	List(ctx context.Context, f trainingFilter, limit int, page []byte) ([]training, []byte, error)
+	List(ctx context.Context, f runFilter, limit int, page []byte) ([]training, []byte, error)
 	// Cancel asks run runID of workflow id to stop.
 	Cancel(ctx context.Context, id, runID string) error
 	// StartBatch starts a batch prediction; GetBatch reads one as Get
@@ -86,12 +86,12 @@ type trainer interface {
 	StartBatch(ctx context.Context, id string, in activities.BatchPredictInput) (batchRun, error)
 	GetBatch(ctx context.Context, id, runID string) (batchRun, error)
 	// ListBatches lists batch predictions as List lists trainings.
-	ListBatches(ctx context.Context, f trainingFilter, limit int, page []byte) ([]batchRun, []byte, error)
+	ListBatches(ctx context.Context, f runFilter, limit int, page []byte) ([]batchRun, []byte, error)
 	// StartComparison, GetComparison and ListComparisons do for
 	// comparisons what the batch methods do for batch predictions.
 	StartComparison(ctx context.Context, id string, in activities.CompareInput) (comparisonRun, error)
 	GetComparison(ctx context.Context, id, runID string) (comparisonRun, error)
-	ListComparisons(ctx context.Context, f trainingFilter, limit int, page []byte) ([]comparisonRun, []byte, error)
+	ListComparisons(ctx context.Context, f runFilter, limit int, page []byte) ([]comparisonRun, []byte, error)
 }
 
 // scheduler manages the retraining schedules.

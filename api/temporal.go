@@ -142,7 +142,7 @@ func (t *temporalTrainer) failure(ctx context.Context, id, runID string) string 
 	return ""
 }
 
-func (t *temporalTrainer) List(ctx context.Context, f trainingFilter, limit int, page []byte) ([]training, []byte, error) {
+func (t *temporalTrainer) List(ctx context.Context, f runFilter, limit int, page []byte) ([]training, []byte, error) {
 	infos, next, err := t.list(ctx, workflows.TrainingWorkflowType, f, limit, page)
 	out := make([]training, 0, len(infos))
 	for _, info := range infos {
@@ -152,7 +152,7 @@ func (t *temporalTrainer) List(ctx context.Context, f trainingFilter, limit int,
 }
 
 // ListBatches lists batch predictions as List lists trainings.
-func (t *temporalTrainer) ListBatches(ctx context.Context, f trainingFilter, limit int, page []byte) ([]batchRun, []byte, error) {
+func (t *temporalTrainer) ListBatches(ctx context.Context, f runFilter, limit int, page []byte) ([]batchRun, []byte, error) {
 	rs, next, err := t.listStageRuns(ctx, workflows.BatchWorkflowType, f, limit, page)
 	out := make([]batchRun, len(rs))
 	for i, r := range rs {
@@ -163,7 +163,7 @@ func (t *temporalTrainer) ListBatches(ctx context.Context, f trainingFilter, lim
 
 // list reads a page of the runs of workflow type typ that f selects,
 // newest-started first.
-func (t *temporalTrainer) list(ctx context.Context, typ string, f trainingFilter, limit int, page []byte) ([]*workflowpb.WorkflowExecutionInfo, []byte, error) {
+func (t *temporalTrainer) list(ctx context.Context, typ string, f runFilter, limit int, page []byte) ([]*workflowpb.WorkflowExecutionInfo, []byte, error) {
 	query := fmt.Sprintf("WorkflowType = '%s'", typ)
 	if f.Model != "" {
 		// Model names are checked to be letters, digits and . _ - only.
@@ -190,7 +190,7 @@ func (t *temporalTrainer) list(ctx context.Context, typ string, f trainingFilter
 	return infos[:min(len(infos), limit)], resp.GetNextPageToken(), nil
 }
 
-// visibilityStatus names the statuses of trainingStatuses as Temporal's
+// visibilityStatus names the statuses of runStatuses as Temporal's
 // visibility queries do.
 var visibilityStatus = map[string]string{
 	"running": "Running", "completed": "Completed", "failed": "Failed",

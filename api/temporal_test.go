@@ -96,7 +96,7 @@ func TestTemporalTrainer(t *testing.T) {
 	// Visibility is eventually consistent: wait until the list of the
 	// model's trainings shows it.
 	for found := false; !found; {
-		list, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName, Status: "running"}, 100, nil)
+		list, _, err := tr.List(ctx, runFilter{Model: p.ModelName, Status: "running"}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,11 +131,11 @@ func TestTemporalTrainer(t *testing.T) {
 	// The status filter is Temporal's: the run moves from one list to the
 	// other, once visibility catches up.
 	for {
-		terminated, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName, Status: "terminated"}, 100, nil)
+		terminated, _, err := tr.List(ctx, runFilter{Model: p.ModelName, Status: "terminated"}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		running, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName, Status: "running"}, 100, nil)
+		running, _, err := tr.List(ctx, runFilter{Model: p.ModelName, Status: "running"}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestTemporalTrainer(t *testing.T) {
 	}
 
 	// A completed pipeline run, if the namespace has one, shows its result.
-	list, _, err := tr.List(ctx, trainingFilter{}, 100, nil)
+	list, _, err := tr.List(ctx, runFilter{}, 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestTemporalTrainerPages(t *testing.T) {
 	}
 	// Visibility is eventually consistent.
 	for {
-		all, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName}, 100, nil)
+		all, _, err := tr.List(ctx, runFilter{Model: p.ModelName}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,11 +203,11 @@ func TestTemporalTrainerPages(t *testing.T) {
 		}
 	}
 
-	first, next, err := tr.List(ctx, trainingFilter{Model: p.ModelName}, 2, nil)
+	first, next, err := tr.List(ctx, runFilter{Model: p.ModelName}, 2, nil)
 	if err != nil || len(first) != 2 || len(next) == 0 {
 		t.Fatalf("first page: %d trainings, next %q, %v", len(first), next, err)
 	}
-	second, _, err := tr.List(ctx, trainingFilter{Model: p.ModelName}, 2, next)
+	second, _, err := tr.List(ctx, runFilter{Model: p.ModelName}, 2, next)
 	if err != nil || len(second) != 1 {
 		t.Fatalf("second page: %d trainings, %v", len(second), err)
 	}
@@ -242,7 +242,8 @@ func TestRootCause(t *testing.T) {
 func TestTemporalBatch(t *testing.T) {
 	c, cfg := testenv.Temporal(t)
 	tr := &temporalTrainer{c: c, queue: servingtest.RandomName("apitest-queue-"), namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL}
-	ctx := t.Context()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	in := activities.BatchPredictInput{ModelName: servingtest.RandomName("apitest-"), XKey: "raw/x.csv"}
 	b, err := tr.StartBatch(ctx, "", in)
 	if err != nil {
@@ -270,20 +271,17 @@ func TestTemporalBatch(t *testing.T) {
 	}
 	// Each list holds its own kind of run. Visibility is eventually
 	// consistent: wait until the training shows in its list.
-	for {
-		trainings, _, err := tr.List(ctx, trainingFilter{Model: in.ModelName}, 100, nil)
+	poll(t, ctx, "the training listed", func() bool {
+		trainings, _, err := tr.List(ctx, runFilter{Model: in.ModelName}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if len(trainings) == 1 && trainings[0].WorkflowID == id {
-			break
 		}
 		if len(trainings) > 1 {
 			t.Fatalf("the trainings of %s: %+v, want %s alone", in.ModelName, trainings, id)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	batches, _, err := tr.ListBatches(ctx, trainingFilter{Model: in.ModelName, Status: "running"}, 100, nil)
+		return len(trainings) == 1 && trainings[0].WorkflowID == id
+	})
+	batches, _, err := tr.ListBatches(ctx, runFilter{Model: in.ModelName, Status: "running"}, 100, nil)
 	if err != nil || len(batches) != 1 || batches[0].WorkflowID != b.WorkflowID || batches[0].ModelName != in.ModelName || batches[0].UIURL == "" {
 		t.Errorf("the running batch predictions of %s: %+v, %v; want %s alone", in.ModelName, batches, err, b.WorkflowID)
 	}
@@ -297,29 +295,22 @@ func TestTemporalBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	for {
-		got, err = tr.GetBatch(ctx, b.WorkflowID, "")
-		if err != nil {
+	poll(t, ctx, "the batch prediction ended", func() bool {
+		if got, err = tr.GetBatch(ctx, b.WorkflowID, ""); err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != "running" {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return got.Status != "running"
+	})
 	if got.Status != "completed" || got.Result == nil || got.Result.Rows != 3 || got.CloseTime == nil {
 		t.Errorf("completed batch %+v", got)
 	}
-	for {
-		batches, _, err := tr.ListBatches(ctx, trainingFilter{Model: in.ModelName, Status: "completed"}, 100, nil)
+	poll(t, ctx, "the completed batch prediction listed with its version", func() bool {
+		batches, _, err := tr.ListBatches(ctx, runFilter{Model: in.ModelName, Status: "completed"}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(batches) == 1 && batches[0].WorkflowID == b.WorkflowID && batches[0].ModelVersion == 2 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(batches) == 1 && batches[0].WorkflowID == b.WorkflowID && batches[0].ModelVersion == 2
+	})
 }
 
 // A comparison on the real Temporal: running while no worker polls its
@@ -328,7 +319,8 @@ func TestTemporalBatch(t *testing.T) {
 func TestTemporalComparison(t *testing.T) {
 	c, cfg := testenv.Temporal(t)
 	tr := &temporalTrainer{c: c, queue: servingtest.RandomName("apitest-queue-"), namespace: cfg.Temporal.Namespace, uiURL: cfg.Temporal.UIURL}
-	ctx := t.Context()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	in := activities.CompareInput{ModelName: servingtest.RandomName("apitest-"), Versions: []int{1, 2}, Source: activities.Source{XKey: "raw/x.csv", YKey: "raw/y.csv"}, MaxRejectFraction: 0.1}
 	started, err := tr.StartComparison(ctx, "", in)
 	if err != nil {
@@ -357,34 +349,40 @@ func TestTemporalComparison(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	for {
-		got, err = tr.GetComparison(ctx, started.WorkflowID, "")
-		if err != nil {
+	poll(t, ctx, "the comparison ended", func() bool {
+		if got, err = tr.GetComparison(ctx, started.WorkflowID, ""); err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != "running" {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return got.Status != "running"
+	})
 	if got.Status != "completed" || got.Result == nil || got.Result.Rows != 3 || len(got.Result.Pairs) != 1 || got.CloseTime == nil {
 		t.Errorf("completed comparison %+v", got)
 	}
 	// Visibility is eventually consistent.
-	for {
-		list, _, err := tr.ListComparisons(ctx, trainingFilter{Model: in.ModelName, Status: "completed"}, 100, nil)
+	poll(t, ctx, "the completed comparison listed", func() bool {
+		list, _, err := tr.ListComparisons(ctx, runFilter{Model: in.ModelName, Status: "completed"}, 100, nil)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if len(list) == 1 && list[0].WorkflowID == started.WorkflowID {
-			break
 		}
 		if len(list) > 1 {
 			t.Fatalf("comparisons of %s: %+v", in.ModelName, list)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if batches, _, err := tr.ListBatches(ctx, trainingFilter{Model: in.ModelName}, 100, nil); err != nil || len(batches) != 0 {
+		return len(list) == 1 && list[0].WorkflowID == started.WorkflowID
+	})
+	if batches, _, err := tr.ListBatches(ctx, runFilter{Model: in.ModelName}, 100, nil); err != nil || len(batches) != 0 {
 		t.Errorf("batch predictions of %s: %+v, %v; want none", in.ModelName, batches, err)
+	}
+}
+
+// poll calls done every 100 ms until it reports true, failing the test,
+// saying what it waited for, when ctx ends first.
+func poll(t *testing.T, ctx context.Context, what string, done func() bool) {
+	t.Helper()
+	for !done() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

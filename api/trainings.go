@@ -154,7 +154,7 @@ func (s *server) trainingParams(spec trainingSpec) workflows.TrainingParams {
 // objects not in the bucket or without the named columns, or a feed that
 // was never published. prefix starts the messages.
 func (s *server) checkInputs(ctx context.Context, src activities.Source, prefix string) error {
-	if err := s.checkObjects(ctx, src, prefix); err != nil {
+	if err := s.checkObjects(ctx, src, prefix, "source."); err != nil {
 		return err
 	}
 	if src.Feed == "" {
@@ -173,19 +173,20 @@ func (s *server) checkInputs(ctx context.Context, src activities.Source, prefix 
 	if json.Unmarshal(v.Source, &objects) != nil || objects.Feed != "" {
 		return nil // the run fails on it, saying why
 	}
-	return s.checkObjects(ctx, objects, fmt.Sprintf("%ssource.feed %q version %d (publish a new version): ", prefix, src.Feed, v.Version))
+	return s.checkObjects(ctx, objects, fmt.Sprintf("%ssource.feed %q version %d (publish a new version): ", prefix, src.Feed, v.Version), "source.")
 }
 
 // checkObjects answers 400 when src names a key that is not a content
 // address or an object that is not in the bucket, which every run on it
 // would fail on, and 503 when the bucket does not answer. prefix starts the
-// messages.
-func (s *server) checkObjects(ctx context.Context, src activities.Source, prefix string) error {
+// messages; fields is the path of the keys in the request ("source." when
+// they are in its source object).
+func (s *server) checkObjects(ctx context.Context, src activities.Source, prefix, fields string) error {
 	if err := src.CheckKeys(); err != nil {
 		return badRequest("%s%v", prefix, err)
 	}
 	for _, in := range []struct{ field, key string }{
-		{"source.x_key", src.XKey}, {"source.y_key", src.YKey}, {"source.csv_key", src.CSVKey},
+		{fields + "x_key", src.XKey}, {fields + "y_key", src.YKey}, {fields + "csv_key", src.CSVKey},
 	} {
 		if in.key == "" {
 			continue
@@ -251,11 +252,12 @@ func (s *server) getTraining(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	return writeJSON(w, http.StatusOK, t)
 }
 
-// Bounds of GET /v1/trainings and /v1/batch-predictions?limit=&page_token=.
+// Bounds of the lists of runs (GET /v1/trainings, /v1/batch-predictions
+// and /v1/comparisons): ?limit=&page_token=.
 const (
-	defaultTrainingList = 20
-	maxTrainingList     = 100
-	maxPageToken        = 4 << 10
+	defaultListLimit = 20
+	maxListLimit     = 100
+	maxPageToken     = 4 << 10
 	// pageProbeTimeout bounds the first-page read that tells a page token
 	// Temporal cannot read from Temporal being down.
 	pageProbeTimeout = 2 * time.Second
@@ -275,30 +277,30 @@ func (s *server) listTrainings(w http.ResponseWriter, r *http.Request, _ *auth.P
 	})
 }
 
-// listRuns answers one page of a list of runs, trainings or batch
-// predictions, read with list: the query's limit, model, status and
-// page_token, and a page made by page. kind tells the lists' page tokens
-// apart.
+// listRuns answers one page of a list of runs (trainings, batch
+// predictions, comparisons), read with list: the query's limit, model,
+// status and page_token, and a page made by page. kind tells the lists'
+// page tokens apart.
 func listRuns[T any](w http.ResponseWriter, r *http.Request, kind string,
-	list func(ctx context.Context, f trainingFilter, limit int, page []byte) ([]T, []byte, error),
+	list func(ctx context.Context, f runFilter, limit int, page []byte) ([]T, []byte, error),
 	page func(items []T, next string) any) error {
 	q := r.URL.Query()
-	limit := defaultTrainingList
+	limit := defaultListLimit
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxTrainingList {
-			return badRequest("limit %q: want 1 to %d", v, maxTrainingList)
+		if err != nil || n < 1 || n > maxListLimit {
+			return badRequest("limit %q: want 1 to %d", v, maxListLimit)
 		}
 		limit = n
 	}
-	f := trainingFilter{Model: q.Get("model"), Status: q.Get("status")}
+	f := runFilter{Model: q.Get("model"), Status: q.Get("status")}
 	if f.Model != "" {
 		if err := registry.CheckModelName(f.Model); err != nil {
 			return badRequest("model: %v", err)
 		}
 	}
-	if f.Status != "" && !slices.Contains(trainingStatuses, f.Status) {
-		return badRequest("status %q: want one of %s", f.Status, strings.Join(trainingStatuses, ", "))
+	if f.Status != "" && !slices.Contains(runStatuses, f.Status) {
+		return badRequest("status %q: want one of %s", f.Status, strings.Join(runStatuses, ", "))
 	}
 	key := kind + f.key()
 	var from []byte
@@ -332,20 +334,20 @@ func listRuns[T any](w http.ResponseWriter, r *http.Request, kind string,
 	return writeJSON(w, http.StatusOK, page(items, sealPageToken(key, next)))
 }
 
-// trainingFilter selects the runs GET /v1/trainings and GET
-// /v1/batch-predictions list; empty fields select all.
-type trainingFilter struct {
+// runFilter selects the runs a list of runs holds; empty fields select
+// all.
+type runFilter struct {
 	Model  string
-	Status string // one of trainingStatuses
+	Status string // one of runStatuses
 }
 
-// trainingStatuses are the statuses a list can be filtered by, as a
+// runStatuses are the statuses a list can be filtered by, as a
 // run's status names them.
-var trainingStatuses = []string{"running", "completed", "failed", "canceled", "terminated", "timed_out"}
+var runStatuses = []string{"running", "completed", "failed", "canceled", "terminated", "timed_out"}
 
 // key identifies the filter in page tokens; a model filter alone keys as
 // it did before there were others. A list's kind goes before it.
-func (f trainingFilter) key() string {
+func (f runFilter) key() string {
 	if f.Status == "" {
 		return f.Model
 	}
@@ -353,9 +355,10 @@ func (f trainingFilter) key() string {
 }
 
 // sealPageToken wraps a list's next-page token from Temporal with a digest
-// of it and the filters (trainingFilter.key); openPageToken unwraps it. Temporal retries a
-// token it cannot parse until the request times out, so one that was
-// mangled, or given with another filter, is refused here at once. The
+// of it, the list's kind and its filters (runFilter.key); openPageToken
+// unwraps it. Temporal retries a token it cannot parse until the request
+// times out, so one that was mangled, or given with another list or
+// filter, is refused here at once. The
 // digest has no key, so it does not stop a made-up token: that one is
 // refused when Temporal times out on it while it serves a first page.
 func sealPageToken(filter string, token []byte) string {

@@ -117,14 +117,8 @@ default to the ones the first version was trained on.`,
 // evaluationColumns returns the text and label columns to read a test CSV
 // with: those given, else the ones version v was trained on.
 func evaluationColumns(v registry.Version, cols []string, label string) ([]string, string, error) {
-	sig := activities.SignatureOf(v.Signature)
-	if len(cols) == 0 {
-		cols = sig.TextCols
-	}
-	if label == "" {
-		label = sig.LabelCol
-	}
-	if len(cols) == 0 || label == "" {
+	cols, label, ok := activities.SignatureOf(v.Signature).Columns(cols, label)
+	if !ok {
 		return nil, "", usagef("--csv needs --text-col and --label-col (version %d does not record the columns it was trained on)", v.Version)
 	}
 	return cols, label, nil

@@ -187,7 +187,7 @@ func newScheduleCmd() *cobra.Command {
 		simple("list", "list schedules", func(ctx context.Context, m *schedule.Manager, _ string) (any, error) { return m.List(ctx) }),
 		simple("describe ID", "show a schedule's next and recent runs", func(ctx context.Context, m *schedule.Manager, id string) (any, error) { return m.Describe(ctx, id) }),
 		pause, unpause,
-		simple("trigger ID", "start a run now, under the schedule's overlap policy (with skip, right after a run still going)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
+		simple("trigger ID", "start a run now, under the schedule's overlap policy (with skip, right after a run still going; refused, exit 2, while another already waits)", func(ctx context.Context, m *schedule.Manager, id string) (any, error) {
 			waitsFor, err := m.Trigger(ctx, id)
 			if err != nil || waitsFor == "" {
 				return ok, err
@@ -211,7 +211,7 @@ func scheduleUsage(err error) error {
 			return asUsage(err)
 		}
 	}
-	for _, e := range []error{schedule.ErrNothingDue, schedule.ErrTooMany, schedule.ErrNotPast, schedule.ErrWouldDrop} {
+	for _, e := range []error{schedule.ErrNothingDue, schedule.ErrTooMany, schedule.ErrNotPast, schedule.ErrAlreadyWaiting} {
 		if errors.Is(err, e) {
 			return refusedError{err}
 		}

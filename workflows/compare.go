@@ -33,7 +33,7 @@ func comparisonDetails(c activities.Comparison) string {
 		fmt.Fprintf(&b, "| v%d | %.4f | %.4f | %.4f |\n", v.Version, v.WeightedF1, v.MacroF1, v.Accuracy)
 	}
 	for _, p := range c.Pairs {
-		fmt.Fprintf(&b, "\nv%d against v%d: %d rows only v%d gets right, %d only v%d; McNemar p = %.3g", p.A, p.B, p.OnlyARight, p.A, p.OnlyBRight, p.B, p.McNemarP)
+		fmt.Fprintf(&b, "\nv%d against v%d: rows only v%d gets right %d, only v%d %d; McNemar p = %.3g", p.A, p.B, p.A, p.OnlyARight, p.B, p.OnlyBRight, p.McNemarP)
 	}
 	return b.String()
 }

@@ -48,7 +48,8 @@ func TestCompareVersions(t *testing.T) {
 	var md sdkpb.WorkflowMetadata
 	require.NoError(t, v.Get(&md))
 	require.Contains(t, md.GetCurrentDetails(), "| v4 | 0.7800 | 0.7200 | 0.7900 |")
-	require.Contains(t, md.GetCurrentDetails(), "v3 against v4: 1 rows only v3 gets right, 4 only v4; McNemar p = 0.375")
+	require.Contains(t, md.GetCurrentDetails(), "v3 against v4: rows only v3 gets right 1, only v4 4; McNemar p = 0.375")
+	env.AssertExpectations(t)
 	require.Equal(t, 100, StageShare(activities.CompareStage))
 
 	env = s.NewTestWorkflowEnvironment()
@@ -60,4 +61,20 @@ func TestCompareVersions(t *testing.T) {
 	require.ErrorAs(t, env.GetWorkflowError(), &app)
 	require.Equal(t, activities.ErrNoModel, app.Type())
 	require.Contains(t, app.Message(), "has no version 9")
+	v, err = env.QueryWorkflow(ProgressQuery)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&p))
+	require.Equal(t, "failed", p.Stage)
+	env.AssertExpectations(t)
+
+	// A failure without a type of ours is the stage's, named.
+	env = s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	env.OnActivity(a.CompareVersions, mock.Anything, mock.Anything).Return(activities.Comparison{},
+		temporal.NewNonRetryableApplicationError("disk full", "", nil)).Once()
+	env.ExecuteWorkflow(CompareVersions, in)
+	require.ErrorAs(t, env.GetWorkflowError(), &app)
+	require.Equal(t, "StageFailed", app.Type())
+	require.Equal(t, "compare: disk full", app.Message())
+	env.AssertExpectations(t)
 }

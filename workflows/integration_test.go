@@ -33,6 +33,7 @@ import (
 	"github.com/prodcat/prodcat/internal/logging"
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
+	"github.com/prodcat/prodcat/internal/serving/servingtest"
 	"github.com/prodcat/prodcat/internal/testenv"
 	"github.com/prodcat/prodcat/workflows"
 )
@@ -331,6 +332,25 @@ func TestPipelineEndToEndOnRakuten(t *testing.T) {
 	require.ErrorAs(t, run.Get(ctx, &c), &app)
 	require.Equal(t, activities.ErrNoModel, app.Type())
 	require.Contains(t, app.Message(), "has no version 9")
+	// A version whose model file is not in the bucket fails it as bad
+	// data, naming the version.
+	gone := servingtest.Register(t, h.reg, h.store, h.model, "models/"+strings.Repeat("0", 64)+".bin", strings.Repeat("0", 64), nil)
+	in.Versions = []int{1, gone.Version}
+	run, err = workflows.StartCompareVersions(ctx, h.client, h.queue, "", in)
+	require.NoError(t, err)
+	require.ErrorAs(t, run.Get(ctx, &c), &app)
+	require.Equal(t, activities.ErrBadData, app.Type())
+	require.Contains(t, app.Message(), fmt.Sprintf("compare versions: model %s v%d: read model", h.model, gone.Version))
+	// A CSV without the label column named fails on the test set, before
+	// any model file is read.
+	in = activities.CompareInput{ModelName: h.model, Versions: []int{1, gone.Version}, MaxRejectFraction: 0.1,
+		Source: activities.Source{CSVKey: csvTest, TextCols: []string{"text"}, LabelCol: "category"}}
+	run, err = workflows.StartCompareVersions(ctx, h.client, h.queue, "", in)
+	require.NoError(t, err)
+	require.ErrorAs(t, run.Get(ctx, &c), &app)
+	require.Equal(t, activities.ErrBadData, app.Type())
+	require.Contains(t, app.Message(), `missing column(s) "category"`)
+	require.NotContains(t, app.Message(), "read model")
 }
 
 // runTwice executes an activity twice in a row with the same input, as

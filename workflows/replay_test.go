@@ -32,3 +32,18 @@ func TestReplayRecordedTrainingHistories(t *testing.T) {
 		})
 	}
 }
+
+// BatchPredict histories recorded by the code from before it shared
+// oneStage with CompareVersions (a prediction that completed, and one that
+// failed for want of a model) must replay on the code of today.
+func TestReplayRecordedBatchHistories(t *testing.T) {
+	for _, file := range []string{"batch_predict_history.json", "batch_predict_no_model_history.json"} {
+		t.Run(file, func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflow(BatchPredict)
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+file); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

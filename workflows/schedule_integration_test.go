@@ -78,8 +78,8 @@ func TestScheduleTriggerRunPauseDelete(t *testing.T) {
 		return err == nil && d.GetInfo().GetBufferSize() == 1
 	}, time.Minute, 100*time.Millisecond, "the second trigger waits in the buffer")
 	_, err = m.Trigger(ctx, spec.ID)
-	require.ErrorIs(t, err, schedule.ErrWouldDrop)
-	require.ErrorContains(t, err, first+" is going")
+	require.ErrorIs(t, err, schedule.ErrAlreadyWaiting)
+	require.ErrorContains(t, err, "("+first+")")
 	h.startWorkers(t)
 	runs := h.waitForRuns(t, ctx, m, spec.ID, 2)
 	require.Equal(t, 1, runs[0].Version)

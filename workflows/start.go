@@ -91,7 +91,7 @@ func StartTraining(ctx context.Context, c client.Client, queue, id string, p Tra
 // use fails with *serviceerror.WorkflowExecutionAlreadyStarted, so a job
 // that retries with its own ID starts one run.
 func StartBatchPredict(ctx context.Context, c client.Client, queue, id string, in activities.BatchPredictInput) (client.WorkflowRun, error) {
-	return startOneStage(ctx, c, queue, cmp.Or(id, runID("predict", in.ModelName)), in.ModelName, "batch prediction",
+	return startOneStage(ctx, c, queue, cmp.Or(id, defaultWorkflowID("predict", in.ModelName)), in.ModelName, "batch prediction",
 		fmt.Sprintf("batch prediction of %s%s with %s", in.XKey, in.CSVKey, in.ModelName), BatchPredict, in)
 }
 
@@ -102,12 +102,13 @@ func StartCompareVersions(ctx context.Context, c client.Client, queue, id string
 	for i, v := range in.Versions {
 		vs[i] = "v" + strconv.Itoa(v)
 	}
-	return startOneStage(ctx, c, queue, cmp.Or(id, runID("compare", in.ModelName)), in.ModelName, "comparison",
+	return startOneStage(ctx, c, queue, cmp.Or(id, defaultWorkflowID("compare", in.ModelName)), in.ModelName, "comparison",
 		fmt.Sprintf("compare %s %s on %s%s", in.ModelName, strings.Join(vs, ", "), in.Source.XKey, in.Source.CSVKey), CompareVersions, in)
 }
 
-// runID is a one-stage run's default workflow ID: what-<model>-<UTC time>.
-func runID(what, model string) string {
+// defaultWorkflowID is a one-stage run's workflow ID when none is given:
+// what-<model>-<UTC time>.
+func defaultWorkflowID(what, model string) string {
 	return fmt.Sprintf("%s-%s-%s", what, model, time.Now().UTC().Format("20060102T150405.000Z"))
 }
 

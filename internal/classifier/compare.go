@@ -27,9 +27,19 @@ type Pair struct {
 	McNemarP               float64
 }
 
+// CompareError says which model of a comparison could not be scored.
+type CompareError struct {
+	Model int // index into Compare's models
+	Err   error
+}
+
+func (e *CompareError) Error() string { return fmt.Sprintf("model %d: %v", e.Model, e.Err) }
+func (e *CompareError) Unwrap() error { return e.Err }
+
 // Compare scores each model on examples, as Evaluate does, and compares
 // every two of them row by row. done, if not nil, is called with the
-// number of models scored so far.
+// number of models scored so far. A model that cannot be scored fails it
+// with a *CompareError.
 func Compare(ctx context.Context, models []*model.Model, examples []dataset.Example, done func(models int)) ([]Score, []Pair, error) {
 	scores := make([]Score, len(models))
 	right := make([][]bool, len(models))
@@ -39,7 +49,7 @@ func Compare(ctx context.Context, models []*model.Model, examples []dataset.Exam
 		}
 		r, correct, unknown, err := evaluate(m, examples)
 		if err != nil {
-			return nil, nil, fmt.Errorf("model %d: %w", i, err)
+			return nil, nil, &CompareError{Model: i, Err: err}
 		}
 		scores[i], right[i] = Score{Report: r, UnknownLabels: unknown}, correct
 		if done != nil {

@@ -115,7 +115,7 @@ func Vars() []Var {
 		{"TEMPORAL_UI_URL", DefaultTemporalUIURL, "base URL of the Temporal UI, used in links"},
 		{"PRODCAT_TASK_QUEUE", DefaultTaskQueue, "task queue for workflows and light activities"},
 		{"PRODCAT_TRAINING_QUEUE", DefaultTrainingQueue, "task queue for heavy activities (features, train)"},
-		{"PRODCAT_DATA_ACTIVITIES", "4", "activities that hold a data file in memory (ingest, evaluate, register, batch predictions) a worker runs at once; more wait their turn, while light ones (recording a run's end) do not"},
+		{"PRODCAT_DATA_ACTIVITIES", "4", "activities that hold a data file in memory (ingest, evaluate, register, batch predictions, comparisons) a worker runs at once; more wait their turn, while light ones (recording a run's end) do not"},
 		{"S3_ENDPOINT", DefaultS3Endpoint, "S3-compatible endpoint host:port (MinIO, AWS S3, Ceph, ...)"},
 		{"S3_ACCESS_KEY", DefaultS3AccessKey, "S3 access key"},
 		{"S3_SECRET_KEY", DefaultS3SecretKey, "S3 secret key"},

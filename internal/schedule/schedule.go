@@ -41,10 +41,10 @@ var (
 	// ErrChanged reports a schedule changed since it was read, by a
 	// conditional update (UpdateIfUnchanged).
 	ErrChanged = errors.New("the schedule changed since it was read")
-	// ErrWouldDrop reports a trigger that Temporal would drop: a run is
-	// going and another already waits to follow it, and the overlap
-	// policy (buffer_one, or skip) keeps one waiting run only.
-	ErrWouldDrop = errors.New("a run is going and another already waits to follow it")
+	// ErrAlreadyWaiting reports a trigger of a schedule whose overlap
+	// policy keeps at most one run waiting (skip, buffer_one) while a run
+	// is going and another already waits to follow it.
+	ErrAlreadyWaiting = errors.New("a run is going and another already waits to follow it")
 )
 
 const (
@@ -338,43 +338,41 @@ func (m *Manager) Unpause(ctx context.Context, id, note string) error {
 	return nil
 }
 
-// Trigger starts a run now under the schedule's overlap policy, except that
-// under skip (the default) a run still going makes it start right after
-// that one: skip would drop the request without a word. It returns the
-// workflow ID of the run going that the new one waits for, if it waits
-// (buffer_one and buffer_all; under buffer_all, after any others that
-// already wait). Under buffer_one a run that already waits would make
-// Temporal drop the new one, so it is refused (ErrWouldDrop). The check
-// and the trigger are two calls, so a run that falls due between them
-// can still make Temporal drop it.
+// Trigger starts a run now, under the schedule's overlap policy except
+// that a run still going never makes Temporal drop it without a word, as
+// skip would, or buffer_one with another run already waiting. Under those
+// two, the triggered run waits for the one going, and a trigger while one
+// already waits is refused (ErrAlreadyWaiting); it is sent as buffer_all,
+// so that of two triggers racing neither is dropped. Under terminate_other
+// it cancels the run going instead, so that the run records its end. It
+// returns the workflow ID of the run going that the new one waits for,
+// under buffer_all after any others that already wait, as far as the
+// schedule has started them when it is read.
 func (m *Manager) Trigger(ctx context.Context, id string) (waitsFor string, err error) {
-	h := m.c.GetHandle(ctx, id)
-	d, err := h.Describe(ctx)
+	// The SDK's description leaves out the buffer.
+	d, err := m.svc.DescribeSchedule(ctx, &workflowservice.DescribeScheduleRequest{Namespace: m.namespace, ScheduleId: id})
 	if err != nil {
 		return "", fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
 	}
-	overlap := insteadOfSkip(d, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE)
-	effective := overlap
-	if effective == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED {
-		effective = d.Schedule.Policy.Overlap
-	}
-	if running := d.Info.RunningWorkflows; len(running) > 0 {
-		switch effective {
-		case enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE:
-			// The SDK's description leaves out the buffer.
-			raw, err := m.svc.DescribeSchedule(ctx, &workflowservice.DescribeScheduleRequest{Namespace: m.namespace, ScheduleId: id})
-			if err != nil {
-				return "", fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
-			}
-			if raw.GetInfo().GetBufferSize() > 0 {
-				return "", fmt.Errorf("trigger schedule %s: %w (%s is going); trigger it again once the waiting run has started", id, ErrWouldDrop, running[0].WorkflowID)
-			}
-			waitsFor = running[0].WorkflowID
-		case enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL:
-			waitsFor = running[0].WorkflowID
+	running := d.GetInfo().GetRunningWorkflows()
+	var overlap enumspb.ScheduleOverlapPolicy // the schedule's own
+	switch d.GetSchedule().GetPolicies().GetOverlapPolicy() {
+	case enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE:
+		if len(running) > 0 && d.GetInfo().GetBufferSize() > 0 {
+			return "", fmt.Errorf("trigger schedule %s: %w (%s); trigger it again once the waiting run has started", id, ErrAlreadyWaiting, running[0].GetWorkflowId())
 		}
+		overlap = enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL
+		if len(running) > 0 {
+			waitsFor = running[0].GetWorkflowId()
+		}
+	case enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL:
+		if len(running) > 0 {
+			waitsFor = running[0].GetWorkflowId()
+		}
+	case enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER:
+		overlap = enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER
 	}
-	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: overlap}); err != nil {
+	if err := m.c.GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{Overlap: overlap}); err != nil {
 		return "", fmt.Errorf("trigger schedule %s: %w", id, m.notFound(err))
 	}
 	return waitsFor, nil

@@ -24,6 +24,7 @@ func TestExitCodes(t *testing.T) {
 		{scheduleUsage(fmt.Errorf("backfill schedule s: %w from a to b", schedule.ErrNothingDue)), 2, false},
 		{scheduleUsage(fmt.Errorf("backfill schedule s: %w: more than 500", schedule.ErrTooMany)), 2, false},
 		{scheduleUsage(fmt.Errorf("backfill schedule s: end is %w", schedule.ErrNotPast)), 2, false},
+		{scheduleUsage(fmt.Errorf("trigger schedule s: %w (r1)", schedule.ErrAlreadyWaiting)), 2, false},
 		{scheduleUsage(fmt.Errorf("create schedule s: %w", schedule.ErrInvalidSpec)), 2, true},
 		{scheduleUsage(fmt.Errorf("schedule s: %w", schedule.ErrNotFound)), 1, false},
 	} {

@@ -130,8 +130,9 @@ func startOneStage(ctx context.Context, c client.Client, queue, id, model, what,
 }
 
 // QueryProgress returns the progress of a running TrainingPipeline,
-// BatchPredict or CompareVersions: the progress query's answer, with the percentage refined by
-// the heartbeat of the stage in flight, so it moves inside a long stage.
+// BatchPredict or CompareVersions: the progress query's answer, with the
+// percentage refined by the heartbeat of the stage in flight, so it moves
+// inside a long stage.
 // desc is the run's description when the caller has read it already, else
 // nil. The query needs a worker; give ctx a deadline.
 func QueryProgress(ctx context.Context, c client.Client, id, runID string, desc *workflowservice.DescribeWorkflowExecutionResponse) (Progress, error) {

@@ -92,6 +92,16 @@ pid_of() { # pid_of name: prints the recorded pid if that process is still ours
 
 alive() { pid_of "$1" >/dev/null; }
 
+# A service records the settings it was started with; `up` refuses to
+# call one started with others running, since the tasks would then look
+# for it where it is not. Secrets are recorded as a digest.
+started_with() { printf '%s\n' "$2" >"$run/$1.settings"; } # started_with name settings
+check_settings() { # check_settings name settings
+	local was
+	was=$(cat "$run/$1.settings" 2>/dev/null) || return 0 # started before settings were recorded
+	[ "$was" = "$2" ] || die "$1: already running (pid $(pid_of "$1")) with $was, not $2; stop it first (go tool task down) to start it so, or leave the settings as they were"
+}
+
 wait_for() { # wait_for what seconds command...
 	local what=$1 secs=$2
 	shift 2
@@ -130,7 +140,12 @@ spawn() { # spawn name command... : start a daemon in its own session, remember 
 }
 
 up_temporal() {
-	if alive temporal; then say "temporal: already running (pid $(pid_of temporal))"; return; fi
+	local settings="TEMPORAL_ADDRESS=$temporal_addr TEMPORAL_UI_URL port $temporal_ui_port"
+	if alive temporal; then
+		check_settings temporal "$settings"
+		say "temporal: already running (pid $(pid_of temporal))"
+		return
+	fi
 	port_open "$temporal_addr" && die "temporal: $temporal_addr is taken by a process we did not start; stop it or set TEMPORAL_ADDRESS"
 	local bin args=()
 	bin=$(temporal_bin)
@@ -139,13 +154,17 @@ up_temporal() {
 	spawn temporal "$bin" server start-dev \
 		--ip "${temporal_addr%:*}" --port "${temporal_addr##*:}" --ui-port "$temporal_ui_port" \
 		--db-filename "$data/temporal/temporal.db" --log-level warn "${args[@]}"
+	started_with temporal "$settings"
 	wait_for temporal 60 "$bin" operator cluster health --address "$temporal_addr" >/dev/null 2>&1
 	wait_for "temporal namespace" 60 "$bin" operator namespace describe --address "$temporal_addr" -n default >/dev/null 2>&1
 	say "temporal: up on $temporal_addr, UI http://127.0.0.1:$temporal_ui_port (pid $(pid_of temporal))"
 }
 
 up_minio() {
+	local settings
+	settings="S3_ENDPOINT=$s3_endpoint credentials sha256:$(printf '%s:%s' "$s3_access" "$s3_secret" | sha256sum | cut -c1-12)"
 	if alive minio; then
+		check_settings minio "$settings"
 		say "minio: already running (pid $(pid_of minio))"
 	else
 		port_open "$s3_endpoint" && die "minio: $s3_endpoint is taken by a process we did not start; stop it or set S3_ENDPOINT"
@@ -154,6 +173,7 @@ up_minio() {
 		mkdir -p "$data/minio"
 		MINIO_ROOT_USER="$s3_access" MINIO_ROOT_PASSWORD="$s3_secret" MINIO_BROWSER=off \
 			spawn minio "$bin" server "$data/minio" --address "$s3_endpoint" --quiet
+		started_with minio "$settings"
 		wait_for minio 60 curl -fs -o /dev/null "http://$s3_endpoint/minio/health/ready"
 		say "minio: up on $s3_endpoint (pid $(pid_of minio))"
 	fi
@@ -242,7 +262,7 @@ up_postgres() {
 	local url=${DATABASE_URL:-}
 	if [ -n "$url" ] && [ ! -f "$run/postgres.port" ] && psql "$url" -qAtc 'select 1' >/dev/null 2>&1; then
 		say "postgresql: using DATABASE_URL (answers, not ours)"
-		write_env "$url"
+		db_url=$url
 		return
 	fi
 	local home pgdata pglog="$logs/postgres.log" bindir port pgpw
@@ -257,6 +277,9 @@ up_postgres() {
 	fi
 	if [ -f "$run/postgres.port" ] && as_pg "$bindir/pg_ctl" status -D "$pgdata" >/dev/null 2>&1; then
 		port=$(cat "$run/postgres.port")
+		if [ -n "${PRODCAT_PG_PORT:-}" ] && [ "$PRODCAT_PG_PORT" != "$port" ]; then
+			die "postgresql: already running on port $port, not PRODCAT_PG_PORT $PRODCAT_PG_PORT; stop it first (go tool task down) to start it so, or leave the setting as it was"
+		fi
 		say "postgresql: already running on port $port"
 	else
 		if [ ! -f "$pgdata/PG_VERSION" ]; then
@@ -301,7 +324,7 @@ up_postgres() {
 	if [ "$("${psqlc[@]}" -c "select 1 from pg_database where datname='prodcat'")" != 1 ]; then
 		"${psqlc[@]}" -c "create database prodcat owner prodcat" >/dev/null
 	fi
-	write_env "postgres://prodcat:prodcat@127.0.0.1:$port/prodcat?sslmode=disable"
+	db_url="postgres://prodcat:prodcat@127.0.0.1:$port/prodcat?sslmode=disable"
 }
 
 # write_env records where the stack answers, for the tasks, the scripts and
@@ -335,9 +358,13 @@ cmd_up() {
 	alive minio || { minio_bin >/dev/null & pids+=($!); }
 	local p
 	for p in "${pids[@]}"; do wait "$p" || die "a tool build failed"; done
+	# Recorded once every service answers, so a failed up leaves the
+	# record of the stack that runs.
+	local db_url
 	up_postgres
 	up_minio
 	up_temporal
+	write_env "$db_url"
 	say "stack is up in $((SECONDS - start))s; environment in .data/stack.env"
 }
 

@@ -165,7 +165,9 @@ func (a *Activities) batchPredict(ctx context.Context, in BatchPredictInput) (Ba
 	if err := w.Error(); err != nil {
 		return BatchPredictResult{}, fmt.Errorf("batch predict: write csv: %w", err)
 	}
-	ref, err := a.Store.Put(ctx, artifact.Predictions, buf.Bytes(), ".csv", "text/csv")
+	ref, err := a.keep(ctx, "predictions file", func(ctx context.Context) (artifact.Ref, error) {
+		return a.Store.Put(ctx, artifact.Predictions, buf.Bytes(), ".csv", "text/csv")
+	})
 	if err != nil {
 		return BatchPredictResult{}, err
 	}

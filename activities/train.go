@@ -74,11 +74,15 @@ func (a *Activities) features(ctx context.Context, in FeaturesInput) (FeaturesRe
 	}
 	// Written afresh even when there from an earlier run on the same data,
 	// as feature files expire by age (PRODCAT_FEATURES_EXPIRE_DAYS).
-	vref, err := a.Store.PutFresh(ctx, artifact.Features, vb, ".vectorizer", "application/octet-stream")
+	vref, err := a.keep(ctx, "vectorizer", func(ctx context.Context) (artifact.Ref, error) {
+		return a.Store.PutFresh(ctx, artifact.Features, vb, ".vectorizer", "application/octet-stream")
+	})
 	if err != nil {
 		return FeaturesResult{}, err
 	}
-	xref, err := a.Store.PutFresh(ctx, artifact.Features, xb, ".csr", "application/octet-stream")
+	xref, err := a.keep(ctx, "feature matrix", func(ctx context.Context) (artifact.Ref, error) {
+		return a.Store.PutFresh(ctx, artifact.Features, xb, ".csr", "application/octet-stream")
+	})
 	if err != nil {
 		return FeaturesResult{}, err
 	}
@@ -166,7 +170,9 @@ func (a *Activities) train(ctx context.Context, in TrainInput) (TrainResult, err
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("train: encode model: %w", err)
 	}
-	ref, err := a.Store.Put(ctx, artifact.Model, data, ".bin", "application/octet-stream")
+	ref, err := a.keep(ctx, "model file", func(ctx context.Context) (artifact.Ref, error) {
+		return a.Store.Put(ctx, artifact.Model, data, ".bin", "application/octet-stream")
+	})
 	if err != nil {
 		return TrainResult{}, err
 	}

@@ -37,10 +37,7 @@ func TestKilledWorkerDuringTrainIsReplaced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	bin := filepath.Join(t.TempDir(), "worker")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	bin := buildWorker(t, ctx)
 
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -124,4 +121,14 @@ func TestKilledWorkerDuringTrainIsReplaced(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, versions, 1)
 	require.Equal(t, res.Version, versions[0].Version)
+}
+
+// buildWorker builds this command into a temporary directory.
+func buildWorker(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "worker")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	return bin
 }

@@ -1,12 +1,14 @@
 // Command worker runs prodcat's Temporal workers: one on the main task
 // queue for the workflows and light activities, one on the training queue
 // for the CPU-heavy stages, so heavy work can be scaled on its own
-// machines. It connects to Temporal, S3 and PostgreSQL at start-up, fails
-// with a clear message when one is missing, and shuts down gracefully.
+// machines. It connects to Temporal, S3 and PostgreSQL at start-up,
+// waiting for those that do not answer yet and failing with a clear
+// message on settings that are wrong, and shuts down gracefully.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -18,9 +20,12 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/semaphore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/prodcat/prodcat/activities"
 	"github.com/prodcat/prodcat/internal/artifact"
@@ -54,6 +59,7 @@ func main() {
 		log.WithError(err).Error("worker stopped")
 		os.Exit(1)
 	}
+	log.Info("worker stopped")
 }
 
 // startTimeout bounds the wait for each dependency at start-up.
@@ -92,10 +98,16 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(ctx, startTimeout)
-	err = store.CheckBucket(sctx)
-	cancel()
+	// Dependencies that do not answer yet (a host that boots, an outage)
+	// are waited for, so the worker does not die before they come up;
+	// what waiting cannot mend (no bucket, refused credentials) stops it.
+	err = waitFor(ctx, log, "S3", func(ctx context.Context) error { return store.CheckBucket(ctx) }, func(err error) bool {
+		return !errors.Is(err, artifact.ErrNoBucket) && !errors.Is(err, artifact.ErrCredentials)
+	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting
+		}
 		return err
 	}
 	expireFeatures(ctx, store, cfg.S3.FeaturesExpireDays, log)
@@ -109,13 +121,21 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 		return err
 	}
 	defer reg.Close()
-	sctx, cancel = context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	c, err := client.DialContext(sctx, client.Options{
-		HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log),
-	})
+	var c client.Client
+	err = waitFor(ctx, log, "Temporal", func(ctx context.Context) (err error) {
+		c, err = client.DialContext(ctx, client.Options{
+			HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log),
+		})
+		if err != nil {
+			return fmt.Errorf("connect to Temporal at %s: %w", cfg.Temporal.Address, err)
+		}
+		return nil
+	}, temporalUnavailable)
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s (is it up? `go tool task up`): %w", cfg.Temporal.Address, err)
+		if ctx.Err() != nil {
+			return nil // stopped while waiting
+		}
+		return err
 	}
 	defer c.Close()
 
@@ -175,6 +195,45 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	}
 	wg.Wait()
 	return stopErr
+}
+
+// waitFor calls connect, each time within startTimeout, until it succeeds
+// or fails in a way transient does not report as passing, logging why it
+// waits and backing off from 1 s to 15 s. It returns ctx's error when ctx
+// ends first.
+func waitFor(ctx context.Context, log logrus.FieldLogger, what string, connect func(context.Context) error, transient func(error) bool) error {
+	backoff := time.Second
+	for {
+		cctx, cancel := context.WithTimeout(ctx, startTimeout)
+		err := connect(cctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil || !transient(err):
+			return err
+		}
+		log.WithError(err).WithFields(logrus.Fields{"dependency": what, "retry_in": backoff.String()}).Warn("worker: a dependency cannot be reached yet; waiting for it")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 15*time.Second)
+	}
+}
+
+// temporalUnavailable reports whether a failure to connect to Temporal may
+// pass: not a namespace that does not exist or credentials it refuses.
+func temporalUnavailable(err error) bool {
+	var (
+		namespace *serviceerror.NamespaceNotFound
+		notFound  *serviceerror.NotFound
+		denied    *serviceerror.PermissionDenied
+		invalid   *serviceerror.InvalidArgument
+	)
+	return !errors.As(err, &namespace) && !errors.As(err, &notFound) && !errors.As(err, &denied) &&
+		!errors.As(err, &invalid) && status.Code(err) != codes.Unauthenticated
 }
 
 // expireFeatures makes the bucket delete the feature files trainings write

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/prodcat/prodcat/internal/testenv"
+)
+
+// A worker whose S3 or Temporal does not answer yet waits for it, saying
+// so, instead of exiting, and stops cleanly when told to while it waits;
+// settings that waiting cannot mend stop it at once.
+func TestWorkerWaitsForItsDependencies(t *testing.T) {
+	testenv.Integration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin := buildWorker(t, ctx)
+	closed := closedAddress(t)
+	start := func(env ...string) (*exec.Cmd, string) {
+		logs := filepath.Join(t.TempDir(), "worker.log")
+		out, err := os.Create(logs)
+		require.NoError(t, err)
+		t.Cleanup(func() { out.Close() })
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdout, cmd.Stderr = out, out
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd, logs
+	}
+	for _, tc := range []struct{ dependency, env string }{
+		{"S3", "S3_ENDPOINT=" + closed},
+		{"Temporal", "TEMPORAL_ADDRESS=" + closed},
+	} {
+		t.Run(tc.dependency, func(t *testing.T) {
+			cmd, logs := start(tc.env)
+			want := `"dependency":"` + tc.dependency + `"`
+			for {
+				b, _ := os.ReadFile(logs)
+				if strings.Contains(string(b), want) && strings.Contains(string(b), "waiting for it") {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatalf("the worker never said it waits for %s:\\n%s", tc.dependency, b)
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+			require.NoError(t, cmd.Wait(), "a worker stopped while it waits exits 0")
+			b, err := os.ReadFile(logs)
+			require.NoError(t, err)
+			require.Contains(t, string(b), `"msg":"worker stopped"`)
+		})
+	}
+	t.Run("refused credentials", func(t *testing.T) {
+		cmd, logs := start("S3_SECRET_KEY=not-the-secret")
+		err := cmd.Wait()
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "the worker exits: %v", err)
+		require.Equal(t, 1, exit.ExitCode())
+		b, err := os.ReadFile(logs)
+		require.NoError(t, err)
+		require.Contains(t, string(b), "S3 rejected the credentials")
+		require.NotContains(t, string(b), "waiting for it")
+	})
+}
+
+// closedAddress returns a local address nothing listens on.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}

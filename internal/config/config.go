@@ -6,11 +6,17 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Defaults shared with the local stack, docker-compose.yml and the README.
@@ -229,8 +235,56 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 	default:
 		errs = append(errs, fmt.Sprintf("PRODCAT_LOG_FORMAT: want json or text, got %q", c.Log.Format))
 	}
+	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
+		errs = append(errs, fmt.Sprintf("PRODCAT_LOG_LEVEL: want debug, info, warn or error, got %q", c.Log.Level))
+	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		errs = append(errs, "DATABASE_URL: "+err.Error())
+	}
+	if err := checkListenAddr(c.API.Addr); err != nil {
+		errs = append(errs, fmt.Sprintf("PRODCAT_API_ADDR %q: %v", c.API.Addr, err))
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// sslModes are the sslmode values lib/pq knows.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// checkDatabaseURL refuses what lib/pq would refuse at the first
+// connection, without naming the password: a URL of another scheme, or
+// an unknown sslmode. Settings in key=value form are left to lib/pq.
+func checkDatabaseURL(dsn string) error {
+	if !strings.Contains(dsn, "://") {
+		if strings.Contains(dsn, "=") {
+			return nil
+		}
+		return errors.New("want postgres://user:password@host:port/database?sslmode=..., or key=value settings")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return errors.New("not a URL (check the characters of the password: some must be percent-encoded)")
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Errorf("scheme %q: want postgres://", u.Scheme)
+	}
+	if m := u.Query().Get("sslmode"); m != "" && !slices.Contains(sslModes, m) {
+		return fmt.Errorf("sslmode %q: want one of %s", m, strings.Join(sslModes, ", "))
+	}
+	return nil
+}
+
+// checkListenAddr refuses an address the API cannot listen on: a host and
+// a port from 0 to 65535.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port, such as 127.0.0.1:8080 or :8080")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want 0 to 65535", port)
+	}
+	return nil
 }

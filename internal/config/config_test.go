@@ -40,13 +40,44 @@ func TestOverrides(t *testing.T) {
 }
 
 func TestInvalidValuesAreReportedTogether(t *testing.T) {
-	_, err := load(env(map[string]string{"S3_USE_TLS": "maybe", "PRODCAT_RELOAD_INTERVAL": "-1s", "PRODCAT_LOG_FORMAT": "xml", "PRODCAT_DATA_ACTIVITIES": "0", "PRODCAT_FEATURES_EXPIRE_DAYS": "-1"}))
+	_, err := load(env(map[string]string{"S3_USE_TLS": "maybe", "PRODCAT_RELOAD_INTERVAL": "-1s", "PRODCAT_LOG_FORMAT": "xml", "PRODCAT_DATA_ACTIVITIES": "0", "PRODCAT_FEATURES_EXPIRE_DAYS": "-1",
+		"PRODCAT_LOG_LEVEL": "loud", "DATABASE_URL": "mysql://u:SECRETPW@db/x", "PRODCAT_API_ADDR": "127.0.0.1:99999"}))
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"S3_USE_TLS", "PRODCAT_RELOAD_INTERVAL", "PRODCAT_LOG_FORMAT", "PRODCAT_DATA_ACTIVITIES", "PRODCAT_FEATURES_EXPIRE_DAYS"} {
+	for _, want := range []string{"S3_USE_TLS", "PRODCAT_RELOAD_INTERVAL", "PRODCAT_LOG_FORMAT", "PRODCAT_DATA_ACTIVITIES", "PRODCAT_FEATURES_EXPIRE_DAYS",
+		"PRODCAT_LOG_LEVEL: want debug, info, warn or error", `DATABASE_URL: scheme "mysql"`, `PRODCAT_API_ADDR "127.0.0.1:99999": port "99999"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "SECRETPW") {
+		t.Errorf("error %q shows the database password", err)
+	}
+}
+
+// Database URLs and listen addresses are checked as lib/pq and the API
+// would, before either is used.
+func TestDatabaseURLAndListenAddr(t *testing.T) {
+	for dsn, ok := range map[string]bool{
+		"postgres://prodcat:prodcat@127.0.0.1:5432/prodcat?sslmode=disable": true,
+		"postgresql://u@db/x":                   true,
+		"host=/tmp user=prodcat dbname=prodcat": true,
+		"postgres://u:p@db/x?sslmode=bogus":     false,
+		"mysql://u:p@db/x":                      false,
+		"just-a-name":                           false,
+		"postgres://u:p%zz@db/x":                false,
+	} {
+		if err := checkDatabaseURL(dsn); (err == nil) != ok {
+			t.Errorf("checkDatabaseURL(%q) = %v, want ok %v", dsn, err, ok)
+		}
+	}
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:8080": true, ":8080": true, "[::1]:0": true, "localhost:65535": true,
+		"127.0.0.1:99999": false, "127.0.0.1": false, "127.0.0.1:http": false,
+	} {
+		if err := checkListenAddr(addr); (err == nil) != ok {
+			t.Errorf("checkListenAddr(%q) = %v, want ok %v", addr, err, ok)
 		}
 	}
 }

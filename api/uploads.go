@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +19,34 @@ import (
 
 // uploadTimeout bounds an upload, from reading the body to storing it.
 const uploadTimeout = 10 * time.Minute
+
+// uploadSpoolPattern names the temporary files uploads go through.
+const uploadSpoolPattern = "prodcat-upload-*.csv"
+
+// sweepUploads removes the upload files in dir that a process killed
+// mid-upload left behind: those untouched for longer than any upload may
+// take, so that another API's upload under way is left alone. It returns
+// how many it removed.
+func sweepUploads(dir string, now time.Time) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, uploadSpoolPattern))
+	if err != nil {
+		return 0, err
+	}
+	var removed int
+	var errs []error
+	for _, f := range files {
+		info, err := os.Stat(f)
+		if err != nil || now.Sub(info.ModTime()) <= uploadTimeout {
+			continue // gone meanwhile, or possibly under way
+		}
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}
 
 // upload puts a CSV file (the challenge's X or Y file, or a generic CSV) in
 // the bucket under its content address and answers with its key, for a
@@ -42,7 +72,7 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	if err := errors.Join(rc.SetReadDeadline(deadline), rc.SetWriteDeadline(deadline)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
-	f, err := os.CreateTemp("", "prodcat-upload-*.csv")
+	f, err := os.CreateTemp("", uploadSpoolPattern)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,5 +206,34 @@ func TestShutdownCutsASlowUpload(t *testing.T) {
 	}
 	if left := spooled(); len(left) != 0 {
 		t.Errorf("the cut upload left %v behind", left)
+	}
+}
+
+// Upload files left behind by a killed process are swept at start, once
+// older than any upload may take; younger ones may be another's under way.
+func TestSweepUploads(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	write := func(name string, age time.Duration) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("a,b\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := write("prodcat-upload-1.csv", uploadTimeout+time.Minute)
+	fresh := write("prodcat-upload-2.csv", time.Minute)
+	other := write("someone-else.csv", 24*time.Hour)
+	n, err := sweepUploads(dir, now)
+	if err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v; want 1 removed", n, err)
+	}
+	for p, want := range map[string]bool{stale: false, fresh: true, other: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }

@@ -136,7 +136,7 @@ func Vars() []Var {
 		{"PRODCAT_DEV_MODE", "false", "allow the development credentials admin/admin and predict/predict"},
 		{"PRODCAT_RELOAD_INTERVAL", "10s", "registry polling interval, the fallback to LISTEN/NOTIFY"},
 		{"PRODCAT_MAX_BODY_BYTES", "1048576", "largest accepted request body"},
-		{"PRODCAT_MAX_UPLOAD_BYTES", "268435456", "largest data file accepted by POST /v1/uploads (spooled to a temporary file on its way to the bucket)"},
+		{"PRODCAT_MAX_UPLOAD_BYTES", "268435456", "largest data file accepted by POST /v1/uploads (spooled to a temporary file in $TMPDIR on its way to the bucket; files a killed API left there are removed when it starts again)"},
 		{"PRODCAT_METRICS_TOKEN", "", "when set, /metrics needs `Authorization: Bearer <token>` (for a Prometheus scrape_config's authorization)"},
 		{"PRODCAT_DRAIN_DELAY", "0s", "on shutdown, how long the API keeps serving with /readyz failing before it closes its listener (set it above the load balancer's probe interval)"},
 		{"PRODCAT_MODEL_NAME", DefaultModelName, "registered model trained and served"},

@@ -293,7 +293,7 @@ func (s *server) scheduleAction(w http.ResponseWriter, r *http.Request, p *auth.
 	if err != nil {
 		return scheduleError(err)
 	}
-	s.log.WithFields(map[string]any{"schedule": id, "action": done, "user": p.Name}).Info("api: schedule " + done)
+	s.log.WithFields(map[string]any{"schedule": id, "action": done, "user": p.Name}).Info("api: schedule action")
 	return writeJSON(w, http.StatusOK, struct {
 		ID       string `json:"id"`
 		Action   string `json:"action"`

@@ -335,7 +335,7 @@ func (s *Store) wrap(op string, err error) error {
 	var netErr net.Error
 	var opErr *net.OpError
 	if errors.As(err, &opErr) || errors.As(err, &netErr) {
-		return fmt.Errorf("%s: cannot reach S3 at %s (is MinIO up? `go tool task up`): %w", op, s.endpoint, err)
+		return fmt.Errorf("%s: cannot reach S3 at %s (is the S3 server up?): %w", op, s.endpoint, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -5,6 +5,8 @@ package logging
 import (
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
 
 	"github.com/sirupsen/logrus"
 	tlog "go.temporal.io/sdk/log"
@@ -68,8 +70,16 @@ func (t Temporal) Info(msg string, keyvals ...any) { t.with(keyvals).Info(msg) }
 // Warn implements log.Logger.
 func (t Temporal) Warn(msg string, keyvals ...any) { t.with(keyvals).Warn(msg) }
 
-// Error implements log.Logger.
-func (t Temporal) Error(msg string, keyvals ...any) { t.with(keyvals).Error(msg) }
+// Error implements log.Logger. An activity's failed attempt is a warning:
+// it is retried or fails its run, which says so, and logging every attempt
+// of a database outage as an error would page someone for each.
+func (t Temporal) Error(msg string, keyvals ...any) {
+	if msg == "Activity error." {
+		t.with(keyvals).Warn(msg)
+		return
+	}
+	t.with(keyvals).Error(msg)
+}
 
 // With implements log.WithLogger.
 func (t Temporal) With(keyvals ...any) tlog.Logger { return Temporal{entry: t.with(keyvals)} }
@@ -88,7 +98,41 @@ func (t Temporal) with(keyvals []any) *logrus.Entry {
 			fields["!BADKEY"] = key
 			break
 		}
-		fields[key] = keyvals[i+1]
+		fields[fieldName(key)] = keyvals[i+1]
 	}
 	return t.entry.WithFields(fields)
+}
+
+// sdkFields name the SDK's keys as prodcat's own lines do, so that one
+// query follows a run through both.
+var sdkFields = map[string]string{
+	"WorkflowID": "workflow_id", "RunID": "run_id", "ActivityType": "activity", "Attempt": "attempt",
+	"Error": "error", "WorkflowType": "workflow", "TaskQueue": "task_queue", "Namespace": "namespace",
+	"ActivityID": "activity_id", "WorkerID": "worker_id",
+}
+
+// fieldName returns the field an SDK key goes to: its name in sdkFields,
+// else the key in snake case (ScheduledEventID as scheduled_event_id).
+func fieldName(key string) string {
+	if f, ok := sdkFields[key]; ok {
+		return f
+	}
+	var b strings.Builder
+	for i, r := range key {
+		upper := unicode.IsUpper(r)
+		// A new word starts at an upper-case letter after a lower-case
+		// one, or before one in a run of capitals (IDs then Name).
+		if upper && i > 0 {
+			prev := rune(key[i-1])
+			next := rune(0)
+			if i+1 < len(key) {
+				next = rune(key[i+1])
+			}
+			if unicode.IsLower(prev) || unicode.IsDigit(prev) || (unicode.IsUpper(prev) && unicode.IsLower(next)) {
+				b.WriteByte('_')
+			}
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }

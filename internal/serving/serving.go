@@ -121,6 +121,9 @@ type Reloader struct {
 	// rejectedFallbacks are the versions fallback found unloadable.
 	rejectedFallbacks map[versionKey]bool
 	noModelLogged     bool
+	// aliasFailures counts the reloads in a row that could not read the
+	// alias: the first is an error, the others of an outage warnings.
+	aliasFailures int
 }
 
 type versionKey struct {
@@ -353,9 +356,19 @@ func (r *Reloader) serve(ctx context.Context) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("serving: read alias %s of %s: %w", r.cfg.Alias, r.cfg.Model, err)
-		keeping(r.log, r.current.Load()).WithError(err).Error("serving: cannot check for a new model")
+		r.aliasFailures++
+		log := keeping(r.log, r.current.Load()).WithError(err).WithField("failures", r.aliasFailures)
+		if r.aliasFailures == 1 {
+			log.Error("serving: cannot check for a new model")
+		} else {
+			log.Warn("serving: cannot check for a new model")
+		}
 		r.observe(Failed)
 		return err
+	}
+	if r.aliasFailures > 0 {
+		r.log.WithField("failures", r.aliasFailures).Info("serving: the registry answers again")
+		r.aliasFailures = 0
 	}
 	cur := r.current.Load()
 	if cur != nil && cur.Version == v.Version && cur.Digest == v.ArtifactDigest {
@@ -432,6 +445,9 @@ func (r *Reloader) preload(ctx context.Context) {
 			continue
 		}
 		if err != nil {
+			if r.aliasFailures > 0 {
+				return // said already: the registry does not answer
+			}
 			log.WithError(err).Warn("serving: cannot read a standby alias")
 			return // keep what is ready until the registry answers
 		}

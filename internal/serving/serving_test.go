@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
 	"github.com/prodcat/prodcat/internal/model"
 	"github.com/prodcat/prodcat/internal/registry"
 	"github.com/prodcat/prodcat/internal/serving/servingtest"
@@ -732,5 +734,49 @@ func TestColdStartFallsBackOnTheVersionBefore(t *testing.T) {
 	_ = g.r.Reload(ctx)
 	if g.r.Current() != nil || g.r.Behind() != 2 {
 		t.Errorf("no earlier version: serving %v, behind %d", g.r.Current(), g.r.Behind())
+	}
+}
+
+// A registry outage is an error once, then warnings, and its end is said:
+// a poll every few seconds must not page someone for each.
+func TestRegistryOutageIsLoggedOnce(t *testing.T) {
+	f := newFixture(t, nil, time.Hour, "challenger")
+	log, hook := logtest.NewNullLogger()
+	f.r.log = log
+	ctx := context.Background()
+	f.promote(1)
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hook.Reset()
+	f.reg.mu.Lock()
+	f.reg.err = errors.New("registry: cannot reach PostgreSQL")
+	f.reg.mu.Unlock()
+	for range 3 {
+		if err := f.r.Reload(ctx); err == nil {
+			t.Fatal("a reload without the registry succeeded")
+		}
+	}
+	f.reg.mu.Lock()
+	f.reg.err = nil
+	f.reg.mu.Unlock()
+	if err := f.r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range hook.AllEntries() {
+		got = append(got, e.Level.String()+": "+e.Message)
+	}
+	want := []string{
+		"error: serving: cannot check for a new model",
+		"warning: serving: cannot check for a new model",
+		"warning: serving: cannot check for a new model",
+		"info: serving: the registry answers again",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logged %q, want %q", got, want)
+	}
+	if serving(t, f.r) != 1 {
+		t.Error("the model served through the outage changed")
 	}
 }

@@ -29,6 +29,8 @@ USER 10001:10001
 
 FROM runtime AS worker
 COPY --from=build /out/worker /usr/local/bin/prodcat-worker
+# /metrics and /healthz, when PRODCAT_WORKER_METRICS_ADDR is set (compose sets 0.0.0.0:9464).
+EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/prodcat-worker"]
 
 FROM runtime AS api

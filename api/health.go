@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prodcat/prodcat/internal/auth"
@@ -56,9 +54,8 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	if s.metricsToken != "" {
 		// Prometheus sends a bearer token, not the API users' Basic
-		// credentials, and scrapes too often for bcrypt.
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.metricsToken)) != 1 {
+		// credentials.
+		if !auth.HasBearer(r.Header.Get("Authorization"), s.metricsToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="prodcat metrics"`)
 			return errorf(http.StatusUnauthorized, codeUnauthorized, "/metrics needs the bearer token set in PRODCAT_METRICS_TOKEN")
 		}

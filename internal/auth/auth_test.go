@@ -430,3 +430,13 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 		}
 	})
 }
+
+func TestHasBearer(t *testing.T) {
+	for header, want := range map[string]bool{
+		"Bearer s3cret": true, "Bearer s3cre": false, "Bearer s3cret ": false, "bearer s3cret": false, "Basic s3cret": false, "": false,
+	} {
+		if got := HasBearer(header, "s3cret"); got != want {
+			t.Errorf("HasBearer(%q) = %v, want %v", header, got, want)
+		}
+	}
+}

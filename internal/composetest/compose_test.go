@@ -464,6 +464,15 @@ func overridden(t *testing.T, p *types.Project) map[string]func(svc, v string) e
 			}
 			return nil // TestHostPortsMatchDefaults checks the value
 		},
+		"PRODCAT_WORKER_METRICS_ADDR": func(svc, v string) error {
+			if svc != svcWorker {
+				return fmt.Errorf("only the worker serves its metrics there")
+			}
+			if !strings.HasSuffix(v, ":9464") {
+				return fmt.Errorf("want port 9464, which the worker's healthcheck asks")
+			}
+			return nil
+		},
 		"PRODCAT_DEV_MODE": func(svc, v string) error {
 			if svc != svcAPI || v != "true" {
 				return fmt.Errorf("only the api may enable development credentials (with \"true\")")

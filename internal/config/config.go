@@ -58,6 +58,9 @@ type Temporal struct {
 	// DataActivities bounds the activities a worker runs at once that
 	// hold a whole data file in memory; light ones are not counted.
 	DataActivities int
+	// WorkerMetricsAddr, when set, is where a worker serves /metrics and
+	// /healthz.
+	WorkerMetricsAddr string
 }
 
 // S3 locates the artifact bucket on any S3-compatible store.
@@ -121,6 +124,7 @@ func Vars() []Var {
 		{"TEMPORAL_UI_URL", DefaultTemporalUIURL, "base URL of the Temporal UI, used in links"},
 		{"PRODCAT_TASK_QUEUE", DefaultTaskQueue, "task queue for workflows and light activities"},
 		{"PRODCAT_TRAINING_QUEUE", DefaultTrainingQueue, "task queue for heavy activities (features, train)"},
+		{"PRODCAT_WORKER_METRICS_ADDR", "", "when set (say :9464), where a worker serves Prometheus metrics (/metrics: activities by outcome, their durations and those running, Go runtime and process) and /healthz; PRODCAT_METRICS_TOKEN guards /metrics as the API's"},
 		{"PRODCAT_DATA_ACTIVITIES", "4", "activities that hold a data file in memory (ingest, evaluate, register, batch predictions, comparisons) a worker runs at once; more wait their turn, while light ones (recording a run's end) do not"},
 		{"S3_ENDPOINT", DefaultS3Endpoint, "S3-compatible endpoint host:port (MinIO, AWS S3, Ceph, ...)"},
 		{"S3_ACCESS_KEY", DefaultS3AccessKey, "S3 access key"},
@@ -180,6 +184,8 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 			UIURL:         strings.TrimRight(get("TEMPORAL_UI_URL"), "/"),
 			TaskQueue:     get("PRODCAT_TASK_QUEUE"),
 			TrainingQueue: get("PRODCAT_TRAINING_QUEUE"),
+			// Checked below.
+			WorkerMetricsAddr: get("PRODCAT_WORKER_METRICS_ADDR"),
 		},
 		S3: S3{
 			Endpoint:  get("S3_ENDPOINT"),
@@ -243,6 +249,11 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if err := checkListenAddr(c.API.Addr); err != nil {
 		errs = append(errs, fmt.Sprintf("PRODCAT_API_ADDR %q: %v", c.API.Addr, err))
+	}
+	if a := c.Temporal.WorkerMetricsAddr; a != "" {
+		if err := checkListenAddr(a); err != nil {
+			errs = append(errs, fmt.Sprintf("PRODCAT_WORKER_METRICS_ADDR %q: %v", a, err))
+		}
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %s", strings.Join(errs, "; "))

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/prodcat/prodcat/internal/auth"
+)
+
+// metrics counts the activities a worker runs, through a worker
+// interceptor, for its /metrics.
+type metrics struct {
+	interceptor.WorkerInterceptorBase
+	reg      *prometheus.Registry
+	finished *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
+	running  *prometheus.GaugeVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "prodcat_worker_activities_total",
+			Help: "Activity attempts finished, by activity, outcome (succeeded, failed, canceled) and, for failures, error type (BadData, BadParams, NoModel, QualityGate…; 'retryable' for the others).",
+		}, []string{"activity", "outcome", "error_type"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "prodcat_worker_activity_duration_seconds",
+			Help:    "Time an activity attempt ran, by activity and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10), // 10 ms to about 44 min
+		}, []string{"activity", "outcome"}),
+		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "prodcat_worker_activities_running",
+			Help: "Activity attempts running now, by activity.",
+		}, []string{"activity"}),
+	}
+	m.reg.MustRegister(m.finished, m.seconds, m.running,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// InterceptActivity implements interceptor.WorkerInterceptor.
+func (m *metrics) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &countedActivity{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}, m: m}
+}
+
+type countedActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	m *metrics
+}
+
+func (c *countedActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	name := activity.GetInfo(ctx).ActivityType.Name
+	running := c.m.running.WithLabelValues(name)
+	running.Inc()
+	defer running.Dec()
+	start := time.Now()
+	res, err := c.Next.ExecuteActivity(ctx, in)
+	outcome, errType := outcomeOf(err)
+	c.m.finished.WithLabelValues(name, outcome, errType).Inc()
+	c.m.seconds.WithLabelValues(name, outcome).Observe(time.Since(start).Seconds())
+	return res, err
+}
+
+// outcomeOf names how an activity attempt ended, and for a failure its
+// error type: prodcat's types of non-retryable failures, or retryable.
+func outcomeOf(err error) (outcome, errType string) {
+	var app *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return "succeeded", ""
+	case temporal.IsCanceledError(err) || errors.Is(err, context.Canceled):
+		return "canceled", ""
+	case errors.As(err, &app) && app.NonRetryable() && app.Type() != "":
+		return "failed", app.Type()
+	}
+	return "failed", "retryable"
+}
+
+// serveMetrics serves /metrics (behind token, when set) and /healthz on
+// addr until ctx ends; healthy says whether the worker's pollers run.
+// Listening fails at once; serving errors later are returned on the
+// channel.
+func serveMetrics(ctx context.Context, addr, token string, m *metrics, healthy *atomic.Bool) (<-chan error, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	prom := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if token != "" && !auth.HasBearer(r.Header.Get("Authorization"), token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="prodcat metrics"`)
+			http.Error(w, "/metrics needs the bearer token set in PRODCAT_METRICS_TOKEN", http.StatusUnauthorized)
+			return
+		}
+		prom.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		status, code := "ok", http.StatusOK
+		if !healthy.Load() {
+			status, code = "stopping", http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+		close(errc)
+	}()
+	context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+	return errc, nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/prodcat/prodcat/activities"
+)
+
+// Activity attempts are counted by outcome and error type through the
+// worker's interceptor.
+func TestMetricsCountActivities(t *testing.T) {
+	m := newMetrics()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{m}})
+	env.RegisterActivityWithOptions(func(ctx context.Context, what string) error {
+		switch what {
+		case "bad":
+			return temporal.NewNonRetryableApplicationError("no rows", activities.ErrBadData, nil)
+		case "down":
+			return errors.New("registry: cannot reach PostgreSQL")
+		}
+		return nil
+	}, activity.RegisterOptions{Name: "Ingest"})
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 2, InitialInterval: time.Millisecond}})
+		for _, what := range []string{"ok", "ok", "bad", "down"} {
+			_ = workflow.ExecuteActivity(ctx, "Ingest", what).Get(ctx, nil)
+		}
+		return nil
+	}, workflow.RegisterOptions{Name: "W"})
+	env.ExecuteWorkflow("W")
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		outcome, errType string
+		want             float64
+	}{{"succeeded", "", 2}, {"failed", activities.ErrBadData, 1}, {"failed", "retryable", 2}} {
+		if got := testutil.ToFloat64(m.finished.WithLabelValues("Ingest", tc.outcome, tc.errType)); got != tc.want {
+			t.Errorf("%s %s: %v attempts, want %v", tc.outcome, tc.errType, got, tc.want)
+		}
+	}
+	if got := testutil.ToFloat64(m.running.WithLabelValues("Ingest")); got != 0 {
+		t.Errorf("%v running after the workflow ended", got)
+	}
+	if got := testutil.CollectAndCount(m.seconds); got != 2 {
+		t.Errorf("%d duration series, want succeeded and failed", got)
+	}
+	if o, _ := outcomeOf(context.Canceled); o != "canceled" {
+		t.Errorf("a canceled attempt is %s", o)
+	}
+}
+
+// /metrics wants the token when one is set; /healthz says whether the
+// worker polls.
+func TestServeMetrics(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var healthy atomic.Bool
+	addr := closedAddress(t)
+	errc, err := serveMetrics(ctx, addr, "s3cret", newMetrics(), &healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d", code)
+	}
+	if code, body := get("/metrics", "s3cret"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics: %d %.200s", code, body)
+	}
+	if code, body := get("/healthz", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "stopping") {
+		t.Errorf("/healthz before the workers poll: %d %s", code, body)
+	}
+	healthy.Store(true)
+	if code, body := get("/healthz", ""); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	if _, err := serveMetrics(ctx, addr, "", newMetrics(), &healthy); err == nil {
+		t.Error("a second server listened on the same address")
+	}
+	cancel()
+	if err, open := <-errc; open {
+		t.Errorf("serving ended with %v", err)
+	}
+}

@@ -96,6 +96,25 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 
 	// Each dependency gets its own deadline, so the one that hangs is the
 	// one the error names.
+	m := newMetrics()
+	var state atomic.Int32 // starting
+	if addr := cfg.Temporal.WorkerMetricsAddr; addr != "" {
+		// Served from the start, so a probe sees a worker that waits for
+		// its dependencies, and until the workers have stopped, so the last
+		// scrape sees how the running activities ended.
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		merrc, err := serveMetrics(mctx, addr, cfg.API.MetricsToken, m, &state)
+		if err != nil {
+			return fmt.Errorf("listen on %s (PRODCAT_WORKER_METRICS_ADDR): %w", addr, err)
+		}
+		go func() {
+			for err := range merrc {
+				log.WithError(err).Error("worker: /metrics and /healthz stopped answering")
+			}
+		}()
+		log.WithField("addr", addr).Info("worker: serving /metrics, /livez and /healthz")
+	}
 	store, err := artifact.New(cfg.S3)
 	if err != nil {
 		return err
@@ -144,7 +163,6 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	// A worker that stops for good (its namespace gone, credentials revoked)
 	// ends the process, so a supervisor restarts it instead of it idling.
 	fatal := make(chan error, 2)
-	m := newMetrics()
 	opts := func(o worker.Options) worker.Options {
 		o.WorkerStopTimeout = 30 * time.Second
 		o.MaxHeartbeatThrottleInterval = workflows.HeartbeatSendInterval
@@ -152,23 +170,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 		o.Interceptors = []interceptor.WorkerInterceptor{m}
 		return o
 	}
-	var healthy atomic.Bool
-	if addr := cfg.Temporal.WorkerMetricsAddr; addr != "" {
-		// Served until the workers have stopped, so the last scrape sees
-		// how the running activities ended.
-		mctx, stopMetrics := context.WithCancel(context.Background())
-		defer stopMetrics()
-		merrc, err := serveMetrics(mctx, addr, cfg.API.MetricsToken, m, &healthy)
-		if err != nil {
-			return fmt.Errorf("listen on %s (PRODCAT_WORKER_METRICS_ADDR): %w", addr, err)
-		}
-		go func() {
-			for err := range merrc {
-				log.WithError(err).Error("worker: /metrics and /healthz stopped answering")
-			}
-		}()
-		log.WithField("addr", addr).Info("worker: serving /metrics and /healthz")
-	}
+
 	// A backfill or a burst of batch predictions would otherwise load
 	// every file at once.
 	acts := &activities.Activities{Store: store, Registry: reg, Log: log, CodeVersion: version.Commit(),
@@ -201,7 +203,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	}
 	log.WithFields(logrus.Fields{"queues": queues, "task_queue": cfg.Temporal.TaskQueue, "training_queue": cfg.Temporal.TrainingQueue,
 		"temporal": cfg.Temporal.Address, "code_version": acts.CodeVersion}).Info("worker started")
-	healthy.Store(true)
+	state.Store(polling)
 	var stopErr error
 	select {
 	case <-ctx.Done():
@@ -209,7 +211,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	case ferr := <-fatal:
 		stopErr = fmt.Errorf("worker stopped on a fatal error: %w", ferr)
 	}
-	healthy.Store(false)
+	state.Store(stopping)
 	// Together: each Stop waits up to WorkerStopTimeout for its running
 	// activities, and one after the other would double the wait.
 	var wg sync.WaitGroup

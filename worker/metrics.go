@@ -89,11 +89,21 @@ func outcomeOf(err error) (outcome, errType string) {
 	return "failed", "retryable"
 }
 
-// serveMetrics serves /metrics (behind token, when set) and /healthz on
-// addr until ctx ends; healthy says whether the worker's pollers run.
-// Listening fails at once; serving errors later are returned on the
-// channel.
-func serveMetrics(ctx context.Context, addr, token string, m *metrics, healthy *atomic.Bool) (<-chan error, error) {
+// A worker's state, as /livez and /healthz tell it.
+const (
+	starting int32 = iota // waiting for its dependencies
+	polling               // its pollers run
+	stopping              // finishing the activities under way
+)
+
+var stateNames = [...]string{starting: "starting", polling: "ok", stopping: "stopping"}
+
+// serveMetrics serves /metrics (behind token, when set), /livez (200
+// while the process runs, whatever state says, so a liveness probe does
+// not restart a worker that waits for its dependencies) and /healthz (200
+// only while state is polling) on addr until ctx ends. Listening fails at
+// once; serving errors later are returned on the channel.
+func serveMetrics(ctx context.Context, addr, token string, m *metrics, state *atomic.Int32) (<-chan error, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -108,15 +118,18 @@ func serveMetrics(ctx context.Context, addr, token string, m *metrics, healthy *
 		}
 		prom.ServeHTTP(w, r)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		status, code := "ok", http.StatusOK
-		if !healthy.Load() {
-			status, code = "stopping", http.StatusServiceUnavailable
+	status := func(w http.ResponseWriter, ready bool) {
+		s := state.Load()
+		code := http.StatusOK
+		if ready && s != polling {
+			code = http.StatusServiceUnavailable
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
-	})
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": stateNames[s]})
+	}
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { status(w, false) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { status(w, true) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
 	go func() {

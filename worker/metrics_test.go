@@ -68,14 +68,14 @@ func TestMetricsCountActivities(t *testing.T) {
 	}
 }
 
-// /metrics wants the token when one is set; /healthz says whether the
-// worker polls.
+// /metrics wants the token when one is set; /livez answers while the
+// process runs, /healthz only while the worker polls.
 func TestServeMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var healthy atomic.Bool
+	var state atomic.Int32
 	addr := closedAddress(t)
-	errc, err := serveMetrics(ctx, addr, "s3cret", newMetrics(), &healthy)
+	errc, err := serveMetrics(ctx, addr, "s3cret", newMetrics(), &state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +99,24 @@ func TestServeMetrics(t *testing.T) {
 	if code, body := get("/metrics", "s3cret"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics: %d %.200s", code, body)
 	}
-	if code, body := get("/healthz", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "stopping") {
-		t.Errorf("/healthz before the workers poll: %d %s", code, body)
+	for _, tc := range []struct {
+		state       int32
+		name        string
+		live, ready int
+	}{
+		{starting, "starting", http.StatusOK, http.StatusServiceUnavailable},
+		{polling, "ok", http.StatusOK, http.StatusOK},
+		{stopping, "stopping", http.StatusOK, http.StatusServiceUnavailable},
+	} {
+		state.Store(tc.state)
+		if code, body := get("/livez", ""); code != tc.live || !strings.Contains(body, `"`+tc.name+`"`) {
+			t.Errorf("/livez while %s: %d %s", tc.name, code, body)
+		}
+		if code, body := get("/healthz", ""); code != tc.ready || !strings.Contains(body, `"`+tc.name+`"`) {
+			t.Errorf("/healthz while %s: %d %s", tc.name, code, body)
+		}
 	}
-	healthy.Store(true)
-	if code, body := get("/healthz", ""); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
-		t.Errorf("/healthz: %d %s", code, body)
-	}
-	if _, err := serveMetrics(ctx, addr, "", newMetrics(), &healthy); err == nil {
+	if _, err := serveMetrics(ctx, addr, "", newMetrics(), &state); err == nil {
 		t.Error("a second server listened on the same address")
 	}
 	cancel()

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +45,8 @@ func TestWorkerWaitsForItsDependencies(t *testing.T) {
 		{"Temporal", "TEMPORAL_ADDRESS=" + closed},
 	} {
 		t.Run(tc.dependency, func(t *testing.T) {
-			cmd, logs := start(tc.env)
+			probes := closedAddress(t)
+			cmd, logs := start(tc.env, "PRODCAT_WORKER_METRICS_ADDR="+probes)
 			want := `"dependency":"` + tc.dependency + `"`
 			for {
 				b, _ := os.ReadFile(logs)
@@ -55,6 +58,15 @@ func TestWorkerWaitsForItsDependencies(t *testing.T) {
 					t.Fatalf("the worker never said it waits for %s:\\n%s", tc.dependency, b)
 				case <-time.After(100 * time.Millisecond):
 				}
+			}
+			// Alive, not ready: a liveness probe leaves it be.
+			for path, want := range map[string]int{"/livez": http.StatusOK, "/healthz": http.StatusServiceUnavailable} {
+				resp, err := http.Get("http://" + probes + path)
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				require.Equal(t, want, resp.StatusCode, "%s: %s", path, body)
+				require.Contains(t, string(body), `"starting"`)
 			}
 			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 			require.NoError(t, cmd.Wait(), "a worker stopped while it waits exits 0")

@@ -21,11 +21,11 @@ type stageRun struct {
 	UIURL      string     `json:"ui_url"`
 	ModelName  string     `json:"model_name,omitempty"`
 	// ModelVersion is the version a batch prediction predicted with.
-	ModelVersion int                 `json:"model_version,omitempty"`
-	Progress     *workflows.Progress `json:"progress,omitempty"`
-	Retrying     []retryingStage     `json:"retrying,omitempty"`
-	NoWorker     []string            `json:"no_worker,omitempty"`
-	Error        string              `json:"error,omitempty"`
+	ModelVersion int                       `json:"model_version,omitempty"`
+	Progress     *workflows.Progress       `json:"progress,omitempty"`
+	Retrying     []workflows.RetryingStage `json:"retrying,omitempty"`
+	NoWorker     []string                  `json:"no_worker,omitempty"`
+	Error        string                    `json:"error,omitempty"`
 }
 
 // stage returns the fields of a one-stage run read as a training

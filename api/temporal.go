@@ -105,7 +105,7 @@ func (t *temporalTrainer) describe(ctx context.Context, id, runID, typ string, n
 
 // running says how a running run is doing: its progress, the queues it
 // waits on that no worker polls, and its stages being retried.
-func (t *temporalTrainer) running(ctx context.Context, desc *workflowservice.DescribeWorkflowExecutionResponse) (*workflows.Progress, []string, []retryingStage) {
+func (t *temporalTrainer) running(ctx context.Context, desc *workflowservice.DescribeWorkflowExecutionResponse) (*workflows.Progress, []string, []workflows.RetryingStage) {
 	info := desc.GetWorkflowExecutionInfo()
 	// A run that waits for a worker that is not there says so, rather
 	// than showing a retry whose time has passed, and is not queried:
@@ -119,17 +119,7 @@ func (t *temporalTrainer) running(ctx context.Context, desc *workflowservice.Des
 			progress = &p
 		}
 	}
-	var retrying []retryingStage
-	for _, a := range desc.GetPendingActivities() {
-		if f := a.GetLastFailure(); f != nil && a.GetAttempt() > 1 {
-			r := retryingStage{Activity: a.GetActivityType().GetName(), Attempt: int(a.GetAttempt()), LastError: f.GetMessage()}
-			if a.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && a.GetScheduledTime() != nil {
-				r.NextTry = a.GetScheduledTime().AsTime()
-			}
-			retrying = append(retrying, r)
-		}
-	}
-	return progress, noWorker, retrying
+	return progress, noWorker, workflows.Retrying(desc)
 }
 
 // failure returns why a run that did not complete ended, "" when that

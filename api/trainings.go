@@ -42,22 +42,13 @@ type training struct {
 	Progress *workflows.Progress `json:"progress,omitempty"`
 	// Retrying lists the stages a running run is retrying, with the
 	// attempt and its last error (a registry or bucket that is down).
-	Retrying []retryingStage `json:"retrying,omitempty"`
+	Retrying []workflows.RetryingStage `json:"retrying,omitempty"`
 	// NoWorker names the task queues a running run needs that no worker
 	// polls: the run waits until one does.
 	NoWorker []string `json:"no_worker,omitempty"`
 	// Result is set when it completed, Error when it did not.
 	Result *workflows.TrainingResult `json:"result,omitempty"`
 	Error  string                    `json:"error,omitempty"`
-}
-
-// retryingStage is an activity of a running training that failed at least
-// once and is to be tried again.
-type retryingStage struct {
-	Activity  string    `json:"activity"`
-	Attempt   int       `json:"attempt"`
-	LastError string    `json:"last_error"`
-	NextTry   time.Time `json:"next_try,omitzero"`
 }
 
 // errTrainingNotFound is what a trainer returns for an unknown workflow

@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -225,5 +230,32 @@ func TestRunError(t *testing.T) {
 		if got := fmt.Sprint(err); (err == nil) != (tc.want == "") || err != nil && got != tc.want {
 			t.Errorf("runError(%v) = %v, want %q", tc.err, err, tc.want)
 		}
+	}
+}
+
+// Each retry of a stage is told once, with its last failure.
+func TestReportRetries(t *testing.T) {
+	log, hook := test.NewNullLogger()
+	a := &app{log: log, stdout: io.Discard, stderr: io.Discard}
+	describe := func(attempt int32) *workflowservice.DescribeWorkflowExecutionResponse {
+		return &workflowservice.DescribeWorkflowExecutionResponse{PendingActivities: []*workflowpb.PendingActivityInfo{
+			{ActivityType: &commonpb.ActivityType{Name: "Train"}, Attempt: attempt, LastFailure: &failurepb.Failure{Message: "activity Heartbeat timeout"}},
+			{ActivityType: &commonpb.ActivityType{Name: "Evaluate"}, Attempt: 1},
+		}}
+	}
+	retried := map[string]int{}
+	for _, attempt := range []int32{2, 2, 3} {
+		a.reportRetries(describe(attempt), retried)
+	}
+	var got []string
+	for _, e := range hook.AllEntries() {
+		got = append(got, fmt.Sprintf("%s %v %v %v", e.Message, e.Data["stage"], e.Data["attempt"], e.Data["last_error"]))
+	}
+	want := []string{
+		"a stage failed and is tried again Train 2 activity Heartbeat timeout",
+		"a stage failed and is tried again Train 3 activity Heartbeat timeout",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logged %q, want %q", got, want)
 	}
 }

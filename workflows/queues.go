@@ -92,3 +92,29 @@ func polled(pollers []*taskqueuepb.PollerInfo, now time.Time) bool {
 	}
 	return false
 }
+
+// RetryingStage is a stage of a running run that failed at least once and
+// is to be tried again: its activity, the attempt under way or next, the
+// last failure and, when it waits for its retry, when that comes.
+type RetryingStage struct {
+	Activity  string    `json:"activity"`
+	Attempt   int       `json:"attempt"`
+	LastError string    `json:"last_error"`
+	NextTry   time.Time `json:"next_try,omitzero"`
+}
+
+// Retrying returns the stages of a run, as described, that are being
+// retried.
+func Retrying(desc *workflowservice.DescribeWorkflowExecutionResponse) []RetryingStage {
+	var out []RetryingStage
+	for _, a := range desc.GetPendingActivities() {
+		if f := a.GetLastFailure(); f != nil && a.GetAttempt() > 1 {
+			r := RetryingStage{Activity: a.GetActivityType().GetName(), Attempt: int(a.GetAttempt()), LastError: f.GetMessage()}
+			if a.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && a.GetScheduledTime() != nil {
+				r.NextTry = a.GetScheduledTime().AsTime()
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}

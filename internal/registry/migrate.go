@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 //go:embed migrations/*.sql
@@ -65,7 +68,9 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 
 // migrate applies the pending migrations on db, each in its own
 // transaction, holding a session advisory lock so that concurrent Opens
-// apply each migration exactly once.
+// apply each migration exactly once. A schema with none pending is only
+// read, so a role without the right to create tables can run on a
+// database that one with it has migrated.
 func (r *Registry) migrate(ctx context.Context, db *sql.DB) (err error) {
 	ms, err := loadMigrations(migrationFS)
 	if err != nil {
@@ -78,6 +83,16 @@ func (r *Registry) migrate(ctx context.Context, db *sql.DB) (err error) {
 		return fmt.Errorf("registry: migrate: %w", err)
 	}
 	defer conn.Close()
+	if applied, err := appliedMigrations(ctx, conn); err == nil && !pending(ms, applied) {
+		r.warnUnknown(ms, applied)
+		return nil
+	}
+	defer func() {
+		var pqErr *pq.Error
+		if errors.As(err, &pqErr) && pqErr.Code == "42501" { // insufficient_privilege
+			err = fmt.Errorf("%w; the schema needs migrations this role may not apply: run this version once with a role that may create and alter tables in the database, then this one", err)
+		}
+	}()
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLockKey); err != nil {
 		return fmt.Errorf("registry: migrate: take advisory lock: %w", err)
 	}
@@ -105,9 +120,7 @@ func (r *Registry) migrate(ctx context.Context, db *sql.DB) (err error) {
 	if err != nil {
 		return fmt.Errorf("registry: migrate: %w", err)
 	}
-	known := make(map[int]bool, len(ms))
 	for _, m := range ms {
-		known[m.version] = true
 		if applied[m.version] {
 			continue
 		}
@@ -117,14 +130,33 @@ func (r *Registry) migrate(ctx context.Context, db *sql.DB) (err error) {
 		}
 		r.log.WithField("migration", m.name).Info("registry: applied schema migration")
 	}
+	r.warnUnknown(ms, applied)
+	return nil
+}
+
+// pending reports whether some of ms are not applied.
+func pending(ms []migration, applied map[int]bool) bool {
+	for _, m := range ms {
+		if !applied[m.version] {
+			return true
+		}
+	}
+	return false
+}
+
+// warnUnknown warns of applied migrations that are not in ms: a newer
+// binary migrated the database. This one may still work if the newer
+// migrations were additive, so it is a warning, not a failure.
+func (r *Registry) warnUnknown(ms []migration, applied map[int]bool) {
+	known := make(map[int]bool, len(ms))
+	for _, m := range ms {
+		known[m.version] = true
+	}
 	for v := range applied {
 		if !known[v] {
-			// A newer binary migrated this database; this one may still work
-			// if the newer migrations were additive, so warn rather than fail.
 			r.log.WithField("schema_version", v).Warn("registry: database has a schema migration this binary does not know")
 		}
 	}
-	return nil
 }
 
 func appliedMigrations(ctx context.Context, conn *sql.Conn) (map[int]bool, error) {

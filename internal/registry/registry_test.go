@@ -188,6 +188,46 @@ func TestMigrationsConcurrentAndRepeated(t *testing.T) {
 	}
 }
 
+// A role that may not create tables opens a schema another has migrated;
+// one with a migration pending is refused, saying what to do.
+func TestMigratedSchemaNeedsNoDDLRights(t *testing.T) {
+	dsn := freshSchema(t)
+	open(t, dsn).Close() // migrates, with the right to create tables
+	ctx := testCtx(t)
+	db := adminDB(t)
+	schema := mustQueryParam(t, dsn, "search_path")
+	if _, err := db.ExecContext(ctx, "REVOKE CREATE ON SCHEMA "+schema+" FROM CURRENT_USER"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.ExecContext(context.Background(), "GRANT CREATE ON SCHEMA "+schema+" TO CURRENT_USER")
+	})
+	r, err := Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatalf("open of a migrated schema without CREATE: %v", err)
+	}
+	if err := r.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := db.ExecContext(ctx, "DELETE FROM "+schema+".schema_migrations WHERE version = (SELECT max(version) FROM "+schema+".schema_migrations)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, dsn, nil); err == nil || !strings.Contains(err.Error(), "run this version once with a role that may create and alter tables") {
+		t.Fatalf("open with a migration pending and no CREATE: %v", err)
+	}
+}
+
+// mustQueryParam returns the query parameter name of the URL dsn.
+func mustQueryParam(t *testing.T, dsn, name string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get(name)
+}
+
 func TestRecordDatasetIdempotent(t *testing.T) {
 	r := newRegistry(t)
 	ctx := testCtx(t)

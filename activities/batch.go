@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync/atomic"
 
@@ -146,9 +148,18 @@ func (a *Activities) batchPredict(ctx context.Context, in BatchPredictInput) (Ba
 		return BatchPredictResult{}, badParams("batch predict: %v", err)
 	}
 	total.Store(int64(len(ds.Examples)))
+	data = nil // the rows hold what they need; the file's bytes may go
 
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
+	// The predictions go through a temporary file, so a large batch costs
+	// disk, not a second copy of the data in memory.
+	f, err := os.CreateTemp("", "prodcat-predictions-*.csv")
+	if err != nil {
+		return BatchPredictResult{}, fmt.Errorf("batch predict: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w := csv.NewWriter(bw)
 	_ = w.Write(header)
 	for i, e := range ds.Examples {
 		if i%1024 == 0 && ctx.Err() != nil {
@@ -162,11 +173,11 @@ func (a *Activities) batchPredict(ctx context.Context, in BatchPredictInput) (Ba
 		_ = w.Write([]string{r.ID, "", "", "", fmt.Sprintf("line %d: %s", r.Line, r.Reason)})
 	}
 	w.Flush()
-	if err := w.Error(); err != nil {
-		return BatchPredictResult{}, fmt.Errorf("batch predict: write csv: %w", err)
+	if err := errors.Join(w.Error(), bw.Flush(), f.Close()); err != nil {
+		return BatchPredictResult{}, fmt.Errorf("batch predict: write %s: %w", f.Name(), err)
 	}
 	ref, err := a.keep(ctx, "predictions file", func(ctx context.Context) (artifact.Ref, error) {
-		return a.Store.Put(ctx, artifact.Predictions, buf.Bytes(), ".csv", "text/csv")
+		return a.Store.PutFile(ctx, artifact.Predictions, f.Name(), ".csv", "text/csv")
 	})
 	if err != nil {
 		return BatchPredictResult{}, err

@@ -154,7 +154,7 @@ func startLive(t *testing.T) *liveAPI {
 	log.SetOutput(live.logs)
 	log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
 	log.SetLevel(logrus.InfoLevel)
-	app, err := newApp(t.Context(), cfg, log)
+	app, err := newApp(t.Context(), cfg, log, newMetrics())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,13 +127,14 @@ func run(ctx context.Context, cfg config.Config, log *logrus.Logger) error {
 	case n > 0:
 		log.WithFields(logrus.Fields{"files": n, "dir": os.TempDir()}).Info("api: removed upload files an earlier process left behind")
 	}
+	m := newMetrics()
 	var h handlerSwitch
-	h.set(http.HandlerFunc(starting))
+	h.set(starting(m, cfg.API.MetricsToken))
 	errLog := log.WriterLevel(logrus.WarnLevel)
 	defer errLog.Close()
 	hs := newHTTPServer(&h, errLog)
 	errc := startServing(hs, ln)
-	a, err := newApp(ctx, cfg, log)
+	a, err := newApp(ctx, cfg, log, m)
 	if err != nil {
 		_ = hs.Close()
 		<-errc
@@ -157,15 +158,27 @@ func (s *handlerSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	(*s.h.Load()).ServeHTTP(w, r)
 }
 
-// starting answers while the API waits for the registry: alive, but not
-// ready for anything else.
-func starting(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/livez" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		_ = writeJSON(w, http.StatusOK, map[string]string{"status": "starting"})
-		return
-	}
-	w.Header().Set("Retry-After", "5")
-	writeError(w, http.StatusServiceUnavailable, codeNotReady, "starting: waiting for the model registry (PostgreSQL) and the artifact store; see the logs")
+// starting answers while the API waits for the registry: alive, and
+// scraped (m, behind token when set), but not ready for anything else.
+func starting(m *metrics, token string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		get := r.Method == http.MethodGet || r.Method == http.MethodHead
+		switch {
+		case r.URL.Path == "/livez" && get:
+			_ = writeJSON(w, http.StatusOK, map[string]string{"status": "starting"})
+			return
+		case r.URL.Path == "/metrics" && get:
+			if token != "" && !auth.HasBearer(r.Header.Get("Authorization"), token) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="prodcat metrics"`)
+				writeError(w, http.StatusUnauthorized, codeUnauthorized, "/metrics needs the bearer token set in PRODCAT_METRICS_TOKEN")
+				return
+			}
+			m.http.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, codeNotReady, "starting: waiting for the model registry (PostgreSQL) and the artifact store; see the logs")
+	})
 }
 
 // newHTTPServer returns the API's HTTP server, with its limits, answering
@@ -249,7 +262,7 @@ type app struct {
 // Temporal may come later: until then, predictions answer 503 and trainings
 // report Temporal unavailable. A bucket that does not exist or credentials
 // S3 refuses are mistakes in the configuration, and fail at once.
-func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger, m *metrics) (*app, error) {
 	users, err := loadUsers(cfg.API, log)
 	if err != nil {
 		return nil, settingsError{err}
@@ -286,7 +299,6 @@ func newApp(ctx context.Context, cfg config.Config, log *logrus.Logger) (*app, e
 		return nil, fmt.Errorf("temporal client for %s: %w", cfg.Temporal.Address, err)
 	}
 	a := &app{cfg: cfg, log: log, registry: reg, temporal: tc}
-	m := newMetrics()
 	a.reloader, err = serving.New(serving.Config{
 		Model: cfg.ModelName, Alias: registry.AliasProduction, Registry: reg, Store: store,
 		Listen: func(ctx context.Context, fn func(registry.AliasEvent)) error {

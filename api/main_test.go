@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -140,7 +141,7 @@ func TestStartsWhileS3Hangs(t *testing.T) {
 	cfg.S3.Endpoint = ln.Addr().String()
 	cfg.API.DevMode, cfg.API.Users, cfg.API.UsersFile = true, "", ""
 	log, hook := test.NewNullLogger()
-	a, err := newApp(t.Context(), cfg, log)
+	a, err := newApp(t.Context(), cfg, log, newMetrics())
 	if err != nil {
 		t.Fatalf("newApp with a hung S3: %v", err)
 	}
@@ -208,6 +209,10 @@ func TestAliveWhileWaitingForTheRegistry(t *testing.T) {
 	}
 	if code, body, _ := get("/livez"); code != http.StatusOK || !strings.Contains(body, `"starting"`) {
 		t.Errorf("/livez: %d %s", code, body)
+	}
+	// Scraped meanwhile, so the wait shows.
+	if code, body, _ := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "prodcat_model_reloads_total") {
+		t.Errorf("/metrics while starting: %d %.200s", code, body)
 	}
 	for _, path := range []string{"/readyz", "/v1/models"} {
 		code, body, h := get(path)
@@ -278,5 +283,30 @@ func forward(t *testing.T, listen, target string) {
 func TestWriteTimeoutOutlastsTheRegistry(t *testing.T) {
 	if writeTimeout < registry.ReadTimeout+10*time.Second {
 		t.Errorf("write timeout %v, registry read timeout %v: want 10 s of room at least", writeTimeout, registry.ReadTimeout)
+	}
+}
+
+// While the API starts, /metrics wants the token as it does later.
+func TestStartingMetricsNeedTheToken(t *testing.T) {
+	h := starting(newMetrics(), "s3cret")
+	for _, tc := range []struct {
+		path, auth string
+		code       int
+	}{
+		{"/metrics", "", http.StatusUnauthorized},
+		{"/metrics", "Bearer nope", http.StatusUnauthorized},
+		{"/metrics", "Bearer s3cret", http.StatusOK},
+		{"/livez", "", http.StatusOK},
+		{"/readyz", "", http.StatusServiceUnavailable},
+	} {
+		r := httptest.NewRequest("GET", tc.path, nil)
+		if tc.auth != "" {
+			r.Header.Set("Authorization", tc.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.code {
+			t.Errorf("%s with %q: %d, want %d", tc.path, tc.auth, w.Code, tc.code)
+		}
 	}
 }

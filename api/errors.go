@@ -100,6 +100,20 @@ func outage(err error) bool {
 	return registry.Unreachable(err) || errors.As(err, &down) || errors.As(err, &late) || errors.As(err, &exhausted)
 }
 
+// dependencyFields name the dependencies in the log's dependency field, as
+// alerts match them; the answers name them in words.
+var dependencyFields = map[string]string{
+	"the registry": "postgresql", "the artifact store": "s3", "Temporal": "temporal", "authentication": "auth",
+}
+
+// dependencyField returns the log field of the dependency named name.
+func dependencyField(name string) string {
+	if f, ok := dependencyFields[name]; ok {
+		return f
+	}
+	return name
+}
+
 // dependencyRetryAfter is the Retry-After of an answer that a dependency
 // is down: long enough not to hammer it while it comes back.
 const dependencyRetryAfter = 5 * time.Second

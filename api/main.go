@@ -63,6 +63,11 @@ const (
 func main() {
 	hashPassword := flag.Bool("hash-password", false, "read a password on standard input, print its bcrypt hash for PRODCAT_API_USERS and exit")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		// A setting given as an argument would otherwise be ignored.
+		fmt.Fprintf(os.Stderr, "%s: unexpected argument %q: settings come from the environment (PRODCAT_*), flags from -h\n", "api", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *hashPassword {
 		if err := printHash(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "api:", err)

@@ -470,7 +470,7 @@ func (s *server) answerError(w *statusWriter, r *http.Request, log *logrus.Entry
 	fields := logrus.Fields{"status": ae.status, "method": r.Method, "path": r.URL.Path}
 	switch {
 	case ae.dependency != "":
-		log.WithError(err).WithFields(fields).WithField("dependency", ae.dependency).Warn("api: a dependency is unavailable")
+		log.WithError(err).WithFields(fields).WithField("dependency", dependencyField(ae.dependency)).Warn("api: a dependency is unavailable")
 	case ae.code == codeNotReady || ae.code == codeNoModel:
 		// A state, logged where it changes, that probes ask about every
 		// few seconds.

@@ -365,7 +365,7 @@ func TestDependencyFailureIsLoggedNotShown(t *testing.T) {
 	}
 	// A warning naming the dependency: the outage is not the API's failure.
 	last := h.logs.LastEntry()
-	if last == nil || last.Level != logrus.WarnLevel || last.Data["dependency"] != "the registry" || !strings.Contains(last.Data[logrus.ErrorKey].(error).Error(), "10.1.2.3") {
+	if last == nil || last.Level != logrus.WarnLevel || last.Data["dependency"] != "postgresql" || !strings.Contains(last.Data[logrus.ErrorKey].(error).Error(), "10.1.2.3") {
 		t.Errorf("the cause is not logged: %+v", last)
 	}
 	// Another failure of a dependency is an error of ours to look into, and

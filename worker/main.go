@@ -42,6 +42,11 @@ import (
 func main() {
 	queues := flag.String("queues", "main,training", "which task queues to serve: main, training or both")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		// A setting given as an argument would otherwise be ignored.
+		fmt.Fprintf(os.Stderr, "%s: unexpected argument %q: settings come from the environment (PRODCAT_*), flags from -h\n", "worker", flag.Arg(0))
+		os.Exit(2)
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
@@ -122,7 +127,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	// Dependencies that do not answer yet (a host that boots, an outage)
 	// are waited for, so the worker does not die before they come up;
 	// what waiting cannot mend (no bucket, refused credentials) stops it.
-	err = waitFor(ctx, log, "S3", func(ctx context.Context) error { return store.CheckBucket(ctx) }, func(err error) bool {
+	err = waitFor(ctx, log, "s3", func(ctx context.Context) error { return store.CheckBucket(ctx) }, func(err error) bool {
 		return !errors.Is(err, artifact.ErrNoBucket) && !errors.Is(err, artifact.ErrCredentials)
 	})
 	if err != nil {
@@ -143,7 +148,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	}
 	defer reg.Close()
 	var c client.Client
-	err = waitFor(ctx, log, "Temporal", func(ctx context.Context) (err error) {
+	err = waitFor(ctx, log, "temporal", func(ctx context.Context) (err error) {
 		c, err = client.DialContext(ctx, client.Options{
 			HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log),
 		})

@@ -41,8 +41,8 @@ func TestWorkerWaitsForItsDependencies(t *testing.T) {
 		return cmd, logs
 	}
 	for _, tc := range []struct{ dependency, env string }{
-		{"S3", "S3_ENDPOINT=" + closed},
-		{"Temporal", "TEMPORAL_ADDRESS=" + closed},
+		{"s3", "S3_ENDPOINT=" + closed},
+		{"temporal", "TEMPORAL_ADDRESS=" + closed},
 	} {
 		t.Run(tc.dependency, func(t *testing.T) {
 			probes := closedAddress(t)
@@ -75,6 +75,13 @@ func TestWorkerWaitsForItsDependencies(t *testing.T) {
 			require.Contains(t, string(b), `"msg":"worker stopped"`)
 		})
 	}
+	t.Run("stray argument", func(t *testing.T) {
+		out, err := exec.Command(bin, "PRODCAT_LOG_LEVEL=debug").CombinedOutput()
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "the worker exits: %v", err)
+		require.Equal(t, 2, exit.ExitCode())
+		require.Contains(t, string(out), `unexpected argument "PRODCAT_LOG_LEVEL=debug"`)
+	})
 	t.Run("refused credentials", func(t *testing.T) {
 		cmd, logs := start("S3_SECRET_KEY=not-the-secret")
 		err := cmd.Wait()

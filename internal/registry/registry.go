@@ -217,7 +217,7 @@ func OpenWait(ctx context.Context, dsn string, log logrus.FieldLogger) (*Registr
 		case err == nil || !Unreachable(err):
 			return r, err
 		}
-		log.WithError(err).WithField("retry_in", backoff.String()).Warn("registry: PostgreSQL cannot be reached yet; waiting for it")
+		log.WithError(err).WithFields(logrus.Fields{"dependency": "postgresql", "retry_in": backoff.String()}).Warn("registry: PostgreSQL cannot be reached yet; waiting for it")
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -135,7 +135,8 @@ minio_bin() { tool minio github.com/minio/minio "$minio_version" minio "5 minute
 spawn() { # spawn name command... : start a daemon in its own session, remember its pid
 	local name=$1
 	shift
-	setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null &
+	# Not holding up's lock (fd 9), which would outlive up with the daemon.
+	setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null 9>&- &
 	write_pid "$name" $!
 }
 
@@ -304,7 +305,7 @@ up_postgres() {
 		port=$(pg_port) || exit 1
 		[ "$(id -u)" = 0 ] && touch "$pglog" && chown postgres: "$pglog"
 		as_pg "$bindir/pg_ctl" start -D "$pgdata" -l "$pglog" -w -t 60 \
-			-o "-p $port -k /tmp -c listen_addresses=127.0.0.1" >/dev/null || die "postgresql: start failed; see $pglog"
+			-o "-p $port -k /tmp -c listen_addresses=127.0.0.1" >/dev/null 9>&- || die "postgresql: start failed; see $pglog"
 		echo "$port" >"$run/postgres.port"
 		echo "$port" >"$data/postgres.lastport"
 		write_pid postgres "$(head -1 "$pgdata/postmaster.pid")"
@@ -351,6 +352,10 @@ write_env() {
 
 cmd_up() {
 	mkdir -p "$run" "$logs"
+	# Two ups at once would both start what is down; the second waits and
+	# then finds it running.
+	exec 9>"$run/up.lock"
+	flock 9
 	local start=$SECONDS
 	# Cold builds of the two tools run side by side.
 	local pids=()

@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -28,17 +27,15 @@ func (a *Activities) keep(ctx context.Context, what string, put func(context.Con
 	})
 }
 
-// retryStore calls put until it succeeds, fails in a way that trying again
-// cannot mend (refused credentials, no bucket, a bad key), ctx ends, or
-// the next try would start after limit: waits double from first to 30 s,
-// each told to retrying first.
+// retryStore calls put until it succeeds, fails in a way that may not pass
+// (artifact.Transient), ctx ends, or the next try would start after limit:
+// waits double from first to 30 s, each told to retrying first.
 func retryStore(ctx context.Context, first, limit time.Duration, put func(context.Context) (artifact.Ref, error), retrying func(err error, wait time.Duration)) (artifact.Ref, error) {
 	deadline := time.Now().Add(limit)
 	wait := first
 	for {
 		ref, err := put(ctx)
-		if err == nil || errors.Is(err, artifact.ErrCredentials) || errors.Is(err, artifact.ErrNotFound) ||
-			errors.Is(err, artifact.ErrBadKey) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+		if err == nil || !artifact.Transient(err) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
 			return ref, err
 		}
 		retrying(err, wait)

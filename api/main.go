@@ -123,15 +123,15 @@ func run(ctx context.Context, cfg config.Config, log *logrus.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (PRODCAT_API_ADDR): %w", cfg.API.Addr, err)
 	}
-	// Serve at once, before the registry answers: /livez says the process
-	// is alive while it waits for PostgreSQL, so a liveness probe does not
-	// restart it in a loop through a database outage; the rest answers 503.
 	switch n, err := sweepUploads(os.TempDir(), time.Now()); {
 	case err != nil:
 		log.WithError(err).Warn("api: cannot remove upload files an earlier process left behind")
 	case n > 0:
 		log.WithFields(logrus.Fields{"files": n, "dir": os.TempDir()}).Info("api: removed upload files an earlier process left behind")
 	}
+	// Serve at once, before the registry answers: /livez says the process
+	// is alive while it waits for PostgreSQL, so a liveness probe does not
+	// restart it in a loop through a database outage; the rest answers 503.
 	m := newMetrics()
 	var h handlerSwitch
 	h.set(starting(m, cfg.API.MetricsToken))

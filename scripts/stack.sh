@@ -99,6 +99,7 @@ started_with() { printf '%s\n' "$2" >"$run/$1.settings"; } # started_with name s
 check_settings() { # check_settings name settings
 	local was
 	was=$(cat "$run/$1.settings" 2>/dev/null) || return 0 # started before settings were recorded
+	[[ $was != *"credentials sha256:"* ]] || return 0       # recorded by an older stack.sh, unsalted
 	[ "$was" = "$2" ] || die "$1: already running (pid $(pid_of "$1")) with $was, not $2; stop it first (go tool task down) to start it so, or leave the settings as they were"
 }
 
@@ -163,7 +164,9 @@ up_temporal() {
 
 up_minio() {
 	local settings
-	settings="S3_ENDPOINT=$s3_endpoint credentials sha256:$(printf '%s:%s' "$s3_access" "$s3_secret" | sha256sum | cut -c1-12)"
+	# Salted, so the digest does not give a weak secret away.
+	[ -s "$run/settings.salt" ] || (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$run/settings.salt")
+	settings="S3_ENDPOINT=$s3_endpoint credentials digest $(printf '%s:%s:%s' "$(cat "$run/settings.salt")" "$s3_access" "$s3_secret" | sha256sum | cut -c1-12)"
 	if alive minio; then
 		check_settings minio "$settings"
 		say "minio: already running (pid $(pid_of minio))"

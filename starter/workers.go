@@ -44,6 +44,12 @@ func (a *app) watchWorkers(ctx context.Context, c client.Client, every time.Dura
 			}
 		}
 		unpolled := workflows.Unpolled(ctx, c, waiting)
+		for name := range missed {
+			// A queue the run no longer waits on starts afresh.
+			if !slices.ContainsFunc(waiting, func(q workflows.TaskQueue) bool { return q.Name == name }) {
+				delete(missed, name)
+			}
+		}
 		for _, q := range waiting {
 			log := a.log.WithField("task_queue", q.Name)
 			polled := !slices.Contains(unpolled, q.Name)

@@ -37,7 +37,7 @@ func TestKilledWorkerDuringTrainIsReplaced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	bin := buildWorker(t, ctx)
+	bin := buildWorker(ctx, t)
 
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -124,7 +124,7 @@ func TestKilledWorkerDuringTrainIsReplaced(t *testing.T) {
 }
 
 // buildWorker builds this command into a temporary directory.
-func buildWorker(t *testing.T, ctx context.Context) string {
+func buildWorker(ctx context.Context, t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "worker")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")

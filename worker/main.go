@@ -99,8 +99,6 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	// The first signal starts a graceful shutdown; a second one kills.
 	context.AfterFunc(ctx, stop)
 
-	// Each dependency gets its own deadline, so the one that hangs is the
-	// one the error names.
 	m := newMetrics()
 	var state atomic.Int32 // starting
 	if addr := cfg.Temporal.WorkerMetricsAddr; addr != "" {
@@ -238,10 +236,10 @@ func waitFor(ctx context.Context, log logrus.FieldLogger, what string, connect f
 		err := connect(cctx)
 		cancel()
 		switch {
+		case err == nil || !transient(err):
+			return err // a success just as ctx ends is the caller's to close
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case err == nil || !transient(err):
-			return err
 		}
 		log.WithError(err).WithFields(logrus.Fields{"dependency": what, "retry_in": backoff.String()}).Warn("worker: a dependency cannot be reached yet; waiting for it")
 		select {

@@ -39,7 +39,7 @@ func newMetrics() *metrics {
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "prodcat_worker_activity_duration_seconds",
 			Help:    "Time an activity attempt ran, by activity and outcome.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10), // 10 ms to about 44 min
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 12), // 10 ms to about 12 h: heavy stages may run 2 h
 		}, []string{"activity", "outcome"}),
 		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "prodcat_worker_activities_running",

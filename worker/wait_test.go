@@ -26,7 +26,7 @@ func TestWorkerWaitsForItsDependencies(t *testing.T) {
 	testenv.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin := buildWorker(t, ctx)
+	bin := buildWorker(ctx, t)
 	closed := closedAddress(t)
 	start := func(env ...string) (*exec.Cmd, string) {
 		logs := filepath.Join(t.TempDir(), "worker.log")
@@ -55,7 +55,7 @@ func TestWorkerWaitsForItsDependencies(t *testing.T) {
 				}
 				select {
 				case <-ctx.Done():
-					t.Fatalf("the worker never said it waits for %s:\\n%s", tc.dependency, b)
+					t.Fatalf("the worker never said it waits for %s:\n%s", tc.dependency, b)
 				case <-time.After(100 * time.Millisecond):
 				}
 			}

@@ -102,7 +102,7 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 		return s.wrap("check bucket "+s.bucket, err)
 	}
 	if !ok {
-		return fmt.Errorf("artifact: %w: %q at %s (go tool task up creates it; or set S3_BUCKET)", ErrNoBucket, s.bucket, s.endpoint)
+		return fmt.Errorf("artifact: %w: %q at %s (create it, or set S3_BUCKET; the local stack's up creates it)", ErrNoBucket, s.bucket, s.endpoint)
 	}
 	return nil
 }
@@ -338,6 +338,27 @@ func (s *Store) wrap(op string, err error) error {
 		return fmt.Errorf("%s: cannot reach S3 at %s (is the S3 server up?): %w", op, s.endpoint, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Transient reports whether err, from the store, may pass if the call is
+// made again: S3 that cannot be reached or drops the connection, or
+// answers that it is busy or failing (5xx, SlowDown). A refusal of the
+// request itself (credentials, a missing bucket, an object too large, a
+// bad argument) is not.
+func Transient(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) {
+		return false
+	}
+	switch resp.Code {
+	case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "XMinioServerNotInitialized":
+		return true
+	}
+	return resp.StatusCode >= 500
 }
 
 // ErrForeignLifecycle reports a bucket whose lifecycle has rules that

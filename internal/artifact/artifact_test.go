@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -328,5 +330,22 @@ func TestExpireKind(t *testing.T) {
 	}
 	if got := rules(); len(got) != 2 || got["prodcat-expire-features"].Expiration.Days != 7 {
 		t.Errorf("the lifecycle changed: %+v", got)
+	}
+}
+
+// What may pass on a second try is told from a refusal of the request.
+func TestTransient(t *testing.T) {
+	for err, want := range map[error]bool{
+		fmt.Errorf("put: %w", &net.OpError{Op: "dial", Err: errors.New("connection refused")}): true,
+		fmt.Errorf("put: %w", io.ErrUnexpectedEOF):                                             true,
+		fmt.Errorf("put: %w", minio.ErrorResponse{Code: "SlowDown", StatusCode: 503}):          true,
+		fmt.Errorf("put: %w", minio.ErrorResponse{Code: "Whatever", StatusCode: 502}):          true,
+		fmt.Errorf("put: %w", minio.ErrorResponse{Code: "EntityTooLarge", StatusCode: 400}):    false,
+		fmt.Errorf("put: %w", ErrCredentials):                                                  false,
+		errors.New("hash x: permission denied"):                                                false,
+	} {
+		if got := Transient(err); got != want {
+			t.Errorf("Transient(%v) = %v, want %v", err, got, want)
+		}
 	}
 }

@@ -455,6 +455,9 @@ func DevUsers() ([]User, error) {
 // token as its bearer token, compared in constant time. Metrics scrapers
 // send one, and scrape too often for bcrypt.
 func HasBearer(header, token string) bool {
+	if token == "" {
+		return false // no token matches nothing, not everything
+	}
 	got, ok := strings.CutPrefix(header, "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }

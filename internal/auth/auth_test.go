@@ -439,4 +439,7 @@ func TestHasBearer(t *testing.T) {
 			t.Errorf("HasBearer(%q) = %v, want %v", header, got, want)
 		}
 	}
+	if HasBearer("Bearer ", "") {
+		t.Error("an empty token matched an empty bearer")
+	}
 }

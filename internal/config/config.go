@@ -266,11 +266,15 @@ var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "v
 
 // checkDatabaseURL refuses what lib/pq would refuse at the first
 // connection, without naming the password: a URL of another scheme, or
-// an unknown sslmode. Settings in key=value form are left to lib/pq.
+// an unknown sslmode. lib/pq reads postgres:// and postgresql:// as URLs
+// and anything else as key=value settings, which it is left to check.
 func checkDatabaseURL(dsn string) error {
-	if !strings.Contains(dsn, "://") {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
 		if strings.Contains(dsn, "=") {
 			return nil
+		}
+		if scheme, _, ok := strings.Cut(dsn, "://"); ok {
+			return fmt.Errorf("scheme %q: want postgres://", scheme)
 		}
 		return errors.New("want postgres://user:password@host:port/database?sslmode=..., or key=value settings")
 	}
@@ -278,23 +282,24 @@ func checkDatabaseURL(dsn string) error {
 	if err != nil {
 		return errors.New("not a URL (check the characters of the password: some must be percent-encoded)")
 	}
-	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return fmt.Errorf("scheme %q: want postgres://", u.Scheme)
-	}
-	if m := u.Query().Get("sslmode"); m != "" && !slices.Contains(sslModes, m) {
+	// pqgo-<name> names a TLS configuration registered in code.
+	if m := u.Query().Get("sslmode"); m != "" && !slices.Contains(sslModes, m) && !strings.HasPrefix(m, "pqgo-") {
 		return fmt.Errorf("sslmode %q: want one of %s", m, strings.Join(sslModes, ", "))
 	}
 	return nil
 }
 
-// checkListenAddr refuses an address the API cannot listen on: a host and
-// a port from 0 to 65535.
+// checkListenAddr refuses an address a server cannot listen on: host:port
+// with a port number or service name (an empty port picks a free one).
 func checkListenAddr(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return errors.New("want host:port, such as 127.0.0.1:8080 or :8080")
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+	if port == "" {
+		return nil
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
 		return fmt.Errorf("port %q: want 0 to 65535", port)
 	}
 	return nil

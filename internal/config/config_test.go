@@ -67,6 +67,8 @@ func TestDatabaseURLAndListenAddr(t *testing.T) {
 		"mysql://u:p@db/x":                      false,
 		"just-a-name":                           false,
 		"postgres://u:p%zz@db/x":                false,
+		"host=db user=u password=a://b":         true,
+		"postgres://u@db/x?sslmode=pqgo-custom": true,
 	} {
 		if err := checkDatabaseURL(dsn); (err == nil) != ok {
 			t.Errorf("checkDatabaseURL(%q) = %v, want ok %v", dsn, err, ok)
@@ -74,7 +76,8 @@ func TestDatabaseURLAndListenAddr(t *testing.T) {
 	}
 	for addr, ok := range map[string]bool{
 		"127.0.0.1:8080": true, ":8080": true, "[::1]:0": true, "localhost:65535": true,
-		"127.0.0.1:99999": false, "127.0.0.1": false, "127.0.0.1:http": false,
+		"127.0.0.1:http": true, "127.0.0.1:": true,
+		"127.0.0.1:99999": false, "127.0.0.1": false, "127.0.0.1:nosuchservice": false,
 	} {
 		if err := checkListenAddr(addr); (err == nil) != ok {
 			t.Errorf("checkListenAddr(%q) = %v, want ok %v", addr, err, ok)

@@ -21,6 +21,16 @@ func (v *Vectorizer) Terms(doc Document) []Term {
 	extract(&v.cfg, s, doc, v.blocks[blockTitle].enabled())
 	shift := uint(64 - v.cfg.HashBits)
 	var terms []Term
+	// A word gives many n-grams: its text is made once.
+	texts := make(map[string]string)
+	name := func(b []byte) string {
+		if s, ok := texts[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		texts[s] = s
+		return s
+	}
 	add := func(b int, key uint32, text []byte) {
 		bl := &v.blocks[b]
 		if !bl.enabled() {
@@ -30,8 +40,9 @@ func (v *Vectorizer) Terms(doc Document) []Term {
 		if r := bl.rank(key); r >= 0 {
 			col = bl.offset + int(r)
 		}
-		terms = append(terms, Term{Text: string(text), Col: col})
+		terms = append(terms, Term{Text: name(text), Col: col})
 	}
+	var pair []byte
 	// As appendWordKeys walks a text.
 	wordTerms := func(b int, t []byte) {
 		seed := blockSeeds[b]
@@ -42,7 +53,8 @@ func (v *Vectorizer) Terms(doc Document) []Term {
 			}
 			add(b, bucket(fnv(w), seed, shift), w)
 			if v.cfg.WordNgrams >= 2 && prev != nil {
-				add(b, bucket(pairHash(fnv(prev), fnv(w)), seed, shift), append(append(append([]byte(nil), prev...), ' '), w...))
+				pair = append(append(append(pair[:0], prev...), ' '), w...)
+				add(b, bucket(pairHash(fnv(prev), fnv(w)), seed, shift), pair)
 			}
 			prev = w
 		}

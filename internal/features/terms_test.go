@@ -66,7 +66,19 @@ func TestTermsMatchTheVector(t *testing.T) {
 			}
 		}
 	}
+	// Each n-gram is credited to the text that gives it: a listing of that
+	// text alone has its column.
 	v := fit(t, smallConfig())
+	for _, doc := range inputs {
+		for _, term := range v.Terms(doc) {
+			if term.Col < 0 {
+				continue
+			}
+			if !slices.Contains(v.Vector(Document{Title: term.Text}).Idx, uint32(term.Col)) {
+				t.Errorf("%+v: column %d credited to %q, which does not give it", doc, term.Col, term.Text)
+			}
+		}
+	}
 	texts := map[string]bool{}
 	for _, term := range v.Terms(Document{Title: "Chaussures de sport", Body: "Baskets légères"}) {
 		texts[term.Text] = true

@@ -582,6 +582,8 @@ func (m *Model) LogitScale(c int) float64 {
 
 // Logits turns decision values into calibrated logits in place.
 func (m *Model) Logits(scores []float64) {
+	// Not through LogitScale: dividing by the temperature keeps the
+	// figures of models from before per-class calibration to the bit.
 	if len(m.Scale) == 0 {
 		t := m.Temperature
 		if !(t > 0) {

@@ -74,7 +74,7 @@ func (t Temporal) Warn(msg string, keyvals ...any) { t.with(keyvals).Warn(msg) }
 // it is retried or fails its run, which says so, and logging every attempt
 // of a database outage as an error would page someone for each.
 func (t Temporal) Error(msg string, keyvals ...any) {
-	if msg == "Activity error." {
+	if msg == sdkActivityError {
 		t.with(keyvals).Warn(msg)
 		return
 	}
@@ -103,6 +103,10 @@ func (t Temporal) with(keyvals []any) *logrus.Entry {
 	return t.entry.WithFields(fields)
 }
 
+// sdkActivityError is the message the SDK (v1.50) logs for an activity
+// attempt that failed.
+const sdkActivityError = "Activity error."
+
 // sdkFields name the SDK's keys as prodcat's own lines do, so that one
 // query follows a run through both.
 var sdkFields = map[string]string{
@@ -113,6 +117,7 @@ var sdkFields = map[string]string{
 
 // fieldName returns the field an SDK key goes to: its name in sdkFields,
 // else the key in snake case (ScheduledEventID as scheduled_event_id).
+// The SDK's keys are ASCII, read byte by byte.
 func fieldName(key string) string {
 	if f, ok := sdkFields[key]; ok {
 		return f

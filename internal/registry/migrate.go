@@ -83,9 +83,14 @@ func (r *Registry) migrate(ctx context.Context, db *sql.DB) (err error) {
 		return fmt.Errorf("registry: migrate: %w", err)
 	}
 	defer conn.Close()
-	if applied, err := appliedMigrations(ctx, conn); err == nil && !pending(ms, applied) {
+	applied, err := appliedMigrations(ctx, conn)
+	var pqErr *pq.Error
+	switch {
+	case err == nil && !pending(ms, applied):
 		r.warnUnknown(ms, applied)
 		return nil
+	case err != nil && !(errors.As(err, &pqErr) && pqErr.Code == "42P01"): // undefined_table: a new database
+		return fmt.Errorf("registry: migrate: %w", err)
 	}
 	defer func() {
 		var pqErr *pq.Error
@@ -116,8 +121,7 @@ func (r *Registry) migrate(ctx context.Context, db *sql.DB) (err error) {
 	)`); err != nil {
 		return fmt.Errorf("registry: migrate: create schema_migrations: %w", err)
 	}
-	applied, err := appliedMigrations(ctx, conn)
-	if err != nil {
+	if applied, err = appliedMigrations(ctx, conn); err != nil {
 		return fmt.Errorf("registry: migrate: %w", err)
 	}
 	for _, m := range ms {

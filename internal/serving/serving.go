@@ -347,6 +347,10 @@ func keeping(log logrus.FieldLogger, cur *Model) logrus.FieldLogger {
 func (r *Reloader) serve(ctx context.Context) error {
 	start := time.Now()
 	v, err := r.cfg.Registry.Alias(ctx, r.cfg.Model, r.cfg.Alias)
+	if r.aliasFailures > 0 && (err == nil || errors.Is(err, registry.ErrNotFound)) {
+		r.log.WithField("failures", r.aliasFailures).Info("serving: the registry answers again")
+		r.aliasFailures = 0
+	}
 	if errors.Is(err, registry.ErrNotFound) {
 		if !r.noModelLogged {
 			r.log.Warn("serving: the alias is not set yet; predictions answer 503 until a model is promoted")
@@ -365,10 +369,6 @@ func (r *Reloader) serve(ctx context.Context) error {
 		}
 		r.observe(Failed)
 		return err
-	}
-	if r.aliasFailures > 0 {
-		r.log.WithField("failures", r.aliasFailures).Info("serving: the registry answers again")
-		r.aliasFailures = 0
 	}
 	cur := r.current.Load()
 	if cur != nil && cur.Version == v.Version && cur.Digest == v.ArtifactDigest {

@@ -779,4 +779,27 @@ func TestRegistryOutageIsLoggedOnce(t *testing.T) {
 	if serving(t, f.r) != 1 {
 		t.Error("the model served through the outage changed")
 	}
+	// An outage that ends on an alias not set is over too: the next one
+	// is an error again.
+	hook.Reset()
+	for _, err := range []error{errors.New("registry: cannot reach PostgreSQL"), registry.ErrNotFound, errors.New("registry: cannot reach PostgreSQL")} {
+		f.reg.mu.Lock()
+		f.reg.err = err
+		f.reg.mu.Unlock()
+		_ = f.r.Reload(ctx)
+	}
+	got = got[:0]
+	for _, e := range hook.AllEntries() {
+		if e.Message != "serving: the alias is not set yet; predictions answer 503 until a model is promoted" {
+			got = append(got, e.Level.String()+": "+e.Message)
+		}
+	}
+	want = []string{
+		"error: serving: cannot check for a new model",
+		"info: serving: the registry answers again",
+		"error: serving: cannot check for a new model",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("after an outage that ended on no alias: logged %q, want %q", got, want)
+	}
 }

@@ -124,7 +124,7 @@ async function predict(ev) {
     out.replaceChildren(
       el("p", { className: "answer" }, el("strong", {}, `${p.prdtypecode} · ${p.category}`),
         ` (${p.category_fr}) with probability ${pct(p.probability)} — ${p.model.name} v${p.model.version}`),
-      bars, why);
+      bars, ...(p.explanation && p.explanation.length ? [why] : []));
   } catch (e) {
     out.replaceChildren(el("p", { className: "error" }, e.message));
   }

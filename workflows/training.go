@@ -369,6 +369,7 @@ func TrainingPipeline(ctx workflow.Context, in TrainingParams) (TrainingResult, 
 		during := progress.Stage
 		reason := failureReason(err)
 		if canceled {
+			reason = "canceled" // not the SDK's activity error around it
 			progress.Stage = "canceled"
 			workflow.SetCurrentDetails(ctx, "canceled during "+during)
 		} else {

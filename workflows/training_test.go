@@ -199,7 +199,10 @@ func (s *pipelineSuite) TestBadDataFailsWithoutRetry() {
 func (s *pipelineSuite) TestCancelRecordsTheRunCanceled() {
 	s.env.OnActivity(s.a.Ingest, mock.Anything, mock.Anything).Return(ingested, nil).Once()
 	s.env.OnActivity(s.a.Features, mock.Anything, mock.Anything).After(time.Hour).Return(featured, nil).Once()
-	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool { return in.RunID == 7 && in.Canceled })).Return(nil).Once()
+	// The registry records why in words, not the SDK's error around it.
+	s.env.OnActivity(s.a.FailRun, mock.Anything, mock.MatchedBy(func(in activities.FailRunInput) bool {
+		return in.RunID == 7 && in.Canceled && in.Error == "features: canceled"
+	})).Return(nil).Once()
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
 	s.env.ExecuteWorkflow(TrainingPipeline, params())
 	s.True(temporal.IsCanceledError(s.env.GetWorkflowError()), "%v", s.env.GetWorkflowError())

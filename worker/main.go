@@ -149,6 +149,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	err = waitFor(ctx, log, "temporal", func(ctx context.Context) (err error) {
 		c, err = client.DialContext(ctx, client.Options{
 			HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log),
+			MetricsHandler: m.sdk.handler(),
 		})
 		if err != nil {
 			return fmt.Errorf("connect to Temporal at %s: %w", cfg.Temporal.Address, err)

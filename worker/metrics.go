@@ -27,6 +27,8 @@ type metrics struct {
 	finished *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
 	running  *prometheus.GaugeVec
+	// sdk holds the Temporal SDK's own series.
+	sdk *sdkMetrics
 }
 
 func newMetrics() *metrics {
@@ -46,7 +48,8 @@ func newMetrics() *metrics {
 			Help: "Activity attempts running now, by activity.",
 		}, []string{"activity"}),
 	}
-	m.reg.MustRegister(m.finished, m.seconds, m.running,
+	m.sdk = newSDKMetrics()
+	m.reg.MustRegister(m.finished, m.seconds, m.running, m.sdk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -122,5 +124,52 @@ func TestServeMetrics(t *testing.T) {
 	cancel()
 	if err, open := <-errc; open {
 		t.Errorf("serving ended with %v", err)
+	}
+}
+
+// The SDK's series reach /metrics by name and tags, timers as histograms
+// in seconds, with one set of labels per name.
+func TestSDKMetrics(t *testing.T) {
+	m := newMetrics()
+	h := m.sdk.handler().WithTags(map[string]string{"namespace": "default"})
+	h.WithTags(map[string]string{"task_queue": "prodcat"}).Counter("temporal_request").Inc(2)
+	h.WithTags(map[string]string{"task_queue": "prodcat"}).Counter("temporal_request").Inc(1)
+	h.WithTags(map[string]string{"operation": "Poll"}).Counter("temporal_request").Inc(5)
+	h.Gauge("temporal_worker_task_slots_available").Update(4)
+	h.Timer("temporal_activity_schedule_to_start_latency").Record(1500 * time.Millisecond)
+	h.Timer("temporal_activity_schedule_to_start_latency").Record(2 * time.Hour)
+	families, err := m.reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	got := map[string]string{}
+	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), "temporal_") {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			var labels []string
+			for _, l := range mt.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			key := f.GetName() + "{" + strings.Join(labels, ",") + "}"
+			switch {
+			case mt.GetCounter() != nil:
+				got[key] = fmt.Sprint(mt.GetCounter().GetValue())
+			case mt.GetGauge() != nil:
+				got[key] = fmt.Sprint(mt.GetGauge().GetValue())
+			case mt.GetHistogram() != nil:
+				got[key] = fmt.Sprintf("%d %.1f", mt.GetHistogram().GetSampleCount(), mt.GetHistogram().GetSampleSum())
+			}
+		}
+	}
+	want := map[string]string{
+		"temporal_request{namespace=default,operation=,task_queue=prodcat}":      "3",
+		"temporal_request{namespace=default,operation=Poll,task_queue=}":         "5",
+		"temporal_worker_task_slots_available{namespace=default}":                "4",
+		"temporal_activity_schedule_to_start_latency_seconds{namespace=default}": "2 7201.5",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("SDK series %v, want %v", got, want)
 	}
 }

@@ -75,6 +75,43 @@ func TestWorkerWaitsForItsDependencies(t *testing.T) {
 			require.Contains(t, string(b), `"msg":"worker stopped"`)
 		})
 	}
+	t.Run("polling", func(t *testing.T) {
+		probes := closedAddress(t)
+		cmd, _ := start("PRODCAT_WORKER_METRICS_ADDR="+probes, "PRODCAT_TASK_QUEUE=wait-"+probes, "PRODCAT_TRAINING_QUEUE=wait-training-"+probes)
+		get := func(path string) (int, string) {
+			resp, err := http.Get("http://" + probes + path)
+			if err != nil {
+				return 0, err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		for {
+			if code, _ := get("/healthz"); code == http.StatusOK {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal("the worker never said it polls")
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		// The SDK's own series come through: its pollers' requests.
+		for {
+			if _, body := get("/metrics"); strings.Contains(body, "temporal_request{") && strings.Contains(body, "temporal_num_pollers{") {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				_, body := get("/metrics")
+				t.Fatalf("/metrics lacks the SDK's series:\n%s", body)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, cmd.Wait())
+	})
 	t.Run("stray argument", func(t *testing.T) {
 		out, err := exec.Command(bin, "PRODCAT_LOG_LEVEL=debug").CombinedOutput()
 		var exit *exec.ExitError

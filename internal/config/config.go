@@ -124,7 +124,7 @@ func Vars() []Var {
 		{"TEMPORAL_UI_URL", DefaultTemporalUIURL, "base URL of the Temporal UI, used in links"},
 		{"PRODCAT_TASK_QUEUE", DefaultTaskQueue, "task queue for workflows and light activities"},
 		{"PRODCAT_TRAINING_QUEUE", DefaultTrainingQueue, "task queue for heavy activities (features, train)"},
-		{"PRODCAT_WORKER_METRICS_ADDR", "", "when set (say :9464), where a worker serves Prometheus metrics (/metrics: activities by outcome, their durations and those running, Go runtime and process), /livez and /healthz; PRODCAT_METRICS_TOKEN guards /metrics as the API's"},
+		{"PRODCAT_WORKER_METRICS_ADDR", "", "when set (say :9464), where a worker serves Prometheus metrics (/metrics: activities by outcome, their durations and those running, the Temporal SDK's own series, Go runtime and process), /livez and /healthz; PRODCAT_METRICS_TOKEN guards /metrics as the API's"},
 		{"PRODCAT_DATA_ACTIVITIES", "4", "activities that hold a data file in memory (ingest, evaluate, register, batch predictions, comparisons) a worker runs at once; more wait their turn, while light ones (recording a run's end) do not"},
 		{"S3_ENDPOINT", DefaultS3Endpoint, "S3-compatible endpoint host:port (MinIO, AWS S3, Ceph, ...)"},
 		{"S3_ACCESS_KEY", DefaultS3AccessKey, "S3 access key"},

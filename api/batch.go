@@ -113,9 +113,7 @@ func (s *server) startBatch(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return trainerError(err)
 	}
 	s.log.WithFields(map[string]any{"workflow_id": b.WorkflowID, "run_id": b.RunID, "user": p.Name, "model": s.modelName, "alias": alias}).Info("api: batch prediction started")
-	status := "/v1/batch-predictions/" + b.WorkflowID
-	w.Header().Set("Location", status)
-	return writeJSON(w, http.StatusAccepted, trainingStarted{WorkflowID: b.WorkflowID, RunID: b.RunID, UIURL: b.UIURL, StatusURL: status})
+	return accepted(w, "/v1/batch-predictions/", b.stageRun)
 }
 
 // aliasVersion returns the version of the served model that alias points

@@ -111,9 +111,7 @@ func (s *server) startComparison(w http.ResponseWriter, r *http.Request, p *auth
 		return trainerError(err)
 	}
 	s.log.WithFields(map[string]any{"workflow_id": c.WorkflowID, "run_id": c.RunID, "user": p.Name, "model": s.modelName, "versions": req.Versions}).Info("api: comparison started")
-	status := "/v1/comparisons/" + c.WorkflowID
-	w.Header().Set("Location", status)
-	return writeJSON(w, http.StatusAccepted, trainingStarted{WorkflowID: c.WorkflowID, RunID: c.RunID, UIURL: c.UIURL, StatusURL: status})
+	return accepted(w, "/v1/comparisons/", c.stageRun)
 }
 
 func (s *server) getComparison(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {

@@ -52,15 +52,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 }
 
 func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	if s.metricsToken != "" {
-		// Prometheus sends a bearer token, not the API users' Basic
-		// credentials.
-		if !auth.HasBearer(r.Header.Get("Authorization"), s.metricsToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="prodcat metrics"`)
-			return errorf(http.StatusUnauthorized, codeUnauthorized, "/metrics needs the bearer token set in PRODCAT_METRICS_TOKEN")
-		}
-	}
-	s.metrics.http.ServeHTTP(w, r)
+	s.metrics.serve(w, r, s.metricsToken)
 	return nil
 }
 

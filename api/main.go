@@ -173,12 +173,7 @@ func starting(m *metrics, token string) http.Handler {
 			_ = writeJSON(w, http.StatusOK, map[string]string{"status": "starting"})
 			return
 		case r.URL.Path == "/metrics" && get:
-			if token != "" && !auth.HasBearer(r.Header.Get("Authorization"), token) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="prodcat metrics"`)
-				writeError(w, http.StatusUnauthorized, codeUnauthorized, "/metrics needs the bearer token set in PRODCAT_METRICS_TOKEN")
-				return
-			}
-			m.http.ServeHTTP(w, r)
+			m.serve(w, r, token)
 			return
 		}
 		w.Header().Set("Retry-After", "5")

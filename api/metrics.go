@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/prodcat/prodcat/internal/auth"
 	"github.com/prodcat/prodcat/internal/serving"
 )
 
@@ -53,6 +54,18 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
+}
+
+// serve answers a scrape, which needs token as its bearer token when one
+// is set: Prometheus sends a bearer token, not the API users' Basic
+// credentials.
+func (m *metrics) serve(w http.ResponseWriter, r *http.Request, token string) {
+	if token != "" && !auth.HasBearer(r.Header.Get("Authorization"), token) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="prodcat metrics"`)
+		writeError(w, http.StatusUnauthorized, codeUnauthorized, "/metrics needs the bearer token set in PRODCAT_METRICS_TOKEN")
+		return
+	}
+	m.http.ServeHTTP(w, r)
 }
 
 // watchModel exports the version of the model being served, and the one

@@ -107,10 +107,15 @@ func (s *server) startTraining(w http.ResponseWriter, r *http.Request, p *auth.P
 		return trainerError(err)
 	}
 	s.log.WithFields(map[string]any{"workflow_id": t.WorkflowID, "run_id": t.RunID, "user": p.Name, "model": req.ModelName}).Info("api: training started")
-	w.Header().Set("Location", "/v1/trainings/"+t.WorkflowID)
-	return writeJSON(w, http.StatusAccepted, trainingStarted{
-		WorkflowID: t.WorkflowID, RunID: t.RunID, UIURL: t.UIURL, StatusURL: "/v1/trainings/" + t.WorkflowID,
-	})
+	return accepted(w, "/v1/trainings/", t.stage())
+}
+
+// accepted answers 202 for run, just started, with where to follow it
+// (base and its workflow ID) in Location and the body.
+func accepted(w http.ResponseWriter, base string, run stageRun) error {
+	status := base + run.WorkflowID
+	w.Header().Set("Location", status)
+	return writeJSON(w, http.StatusAccepted, trainingStarted{WorkflowID: run.WorkflowID, RunID: run.RunID, UIURL: run.UIURL, StatusURL: status})
 }
 
 // defaultTrainingSpec is what a trainingSpec holds before a request is

@@ -101,7 +101,11 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 
 	m := newMetrics()
 	var state atomic.Int32 // starting
+	// Counted only when served: the SDK reports on every request.
+	var sdkMetrics client.MetricsHandler
+	var interceptors []interceptor.WorkerInterceptor
 	if addr := cfg.Temporal.WorkerMetricsAddr; addr != "" {
+		sdkMetrics, interceptors = m.sdk.handler(), []interceptor.WorkerInterceptor{m}
 		// Served from the start, so a probe sees a worker that waits for
 		// its dependencies, and until the workers have stopped, so the last
 		// scrape sees how the running activities ended.
@@ -149,7 +153,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 	err = waitFor(ctx, log, "temporal", func(ctx context.Context) (err error) {
 		c, err = client.DialContext(ctx, client.Options{
 			HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: logging.NewTemporal(log),
-			MetricsHandler: m.sdk.handler(),
+			MetricsHandler: sdkMetrics,
 		})
 		if err != nil {
 			return fmt.Errorf("connect to Temporal at %s: %w", cfg.Temporal.Address, err)
@@ -171,7 +175,7 @@ func run(cfg config.Config, log *logrus.Logger, queues []string) error {
 		o.WorkerStopTimeout = 30 * time.Second
 		o.MaxHeartbeatThrottleInterval = workflows.HeartbeatSendInterval
 		o.OnFatalError = func(err error) { fatal <- err }
-		o.Interceptors = []interceptor.WorkerInterceptor{m}
+		o.Interceptors = interceptors
 		return o
 	}
 

@@ -59,9 +59,6 @@ func CheckRunID(runID string) error {
 // UI and the ModelName search attribute. An ID that is or was in use fails
 // with *serviceerror.WorkflowExecutionAlreadyStarted.
 func StartTraining(ctx context.Context, c client.Client, queue, id string, p TrainingParams) (client.WorkflowRun, error) {
-	if id == "" {
-		id = fmt.Sprintf("train-%s-%s", p.ModelName, time.Now().UTC().Format("20060102T150405.000Z"))
-	}
 	src := p.Source.CSVKey
 	switch {
 	case p.Source.Feed != "":
@@ -69,19 +66,8 @@ func StartTraining(ctx context.Context, c client.Client, queue, id string, p Tra
 	case src == "":
 		src = p.Source.XKey
 	}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    id,
-		TaskQueue:             queue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		// An ID in use is an error, not a handle on someone else's run.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            fmt.Sprintf("train %s on %s", p.ModelName, src),
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrModelName.ValueSet(p.ModelName)),
-	}, TrainingPipeline, p)
-	if err != nil {
-		return nil, fmt.Errorf("start training %s: %w", id, err)
-	}
-	return run, nil
+	return startRun(ctx, c, queue, cmp.Or(id, defaultWorkflowID("train", p.ModelName)), p.ModelName, "training",
+		fmt.Sprintf("train %s on %s", p.ModelName, src), TrainingPipeline, p)
 }
 
 // StartBatchPredict starts BatchPredict on queue as id
@@ -91,7 +77,7 @@ func StartTraining(ctx context.Context, c client.Client, queue, id string, p Tra
 // use fails with *serviceerror.WorkflowExecutionAlreadyStarted, so a job
 // that retries with its own ID starts one run.
 func StartBatchPredict(ctx context.Context, c client.Client, queue, id string, in activities.BatchPredictInput) (client.WorkflowRun, error) {
-	return startOneStage(ctx, c, queue, cmp.Or(id, defaultWorkflowID("predict", in.ModelName)), in.ModelName, "batch prediction",
+	return startRun(ctx, c, queue, cmp.Or(id, defaultWorkflowID("predict", in.ModelName)), in.ModelName, "batch prediction",
 		fmt.Sprintf("batch prediction of %s%s with %s", in.XKey, in.CSVKey, in.ModelName), BatchPredict, in)
 }
 
@@ -102,20 +88,20 @@ func StartCompareVersions(ctx context.Context, c client.Client, queue, id string
 	for i, v := range in.Versions {
 		vs[i] = "v" + strconv.Itoa(v)
 	}
-	return startOneStage(ctx, c, queue, cmp.Or(id, defaultWorkflowID("compare", in.ModelName)), in.ModelName, "comparison",
+	return startRun(ctx, c, queue, cmp.Or(id, defaultWorkflowID("compare", in.ModelName)), in.ModelName, "comparison",
 		fmt.Sprintf("compare %s %s on %s%s", in.ModelName, strings.Join(vs, ", "), in.Source.XKey, in.Source.CSVKey), CompareVersions, in)
 }
 
-// defaultWorkflowID is a one-stage run's workflow ID when none is given:
+// defaultWorkflowID is a run's workflow ID when none is given:
 // what-<model>-<UTC time>.
 func defaultWorkflowID(what, model string) string {
 	return fmt.Sprintf("%s-%s-%s", what, model, time.Now().UTC().Format("20060102T150405.000Z"))
 }
 
-// startOneStage starts workflow wf(in) for model as id, with a summary for
-// the Temporal UI and the ModelName search attribute. what names the run
-// in errors.
-func startOneStage(ctx context.Context, c client.Client, queue, id, model, what, summary string, wf, in any) (client.WorkflowRun, error) {
+// startRun starts workflow wf(in) for model as id, with a summary for the
+// Temporal UI and the ModelName search attribute. An ID in use is an
+// error, not a handle on someone else's run. what names the run in errors.
+func startRun(ctx context.Context, c client.Client, queue, id, model, what, summary string, wf, in any) (client.WorkflowRun, error) {
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: queue,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,

@@ -11,11 +11,11 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 )
 
@@ -244,7 +244,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
 		errs = append(errs, fmt.Sprintf("PRODCAT_LOG_LEVEL: want debug, info, warn or error, got %q", c.Log.Level))
 	}
-	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+	if err := CheckDatabaseURL(c.DatabaseURL); err != nil {
 		errs = append(errs, "DATABASE_URL: "+err.Error())
 	}
 	if err := checkListenAddr(c.API.Addr); err != nil {
@@ -261,32 +261,28 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
-// sslModes are the sslmode values lib/pq knows.
-var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
-
-// checkDatabaseURL refuses what lib/pq would refuse at the first
-// connection, without naming the password: a URL of another scheme, or
-// an unknown sslmode. lib/pq reads postgres:// and postgresql:// as URLs
-// and anything else as key=value settings, which it is left to check.
-func checkDatabaseURL(dsn string) error {
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		if strings.Contains(dsn, "=") {
-			return nil
-		}
-		if scheme, _, ok := strings.Cut(dsn, "://"); ok {
-			return fmt.Errorf("scheme %q: want postgres://", scheme)
-		}
-		return errors.New("want postgres://user:password@host:port/database?sslmode=..., or key=value settings")
+// CheckDatabaseURL reports what lib/pq finds wrong with dsn, as the
+// registry will read it, without connecting and without repeating dsn,
+// which may hold a password. lib/pq reads postgres:// and postgresql://
+// URLs and takes anything else for key=value settings, so a URL of
+// another scheme is named as such.
+func CheckDatabaseURL(dsn string) error {
+	_, err := pq.NewConfig(dsn)
+	if err == nil {
+		return nil
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return errors.New("not a URL (check the characters of the password: some must be percent-encoded)")
+	if scheme, _, ok := strings.Cut(dsn, "://"); ok && !strings.Contains(scheme, "=") &&
+		scheme != "postgres" && scheme != "postgresql" {
+		return fmt.Errorf("scheme %q: want postgres://", scheme)
 	}
-	// pqgo-<name> names a TLS configuration registered in code.
-	if m := u.Query().Get("sslmode"); m != "" && !slices.Contains(sslModes, m) && !strings.HasPrefix(m, "pqgo-") {
-		return fmt.Errorf("sslmode %q: want one of %s", m, strings.Join(sslModes, ", "))
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // net/url puts the URL in its errors
 	}
-	return nil
+	if dsn == "" {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), dsn, "<the URL>"))
 }
 
 // checkListenAddr refuses an address a server cannot listen on: host:port

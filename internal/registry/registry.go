@@ -11,7 +11,6 @@ import (
 	"io"
 	"math"
 	"net"
-	neturl "net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
+	"github.com/prodcat/prodcat/internal/config"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/singleflight"
 )
@@ -70,12 +70,12 @@ func openTimed(ctx context.Context, dsn string, log logrus.FieldLogger, readTime
 	}
 	conn, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", redact(err), ErrInvalid)
+		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", err, ErrInvalid)
 	}
 	conn.Dialer(deadlineDialer{readTimeout: readTimeout})
 	mconn, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", redact(err), ErrInvalid)
+		return nil, fmt.Errorf("registry: invalid database URL: %v: %w", err, ErrInvalid)
 	}
 	mdial := &closingDialer{deadlineDialer: deadlineDialer{readTimeout: max(readTimeout, migrationReadTimeout)}}
 	mconn.Dialer(mdial)
@@ -143,20 +143,10 @@ func (r *Registry) Ping(ctx context.Context) error {
 // parseURL parses a lib/pq connection string without ever repeating it in
 // an error, since it may hold a password.
 func parseURL(dsn string) (pq.Config, error) {
-	cfg, err := pq.NewConfig(dsn)
-	if err != nil {
-		return pq.Config{}, fmt.Errorf("invalid database URL: %v: %w", redact(err), ErrInvalid)
+	if err := config.CheckDatabaseURL(dsn); err != nil {
+		return pq.Config{}, fmt.Errorf("invalid database URL: %v: %w", err, ErrInvalid)
 	}
-	return cfg, nil
-}
-
-// redact drops the URL that net/url puts in its parse errors.
-func redact(err error) error {
-	var ue *neturl.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	return pq.NewConfig(dsn)
 }
 
 // connectError turns a failed first connection into a message that says

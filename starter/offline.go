@@ -146,7 +146,7 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 		}
 		grid = classifier.Grid{}
 		if err := decodeStrict([]byte(f.grid), &grid); err != nil {
-			return usagef("offline: --grid: %w (want a JSON object with c, word_ngrams, char_ranges, title_weights)", err)
+			return usagef("offline: --grid: %w (want a JSON object with c, word_ngrams, char_ranges, title_weights, naive_bayes)", err)
 		}
 	}
 	if f.cv {

@@ -164,6 +164,31 @@ func TestSelectRanksCandidates(t *testing.T) {
 	}
 }
 
+// The naive Bayes weight is a grid axis of its own, crossed with C, and a
+// grid with an unusable weight is refused before any data is read.
+func TestSelectNaiveBayesAxis(t *testing.T) {
+	var ex []dataset.Example
+	for range 3 {
+		ex = append(ex, toyExamples()...)
+	}
+	grid := Grid{C: []float64{0.5, 1}, NaiveBayes: []float64{0, 0.015}}
+	cands, err := Select(context.Background(), ex, smallParams(), grid, 3, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[2]float64]bool{}
+	for _, c := range cands {
+		seen[[2]float64{c.Params.Solver.C, c.Params.Solver.NaiveBayes}] = true
+	}
+	if len(cands) != 4 || len(seen) != 4 {
+		t.Errorf("candidates %d, distinct (C, naive bayes) %v; want the 4 of the grid", len(cands), seen)
+	}
+	bad := Grid{NaiveBayes: []float64{-1}}
+	if err := bad.Check(smallParams()); err == nil || !strings.Contains(err.Error(), "naive bayes") {
+		t.Errorf("grid with naive bayes -1: %v", err)
+	}
+}
+
 // More folds than examples would leave empty folds scoring 0.
 func TestSelectRejectsMoreFoldsThanExamples(t *testing.T) {
 	ex := toyExamples()

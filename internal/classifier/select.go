@@ -9,6 +9,7 @@ import (
 
 	"github.com/prodcat/prodcat/internal/dataset"
 	"github.com/prodcat/prodcat/internal/features"
+	"github.com/prodcat/prodcat/internal/linear"
 	"github.com/prodcat/prodcat/internal/metrics"
 )
 
@@ -24,6 +25,9 @@ type Grid struct {
 	CharRanges [][2]int `json:"char_ranges,omitempty"`
 	// TitleWeights for the title block (0 turns it off).
 	TitleWeights []float64 `json:"title_weights,omitempty"`
+	// NaiveBayes weights of the solver's naive Bayes blend (0 turns it
+	// off).
+	NaiveBayes []float64 `json:"naive_bayes,omitempty"`
 }
 
 // DefaultGrid is the small grid --cv searches: 3 values of C, 2 word and 3
@@ -67,16 +71,14 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 		return nil, fmt.Errorf("select: %w", err)
 	}
 	feats := featureGrid(base.Features, grid)
-	cs := grid.cs(base)
+	solvers := solverGrid(base.Solver, grid)
 	if err := grid.Check(base); err != nil {
 		return nil, fmt.Errorf("select: %w", err)
 	}
 	var cands []Candidate
 	for _, fc := range feats {
-		for _, c := range cs {
-			p := base
-			p.Features, p.Solver.C = fc, c
-			cands = append(cands, Candidate{Params: p})
+		for _, sp := range solvers {
+			cands = append(cands, Candidate{Params: Params{Features: fc, Solver: sp}})
 		}
 	}
 	fold := assignFolds(y, len(labels), folds, base.Solver.Seed)
@@ -105,8 +107,8 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 			if err != nil {
 				return nil, fmt.Errorf("select: fold %d: %w", k, err)
 			}
-			for ci := range cs {
-				cand := &cands[fi*len(cs)+ci]
+			for si := range solvers {
+				cand := &cands[fi*len(solvers)+si]
 				lm, err := TrainLinear(ctx, xtr, trY, len(labels), cand.Params, Options{Workers: o.Workers})
 				if err != nil {
 					return nil, fmt.Errorf("select: fold %d: %w", k, err)
@@ -123,7 +125,7 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 				}
 				cand.Folds = append(cand.Folds, r.WeightedF1)
 				if o.Progress != nil {
-					o.Progress(k*len(cands)+fi*len(cs)+ci+1, folds*len(cands))
+					o.Progress(k*len(cands)+fi*len(solvers)+si+1, folds*len(cands))
 				}
 			}
 		}
@@ -154,9 +156,8 @@ func Select(ctx context.Context, examples []dataset.Example, base Params, grid G
 // no data, so a wrong grid is refused before any is read.
 func (g Grid) Check(base Params) error {
 	for _, fc := range featureGrid(base.Features, g) {
-		for _, c := range g.cs(base) {
-			p := base
-			p.Features, p.Solver.C = fc, c
+		for _, sp := range solverGrid(base.Solver, g) {
+			p := Params{Features: fc, Solver: sp}
 			if err := p.Validate(); err != nil {
 				return fmt.Errorf("grid point: %w", err)
 			}
@@ -165,32 +166,25 @@ func (g Grid) Check(base Params) error {
 	return nil
 }
 
-// cs returns the values of C of g, or base's.
-func (g Grid) cs(base Params) []float64 {
-	if len(g.C) == 0 {
-		return []float64{base.Solver.C}
+// solverGrid expands the solver part of grid around base.
+func solverGrid(base linear.Params, grid Grid) []linear.Params {
+	var out []linear.Params
+	for _, c := range orBase(grid.C, base.C) {
+		for _, nb := range orBase(grid.NaiveBayes, base.NaiveBayes) {
+			p := base
+			p.C, p.NaiveBayes = c, nb
+			out = append(out, p)
+		}
 	}
-	return g.C
+	return out
 }
 
 // featureGrid expands the feature part of grid around base.
 func featureGrid(base features.Config, grid Grid) []features.Config {
-	words := grid.WordNgrams
-	if len(words) == 0 {
-		words = []int{base.WordNgrams}
-	}
-	chars := grid.CharRanges
-	if len(chars) == 0 {
-		chars = [][2]int{{base.CharMin, base.CharMax}}
-	}
-	titles := grid.TitleWeights
-	if len(titles) == 0 {
-		titles = []float64{base.TitleWeight}
-	}
 	var out []features.Config
-	for _, w := range words {
-		for _, cr := range chars {
-			for _, tw := range titles {
+	for _, w := range orBase(grid.WordNgrams, base.WordNgrams) {
+		for _, cr := range orBase(grid.CharRanges, [2]int{base.CharMin, base.CharMax}) {
+			for _, tw := range orBase(grid.TitleWeights, base.TitleWeight) {
 				c := base
 				c.WordNgrams, c.CharMin, c.CharMax, c.TitleWeight = w, cr[0], cr[1], tw
 				out = append(out, c)
@@ -198,6 +192,14 @@ func featureGrid(base features.Config, grid Grid) []features.Config {
 		}
 	}
 	return out
+}
+
+// orBase returns a grid's values, or the base value alone when it has none.
+func orBase[T any](values []T, base T) []T {
+	if len(values) == 0 {
+		return []T{base}
+	}
+	return values
 }
 
 // assignFolds gives each row a fold in [0, k), stratified: within each

@@ -6,6 +6,11 @@
 // Params.Multiclass); on the bench splits it cross-validates no better than
 // one-vs-rest, which stays the default.
 //
+// A multinomial naive Bayes model of the same features can be blended in
+// (Params.NaiveBayes, on by default): it adds to each class's decision value
+// a multiple of the class's log-likelihood, which is linear in the features
+// and so folds into the weights.
+//
 // Probabilities come from a softmax over calibrated decision values: each
 // class's value is scaled and shifted (vector scaling, Guo et al., ICML
 // 2017), with the parameters fitted on rows held out of the first phase of
@@ -55,6 +60,12 @@ type Params struct {
 	// Multiclass chooses the formulation: OneVsRest (the default, also
 	// when empty) or CrammerSinger.
 	Multiclass string `json:"multiclass,omitempty"`
+	// NaiveBayes blends a multinomial naive Bayes model into the SVM: each
+	// class's decision value gains NaiveBayes times the class's naive Bayes
+	// log-likelihood of the row. The sum is still linear in the features,
+	// so it folds into the weights and costs nothing at prediction. 0 turns
+	// it off, as in models trained before it.
+	NaiveBayes float64 `json:"naive_bayes"`
 }
 
 // The multi-class formulations.
@@ -70,9 +81,11 @@ const (
 // DefaultParams returns the solver settings used when none are given. Tol
 // is looser than liblinear's 0.1: 5-fold CV weighted F1 on the rakuten and
 // fashion training splits is the same or better (three fold seeds each)
-// and one-vs-rest training is about 15% faster.
+// and one-vs-rest training is about 15% faster. The naive Bayes blend
+// raised the same CV from 0.7160 to 0.7213 (rakuten) and 0.99162 to
+// 0.99188 (fashion); weights from 0.01 to 0.02 score alike, 0.04 worse.
 func DefaultParams() Params {
-	return Params{C: 1, Tol: 0.3, MaxIter: 1000, Bias: 1, Calibrate: true, Seed: 1}
+	return Params{C: 1, Tol: 0.3, MaxIter: 1000, Bias: 1, Calibrate: true, Seed: 1, NaiveBayes: 0.015}
 }
 
 // Validate reports whether p is usable.
@@ -90,9 +103,15 @@ func (p Params) Validate() error {
 		return errors.New("balanced class weights do not apply to crammer-singer")
 	case p.Multiclass != "" && p.Multiclass != OneVsRest && p.Multiclass != CrammerSinger:
 		return fmt.Errorf("multiclass %q: want %q or %q", p.Multiclass, OneVsRest, CrammerSinger)
+	case !(p.NaiveBayes >= 0 && p.NaiveBayes <= maxNaiveBayes):
+		return fmt.Errorf("naive bayes weight %v: want a number from 0 to %v", p.NaiveBayes, maxNaiveBayes)
 	}
 	return nil
 }
+
+// maxNaiveBayes bounds the naive Bayes weight: far beyond it the blend is
+// naive Bayes alone, and the folded weights outgrow float32 precision.
+const maxNaiveBayes = 100
 
 // maxBias bounds the intercept feature, like the feature blocks' weights:
 // far beyond it the intercept's square swamps the rows' norms.
@@ -137,7 +156,8 @@ type Progress func(done, total int)
 // from the first phase's solution, which costs far less than a second
 // training. The calibration (Model.Scale and Model.Offset) is fitted to the
 // held-out values, so it sees the scores of unseen rows rather than of rows
-// the model was fitted to.
+// the model was fitted to. With p.NaiveBayes, the naive Bayes blend is added
+// before calibration, to the held-out values as to the weights.
 func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params, workers int, progress Progress) (*Model, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -185,6 +205,9 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 	} else if err := t.trainOVR(ctx, m, calScores, workers, progress); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	if p.NaiveBayes > 0 {
+		t.blendNaiveBayes(m, calScores)
+	}
 	if len(t.cal) > 0 {
 		calY := make([]int, len(t.cal))
 		for k, i := range t.cal {
@@ -206,6 +229,29 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 	}
 	m.Unconverged = int(t.unconverged.Load())
 	return m, nil
+}
+
+// blendNaiveBayes adds p.NaiveBayes times naive Bayes log-likelihoods to
+// the trained model and to the held-out decision values, which calibration
+// is then fitted to. Those come from a naive Bayes model of the first
+// phase's rows, as the SVM's come from its first phase.
+func (t *trainer) blendNaiveBayes(m *Model, calScores []float64) {
+	k, weight := t.classes, t.p.NaiveBayes
+	w := make([]float32, len(m.W))
+	if len(t.cal) > 0 {
+		prior := naiveBayes(t.x, t.y, t.order[:t.first], k, w)
+		for r, i := range t.cal {
+			addNaiveBayes(t.x.Row(i), w, prior, weight, calScores[r*k:(r+1)*k])
+		}
+	}
+	prior := naiveBayes(t.x, t.y, t.order, k, w)
+	w32 := float32(weight)
+	for j, v := range w {
+		m.W[j] += w32 * v
+	}
+	for c, lp := range prior {
+		m.B[c] += float32(weight * lp)
+	}
 }
 
 // trainOVR trains the one-vs-rest classes on up to workers goroutines.

@@ -8,10 +8,13 @@ import (
 	"github.com/prodcat/prodcat/internal/features"
 )
 
-// Contribution is how much a word, or a pair of words, of a listing moves
-// a label's calibrated logit: every n-gram it gives (the word itself, its
-// character n-grams, its place in the title) counted together. A positive
-// weight speaks for the label, a negative one against it.
+// Contribution is how much a word, or a pair of words, of a listing raises
+// a label's calibrated logit above the average label's: every n-gram it gives
+// (the word itself, its character n-grams, its place in the title) counted
+// together. A positive weight speaks for the label, a negative one against
+// it. Against the average, because the probabilities depend only on how
+// the logits differ: a word that lowers every label's logit alike, as a
+// word rare in every class does through the naive Bayes blend, says nothing.
 type Contribution struct {
 	Text   string  `json:"text"`
 	Weight float64 `json:"weight"`
@@ -20,7 +23,9 @@ type Contribution struct {
 // Explain returns the k contributions of a listing's words to the logit
 // of the label with code that weigh most, either way, largest first; none
 // for a code not in Labels. An n-gram that shares its column with another
-// (a hash collision) shares its part with it.
+// (a hash collision) shares its part with it. The contributions of all the
+// words add up to the label's logit less its intercept, less the mean of
+// the same over the labels.
 func (m *Model) Explain(title, body, code string, k int) []Contribution {
 	label := slices.IndexFunc(m.Labels, func(l Label) bool { return l.Code == code })
 	if label < 0 || k < 1 {
@@ -39,17 +44,30 @@ func (m *Model) Explain(title, body, code string, k int) []Contribution {
 			shares[t.Col]++
 		}
 	}
-	scale := m.Linear.LogitScale(label)
+	lm := m.Linear
+	scales := make([]float64, lm.Classes)
+	for c := range scales {
+		scales[c] = lm.LogitScale(c)
+	}
+	// relative returns column j's weight for the label in logit units, less
+	// its mean over the labels.
+	relative := func(j int) float64 {
+		var mean float64
+		for c, s := range scales {
+			mean += s * lm.Weight(j, c)
+		}
+		return scales[label]*lm.Weight(j, label) - mean/float64(len(scales))
+	}
 	byText := map[string]float64{}
 	var order []string // first sight, so that ties keep the listing's order
 	for _, t := range terms {
-		if t.Col < 0 || t.Col >= m.Linear.Features {
+		if t.Col < 0 || t.Col >= lm.Features {
 			continue
 		}
 		if _, seen := byText[t.Text]; !seen {
 			order = append(order, t.Text)
 		}
-		byText[t.Text] += scale * value[t.Col] * m.Linear.Weight(t.Col, label) / float64(shares[t.Col])
+		byText[t.Text] += value[t.Col] * relative(t.Col) / float64(shares[t.Col])
 	}
 	out := make([]Contribution, 0, len(order))
 	for _, text := range order {

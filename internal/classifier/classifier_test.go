@@ -181,11 +181,11 @@ func TestSelectNaiveBayesAxis(t *testing.T) {
 		seen[[2]float64{c.Params.Solver.C, c.Params.Solver.NaiveBayes}] = true
 	}
 	if len(cands) != 4 || len(seen) != 4 {
-		t.Errorf("candidates %d, distinct (C, naive bayes) %v; want the 4 of the grid", len(cands), seen)
+		t.Errorf("candidates %d, distinct (C, naive Bayes) %v; want the 4 of the grid", len(cands), seen)
 	}
 	bad := Grid{NaiveBayes: []float64{-1}}
-	if err := bad.Check(smallParams()); err == nil || !strings.Contains(err.Error(), "naive bayes") {
-		t.Errorf("grid with naive bayes -1: %v", err)
+	if err := bad.Check(smallParams()); err == nil || !strings.Contains(err.Error(), "naive Bayes") {
+		t.Errorf("grid with naive Bayes -1: %v", err)
 	}
 }
 

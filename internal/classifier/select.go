@@ -50,7 +50,7 @@ type Candidate struct {
 // Select runs k-fold cross-validation over grid around base on the labelled
 // examples and returns the candidates, best first (ties keep grid order).
 // Folds are stratified and fixed by base.Solver.Seed. The vectorizer is fitted
-// once per fold and feature setting and shared by the values of C.
+// once per fold and feature setting and shared by the solver settings.
 func Select(ctx context.Context, examples []dataset.Example, base Params, grid Grid, folds int, o Options) ([]Candidate, error) {
 	if folds < 2 {
 		return nil, fmt.Errorf("select: %d folds: want at least 2", folds)

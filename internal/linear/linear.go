@@ -8,8 +8,9 @@
 //
 // A multinomial naive Bayes model of the same features can be blended in
 // (Params.NaiveBayes, on by default): it adds to each class's decision value
-// a multiple of the class's log-likelihood, which is linear in the features
-// and so folds into the weights.
+// a multiple of the naive Bayes log-probability of the class and the row,
+// which is linear in the features and so folds into the weights. It needs
+// features that are never negative, as TF-IDF values are.
 //
 // Probabilities come from a softmax over calibrated decision values: each
 // class's value is scaled and shifted (vector scaling, Guo et al., ICML
@@ -61,8 +62,9 @@ type Params struct {
 	// when empty) or CrammerSinger.
 	Multiclass string `json:"multiclass,omitempty"`
 	// NaiveBayes blends a multinomial naive Bayes model into the SVM: each
-	// class's decision value gains NaiveBayes times the class's naive Bayes
-	// log-likelihood of the row. The sum is still linear in the features,
+	// class's decision value gains NaiveBayes times the naive Bayes
+	// log-probability of the class and the row (log prior plus
+	// log-likelihood). The sum is still linear in the features,
 	// so it folds into the weights and costs nothing at prediction. 0 turns
 	// it off, as in models trained before it.
 	NaiveBayes float64 `json:"naive_bayes"`
@@ -104,7 +106,7 @@ func (p Params) Validate() error {
 	case p.Multiclass != "" && p.Multiclass != OneVsRest && p.Multiclass != CrammerSinger:
 		return fmt.Errorf("multiclass %q: want %q or %q", p.Multiclass, OneVsRest, CrammerSinger)
 	case !(p.NaiveBayes >= 0 && p.NaiveBayes <= maxNaiveBayes):
-		return fmt.Errorf("naive bayes weight %v: want a number from 0 to %v", p.NaiveBayes, maxNaiveBayes)
+		return fmt.Errorf("naive Bayes weight %v: want a number from 0 to %v", p.NaiveBayes, maxNaiveBayes)
 	}
 	return nil
 }
@@ -186,6 +188,9 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 	for i := range n {
 		var s float64
 		for _, v := range x.Row(i).Val {
+			if v < 0 && p.NaiveBayes > 0 {
+				return nil, fmt.Errorf("train: row %d has a negative feature value %v: the naive Bayes blend needs counts or TF-IDF values (set naive_bayes to 0)", i, v)
+			}
 			s += float64(v) * float64(v)
 		}
 		t.sqnorm[i] = s + p.Bias*p.Bias

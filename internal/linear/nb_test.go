@@ -3,6 +3,7 @@ package linear
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/prodcat/prodcat/internal/sparse"
@@ -93,14 +94,75 @@ func TestValidateNaiveBayesWeight(t *testing.T) {
 		p := DefaultParams()
 		p.NaiveBayes = v
 		if p.Validate() == nil {
-			t.Errorf("naive bayes weight %v accepted", v)
+			t.Errorf("naive Bayes weight %v accepted", v)
 		}
 	}
 	for _, v := range []float64{0, 0.015, maxNaiveBayes} {
 		p := DefaultParams()
 		p.NaiveBayes = v
 		if err := p.Validate(); err != nil {
-			t.Errorf("naive bayes weight %v: %v", v, err)
+			t.Errorf("naive Bayes weight %v: %v", v, err)
 		}
+	}
+}
+
+// The held-out rows that calibration is fitted to get the blend of a naive
+// Bayes model of the first phase's rows, which never saw them; the model
+// gets the one of every row.
+func TestNaiveBayesBlendHoldsOutCalibrationRows(t *testing.T) {
+	x, y := toy(300)
+	p := DefaultParams()
+	p.NaiveBayes = 0.5
+	tr := &trainer{x: x, y: y, p: p, classes: 3}
+	tr.holdOut()
+	if len(tr.cal) == 0 || tr.first == len(tr.order) {
+		t.Fatalf("%d calibration rows, first phase %d of %d", len(tr.cal), tr.first, len(tr.order))
+	}
+	m := &Model{Classes: 3, Features: x.Cols, W: make([]float32, x.Cols*3), B: make([]float32, 3)}
+	cal := make([]float64, len(tr.cal)*3)
+	tr.blendNaiveBayes(m, cal)
+
+	first := make([]float32, len(m.W))
+	firstPrior := naiveBayes(x, y, tr.order[:tr.first], 3, first)
+	all := make([]float32, len(m.W))
+	allPrior := naiveBayes(x, y, tr.order, 3, all)
+	leaked := 0
+	for r, i := range tr.cal {
+		want := make([]float64, 3)
+		addNaiveBayes(x.Row(i), first, firstPrior, 0.5, want)
+		seen := make([]float64, 3)
+		addNaiveBayes(x.Row(i), all, allPrior, 0.5, seen)
+		for c := range 3 {
+			if math.Abs(cal[r*3+c]-want[c]) > 1e-9 {
+				t.Fatalf("held-out row %d, class %d: %v, want %v from the first phase's rows", i, c, cal[r*3+c], want[c])
+			}
+			if math.Abs(want[c]-seen[c]) > 1e-6 {
+				leaked++
+			}
+		}
+	}
+	if leaked == 0 {
+		t.Fatal("the first phase's naive Bayes scores the held-out rows as the full one does: the test cannot tell them apart")
+	}
+	for j := range all {
+		if math.Abs(float64(m.W[j]-0.5*all[j])) > 1e-6 {
+			t.Fatalf("W[%d] = %v, want 0.5 × %v from every row", j, m.W[j], all[j])
+		}
+	}
+}
+
+func TestNaiveBayesRefusesNegativeFeatures(t *testing.T) {
+	x := sparse.NewMatrix(2)
+	x.Append(sparse.Vector{Idx: []uint32{0}, Val: []float32{1}})
+	x.Append(sparse.Vector{Idx: []uint32{1}, Val: []float32{-5}})
+	y := []int{0, 1}
+	p := DefaultParams()
+	p.Calibrate = false
+	if _, err := Train(context.Background(), x, y, 2, p, 1, nil); err == nil || !strings.Contains(err.Error(), "negative feature") {
+		t.Errorf("negative features with the blend: %v", err)
+	}
+	p.NaiveBayes = 0
+	if _, err := Train(context.Background(), x, y, 2, p, 1, nil); err != nil {
+		t.Errorf("negative features without the blend: %v", err)
 	}
 }

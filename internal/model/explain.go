@@ -13,8 +13,9 @@ import (
 // (the word itself, its character n-grams, its place in the title) counted
 // together. A positive weight speaks for the label, a negative one against
 // it. Against the average, because the probabilities depend only on how
-// the logits differ: a word that lowers every label's logit alike, as a
-// word rare in every class does through the naive Bayes blend, says nothing.
+// the logits differ: the part of a word's weight that every label gets
+// alike (mostly the naive Bayes blend's log-probability of a rare word)
+// says nothing.
 type Contribution struct {
 	Text   string  `json:"text"`
 	Weight float64 `json:"weight"`
@@ -49,14 +50,18 @@ func (m *Model) Explain(title, body, code string, k int) []Contribution {
 	for c := range scales {
 		scales[c] = lm.LogitScale(c)
 	}
-	// relative returns column j's weight for the label in logit units, less
-	// its mean over the labels.
-	relative := func(j int) float64 {
+	// relative is each column's part of the label's logit, less its mean
+	// part of every label's.
+	relative := make(map[int]float64, len(value))
+	for j, v := range value {
+		if j >= lm.Features {
+			continue
+		}
 		var mean float64
 		for c, s := range scales {
 			mean += s * lm.Weight(j, c)
 		}
-		return scales[label]*lm.Weight(j, label) - mean/float64(len(scales))
+		relative[j] = v * (scales[label]*lm.Weight(j, label) - mean/float64(len(scales)))
 	}
 	byText := map[string]float64{}
 	var order []string // first sight, so that ties keep the listing's order
@@ -67,7 +72,7 @@ func (m *Model) Explain(title, body, code string, k int) []Contribution {
 		if _, seen := byText[t.Text]; !seen {
 			order = append(order, t.Text)
 		}
-		byText[t.Text] += value[t.Col] * relative(t.Col) / float64(shares[t.Col])
+		byText[t.Text] += relative[t.Col] / float64(shares[t.Col])
 	}
 	out := make([]Contribution, 0, len(order))
 	for _, text := range order {

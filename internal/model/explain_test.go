@@ -11,8 +11,9 @@ import (
 )
 
 // The contributions of a listing's words add up to its label's logit less
-// the intercept, less the mean of the same over the labels, the words that name the category weigh most, and a label
-// the listing is not gets them against it.
+// the intercept, less the mean of the same over the labels; the words that
+// name the category weigh most, and a label the listing is not gets them
+// against it.
 func TestExplain(t *testing.T) {
 	m, err := model.Decode(servingtest.Model(t, "explain"))
 	if err != nil {
@@ -59,5 +60,48 @@ func TestExplain(t *testing.T) {
 	}
 	if got := m.Explain("", "", p.Best.Code, 3); len(got) != 0 {
 		t.Errorf("an empty listing: %v", got)
+	}
+}
+
+// With a scale per class, each column counts in each class's own logit
+// units: a word whose columns weigh the same in every class's logit says
+// nothing, and the parts still add up.
+func TestExplainWithPerClassScales(t *testing.T) {
+	m, err := model.Decode(servingtest.Model(t, "explain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm := m.Linear
+	lm.Scale, lm.Offset = make([]float64, lm.Classes), make([]float64, lm.Classes)
+	for c := range lm.Scale {
+		lm.Scale[c], lm.Offset[c] = 0.5+float64(c)/4, float64(c%3)
+	}
+	title, body := "Pompe pour piscine hors sol", "Filtration de l'eau de la piscine"
+	doc := features.Document{Title: title, Body: body}
+	for _, term := range m.Vectorizer.Terms(doc) {
+		if term.Text == "piscine" && term.Col >= 0 {
+			for c := range lm.Classes {
+				lm.W[term.Col*lm.Classes+c] = float32(0.7 / lm.Scale[c])
+			}
+		}
+	}
+	label := 1
+	all := m.Explain(title, body, m.Labels[label].Code, 1000)
+	var sum float64
+	for _, c := range all {
+		sum += c.Weight
+		if c.Text == "piscine" && math.Abs(c.Weight) > 1e-5 {
+			t.Errorf("piscine weighs %v, though it weighs the same in every class's logit", c.Weight)
+		}
+	}
+	scores := lm.Scores(m.Vectorizer.Vector(doc), nil)
+	var mean float64
+	for c, s := range scores {
+		mean += lm.Scale[c] * (s - float64(lm.B[c]))
+	}
+	mean /= float64(lm.Classes)
+	want := lm.Scale[label]*(scores[label]-float64(lm.B[label])) - mean
+	if math.Abs(sum-want) > 1e-4*math.Max(1, math.Abs(want)) {
+		t.Errorf("contributions add up to %v, want %v", sum, want)
 	}
 }

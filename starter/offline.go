@@ -191,8 +191,8 @@ func runOffline(ctx context.Context, f offlineFlags, stdout, stderr io.Writer) e
 		for _, c := range cands {
 			res.CV = append(res.CV, cvSummary{Params: c.Params, WeightedF1: c.WeightedF1})
 			log.WithFields(logrus.Fields{
-				"c": c.Params.Solver.C, "word_ngrams": c.Params.Features.WordNgrams,
-				"char": fmt.Sprintf("%d-%d", c.Params.Features.CharMin, c.Params.Features.CharMax),
+				"c": c.Params.Solver.C, "naive_bayes": c.Params.Solver.NaiveBayes, "word_ngrams": c.Params.Features.WordNgrams,
+				"char": fmt.Sprintf("%d-%d", c.Params.Features.CharMin, c.Params.Features.CharMax), "title_weight": c.Params.Features.TitleWeight,
 			}).Infof("cv weighted F1 %.4f", c.WeightedF1)
 		}
 	}

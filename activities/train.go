@@ -68,10 +68,6 @@ func (a *Activities) features(ctx context.Context, in FeaturesInput) (FeaturesRe
 	if err != nil {
 		return FeaturesResult{}, fmt.Errorf("encode vectorizer: %w", err)
 	}
-	xb, err := x.MarshalBinary()
-	if err != nil {
-		return FeaturesResult{}, fmt.Errorf("encode matrix: %w", err)
-	}
 	// Written afresh even when there from an earlier run on the same data,
 	// as feature files expire by age (PRODCAT_FEATURES_EXPIRE_DAYS).
 	vref, err := a.keep(ctx, "vectorizer", func(ctx context.Context) (artifact.Ref, error) {
@@ -80,8 +76,10 @@ func (a *Activities) features(ctx context.Context, in FeaturesInput) (FeaturesRe
 	if err != nil {
 		return FeaturesResult{}, err
 	}
+	// The matrix is encoded as it is sent: it is the largest thing a
+	// training holds, and an encoded copy would double it.
 	xref, err := a.keep(ctx, "feature matrix", func(ctx context.Context) (artifact.Ref, error) {
-		return a.Store.PutFresh(ctx, artifact.Features, xb, ".csr", "application/octet-stream")
+		return a.Store.PutFreshFrom(ctx, artifact.Features, x, ".csr", "application/octet-stream")
 	})
 	if err != nil {
 		return FeaturesResult{}, err

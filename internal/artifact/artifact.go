@@ -148,6 +148,49 @@ func (s *Store) PutFresh(ctx context.Context, kind string, data []byte, ext, con
 	return s.put(ctx, Ref{Key: key, Digest: digest, Size: int64(len(data))}, bytes.NewReader(data), contentType, true)
 }
 
+// PutFreshFrom is PutFresh for the bytes src writes. It calls src.WriteTo
+// twice (to hash the bytes, then to send them) rather than holding them in
+// memory, so a large matrix costs no second copy. src must write the same
+// bytes both times, which a reader's WriteTo, draining it, does not: a
+// second pass of another length is an error, and other bytes of the same
+// length leave an object Get reports as corrupt.
+func (s *Store) PutFreshFrom(ctx context.Context, kind string, src io.WriterTo, ext, contentType string) (Ref, error) {
+	h := sha256.New()
+	size, err := src.WriteTo(h)
+	if err != nil {
+		return Ref{}, fmt.Errorf("encode %s%s: %w", kind, ext, err)
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	pr, pw := io.Pipe()
+	type pass struct {
+		n   int64
+		err error
+	}
+	wrote := make(chan pass, 1)
+	go func() {
+		n, err := src.WriteTo(pw)
+		pw.CloseWithError(err) // nil: the reader sees io.EOF
+		wrote <- pass{n, err}
+	}()
+	ref, err := s.put(ctx, Ref{Key: kind + "/" + digest + ext, Digest: digest, Size: size}, pr, contentType, true)
+	// A put that stopped reading early must not leave src blocked on the
+	// pipe.
+	pr.CloseWithError(errPutEnded)
+	second := <-wrote
+	switch {
+	case second.err != nil && !errors.Is(second.err, errPutEnded):
+		// src's own failure, which is why the put failed if it did.
+		return Ref{}, fmt.Errorf("encode %s%s: %w", kind, ext, second.err)
+	case second.err == nil && second.n != size:
+		return Ref{}, fmt.Errorf("encode %s%s: wrote %d bytes to hash, then %d to send", kind, ext, size, second.n)
+	}
+	return ref, err
+}
+
+// errPutEnded is what a PutFreshFrom source writing into a put that has
+// stopped reading gets.
+var errPutEnded = errors.New("artifact: the upload has ended")
+
 // PutFile stores the file at path as Put stores bytes, reading it twice (to
 // hash it, then to send it) rather than holding it in memory. The file must
 // not change meanwhile; if it does, Get reports the object as corrupt.
@@ -235,6 +278,15 @@ func (s *Store) read(ctx context.Context, key string, w io.Writer, max int64) er
 		return s.wrap("get "+key, err)
 	}
 	defer obj.Close()
+	if g, ok := w.(grower); ok {
+		// One allocation of the object's size rather than a buffer that
+		// doubles its way there, holding the old one as it copies: for
+		// a large feature matrix, a gigabyte or more. A failed Stat is
+		// the copy's to report.
+		if info, err := obj.Stat(); err == nil && info.Size > 0 && (max < 0 || info.Size <= max) {
+			g.Grow(int(info.Size))
+		}
+	}
 	var r io.Reader = obj
 	if max >= 0 {
 		r = io.LimitReader(obj, max+1)
@@ -251,6 +303,12 @@ func (s *Store) read(ctx context.Context, key string, w io.Writer, max int64) er
 		return fmt.Errorf("get %s: %w: content hashes to %s", key, ErrCorrupt, got)
 	}
 	return nil
+}
+
+// grower is a writer that can make room for n more bytes at once.
+type grower interface {
+	io.Writer
+	Grow(n int)
 }
 
 // Head returns up to the first n bytes of key, unchecked: a glance at a

@@ -114,6 +114,82 @@ func TestPutFreshRestartsTheAge(t *testing.T) {
 	}
 }
 
+type writerTo func(io.Writer) (int64, error)
+
+func (f writerTo) WriteTo(w io.Writer) (int64, error) { return f(w) }
+
+// PutFreshFrom stores what a writer writes under the key Put gives the same
+// bytes, for an object of several upload parts too; a writer that fails
+// fails it, and one that writes other bytes the second time leaves an
+// object Get calls corrupt.
+func TestPutFreshFromMatchesPutFresh(t *testing.T) {
+	s, ctx := store(t, nil)
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 20<<20+5) // more than minio-go's 16 MiB part
+	copy(data, "streamed "+time.Now().String())
+	for i := 64; i < len(data); i++ {
+		data[i] = byte(i * 31)
+	}
+	src := writerTo(func(w io.Writer) (int64, error) { return bytes.NewReader(data).WriteTo(w) })
+	ref, err := s.PutFreshFrom(ctx, Features, src, ".csr", "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, digest := Key(Features, data, ".csr")
+	if ref != (Ref{Key: key, Digest: digest, Size: int64(len(data))}) {
+		t.Errorf("PutFreshFrom = %+v, want key %s", ref, key)
+	}
+	got, err := s.Get(ctx, key)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get: %d bytes, %v", len(got), err)
+	}
+
+	boom := errors.New("boom")
+	calls := 0
+	failSecond := writerTo(func(w io.Writer) (int64, error) {
+		calls++
+		if calls == 2 {
+			n, _ := w.Write([]byte("part"))
+			return int64(n), boom
+		}
+		n, err := w.Write([]byte("fail on the second pass " + time.Now().String()))
+		return int64(n), err
+	})
+	if _, err := s.PutFreshFrom(ctx, Features, failSecond, ".bin", "application/octet-stream"); !errors.Is(err, boom) {
+		t.Errorf("a writer failing as it sends: %v", err)
+	}
+	if _, err := s.PutFreshFrom(ctx, Features, writerTo(func(io.Writer) (int64, error) { return 0, boom }), ".bin", "application/octet-stream"); !errors.Is(err, boom) {
+		t.Errorf("a writer failing as it is hashed: %v", err)
+	}
+
+	// A reader's WriteTo drains it: the second pass sends nothing.
+	if _, err := s.PutFreshFrom(ctx, Features, bytes.NewReader(data), ".csr", "application/octet-stream"); err == nil || !strings.Contains(err.Error(), "then 0 to send") {
+		t.Errorf("a source that writes nothing the second time: %v", err)
+	}
+	stamp := time.Now().Format(time.RFC3339Nano)
+	pass := 0
+	changing := writerTo(func(w io.Writer) (int64, error) {
+		pass++
+		n, err := fmt.Fprintf(w, "pass %d of %s", pass, stamp) // same length, other bytes
+		return int64(n), err
+	})
+	ref, err = s.PutFreshFrom(ctx, Features, changing, ".bin", "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, ref.Key); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Get of an object whose source changed its bytes: %v, want ErrCorrupt", err)
+	}
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.PutFreshFrom(canceled, Features, src, ".csr", "application/octet-stream"); err == nil {
+		t.Error("PutFreshFrom with a canceled context: no error")
+	}
+}
+
 // PutFile stores a file under the key Put gives its bytes.
 func TestPutFileMatchesPut(t *testing.T) {
 	s, ctx := store(t, nil)

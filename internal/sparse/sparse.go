@@ -7,6 +7,7 @@ package sparse
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/prodcat/prodcat/internal/wire"
 )
@@ -115,10 +116,22 @@ const (
 // MarshalBinary encodes m.
 func (m *Matrix) MarshalBinary() ([]byte, error) {
 	w := wire.NewWriter(16 + 8*len(m.Ptr) + 8*len(m.Idx))
+	m.encodeFile(w)
+	return w.Bytes(), nil
+}
+
+// WriteTo writes what MarshalBinary returns to out as it encodes it, so a
+// large matrix is stored without a second copy of it in memory.
+func (m *Matrix) WriteTo(out io.Writer) (int64, error) {
+	w := wire.NewStreamWriter(out)
+	m.encodeFile(w)
+	return w.Flush()
+}
+
+func (m *Matrix) encodeFile(w *wire.Writer) {
 	w.Raw([]byte(magic))
 	w.Int(version)
 	m.Encode(w)
-	return w.Bytes(), nil
 }
 
 // UnmarshalBinary decodes data written by MarshalBinary into m.

@@ -84,3 +84,23 @@ func TestValidateRejectsPointerPastValues(t *testing.T) {
 		t.Error("decoded a matrix whose row pointer runs past its values")
 	}
 }
+
+// WriteTo streams the bytes MarshalBinary returns, for a matrix larger
+// than the stream's chunks too.
+func TestWriteToMatchesMarshal(t *testing.T) {
+	big := NewMatrix(1 << 20)
+	for i := range 20000 {
+		big.Append(Vector{Idx: []uint32{uint32(i), uint32(i + 7), uint32(1<<20 - 1)}, Val: []float32{1, float32(i), -2}})
+	}
+	for _, m := range []*Matrix{sample(), NewMatrix(3), big} {
+		want, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		n, err := m.WriteTo(&out)
+		if err != nil || n != int64(len(want)) || !bytes.Equal(out.Bytes(), want) {
+			t.Errorf("%d rows: WriteTo wrote %d bytes (%v), equal to MarshalBinary's %d: %v", m.Rows(), n, err, len(want), bytes.Equal(out.Bytes(), want))
+		}
+	}
+}

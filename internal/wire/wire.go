@@ -11,22 +11,69 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 )
 
 // ErrTruncated is returned when the input ends before a value is complete.
 var ErrTruncated = errors.New("unexpected end of data")
 
-// Writer appends encoded values to a byte slice.
+// Writer appends encoded values to a byte slice, or streams them to an
+// io.Writer (NewStreamWriter).
 type Writer struct {
 	buf []byte
+	// out, when set, takes the buffer whenever it fills past streamChunk,
+	// with written counting what it took and err its first error.
+	out     io.Writer
+	written int64
+	err     error
 }
 
 // NewWriter returns a Writer whose buffer starts with capacity n.
 func NewWriter(n int) *Writer { return &Writer{buf: make([]byte, 0, n)} }
 
+// streamChunk is how much a stream Writer buffers before it writes.
+const streamChunk = 64 << 10
+
+// NewStreamWriter returns a Writer that sends what it encodes to out as it
+// goes, so that encoding a large value needs no copy of it in memory. Its
+// Bytes are what it has not sent yet; Flush sends them.
+func NewStreamWriter(out io.Writer) *Writer {
+	return &Writer{buf: make([]byte, 0, 2*streamChunk), out: out}
+}
+
 // Bytes returns the encoded bytes.
 func (w *Writer) Bytes() []byte { return w.buf }
+
+// spill sends the buffer to a stream Writer's output once it holds a chunk.
+func (w *Writer) spill() {
+	if w.out != nil && len(w.buf) >= streamChunk {
+		w.send()
+	}
+}
+
+func (w *Writer) send() {
+	if w.err == nil {
+		var n int
+		n, w.err = w.out.Write(w.buf)
+		w.written += int64(n)
+	}
+	w.buf = w.buf[:0]
+}
+
+// Flush sends what a stream Writer still buffers and returns how many
+// bytes it sent in all and its first write error.
+func (w *Writer) Flush() (int64, error) {
+	if w.out == nil {
+		return 0, errors.New("wire: flush of a writer with no output")
+	}
+	w.send()
+	return w.written, w.err
+}
+
+// spillEvery is how many slice elements a Writer appends between checks
+// of its buffer.
+const spillEvery = 4096
 
 // Raw appends b as is.
 func (w *Writer) Raw(b []byte) { w.buf = append(w.buf, b...) }
@@ -59,44 +106,62 @@ func (w *Writer) Bool(v bool) {
 func (w *Writer) String(s string) {
 	w.Int(len(s))
 	w.buf = append(w.buf, s...)
+	w.spill()
 }
 
 // Blob appends a length-prefixed byte slice.
 func (w *Writer) Blob(b []byte) {
 	w.Int(len(b))
 	w.buf = append(w.buf, b...)
+	w.spill()
 }
 
 // Uint32s appends a length-prefixed slice of uint32.
 func (w *Writer) Uint32s(v []uint32) {
 	w.Int(len(v))
-	for _, x := range v {
+	for i, x := range v {
 		w.Uint32(x)
+		if i%spillEvery == spillEvery-1 {
+			w.spill()
+		}
 	}
+	w.spill()
 }
 
 // Int64s appends a length-prefixed slice of int64.
 func (w *Writer) Int64s(v []int64) {
 	w.Int(len(v))
-	for _, x := range v {
+	for i, x := range v {
 		w.Uint64(uint64(x))
+		if i%spillEvery == spillEvery-1 {
+			w.spill()
+		}
 	}
+	w.spill()
 }
 
 // Float32s appends a length-prefixed slice of float32.
 func (w *Writer) Float32s(v []float32) {
 	w.Int(len(v))
-	for _, x := range v {
+	for i, x := range v {
 		w.Uint32(math.Float32bits(x))
+		if i%spillEvery == spillEvery-1 {
+			w.spill()
+		}
 	}
+	w.spill()
 }
 
 // Float64s appends a length-prefixed slice of float64.
 func (w *Writer) Float64s(v []float64) {
 	w.Int(len(v))
-	for _, x := range v {
+	for i, x := range v {
 		w.Float64(x)
+		if i%spillEvery == spillEvery-1 {
+			w.spill()
+		}
 	}
+	w.spill()
 }
 
 // Reader decodes values written by Writer. The first error sticks: later

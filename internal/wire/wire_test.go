@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"reflect"
@@ -55,5 +56,72 @@ func TestReaderRejectsBadLengths(t *testing.T) {
 	r = NewReader([]byte{0xff, 0xff})
 	if r.Uvarint(); r.Err() == nil {
 		t.Error("unterminated varint: no error")
+	}
+}
+
+// A stream Writer sends exactly the bytes a buffered one holds, however its
+// chunks fall, and counts them.
+func TestStreamWriterMatchesBuffered(t *testing.T) {
+	big := make([]uint32, 3*streamChunk/4+7) // spans several chunks
+	for i := range big {
+		big[i] = uint32(i * 2654435761)
+	}
+	floats := make([]float32, 20000)
+	for i := range floats {
+		floats[i] = float32(i) / 3
+	}
+	encode := func(w *Writer) {
+		w.Raw([]byte("HEAD"))
+		w.Int(42)
+		w.Uint32s(big)
+		w.String("a string")
+		w.Float32s(floats)
+		w.Int64s([]int64{1, -2, 3})
+		w.Float64s([]float64{0.5})
+		w.Blob(make([]byte, streamChunk+1))
+		w.Bool(true)
+	}
+	mem := NewWriter(0)
+	encode(mem)
+	var out bytes.Buffer
+	s := NewStreamWriter(&out)
+	encode(s)
+	n, err := s.Flush()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), mem.Bytes()) || n != int64(len(mem.Bytes())) {
+		t.Fatalf("streamed %d bytes (count %d), buffered %d; equal %v", out.Len(), n, len(mem.Bytes()), bytes.Equal(out.Bytes(), mem.Bytes()))
+	}
+	if len(s.buf) != 0 || cap(s.buf) > 4*streamChunk {
+		t.Errorf("stream buffer left with %d bytes, capacity %d", len(s.buf), cap(s.buf))
+	}
+}
+
+type failingWriter struct{ after int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.after < len(p) {
+		n := max(f.after, 0)
+		f.after = 0
+		return n, errors.New("disk full")
+	}
+	f.after -= len(p)
+	return len(p), nil
+}
+
+// The first write error sticks: Flush reports it with the bytes that went.
+func TestStreamWriterKeepsFirstError(t *testing.T) {
+	s := NewStreamWriter(&failingWriter{after: streamChunk + 10})
+	s.Uint32s(make([]uint32, streamChunk)) // 4 chunks' worth
+	n, err := s.Flush()
+	if err == nil || err.Error() != "disk full" {
+		t.Fatalf("err %v, want disk full", err)
+	}
+	if n != streamChunk+10 {
+		t.Errorf("%d bytes sent, want %d", n, streamChunk+10)
+	}
+	if _, err := NewWriter(0).Flush(); err == nil {
+		t.Error("flush of an in-memory writer: no error")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -120,13 +121,21 @@ func (a *Activities) train(ctx context.Context, in TrainInput) (TrainResult, err
 	if err := v.UnmarshalBinary(vb); err != nil {
 		return TrainResult{}, badData("decode vectorizer %s: %v", in.Features.VectorizerKey, err)
 	}
-	xb, err := a.Store.Get(ctx, in.Features.MatrixKey)
-	if err != nil {
-		return TrainResult{}, featuresError("read matrix", err)
-	}
-	x := new(sparse.Matrix)
-	if err := x.UnmarshalBinary(xb); err != nil {
+	// The matrix, the largest input, is decoded as it is read rather than
+	// from a copy of its bytes.
+	var (
+		x         *sparse.Matrix
+		decodeErr error
+	)
+	err = a.Store.ReadWith(ctx, in.Features.MatrixKey, func(r io.Reader, size int64) error {
+		x, decodeErr = sparse.ReadMatrix(r, size)
+		return decodeErr
+	})
+	switch {
+	case err != nil && err == decodeErr:
 		return TrainResult{}, badData("decode matrix %s: %v", in.Features.MatrixKey, err)
+	case err != nil:
+		return TrainResult{}, featuresError("read matrix", err)
 	}
 	labels := dataset.Labels(train)
 	y, err := classifier.Encode(train, labels)

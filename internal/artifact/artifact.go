@@ -259,6 +259,48 @@ func (s *Store) GetMax(ctx context.Context, key string, max int64) ([]byte, erro
 	return buf.Bytes(), nil
 }
 
+// ReadWith passes the bytes of key, and how many there are, to decode as
+// they arrive, so a large object is decoded without a copy of its bytes in
+// memory, then checks them against the digest the key carries. It returns
+// the store's errors as Get does, decode's own as they are, and ErrCorrupt
+// when the bytes do not match, even if decode took them.
+func (s *Store) ReadWith(ctx context.Context, key string, decode func(r io.Reader, size int64) error) error {
+	obj, want, info, err := s.open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	h := sha256.New()
+	src := &readErr{r: io.TeeReader(obj, h)}
+	derr := decode(src, info.Size)
+	if src.err != nil {
+		return s.wrap("get "+key, src.err) // why decode failed, if it did
+	}
+	// Hash what decode left unread, so a corrupt object is named as such
+	// rather than by the decode error it caused.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return s.wrap("get "+key, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("get %s: %w: content hashes to %s", key, ErrCorrupt, got)
+	}
+	return derr
+}
+
+// readErr keeps the first error other than io.EOF its reader returns.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
 // Verify checks that key is in the bucket and that its bytes match the
 // digest it carries, reading them through without keeping them.
 func (s *Store) Verify(ctx context.Context, key string) error {
@@ -269,23 +311,18 @@ func (s *Store) Verify(ctx context.Context, key string) error {
 // negative, and checks them against the digest the key carries. w may
 // have taken bytes when it fails.
 func (s *Store) read(ctx context.Context, key string, w io.Writer, max int64) error {
-	want, err := DigestOf(key)
+	obj, want, info, err := s.open(ctx, key)
 	if err != nil {
 		return err
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return s.wrap("get "+key, err)
-	}
 	defer obj.Close()
+	if max >= 0 && info.Size > max {
+		return fmt.Errorf("get %s: %w: %d bytes, more than %d", key, ErrTooLarge, info.Size, max)
+	}
 	if g, ok := w.(grower); ok {
 		// One allocation of the object's size rather than a buffer that
-		// doubles its way there, holding the old one as it copies: for
-		// a large feature matrix, a gigabyte or more. A failed Stat is
-		// the copy's to report.
-		if info, err := obj.Stat(); err == nil && info.Size > 0 && (max < 0 || info.Size <= max) {
-			g.Grow(int(info.Size))
-		}
+		// doubles its way there, holding the old one as it copies.
+		g.Grow(int(info.Size))
 	}
 	var r io.Reader = obj
 	if max >= 0 {
@@ -303,6 +340,25 @@ func (s *Store) read(ctx context.Context, key string, w io.Writer, max int64) er
 		return fmt.Errorf("get %s: %w: content hashes to %s", key, ErrCorrupt, got)
 	}
 	return nil
+}
+
+// open starts reading key and returns the object, the digest its key
+// names and what S3 says of it. The caller closes the object.
+func (s *Store) open(ctx context.Context, key string) (*minio.Object, string, minio.ObjectInfo, error) {
+	want, err := DigestOf(key)
+	if err != nil {
+		return nil, "", minio.ObjectInfo{}, err
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, "", minio.ObjectInfo{}, s.wrap("get "+key, err)
+	}
+	info, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		return nil, "", minio.ObjectInfo{}, s.wrap("get "+key, err)
+	}
+	return obj, want, info, nil
 }
 
 // grower is a writer that can make room for n more bytes at once.

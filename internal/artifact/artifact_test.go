@@ -145,6 +145,25 @@ func TestPutFreshFromMatchesPutFresh(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("Get: %d bytes, %v", len(got), err)
 	}
+	// ReadWith streams the same bytes with their size, and hands back
+	// the decoder's own error when the bytes are sound.
+	var streamed []byte
+	if err := s.ReadWith(ctx, key, func(r io.Reader, size int64) error {
+		if size != int64(len(data)) {
+			return fmt.Errorf("size %d, want %d", size, len(data))
+		}
+		streamed, err = io.ReadAll(r)
+		return err
+	}); err != nil || !bytes.Equal(streamed, data) {
+		t.Fatalf("ReadWith: %d bytes, %v", len(streamed), err)
+	}
+	bad := errors.New("not a matrix")
+	if err := s.ReadWith(ctx, key, func(r io.Reader, _ int64) error {
+		_, _ = r.Read(make([]byte, 10))
+		return bad
+	}); err != bad {
+		t.Errorf("ReadWith with a failing decoder: %v, want its error", err)
+	}
 
 	boom := errors.New("boom")
 	calls := 0
@@ -261,7 +280,20 @@ func TestGetDetectsCorruptionAndAbsence(t *testing.T) {
 	if err := s.Verify(ctx, key); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Verify of a tampered object: %v, want ErrCorrupt", err)
 	}
+	readAll := func(r io.Reader, size int64) error {
+		b, err := io.ReadAll(r)
+		if err == nil && int64(len(b)) != size {
+			err = fmt.Errorf("read %d bytes of %d", len(b), size)
+		}
+		return err
+	}
+	if err := s.ReadWith(ctx, key, readAll); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("ReadWith of a tampered object: %v, want ErrCorrupt", err)
+	}
 	missing, _ := Key(Report, []byte("never stored "+time.Now().String()), "")
+	if err := s.ReadWith(ctx, missing, readAll); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ReadWith of a missing object: %v, want ErrNotFound", err)
+	}
 	if _, err := s.Get(ctx, missing); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of a missing object: %v, want ErrNotFound", err)
 	}

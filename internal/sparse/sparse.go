@@ -5,6 +5,7 @@
 package sparse
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -131,43 +132,23 @@ func (m *Matrix) WriteTo(out io.Writer) (int64, error) {
 func (m *Matrix) encodeFile(w *wire.Writer) {
 	w.Raw([]byte(magic))
 	w.Int(version)
-	m.Encode(w)
+	m.encode(w)
 }
 
 // UnmarshalBinary decodes data written by MarshalBinary into m.
 func (m *Matrix) UnmarshalBinary(data []byte) error {
-	r := wire.NewReader(data)
-	if string(r.Raw(len(magic))) != magic {
-		return errors.New("decode sparse matrix: not a sparse matrix file")
+	d, err := ReadMatrix(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return err
 	}
-	if v := r.Int(1 << 16); v != version {
-		return fmt.Errorf("decode sparse matrix: unsupported version %d", v)
-	}
-	if err := m.Decode(r); err != nil {
-		return fmt.Errorf("decode sparse matrix: %w", err)
-	}
-	if r.Remaining() != 0 {
-		return fmt.Errorf("decode sparse matrix: %d trailing bytes", r.Remaining())
-	}
+	*m = *d
 	return nil
 }
 
-// Encode writes m to w without a header, for embedding in other formats.
-func (m *Matrix) Encode(w *wire.Writer) {
+// encode writes m to w without a header.
+func (m *Matrix) encode(w *wire.Writer) {
 	w.Int(m.Cols)
 	w.Int64s(m.Ptr)
 	w.Uint32s(m.Idx)
 	w.Float32s(m.Val)
-}
-
-// Decode reads a matrix written by Encode and validates it.
-func (m *Matrix) Decode(r *wire.Reader) error {
-	m.Cols = r.Int(1 << 32)
-	m.Ptr = r.Int64s()
-	m.Idx = r.Uint32s()
-	m.Val = r.Float32s()
-	if err := r.Err(); err != nil {
-		return err
-	}
-	return m.Validate()
 }

@@ -2,8 +2,13 @@ package sparse
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/prodcat/prodcat/internal/wire"
 )
 
 func sample() *Matrix {
@@ -102,5 +107,45 @@ func TestWriteToMatchesMarshal(t *testing.T) {
 		if err != nil || n != int64(len(want)) || !bytes.Equal(out.Bytes(), want) {
 			t.Errorf("%d rows: WriteTo wrote %d bytes (%v), equal to MarshalBinary's %d: %v", m.Rows(), n, err, len(want), bytes.Equal(out.Bytes(), want))
 		}
+	}
+}
+
+type failAfter struct {
+	r    io.Reader
+	left int
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.left <= 0 {
+		return 0, errors.New("connection reset")
+	}
+	n, err := f.r.Read(p[:min(len(p), f.left)])
+	f.left -= n
+	return n, err
+}
+
+// ReadMatrix decodes what WriteTo streams; a stream that breaks gives its
+// own error, and a length the input cannot hold is refused before any
+// allocation.
+func TestReadMatrix(t *testing.T) {
+	m := sample()
+	b, _ := m.MarshalBinary()
+	got, err := ReadMatrix(bytes.NewReader(b), int64(len(b)))
+	if err != nil || !reflect.DeepEqual(got, m) {
+		t.Fatalf("ReadMatrix = %+v, %v", got, err)
+	}
+	if _, err := ReadMatrix(&failAfter{r: bytes.NewReader(b), left: 10}, int64(len(b))); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Errorf("a broken stream: %v", err)
+	}
+	if _, err := ReadMatrix(bytes.NewReader(b), int64(len(b))+1); !errors.Is(err, wire.ErrTruncated) {
+		t.Errorf("a size past the end: %v", err)
+	}
+	if _, err := ReadMatrix(bytes.NewReader(append(bytes.Clone(b), 0)), int64(len(b))+1); err == nil || !strings.Contains(err.Error(), "trailing") {
+		t.Errorf("a trailing byte: %v", err)
+	}
+	// The header, version 1 and 5 columns, then a row pointer count of 2^40.
+	huge := append([]byte(magic), 1, 5, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20)
+	if _, err := ReadMatrix(bytes.NewReader(huge), int64(len(huge))); !errors.Is(err, wire.ErrTruncated) {
+		t.Errorf("a length of 2^40: %v", err)
 	}
 }

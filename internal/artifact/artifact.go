@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"os"
@@ -152,8 +153,7 @@ func (s *Store) PutFresh(ctx context.Context, kind string, data []byte, ext, con
 // twice (to hash the bytes, then to send them) rather than holding them in
 // memory, so a large matrix costs no second copy. src must write the same
 // bytes both times, which a reader's WriteTo, draining it, does not: a
-// second pass of another length is an error, and other bytes of the same
-// length leave an object Get reports as corrupt.
+// second pass that differs is an error, and the object it left is removed.
 func (s *Store) PutFreshFrom(ctx context.Context, kind string, src io.WriterTo, ext, contentType string) (Ref, error) {
 	h := sha256.New()
 	size, err := src.WriteTo(h)
@@ -161,30 +161,50 @@ func (s *Store) PutFreshFrom(ctx context.Context, kind string, src io.WriterTo, 
 		return Ref{}, fmt.Errorf("encode %s%s: %w", kind, ext, err)
 	}
 	digest := hex.EncodeToString(h.Sum(nil))
+	key := kind + "/" + digest + ext
 	pr, pw := io.Pipe()
-	type pass struct {
-		n   int64
-		err error
-	}
-	wrote := make(chan pass, 1)
+	sent := &hashCount{w: pw, h: sha256.New()}
+	wrote := make(chan error, 1)
 	go func() {
-		n, err := src.WriteTo(pw)
+		_, err := src.WriteTo(sent)
 		pw.CloseWithError(err) // nil: the reader sees io.EOF
-		wrote <- pass{n, err}
+		wrote <- err
 	}()
-	ref, err := s.put(ctx, Ref{Key: kind + "/" + digest + ext, Digest: digest, Size: size}, pr, contentType, true)
-	// A put that stopped reading early must not leave src blocked on the
-	// pipe.
+	ref, err := s.put(ctx, Ref{Key: key, Digest: digest, Size: size}, pr, contentType, true)
+	// A put that stopped reading must not leave src blocked on the pipe.
 	pr.CloseWithError(errPutEnded)
-	second := <-wrote
+	werr := <-wrote
+	differ := werr == nil && (sent.n != size || hex.EncodeToString(sent.h.Sum(nil)) != digest)
 	switch {
-	case second.err != nil && !errors.Is(second.err, errPutEnded):
+	case werr != nil && !errors.Is(werr, errPutEnded):
 		// src's own failure, which is why the put failed if it did.
-		return Ref{}, fmt.Errorf("encode %s%s: %w", kind, ext, second.err)
-	case second.err == nil && second.n != size:
-		return Ref{}, fmt.Errorf("encode %s%s: wrote %d bytes to hash, then %d to send", kind, ext, size, second.n)
+		return Ref{}, fmt.Errorf("encode %s%s: %w", kind, ext, werr)
+	case err != nil && !differ:
+		return Ref{}, err
+	case differ || werr != nil:
+		// src wrote other bytes, fewer, or (still writing when the put
+		// had its size) more. Whatever the put left under the key is not
+		// what the key names.
+		if err == nil {
+			_ = s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
+		}
+		return Ref{}, fmt.Errorf("encode %s%s: the bytes sent differ from the %d hashed", kind, ext, size)
 	}
-	return ref, err
+	return ref, nil
+}
+
+// hashCount passes writes on to w, hashing and counting what w took.
+type hashCount struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (c *hashCount) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
 }
 
 // errPutEnded is what a PutFreshFrom source writing into a put that has
@@ -265,11 +285,17 @@ func (s *Store) GetMax(ctx context.Context, key string, max int64) ([]byte, erro
 // the store's errors as Get does, decode's own as they are, and ErrCorrupt
 // when the bytes do not match, even if decode took them.
 func (s *Store) ReadWith(ctx context.Context, key string, decode func(r io.Reader, size int64) error) error {
-	obj, want, info, err := s.open(ctx, key)
+	obj, want, err := s.open(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer obj.Close()
+	// Stat before reading: after a read, minio-go's Stat counts only
+	// what is left, and its reads stop at that. It costs a HEAD request.
+	info, err := obj.Stat()
+	if err != nil {
+		return s.wrap("get "+key, err)
+	}
 	h := sha256.New()
 	src := &readErr{r: io.TeeReader(obj, h)}
 	derr := decode(src, info.Size)
@@ -311,18 +337,22 @@ func (s *Store) Verify(ctx context.Context, key string) error {
 // negative, and checks them against the digest the key carries. w may
 // have taken bytes when it fails.
 func (s *Store) read(ctx context.Context, key string, w io.Writer, max int64) error {
-	obj, want, info, err := s.open(ctx, key)
+	obj, want, err := s.open(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer obj.Close()
-	if max >= 0 && info.Size > max {
-		return fmt.Errorf("get %s: %w: %d bytes, more than %d", key, ErrTooLarge, info.Size, max)
-	}
 	if g, ok := w.(grower); ok {
 		// One allocation of the object's size rather than a buffer that
-		// doubles its way there, holding the old one as it copies.
-		g.Grow(int(info.Size))
+		// doubles its way there, holding the old one as it copies. Stat
+		// costs a HEAD request, worth it for the bytes kept; one that
+		// fails is the copy's to report.
+		if info, err := obj.Stat(); err == nil {
+			if max >= 0 && info.Size > max {
+				return fmt.Errorf("get %s: %w: %d bytes, more than %d", key, ErrTooLarge, info.Size, max)
+			}
+			g.Grow(int(info.Size))
+		}
 	}
 	var r io.Reader = obj
 	if max >= 0 {
@@ -342,23 +372,18 @@ func (s *Store) read(ctx context.Context, key string, w io.Writer, max int64) er
 	return nil
 }
 
-// open starts reading key and returns the object, the digest its key
-// names and what S3 says of it. The caller closes the object.
-func (s *Store) open(ctx context.Context, key string) (*minio.Object, string, minio.ObjectInfo, error) {
+// open starts reading key and returns the object and the digest its key
+// names. The caller closes the object.
+func (s *Store) open(ctx context.Context, key string) (*minio.Object, string, error) {
 	want, err := DigestOf(key)
 	if err != nil {
-		return nil, "", minio.ObjectInfo{}, err
+		return nil, "", err
 	}
 	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, "", minio.ObjectInfo{}, s.wrap("get "+key, err)
+		return nil, "", s.wrap("get "+key, err)
 	}
-	info, err := obj.Stat()
-	if err != nil {
-		obj.Close()
-		return nil, "", minio.ObjectInfo{}, s.wrap("get "+key, err)
-	}
-	return obj, want, info, nil
+	return obj, want, nil
 }
 
 // grower is a writer that can make room for n more bytes at once.

@@ -23,7 +23,8 @@ var ErrTruncated = errors.New("unexpected end of data")
 type Writer struct {
 	buf []byte
 	// out, when set, takes the buffer whenever it fills past streamChunk,
-	// with written counting what it took and err its first error.
+	// with written counting what it took and err its first error, after
+	// which the Writer encodes nothing more.
 	out     io.Writer
 	written int64
 	err     error
@@ -36,8 +37,9 @@ func NewWriter(n int) *Writer { return &Writer{buf: make([]byte, 0, n)} }
 const streamChunk = 64 << 10
 
 // NewStreamWriter returns a Writer that sends what it encodes to out as it
-// goes, so that encoding a large value needs no copy of it in memory. Its
-// Bytes are what it has not sent yet; Flush sends them.
+// goes, holding at most about streamChunk bytes of it, so that encoding a
+// large value needs no copy of it in memory. Its Bytes are what it has not
+// sent yet; Flush sends them.
 func NewStreamWriter(out io.Writer) *Writer {
 	return &Writer{buf: make([]byte, 0, 2*streamChunk), out: out}
 }
@@ -52,14 +54,26 @@ func (w *Writer) spill() {
 	}
 }
 
+// send writes the buffer, if it holds anything (an empty write to a pipe
+// waits for a reader that may be gone), and empties it.
 func (w *Writer) send() {
-	if w.err == nil {
-		var n int
-		n, w.err = w.out.Write(w.buf)
-		w.written += int64(n)
+	if w.err == nil && len(w.buf) > 0 {
+		w.write(w.buf)
 	}
 	w.buf = w.buf[:0]
 }
+
+func (w *Writer) write(b []byte) {
+	if w.err == nil {
+		var n int
+		n, w.err = w.out.Write(b)
+		w.written += int64(n)
+	}
+}
+
+// stopped reports whether a stream Writer has failed, so that encoding
+// the rest would be thrown away.
+func (w *Writer) stopped() bool { return w.err != nil }
 
 // Flush sends what a stream Writer still buffers and returns how many
 // bytes it sent in all and its first write error.
@@ -71,24 +85,38 @@ func (w *Writer) Flush() (int64, error) {
 	return w.written, w.err
 }
 
-// spillEvery is how many slice elements a Writer appends between checks
-// of its buffer.
-const spillEvery = 4096
-
-// Raw appends b as is.
-func (w *Writer) Raw(b []byte) { w.buf = append(w.buf, b...) }
+// Raw appends b as is. A stream Writer sends a large b as it is rather
+// than through its buffer.
+func (w *Writer) Raw(b []byte) {
+	if w.out != nil && len(b) >= streamChunk {
+		w.send()
+		w.write(b)
+		return
+	}
+	w.buf = append(w.buf, b...)
+	w.spill()
+}
 
 // Uvarint appends v as an unsigned varint.
-func (w *Writer) Uvarint(v uint64) { w.buf = binary.AppendUvarint(w.buf, v) }
+func (w *Writer) Uvarint(v uint64) {
+	w.buf = binary.AppendUvarint(w.buf, v)
+	w.spill()
+}
 
 // Int appends a non-negative int as a varint.
 func (w *Writer) Int(v int) { w.Uvarint(uint64(v)) }
 
 // Uint32 appends v in 4 bytes.
-func (w *Writer) Uint32(v uint32) { w.buf = binary.LittleEndian.AppendUint32(w.buf, v) }
+func (w *Writer) Uint32(v uint32) {
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, v)
+	w.spill()
+}
 
 // Uint64 appends v in 8 bytes.
-func (w *Writer) Uint64(v uint64) { w.buf = binary.LittleEndian.AppendUint64(w.buf, v) }
+func (w *Writer) Uint64(v uint64) {
+	w.buf = binary.LittleEndian.AppendUint64(w.buf, v)
+	w.spill()
+}
 
 // Float64 appends v in 8 bytes.
 func (w *Writer) Float64(v float64) { w.Uint64(math.Float64bits(v)) }
@@ -100,11 +128,17 @@ func (w *Writer) Bool(v bool) {
 		b = 1
 	}
 	w.buf = append(w.buf, b)
+	w.spill()
 }
 
 // String appends a length-prefixed string.
 func (w *Writer) String(s string) {
 	w.Int(len(s))
+	if w.out != nil && len(s) >= streamChunk {
+		w.send()
+		w.write([]byte(s))
+		return
+	}
 	w.buf = append(w.buf, s...)
 	w.spill()
 }
@@ -112,56 +146,51 @@ func (w *Writer) String(s string) {
 // Blob appends a length-prefixed byte slice.
 func (w *Writer) Blob(b []byte) {
 	w.Int(len(b))
-	w.buf = append(w.buf, b...)
-	w.spill()
+	w.Raw(b)
 }
 
 // Uint32s appends a length-prefixed slice of uint32.
 func (w *Writer) Uint32s(v []uint32) {
 	w.Int(len(v))
-	for i, x := range v {
-		w.Uint32(x)
-		if i%spillEvery == spillEvery-1 {
-			w.spill()
+	for _, x := range v {
+		if w.stopped() {
+			return
 		}
+		w.Uint32(x)
 	}
-	w.spill()
 }
 
 // Int64s appends a length-prefixed slice of int64.
 func (w *Writer) Int64s(v []int64) {
 	w.Int(len(v))
-	for i, x := range v {
-		w.Uint64(uint64(x))
-		if i%spillEvery == spillEvery-1 {
-			w.spill()
+	for _, x := range v {
+		if w.stopped() {
+			return
 		}
+		w.Uint64(uint64(x))
 	}
-	w.spill()
 }
 
 // Float32s appends a length-prefixed slice of float32.
 func (w *Writer) Float32s(v []float32) {
 	w.Int(len(v))
-	for i, x := range v {
-		w.Uint32(math.Float32bits(x))
-		if i%spillEvery == spillEvery-1 {
-			w.spill()
+	for _, x := range v {
+		if w.stopped() {
+			return
 		}
+		w.Uint32(math.Float32bits(x))
 	}
-	w.spill()
 }
 
 // Float64s appends a length-prefixed slice of float64.
 func (w *Writer) Float64s(v []float64) {
 	w.Int(len(v))
-	for i, x := range v {
-		w.Float64(x)
-		if i%spillEvery == spillEvery-1 {
-			w.spill()
+	for _, x := range v {
+		if w.stopped() {
+			return
 		}
+		w.Float64(x)
 	}
-	w.spill()
 }
 
 // Reader decodes values written by Writer. The first error sticks: later

@@ -98,22 +98,39 @@ func TestStreamWriterMatchesBuffered(t *testing.T) {
 	}
 }
 
-type failingWriter struct{ after int }
+// failingWriter takes after bytes, then fails every write; it counts the
+// writes and refuses empty ones, which a pipe would block on.
+type failingWriter struct {
+	after, calls, afterFailure int
+	failed                     bool
+	empty                      bool
+}
 
 func (f *failingWriter) Write(p []byte) (int, error) {
+	f.calls++
+	if len(p) == 0 {
+		f.empty = true
+	}
+	if f.failed {
+		f.afterFailure++
+		return 0, errors.New("written to after failing")
+	}
 	if f.after < len(p) {
-		n := max(f.after, 0)
-		f.after = 0
+		n := f.after
+		f.after, f.failed = 0, true
 		return n, errors.New("disk full")
 	}
 	f.after -= len(p)
 	return len(p), nil
 }
 
-// The first write error sticks: Flush reports it with the bytes that went.
+// The first write error sticks and ends the writing: Flush reports it with
+// the bytes that went, and nothing is written after it.
 func TestStreamWriterKeepsFirstError(t *testing.T) {
-	s := NewStreamWriter(&failingWriter{after: streamChunk + 10})
+	f := &failingWriter{after: streamChunk + 10}
+	s := NewStreamWriter(f)
 	s.Uint32s(make([]uint32, streamChunk)) // 4 chunks' worth
+	s.Blob(make([]byte, 3*streamChunk))
 	n, err := s.Flush()
 	if err == nil || err.Error() != "disk full" {
 		t.Fatalf("err %v, want disk full", err)
@@ -121,7 +138,27 @@ func TestStreamWriterKeepsFirstError(t *testing.T) {
 	if n != streamChunk+10 {
 		t.Errorf("%d bytes sent, want %d", n, streamChunk+10)
 	}
+	if f.afterFailure > 0 {
+		t.Errorf("%d writes after the failure", f.afterFailure)
+	}
 	if _, err := NewWriter(0).Flush(); err == nil {
 		t.Error("flush of an in-memory writer: no error")
+	}
+}
+
+// A stream Writer never writes nothing: an empty write to a pipe waits for
+// a reader that may have read all it wanted.
+func TestStreamWriterSkipsEmptyWrites(t *testing.T) {
+	f := &failingWriter{after: 1 << 30}
+	s := NewStreamWriter(f)
+	s.Raw(make([]byte, streamChunk)) // sent at once, leaving the buffer empty
+	if _, err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if f.empty || f.calls != 1 {
+		t.Errorf("%d writes, an empty one: %v; want one, none empty", f.calls, f.empty)
 	}
 }

@@ -132,7 +132,7 @@ func (a *Activities) train(ctx context.Context, in TrainInput) (TrainResult, err
 		return decodeErr
 	})
 	switch {
-	case err != nil && decodeErr != nil && errors.Is(err, decodeErr):
+	case err != nil && errors.Is(err, decodeErr):
 		return TrainResult{}, badData("decode matrix %s: %v", in.Features.MatrixKey, err)
 	case err != nil:
 		return TrainResult{}, featuresError("read matrix", err)

@@ -236,7 +236,7 @@ func Train(ctx context.Context, x *sparse.Matrix, y []int, classes int, p Params
 	return m, nil
 }
 
-// blendNaiveBayes adds p.NaiveBayes times naive Bayes log-likelihoods to
+// blendNaiveBayes adds p.NaiveBayes times naive Bayes log-probabilities to
 // the trained model and to the held-out decision values, which calibration
 // is then fitted to. Those come from a naive Bayes model of the first
 // phase's rows, as the SVM's come from its first phase.

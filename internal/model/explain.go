@@ -35,10 +35,6 @@ func (m *Model) Explain(title, body, code string, k int) []Contribution {
 	doc := features.Document{Title: title, Body: body}
 	terms := m.Vectorizer.Terms(doc)
 	vec := m.Vectorizer.Vector(doc)
-	value := make(map[int]float64, len(vec.Idx))
-	for i, j := range vec.Idx {
-		value[int(j)] = float64(vec.Val[i])
-	}
 	shares := make(map[int]int, len(vec.Idx))
 	for _, t := range terms {
 		if t.Col >= 0 {
@@ -52,8 +48,9 @@ func (m *Model) Explain(title, body, code string, k int) []Contribution {
 	}
 	// relative is each column's part of the label's logit, less its mean
 	// part of every label's.
-	relative := make(map[int]float64, len(value))
-	for j, v := range value {
+	relative := make(map[int]float64, len(vec.Idx))
+	for i, col := range vec.Idx {
+		j := int(col)
 		if j >= lm.Features {
 			continue
 		}
@@ -61,7 +58,7 @@ func (m *Model) Explain(title, body, code string, k int) []Contribution {
 		for c, s := range scales {
 			mean += s * lm.Weight(j, c)
 		}
-		relative[j] = v * (scales[label]*lm.Weight(j, label) - mean/float64(len(scales)))
+		relative[j] = float64(vec.Val[i]) * (scales[label]*lm.Weight(j, label) - mean/float64(len(scales)))
 	}
 	byText := map[string]float64{}
 	var order []string // first sight, so that ties keep the listing's order

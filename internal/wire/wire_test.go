@@ -162,3 +162,43 @@ func TestStreamWriterSkipsEmptyWrites(t *testing.T) {
 		t.Errorf("%d writes, an empty one: %v; want one, none empty", f.calls, f.empty)
 	}
 }
+
+// A StreamReader reads back what a Writer wrote, as a Reader does, and
+// refuses every truncation of it.
+func TestStreamReaderRoundTrip(t *testing.T) {
+	w := NewWriter(0)
+	w.Raw([]byte("HEAD"))
+	w.Int(300)
+	w.Int64s([]int64{1, -2, 1 << 40})
+	w.Uint32s(make([]uint32, 3*streamChunk/4+5)) // more than one chunk of the reader
+	w.Float32s([]float32{0.5, -1})
+	b := w.Bytes()
+	read := func(b []byte, size int64) *StreamReader {
+		r := NewStreamReader(bytes.NewReader(b), size)
+		if string(r.Raw(4)) != "HEAD" && r.Err() == nil {
+			t.Fatal("head")
+		}
+		if v := r.Int(1000); r.Err() == nil && v != 300 {
+			t.Fatalf("int %d", v)
+		}
+		if v := r.Int64s(); r.Err() == nil && !reflect.DeepEqual(v, []int64{1, -2, 1 << 40}) {
+			t.Fatalf("int64s %v", v)
+		}
+		if v := r.Uint32s(); r.Err() == nil && len(v) != 3*streamChunk/4+5 {
+			t.Fatalf("uint32s: %d", len(v))
+		}
+		if v := r.Float32s(); r.Err() == nil && !reflect.DeepEqual(v, []float32{0.5, -1}) {
+			t.Fatalf("float32s %v", v)
+		}
+		r.End()
+		return r
+	}
+	if err := read(b, int64(len(b))).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 3, 5, 9, 100, len(b) - 1} {
+		if err := read(b[:n], int64(n)).Err(); !errors.Is(err, ErrTruncated) {
+			t.Errorf("cut to %d bytes: %v", n, err)
+		}
+	}
+}
